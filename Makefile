@@ -1,0 +1,38 @@
+# circulith: two commands on a fresh machine.
+#   make demo   set up, build the demo registry (SQLite) and run the main job
+#   make test   set up (with a throwaway PostgreSQL) and run the whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DB     ?= sqlite:///circulith.db
+BATTERIES ?= 20000
+
+.PHONY: demo test lint system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+# Debian packages the test suite needs: a PostgreSQL server (started and thrown away by the tests).
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: $(VENV)/.installed
+	$(BIN)/circulith --db $(DB) demo --batteries $(BATTERIES)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks scripts
+
+test: system-deps $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) circulith.db .pytest_cache .ruff_cache test-artifacts

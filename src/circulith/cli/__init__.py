@@ -1,0 +1,1 @@
+"""Command-line interface (Typer). Thin: parse input, call services and engines, format output."""

@@ -1,0 +1,65 @@
+"""The ``circulith`` command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from circulith.cli.common import err_console, state
+from circulith.errors import CirculithError
+
+app = typer.Typer(
+    name="circulith",
+    help="Passport registry, lifecycle ledger, triage, recovery and planning for EV batteries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: $CIRCULITH_DATABASE_URL or sqlite:///circulith.db)."),
+    ] = None,
+) -> None:
+    state.db_url = db
+
+
+def _register() -> None:
+    """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
+    from circulith.cli import registry_commands
+
+    registry_commands.register(app)
+
+
+_register()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 success, 2 bad input, 1 unexpected failure."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CirculithError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is not None and hasattr(exc, "show"):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
