@@ -1,0 +1,153 @@
+"""Verification of the ledger's hash chains over stored rows.
+
+:func:`verify_chains` streams rows in global order and reports every event that was altered,
+deleted, inserted or reordered directly in the database, by name. It keeps one small record per
+battery (last sequence number and chain digest), so its memory grows with the number of
+batteries, not events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from circulith.ledger.hashing import GENESIS_SHA256, chain_sha256, content_sha256, content_text
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event row as stored, with its position and digests (see :mod:`circulith.ledger.hashing`)."""
+
+    global_seq: int
+    battery_id: str
+    battery_seq: int
+    event_id: str
+    kind: str
+    occurred_at: str
+    actor_org_id: str
+    site_id: str | None
+    payload_json: str
+    content_sha256: str
+    battery_prev_sha256: str
+    battery_chain_sha256: str
+    global_prev_sha256: str
+    global_chain_sha256: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One integrity failure, naming the event."""
+
+    problem: str  # altered | deleted | inserted_or_reordered | head_mismatch
+    global_seq: int | None
+    event_id: str | None
+    battery_id: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        who = f"event {self.event_id} (global #{self.global_seq}, battery {self.battery_id})"
+        if self.event_id is None:
+            who = f"global #{self.global_seq}" if self.global_seq is not None else "ledger"
+        return f"{self.problem}: {who}: {self.detail}"
+
+
+@dataclass
+class VerificationReport:
+    """Outcome of a verification pass."""
+
+    events_checked: int = 0
+    batteries_checked: int = 0
+    head_global_seq: int = 0
+    head_sha256: str = GENESIS_SHA256
+    findings: list[Finding] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding was made."""
+        return not self.findings
+
+
+def verify_chains(
+    rows: Iterable[tuple],
+    *,
+    expected_head: tuple[int, str] | None = None,
+    max_findings: int = 1000,
+) -> VerificationReport:
+    """Verify both hash chains over rows given in ascending ``global_seq`` order.
+
+    Parameters
+    ----------
+    rows : iterable of tuple
+        Tuples in the field order of :class:`StoredEvent`, sorted by global sequence number.
+    expected_head : (int, str) or None
+        The ledger head recorded by the store (last global sequence number and digest). Detects
+        deletion of the most recent events, which no later link would reveal.
+    max_findings : int
+        Stop collecting findings after this many (the report says it was truncated).
+
+    Returns
+    -------
+    VerificationReport
+    """
+    report = VerificationReport()
+    findings = report.findings
+    batteries: dict[str, tuple[int, str]] = {}
+    prev_global_seq = 0
+    prev_global = GENESIS_SHA256
+
+    def add(problem: str, seq: int | None, ev: str | None, bat: str | None, detail: str) -> None:
+        if len(findings) < max_findings:
+            findings.append(Finding(problem, seq, ev, bat, detail))
+        else:
+            report.truncated = True
+
+    n = 0
+    for row in rows:
+        (gseq, bat, bseq, ev, kind, at, actor, site, payload, c_sha, b_prev, b_chain, g_prev, g_chain) = row
+        n += 1
+        text = content_text(ev, bat, kind, at, actor, site, payload)
+        digest = content_sha256(text, bseq, gseq)
+        if digest != c_sha:
+            add("altered", gseq, ev, bat, "stored content does not match its SHA-256 digest")
+        # Global chain.
+        if gseq != prev_global_seq + 1:
+            if gseq > prev_global_seq + 1:
+                add("deleted", gseq, ev, bat,
+                    f"global events #{prev_global_seq + 1}..#{gseq - 1} are missing before this one")
+            else:
+                add("inserted_or_reordered", gseq, ev, bat, f"global sequence goes back from #{prev_global_seq}")
+        if g_prev != prev_global:
+            add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event in the global chain")
+        if chain_sha256(g_prev, c_sha) != g_chain:
+            add("altered", gseq, ev, bat, "global chain digest does not match predecessor and content")
+        prev_global_seq, prev_global = gseq, g_chain
+        # Battery chain.
+        last_seq, last_chain = batteries.get(bat, (0, GENESIS_SHA256))
+        if bseq != last_seq + 1:
+            if bseq > last_seq + 1:
+                add("deleted", gseq, ev, bat, f"battery events #{last_seq + 1}..#{bseq - 1} are missing before this one")
+            else:
+                add("inserted_or_reordered", gseq, ev, bat,
+                    f"battery sequence #{bseq} does not follow #{last_seq}")
+        if b_prev != last_chain:
+            add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event of this battery")
+        if chain_sha256(b_prev, c_sha) != b_chain:
+            add("altered", gseq, ev, bat, "battery chain digest does not match predecessor and content")
+        batteries[bat] = (bseq, b_chain)
+
+    report.events_checked = n
+    report.batteries_checked = len(batteries)
+    report.head_global_seq = prev_global_seq
+    report.head_sha256 = prev_global
+    if expected_head is not None:
+        head_seq, head_sha = expected_head
+        if head_seq != prev_global_seq or head_sha != prev_global:
+            detail = (
+                f"the recorded ledger head is #{head_seq} {head_sha[:12]}…, the events end at "
+                f"#{prev_global_seq} {prev_global[:12]}…"
+            )
+            if head_seq > prev_global_seq:
+                detail += f": events #{prev_global_seq + 1}..#{head_seq} were deleted"
+            add("head_mismatch", head_seq, None, None, detail)
+    return report
