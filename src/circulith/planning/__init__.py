@@ -1,0 +1,1 @@
+"""Planning: retirement and feedstock forecast, recycling capacity gaps, network and lot routing."""

@@ -1,0 +1,71 @@
+"""Orchestration of the planning engines from a scenario (shared by the CLI and the API)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from circulith.planning.cohorts import build_cohorts, sales_series
+from circulith.planning.forecast import ForecastResult, forecast_flows, sample_lifetime_ensemble
+from circulith.planning.reference_data import (
+    load_chemistry_shares,
+    load_contained_metals_fallback,
+    load_iea_ev_sales,
+    load_pack_specific_energy_wh_per_kg,
+)
+from circulith.planning.scenario import Scenario
+
+
+def scenario_cohorts(scenario: Scenario, iea: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sales cohorts of a scenario from the shipped IEA series and chemistry shares."""
+    iea = load_iea_ev_sales() if iea is None else iea
+    sales = sales_series(
+        iea,
+        scenario.regions,
+        scenario.modes,
+        first_year=scenario.first_sales_year,
+        last_year=scenario.last_sales_year,
+        projection=scenario.sales_projection,
+    )
+    return build_cohorts(sales, load_chemistry_shares(), scenario.pack_kwh)
+
+
+def run_forecast(
+    scenario: Scenario,
+    *,
+    cohorts: pd.DataFrame | None = None,
+    contained_kg_per_kwh: pd.DataFrame | None = None,
+) -> ForecastResult:
+    """Run the retirement and feedstock forecast of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Parameters (see :mod:`circulith.planning.scenario`).
+    cohorts : pandas.DataFrame, optional
+        Own cohorts (e.g. from the registry); default: built from the shipped IEA series.
+    contained_kg_per_kwh : pandas.DataFrame, optional
+        Contained Li/Ni/Co/Mn [kg/kWh] by chemistry; default: the shipped fallback table (the recovery
+        catalogue plugs in here).
+    """
+    cohorts = scenario_cohorts(scenario) if cohorts is None else cohorts
+    metals = load_contained_metals_fallback() if contained_kg_per_kwh is None else contained_kg_per_kwh
+    members = sample_lifetime_ensemble(
+        scenario.lifetimes(), scenario.ensemble_members, relative_sd=scenario.relative_sd, seed=scenario.seed
+    )
+    result = forecast_flows(
+        cohorts,
+        members,
+        end_year=scenario.end_year,
+        contained_kg_per_kwh=metals,
+        prices_usd_per_kg=scenario.prices_usd_per_kg,
+        pack_wh_per_kg=load_pack_specific_energy_wh_per_kg(),
+        second_life_share=scenario.second_life_share,
+        second_life_years=scenario.second_life_years,
+        scrap_share_by_year=scenario.scrap_share_by_year(),
+        group_by=scenario.group_by,
+        interval=scenario.interval,
+    )
+    result.assumptions["scenario"] = scenario.name
+    result.assumptions["regions"] = list(scenario.regions)
+    result.assumptions["lifetime"] = {k: v.model_dump() for k, v in scenario.lifetime.items()}
+    return result
