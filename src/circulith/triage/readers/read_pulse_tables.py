@@ -1,0 +1,153 @@
+"""Read pulse-feature tables (the retired-LFP pulse dataset format) into one long frame.
+
+Format (Tao, Xia & Zou 2026, data MIT-licensed): one workbook per pulse width ``W`` [ms]
+(``..._W_<ms>.xlsx``), sheets ``SOC5`` ... ``SOC90`` with one row per cell, columns ``Qn`` nominal
+capacity [Ah], ``Q`` measured capacity [Ah], ``SOH`` = Q/Qn [-], ``SOC`` [%], ``U1`` ... ``U41`` [V]
+and ``Fai_<rate>`` descriptors. The same columns as CSV must add ``cell_id`` and ``pulse_width_ms``.
+
+Cell identity in the workbooks: the dataset's note says the row order within a SOC sheet is the cell
+order. The high-SOC sheets, however, hold *fewer* rows (cells stopped by voltage protection), so the
+row index there is not the cell index. The measured reference capacity ``Q`` is unique per cell and
+identical across sheets and width files, so a row is assigned to the cell of the first complete sheet
+whose ``Q`` it equals; this equals row order wherever the sheet is complete. Rows whose ``Q`` matches
+no cell are rejected with :class:`~circulith.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from circulith.errors import InvalidInput, Problem
+
+U_COLUMNS = [f"U{i}" for i in range(1, 42)]
+#: Columns of the canonical pulse table (one row per cell, SOC level and pulse width).
+PULSE_TABLE_COLUMNS = ["cell_id", "pulse_width_ms", "Qn", "SOC", *U_COLUMNS]
+#: Optional label columns (present in training tables).
+LABEL_COLUMNS = ["Q", "SOH"]
+
+_WIDTH_RE = re.compile(r"_W_(\d+(?:\.\d+)?)", re.IGNORECASE)
+_SOC_SHEET_RE = re.compile(r"^SOC\s*(\d+)$", re.IGNORECASE)
+
+
+def read_pulse_table(path: str | Path, *, pulse_width_ms: float | None = None) -> pd.DataFrame:
+    """Read one pulse-feature table (xlsx workbook or CSV) into the canonical long frame.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.xlsx`` workbook with ``SOC<n>`` sheets, or ``.csv`` with the canonical columns.
+    pulse_width_ms : float, optional
+        Pulse width [ms] for a workbook whose name does not carry ``_W_<ms>``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PULSE_TABLE_COLUMNS`, plus ``Q`` [Ah] and ``SOH`` [-] when present and
+        ``source_file``. U columns left empty by the cycler (early stop at high rate) stay NaN.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown format, missing columns, no width, rows that match no cell.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm", ".xls"}:
+        frame = _read_workbook(path, pulse_width_ms)
+    elif suffix in {".csv", ".txt"}:
+        frame = pd.read_csv(path)
+        if pulse_width_ms is not None and "pulse_width_ms" not in frame:
+            frame["pulse_width_ms"] = float(pulse_width_ms)
+        _check_columns(frame, PULSE_TABLE_COLUMNS, str(path))
+        frame["cell_id"] = frame["cell_id"].astype(str)
+    elif suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        _check_columns(frame, PULSE_TABLE_COLUMNS, str(path))
+        frame["cell_id"] = frame["cell_id"].astype(str)
+    else:
+        raise InvalidInput(f"unknown pulse-table format '{suffix}' (expected .xlsx, .csv or .parquet)",
+                           source=str(path))
+    frame["source_file"] = path.name
+    return _check_values(frame, str(path))
+
+
+def read_pulse_tables(paths: list[str | Path]) -> pd.DataFrame:
+    """Read and stack several pulse tables (e.g. one workbook per pulse width) [see read_pulse_table]."""
+    if not paths:
+        raise InvalidInput("no pulse table given")
+    return pd.concat([read_pulse_table(p) for p in paths], ignore_index=True)
+
+
+def _read_workbook(path: Path, pulse_width_ms: float | None) -> pd.DataFrame:
+    if pulse_width_ms is None:
+        match = _WIDTH_RE.search(path.stem)
+        if not match:
+            raise InvalidInput([Problem(None, "pulse_width_ms", "file name has no '_W_<ms>' and no width given")],
+                               source=str(path))
+        pulse_width_ms = float(match.group(1))
+    sheets = pd.read_excel(path, sheet_name=None)
+    soc_sheets = [(int(_SOC_SHEET_RE.match(name).group(1)), df)  # type: ignore[union-attr]
+                  for name, df in sheets.items() if _SOC_SHEET_RE.match(name.strip())]
+    soc_sheets = [(soc, df) for soc, df in sorted(soc_sheets, key=lambda t: t[0]) if len(df)]
+    if not soc_sheets:
+        raise InvalidInput("workbook has no non-empty 'SOC<n>' sheet", source=str(path))
+    for _, df in soc_sheets:
+        _check_columns(df, ["Qn", "Q", "SOC", *U_COLUMNS], str(path))
+    # the reference cell order: the first sheet with the most rows
+    reference = max(soc_sheets, key=lambda t: len(t[1]))[1]
+    ref_q = reference["Q"].to_numpy(dtype=float)
+    if len(np.unique(ref_q)) != len(ref_q):
+        raise InvalidInput([Problem(None, "Q", "measured capacity is not unique per cell; cannot identify cells")],
+                           source=str(path))
+    order = np.argsort(ref_q)
+    prefix = _WIDTH_RE.split(path.stem)[0] or path.stem
+    parts = []
+    for soc, df in soc_sheets:
+        q = df["Q"].to_numpy(dtype=float)
+        pos = np.searchsorted(ref_q[order], q)
+        pos = np.clip(pos, 0, len(ref_q) - 1)
+        idx = order[pos]
+        bad = ref_q[idx] != q
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise InvalidInput([Problem(int(r) + 2, "Q", f"sheet SOC{soc}: capacity {q[r]} matches no cell")
+                                for r in rows], source=str(path))
+        part = df.copy()
+        part.insert(0, "cell_id", [f"{prefix}-{i:03d}" for i in idx])
+        part.insert(1, "pulse_width_ms", float(pulse_width_ms))
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str], source: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InvalidInput([Problem(None, c, "required column missing") for c in missing], source=source)
+
+
+def _check_values(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    problems: list[Problem] = []
+    for col in ["Qn", "SOC", "U1", "pulse_width_ms"]:
+        vals = pd.to_numeric(frame[col], errors="coerce")
+        for r in np.flatnonzero(vals.isna().to_numpy()):
+            problems.append(Problem(int(r) + 2, col, "missing or not a number", str(frame["cell_id"].iloc[r])))
+        frame[col] = vals
+    u = frame[U_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    frame[U_COLUMNS] = u
+    uv = u.to_numpy(dtype=float)
+    out = np.isfinite(uv) & ((uv < 0.5) | (uv > 5.5))
+    for r, c in zip(*np.nonzero(out), strict=True):
+        problems.append(Problem(int(r) + 2, U_COLUMNS[c], f"voltage {uv[r, c]} V outside 0.5-5.5 V (mV given?)",
+                                str(frame["cell_id"].iloc[r])))
+    if "SOH" in frame:
+        soh = pd.to_numeric(frame["SOH"], errors="coerce").to_numpy(dtype=float)
+        if np.nanmax(soh, initial=0.0) > 1.5:  # percent given: normalise to fraction
+            soh = soh / 100.0
+        frame["SOH"] = soh
+    if problems:
+        raise InvalidInput(problems, source=source)
+    return frame
