@@ -2,8 +2,240 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from circulith.cli.common import console, emit_json, state
+from circulith.errors import IntegrityViolation
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk import of passports and events (CSV, JSON, JSON Lines).", no_args_is_help=True)
+passport_app = typer.Typer(help="Read passports, their history and Battery Pass exports.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The tamper-evident lifecycle ledger.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Write the result as JSON.")]
+
+
+def _engine():  # noqa: ANN202
+    from circulith.store.database import create_db_engine
+
+    return create_db_engine(state.database_url())
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_out: JsonOpt = False) -> None:
+    """Create or migrate the schema to the latest revision."""
+    from circulith.store.database import upgrade
+
+    revision = upgrade(_engine())
+    if json_out:
+        emit_json({"database": state.database_url(), "revision": revision})
+    else:
+        console.print(f"schema at revision {revision} ({state.database_url()})")
+
+
+def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+    from circulith.io.records import iter_records
+    from circulith.services import registry as svc
+
+    total = sum(1 for _ in iter_records(file, fmt)) if console.is_terminal else 0
+    with _progress() as bar:
+        task = bar.add_task(f"importing {kind}", total=total or None)
+        fn = svc.import_passports if kind == "passports" else svc.import_events
+        report = fn(_engine(), file, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
+                    progress=lambda n: bar.advance(task, n))
+    if json_out:
+        emit_json(report.as_dict())
+        return
+    console.print(f"{report.source}: {report.records} records, {report.written} written, "
+                  f"{report.unchanged} already recorded, {report.rejected} rejected")
+    if report.rejects_path:
+        console.print(f"rejects written to {report.rejects_path}")
+
+
+FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or jsonl (default: from the suffix).")]
+SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
+RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
+
+
+@import_app.command("passports")
+def import_passports(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
+                     json_out: JsonOpt = False) -> None:
+    """Register passports from FILE; nothing is written if any record is invalid (unless --skip-invalid)."""
+    _import("passports", file, fmt, skip_invalid, rejects, json_out)
+
+
+@import_app.command("events")
+def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
+                  json_out: JsonOpt = False) -> None:
+    """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid)."""
+    _import("events", file, fmt, skip_invalid, rejects, json_out)
+
+
+@passport_app.command("show")
+def passport_show(
+    identifier: str,
+    level: Annotated[str, typer.Option("--level", help="public, legitimate, commission or authority.")] = "public",
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the passport behind IDENTIFIER, with only the attributes LEVEL may see (Annex XIII)."""
+    from circulith.passport.attributes import view
+    from circulith.services.registry import passport_document
+
+    passport, _ = passport_document(_engine(), identifier)
+    shown = view(passport, level)
+    if json_out:
+        emit_json(shown)
+        return
+    table = Table(title=f"passport {passport.battery_id} ({level} view)", show_lines=False)
+    table.add_column("attribute")
+    table.add_column("value", overflow="fold")
+    for key, value in _flatten(shown):
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def _flatten(obj: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(obj, dict):
+        out: list[tuple[str, object]] = []
+        for k, v in obj.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return [(prefix, obj)]
+
+
+@passport_app.command("history")
+def passport_history(identifier: str, json_out: JsonOpt = False) -> None:
+    """The ledger history of the battery behind IDENTIFIER."""
+    from circulith.services.registry import history
+
+    events = history(_engine(), identifier)
+    if json_out:
+        emit_json(events)
+        return
+    table = Table(title="ledger history")
+    for col in ("#", "occurred_at", "kind", "actor", "site", "sha256"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(str(e["battery_seq"]), e["occurred_at"], e["kind"], e["actor_org_id"], e["site_id"] or "",
+                      e["battery_chain_sha256"][:16] + "…")
+    console.print(table)
+
+
+@passport_app.command("export")
+def passport_export(
+    identifier: str,
+    fmt: Annotated[str, typer.Option("--format", help="batterypass (Battery Pass data model v1.2) or json.")] = "batterypass",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Export the passport behind IDENTIFIER (Battery Pass v1.2 shape, validated against its schemas)."""
+    import json
+
+    from circulith.errors import InvalidInput
+    from circulith.services.registry import passport_document
+
+    passport, _ = passport_document(_engine(), identifier)
+    if fmt == "batterypass":
+        from circulith.passport.batterypass import to_batterypass, validate_batterypass
+
+        doc = to_batterypass(passport)
+        validate_batterypass(doc)
+    elif fmt == "json":
+        doc = passport.model_dump(mode="json", exclude_none=True)
+    else:
+        raise InvalidInput(f"unknown export format '{fmt}' (use batterypass or json)")
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"written {out}")
+    else:
+        typer.echo(text)
+
+
+@ledger_app.command("verify")
+def ledger_verify(json_out: JsonOpt = False) -> None:
+    """Recompute every event digest and both hash chains; name any event altered, deleted, inserted or reordered."""
+    from circulith.services.registry import verify
+
+    report = verify(_engine())
+    if json_out:
+        emit_json({
+            "ok": report.ok, "events_checked": report.events_checked, "batteries_checked": report.batteries_checked,
+            "head_global_seq": report.head_global_seq, "head_sha256": report.head_sha256,
+            "findings": [f.__dict__ for f in report.findings], "truncated": report.truncated,
+        })
+    else:
+        for f in report.findings[:50]:
+            console.print(f"[red]✗[/] {f}", highlight=False)
+        if report.ok:
+            console.print(f"[green]✓[/] ledger intact: {report.events_checked} events, {report.batteries_checked} "
+                          f"batteries, head #{report.head_global_seq} {report.head_sha256}")
+    if not report.ok:
+        raise IntegrityViolation(f"ledger verification failed: {len(report.findings)} finding(s); first: {report.findings[0]}")
+
+
+def demo(
+    batteries: Annotated[int, typer.Option("--batteries", min=1, help="Number of packs to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic fleet.")] = 2026,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build and summarise, then exit.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the demo registry (synthetic fleet with histories), verify it, and run the main job."""
+    from circulith.services.demo import build_demo, main_job
+    from circulith.services.registry import verify
+
+    engine = _engine()
+    with _progress() as bar:
+        tasks: dict[str, object] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"loading {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        loaded = build_demo(engine, batteries, seed=seed, today=dt.date.today(), step=step)
+    report = verify(engine)
+    result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
+              "events_verified": report.events_checked, **main_job(engine)}
+    if json_out:
+        emit_json(result)
+    else:
+        _print_summary(result)
+    _ = no_serve  # the dashboard (platform issue) is served here when it exists
+
+
+def _print_summary(result: dict) -> None:
+    fleet = result["fleet"]
+    console.print(f"[bold]circulith demo registry[/] {result['database']}")
+    console.print(f"loaded: {result['loaded']}")
+    console.print(f"ledger verified: {'intact' if result['ledger_ok'] else 'BROKEN'} "
+                  f"({result['events_verified']} events)")
+    for title, key in (("packs by chemistry", "packs_by_chemistry"), ("packs by lifecycle state", "packs_by_lifecycle_state"),
+                       ("packs by region", "packs_by_region")):
+        table = Table(title=title)
+        table.add_column(key.split("_by_")[1])
+        table.add_column("packs", justify="right")
+        for k, v in fleet[key].items():
+            table.add_row(k, str(v))
+        console.print(table)
+    console.print(f"batteries by level: {fleet['batteries_by_level']}; pack energy {fleet['pack_energy_mwh']} MWh, "
+                  f"pack mass {fleet['pack_mass_t']} t; {fleet['events']} ledger events")
 
 
 def register(app: typer.Typer) -> None:
     """Attach the registry commands to the root app."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(import_app, name="import")
+    app.add_typer(passport_app, name="passport")
+    app.add_typer(ledger_app, name="ledger")
+    app.command("demo")(demo)

@@ -52,6 +52,7 @@ class Battery(Base):
     soh_pct: Mapped[float | None] = mapped_column(Float)
     document: Mapped[str] = mapped_column(Text)
     document_sha256: Mapped[str] = mapped_column(SHA)
+    registered_sha256: Mapped[str] = mapped_column(SHA)
     registered_at: Mapped[str] = mapped_column(String(27))
     updated_at: Mapped[str] = mapped_column(String(27))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('soh_pct', sa.Float(), nullable=True),
     sa.Column('document', sa.Text(), nullable=False),
     sa.Column('document_sha256', sa.String(length=64), nullable=False),
+    sa.Column('registered_sha256', sa.String(length=64), nullable=False),
     sa.Column('registered_at', sa.String(length=27), nullable=False),
     sa.Column('updated_at', sa.String(length=27), nullable=False),
     sa.Column('last_seq', sa.Integer(), nullable=False),

@@ -1,0 +1,351 @@
+"""A realistic synthetic fleet of EV battery packs with their modules and first-life histories.
+
+Everything is generated from :file:`reference/data/demo_fleet.toml` (shares, pack designs, ageing
+and incident rates, each with its source) and the chemistry catalogue, with a seeded random
+generator, so the same seed gives the same fleet. Makers, models and vehicles are fictional.
+
+Each pack gets: a passport (identity, ratings, materials, carbon footprint, recycled content,
+dismantling information), one passport per module, and a ledger history: ``manufactured``,
+``placed_on_market``, ``installed`` (with region and vehicle), yearly ``bms_snapshot`` events
+with SOH fading by a calendar-plus-cycle model, the odd crash or thermal incident, and for the
+packs that reached retirement, ``removed`` → ``collected`` → ``shipped`` → ``received``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+import tomllib
+import zlib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.passport.identifiers import mint_gbt34014, mint_gs1_digital_link, mint_passport_id
+from circulith.passport.model import Passport
+
+DATA = resources.files("circulith.reference") / "data"
+
+ORGANISATIONS: list[dict[str, str]] = [
+    {"org_id": "ORG-REGISTRY", "name": "circulith registry operator", "role": "operator", "country": "BE"},
+    {"org_id": "OEM-NORDVIK", "name": "Nordvik Automotive AB", "role": "oem", "country": "SE"},
+    {"org_id": "OEM-ALBIS", "name": "Albis Cars GmbH", "role": "oem", "country": "DE"},
+    {"org_id": "OEM-CATHAY", "name": "Cathay Mobility Co.", "role": "oem", "country": "CN"},
+    {"org_id": "OEM-VENTURA", "name": "Ventura Electric Inc.", "role": "oem", "country": "US"},
+    {"org_id": "OEM-KANTO", "name": "Kanto Motors K.K.", "role": "oem", "country": "JP"},
+    {"org_id": "OEM-RHEIN", "name": "Rhein Batteriesysteme GmbH", "role": "battery_maker", "country": "DE"},
+    {"org_id": "BM-AURORA", "name": "Aurora Cell Manufacturing", "role": "battery_maker", "country": "PL"},
+    {"org_id": "DIS-KREIS", "name": "Kreislauf Demontage GmbH", "role": "dismantler", "country": "DE"},
+    {"org_id": "DIS-RECUP", "name": "Récupération Auto SAS", "role": "dismantler", "country": "FR"},
+    {"org_id": "REU-SECONDVOLT", "name": "SecondVolt Storage BV", "role": "reuse_integrator", "country": "NL"},
+    {"org_id": "REC-NORDMET", "name": "Nordmet Recycling AS", "role": "recycler", "country": "NO"},
+    {"org_id": "REC-HYDROLUX", "name": "Hydrolux Metals SA", "role": "recycler", "country": "BE"},
+    {"org_id": "REF-SALTWORKS", "name": "Saltworks Refining SE", "role": "refiner", "country": "FI"},
+    {"org_id": "NB-TUV", "name": "Notified Body 0001 (demo)", "role": "notified_body", "country": "DE"},
+    {"org_id": "MSA-DE", "name": "Market surveillance authority (demo, DE)", "role": "market_surveillance", "country": "DE"},
+    {"org_id": "EC", "name": "European Commission (demo)", "role": "commission", "country": "BE"},
+]
+
+MAKER_ORG = {
+    "Nordvik Automotive": "OEM-NORDVIK", "Albis Cars": "OEM-ALBIS", "Cathay Mobility": "OEM-CATHAY",
+    "Ventura Electric": "OEM-VENTURA", "Kanto Motors": "OEM-KANTO", "Rhein Batteriesysteme": "OEM-RHEIN",
+}
+DISMANTLERS = ("DIS-KREIS", "DIS-RECUP")
+RECYCLERS = ("REC-NORDMET", "REC-HYDROLUX")
+PLANT_BY_MAKER = {
+    "Nordvik Automotive": "Skellefteå, SE", "Albis Cars": "Zwickau, DE", "Cathay Mobility": "Ningde, CN",
+    "Ventura Electric": "Sparks, US", "Kanto Motors": "Sunderland, GB", "Rhein Batteriesysteme": "Salzgitter, DE",
+}
+GB_BATTERY_TYPE = {"LFP": "B", "LMO": "C", "NCA": "E", "NMC111": "E", "NMC532": "E", "NMC622": "E", "NMC811": "E"}
+
+
+@cache
+def fleet_parameters() -> dict[str, Any]:
+    """The demo-fleet parameters (``reference/data/demo_fleet.toml``)."""
+    return tomllib.loads((DATA / "demo_fleet.toml").read_text(encoding="utf-8"))
+
+
+@cache
+def _chemistries() -> dict[str, dict[str, str]]:
+    with (DATA / "chemistries.csv").open(encoding="utf-8") as fh:
+        return {row["code"]: row for row in csv.DictReader(fh)}
+
+
+@cache
+def _metals_per_kwh() -> dict[str, dict[str, float]]:
+    with (DATA / "contained_metals_fallback.csv").open(encoding="utf-8") as fh:
+        return {r["chemistry"]: {k: float(v) for k, v in r.items() if k.endswith("_per_kwh")} for r in csv.DictReader(fh)}
+
+
+@dataclass
+class DemoFleet:
+    """A generated fleet: passports (packs first, then modules) and events in time order."""
+
+    organisations: list[dict[str, str]]
+    passports: list[Passport] = field(default_factory=list)
+    events: list[LedgerEvent] = field(default_factory=list)
+
+
+def _month_start(year: int, month: int) -> dt.datetime:
+    return dt.datetime(year, month, 1, tzinfo=dt.UTC)
+
+
+def generate_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | None = None) -> DemoFleet:
+    """Generate ``n_packs`` packs with their modules, passports and first-life histories.
+
+    Parameters
+    ----------
+    n_packs : int
+        Number of packs [-].
+    seed : int
+        Random seed; the same seed and ``today`` give the same fleet.
+    today : date or None
+        The generation date; histories stop before it (default: today).
+
+    Returns
+    -------
+    DemoFleet
+    """
+    if n_packs < 1:
+        raise ValueError("n_packs must be at least 1")
+    today = today or dt.date.today()
+    now = dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) - dt.timedelta(days=1)
+    params = fleet_parameters()
+    rng = np.random.default_rng(seed)
+    prng = random.Random(seed)
+    fleet = DemoFleet(organisations=list(ORGANISATIONS))
+
+    regions = list(params["regions"]["shares"])
+    region_p = np.array(list(params["regions"]["shares"].values()), dtype=float)
+    region_p /= region_p.sum()
+    years_all = {int(y): float(s) for y, s in params["production_years"]["shares"].items() if int(y) <= today.year}
+    models = params["models"]
+    ageing = params["ageing"]
+    incidents = params["incidents"]
+
+    # Choose (model, production year) jointly: a model's weight spreads over its production years,
+    # weighted by the market size of each year.
+    combos, weights = [], []
+    for mi, m in enumerate(models):
+        for year in range(m["years"][0], m["years"][1] + 1):
+            if year in years_all:
+                combos.append((mi, year))
+                weights.append(m["weight"] * years_all[year] / (m["years"][1] - m["years"][0] + 1))
+    w = np.array(weights)
+    picks = rng.choice(len(combos), size=n_packs, p=w / w.sum())
+    region_idx = rng.choice(len(regions), size=n_packs, p=region_p)
+    months = rng.integers(1, 13, size=n_packs)
+    vehicle_factor = rng.lognormal(0.0, ageing["sigma"], size=n_packs)
+    usage_factor = rng.lognormal(0.0, ageing["sigma"], size=n_packs)
+    serial_base = 1_000_000
+
+    for i in range(n_packs):
+        mi, year = combos[picks[i]]
+        m = models[mi]
+        month = int(months[i])
+        if (year, month) > (now.year, now.month):
+            month = now.month
+        mfg = _month_start(year, month)
+        maker_org = MAKER_ORG[m["maker"]]
+        chem = _chemistries()[m["chemistry"]]
+        serial = serial_base + i
+        pack = _pack_passport(m, chem, year, month, serial, maker_org, prng, rng)
+        fleet.passports.append(pack)
+        for k in range(m["modules"]):
+            fleet.passports.append(_module_passport(pack, m, chem, k, serial, prng))
+        fleet.events.extend(
+            _history(pack, m, mfg, now, regions[region_idx[i]], float(vehicle_factor[i]), float(usage_factor[i]),
+                     ageing, incidents, maker_org, rng, serial)
+        )
+    fleet.events.sort(key=lambda e: e.occurred_at)
+    return fleet
+
+
+def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, maker_org: str,
+                   prng: random.Random, rng: np.random.Generator) -> Passport:
+    n_series = m["series_cells"]
+    v_nom = n_series * float(chem["cell_nominal_voltage_v"])
+    energy_kwh = float(m["pack_kwh"])
+    capacity_ah = energy_kwh * 1000.0 / v_nom
+    mass_kg = energy_kwh * 1000.0 / float(chem["pack_specific_energy_wh_per_kg"]) * float(rng.uniform(0.95, 1.05))
+    gtin = f"{4_012_345_000_000 + zlib.crc32(m['model'].encode()) % 999_999:013d}"
+    battery_id = mint_gs1_digital_link(gtin, f"P{serial}")
+    gb = mint_gbt34014("0AB", "P", GB_BATTERY_TYPE[m["chemistry"]], "01", f"{serial % 10_000_000:07d}",
+                       dt.date(year, month, 1), serial % 9_999_999 + 1)
+    metals = _metals_per_kwh()[m["chemistry"]]
+    footprint = float(rng.normal(75.0 if m["chemistry"] != "LFP" else 60.0, 8.0))
+    doc = {
+        "passport_id": mint_passport_id(prng),
+        "battery_id": battery_id,
+        "identifiers": [gb],
+        "level": "pack",
+        "category": "EV",
+        "chemistry": m["chemistry"],
+        "model": f"{m['maker']} {m['model']} {energy_kwh:g} kWh pack",
+        "manufacturer": {"id": maker_org, "name": m["maker"], "address": PLANT_BY_MAKER[m["maker"]]},
+        "operator": {"id": maker_org, "name": m["maker"]},
+        "manufacturing_place": PLANT_BY_MAKER[m["maker"]],
+        "manufacturing_date": f"{year:04d}-{month:02d}",
+        "mass_kg": round(mass_kg, 1),
+        "rated_capacity_ah": round(capacity_ah, 2),
+        "rated_energy_kwh": energy_kwh,
+        "nominal_voltage_v": round(v_nom, 1),
+        "min_voltage_v": round(n_series * float(chem["cell_min_voltage_v"]), 1),
+        "max_voltage_v": round(n_series * float(chem["cell_max_voltage_v"]), 1),
+        "original_power_w": round(energy_kwh * 2.5 * 1000.0, 0),
+        "internal_resistance_ohm": round(n_series * 0.0012 * float(rng.uniform(0.9, 1.1)) / max(1.0, capacity_ah / 60.0), 4),
+        "expected_lifetime_years": 10.0 if m["chemistry"] != "LFP" else 15.0,
+        "expected_lifetime_cycles": int(chem["typical_cycle_life"]),
+        "warranty_years": 8.0,
+        "materials": {
+            "lithium_kg": round(metals["li_kg_per_kwh"] * energy_kwh, 2),
+            "nickel_kg": round(metals["ni_kg_per_kwh"] * energy_kwh, 2),
+            "cobalt_kg": round(metals["co_kg_per_kwh"] * energy_kwh, 2),
+            "manganese_kg": round(metals["mn_kg_per_kwh"] * energy_kwh, 2),
+            "natural_graphite_kg": round(1.0 * energy_kwh * float(rng.uniform(0.2, 0.6)), 2),
+            "lead_kg": 0.0,
+            "critical_raw_materials": [x for x, k in (("Lithium", "li"), ("Nickel", "ni"), ("Cobalt", "co"),
+                                                       ("Manganese", "mn")) if metals[f"{k}_kg_per_kwh"] > 0]
+            + ["Natural graphite"],
+            "cathode_materials": [chem["cathode"]],
+            "anode_materials": [chem["anode"]],
+            "electrolyte_materials": ["LiPF6", "ethylene carbonate", "dimethyl carbonate"],
+        },
+        "carbon_footprint": {"total_kg_co2e_per_kwh": round(max(30.0, footprint), 1)},
+        "recycled_content": {
+            "cobalt_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.08)), 3),
+            "nickel_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.04)), 3),
+            "lithium_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.03)), 3),
+        },
+        "dismantling": {
+            "manual_urls": [f"https://docs.example.com/{maker_org.lower()}/dismantling/{m['model'].replace(' ', '-').lower()}.pdf"],
+            "part_numbers": [{"part_name": "module", "part_number": f"{maker_org}-M{m['modules']:02d}"}],
+        },
+    }
+    return Passport.model_validate(doc)
+
+
+def _module_passport(pack: Passport, m: dict, chem: dict, k: int, serial: int, prng: random.Random) -> Passport:
+    n_mod = m["modules"]
+    n_series = m["series_cells"] // n_mod
+    v_nom = n_series * float(chem["cell_nominal_voltage_v"])
+    energy = pack.rated_energy_kwh / n_mod
+    gtin = pack.battery_id.split("/01/")[1].split("/")[0]
+    doc = {
+        "passport_id": mint_passport_id(prng),
+        "battery_id": mint_gs1_digital_link(gtin, f"M{serial}-{k + 1:02d}"),
+        "level": "module",
+        "parent_battery_id": pack.battery_id,
+        "category": "EV",
+        "chemistry": pack.chemistry,
+        "model": f"{m['maker']} module {energy:.2f} kWh",
+        "manufacturer": pack.manufacturer.model_dump(),
+        "operator": pack.operator.model_dump(),
+        "manufacturing_place": pack.manufacturing_place,
+        "manufacturing_date": pack.manufacturing_date,
+        "mass_kg": round(pack.mass_kg * 0.75 / n_mod, 2),
+        "rated_capacity_ah": pack.rated_capacity_ah,
+        "rated_energy_kwh": round(energy, 3),
+        "nominal_voltage_v": round(v_nom, 2),
+        "min_voltage_v": round(n_series * float(chem["cell_min_voltage_v"]), 2),
+        "max_voltage_v": round(n_series * float(chem["cell_max_voltage_v"]), 2),
+        "expected_lifetime_years": pack.expected_lifetime_years,
+        "expected_lifetime_cycles": pack.expected_lifetime_cycles,
+    }
+    return Passport.model_validate(doc)
+
+
+def _history(pack: Passport, m: dict, mfg: dt.datetime, now: dt.datetime, region: str, vf: float, uf: float,
+             ageing: dict, incidents: dict, maker_org: str, rng: np.random.Generator, serial: int) -> list[LedgerEvent]:
+    chem = pack.chemistry
+    bid = pack.battery_id
+    out: list[LedgerEvent] = []
+
+    def ev(kind: EventKind, at: dt.datetime, actor: str, site: str | None = None, **payload: Any) -> None:
+        out.append(LedgerEvent(battery_id=bid, kind=kind, occurred_at=at, actor_org_id=actor, site_id=site,
+                               payload=payload))
+
+    ev(EventKind.MANUFACTURED, mfg + dt.timedelta(days=int(rng.integers(0, 25))), maker_org,
+       f"plant:{pack.manufacturing_place}")
+    t = mfg + dt.timedelta(days=int(rng.integers(30, 90)))
+    if t >= now:
+        return out
+    ev(EventKind.PLACED_ON_MARKET, t, maker_org, country=region)
+    t += dt.timedelta(days=int(rng.integers(5, 60)))
+    if t >= now:
+        return out
+    vin = f"DEMO{serial:013d}"
+    ev(EventKind.INSTALLED, t, maker_org, f"dealer:{region}", region=region, vehicle_id=vin)
+    cal = ageing["calendar_pct_per_year"][chem] * vf
+    cyc = ageing["cycle_pct_per_100"][chem] / 100.0 * uf
+    cycles_per_year = ageing["full_cycles_per_year"] * uf
+    start = t
+    soh = 100.0
+    deep = over = 0
+    hot_h = 0.0
+    retire_reason = None
+    year = 0
+    while True:
+        year += 1
+        t = start + dt.timedelta(days=365 * year + int(rng.integers(-20, 20)))
+        if t >= now:
+            break
+        age = year
+        cycles = cycles_per_year * age
+        soh = 100.0 - cal * age - cyc * cycles + float(rng.normal(0.0, 0.4))
+        deep += int(rng.poisson(0.2))
+        over += int(rng.poisson(0.05))
+        hot_h += float(rng.gamma(2.0, 3.0))
+        u = rng.random(3)
+        if u[1] < incidents["thermal_per_year"]:
+            ev(EventKind.BMS_SNAPSHOT, t, maker_org, None, soh_pct=round(max(soh, 1.0), 2), full_cycles=round(cycles, 1),
+               deep_discharge_events=deep, overcharge_events=over, time_above_max_temp_h=round(hot_h + 40.0, 1),
+               accident={"kind": "thermal", "description": "BMS thermal runaway warning, cell venting suspected"})
+            retire_reason = "thermal_event"
+            break
+        if u[0] < incidents["crash_per_year"]:
+            ev(EventKind.BMS_SNAPSHOT, t, maker_org, None, soh_pct=round(max(soh, 1.0), 2), full_cycles=round(cycles, 1),
+               deep_discharge_events=deep, overcharge_events=over, time_above_max_temp_h=round(hot_h, 1),
+               accident={"kind": "crash", "description": "vehicle collision, underbody impact"})
+            retire_reason = "crash"
+            break
+        n_mod = m["modules"]
+        module_soh = np.clip(soh + rng.normal(0.0, 1.2, size=n_mod), 1.0, 105.0)
+        ev(EventKind.BMS_SNAPSHOT, t, maker_org, None, soh_pct=round(soh, 2), full_cycles=round(cycles, 1),
+           energy_throughput_kwh=round(cycles * pack.rated_energy_kwh, 0), deep_discharge_events=deep,
+           overcharge_events=over, time_above_max_temp_h=round(hot_h, 1),
+           module_soh_pct=[round(float(x), 2) for x in module_soh])
+        if soh < ageing["retirement_soh_pct"]:
+            retire_reason = "end_of_first_life"
+            break
+        if u[2] < incidents["scrappage_per_year"]:
+            retire_reason = "vehicle_scrapped"
+            break
+    if retire_reason is None:
+        return out
+    t += dt.timedelta(days=int(rng.integers(10, 120)))
+    if t >= now:
+        return out
+    dismantler = DISMANTLERS[serial % len(DISMANTLERS)]
+    ev(EventKind.REMOVED, t, dismantler, f"{dismantler}:yard", reason=retire_reason)
+    t += dt.timedelta(days=int(rng.integers(1, 30)))
+    if t >= now:
+        return out
+    ev(EventKind.COLLECTED, t, dismantler, f"{dismantler}:yard",
+       damaged=retire_reason in ("thermal_event", "crash"))
+    t += dt.timedelta(days=int(rng.integers(5, 60)))
+    if t >= now or rng.random() < 0.3:
+        return out
+    recycler = RECYCLERS[serial % len(RECYCLERS)]
+    ev(EventKind.SHIPPED, t, dismantler, f"{dismantler}:yard", to_org_id=recycler, un_number="UN3480" if
+       retire_reason not in ("thermal_event", "crash") else "UN3480 SP376")
+    t += dt.timedelta(days=int(rng.integers(1, 10)))
+    if t >= now:
+        return out
+    ev(EventKind.RECEIVED, t, recycler, f"{recycler}:intake")
+    return out

@@ -1,0 +1,1 @@
+"""Readers and writers of record files (CSV, JSON, JSON Lines). Kept apart from the engines."""

@@ -1,0 +1,250 @@
+"""Importing passports and events, reading passports and histories, verifying the ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from circulith.errors import InvalidInput, Problem
+from circulith.io.records import iter_records, write_rejects
+from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.ledger.verify import VerificationReport
+from circulith.passport.identifiers import canonical
+from circulith.passport.model import Passport, parse_passport
+from circulith.store.database import require_schema, transaction
+from circulith.store.ledger_store import append_events, battery_history, resolve_battery_ids, verify_ledger
+from circulith.store.registry import get_battery, register_passports
+
+Progress = Callable[[int], None]
+"""Called with the number of records just processed (for a progress bar)."""
+
+REGISTRY_ORG = "ORG-REGISTRY"
+EVENT_FIELDS = ("event_id", "battery_id", "kind", "occurred_at", "actor_org_id", "site_id", "payload")
+
+
+@dataclass
+class ImportReport:
+    """Outcome of an import."""
+
+    source: str
+    records: int = 0
+    written: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejects_path: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON output."""
+        return {
+            "source": self.source, "records": self.records, "written": self.written, "unchanged": self.unchanged,
+            "rejected": self.rejected, "rejects_path": self.rejects_path, "problems": self.problems[:100],
+        }
+
+
+def _finish(report: ImportReport, rejects: list, problems: list[Problem], skip_invalid: bool,
+            rejects_path: Path | None, path: Path) -> None:
+    report.rejected = len(rejects)
+    report.problems = [str(p) for p in problems]
+    if rejects and skip_invalid:
+        target = rejects_path or path.with_name(path.name + ".rejects.jsonl")
+        write_rejects(target, rejects)
+        report.rejects_path = str(target)
+
+
+def import_passports(
+    engine: Engine,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    actor_org_id: str = REGISTRY_ORG,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate and register every passport in a file, atomically.
+
+    A file with any invalid record registers nothing (every problem is reported) unless
+    ``skip_invalid``, which registers the valid records and writes the rejects to a file.
+    Re-importing a file changes nothing.
+    """
+    require_schema(engine)
+    path = Path(path)
+    report = ImportReport(source=str(path))
+    passports: list[Passport] = []
+    rows: list[int] = []
+    records: dict[int, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
+    for row, record in iter_records(path, fmt):
+        report.records += 1
+        try:
+            passports.append(parse_passport(record, row=row))
+            rows.append(row)
+            records[row] = record
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            rejects.append((row, record, exc.problems))
+        if progress:
+            progress(1)
+    if problems and not skip_invalid:
+        raise InvalidInput(problems, source=str(path))
+    with transaction(engine) as session:
+        result = register_passports(session, passports, actor_org_id=actor_org_id, rows=rows,
+                                    skip_invalid=skip_invalid)
+    for p in result.rejected:
+        problems.append(p)
+        rejects.append((p.row or 0, records.get(p.row or 0), [p]))
+    report.written, report.unchanged = result.created, result.unchanged
+    _finish(report, rejects, problems, skip_invalid, rejects_path, path)
+    return report
+
+
+def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
+    """Build a :class:`LedgerEvent` from an import record (battery identifier in any scheme)."""
+    rec = dict(record)
+    record_id = str(rec.get("event_id") or rec.get("battery_id") or "") or None
+    unknown = sorted(set(rec) - set(EVENT_FIELDS))
+    if unknown:
+        raise InvalidInput(Problem(row, unknown[0], f"unknown field (expected {', '.join(EVENT_FIELDS)})", record_id))
+    kind = rec.get("kind")
+    if kind == EventKind.REGISTERED.value:
+        raise InvalidInput(Problem(row, "kind", "'registered' is written by the registry; import the passport instead",
+                                   record_id))
+    if isinstance(kind, str) and kind not in EventKind.__members__.values():
+        known = ", ".join(k.value for k in EventKind if k is not EventKind.REGISTERED)
+        raise InvalidInput(Problem(row, "kind", f"unknown event kind '{kind}' (known: {known})", record_id))
+    payload = rec.get("payload", {})
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(Problem(row, "payload", f"not valid JSON: {exc.msg}", record_id)) from None
+    if not isinstance(payload, dict):
+        raise InvalidInput(Problem(row, "payload", "must be a JSON object", record_id))
+    rec["payload"] = payload
+    if "battery_id" in rec:
+        try:
+            rec["battery_id"] = canonical(str(rec["battery_id"]))
+        except InvalidInput as exc:
+            raise InvalidInput(Problem(row, "battery_id", exc.problems[0].reason, record_id)) from None
+    at = rec.get("occurred_at")
+    if isinstance(at, str):
+        try:
+            rec["occurred_at"] = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(Problem(row, "occurred_at", f"'{at}' is not an ISO 8601 timestamp", record_id)) from None
+    try:
+        return LedgerEvent.model_validate(rec)
+    except ValidationError as exc:
+        from circulith.passport.model import validation_problems
+
+        raise InvalidInput(validation_problems(exc, row=row, record_id=record_id)) from None
+
+
+def import_events(
+    engine: Engine,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+    chunk_size: int = 20_000,
+) -> ImportReport:
+    """Validate, check against each battery's state, chain and store every event in a file, atomically.
+
+    All-or-nothing unless ``skip_invalid`` (as :func:`import_passports`). Events carry an
+    ``event_id`` or get one derived from their content, so re-importing a file changes nothing.
+    """
+    require_schema(engine)
+    path = Path(path)
+    report = ImportReport(source=str(path))
+    problems: list[Problem] = []
+    rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
+    with transaction(engine) as session:
+        batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            ids = resolve_battery_ids(session, [e.battery_id for _, _, e in batch])
+            events, rows, recs = [], [], {}
+            for row, rec, ev in batch:
+                bid = ids.get(ev.battery_id)
+                if bid is None:
+                    p = Problem(row, "battery_id", f"unknown battery '{ev.battery_id}' (register its passport first)",
+                                ev.event_id or None)
+                    problems.append(p)
+                    rejects.append((row, rec, [p]))
+                    continue
+                events.append(ev if bid == ev.battery_id else ev.model_copy(update={"battery_id": bid}))
+                rows.append(row)
+                recs[row] = rec
+            result = append_events(session, events, rows=rows, skip_invalid=True)
+            for p in result.rejected:
+                problems.append(p)
+                rejects.append((p.row or 0, recs.get(p.row or 0), [p]))
+            report.written += result.appended
+            report.unchanged += result.unchanged
+            if progress:
+                progress(len(batch))
+            batch.clear()
+
+        for row, record in iter_records(path, fmt):
+            report.records += 1
+            try:
+                batch.append((row, record, parse_event(record, row)))
+            except InvalidInput as exc:
+                problems.extend(exc.problems)
+                rejects.append((row, record, exc.problems))
+            if len(batch) >= chunk_size:
+                flush()
+        flush()
+        if problems and not skip_invalid:
+            raise InvalidInput(problems, source=str(path))  # rolls the whole import back
+    _finish(report, rejects, problems, skip_invalid, rejects_path, path)
+    return report
+
+
+def record_events(engine: Engine, events: list[LedgerEvent]) -> int:
+    """Append events produced by circulith itself (all-or-nothing); returns how many were written."""
+    with transaction(engine) as session:
+        return append_events(session, events).appended
+
+
+def passport_document(engine: Engine, identifier: str) -> tuple[Passport, dict[str, Any]]:
+    """The passport behind any identifier and its registry state (lifecycle, custody, region)."""
+    with transaction(engine) as session:
+        bat = get_battery(session, identifier)
+        state = {
+            "battery_id": bat.battery_id, "lifecycle_state": bat.lifecycle_state, "custodian_org_id": bat.custodian_org_id,
+            "custody_site_id": bat.custody_site_id, "region": bat.region, "events": bat.last_seq,
+            "document_sha256": bat.document_sha256,
+        }
+        return Passport.model_validate(json.loads(bat.document)), state
+
+
+def history(engine: Engine, identifier: str) -> list[dict[str, Any]]:
+    """The ledger history of the battery behind any identifier."""
+    with transaction(engine) as session:
+        return battery_history(session, get_battery(session, identifier).battery_id)
+
+
+def verify(engine: Engine) -> VerificationReport:
+    """Verify the whole ledger."""
+    require_schema(engine)
+    with transaction(engine) as session:
+        return verify_ledger(session)
+
+
+def now_utc() -> datetime:
+    """The current time (UTC)."""
+    return datetime.now(UTC)

@@ -1,0 +1,340 @@
+"""Appending lifecycle events to the stored ledger, reading histories and verifying the chains.
+
+Appends run inside the caller's transaction: the ledger head row is locked first (PostgreSQL
+``SELECT ... FOR UPDATE``; SQLite serialises writers itself), every event is checked against the
+battery's state and time line, chained, and written in bulk with the batteries' new state. Any
+problem raises :class:`~circulith.errors.InvalidInput` naming every offending event, and the
+caller's transaction rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
+from circulith.ledger.chain import BatteryHead, ChainBuilder
+from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
+from circulith.ledger.hashing import canonical_json, content_text
+from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
+from circulith.ledger.verify import VerificationReport, verify_chains
+from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
+
+CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Payload keys of BMS snapshots, tests and grades that update the passport's dynamic condition.
+DYNAMIC_KEYS = (
+    "soh_pct", "remaining_capacity_ah", "remaining_energy_kwh", "remaining_power_w", "full_cycles",
+    "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events", "overcharge_events",
+    "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
+)
+_DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT, EventKind.TESTED, EventKind.GRADED})
+_OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
+
+
+@dataclass
+class _BatteryState:
+    battery_id: str
+    state: LifecycleState
+    status: str
+    manufactured_from: str  # earliest admissible timestamp (first instant of the manufacturing month)
+    last_occurred_at: str
+    custodian_org_id: str | None
+    custody_site_id: str | None
+    region: str | None
+    soh_pct: float | None
+    document: str
+    head: BatteryHead
+    dirty: bool = False
+    doc_obj: dict[str, Any] | None = None
+
+
+@dataclass
+class AppendResult:
+    """What an append did."""
+
+    appended: int = 0
+    unchanged: int = 0
+    rejected: list[Problem] = field(default_factory=list)
+    head_global_seq: int = 0
+    head_sha256: str = ""
+
+
+def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    """Consecutive slices of ``items`` of at most ``size`` elements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def resolve_battery_ids(session: Session, identifiers: Sequence[str]) -> dict[str, str]:
+    """Map canonical identifiers (any scheme) to battery IDs; unknown ones are absent."""
+    out: dict[str, str] = {}
+    unique = list(dict.fromkeys(identifiers))
+    for part in chunks(unique):
+        for ident, bat in session.execute(
+            select(Identifier.identifier, Identifier.battery_id).where(Identifier.identifier.in_(part))
+        ):
+            out[ident] = bat
+    return out
+
+
+def lock_head(session: Session) -> tuple[int, str]:
+    """Lock and return the global chain head (sequence number, digest)."""
+    stmt = select(LedgerHead.global_seq, LedgerHead.global_chain_sha256).where(LedgerHead.id == 1)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        raise NotFound("the ledger head is missing: run 'circulith db upgrade'")
+    return int(row[0]), str(row[1])
+
+
+def write_head(session: Session, seq: int, sha: str) -> None:
+    """Move the global chain head."""
+    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(global_seq=seq, global_chain_sha256=sha))
+
+
+def insert_event_rows(session: Session, rows: Sequence) -> None:
+    """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`)."""
+    if rows:
+        session.execute(insert(Event), [row.__dict__ for row in rows])
+
+
+def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _BatteryState]:
+    states: dict[str, _BatteryState] = {}
+    cols = (
+        Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.manufacturing_date,
+        Battery.last_occurred_at, Battery.custodian_org_id, Battery.custody_site_id, Battery.region,
+        Battery.soh_pct, Battery.document, Battery.last_seq, Battery.last_chain_sha256,
+    )
+    for part in chunks(list(dict.fromkeys(battery_ids))):
+        for r in session.execute(select(*cols).where(Battery.battery_id.in_(part))):
+            states[r[0]] = _BatteryState(
+                battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
+                last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
+                document=r[9], head=BatteryHead(r[10], r[11]),
+            )
+    return states
+
+
+def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    cols = (Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id, Event.site_id,
+            Event.payload_json)
+    for part in chunks(list(dict.fromkeys(event_ids))):
+        for r in session.execute(select(*cols).where(Event.event_id.in_(part))):
+            found[r[0]] = tuple(r)
+    return found
+
+
+def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
+    values = {k: payload[k] for k in DYNAMIC_KEYS if k in payload and payload[k] is not None}
+    accident = payload.get("accident")
+    if not values and not isinstance(accident, dict):
+        return
+    doc = st.doc_obj if st.doc_obj is not None else json.loads(st.document)
+    st.doc_obj = doc
+    dyn = doc.setdefault("dynamic", {}) or {}
+    doc["dynamic"] = dyn
+    if isinstance(accident, dict):
+        dyn.setdefault("accidents", []).append({
+            "date": at[:10], "kind": accident.get("kind", "other"), "description": accident.get("description", ""),
+        })
+    for key, value in values.items():
+        current = dyn.get(key)
+        if isinstance(current, dict) and current.get("updated_at") and current["updated_at"] > at:
+            continue  # a later reading is already recorded
+        dyn[key] = {"value": value, "updated_at": at}
+        if key == "soh_pct":
+            st.soh_pct = float(value)
+    st.dirty = True
+
+
+def append_events(
+    session: Session,
+    events: Sequence[LedgerEvent],
+    *,
+    skip_invalid: bool = False,
+    rows: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> AppendResult:
+    """Check, chain and store lifecycle events in the caller's transaction.
+
+    Parameters
+    ----------
+    session : Session
+        Open session inside a transaction (see :func:`circulith.store.database.transaction`).
+    events : sequence of LedgerEvent
+        Events whose ``battery_id`` is already canonical, in the order they are to be chained.
+    skip_invalid : bool
+        Record the valid events and return the rejected ones instead of raising.
+    rows : sequence of int or None
+        Source row number of each event, for error messages (default: 1-based position).
+    now : datetime or None
+        Current time, for the "not in the future" check (default: the clock).
+
+    Raises
+    ------
+    InvalidInput
+        Unless ``skip_invalid``: every event that names an unknown battery, conflicts with an
+        event already recorded under its ID, predates the battery's manufacture, lies in the
+        future, goes back in time, or is an impossible transition.
+    """
+    rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
+    limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
+    events = [e.with_derived_id() for e in events]
+    result = AppendResult()
+    problems: list[Problem] = []
+
+    existing = _existing_events(session, [e.event_id for e in events])
+    states = _load_states(session, [e.battery_id for e in events])
+    gseq, gsha = lock_head(session)
+    builder = ChainBuilder(gseq, gsha, {bid: st.head for bid, st in states.items()})
+    new_rows = []
+    seen_ids: dict[str, str] = {}
+
+    for ev, rowno in zip(events, rows, strict=True):
+        payload_json = canonical_json(ev.payload)
+        at = format_timestamp(ev.occurred_at)
+        text = content_text(ev.event_id, ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
+
+        def reject(fld: str, reason: str, *, _row: int = rowno, _ev: LedgerEvent = ev) -> None:
+            problems.append(Problem(_row, fld, reason, _ev.event_id))
+
+        if ev.event_id in existing:
+            old = existing[ev.event_id]
+            if content_text(old[0], *old[1:]) == text:
+                result.unchanged += 1
+            else:
+                reject("event_id", "an event with this ID is already recorded with different content")
+            continue
+        if ev.event_id in seen_ids:
+            if seen_ids[ev.event_id] == text:
+                result.unchanged += 1
+            else:
+                reject("event_id", "the same event ID appears twice with different content")
+            continue
+        st = states.get(ev.battery_id)
+        if st is None:
+            reject("battery_id", f"unknown battery '{ev.battery_id}' (register its passport first)")
+            continue
+        if at < st.manufactured_from:
+            reject("occurred_at", f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})")
+            continue
+        if at > limit:
+            reject("occurred_at", f"{at} is in the future")
+            continue
+        if at < st.last_occurred_at and ev.kind not in _OUT_OF_ORDER_OK:
+            reject("occurred_at", f"{at} is before the battery's last recorded event ({st.last_occurred_at})")
+            continue
+        try:
+            new_state = check_transition(ev.battery_id, st.state, ev.kind)
+        except TransitionRefused as exc:
+            reject("kind", str(exc))
+            continue
+        seen_ids[ev.event_id] = text
+        if problems and not skip_invalid:
+            # Keep validating the rest for a complete report, but build no more rows.
+            st.state = new_state
+            st.last_occurred_at = max(st.last_occurred_at, at)
+            continue
+        new_rows.append(builder.append(ev))
+        st.state = new_state
+        st.last_occurred_at = max(st.last_occurred_at, at)
+        st.status = STATUS_AFTER.get(ev.kind, st.status)
+        if ev.kind in CUSTODY_TAKING:
+            st.custodian_org_id = ev.actor_org_id
+            st.custody_site_id = ev.site_id
+        if ev.kind is EventKind.SHIPPED and ev.payload.get("to_org_id"):
+            st.custody_site_id = None
+        region = ev.payload.get("region")
+        if ev.kind is EventKind.INSTALLED and isinstance(region, str):
+            st.region = region
+        if ev.kind in _DYNAMIC_KINDS:
+            _apply_dynamic(st, ev.payload, at)
+        if ev.kind in STATUS_AFTER:
+            st.doc_obj = st.doc_obj if st.doc_obj is not None else json.loads(st.document)
+            st.doc_obj["status"] = st.status
+        st.dirty = True
+
+    if problems and not skip_invalid:
+        raise InvalidInput(problems, source="events")
+    result.rejected = problems
+    insert_event_rows(session, new_rows)
+    _write_states(session, [st for st in states.values() if st.dirty])
+    write_head(session, builder.global_seq, builder.global_sha256)
+    result.appended = len(new_rows)
+    result.head_global_seq, result.head_sha256 = builder.global_seq, builder.global_sha256
+    return result
+
+
+def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
+    if not states:
+        return
+    from circulith.ledger.hashing import canonical_json as cj
+
+    params = []
+    for st in states:
+        document = cj(st.doc_obj) if st.doc_obj is not None else st.document
+        params.append({
+            "b_id": st.battery_id, "lifecycle_state": st.state.value, "status": st.status,
+            "last_occurred_at": st.last_occurred_at, "custodian_org_id": st.custodian_org_id,
+            "custody_site_id": st.custody_site_id, "region": st.region, "soh_pct": st.soh_pct,
+            "document": document, "document_sha256": _sha(document), "last_seq": st.head.seq,
+            "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
+        })
+    stmt = (
+        update(Battery.__table__)
+        .where(Battery.__table__.c.battery_id == bindparam("b_id"))
+        .values({k: bindparam(k) for k in params[0] if k != "b_id"})
+    )
+    session.connection().execute(stmt, params)
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
+    """Every event of a battery in chain order, with its digests."""
+    rows = session.execute(
+        select(Event).where(Event.battery_id == battery_id).order_by(Event.battery_seq)
+    ).scalars()
+    return [
+        {
+            "battery_seq": r.battery_seq, "global_seq": r.global_seq, "event_id": r.event_id, "kind": r.kind,
+            "occurred_at": r.occurred_at, "actor_org_id": r.actor_org_id, "site_id": r.site_id,
+            "payload": json.loads(r.payload_json), "content_sha256": r.content_sha256,
+            "battery_chain_sha256": r.battery_chain_sha256, "global_chain_sha256": r.global_chain_sha256,
+        }
+        for r in rows
+    ]
+
+
+def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
+    """All event rows in global order, as tuples in :class:`StoredEvent` field order (streamed)."""
+    cols = ", ".join(EVENT_COLUMNS)
+    result = session.connection().exec_driver_sql(
+        f"SELECT {cols} FROM events ORDER BY global_seq"  # noqa: S608 - constant column list
+    )
+    while True:
+        part = result.fetchmany(batch)
+        if not part:
+            break
+        yield from part
+
+
+def verify_ledger(session: Session, *, max_findings: int = 1000) -> VerificationReport:
+    """Verify every event's digests and both chains against the recorded head."""
+    head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+    return verify_chains(stream_event_rows(session), expected_head=(int(head[0]), str(head[1])),
+                         max_findings=max_findings)
