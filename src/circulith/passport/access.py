@@ -118,7 +118,11 @@ def parse_audience(value: str | Audience) -> Audience:
     key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
     if key not in _ALIASES:
         raise InvalidInput(
-            Problem(None, "audience", f"unknown access level {value!r}; use public, legitimate, commission or authority")
+            Problem(
+                None,
+                "audience",
+                f"unknown access level {value!r}; use public, legitimate, commission or authority",
+            )
         )
     return _ALIASES[key]
 

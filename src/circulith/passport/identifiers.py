@@ -115,7 +115,9 @@ def _check_gtin(text: str, gtin: str) -> str:
         raise _fail(text, f"GTIN must be 8, 12, 13 or 14 digits (GS1 AI 01), got {gtin!r}")
     expected = gtin_check_digit(gtin[:-1])
     if int(gtin[-1]) != expected:
-        raise _fail(text, f"GTIN {gtin} fails the GS1 mod-10 check digit (expected {expected}, got {gtin[-1]})")
+        raise _fail(
+            text, f"GTIN {gtin} fails the GS1 mod-10 check digit (expected {expected}, got {gtin[-1]})"
+        )
     return gtin.zfill(14)
 
 
@@ -125,7 +127,9 @@ def _check_cset82(text: str, ai: str, value: str) -> None:
         raise _fail(text, f"GS1 AI {ai} ({name}) must be 1-20 characters, got {len(value)}")
     bad = sorted(set(value) - GS1_CSET82)
     if bad:
-        raise _fail(text, f"GS1 AI {ai} ({name}) has characters outside GS1 character set 82: {''.join(bad)!r}")
+        raise _fail(
+            text, f"GS1 AI {ai} ({name}) has characters outside GS1 character set 82: {''.join(bad)!r}"
+        )
 
 
 def _gs1_url(gtin14: str, qualifiers: dict[str, str]) -> str:
@@ -199,7 +203,9 @@ def mint_gs1_digital_link(gtin: str, serial: str) -> str:
 IEC61406_MAX_LENGTH = 255
 _RFC3986_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 
 
 def _parse_iec61406(text: str) -> Identifier:
@@ -207,7 +213,9 @@ def _parse_iec61406(text: str) -> Identifier:
         raise _fail(text, f"IEC 61406-1 ILS-5: longer than {IEC61406_MAX_LENGTH} characters ({len(text)})")
     bad = sorted(set(text) - _RFC3986_CHARS)
     if bad:
-        raise _fail(text, f"IEC 61406-1 ILS-7: characters not allowed in an identification link: {''.join(bad)!r}")
+        raise _fail(
+            text, f"IEC 61406-1 ILS-7: characters not allowed in an identification link: {''.join(bad)!r}"
+        )
     if "%" in text:
         if len(_PCT.findall(text)) != text.count("%"):
             raise _fail(text, "IEC 61406-1 ILS-6: '%' not followed by two hex digits")
@@ -273,17 +281,27 @@ def _parse_gbt34014(text: str) -> Identifier:
         "serial": code[17:24],
     }
     if parts["product_type"] not in GBT34014_PRODUCT_TYPES:
-        raise _fail(text, f"GB/T 34014 position 4 (product type) must be P, M or C, got {parts['product_type']!r}")
+        raise _fail(
+            text, f"GB/T 34014 position 4 (product type) must be P, M or C, got {parts['product_type']!r}"
+        )
     if not parts["battery_type"].isalpha():
-        raise _fail(text, f"GB/T 34014 position 5 (battery type) must be a letter, got {parts['battery_type']!r}")
+        raise _fail(
+            text, f"GB/T 34014 position 5 (battery type) must be a letter, got {parts['battery_type']!r}"
+        )
     if parts["year_code"] not in _YEAR_CODES:
-        raise _fail(text, f"GB/T 34014 position 15 (year code) {parts['year_code']!r} is not a year letter/digit")
+        raise _fail(
+            text, f"GB/T 34014 position 15 (year code) {parts['year_code']!r} is not a year letter/digit"
+        )
     if parts["month_code"] not in _MONTH_CODES:
-        raise _fail(text, f"GB/T 34014 position 16 (month code) must be 1-9 or A-C, got {parts['month_code']!r}")
+        raise _fail(
+            text, f"GB/T 34014 position 16 (month code) must be 1-9 or A-C, got {parts['month_code']!r}"
+        )
     if parts["day_code"] not in _DAY_CODES:
         raise _fail(text, f"GB/T 34014 position 17 (day code) must be 1-9 or A-V, got {parts['day_code']!r}")
     if not parts["serial"].isdigit() or int(parts["serial"]) == 0:
-        raise _fail(text, f"GB/T 34014 positions 18-24 (serial) must be 0000001-9999999, got {parts['serial']!r}")
+        raise _fail(
+            text, f"GB/T 34014 positions 18-24 (serial) must be 0000001-9999999, got {parts['serial']!r}"
+        )
     year = _YEAR_BASE + _YEAR_CODES.index(parts["year_code"])
     month = _MONTH_CODES.index(parts["month_code"]) + 1
     day = _DAY_CODES.index(parts["day_code"]) + 1
@@ -368,7 +386,9 @@ def _parse_urn(text: str) -> Identifier:
         raise _fail(text, "URN namespace-specific string may not start with '/' (RFC 8141)")
     bad = sorted(set(nss) - _NSS_CHARS)
     if bad:
-        raise _fail(text, f"URN namespace-specific string has characters not allowed by RFC 8141: {''.join(bad)!r}")
+        raise _fail(
+            text, f"URN namespace-specific string has characters not allowed by RFC 8141: {''.join(bad)!r}"
+        )
     if len(_PCT.findall(nss)) != nss.count("%"):
         raise _fail(text, "URN: '%' not followed by two hex digits")
     nss = _PCT.sub(lambda m: "%" + m.group(1).upper(), nss)

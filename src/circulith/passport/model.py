@@ -18,7 +18,15 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from circulith.errors import InvalidInput, Problem
 from circulith.passport.chemistry import read_chemistry_windows
@@ -528,7 +536,9 @@ class Passport(_Strict):
             raise ValueError(f"mass {v!r} kg is outside the plausible range [{lo:g}, {hi:g}] kg")
         return v
 
-    @field_validator("rated_capacity_ah", "rated_energy_kwh", "nominal_voltage_v", "min_voltage_v", "max_voltage_v")
+    @field_validator(
+        "rated_capacity_ah", "rated_energy_kwh", "nominal_voltage_v", "min_voltage_v", "max_voltage_v"
+    )
     @classmethod
     def _positive(cls, v: float) -> float:
         if not math.isfinite(v) or v <= 0:
@@ -554,10 +564,13 @@ class Passport(_Strict):
             )
         problems += self._voltage_problems()
         problems += self._energy_problems()
-        if self.temperature_idle_min_c is not None and self.temperature_idle_max_c is not None:
-            if self.temperature_idle_min_c >= self.temperature_idle_max_c:
-                problems.append("temperature_idle_min_c: must be below temperature_idle_max_c")
-        if self.putting_into_service_date is not None and self.putting_into_service_date < self.manufacturing_date:
+        tmin, tmax = self.temperature_idle_min_c, self.temperature_idle_max_c
+        if tmin is not None and tmax is not None and tmin >= tmax:
+            problems.append("temperature_idle_min_c: must be below temperature_idle_max_c")
+        if (
+            self.putting_into_service_date is not None
+            and self.putting_into_service_date < self.manufacturing_date
+        ):
             problems.append("putting_into_service_date: precedes manufacturing_date")
         masses = self.materials.element_masses_kg()
         if sum(masses.values()) > self.mass_kg:
@@ -621,10 +634,14 @@ class Passport(_Strict):
         margin = 1.0 + PLAUSIBILITY["remaining_over_rated_rel"]
         rc = self.dynamic.remaining_capacity_ah
         if rc is not None and rc.value is not None and rc.value > margin * self.rated_capacity_ah:
-            out.append(f"dynamic.remaining_capacity_ah: {rc.value:g} Ah exceeds rated {self.rated_capacity_ah:g} Ah")
+            out.append(
+                f"dynamic.remaining_capacity_ah: {rc.value:g} Ah exceeds rated {self.rated_capacity_ah:g} Ah"
+            )
         re_ = self.dynamic.remaining_energy_kwh
         if re_ is not None and re_.value is not None and re_.value > margin * self.rated_energy_kwh:
-            out.append(f"dynamic.remaining_energy_kwh: {re_.value:g} kWh exceeds rated {self.rated_energy_kwh:g} kWh")
+            out.append(
+                f"dynamic.remaining_energy_kwh: {re_.value:g} kWh exceeds rated {self.rated_energy_kwh:g} kWh"
+            )
         for acc in self.dynamic.accidents:
             if acc.date.strftime("%Y-%m") < self.manufacturing_date:
                 out.append(f"dynamic.accidents: accident on {acc.date.isoformat()} precedes manufacture")
@@ -662,7 +679,9 @@ def parse_passport(data: dict[str, Any], *, row: int | None = None, source: str 
         raise InvalidInput(validation_problems(exc, row=row, record_id=record_id), source=source) from None
 
 
-def validation_problems(exc: ValidationError, *, row: int | None = None, record_id: str | None = None) -> list[Problem]:
+def validation_problems(
+    exc: ValidationError, *, row: int | None = None, record_id: str | None = None
+) -> list[Problem]:
     """Turn a pydantic :class:`ValidationError` into circulith problems (field = dotted path)."""
     problems: list[Problem] = []
     for err in exc.errors():
