@@ -411,7 +411,7 @@ def _parse_urn(text: str) -> Identifier:
 
 def _looks_gs1(text: str) -> bool:
     path = urlsplit(text).path
-    return re.search(r"/01/\d{8,14}(/|$)", path) is not None
+    return re.search(r"/01/\d+(/|$)", path) is not None
 
 
 def parse_identifier(text: str) -> Identifier:
