@@ -1,0 +1,1 @@
+"""Recovery: composition → unit operations → mass balance; valuation; pricing; compliance metrics."""
