@@ -1,0 +1,341 @@
+"""Vectorised grade and decision per battery (cell, module or pack) from a BMS-summary frame.
+
+Input schema (:data:`BMS_SUMMARY_COLUMNS`): one row per battery, as the registry supplies it.
+Output: one row per battery with ``grade`` (reuse / repurpose / recycle / quarantine), the
+``application`` of a repurposed unit, the deciding ``rule_id`` and ``clause`` (from the shipped
+rules file), every rule that fired, the SOH interval, whether the interval straddles a grade
+boundary and which further test would settle it, RUL under the chosen duty, and a one-line
+``explanation`` a safety engineer can read.
+
+Decision order (worst wins): quarantine rules, then recycle gates, then reuse-as-is, then the
+first second-life application (chemistry's preference order, or the one asked for) whose entry
+limits the unit meets, else recycle. SOH decisions use the **lower** bound of the interval, so an
+uncertain unit is never graded up. A value seam lets the recovery engine supply
+``recycling_value_usd_per_kwh`` (scalar, array or callable on the frame): a unit otherwise fit for
+repurposing is sent to recycling when that value exceeds its second-life value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from circulith.errors import InvalidInput, Problem
+from circulith.triage.rul import remaining_useful_life
+from circulith.triage.rules import GRADE_RANK, GRADES, chemistry_family, load_rules
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the BMS-summary schema."""
+
+    name: str
+    dtype: str
+    unit: str
+    required: bool
+    description: str
+
+
+#: The BMS-summary input schema: one row per battery (what the registry gives triage).
+BMS_SUMMARY_COLUMNS: list[Column] = [
+    Column("battery_id", "str", "-", True, "unique identifier of the battery (cell, module or pack)"),
+    Column("level", "str", "-", True, "'cell', 'module' or 'pack'"),
+    Column("parent_battery_id", "str", "-", False, "module/pack that contains this unit (series string)"),
+    Column("chemistry", "str", "-", True, "chemistry code of chemistries.csv (LFP, NMC811, ...)"),
+    Column("rated_capacity_ah", "float", "Ah", True, "rated (nominal) capacity"),
+    Column("rated_energy_kwh", "float", "kWh", False, "rated energy (for usable-energy and value figures)"),
+    Column("soh_pct", "float", "%", True, "capacity state of health estimate"),
+    Column("soh_low_pct", "float", "%", False, "lower bound of the SOH interval (default soh - 3 points)"),
+    Column("soh_high_pct", "float", "%", False, "upper bound of the SOH interval (default soh + 3 points)"),
+    Column("soh_source", "str", "-", False, "'bms', 'pulse' or 'capacity_test' (default 'bms')"),
+    Column("resistance_growth_pct", "float", "%", False, "DC resistance increase over beginning of life"),
+    Column("full_cycles", "float", "-", True, "equivalent full cycles so far"),
+    Column("deep_discharge_events", "int", "-", True, "BMS-recorded events below minimum cell voltage"),
+    Column("overcharge_events", "int", "-", True, "BMS-recorded events above maximum cell voltage"),
+    Column("time_above_max_temp_h", "float", "h", True, "time above the maximum operating temperature"),
+    Column("accident_count", "int", "-", True, "recorded accidents (crash, immersion)"),
+    Column("thermal_accident", "bool", "-", True, "a thermal event (venting, fire, runaway) was recorded"),
+    Column("manufacturing_date", "date", "-", True, "date of manufacture"),
+    Column("calendar_expiry_date", "date", "-", False, "manufacturer's calendar expiry date (UL 1974)"),
+    Column("has_traceability", "bool", "-", True, "full history/traceability available (IEC 63338 gate)"),
+    Column("swelling", "bool", "-", False, "inspection: swelling"),
+    Column("leakage", "bool", "-", False, "inspection: electrolyte leakage"),
+    Column("damage", "bool", "-", False, "inspection: mechanical damage"),
+    Column("insulation_resistance_mohm", "float", "MOhm", False, "inspection: insulation resistance"),
+    Column("nominal_voltage_v", "float", "V", False, "nominal voltage (insulation limit is per volt)"),
+    Column("self_discharge_mv_per_day", "float", "mV/day", False, "OCV drop during a rest"),
+]
+_REQUIRED = [c.name for c in BMS_SUMMARY_COLUMNS if c.required]
+_BOOL = [c.name for c in BMS_SUMMARY_COLUMNS if c.dtype == "bool"]
+_NUM = [c.name for c in BMS_SUMMARY_COLUMNS if c.dtype in {"float", "int"}]
+
+ValueSeam = float | np.ndarray | Callable[[pd.DataFrame], np.ndarray] | None
+
+
+def _to_bool(s: pd.Series) -> np.ndarray:
+    if s.dtype == bool:
+        return s.to_numpy()
+    m = s.astype(str).str.strip().str.lower()
+    return m.isin(["true", "1", "yes", "y", "t"]).to_numpy()
+
+
+def prepare_frame(frame: pd.DataFrame, rules: dict, *, as_of: date | None = None) -> pd.DataFrame:
+    """Validate a BMS-summary frame and add derived columns; raise InvalidInput naming rows/fields."""
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise InvalidInput([Problem(None, c, "required column missing (see BMS_SUMMARY_COLUMNS)")
+                            for c in missing], source="BMS summary")
+    df = frame.reset_index(drop=True).copy()
+    problems: list[Problem] = []
+    ids = df["battery_id"].astype(str)
+    for col in _NUM:
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+            if col in _REQUIRED:
+                for r in np.flatnonzero(df[col].isna().to_numpy())[:50]:
+                    problems.append(Problem(int(r) + 1, col, "missing or not a number", ids.iloc[r]))
+        else:
+            df[col] = np.nan
+    for col in _BOOL:
+        df[col] = _to_bool(df[col]) if col in df else False
+    soh = df["soh_pct"].to_numpy(dtype=float)
+    bad = np.flatnonzero((soh < 0) | (soh > 130))
+    for r in bad[:50]:
+        hint = " (fraction given? use percent)" if soh[r] <= 1.3 else ""
+        problems.append(Problem(int(r) + 1, "soh_pct", f"{soh[r]} outside 0-130 %{hint}", ids.iloc[r]))
+    frac = np.flatnonzero((soh > 0) & (soh <= 1.3))
+    for r in frac[:50]:
+        problems.append(Problem(int(r) + 1, "soh_pct", f"{soh[r]} looks like a fraction; give percent", ids.iloc[r]))
+    for col in ["full_cycles", "deep_discharge_events", "overcharge_events", "time_above_max_temp_h",
+                "accident_count"]:
+        for r in np.flatnonzero(df[col].to_numpy(dtype=float) < 0)[:50]:
+            problems.append(Problem(int(r) + 1, col, "negative", ids.iloc[r]))
+    if problems:
+        raise InvalidInput(problems, source="BMS summary")
+    unc = float(rules["defaults"]["bms_soh_uncertainty_pct"])
+    df["soh_low_pct"] = df["soh_low_pct"].fillna(df["soh_pct"] - unc)
+    df["soh_high_pct"] = df["soh_high_pct"].fillna(df["soh_pct"] + unc)
+    df["soh_source"] = df["soh_source"].fillna("bms").astype(str) if "soh_source" in df else "bms"
+    today = pd.Timestamp(as_of or date.today())
+    expiry = pd.to_datetime(df["calendar_expiry_date"], errors="coerce") if "calendar_expiry_date" in df \
+        else pd.Series(pd.NaT, index=df.index)
+    df["past_calendar_expiry"] = (expiry < today).fillna(False).to_numpy(dtype=bool)
+    mfg = pd.to_datetime(df["manufacturing_date"], errors="coerce")
+    df["age_years"] = ((today - mfg).dt.days / 365.25).to_numpy()
+    df["insulation_resistance_ohm_per_v"] = df["insulation_resistance_mohm"] * 1e6 / df["nominal_voltage_v"]
+    return df
+
+
+def _rule_mask(df: pd.DataFrame, rule: dict) -> np.ndarray:
+    test = rule["test"]
+    fields = rule["field"].split("|")
+    if test == "is_true":
+        return df[fields[0]].to_numpy(dtype=bool)
+    if test == "is_false":
+        return ~df[fields[0]].to_numpy(dtype=bool)
+    if test == "any_true":
+        return np.logical_or.reduce([df[f].to_numpy(dtype=bool) for f in fields])
+    x = df[fields[0]].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        if test == "gt":
+            return np.nan_to_num(x, nan=-np.inf) > rule["limit"]
+        if test == "lt":
+            return np.nan_to_num(x, nan=np.inf) < rule["limit"]
+    raise InvalidInput(f"rule {rule['id']}: unknown test '{test}'", source="rules")
+
+
+def _seam(value: ValueSeam, df: pd.DataFrame) -> np.ndarray | None:
+    if value is None:
+        return None
+    v = value(df) if callable(value) else value
+    return np.broadcast_to(np.asarray(v, dtype=float), (len(df),))
+
+
+def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, rules: dict | None = None,
+                recycling_value_usd_per_kwh: ValueSeam = None, as_of: date | None = None) -> pd.DataFrame:
+    """Grade every battery of a BMS-summary frame (vectorised; see the module docstring).
+
+    Parameters
+    ----------
+    bms_summary : pandas.DataFrame
+        One row per battery, columns per :data:`BMS_SUMMARY_COLUMNS`.
+    application : str, optional
+        Intended second-life application (``stationary_storage``, ``low_speed_vehicle``, ``ups``);
+        default: the chemistry's preference order, first that fits.
+    rules : dict, optional
+        Loaded rules (default: the shipped ``grading_rules_v1.toml``).
+    recycling_value_usd_per_kwh : float, array or callable, optional
+        Net recycling value per kWh of rated energy [USD/kWh], supplied by the recovery engine.
+    as_of : datetime.date, optional
+        Date of the grading (calendar expiry and age) [default: today].
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``battery_id, level, parent_battery_id, chemistry, grade, application, rule_id,
+        clause, rules_fired, soh_pct, soh_low_pct, soh_high_pct, straddles_boundary, further_test,
+        rul_years, rul_years_low, rul_years_high, rul_cycles, rul_cycles_low, rul_cycles_high,
+        rules_version, explanation``.
+    """
+    rules = rules or load_rules()
+    if application is not None and application not in rules["applications"]:
+        raise InvalidInput([Problem(None, "application", f"unknown '{application}'; known: "
+                                    f"{', '.join(rules['applications'])}")])
+    df = prepare_frame(bms_summary, rules, as_of=as_of)
+    n = len(df)
+    grade_rank = np.zeros(n, dtype=int)
+    rule_id = np.full(n, "", dtype=object)
+    clause = np.full(n, "", dtype=object)
+    fired = [np.full(n, "", dtype=object)]
+    # --- hard rules: worst grade wins, first rule of that grade decides
+    for rule in rules["rules"]:
+        m = _rule_mask(df, rule)
+        rank = GRADE_RANK[rule["grade"]]
+        fired.append(np.where(m, rule["id"] + ";", ""))
+        take = m & (rank > grade_rank)
+        grade_rank[take] = rank
+        rule_id[take] = rule["id"]
+        clause[take] = rule["clause"]
+    acc = np.full(n, "", dtype=object)
+    for f in fired:
+        acc = acc + f
+    rules_fired = np.array([s.rstrip(";") for s in acc], dtype=object)
+    soh_lo = df["soh_low_pct"].to_numpy(dtype=float)
+    soh = df["soh_pct"].to_numpy(dtype=float)
+    soh_hi = df["soh_high_pct"].to_numpy(dtype=float)
+    rgrowth = df["resistance_growth_pct"].to_numpy(dtype=float)
+    r_unknown = np.isnan(rgrowth)
+    rg = np.nan_to_num(rgrowth, nan=0.0)
+    open_ = grade_rank == 0
+    # --- reuse as is
+    reuse_cfg = rules["reuse"]
+    reuse = open_ & (soh_lo >= reuse_cfg["min_soh_pct"]) & (rg <= reuse_cfg["max_resistance_growth_pct"])
+    rule_id[reuse] = "U1-reuse"
+    clause[reuse] = f"SOH lower bound >= {reuse_cfg['min_soh_pct']:g} % ({reuse_cfg['min_soh_source']})"
+    # --- repurpose: first fitting application
+    app_out = np.full(n, "", dtype=object)
+    pending = open_ & ~reuse
+    fam = np.array([chemistry_family(c) for c in df["chemistry"].astype(str)])
+    for f in np.unique(fam):
+        chem = rules["chemistry"].get(f, rules["chemistry"]["default"])
+        order = [application] if application else list(chem["preferred"])
+        for app in order:
+            cfg = rules["applications"][app]
+            fits = pending & (fam == f) & (soh_lo >= cfg["min_soh_pct"]) & (rg <= cfg["max_resistance_growth_pct"])
+            app_out[fits] = app
+            rule_id[fits] = f"A-{app}"
+            clause[fits] = (f"SOH lower bound >= {cfg['min_soh_pct']:g} % and resistance growth <= "
+                            f"{cfg['max_resistance_growth_pct']:g} % ({app} entry limits)")
+            grade_rank[fits] = GRADE_RANK["repurpose"]
+            pending &= ~fits
+    # units that fit nothing
+    grade_rank[pending] = GRADE_RANK["recycle"]
+    rule_id[pending] = "A-none"
+    clause[pending] = "meets no second-life application's entry limits (SOH lower bound / resistance)"
+    # --- value seam
+    rec = _seam(recycling_value_usd_per_kwh, df)
+    if rec is not None:
+        second = rules["economics"]["repurpose_value_usd_per_kwh"] * soh / 100.0
+        to_rec = (grade_rank == GRADE_RANK["repurpose"]) & (rec > second)
+        grade_rank[to_rec] = GRADE_RANK["recycle"]
+        rule_id[to_rec] = "E1-value"
+        clause[to_rec] = "recycling value per kWh exceeds the second-life value (recovery engine figure)"
+        app_out[to_rec] = ""
+    grade = np.asarray(GRADES, dtype=object)[grade_rank]
+    # --- boundary straddling and the test that would settle it
+    bounds = [reuse_cfg["min_soh_pct"]] + [a["min_soh_pct"] for a in rules["applications"].values()]
+    soh_decided = np.isin(rule_id, ["U1-reuse", "A-none", "R5-soh-floor"]) | np.char.startswith(
+        rule_id.astype(str), "A-")
+    straddle = np.zeros(n, dtype=bool)
+    for b in bounds:
+        straddle |= (soh_lo < b) & (soh_hi >= b)
+    straddle &= soh_decided
+    src = df["soh_source"].astype(str).str.lower().to_numpy()
+    further = np.where(src == "pulse", "full capacity test (GB/T 34015 residual capacity test)",
+                       np.where(src == "capacity_test", "repeat capacity test at reference conditions",
+                                "multi-SOC pulse test (see triage estimate), then a full capacity test if still open"))
+    further = np.where(straddle, further, "")
+    res_near = soh_decided & ~r_unknown & (grade_rank <= GRADE_RANK["recycle"])
+    res_limits = [reuse_cfg["max_resistance_growth_pct"]] + [a["max_resistance_growth_pct"]
+                                                            for a in rules["applications"].values()]
+    near = np.zeros(n, dtype=bool)
+    for lim in res_limits:
+        near |= np.abs(rg - lim) <= 0.1 * lim
+    res_near &= near
+    further = np.where(res_near & (further == ""), "EIS / HPPC resistance test", further)
+    # --- RUL under the chosen (or preferred) application
+    rul_y = np.full(n, np.nan)
+    rul_lo, rul_hi, rul_c, rul_clo, rul_chi = (np.full(n, np.nan) for _ in range(5))
+    duty = np.where(app_out != "", app_out, application or "stationary_storage")
+    for app in np.unique(duty):
+        m = (duty == app) & (grade_rank <= GRADE_RANK["repurpose"])
+        if not m.any():
+            continue
+        r = remaining_useful_life(soh[m], soh_lo[m], soh_hi[m], df["chemistry"].to_numpy()[m], str(app), rules)
+        rul_y[m], rul_lo[m], rul_hi[m] = r.years, r.years_low, r.years_high
+        rul_c[m], rul_clo[m], rul_chi[m] = r.cycles, r.cycles_low, r.cycles_high
+    out = pd.DataFrame({
+        "battery_id": df["battery_id"].astype(str).to_numpy(),
+        "level": df["level"].astype(str).to_numpy(),
+        "parent_battery_id": (df["parent_battery_id"].astype(object).where(df["parent_battery_id"].notna(), None)
+                              .to_numpy() if "parent_battery_id" in df else None),
+        "chemistry": df["chemistry"].astype(str).to_numpy(),
+        "grade": grade, "application": app_out, "rule_id": rule_id, "clause": clause,
+        "rules_fired": rules_fired, "soh_pct": soh, "soh_low_pct": soh_lo, "soh_high_pct": soh_hi,
+        "resistance_growth_pct": rgrowth, "straddles_boundary": straddle, "further_test": further,
+        "rul_years": rul_y, "rul_years_low": rul_lo, "rul_years_high": rul_hi,
+        "rul_cycles": rul_c, "rul_cycles_low": rul_clo, "rul_cycles_high": rul_chi,
+        "rules_version": str(rules["version"]),
+    })
+    app_txt = np.where(app_out != "", " for " + app_out.astype(str), "")
+    out["explanation"] = (
+        out["grade"] + app_txt + ": rule " + out["rule_id"] + " (" + out["clause"] + "); SOH "
+        + out["soh_pct"].round(1).astype(str) + " % [" + out["soh_low_pct"].round(1).astype(str) + ", "
+        + out["soh_high_pct"].round(1).astype(str) + "] (" + df["soh_source"].astype(str) + "), cycles "
+        + df["full_cycles"].round(0).astype(int).astype(str)
+        + np.where(r_unknown, ", resistance not measured", ", resistance growth " + np.round(rg, 1).astype(str) + " %")
+        + np.where(out["rules_fired"] != "", "; rules fired: " + out["rules_fired"], "")
+        + np.where(straddle, "; interval straddles a grade boundary: settle with " + further, "")
+    )
+    return out
+
+
+def aggregate_parents(results: pd.DataFrame) -> pd.DataFrame:
+    """Grade each module/pack from its children: limited by its weakest series string.
+
+    The parent's SOH is the minimum child SOH (series strings carry the weakest unit's capacity), its
+    grade the worst child grade; a parent with any quarantined child is quarantined as a whole
+    (disassembly under damaged-battery rules), and a parent whose children disagree is marked for
+    disassembly so the good units can be regrouped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``parent_battery_id``: ``battery_id, n_children, grade, soh_pct, soh_low_pct,
+        soh_high_pct, weakest_child_id, decision, explanation``.
+    """
+    child = results[results["parent_battery_id"].notna() & (results["parent_battery_id"].astype(str) != "")]
+    if child.empty:
+        return pd.DataFrame(columns=["battery_id", "n_children", "grade", "soh_pct", "soh_low_pct", "soh_high_pct",
+                                     "weakest_child_id", "decision", "explanation"])
+    c = child.assign(_rank=child["grade"].map(GRADE_RANK))
+    g = c.groupby("parent_battery_id", sort=True)
+    weakest = c.loc[g["soh_low_pct"].idxmin(), ["parent_battery_id", "battery_id"]].set_index("parent_battery_id")
+    agg = g.agg(n_children=("battery_id", "size"), _rank=("_rank", "max"), _min_rank=("_rank", "min"),
+                soh_pct=("soh_pct", "min"), soh_low_pct=("soh_low_pct", "min"), soh_high_pct=("soh_high_pct", "min"))
+    agg["grade"] = np.asarray(GRADES, dtype=object)[agg["_rank"].to_numpy()]
+    agg["weakest_child_id"] = weakest["battery_id"]
+    agg["decision"] = np.where(agg["_rank"] == GRADE_RANK["quarantine"], "quarantine whole unit; discharge and "
+                               "dismantle under damaged-battery rules",
+                               np.where(agg["_rank"] == agg["_min_rank"], "grade as a whole",
+                                        "disassemble: children graded individually, regroup the good ones"))
+    agg["explanation"] = (agg["grade"] + ": limited by weakest series string " + agg["weakest_child_id"].astype(str)
+                          + " (SOH " + agg["soh_pct"].round(1).astype(str) + " %, lower bound "
+                          + agg["soh_low_pct"].round(1).astype(str) + " %); " + agg["decision"])
+    out = agg.reset_index().rename(columns={"parent_battery_id": "battery_id"})
+    return out[["battery_id", "n_children", "grade", "soh_pct", "soh_low_pct", "soh_high_pct", "weakest_child_id",
+                "decision", "explanation"]]
