@@ -146,10 +146,9 @@ def passport_export(
 
     passport, _ = passport_document(_engine(), identifier)
     if fmt == "batterypass":
-        from circulith.passport.batterypass import to_batterypass, validate_batterypass
+        from circulith.passport.batterypass import export_batterypass
 
-        doc = to_batterypass(passport)
-        validate_batterypass(doc)
+        doc = export_batterypass(passport)  # validated against the Battery Pass v1.2 schemas
     elif fmt == "json":
         doc = passport.model_dump(mode="json", exclude_none=True)
     else:

@@ -227,7 +227,76 @@ def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, make
             "part_numbers": [{"part_name": "module", "part_number": f"{maker_org}-M{m['modules']:02d}"}],
         },
     }
+    _complete(doc, maker_org, m["model"], float(doc["carbon_footprint"]["total_kg_co2e_per_kwh"]), year, month)
     return Passport.model_validate(doc)
+
+
+def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float, year: int, month: int) -> None:
+    """Fill the remaining Annex XIII attributes as an OEM would at placing on the market.
+
+    Dynamic values start at their beginning-of-life values, stamped with the manufacturing
+    month; BMS snapshots in the ledger update them. URLs point to the maker's (fictional) site.
+    """
+    slug = model.replace(" ", "-").lower()
+    base = f"https://docs.example.com/{maker_org.lower()}/{slug}"
+    service_month = month + 2
+    service = f"{year + (service_month - 1) // 12:04d}-{(service_month - 1) % 12 + 1:02d}"
+    at = f"{year:04d}-{month:02d}-01T00:00:00+00:00"
+    energy, capacity = doc["rated_energy_kwh"], doc["rated_capacity_ah"]
+    power = doc.get("original_power_w") or energy * 2500.0
+    doc.update({
+        "putting_into_service_date": service if service <= f"{dt.date.today():%Y-%m}" else doc["manufacturing_date"],
+        "max_permitted_power_w": round(power * 1.2, 0),
+        "cycle_life_reference_test": "urn:iec:std:iec:62660-1:2018",
+        "c_rate_cycle_life_test": 0.33,
+        "capacity_threshold_for_exhaustion_pct": 70.0,
+        "temperature_idle_min_c": -20.0,
+        "temperature_idle_max_c": 45.0,
+        "initial_round_trip_efficiency_pct": 95.0,
+        "round_trip_efficiency_at_50pct_cycle_life_pct": 93.0,
+        "initial_self_discharge_pct_per_month": 2.0,
+        "due_diligence_report_url": f"{base}/due-diligence-{year}.pdf",
+        "declaration_of_conformity_url": f"{base}/declaration-of-conformity.pdf",
+        "test_report_url": f"{base}/test-report.pdf",
+        "extinguishing_agent": ["water (large quantities)"],
+        "end_of_life": {
+            "waste_prevention_url": f"{base}/eol/prevention",
+            "separate_collection_url": f"{base}/eol/collection",
+            "collection_info_url": f"{base}/eol/take-back",
+        },
+    })
+    raw, prod, dist = round(footprint * 0.65, 1), round(footprint * 0.28, 1), round(footprint * 0.015, 1)
+    doc["carbon_footprint"] = {
+        "total_kg_co2e_per_kwh": footprint,
+        "raw_materials_kg_co2e_per_kwh": raw,
+        "production_kg_co2e_per_kwh": prod,
+        "distribution_kg_co2e_per_kwh": dist,
+        "end_of_life_kg_co2e_per_kwh": round(footprint - raw - prod - dist, 1),
+        "performance_class": "B" if footprint < 70 else "C" if footprint < 85 else "D",
+        "study_url": f"{base}/carbon-footprint-study.pdf",
+    }
+    rc = doc.setdefault("recycled_content", {})
+    for metal in ("nickel", "cobalt", "lithium", "lead"):
+        rc.setdefault(f"{metal}_pre_consumer_fraction", 0.0)
+        rc.setdefault(f"{metal}_post_consumer_fraction", 0.0)
+    rc.setdefault("renewable_content_fraction", 0.0)
+    dis = doc.setdefault("dismantling", {})
+    dis.setdefault("manual_urls", [f"{base}/dismantling.pdf"])
+    dis["safety_measures_url"] = f"{base}/safety.pdf"
+    zero = ("full_cycles", "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events",
+            "overcharge_events", "time_above_max_temp_h", "time_below_min_temp_h", "time_charging_above_max_temp_h",
+            "time_charging_below_min_temp_h", "internal_resistance_increase_pct")
+    dyn: dict[str, Any] = {k: {"value": 0, "updated_at": at} for k in zero}
+    dyn.update({
+        "soh_pct": {"value": 100.0, "updated_at": at},
+        "remaining_capacity_ah": {"value": capacity, "updated_at": at},
+        "remaining_energy_kwh": {"value": energy, "updated_at": at},
+        "remaining_power_w": {"value": power, "updated_at": at},
+        "soc_pct": {"value": 30.0, "updated_at": at},
+        "round_trip_efficiency_pct": {"value": 95.0, "updated_at": at},
+        "self_discharge_pct_per_month": {"value": 2.0, "updated_at": at},
+    })
+    doc["dynamic"] = dyn
 
 
 def _module_passport(pack: Passport, m: dict, chem: dict, k: int, serial: int, prng: random.Random) -> Passport:
@@ -256,7 +325,17 @@ def _module_passport(pack: Passport, m: dict, chem: dict, k: int, serial: int, p
         "max_voltage_v": round(n_series * float(chem["cell_max_voltage_v"]), 2),
         "expected_lifetime_years": pack.expected_lifetime_years,
         "expected_lifetime_cycles": pack.expected_lifetime_cycles,
+        "warranty_years": pack.warranty_years,
+        "original_power_w": round((pack.original_power_w or 0.0) / n_mod, 0) or None,
+        "internal_resistance_ohm": round((pack.internal_resistance_ohm or 0.1) / n_mod, 5),
+        "materials": {k: (round(v / n_mod, 3) if isinstance(v, float) else v)
+                      for k, v in pack.materials.model_dump(exclude_none=True).items()},
+        "recycled_content": pack.recycled_content.model_dump(exclude_none=True) if pack.recycled_content else {},
+        "dismantling": {"part_numbers": [{"part_name": "module", "part_number": f"{pack.manufacturer.id}-M{n_mod:02d}"}]},
     }
+    year, month = map(int, pack.manufacturing_date.split("-"))
+    footprint = pack.carbon_footprint.total_kg_co2e_per_kwh if pack.carbon_footprint else 75.0
+    _complete(doc, pack.manufacturer.id, m["model"] + " module", footprint, year, month)
     return Passport.model_validate(doc)
 
 
@@ -317,7 +396,11 @@ def _history(pack: Passport, m: dict, mfg: dt.datetime, now: dt.datetime, region
         n_mod = m["modules"]
         module_soh = np.clip(soh + rng.normal(0.0, 1.2, size=n_mod), 1.0, 105.0)
         ev(EventKind.BMS_SNAPSHOT, t, maker_org, None, soh_pct=round(soh, 2), full_cycles=round(cycles, 1),
-           energy_throughput_kwh=round(cycles * pack.rated_energy_kwh, 0), deep_discharge_events=deep,
+           energy_throughput_kwh=round(cycles * pack.rated_energy_kwh, 0),
+           capacity_throughput_ah=round(cycles * pack.rated_capacity_ah, 0),
+           remaining_capacity_ah=round(pack.rated_capacity_ah * soh / 100.0, 2),
+           remaining_energy_kwh=round(pack.rated_energy_kwh * soh / 100.0, 2),
+           internal_resistance_increase_pct=round((100.0 - soh) * 1.5, 1), deep_discharge_events=deep,
            overcharge_events=over, time_above_max_temp_h=round(hot_h, 1),
            module_soh_pct=[round(float(x), 2) for x in module_soh])
         if soh < ageing["retirement_soh_pct"]:

@@ -117,7 +117,7 @@ def verify_chains(
                     f"global events #{prev_global_seq + 1}..#{gseq - 1} are missing before this one")
             else:
                 add("inserted_or_reordered", gseq, ev, bat, f"global sequence goes back from #{prev_global_seq}")
-        if g_prev != prev_global:
+        elif g_prev != prev_global:  # (after a gap the broken link is its consequence, not news)
             add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event in the global chain")
         if chain_sha256(g_prev, c_sha) != g_chain:
             add("altered", gseq, ev, bat, "global chain digest does not match predecessor and content")
@@ -130,7 +130,7 @@ def verify_chains(
             else:
                 add("inserted_or_reordered", gseq, ev, bat,
                     f"battery sequence #{bseq} does not follow #{last_seq}")
-        if b_prev != last_chain:
+        elif b_prev != last_chain:
             add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event of this battery")
         if chain_sha256(b_prev, c_sha) != b_chain:
             add("altered", gseq, ev, bat, "battery chain digest does not match predecessor and content")
