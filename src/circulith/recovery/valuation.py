@@ -179,6 +179,7 @@ class ProductLine(BaseModel):
     commodity: str | None
     mass_kg: float
     revenue_usd: float
+    element_kg: dict[str, float]
 
 
 class RecoveryResult(BaseModel):
@@ -259,7 +260,9 @@ def evaluate(chemistry: str, form: str, mass_kg: float, route: str, *, prices: P
     out_species = cr.stream_coef * x  # (n_streams, n_species)
     products = [
         ProductLine(stream=s.name, operation=s.operation, kind=s.kind, commodity=_commodity_label(s, chemistry, cr.params),
-                    mass_kg=_product_mass(s, out_species[k], cr.params), revenue_usd=float(econ.stream_revenue[k] @ x))
+                    mass_kg=_product_mass(s, out_species[k], cr.params), revenue_usd=float(econ.stream_revenue[k] @ x),
+                    element_kg={e: float(v) for e, v in zip(ELEMENTS, out_species[k] @ ELEMENT_CONTENT, strict=True)
+                                if v > 0})
         for k, s in enumerate(cr.streams)
     ]
     el_in = x @ ELEMENT_CONTENT

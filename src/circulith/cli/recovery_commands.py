@@ -1,0 +1,179 @@
+"""`circulith recovery ...`: run a route, compare routes, price batteries or lots, compliance from lot files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from circulith.cli.common import console, emit_json
+from circulith.errors import InvalidInput
+from circulith.recovery.compliance import CountingRules, compliance_report, material_recovery_check
+from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
+from circulith.recovery.pricing import DEFAULT_ROUTES, price_fleet
+from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
+from circulith.recovery.routes import apply_overrides
+from circulith.recovery.valuation import black_mass_value, evaluate, theoretical_metal_value
+
+app = typer.Typer(help="Recovery: what a lot contains, what each route recovers, what it is worth, and compliance.",
+                  no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
+PricesOpt = Annotated[str | None, typer.Option("--prices", help="A price CSV file, or a DATE (YYYY-MM-DD) for the "
+                                               "shipped prices as of that date.")]
+DateOpt = Annotated[str | None, typer.Option("--date", help="Price date (YYYY-MM-DD); default: latest price.")]
+OverridesOpt = Annotated[Path | None, typer.Option("--plant-params", help="TOML with a plant's own route figures.")]
+
+
+def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook, dt.date]:
+    book = default_price_book()
+    as_of: dt.date | None = None
+    if prices:
+        try:
+            as_of = dt.date.fromisoformat(prices)
+        except ValueError:
+            user = read_price_file(prices)
+            book = book.replace_all(user)
+            as_of = latest_price_date(user)
+    if date:
+        try:
+            as_of = dt.date.fromisoformat(date)
+        except ValueError:
+            raise InvalidInput(f"--date '{date}' is not an ISO date (YYYY-MM-DD)") from None
+    return book, as_of or latest_price_date(book)
+
+
+def _params(path: Path | None) -> dict[str, Any] | None:
+    return apply_overrides(read_plant_overrides(path)) if path else None
+
+
+def _run_dict(chemistry: str, form: str, mass_kg: float, route: str, book: PriceBook, as_of: dt.date,
+              params: dict[str, Any] | None) -> dict[str, Any]:
+    res = evaluate(chemistry, form, mass_kg, route, prices=book, as_of=as_of, params=params)
+    d = res.model_dump(mode="json")
+    d["eu_material_recovery"] = [c.model_dump(mode="json") for c in material_recovery_check(res.element_recovery)]
+    return d
+
+
+@app.command()
+def run(
+    chemistry: Annotated[str, typer.Option(help="Chemistry code, e.g. NMC622, LFP.")],
+    route: Annotated[str, typer.Option(help="pyro, hydro, direct or black_mass.")],
+    mass_kg: Annotated[float, typer.Option("--mass-kg", help="Input mass [kg].")] = 1000.0,
+    form: Annotated[str, typer.Option(help="cell, module, pack or black_mass.")] = "cell",
+    prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Run one lot through one route: products, recoveries, money, energy, GHG, water, EU check."""
+    book, as_of = _scenario(prices, date)
+    d = _run_dict(chemistry, form, mass_kg, route, book, as_of, _params(plant_params))
+    if json_:
+        emit_json(d)
+        return
+    console.print(f"[bold]{chemistry} {form}, {mass_kg:g} kg, route {route}[/] — prices as of {as_of}")
+    t = Table("stream", "kind", "commodity", "kg", "USD")
+    for p in d["products"]:
+        if p["mass_kg"] > 1e-9:
+            t.add_row(p["stream"], p["kind"], p["commodity"] or "", f"{p['mass_kg']:.2f}", f"{p['revenue_usd']:.2f}")
+    console.print(t)
+    console.print("recovery: " + ", ".join(f"{k} {v:.1%}" for k, v in d["element_recovery"].items()))
+    console.print(f"black mass {d['black_mass_kg']:.1f} kg | revenue {d['revenue_usd']:.2f} USD | cost "
+                  f"{d['cost_usd']:.2f} USD | net {d['net_usd']:.2f} USD")
+    console.print(f"energy {d['energy_mj']:.0f} MJ | GHG {d['ghg_kg_co2e']:.0f} kg CO2e | water {d['water_m3']:.2f} m3")
+    for c in d["eu_material_recovery"]:
+        mark = "n/a" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")
+        v = "-" if c["value_pct"] is None else f"{c['value_pct']:.1f}%"
+        console.print(f"EU {c['metric']} {c['material']}: {v} vs {c['threshold_pct']:.0f}% {mark}")
+
+
+@app.command()
+def compare(
+    chemistry: Annotated[str, typer.Option(help="Chemistry code.")],
+    mass_kg: Annotated[float, typer.Option("--mass-kg", help="Input mass [kg].")] = 1000.0,
+    form: Annotated[str, typer.Option(help="cell, module, pack or black_mass.")] = "cell",
+    prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None, json_: JsonOpt = False,
+) -> None:
+    """All routes side by side, with the theoretical metal value and black-mass value by payables."""
+    book, as_of = _scenario(prices, date)
+    params = _params(plant_params)
+    runs = {r: _run_dict(chemistry, form, mass_kg, r, book, as_of, params) for r in DEFAULT_ROUTES}
+    theo = theoretical_metal_value(chemistry, form, prices=book, as_of=as_of)
+    out = {"chemistry": chemistry, "form": form, "mass_kg": mass_kg, "price_date": as_of.isoformat(),
+           "theoretical_metal_value_usd_per_t": theo, "routes": runs}
+    if form in ("cell", "black_mass"):
+        out["black_mass_value_usd_per_t"] = black_mass_value(chemistry, prices=book, as_of=as_of)
+    if json_:
+        emit_json(out)
+        return
+    t = Table("route", "revenue USD", "cost USD", "net USD", "energy MJ", "GHG kg", "water m3", "Li", "Ni", "Co")
+    for r, d in runs.items():
+        rec = d["element_recovery"]
+        t.add_row(r, f"{d['revenue_usd']:.0f}", f"{d['cost_usd']:.0f}", f"{d['net_usd']:.0f}", f"{d['energy_mj']:.0f}",
+                  f"{d['ghg_kg_co2e']:.0f}", f"{d['water_m3']:.2f}",
+                  *(f"{rec[e]:.0%}" if e in rec else "-" for e in ("Li", "Ni", "Co")))
+    console.print(f"[bold]{chemistry} {form}, {mass_kg:g} kg[/] — prices as of {as_of}; theoretical metal value "
+                  f"{theo['total']:.0f} USD/t")
+    console.print(t)
+
+
+@app.command()
+def price(
+    file: Annotated[Path, typer.Argument(help="A battery JSON (object or list) or a lot CSV, one row per battery.")],
+    prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None,
+    logistics_usd_per_kg: Annotated[float, typer.Option(help="Collection and transport [USD/kg].")] = 0.0,
+    margin: Annotated[float, typer.Option(help="Recycler margin as a fraction of revenue.")] = 0.0,
+    reuse_value_usd_per_kwh: Annotated[float | None, typer.Option(
+        help="Second-life value [USD per kWh of remaining capacity] (give its source); enables reuse comparison.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Price batteries or a lot: best route per battery and the offer, line by line."""
+    book, as_of = _scenario(prices, date)
+    frame = read_batteries(file)
+    out = price_fleet(frame, prices=book, as_of=as_of, params=_params(plant_params),
+                      logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin,
+                      reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
+    cols = ["mass_kg", "revenue_usd", "processing_cost_usd", "logistics_usd", "margin_usd", "offer_usd"]
+    totals = {c: float(out[c].sum()) for c in cols}
+    if json_:
+        emit_json({"price_date": as_of.isoformat(), "totals": totals,
+                   "batteries": out.astype(object).where(out.notna(), None).to_dict(orient="records")})
+        return
+    t = Table("battery", "chemistry", "kg", "route", "revenue", "processing", "logistics", "margin", "offer", "destination")
+    for _, r in out.head(50).iterrows():
+        t.add_row(str(r["battery_id"]), str(r["chemistry"]), f"{r['mass_kg']:.1f}", str(r["best_route"]),
+                  f"{r['revenue_usd']:.2f}", f"{r['processing_cost_usd']:.2f}", f"{r['logistics_usd']:.2f}",
+                  f"{r['margin_usd']:.2f}", f"{r['offer_usd']:.2f}", str(r["destination"]))
+    console.print(f"prices as of {as_of}")
+    console.print(t)
+    console.print("total: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
+
+
+@app.command()
+def compliance(
+    lots: Annotated[Path, typer.Option("--lots", help="Lot records: JSON list or JSON Lines of lot payloads.")],
+    plant: Annotated[str, typer.Option(help="Plant identifier.")],
+    year: Annotated[int, typer.Option(help="Reporting year.")],
+    exclude_element: Annotated[list[str] | None, typer.Option(
+        help="Element left out of input and output (e.g. C, P), per Delegated Regulation (EU) 2025/606.")] = None,
+    no_graphite: Annotated[bool, typer.Option("--no-graphite", help="Do not count recovered graphite.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Compliance report of a plant and year from a lot-records file (EU Annex XII, MIIT, footprint)."""
+    rules = CountingRules(count_graphite=not no_graphite, excluded_elements=frozenset(exclude_element or []))
+    rep = compliance_report(read_lot_records(lots), plant, year, rules=rules)
+    if json_:
+        emit_json(rep)
+        return
+    console.print(f"[bold]Plant {plant}, {year}[/]: {rep.input_lots} input lots, {rep.input_mass_kg:.0f} kg in")
+    if rep.recycling_efficiency_pct is not None:
+        console.print(f"recycling efficiency {rep.recycling_efficiency_pct:.1f}% (counting rules {rep.counting_rules})")
+    console.print("material recovery: " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.material_recovery_pct.items()))
+    t = Table("regime", "metric", "material", "value %", "target %", "result")
+    for c in rep.checks:
+        t.add_row(c.regime, c.metric, c.material, "-" if c.value_pct is None else f"{c.value_pct:.1f}",
+                  f"{c.threshold_pct:.0f}", "n/a" if c.passed is None else ("pass" if c.passed else "FAIL"))
+    console.print(t)
+    if rep.carbon_footprint_kg_co2e_per_kwh is not None:
+        console.print(f"carbon footprint of recycling {rep.carbon_footprint_kg_co2e_per_kwh:.2f} kg CO2e/kWh")
