@@ -11,18 +11,16 @@ where that is an error: CI must exercise both backends.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from circulith.store.throwaway_postgres import ThrowawayPostgres, postgres_bindir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
@@ -36,50 +34,6 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def _pg_bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    if found:
-        return Path(found[-1]).parent
-    which = shutil.which("initdb")
-    return Path(which).parent if which else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Postgres:
-    def __init__(self, bindir: Path):
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="circulith-pg-"))
-        self.data = self.root / "data"
-        self.port = _free_port()
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses to run as root: run the server as 'postgres'
-            shutil.chown(self.root, user="postgres")
-            os.chmod(self.root, 0o755)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True, text=True)
-
-    def start(self) -> str:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                  "--no-sync", "-E", "UTF8", "--locale=C")
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
-                  str(self.root / "server.log"), "-w", "-t", "60", "start")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """URL of the session's PostgreSQL server (admin database)."""
@@ -87,13 +41,13 @@ def postgres_server() -> Iterator[str]:
     if url:
         yield url
         return
-    bindir = _pg_bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         msg = "PostgreSQL binaries not found (apt-get install postgresql, or run 'make test')"
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    server = _Postgres(bindir)
+    server = ThrowawayPostgres(bindir)
     try:
         url = server.start()
     except subprocess.CalledProcessError as exc:

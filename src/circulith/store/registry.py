@@ -97,9 +97,10 @@ def register_passports(
     all_ids = [i for p in passports for i in p.all_identifiers()]
     owners: dict[str, str] = {}
     for part in chunks(list(dict.fromkeys(all_ids))):
-        owners.update({ident: bid for ident, bid in session.execute(
+        result = session.execute(
             select(Identifier.identifier, Identifier.battery_id).where(Identifier.identifier.in_(part))
-        )})
+        )
+        owners.update((ident, bid) for ident, bid in result)
     known: dict[str, tuple[str, str]] = {}
     for part in chunks(list(dict.fromkeys(p.battery_id for p in passports))):
         for bid, sha, pid in session.execute(
