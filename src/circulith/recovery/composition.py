@@ -131,6 +131,7 @@ def _tables() -> tuple[np.ndarray, tuple[str, ...]]:
         chem = chems[code]
         cell = _component_vector(cell_rows[code], chem)
         validate_fractions(cell, source=f"compositions.csv ({code})")
+        cell = cell / cell.sum()  # the table is rounded to 5 decimals
         cell_share = chem.pack_specific_energy_wh_per_kg / chem.cell_specific_energy_wh_per_kg
         non_cell = 1.0 - cell_share
         md = module_share * non_cell

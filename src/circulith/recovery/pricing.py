@@ -76,8 +76,11 @@ def value_tables(routes: Sequence[str] = DEFAULT_ROUTES, *, prices: PriceBook | 
 
 
 def _codes(values: pd.Series, known: Sequence[str], field: str, ids: pd.Series | None) -> np.ndarray:
-    cat = pd.Categorical(values.astype("string"), categories=list(known))
-    codes = np.asarray(cat.codes)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = pd.Index(list(known)).get_indexer(values.cat.categories)
+        codes = np.where(values.cat.codes.to_numpy() < 0, -1, codes[values.cat.codes.to_numpy()])
+    else:
+        codes = pd.Index(list(known)).get_indexer(values.astype(object))
     bad = np.flatnonzero(codes < 0)
     if bad.size:
         problems = [Problem(int(i) + 1, field, f"unknown {field} '{values.iloc[i]}'; known: {', '.join(known)}",
