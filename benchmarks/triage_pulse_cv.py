@@ -31,7 +31,7 @@ DATA = REPO / ".." / "shared" / "data" / "pulse_lfp_retired"
 def baseline(table: pd.DataFrame, soc: float, width: float, folds: dict[str, int]) -> dict[float, float]:
     """One-pulse ridge baseline: RidgeCV on U1..U41 of a single (SOC, width) row per cell."""
     out = {}
-    for qn, grp in table[(table.SOC == soc) & (table.pulse_width_ms == width)].groupby("Qn"):
+    for qn, grp in table[(table["SOC"] == soc) & (table["pulse_width_ms"] == width)].groupby("Qn"):
         grp = grp.dropna(subset=pm.U_COLUMNS)
         x, y = grp[pm.U_COLUMNS].to_numpy(), grp.SOH.to_numpy() * 100
         f = grp.cell_id.map(folds).to_numpy()

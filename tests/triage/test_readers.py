@@ -109,3 +109,20 @@ def test_unknown_format(tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInput, match="unrecognised"):
         read_measurement(p)
+
+
+def test_stream_summary_matches_in_memory(tmp_path):
+    from circulith.triage.capacity import coulomb_count_ah
+    from circulith.triage.readers.read_stream import stream_summary
+
+    f = _pulse_frame(1000)
+    p = tmp_path / "s.csv"
+    f.to_csv(p, index=False)
+    s = stream_summary(p, chunksize=97)  # chunk boundaries inside pulses
+    q = coulomb_count_ah(f.time_s.to_numpy(), f.current_a.to_numpy())
+    assert s.n_samples == 1000 and s.duration_s == 999
+    assert s.charge_in_ah - s.charge_out_ah == pytest.approx(q[-1])
+    assert s.resistance_ohm == pytest.approx(0.5e-3)  # dV = i_new x 1 mOhm s/A at each +/-2 A flip
+    f.assign(time_s=np.where(f.index == 500, 0.0, f.time_s)).to_csv(p, index=False)
+    with pytest.raises(InvalidInput, match="row 502.*backwards"):
+        stream_summary(p, chunksize=97)

@@ -20,6 +20,8 @@ completed rate is not usable and is reported by :func:`pulse_features`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -66,8 +68,8 @@ def pulse_features(u_v: np.ndarray, soc_pct: np.ndarray, pulse_width_ms: np.ndar
         blocks.append(block)
     stack = np.stack(blocks, axis=1)  # (n, rates, kinds)
     usable = np.isfinite(stack).all(axis=2).any(axis=1)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: mean of empty slice
         mean = np.nanmean(stack, axis=1)  # (n, kinds)
     filled = np.where(np.isfinite(stack), stack, mean[:, None, :])
     feats = np.column_stack([
