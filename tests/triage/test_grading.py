@@ -154,3 +154,17 @@ def test_more_soh_never_worse_grade(soh, bump, rg, chem):
 @given(soh=st.floats(40, 100), flag=st.sampled_from(["thermal_accident", "swelling", "leakage", "damage"]))
 def test_any_physical_or_thermal_flag_quarantines(soh, flag):
     assert g(soh_pct=soh, **{flag: True})["grade"] == "quarantine"
+
+
+def test_sibling_outliers_and_plating():
+    ocv = [3.30, 3.31, 3.30, 3.29, 3.31, 3.05, 3.30, 3.30]
+    frame = pd.concat([one(battery_id=f"c{k}", parent_battery_id="M1", ocv_after_rest_v=v, soh_pct=90.0)
+                       for k, v in enumerate(ocv)])
+    frame.loc[frame.battery_id == "c1", "lithium_plating_suspected"] = True
+    res = grade_frame(frame, as_of=AS_OF).set_index("battery_id")
+    assert res.loc["c5", "grade"] == "quarantine" and res.loc["c5", "rule_id"] == "Q7-sibling-outlier"
+    assert res.loc["c1", "grade"] == "recycle" and res.loc["c1", "rule_id"] == "R7-lithium-plating"
+    assert (res.drop(index=["c1", "c5"])["grade"] == "reuse").all()
+    # a high voltage is not a short suspect
+    frame2 = frame.assign(ocv_after_rest_v=[3.30, 3.31, 3.30, 3.29, 3.31, 3.45, 3.30, 3.30], lithium_plating_suspected=False)
+    assert (grade_frame(frame2, as_of=AS_OF)["grade"] == "reuse").all()

@@ -27,6 +27,7 @@ import pandas as pd
 from circulith.errors import InvalidInput, Problem
 from circulith.triage.rul import remaining_useful_life
 from circulith.triage.rules import GRADE_RANK, GRADES, chemistry_family, load_rules
+from circulith.triage.safety import robust_z
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ BMS_SUMMARY_COLUMNS: list[Column] = [
     Column("insulation_resistance_mohm", "float", "MOhm", False, "inspection: insulation resistance"),
     Column("nominal_voltage_v", "float", "V", False, "nominal voltage (insulation limit is per volt)"),
     Column("self_discharge_mv_per_day", "float", "mV/day", False, "OCV drop during a rest"),
+    Column("ocv_after_rest_v", "float", "V", False, "inspection: open-circuit voltage after rest"),
+    Column("lithium_plating_suspected", "bool", "-", False, "plating signature found (triage.safety)"),
 ]
 _REQUIRED = [c.name for c in BMS_SUMMARY_COLUMNS if c.required]
 _BOOL = [c.name for c in BMS_SUMMARY_COLUMNS if c.dtype == "bool"]
@@ -127,6 +130,24 @@ def prepare_frame(frame: pd.DataFrame, rules: dict, *, as_of: date | None = None
     mfg = pd.to_datetime(df["manufacturing_date"], errors="coerce")
     df["age_years"] = ((today - mfg).dt.days / 365.25).to_numpy()
     df["insulation_resistance_ohm_per_v"] = df["insulation_resistance_mohm"] * 1e6 / df["nominal_voltage_v"]
+    limit = float(rules["defaults"]["outlier_robust_z"])
+    if "parent_battery_id" in df and df["parent_battery_id"].notna().any():
+        groups = df["parent_battery_id"].fillna("").astype(str).to_numpy()
+        for col, flag in [("ocv_after_rest_v", "sibling_voltage_outlier"),
+                          ("self_discharge_mv_per_day", "sibling_self_discharge_outlier"),
+                          ("resistance_growth_pct", "sibling_resistance_outlier")]:
+            z = robust_z(df[col].to_numpy(dtype=float), groups) if df[col].notna().any() else np.full(len(df), np.nan)
+            z = np.where(groups == "", np.nan, z)
+            # self-discharge: only the high side is a short suspect; voltage: the low side
+            if col == "self_discharge_mv_per_day":
+                df[flag] = np.nan_to_num(z) > limit
+            elif col == "ocv_after_rest_v":
+                df[flag] = np.nan_to_num(z) < -limit
+            else:
+                df[flag] = np.abs(np.nan_to_num(z)) > limit
+    else:
+        for flag in ["sibling_voltage_outlier", "sibling_self_discharge_outlier", "sibling_resistance_outlier"]:
+            df[flag] = False
     return df
 
 
@@ -219,7 +240,8 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
     # --- repurpose: first fitting application
     app_out = np.full(n, "", dtype=object)
     pending = open_ & ~reuse
-    fam = np.array([chemistry_family(c) for c in df["chemistry"].astype(str)])
+    chem_codes = df["chemistry"].astype(str)
+    fam = chem_codes.map({c: chemistry_family(c) for c in chem_codes.unique()}).to_numpy()
     for f in np.unique(fam):
         chem = rules["chemistry"].get(f, rules["chemistry"]["default"])
         order = [application] if application else list(chem["preferred"])
@@ -299,6 +321,7 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
         + df["full_cycles"].round(0).astype(int).astype(str)
         + np.where(r_unknown, ", resistance not measured", ", resistance growth " + np.round(rg, 1).astype(str) + " %")
         + np.where(out["rules_fired"] != "", "; rules fired: " + out["rules_fired"], "")
+        + np.where(df["sibling_resistance_outlier"].to_numpy(bool), "; resistance outlier among siblings", "")
         + np.where(straddle, "; interval straddles a grade boundary: settle with " + further, "")
     )
     return out

@@ -54,11 +54,11 @@ def remaining_useful_life(soh_pct: np.ndarray, soh_low_pct: np.ndarray, soh_high
     if application not in rules["applications"]:
         raise InvalidInput(f"unknown application '{application}'; known: {', '.join(rules['applications'])}")
     app = rules["applications"][application]
-    fam = np.array([chemistry_family(c) for c in np.asarray(chemistry)])
-    cyc = np.array([rules["chemistry"].get(f, rules["chemistry"]["default"])["cycle_fade_pct_per_1000_efc"]
-                    for f in fam]) / 1000.0
-    cal = np.array([rules["chemistry"].get(f, rules["chemistry"]["default"])["calendar_fade_pct_per_year"]
-                    for f in fam])
+    codes = np.asarray(chemistry).astype(str)
+    uniq, inv = np.unique(codes, return_inverse=True)
+    params = [rules["chemistry"].get(chemistry_family(c), rules["chemistry"]["default"]) for c in uniq]
+    cyc = np.array([p["cycle_fade_pct_per_1000_efc"] for p in params])[inv] / 1000.0
+    cal = np.array([p["calendar_fade_pct_per_year"] for p in params])[inv]
     efc_per_year = app["cycles_per_year"] * app["depth_of_discharge"]
     eol = app["eol_soh_pct"]
 
