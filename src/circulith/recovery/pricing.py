@@ -162,35 +162,34 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
     mass = _masses(frame, chem_idx, form_idx, ids)
     cf = t.cell_index(chem_idx, form_idx)
     n = len(frame)
-    nets = {}
-    best_net = np.full(n, -np.inf)
-    best = np.zeros(n, dtype=np.int64)
+    n_routes = len(t.routes)
+    # the best route depends on (chemistry, form) only, because value is linear in mass
+    cols = np.arange(t.revenue.shape[1])
+    best_table = np.argmax(t.revenue - t.cost, axis=0)
+    best = best_table[cf]
+    best_rev = t.revenue[best_table, cols][cf] * mass
+    best_cost = t.cost[best_table, cols][cf] * mass
     declared = [c for c in DECLARED_COLUMNS.values() if c in frame]
-    over_rows = np.zeros(n, dtype=bool)
+    rows = np.zeros(0, dtype=np.int64)
     if declared:
         dm = frame[declared].to_numpy(dtype=float, na_value=np.nan)
-        over_rows = ~np.isnan(dm).all(axis=1)
-    delta = None
-    if over_rows.any():
-        delta = _declared_delta(frame, declared, over_rows, mass, cf, t, ids)
-    for r, route in enumerate(t.routes):
-        rev = t.revenue[r, cf] * mass
-        cost = t.cost[r, cf] * mass
-        if delta is not None:
-            rows = np.flatnonzero(over_rows)
-            rev[rows] += np.einsum("ks,ks->k", delta, t.species_revenue[r, cf[rows]])
-            cost[rows] += np.einsum("ks,ks->k", delta, t.species_cost[r, cf[rows]])
-        net = rev - cost
-        better = net > best_net
-        best = np.where(better, r, best)
-        best_net = np.where(better, net, best_net)
-        if detail:
-            nets[f"net_{route}_usd"] = net
-        if r == 0:
-            best_rev, best_cost = rev, cost
-        else:
-            best_rev = np.where(better, rev, best_rev)
-            best_cost = np.where(better, cost, best_cost)
+        rows = np.flatnonzero(~np.isnan(dm).all(axis=1))
+    nets: dict[str, np.ndarray] = {}
+    if detail:
+        for r, route in enumerate(t.routes):
+            nets[f"net_{route}_usd"] = (t.revenue[r, cf] - t.cost[r, cf]) * mass
+    if rows.size:
+        # batteries whose passport declares metals: value every route on their own species masses
+        delta = _declared_delta(frame, declared, rows, mass, cf, t, ids)
+        cfr = cf[rows]
+        rev_r = t.revenue[:, cfr] * mass[rows] + np.einsum("ks,rks->rk", delta, t.species_revenue[:, cfr])
+        cost_r = t.cost[:, cfr] * mass[rows] + np.einsum("ks,rks->rk", delta, t.species_cost[:, cfr])
+        b = np.argmax(rev_r - cost_r, axis=0)
+        k = np.arange(rows.size)
+        best[rows], best_rev[rows], best_cost[rows] = b, rev_r[b, k], cost_r[b, k]
+        for r, route in enumerate(t.routes):
+            if detail:
+                nets[f"net_{route}_usd"][rows] = rev_r[r] - cost_r[r]
     if "logistics_usd" in frame:
         logi = frame["logistics_usd"].to_numpy(dtype=float, na_value=np.nan)
         logi = np.where(np.isnan(logi), mass * logistics_usd_per_kg, logi)
@@ -198,15 +197,15 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         logi = mass * logistics_usd_per_kg
     margin = margin_fraction * best_rev
     offer = best_rev - best_cost - logi - margin
-    route_names = np.asarray(t.routes, dtype=object)
     out = pd.DataFrame({
         "battery_id": ids.to_numpy() if ids is not None else np.arange(n),
-        "chemistry": frame["chemistry"].to_numpy(), "form": form_col.to_numpy(), "mass_kg": mass,
-        "best_route": route_names[best], "revenue_usd": best_rev, "processing_cost_usd": best_cost,
-        "logistics_usd": logi, "margin_usd": margin, "offer_usd": offer,
-    })
+        "chemistry": pd.Categorical.from_codes(chem_idx, categories=list(t.chemistries)),
+        "form": pd.Categorical.from_codes(form_idx, categories=list(FORMS)), "mass_kg": mass,
+        "best_route": pd.Categorical.from_codes(best, categories=list(t.routes)), "revenue_usd": best_rev,
+        "processing_cost_usd": best_cost, "logistics_usd": logi, "margin_usd": margin, "offer_usd": offer,
+    }, copy=False)
     reuse = np.full(n, np.nan)
-    destination = np.char.add("recycle:", route_names[best].astype(str))
+    dest = best.copy()
     if reuse_value_usd_per_kwh is not None and "reuse_eligible" in frame:
         eligible = frame["reuse_eligible"].fillna(False).to_numpy(dtype=bool)
         if "energy_kwh" not in frame:
@@ -216,17 +215,16 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
             raise InvalidInput(Problem(None, "soh", "state of health must be a fraction within 0..1.2"))
         energy = frame["energy_kwh"].to_numpy(dtype=float, na_value=0.0)
         reuse = np.where(eligible, energy * soh * reuse_value_usd_per_kwh - logi, np.nan)
-        destination = np.where(eligible & (reuse > offer), "reuse", destination)
+        dest = np.where(eligible & (reuse > offer), n_routes, dest)
     out["reuse_value_usd"] = reuse
-    out["destination"] = destination
+    out["destination"] = pd.Categorical.from_codes(dest, categories=[f"recycle:{r}" for r in t.routes] + ["reuse"])
     for k, v in nets.items():
         out[k] = v
     return out
 
 
-def _declared_delta(frame: pd.DataFrame, declared: list[str], rows_mask: np.ndarray, mass: np.ndarray,
+def _declared_delta(frame: pd.DataFrame, declared: list[str], rows: np.ndarray, mass: np.ndarray,
                     cf: np.ndarray, t: ValueTables, ids: pd.Series | None) -> np.ndarray:
-    rows = np.flatnonzero(rows_mask)
     x = t.fractions[cf[rows]] * mass[rows, None]
     total = x.sum(axis=1)
     new = x.copy()
