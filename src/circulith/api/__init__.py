@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): :func:`circulith.api.app.create_app` builds it from :class:`Settings`."""

@@ -1,0 +1,64 @@
+"""The application factory: ``create_app(settings)`` builds the API, the dashboard and the public pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from circulith.api.errors import install_error_handlers
+from circulith.api.middleware import BodyLimit, SecurityHeaders
+from circulith.api.settings import Settings
+from circulith.auth.ratelimit import LoginLimiter
+from circulith.store.database import create_db_engine, require_schema
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """\
+Battery passports (Regulation (EU) 2023/1542), their lifecycle ledger, and access control.
+
+Authenticate with an API key (`Authorization: Bearer clk_...`) or a browser session (cookie from
+`POST /api/v1/auth/login`; unsafe requests then need the `X-CSRF-Token` header). Without either,
+you are the public: only public attributes (Annex XIII point 1). Every error has the shape
+`{"error": {"code", "message", "field", "problems"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the ASGI application.
+
+    Parameters
+    ----------
+    settings : Settings or None
+        Server settings (default: :meth:`Settings.from_env`); checked, production rules included.
+    engine : Engine or None
+        An engine to use instead of one made from ``settings.database_url`` (tests).
+
+    Raises
+    ------
+    CirculithError
+        For unsafe settings in production, or a database without the circulith schema.
+    """
+    settings = settings or Settings.from_env()
+    settings.check()
+    engine = engine or create_db_engine(settings.database_url)
+    require_schema(engine)
+    docs = None if settings.production else "/api/docs"
+    app = FastAPI(title="circulith", version="1", description=API_DESCRIPTION, docs_url=docs, redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    install_error_handlers(app)
+
+    from circulith.api.routes import router
+    from circulith.web.routes import install_web
+
+    app.include_router(router)
+    install_web(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    return app

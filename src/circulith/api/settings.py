@@ -1,0 +1,116 @@
+"""Server settings from the environment, refused when unsafe for production.
+
+=========================  ==============================================================
+variable                   meaning
+=========================  ==============================================================
+CIRCULITH_DATABASE_URL     SQLAlchemy URL of the registry (default ``sqlite:///circulith.db``)
+CIRCULITH_SECRET_KEY       signs session cookies and CSRF tokens (>= 32 characters in production)
+CIRCULITH_ALLOWED_HOSTS    comma-separated host names the server answers to
+CIRCULITH_ENV              ``development`` (default), ``test`` or ``production``
+CIRCULITH_MAX_BODY_BYTES   largest accepted request body [bytes] (default 2 MiB)
+=========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from circulith.errors import CirculithError
+
+DEV_SECRET_KEY = "circulith-development-secret-key-do-not-use-in-production"
+MIN_SECRET_KEY_LENGTH = 32
+"""Shortest secret key accepted in production [characters] (256 bits as hex or 192+ as base64)."""
+ENVIRONMENTS = ("development", "test", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the server needs to run."""
+
+    database_url: str = "sqlite:///circulith.db"
+    secret_key: str = DEV_SECRET_KEY
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver")
+    env: str = "development"
+    max_body_bytes: int = 2 * 1024 * 1024
+    login_max_failures: int = 5
+    login_window_s: float = 300.0
+    session_cookie: str = "circulith_session"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        """Whether the production checks apply."""
+        return self.env == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Send the session cookie over HTTPS only (production)."""
+        return self.production
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from the environment and check them (:meth:`check`)."""
+        env = os.environ if environ is None else environ
+        hosts = tuple(h.strip() for h in env.get("CIRCULITH_ALLOWED_HOSTS", "").split(",") if h.strip())
+        try:
+            max_body = int(env.get("CIRCULITH_MAX_BODY_BYTES", str(cls.max_body_bytes)))
+        except ValueError:
+            raise CirculithError("CIRCULITH_MAX_BODY_BYTES must be an integer number of bytes") from None
+        settings = cls(
+            database_url=env.get("CIRCULITH_DATABASE_URL") or cls.database_url,
+            secret_key=env.get("CIRCULITH_SECRET_KEY") or DEV_SECRET_KEY,
+            allowed_hosts=hosts or cls.allowed_hosts,
+            env=(env.get("CIRCULITH_ENV") or "development").strip().lower(),
+            max_body_bytes=max_body,
+        )
+        settings.check()
+        return settings
+
+    def problems(self) -> list[str]:
+        """What is unsafe or wrong in these settings (production rules apply when ``env`` is production)."""
+        out: list[str] = []
+        if self.env not in ENVIRONMENTS:
+            out.append(f"CIRCULITH_ENV must be one of {', '.join(ENVIRONMENTS)}, got '{self.env}'")
+        if self.max_body_bytes < 1024:
+            out.append("CIRCULITH_MAX_BODY_BYTES must be at least 1024")
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:
+            out.append(f"CIRCULITH_DATABASE_URL '{self.database_url}' is not a database URL")
+            url = None
+        if not self.production:
+            return out
+        if self.secret_key == DEV_SECRET_KEY:
+            out.append("CIRCULITH_SECRET_KEY is not set (the development key is public)")
+        elif len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            out.append(f"CIRCULITH_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters")
+        elif len(set(self.secret_key)) < 8:
+            out.append("CIRCULITH_SECRET_KEY has too few distinct characters to be random")
+        if any(h == "*" or h.startswith("*") for h in self.allowed_hosts):
+            out.append("CIRCULITH_ALLOWED_HOSTS must name the hosts; wildcards are refused in production")
+        if "testserver" in self.allowed_hosts:
+            out.append("CIRCULITH_ALLOWED_HOSTS must not contain 'testserver' in production")
+        if url is not None and url.get_backend_name() == "sqlite":
+            db = url.database or ""
+            if not db or db == ":memory:":
+                out.append("an in-memory SQLite database loses every record at restart")
+            elif db.startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
+                out.append(f"the SQLite database {db} lies in a temporary directory")
+        return out
+
+    def check(self) -> None:
+        """Raise :class:`CirculithError` listing every problem, if any."""
+        found = self.problems()
+        if found:
+            raise CirculithError("unsafe or invalid server settings: " + "; ".join(found))
+
+
+def random_secret_key() -> str:
+    """A fresh secret key (for ``CIRCULITH_SECRET_KEY``)."""
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,584 @@
+"""The platform's access layer: every read and write of the API and the dashboard goes through here.
+
+Each operation takes the caller (:class:`~circulith.auth.policy.Principal`) and an open session,
+decides the caller's audience per battery with :func:`circulith.auth.policy.audience_for`, filters
+passports with the Annex XIII view (:func:`circulith.passport.attributes.view`) and event payloads
+with :func:`circulith.auth.policy.event_view`, and logs every read of non-public data. Routes never
+filter on their own: enforcement lives in this one module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from circulith.auth.errors import AccessDenied, NotAuthenticated, TooManyAttempts
+from circulith.auth.passwords import dummy_hash, hash_password, verify_password
+from circulith.auth.policy import (
+    ALL_SCOPES,
+    AUTHORITY_ROLES,
+    MAKER_ROLES,
+    BatteryFacts,
+    Principal,
+    Role,
+    Scope,
+    audience_for,
+    event_view,
+    is_restricted,
+    may_append,
+    may_read_history,
+)
+from circulith.auth.ratelimit import LoginLimiter
+from circulith.auth.tokens import (
+    api_key_matches,
+    mint_api_key,
+    mint_session_token,
+    open_session_cookie,
+    parse_api_key,
+)
+from circulith.errors import Conflict, InvalidInput, NotFound, Problem
+from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
+from circulith.passport.access import Audience
+from circulith.passport.attributes import view
+from circulith.passport.identifiers import parse_identifier
+from circulith.passport.model import Passport
+from circulith.store import platform_repo as repo
+from circulith.store.database import transaction
+from circulith.store.ledger_store import DYNAMIC_KEYS, append_events, battery_history, verify_ledger
+from circulith.store.models import Battery
+from circulith.store.registry import register_passports, resolve
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "circulith-demo-2026"
+"""Password of every demo user (printed by ``circulith demo``; never use the demo in production)."""
+SESSION_TTL = timedelta(hours=8)
+GRANT_DEFAULT_DAYS = 90
+"""Default validity of an approved grant [days] (assumption: a quarter covers one repair or recycling job)."""
+DYNAMIC_FIELDS = frozenset(DYNAMIC_KEYS) | {"accident"}
+RESTRICTED_SUMMARY = ("status", "lifecycle_state", "custodian_org_id", "custody_site_id", "region", "soh_pct")
+GRANT_PURPOSES = ("repair", "remanufacturing", "preparing_for_reuse", "repurposing", "recycling", "energy_services")
+"""Purposes of Art. 77(2), third subparagraph (legitimate interest)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(at: datetime | None = None) -> str:
+    return format_timestamp(at or _now())
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def principal_for_user(session: Session, user_id: str, *, via: str, session_digest: str | None = None) -> Principal:
+    """The principal of a user (every scope; the operator's users also get ``admin``)."""
+    user = repo.get_user(session, user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("the user no longer exists or is disabled")
+    org = repo.get_organisation(session, user.org_id)
+    if org is None:
+        raise NotAuthenticated("the user's organisation no longer exists")
+    role = Role(org.role)
+    scopes = ALL_SCOPES if role is Role.OPERATOR else ALL_SCOPES - {Scope.ADMIN}
+    return Principal(org_id=org.org_id, role=role, user_id=user.user_id, scopes=frozenset(scopes), via=via,
+                     session_digest=session_digest)
+
+
+def login(session: Session, email: str, password: str, *, limiter: LoginLimiter, client: str,
+          secret_key: str) -> tuple[str, Principal]:
+    """Check a password and open a browser session; returns (cookie value, principal).
+
+    Raises
+    ------
+    TooManyAttempts
+        After too many failures for this e-mail or client address.
+    NotAuthenticated
+        For a wrong e-mail or password (one message for both).
+    """
+    email_key, client_key = f"email:{email.strip().lower()}", f"client:{client}"
+    wait = limiter.retry_after_s(email_key, client_key)
+    if wait > 0:
+        raise TooManyAttempts(f"too many failed logins; retry in {int(wait) + 1} s", wait)
+    user = repo.get_user_by_email(session, email)
+    ok = verify_password(user.password_hash if user else dummy_hash(), password)
+    if not ok or user is None or not user.active:
+        limiter.failed(email_key, client_key)
+        raise NotAuthenticated("wrong e-mail or password")
+    limiter.succeeded(email_key)
+    cookie, digest = mint_session_token(secret_key)
+    now = _now()
+    repo.add_session(session, digest, user.user_id, _ts(now), _ts(now + SESSION_TTL))
+    return cookie, principal_for_user(session, user.user_id, via="session", session_digest=digest)
+
+
+def principal_from_cookie(session: Session, cookie: str, secret_key: str) -> Principal:
+    """The principal of a session cookie.
+
+    Raises
+    ------
+    NotAuthenticated
+        For a forged, expired or revoked session.
+    """
+    digest = open_session_cookie(secret_key, cookie)
+    if digest is None:
+        raise NotAuthenticated("invalid session cookie")
+    user = repo.session_user(session, digest, _ts())
+    if user is None:
+        raise NotAuthenticated("session expired or logged out")
+    return principal_for_user(session, user.user_id, via="session", session_digest=digest)
+
+
+def logout(session: Session, principal: Principal) -> None:
+    """End the caller's browser session."""
+    if principal.session_digest:
+        repo.revoke_session(session, principal.session_digest)
+
+
+def principal_from_api_key(session: Session, secret: str) -> Principal:
+    """The principal of an API key.
+
+    Raises
+    ------
+    NotAuthenticated
+        For an unknown, malformed, revoked or expired key.
+    """
+    key_id = parse_api_key(secret)
+    key = repo.get_api_key(session, key_id) if key_id else None
+    if key is None or not api_key_matches(secret, key.key_sha256):
+        raise NotAuthenticated("invalid API key")
+    now = _ts()
+    if key.revoked_at is not None:
+        raise NotAuthenticated("API key revoked")
+    if key.expires_at <= now:
+        raise NotAuthenticated("API key expired")
+    org = repo.get_organisation(session, key.org_id)
+    if org is None:
+        raise NotAuthenticated("the key's organisation no longer exists")
+    repo.touch_api_key(session, key.key_id, now)
+    scopes = frozenset(Scope(s) for s in key.scopes.split() if s in Scope.__members__.values())
+    return Principal(org_id=org.org_id, role=Role(org.role), user_id=key.user_id, key_id=key.key_id, scopes=scopes,
+                     via="api_key")
+
+
+def create_api_key(session: Session, principal: Principal, *, name: str, scopes: list[str],
+                   valid_days: int) -> dict[str, Any]:
+    """Mint a key for the caller's organisation (shown once); scopes cannot exceed the caller's."""
+    _require_login(principal)
+    if principal.via == "api_key":
+        raise AccessDenied("API keys are created from a browser session, not with another key")
+    wanted = frozenset(Scope(s) for s in scopes)
+    if not wanted <= principal.scopes:
+        raise AccessDenied(f"scopes {sorted(wanted - principal.scopes)} exceed your own")
+    new = mint_api_key()
+    now = _now()
+    row = {"key_id": new.key_id, "key_sha256": new.key_sha256, "org_id": principal.org_id,
+           "user_id": principal.user_id, "name": name, "scopes": " ".join(sorted(wanted)), "created_at": _ts(now),
+           "expires_at": _ts(now + timedelta(days=valid_days)), "revoked_at": None, "last_used_at": None}
+    repo.add_api_key(session, **row)
+    return _key_out(row) | {"secret": new.secret}
+
+
+def _key_out(row: Any) -> dict[str, Any]:
+    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+    return {"key_id": get("key_id"), "name": get("name"), "scopes": get("scopes").split(),
+            "created_at": get("created_at"), "expires_at": get("expires_at"), "revoked_at": get("revoked_at"),
+            "last_used_at": get("last_used_at")}
+
+
+def list_api_keys(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The caller's organisation's keys (never their secrets)."""
+    _require_login(principal)
+    return [_key_out(k) for k in repo.list_api_keys(session, principal.org_id or "")]
+
+
+def revoke_api_key(session: Session, principal: Principal, key_id: str) -> dict[str, Any]:
+    """Revoke one of the caller's organisation's keys."""
+    _require_login(principal)
+    key = repo.get_api_key(session, key_id)
+    if key is None or key.org_id != principal.org_id:
+        raise NotFound(f"no API key '{key_id}' in your organisation")
+    if key.revoked_at is None:
+        key.revoked_at = _ts()
+    return _key_out(key)
+
+
+def _require_login(principal: Principal) -> None:
+    if not principal.authenticated:
+        raise NotAuthenticated("log in or present an API key")
+
+
+def _require_scope(principal: Principal, scope: Scope) -> None:
+    _require_login(principal)
+    if scope not in principal.scopes:
+        raise AccessDenied(f"this credential lacks the '{scope.value}' scope")
+
+
+# ---------------------------------------------------------------- audiences and logging
+
+
+@dataclass
+class _Seen:
+    battery: Battery
+    audience: Audience
+    ground: str
+
+
+def _ground(principal: Principal, b: Battery, granted: bool) -> str:
+    if principal.role in AUTHORITY_ROLES:
+        return "authority"
+    if principal.role is Role.COMMISSION:
+        return "commission"
+    if b.custodian_org_id == principal.org_id:
+        return "custody"
+    if principal.role in MAKER_ROLES and b.manufacturer_id == principal.org_id:
+        return "manufacturer"
+    if granted:
+        return "grant"
+    return "public"
+
+
+def _audiences(session: Session, principal: Principal, batteries: list[Battery]) -> list[_Seen]:
+    granted: set[str] = set()
+    if principal.global_audience is None and principal.org_id and batteries:
+        granted = repo.granted_battery_ids(session, principal.org_id, [b.battery_id for b in batteries], _ts())
+    out = []
+    for b in batteries:
+        is_granted = b.battery_id in granted
+        aud = audience_for(principal, BatteryFacts(b.manufacturer_id, b.custodian_org_id, is_granted))
+        out.append(_Seen(b, aud, _ground(principal, b, is_granted)))
+    return out
+
+
+def _log(session: Session, principal: Principal, seen: list[_Seen], action: str) -> None:
+    at = _ts()
+    repo.log_reads(session, (
+        {"at": at, "org_id": principal.org_id or "public", "user_id": principal.user_id, "key_id": principal.key_id,
+         "battery_id": s.battery.battery_id, "audience": s.audience.value, "action": action, "ground": s.ground}
+        for s in seen if is_restricted(s.audience)
+    ))
+
+
+def _battery(session: Session, identifier: str) -> Battery:
+    return session.get_one(Battery, resolve(session, identifier))
+
+
+def _ceased(b: Battery) -> bool:
+    return b.lifecycle_state == "recycled"
+
+
+def _summary(s: _Seen) -> dict[str, Any]:
+    b = s.battery
+    out: dict[str, Any] = {
+        "battery_id": b.battery_id, "passport_id": b.passport_id, "level": b.level,
+        "parent_battery_id": b.parent_battery_id, "category": b.category, "chemistry": b.chemistry, "model": b.model,
+        "manufacturer_id": b.manufacturer_id, "manufacturing_date": b.manufacturing_date, "mass_kg": b.mass_kg,
+        "rated_energy_kwh": b.rated_energy_kwh, "ceased": _ceased(b), "audience": s.audience.value,
+    }
+    if s.audience is Audience.LEGITIMATE:
+        out.update({k: getattr(b, k) for k in RESTRICTED_SUMMARY})
+    return out
+
+
+# ---------------------------------------------------------------- passports
+
+
+def read_passport(session: Session, principal: Principal, identifier: str, *, action: str = "read_passport"
+                  ) -> dict[str, Any]:
+    """The passport behind any identifier, as the caller may see it (logged if non-public)."""
+    b = _battery(session, identifier)
+    (s,) = _audiences(session, principal, [b])
+    passport = Passport.model_validate(json.loads(b.document))
+    shown = view(passport, s.audience)
+    full = passport.model_dump(mode="json")
+    withheld = sorted(_withheld_paths(full, shown))
+    state = None
+    if s.audience is Audience.LEGITIMATE:
+        state = {k: getattr(b, k) for k in RESTRICTED_SUMMARY} | {"events": b.last_seq}
+    _log(session, principal, [s], action)
+    return {"battery_id": b.battery_id, "passport_id": b.passport_id, "audience": s.audience.value,
+            "ground": s.ground, "ceased": _ceased(b), "passport": shown, "state": state, "withheld": withheld}
+
+
+def _withheld_paths(full: dict[str, Any], shown: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in full.items():
+        if key not in shown:
+            out.append(prefix + key)
+        elif isinstance(value, dict) and isinstance(shown[key], dict):
+            out.extend(_withheld_paths(value, shown[key], f"{prefix}{key}."))
+    return out
+
+
+def public_passport(session: Session, identifier: str) -> dict[str, Any]:
+    """What the public page shows: public attributes, ceased flag, lineage of public links."""
+    out = read_passport(session, Principal(), identifier)
+    out["lineage"] = lineage(session, Principal(), identifier)
+    return out
+
+
+def search(session: Session, principal: Principal, filters: dict[str, Any], *, cursor: str | None,
+           limit: int) -> dict[str, Any]:
+    """Search passports; restricted columns are shown and filterable only where the caller may see them."""
+    _require_scope(principal, Scope.READ)
+    scope = None
+    if principal.global_audience is not None:
+        scope = repo.NOTHING  # authorities, Commission, operator: no legitimate-interest columns
+    else:
+        scope = repo.legitimate_scope(principal.org_id or "", maker=principal.role in MAKER_ROLES, now=_ts())
+    after = repo.decode_cursor(cursor) if cursor else None
+    rows = repo.search_batteries(session, filters, restricted_scope=scope, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    seen = _audiences(session, principal, rows)
+    _log(session, principal, seen, "search")
+    return {"items": [_summary(s) for s in seen],
+            "next_cursor": repo.encode_cursor(rows[-1].battery_id) if more and rows else None}
+
+
+def create_passports(session: Session, principal: Principal, passports: list[Passport]) -> dict[str, Any]:
+    """Register passports; makers register their own batteries only, the operator any."""
+    _require_scope(principal, Scope.WRITE)
+    if not principal.is_operator:
+        if principal.role not in MAKER_ROLES:
+            raise AccessDenied("only battery makers, OEMs and the registry operator register passports")
+        foreign = [Problem(i + 1, "manufacturer.id", f"'{p.manufacturer.id}' is not your organisation "
+                           f"({principal.org_id}): register only batteries you make", p.battery_id)
+                   for i, p in enumerate(passports) if p.manufacturer.id != principal.org_id]
+        if foreign:
+            raise AccessDenied(str(InvalidInput(foreign, source="passports")))
+    result = register_passports(session, passports, actor_org_id=principal.org_id or "")
+    return {"created": result.created, "unchanged": result.unchanged,
+            "battery_ids": [p.battery_id for p in passports]}
+
+
+def lineage(session: Session, principal: Principal, identifier: str) -> dict[str, Any]:
+    """Pack ↔ modules ↔ cells, and predecessor/successor passports (these only where the lattice allows)."""
+    b = _battery(session, identifier)
+    (s,) = _audiences(session, principal, [b])
+
+    def ref(x: Battery | None) -> dict[str, Any] | None:
+        if x is None:
+            return None
+        return {"battery_id": x.battery_id, "passport_id": x.passport_id, "level": x.level, "ceased": _ceased(x)}
+
+    parent = session.get(Battery, b.parent_battery_id) if b.parent_battery_id else None
+    out: dict[str, Any] = {
+        "battery_id": b.battery_id, "passport_id": b.passport_id, "level": b.level, "ceased": _ceased(b),
+        "audience": s.audience.value, "parent": ref(parent),
+        "children": [ref(c) for c in repo.children_of(session, b.battery_id)],
+        "predecessor": None, "successors": [], "withheld": [],
+    }
+    # predecessor_passport_id is legitimate-interest data (Annex XIII 4), both ways.
+    if s.audience is Audience.LEGITIMATE:
+        pred = repo.battery_by_passport(session, b.predecessor_passport_id) if b.predecessor_passport_id else None
+        out["predecessor"] = ref(pred)
+        out["successors"] = [ref(x) for x in repo.successors_of(session, b.passport_id)]
+        _log(session, principal, [s], "lineage")
+    else:
+        out["withheld"] = ["predecessor", "successors"]
+    return out
+
+
+def history(session: Session, principal: Principal, identifier: str) -> dict[str, Any]:
+    """A battery's ledger events, payloads filtered by :func:`~circulith.auth.policy.event_view`."""
+    _require_scope(principal, Scope.READ)
+    b = _battery(session, identifier)
+    (s,) = _audiences(session, principal, [b])
+    if not may_read_history(principal, s.audience):
+        raise AccessDenied(f"you may not read the history of {b.battery_id}: it is not in your custody, not "
+                           "made by you and you hold no grant for it (request one at /api/v1/grants)")
+    events = [event_view(e, principal, s.audience, DYNAMIC_FIELDS) for e in battery_history(session, b.battery_id)]
+    _log(session, principal, [s], "history")
+    return {"battery_id": b.battery_id, "audience": s.audience.value, "events": events}
+
+
+def append_event(session: Session, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Record one lifecycle event as the caller's organisation (never as another)."""
+    _require_scope(principal, Scope.WRITE)
+    kind = body["kind"]
+    if kind == EventKind.REGISTERED.value:
+        raise InvalidInput(Problem(None, "kind", "'registered' is written by the registry: create the passport"))
+    b = _battery(session, body["battery_id"])
+    granted = bool(principal.org_id and repo.granted_battery_ids(session, principal.org_id, [b.battery_id], _ts()))
+    facts = BatteryFacts(b.manufacturer_id, b.custodian_org_id, granted)
+    if not may_append(principal, facts) and not _receiving(session, principal, b, kind):
+        raise AccessDenied(f"you may not record events on {b.battery_id}: not in your custody, not made by you, "
+                           "no grant")
+    event = LedgerEvent(
+        event_id=body.get("event_id") or "", battery_id=b.battery_id, kind=EventKind(kind),
+        occurred_at=body["occurred_at"], actor_org_id=principal.org_id or "", site_id=body.get("site_id"),
+        payload=body.get("payload") or {},
+    )
+    res = append_events(session, [event])
+    return {"appended": res.appended, "unchanged": res.unchanged, "event_id": event.with_derived_id().event_id,
+            "head_global_seq": res.head_global_seq, "head_sha256": res.head_sha256}
+
+
+def _receiving(session: Session, principal: Principal, b: Battery, kind: str) -> bool:
+    """Whether the caller receives a battery shipped to it (the last shipment names it)."""
+    if kind != EventKind.RECEIVED.value or Scope.WRITE not in principal.scopes:
+        return False
+    shipped = [e for e in battery_history(session, b.battery_id) if e["kind"] == "shipped"]
+    return bool(shipped) and shipped[-1]["payload"].get("to_org_id") == principal.org_id
+
+
+def update_dynamic(session: Session, principal: Principal, identifier: str, values: dict[str, float],
+                   occurred_at: datetime | None, site_id: str | None) -> dict[str, Any]:
+    """Record new dynamic values (SOH, cycles, ...) as a ``bms_snapshot`` ledger event."""
+    if not values:
+        raise InvalidInput(Problem(None, "values", "give at least one dynamic value"))
+    b = _battery(session, identifier)
+    return append_event(session, principal, {
+        "battery_id": b.battery_id, "kind": EventKind.BMS_SNAPSHOT.value, "occurred_at": occurred_at or _now(),
+        "site_id": site_id, "payload": dict(values),
+    })
+
+
+def resolve_identifier(session: Session, identifier: str) -> dict[str, Any]:
+    """The battery behind an identifier in any accepted scheme (public)."""
+    parsed = parse_identifier(identifier)
+    b = _battery(session, identifier)
+    return {"identifier": identifier, "scheme": parsed.scheme, "canonical": parsed.canonical,
+            "battery_id": b.battery_id, "passport_id": b.passport_id, "level": b.level}
+
+
+# ---------------------------------------------------------------- fleet, ledger
+
+
+def fleet_scope(principal: Principal) -> Any:
+    """The SQL scope of the caller's fleet aggregates (None: whole fleet)."""
+    _require_scope(principal, Scope.READ)
+    if principal.sees_whole_fleet:
+        return None
+    return repo.legitimate_scope(principal.org_id or "", maker=principal.role in MAKER_ROLES, now=_ts())
+
+
+def fleet(session: Session, principal: Principal, level: str = "pack") -> dict[str, Any]:
+    """Fleet aggregates: the whole fleet for authorities, Commission and operator; otherwise the caller's own."""
+    scope = fleet_scope(principal)
+    out = repo.fleet_counts(session, scope, level=level)
+    out["scope"] = "whole fleet" if scope is None else f"batteries visible to {principal.org_id}"
+    out["retirements_by_year"] = repo.retirements_by_year(session, scope)
+    out["events_by_kind"] = repo.events_by_kind(session, scope)
+    return out
+
+
+def ledger_status(session: Session, principal: Principal, *, full: bool) -> dict[str, Any]:
+    """The ledger head; with ``full``, a verification of every chain (authorities, Commission, operator)."""
+    _require_scope(principal, Scope.READ)
+    seq, sha = repo.ledger_head(session)
+    out: dict[str, Any] = {"head_global_seq": seq, "head_sha256": sha}
+    if full:
+        if not principal.sees_whole_fleet:
+            raise AccessDenied("ledger verification is for authorities, the Commission and the operator")
+        report = verify_ledger(session, max_findings=100)
+        out.update({"ok": report.ok, "events_checked": report.events_checked,
+                    "batteries_checked": report.batteries_checked, "truncated": report.truncated,
+                    "findings": [str(f) for f in report.findings[:100]]})
+    return out
+
+
+# ---------------------------------------------------------------- grants and access log
+
+
+def _grant_out(g: Any) -> dict[str, Any]:
+    keys = ("grant_id", "org_id", "battery_id", "purpose", "justification", "status", "requested_at",
+            "decided_at", "decision_note", "expires_at")
+    return {k: getattr(g, k) for k in keys}
+
+
+def request_grant(session: Session, principal: Principal, identifier: str, purpose: str,
+                  justification: str) -> dict[str, Any]:
+    """A chain actor asks for legitimate-interest access to one battery."""
+    _require_scope(principal, Scope.WRITE)
+    if principal.global_audience is not None:
+        raise AccessDenied("authorities, the Commission and the operator do not need grants")
+    b = _battery(session, identifier)
+    pending = [g for g in repo.list_grants(session, principal.org_id, "requested") if g.battery_id == b.battery_id]
+    if pending:
+        raise Conflict(f"a request for {b.battery_id} is already pending ({pending[0].grant_id})")
+    row = {"grant_id": str(uuid.uuid4()), "org_id": principal.org_id, "battery_id": b.battery_id, "purpose": purpose,
+           "justification": justification, "status": "requested", "requested_by": principal.user_id,
+           "requested_at": _ts(), "decided_by": None, "decided_at": None, "decision_note": None, "expires_at": None}
+    repo.add_grant(session, **row)
+    return _grant_out(repo.get_grant(session, row["grant_id"]))
+
+
+def list_grants(session: Session, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
+    """The caller's organisation's grants (the operator: every grant)."""
+    _require_scope(principal, Scope.READ)
+    org = None if principal.is_operator else principal.org_id
+    return [_grant_out(g) for g in repo.list_grants(session, org, status)]
+
+
+def decide_grant(session: Session, principal: Principal, grant_id: str, decision: str, note: str | None,
+                 valid_days: int = GRANT_DEFAULT_DAYS) -> dict[str, Any]:
+    """The operator approves, refuses or revokes a grant."""
+    _require_scope(principal, Scope.ADMIN)
+    if not principal.is_operator:
+        raise AccessDenied("only the registry operator decides on access requests")
+    g = repo.get_grant(session, grant_id)
+    if g is None:
+        raise NotFound(f"no grant '{grant_id}'")
+    allowed = {"approve": ("requested",), "refuse": ("requested",), "revoke": ("approved",)}[decision]
+    if g.status not in allowed:
+        raise Conflict(f"grant {grant_id} is '{g.status}': cannot {decision} it")
+    now = _now()
+    g.status = {"approve": "approved", "refuse": "refused", "revoke": "revoked"}[decision]
+    g.decided_by, g.decided_at, g.decision_note = principal.user_id, _ts(now), note
+    if decision == "approve":
+        g.expires_at = _ts(now + timedelta(days=valid_days))
+    return _grant_out(g)
+
+
+def read_access_log(session: Session, principal: Principal, *, before: int | None, org_id: str | None,
+                    battery_id: str | None, limit: int) -> dict[str, Any]:
+    """Who read what (operator only)."""
+    _require_scope(principal, Scope.ADMIN)
+    if not principal.is_operator:
+        raise AccessDenied("the access log is for the registry operator")
+    rows = repo.access_log(session, before=before, org_id=org_id, battery_id=battery_id, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    keys = ("entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground")
+    return {"items": [{k: getattr(r, k) for k in keys} for r in rows],
+            "next_before": rows[-1].entry_id if more and rows else None}
+
+
+# ---------------------------------------------------------------- demo users
+
+
+def demo_email(org_id: str) -> str:
+    """The demo user's e-mail of an organisation (``<org_id lower>@demo.circulith``)."""
+    return f"{org_id.lower()}@demo.circulith"
+
+
+def seed_demo_users(engine: Engine, password: str = DEMO_PASSWORD) -> list[dict[str, str]]:
+    """One demo user per organisation (idempotent); returns the credentials to print.
+
+    Returns
+    -------
+    list of dict
+        ``email``, ``password``, ``org_id``, ``role`` per organisation.
+    """
+    out = []
+    with transaction(engine) as session:
+        hashed: str | None = None
+        for org in repo.list_organisations(session):
+            email = demo_email(org.org_id)
+            if repo.get_user_by_email(session, email) is None:
+                hashed = hashed or hash_password(password)
+                repo.add_user(session, user_id=f"user-{org.org_id.lower()}", email=email, org_id=org.org_id,
+                              display_name=f"Demo user of {org.name}", password_hash=hashed, active=True,
+                              created_at=_ts())
+            out.append({"email": email, "password": password, "org_id": org.org_id, "role": org.role})
+    return out

@@ -1,0 +1,1 @@
+"""The dashboard, the login page and the public passport pages (server-rendered, no CDN)."""

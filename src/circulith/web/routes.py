@@ -1,0 +1,269 @@
+"""Web routes: login, dashboard pages with vendored ECharts and htmx, CSV downloads, public passport pages.
+
+Every page reads through :mod:`circulith.services.platform`, the same access layer as the API.
+Extension points for the triage, recovery and planning panels are the template blocks
+``triage_panel``, ``recovery_panel`` and ``planning_panel`` of ``dashboard_base.html``, and the
+``panels`` list of :data:`EXTRA_PAGES`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from circulith.api.deps import OptionalPrincipal, current_principal, run, settings_of
+from circulith.auth.errors import NotAuthenticated, TooManyAttempts
+from circulith.auth.policy import Principal
+from circulith.auth.tokens import csrf_token
+from circulith.errors import InvalidInput, NotFound
+from circulith.services import platform as svc
+
+WEB = files("circulith.web")
+templates = Jinja2Templates(directory=str(WEB / "templates"))
+router = APIRouter(include_in_schema=False)
+
+PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("ledger", "Ledger"),
+         ("access", "Access"))
+EXTRA_PAGES: list[tuple[str, str]] = []
+"""(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
+
+CSV_TABLES = {
+    "chemistry": ("by_chemistry", "chemistry"), "lifecycle_state": ("by_lifecycle_state", "lifecycle_state"),
+    "status": ("by_status", "status"), "region": ("by_region", "region"),
+    "production_year": ("by_production_year", "production_year"), "manufacturer": ("by_manufacturer", "manufacturer_id"),
+    "soh_bins": ("soh_pct_bins", "soh_pct_bin"), "retirements_by_year": ("retirements_by_year", "year"),
+    "events_by_kind": ("events_by_kind", "kind"),
+}
+
+
+def _ctx(request: Request, principal: Principal, **extra: Any) -> dict[str, Any]:
+    token = csrf_token(settings_of(request).secret_key, principal.session_digest) if principal.session_digest else ""
+    return {"request": request, "principal": principal, "csrf": token, "pages": PAGES + tuple(EXTRA_PAGES),
+            **extra}
+
+
+def _chart(chart_id: str, title: str, data: dict[str, int], kind: str = "bar") -> dict[str, Any]:
+    return {"id": chart_id, "title": title, "kind": kind, "labels": list(data), "values": list(data.values())}
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+
+# ---------------------------------------------------------------- landing and login
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request, principal: OptionalPrincipal) -> Response:
+    """Passport look-up for everyone; the dashboard link for logged-in users."""
+    return templates.TemplateResponse(request, "landing.html", _ctx(request, principal))
+
+
+@router.get("/lookup")
+def lookup(identifier: str = "") -> Response:
+    """Redirect a typed identifier to its public page."""
+    return RedirectResponse(f"/p/{quote(identifier.strip()[:300], safe='')}", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, principal: OptionalPrincipal, next: str = "/dashboard") -> Response:  # noqa: A002
+    """The login form."""
+    return templates.TemplateResponse(request, "login.html", _ctx(request, principal, next=_safe_next(next), error=None))
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/dashboard"
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(request: Request, email: str = Form(..., max_length=254), password: str = Form(..., max_length=200),
+                 next: str = Form("/dashboard", max_length=300)) -> Response:  # noqa: A002
+    """Check the password, set the session cookie, go to the dashboard."""
+    settings = settings_of(request)
+    client = request.client.host if request.client else "unknown"
+    try:
+        cookie, _ = run(request, svc.login, email, password, limiter=request.app.state.limiter, client=client,
+                        secret_key=settings.secret_key)
+    except (NotAuthenticated, TooManyAttempts) as exc:
+        status = 429 if isinstance(exc, TooManyAttempts) else 401
+        return templates.TemplateResponse(request, "login.html", _ctx(request, Principal(), next=_safe_next(next),
+                                          error=str(exc)), status_code=status)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(settings.session_cookie, cookie, httponly=True, samesite="lax", secure=settings.cookie_secure,
+                        max_age=int(svc.SESSION_TTL.total_seconds()), path="/")
+    return response
+
+
+@router.post("/logout")
+def logout_submit(request: Request, principal: Principal = Depends(current_principal)) -> Response:  # noqa: B008
+    """End the session (CSRF-checked)."""
+    run(request, svc.logout, principal)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(settings_of(request).session_cookie, path="/")
+    return response
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_home(request: Request, principal: OptionalPrincipal) -> Response:
+    """The dashboard starts on the fleet page."""
+    return dashboard_page(request, principal, "fleet")
+
+
+@router.get("/dashboard/{page}", response_class=HTMLResponse)
+def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) -> Response:
+    """One dashboard page."""
+    if not principal.authenticated:
+        return _login_redirect(request)
+    slugs = {p for p, _ in PAGES + tuple(EXTRA_PAGES)}
+    if page not in slugs:
+        return templates.TemplateResponse(request, "error.html", _ctx(request, principal, status=404,
+                                          message=f"no dashboard page '{page}'"), status_code=404)
+    data = run(request, svc.fleet, principal)
+    charts: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
+    if page == "fleet":
+        charts = [_chart("chemistry", "Packs by chemistry", data["by_chemistry"], "pie"),
+                  _chart("region", "Packs by region", data["by_region"]),
+                  _chart("production_year", "Packs by production year", data["by_production_year"]),
+                  _chart("status", "Packs by passport status", data["by_status"], "pie")]
+    elif page == "retirements":
+        charts = [_chart("lifecycle_state", "Packs by lifecycle state", data["by_lifecycle_state"]),
+                  _chart("retirements_by_year", "Removals per year", data["retirements_by_year"]),
+                  _chart("soh_bins", "State of health [%]", data["soh_pct_bins"])]
+    elif page == "ledger":
+        charts = [_chart("events_by_kind", "Ledger events by kind", data["events_by_kind"])]
+        extra["ledger"] = run(request, svc.ledger_status, principal, full=principal.sees_whole_fleet)
+    elif page == "access":
+        extra["grants"] = run(request, svc.list_grants, principal)
+        if principal.is_operator:
+            extra["log"] = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
+                               limit=200)["items"]
+    tables = {c["id"]: list(zip(c["labels"], c["values"], strict=True)) for c in charts}
+    return templates.TemplateResponse(request, f"dashboard_{page}.html" if page in dict(PAGES) else f"{page}.html",
+                                      _ctx(request, principal, page=page, fleet=data, charts=charts, tables=tables,
+                                           **extra))
+
+
+@router.get("/dashboard/csv/{table}.csv")
+def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) -> Response:
+    """Any dashboard table as CSV (same scope as the page)."""
+    if not principal.authenticated:
+        return _login_redirect(request)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    if table in CSV_TABLES:
+        key, label = CSV_TABLES[table]
+        data = run(request, svc.fleet, principal)
+        writer.writerow([label, "count"])
+        writer.writerows(data[key].items())
+    elif table == "grants":
+        rows = run(request, svc.list_grants, principal)
+        cols = ["grant_id", "org_id", "battery_id", "purpose", "status", "requested_at", "decided_at", "expires_at"]
+        writer.writerow(cols)
+        writer.writerows([[r[c] for c in cols] for r in rows])
+    elif table == "access_log":
+        rows = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
+                   limit=500)["items"]
+        cols = ["entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground"]
+        writer.writerow(cols)
+        writer.writerows([[r[c] for c in cols] for r in rows])
+    else:
+        return Response(f"no table '{table}'\n", status_code=404, media_type="text/plain")
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{table}.csv"'})
+
+
+@router.post("/dashboard/grants")
+def dashboard_request_grant(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
+                            battery_id: str = Form(..., max_length=300), purpose: str = Form(..., max_length=40),
+                            justification: str = Form(..., max_length=2000)) -> Response:
+    """Request a grant from the access page."""
+    if purpose not in svc.GRANT_PURPOSES:
+        raise InvalidInput(f"unknown purpose '{purpose}'")
+    if len(justification.strip()) < 10:
+        raise InvalidInput("justification: say why in at least 10 characters")
+    run(request, svc.request_grant, principal, battery_id, purpose, justification)
+    return RedirectResponse("/dashboard/access", status_code=303)
+
+
+@router.post("/dashboard/grants/{grant_id}/decision")
+def dashboard_decide(request: Request, grant_id: str, principal: Principal = Depends(current_principal),  # noqa: B008
+                     decision: str = Form(..., max_length=10), note: str = Form("", max_length=2000)) -> Response:
+    """The operator decides from the access page."""
+    if decision not in ("approve", "refuse", "revoke"):
+        raise InvalidInput(f"unknown decision '{decision}'")
+    run(request, svc.decide_grant, principal, grant_id[:40], decision, note or None)
+    return RedirectResponse("/dashboard/access", status_code=303)
+
+
+@router.get("/dashboard-fragment/ledger-head", response_class=HTMLResponse)
+def ledger_head_fragment(request: Request, principal: OptionalPrincipal) -> Response:
+    """The ledger head, polled by htmx on the ledger page."""
+    if not principal.authenticated:
+        return HTMLResponse("", status_code=401)
+    head = run(request, svc.ledger_status, principal, full=False)
+    return templates.TemplateResponse(request, "_ledger_head.html", {"request": request, "ledger": head})
+
+
+# ---------------------------------------------------------------- public passport pages
+
+
+def public_url(request: Request, identifier: str) -> str:
+    """The absolute URL of a battery's public page (what its QR code encodes)."""
+    return f"{str(request.base_url).rstrip('/')}/p/{quote(identifier, safe='')}"
+
+
+def _qr(request: Request, identifier: str) -> segno.QRCode:
+    b = run(request, svc.resolve_identifier, identifier)
+    return segno.make(public_url(request, b["battery_id"]), error="m")
+
+
+@router.get("/p/{identifier:path}/qr.svg")
+def qr_svg(request: Request, identifier: str) -> Response:
+    """QR code (SVG) of the battery's public page."""
+    buf = io.BytesIO()
+    _qr(request, identifier).save(buf, kind="svg", scale=4, border=2, xmldecl=False)
+    return Response(buf.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/p/{identifier:path}/qr.png")
+def qr_png(request: Request, identifier: str) -> Response:
+    """QR code (PNG) of the battery's public page."""
+    buf = io.BytesIO()
+    _qr(request, identifier).save(buf, kind="png", scale=6, border=2)
+    return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/p/{identifier:path}", response_class=HTMLResponse)
+def public_page(request: Request, identifier: str) -> Response:
+    """The public passport page: public attributes only, no login, readable on a phone."""
+    try:
+        data = run(request, svc.public_passport, identifier)
+    except (NotFound, InvalidInput) as exc:
+        status = 404 if isinstance(exc, NotFound) else 422
+        return templates.TemplateResponse(request, "error.html", {"request": request, "principal": Principal(),
+                                          "pages": (), "status": status, "message": str(exc)}, status_code=status)
+    quoted = quote(data["battery_id"], safe="")
+    return templates.TemplateResponse(request, "passport.html", {
+        "request": request, "p": data["passport"], "data": data, "lineage": data["lineage"], "quoted": quoted,
+        "public_url": public_url(request, data["battery_id"]), "quote": lambda s: quote(s, safe=""),
+    }, headers={"Cache-Control": "public, max-age=60"})
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount the static files and the web routes."""
+    app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
+    app.include_router(router)
+
