@@ -168,3 +168,11 @@ def test_sibling_outliers_and_plating():
     # a high voltage is not a short suspect
     frame2 = frame.assign(ocv_after_rest_v=[3.30, 3.31, 3.30, 3.29, 3.31, 3.45, 3.30, 3.30], lithium_plating_suspected=False)
     assert (grade_frame(frame2, as_of=AS_OF)["grade"] == "reuse").all()
+
+
+def test_quarantined_child_quarantines_parent_and_is_named():
+    frame = pd.concat([one(battery_id="m0", parent_battery_id="P", soh_pct=95.0),
+                       one(battery_id="m1", parent_battery_id="P", soh_pct=90.0, swelling=True)])
+    p = aggregate_parents(grade_frame(frame, as_of=AS_OF)).iloc[0]
+    assert p["grade"] == "quarantine" and p["worst_child_id"] == "m1" and p["worst_rule_id"] == "Q2-physical"
+    assert "damaged-battery" in p["decision"]

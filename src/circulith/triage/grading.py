@@ -339,12 +339,13 @@ def aggregate_parents(results: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per ``parent_battery_id``: ``battery_id, n_children, grade, soh_pct, soh_low_pct,
-        soh_high_pct, weakest_child_id, decision, explanation``.
+        soh_high_pct, weakest_child_id, worst_child_id, worst_rule_id, decision, explanation``.
     """
     child = results[results["parent_battery_id"].notna() & (results["parent_battery_id"].astype(str) != "")]
     if child.empty:
         return pd.DataFrame(columns=["battery_id", "n_children", "grade", "soh_pct", "soh_low_pct", "soh_high_pct",
-                                     "weakest_child_id", "decision", "explanation"])
+                                     "weakest_child_id", "worst_child_id", "worst_rule_id", "decision",
+                                     "explanation"])
     c = child.assign(_rank=child["grade"].map(GRADE_RANK))
     g = c.groupby("parent_battery_id", sort=True)
     weakest = c.loc[g["soh_low_pct"].idxmin(), ["parent_battery_id", "battery_id"]].set_index("parent_battery_id")
@@ -352,13 +353,17 @@ def aggregate_parents(results: pd.DataFrame) -> pd.DataFrame:
                 soh_pct=("soh_pct", "min"), soh_low_pct=("soh_low_pct", "min"), soh_high_pct=("soh_high_pct", "min"))
     agg["grade"] = np.asarray(GRADES, dtype=object)[agg["_rank"].to_numpy()]
     agg["weakest_child_id"] = weakest["battery_id"]
+    worst = c.loc[g["_rank"].idxmax(), ["parent_battery_id", "battery_id", "rule_id"]].set_index("parent_battery_id")
+    agg["worst_child_id"] = worst["battery_id"]
+    agg["worst_rule_id"] = worst["rule_id"]
     agg["decision"] = np.where(agg["_rank"] == GRADE_RANK["quarantine"], "quarantine whole unit; discharge and "
                                "dismantle under damaged-battery rules",
                                np.where(agg["_rank"] == agg["_min_rank"], "grade as a whole",
                                         "disassemble: children graded individually, regroup the good ones"))
-    agg["explanation"] = (agg["grade"] + ": limited by weakest series string " + agg["weakest_child_id"].astype(str)
+    agg["explanation"] = (agg["grade"] + ": worst child " + agg["worst_child_id"].astype(str) + " (rule "
+                          + agg["worst_rule_id"].astype(str) + "); limited by weakest series string " + agg["weakest_child_id"].astype(str)
                           + " (SOH " + agg["soh_pct"].round(1).astype(str) + " %, lower bound "
                           + agg["soh_low_pct"].round(1).astype(str) + " %); " + agg["decision"])
     out = agg.reset_index().rename(columns={"parent_battery_id": "battery_id"})
     return out[["battery_id", "n_children", "grade", "soh_pct", "soh_low_pct", "soh_high_pct", "weakest_child_id",
-                "decision", "explanation"]]
+                "worst_child_id", "worst_rule_id", "decision", "explanation"]]
