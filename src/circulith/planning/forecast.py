@@ -345,37 +345,44 @@ def forecast_flows(
 
     lo_q, hi_q = interval
     frames = []
+    # per-group factors applied inside one aggregation matmul per stream: (m, t, g) @ (g, o * metrics)
+    kwh_factors = {
+        "gwh": np.full(n_g, 1e-6),
+        "tonnes": t_per_kwh,
+        "li_t": metal[:, 0],
+        "ni_t": metal[:, 1],
+        "co_t": metal[:, 2],
+        "mn_t": metal[:, 3],
+        "value_musd": value_musd_per_kwh,
+    }
+    w_kwh = np.concatenate([agg * f[:, None] for f in kwh_factors.values()], axis=1)  # (g, o * 7)
     for stream, arr in streams_unit_kwh.items():
-        u, e = arr[:, :n_g, :], arr[:, n_g:, :]
-        metric_arrays = {
-            "units": u,
-            "gwh": e / 1e6,
-            "tonnes": e * t_per_kwh[None, :, None],
-            "li_t": e * metal[None, :, 0, None],
-            "ni_t": e * metal[None, :, 1, None],
-            "co_t": e * metal[None, :, 2, None],
-            "mn_t": e * metal[None, :, 3, None],
-            "value_musd": e * value_musd_per_kwh[None, :, None],
-        }
-        for metric, a in metric_arrays.items():
+        u = np.transpose(arr[:, :n_g, :], (0, 2, 1))
+        e = np.transpose(arr[:, n_g:, :], (0, 2, 1))
+        totals = {"units": np.transpose(u @ agg, (0, 2, 1))}
+        ek = np.transpose(e @ w_kwh, (0, 2, 1))  # (m, o * 7, t)
+        for k, metric in enumerate(kwh_factors):
+            totals[metric] = ek[:, k * n_o : (k + 1) * n_o, :]
+        for metric in METRICS:
             if stream == "production_scrap" and metric == "units":
                 continue
-            tot = np.einsum("mgt,go->mot", a, agg)  # (m, o, t)
+            tot = totals[metric]  # (m, o, t)
             qs = np.quantile(tot, [0.5, lo_q, hi_q], axis=0)
             mean = tot.mean(axis=0)
-            frame = pd.DataFrame(
-                {
-                    "o": np.repeat(np.arange(n_o), n_t),
-                    "year": np.tile(years, n_o),
-                    "stream": stream,
-                    "metric": metric,
-                    "median": qs[0].ravel(),
-                    "lower": qs[1].ravel(),
-                    "upper": qs[2].ravel(),
-                    "mean": mean.ravel(),
-                }
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "o": np.repeat(np.arange(n_o), n_t),
+                        "year": np.tile(years, n_o),
+                        "stream": stream,
+                        "metric": metric,
+                        "median": qs[0].ravel(),
+                        "lower": qs[1].ravel(),
+                        "upper": qs[2].ravel(),
+                        "mean": mean.ravel(),
+                    }
+                )
             )
-            frames.append(frame)
     summary = pd.concat(frames, ignore_index=True).merge(out_keys, on="o").drop(columns="o")
     summary = summary[["year", *gb, "stream", "metric", "median", "lower", "upper", "mean"]]
     summary = summary.sort_values(["stream", "metric", *gb, "year"]).reset_index(drop=True)
