@@ -41,15 +41,20 @@ class ChainBuilder:
         self.global_sha256 = global_sha256
         self.battery_heads = battery_heads
 
-    def append(self, event: LedgerEvent) -> StoredEvent:
-        """Chain ``event`` (whose ``event_id`` must be set) and return the row to store."""
+    def append(self, event: LedgerEvent, *, payload_json: str | None = None, occurred_at: str | None = None) -> StoredEvent:
+        """Chain ``event`` (whose ``event_id`` must be set) and return the row to store.
+
+        ``payload_json`` and ``occurred_at`` may pass the canonical payload text and timestamp when
+        the caller has them already (they must equal what this method would compute).
+        """
         head = self.battery_heads.get(event.battery_id)
         if head is None:
             head = self.battery_heads[event.battery_id] = BatteryHead()
         gseq = self.global_seq + 1
         bseq = head.seq + 1
-        payload_json = canonical_json(event.payload)
-        at = format_timestamp(event.occurred_at)
+        if payload_json is None:
+            payload_json = canonical_json(event.payload)
+        at = occurred_at or format_timestamp(event.occurred_at)
         text = content_text(
             event.event_id, event.battery_id, event.kind.value, at, event.actor_org_id, event.site_id, payload_json
         )

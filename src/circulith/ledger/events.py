@@ -93,10 +93,11 @@ class LedgerEvent(BaseModel):
         """Return the event with ``event_id`` filled from its content when it was empty."""
         if self.event_id:
             return self
-        from circulith.ledger.hashing import canonical_json
+        from circulith.ledger.hashing import canonical_json, content_text
 
-        body = canonical_json(self.content(include_id=False))
-        return self.model_copy(update={"event_id": str(uuid.uuid5(EVENT_ID_NAMESPACE, body))})
+        text = content_text("", self.battery_id, self.kind.value, format_timestamp(self.occurred_at), self.actor_org_id,
+                            self.site_id, canonical_json(self.payload))
+        return self.model_copy(update={"event_id": derived_event_id(text)})
 
     def content(self, *, include_id: bool = True) -> dict[str, Any]:
         """The canonical content that the hash covers (everything the actor asserted)."""
@@ -111,6 +112,14 @@ class LedgerEvent(BaseModel):
         if include_id:
             body["event_id"] = self.event_id
         return body
+
+
+def derived_event_id(content_text_without_id: str) -> str:
+    """UUID (version 5) of an event's canonical content text built with an empty ID.
+
+    The same content always gets the same ID, which makes re-imports idempotent.
+    """
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, content_text_without_id))
 
 
 def format_timestamp(value: datetime) -> str:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from circulith.passport.identifiers import canonical
 from circulith.passport.model import Passport, parse_passport
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events, battery_history, resolve_battery_ids, verify_ledger
-from circulith.store.registry import get_battery, register_passports
+from circulith.store.registry import get_battery, register_passports, stored_passport
 
 Progress = Callable[[int], None]
 """Called with the number of records just processed (for a progress bar)."""
@@ -107,6 +108,11 @@ def import_passports(
     return report
 
 
+@lru_cache(maxsize=200_000)
+def _canonical_cached(identifier: str) -> str:
+    return canonical(identifier)
+
+
 def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
     """Build a :class:`LedgerEvent` from an import record (battery identifier in any scheme)."""
     rec = dict(record)
@@ -132,7 +138,7 @@ def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
     rec["payload"] = payload
     if "battery_id" in rec:
         try:
-            rec["battery_id"] = canonical(str(rec["battery_id"]))
+            rec["battery_id"] = _canonical_cached(str(rec["battery_id"]))
         except InvalidInput as exc:
             raise InvalidInput(Problem(row, "battery_id", exc.problems[0].reason, record_id)) from None
     at = rec.get("occurred_at")
@@ -229,7 +235,7 @@ def passport_document(engine: Engine, identifier: str) -> tuple[Passport, dict[s
             "custody_site_id": bat.custody_site_id, "region": bat.region, "events": bat.last_seq,
             "document_sha256": bat.document_sha256,
         }
-        return Passport.model_validate(json.loads(bat.document)), state
+        return stored_passport(bat), state
 
 
 def history(engine: Engine, identifier: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
 from circulith.ledger.chain import BatteryHead, ChainBuilder
-from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
+from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
 from circulith.ledger.hashing import canonical_json, content_text
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.ledger.verify import VerificationReport, verify_chains
@@ -50,10 +50,10 @@ class _BatteryState:
     custody_site_id: str | None
     region: str | None
     soh_pct: float | None
-    document: str
+    dynamic_json: str
     head: BatteryHead
     dirty: bool = False
-    doc_obj: dict[str, Any] | None = None
+    doc_obj: dict[str, Any] | None = None  # parsed dynamic values, once changed
 
 
 @dataclass
@@ -104,7 +104,7 @@ def write_head(session: Session, seq: int, sha: str) -> None:
 def insert_event_rows(session: Session, rows: Sequence) -> None:
     """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`)."""
     if rows:
-        session.execute(insert(Event), [row.__dict__ for row in rows])
+        session.connection().execute(insert(Event.__table__), [row.__dict__ for row in rows])
 
 
 def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _BatteryState]:
@@ -112,14 +112,14 @@ def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _Bat
     cols = (
         Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.manufacturing_date,
         Battery.last_occurred_at, Battery.custodian_org_id, Battery.custody_site_id, Battery.region,
-        Battery.soh_pct, Battery.document, Battery.last_seq, Battery.last_chain_sha256,
+        Battery.soh_pct, Battery.dynamic_json, Battery.last_seq, Battery.last_chain_sha256,
     )
     for part in chunks(list(dict.fromkeys(battery_ids))):
         for r in session.execute(select(*cols).where(Battery.battery_id.in_(part))):
             states[r[0]] = _BatteryState(
                 battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
                 last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
-                document=r[9], head=BatteryHead(r[10], r[11]),
+                dynamic_json=r[9], head=BatteryHead(r[10], r[11]),
             )
     return states
 
@@ -139,10 +139,8 @@ def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
     accident = payload.get("accident")
     if not values and not isinstance(accident, dict):
         return
-    doc = st.doc_obj if st.doc_obj is not None else json.loads(st.document)
-    st.doc_obj = doc
-    dyn = doc.setdefault("dynamic", {}) or {}
-    doc["dynamic"] = dyn
+    dyn = st.doc_obj if st.doc_obj is not None else json.loads(st.dynamic_json)
+    st.doc_obj = dyn
     if isinstance(accident, dict):
         dyn.setdefault("accidents", []).append({
             "date": at[:10], "kind": accident.get("kind", "other"), "description": accident.get("description", ""),
@@ -189,34 +187,39 @@ def append_events(
     """
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
-    events = [e.with_derived_id() for e in events]
+    # Canonical payload text and timestamp once per event; IDs derived from them when missing.
+    prepared: list[tuple[LedgerEvent, str, str]] = []
+    for e in events:
+        payload_json = canonical_json(e.payload)
+        at = format_timestamp(e.occurred_at)
+        if not e.event_id:
+            text = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
+            e = e.model_copy(update={"event_id": derived_event_id(text)})
+        prepared.append((e, payload_json, at))
     result = AppendResult()
     problems: list[Problem] = []
 
-    existing = _existing_events(session, [e.event_id for e in events])
-    states = _load_states(session, [e.battery_id for e in events])
+    existing = _existing_events(session, [e.event_id for e, _, _ in prepared])
+    states = _load_states(session, [e.battery_id for e, _, _ in prepared])
     gseq, gsha = lock_head(session)
     builder = ChainBuilder(gseq, gsha, {bid: st.head for bid, st in states.items()})
     new_rows = []
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, tuple] = {}
 
-    for ev, rowno in zip(events, rows, strict=True):
-        payload_json = canonical_json(ev.payload)
-        at = format_timestamp(ev.occurred_at)
-        text = content_text(ev.event_id, ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
+    for (ev, payload_json, at), rowno in zip(prepared, rows, strict=True):
+        signature = (ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
 
         def reject(fld: str, reason: str, *, _row: int = rowno, _ev: LedgerEvent = ev) -> None:
             problems.append(Problem(_row, fld, reason, _ev.event_id))
 
         if ev.event_id in existing:
-            old = existing[ev.event_id]
-            if content_text(old[0], *old[1:]) == text:
+            if existing[ev.event_id][1:] == signature:
                 result.unchanged += 1
             else:
                 reject("event_id", "an event with this ID is already recorded with different content")
             continue
         if ev.event_id in seen_ids:
-            if seen_ids[ev.event_id] == text:
+            if seen_ids[ev.event_id] == signature:
                 result.unchanged += 1
             else:
                 reject("event_id", "the same event ID appears twice with different content")
@@ -239,13 +242,13 @@ def append_events(
         except TransitionRefused as exc:
             reject("kind", str(exc))
             continue
-        seen_ids[ev.event_id] = text
+        seen_ids[ev.event_id] = signature
         if problems and not skip_invalid:
             # Keep validating the rest for a complete report, but build no more rows.
             st.state = new_state
             st.last_occurred_at = max(st.last_occurred_at, at)
             continue
-        new_rows.append(builder.append(ev))
+        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at))
         st.state = new_state
         st.last_occurred_at = max(st.last_occurred_at, at)
         st.status = STATUS_AFTER.get(ev.kind, st.status)
@@ -259,9 +262,6 @@ def append_events(
             st.region = region
         if ev.kind in _DYNAMIC_KINDS:
             _apply_dynamic(st, ev.payload, at)
-        if ev.kind in STATUS_AFTER:
-            st.doc_obj = st.doc_obj if st.doc_obj is not None else json.loads(st.document)
-            st.doc_obj["status"] = st.status
         st.dirty = True
 
     if problems and not skip_invalid:
@@ -282,12 +282,12 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
 
     params = []
     for st in states:
-        document = cj(st.doc_obj) if st.doc_obj is not None else st.document
+        dynamic_json = cj(st.doc_obj) if st.doc_obj is not None else st.dynamic_json
         params.append({
             "b_id": st.battery_id, "lifecycle_state": st.state.value, "status": st.status,
             "last_occurred_at": st.last_occurred_at, "custodian_org_id": st.custodian_org_id,
             "custody_site_id": st.custody_site_id, "region": st.region, "soh_pct": st.soh_pct,
-            "document": document, "document_sha256": _sha(document), "last_seq": st.head.seq,
+            "dynamic_json": dynamic_json, "last_seq": st.head.seq,
             "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
         })
     stmt = (
@@ -296,12 +296,6 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
         .values({k: bindparam(k) for k in params[0] if k != "b_id"})
     )
     session.connection().execute(stmt, params)
-
-
-def _sha(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:

@@ -26,8 +26,11 @@ class Organisation(Base):
 class Battery(Base):
     """One battery (pack, module or cell) and its current passport document.
 
-    Hot attributes are columns (for filters and indexes); the full passport is ``document``
-    (canonical JSON). ``lifecycle_state``, custody and the chain tip are maintained by the ledger.
+    Hot attributes are columns (for filters and indexes). The passport is split in two: the
+    static ``document`` (canonical JSON of everything but ``status`` and ``dynamic``, written once
+    at registration; ``document_sha256`` is its digest) and ``dynamic_json``, the dynamic
+    condition values that ledger events keep current. ``lifecycle_state``, custody and the chain
+    tip are maintained by the ledger too.
     """
 
     __tablename__ = "batteries"
@@ -51,6 +54,7 @@ class Battery(Base):
     rated_energy_kwh: Mapped[float] = mapped_column(Float)
     soh_pct: Mapped[float | None] = mapped_column(Float)
     document: Mapped[str] = mapped_column(Text)
+    dynamic_json: Mapped[str] = mapped_column(Text)
     document_sha256: Mapped[str] = mapped_column(SHA)
     registered_sha256: Mapped[str] = mapped_column(SHA)
     registered_at: Mapped[str] = mapped_column(String(27))

@@ -40,8 +40,24 @@ class RegisterResult:
 
 
 def passport_document(passport: Passport) -> str:
-    """Canonical JSON of a passport (the stored document)."""
+    """Canonical JSON of a whole passport (what registration compares and hashes)."""
     return canonical_json(passport.model_dump(mode="json", exclude_none=True))
+
+
+def split_document(passport: Passport) -> tuple[str, str]:
+    """The stored parts of a passport: static document (no status, no dynamic values) and dynamic values."""
+    doc = passport.model_dump(mode="json", exclude_none=True)
+    dynamic = doc.pop("dynamic", {})
+    doc.pop("status", None)
+    return canonical_json(doc), canonical_json(dynamic)
+
+
+def stored_passport(battery: Battery) -> Passport:
+    """The current passport of a stored battery: static document, status and dynamic values."""
+    doc = json.loads(battery.document)
+    doc["status"] = battery.status
+    doc["dynamic"] = json.loads(battery.dynamic_json)
+    return Passport.model_validate(doc)
 
 
 def _sha(text: str) -> str:
@@ -97,10 +113,10 @@ def register_passports(
     all_ids = [i for p in passports for i in p.all_identifiers()]
     owners: dict[str, str] = {}
     for part in chunks(list(dict.fromkeys(all_ids))):
-        result = session.execute(
+        found = session.execute(
             select(Identifier.identifier, Identifier.battery_id).where(Identifier.identifier.in_(part))
         )
-        owners.update((ident, bid) for ident, bid in result)
+        owners.update((ident, bid) for ident, bid in found)
     known: dict[str, tuple[str, str]] = {}
     for part in chunks(list(dict.fromkeys(p.battery_id for p in passports))):
         for bid, sha, pid in session.execute(
@@ -172,7 +188,7 @@ def register_passports(
     battery_rows: list[dict[str, Any]] = []
     ident_rows: list[dict[str, Any]] = []
     event_rows = []
-    for p, doc, sha in accepted:
+    for p, _full_doc, sha in accepted:
         ev = LedgerEvent(
             battery_id=p.battery_id, kind=EventKind.REGISTERED, occurred_at=datetime.fromisoformat(at),
             actor_org_id=actor_org_id,
@@ -182,6 +198,7 @@ def register_passports(
         row = builder.append(ev)
         event_rows.append(row)
         soh = p.dynamic.soh_pct.value if p.dynamic.soh_pct is not None else None
+        static_doc, dynamic_doc = split_document(p)
         battery_rows.append({
             "battery_id": p.battery_id, "passport_id": p.passport_id, "level": p.level,
             "parent_battery_id": p.parent_battery_id, "predecessor_passport_id": p.predecessor_passport_id,
@@ -190,7 +207,8 @@ def register_passports(
             "status": p.status, "lifecycle_state": LifecycleState.MANUFACTURED.value, "region": None,
             "custodian_org_id": actor_org_id, "custody_site_id": None, "mass_kg": p.mass_kg,
             "rated_energy_kwh": p.rated_energy_kwh, "soh_pct": float(soh) if soh is not None else None,
-            "document": doc, "document_sha256": sha, "registered_sha256": sha, "registered_at": at,
+            "document": static_doc, "dynamic_json": dynamic_doc, "document_sha256": _sha(static_doc),
+            "registered_sha256": sha, "registered_at": at,
             "updated_at": at, "last_seq": 1, "last_chain_sha256": row.battery_chain_sha256,
             # The battery's time line starts at manufacture, not at (possibly later) registration, so a
             # history can be back-filled after the passport is registered.
@@ -247,7 +265,7 @@ def get_battery(session: Session, identifier: str) -> Battery:
 
 def get_passport(session: Session, identifier: str) -> Passport:
     """The current passport (with its dynamic values) of the battery behind ``identifier``."""
-    return Passport.model_validate(json.loads(get_battery(session, identifier).document))
+    return stored_passport(get_battery(session, identifier))
 
 
 def children(session: Session, battery_id: str) -> list[str]:

@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('rated_energy_kwh', sa.Float(), nullable=False),
     sa.Column('soh_pct', sa.Float(), nullable=True),
     sa.Column('document', sa.Text(), nullable=False),
+    sa.Column('dynamic_json', sa.Text(), nullable=False),
     sa.Column('document_sha256', sa.String(length=64), nullable=False),
     sa.Column('registered_sha256', sa.String(length=64), nullable=False),
     sa.Column('registered_at', sa.String(length=27), nullable=False),

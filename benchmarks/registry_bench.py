@@ -1,0 +1,210 @@
+"""Registry and ledger benchmarks (issue: foundation). Run on demand; prints figures as JSON.
+
+    .venv/bin/python benchmarks/registry_bench.py import  --events 1000000 --backend sqlite
+    .venv/bin/python benchmarks/registry_bench.py import  --events 1000000 --backend postgres
+    .venv/bin/python benchmarks/registry_bench.py verify  --events 1000000
+    .venv/bin/python benchmarks/registry_bench.py lookup  --batteries 1000000
+
+* import: ``circulith import events FILE`` path (parse JSON Lines, validate, resolve identifiers,
+  check each battery's state machine and time line, chain with SHA-256, insert, update batteries)
+  against a raw bulk insert of the *same final rows* into a same-shaped table of the same
+  database in the same run (DBAPI executemany, one transaction).
+* verify: ``ledger verify`` over all events against raw ``hashlib.sha256`` over the same bytes
+  (the canonical content text of each event, hashed once).
+* lookup: resolve an identifier and load the passport document, p50/p99 over random batteries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import platform
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from circulith.ledger.hashing import content_text
+from circulith.passport.examples import example_passport_data
+from circulith.passport.identifiers import mint_gs1_digital_link, mint_passport_id
+from circulith.passport.model import Passport
+from circulith.services.registry import import_events
+from circulith.store.database import create_db_engine, transaction, upgrade
+from circulith.store.ledger_store import stream_event_rows, verify_ledger
+from circulith.store.registry import get_passport, register_passports
+from circulith.store.throwaway_postgres import ThrowawayPostgres, postgres_bindir
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def machine() -> dict:
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
+                         text=True).stdout.strip()
+    return {"cpu": cpu, "cores": __import__("os").cpu_count(), "python": platform.python_version()}
+
+
+def make_passports(n: int) -> list[Passport]:
+    base = example_passport_data()
+    rng = random.Random(1)
+    out = []
+    for i in range(n):
+        doc = dict(base)
+        doc["passport_id"] = mint_passport_id(rng)
+        doc["battery_id"] = mint_gs1_digital_link("4012345000009", f"B{i}")
+        doc["identifiers"] = []
+        out.append(Passport.model_construct(**Passport.model_validate(doc).__dict__) if i == 0 else
+                   out[0].model_copy(update={"passport_id": doc["passport_id"], "battery_id": doc["battery_id"]}))
+    return out
+
+
+def register(engine, passports: list[Passport], chunk: int = 50_000) -> float:
+    t = time.perf_counter()
+    for i in range(0, len(passports), chunk):
+        with transaction(engine) as s:
+            register_passports(s, passports[i : i + chunk], actor_org_id="BENCH", now=T0)
+    return time.perf_counter() - t
+
+
+def write_events(path: Path, passports: list[Passport], n_events: int) -> None:
+    per = max(1, n_events // len(passports))
+    with path.open("w") as fh:
+        k = 0
+        for j in range(per):
+            for p in passports:
+                if k >= n_events:
+                    return
+                at = T0 + dt.timedelta(days=j, seconds=k % 86_000)
+                fh.write(json.dumps({"battery_id": p.battery_id, "kind": "bms_snapshot",
+                                     "occurred_at": at.isoformat(), "actor_org_id": "OEM-BENCH",
+                                     "payload": {"soh_pct": round(100 - j * 0.01, 3), "full_cycles": j}}) + "\n")
+                k += 1
+
+
+def with_engine(backend: str):
+    if backend == "sqlite":
+        tmp = tempfile.mkdtemp()
+        return create_db_engine(f"sqlite:///{tmp}/bench.db"), None
+    server = ThrowawayPostgres(postgres_bindir())
+    url = server.start()
+    return create_db_engine(url), server
+
+
+def bench_import(n_events: int, backend: str) -> dict:
+    engine, server = with_engine(backend)
+    try:
+        upgrade(engine)
+        n_bat = max(1, n_events // 10)
+        passports = make_passports(n_bat)
+        reg_s = register(engine, passports)
+        path = Path(tempfile.mkdtemp()) / "events.jsonl"
+        write_events(path, passports, n_events)
+        t = time.perf_counter()
+        report = import_events(engine, path, chunk_size=50_000)
+        ours = time.perf_counter() - t
+        assert report.written == n_events, report.as_dict()
+        # Raw: the same final rows into a same-shaped table, one transaction, DBAPI executemany.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE events_raw AS SELECT * FROM events WHERE 1=0")
+        with transaction(engine) as s:
+            rows = [tuple(r) for r in stream_event_rows(s)]
+        cols = "global_seq, battery_id, battery_seq, event_id, kind, occurred_at, actor_org_id, site_id, payload_json, " \
+               "content_sha256, battery_prev_sha256, battery_chain_sha256, global_prev_sha256, global_chain_sha256"
+        marks = ", ".join(["%s" if backend == "postgres" else "?"] * 14)
+        t = time.perf_counter()
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.executemany(f"INSERT INTO events_raw ({cols}) VALUES ({marks})", rows)
+            raw.commit()
+        finally:
+            raw.close()
+        raw_s = time.perf_counter() - t
+        return {"benchmark": "import_events", "backend": backend, "events": n_events, "batteries": n_bat,
+                "register_s": round(reg_s, 2), "import_s": round(ours, 2), "import_events_per_s": round(n_events / ours),
+                "raw_insert_s": round(raw_s, 2), "raw_rows_per_s": round(n_events / raw_s),
+                "ratio_of_raw_throughput": round(raw_s / ours, 3)}
+    finally:
+        engine.dispose()
+        if server:
+            server.stop()
+
+
+def bench_verify(n_events: int, backend: str) -> dict:
+    engine, server = with_engine(backend)
+    try:
+        upgrade(engine)
+        passports = make_passports(max(1, n_events // 10))
+        register(engine, passports)
+        path = Path(tempfile.mkdtemp()) / "events.jsonl"
+        write_events(path, passports, n_events - len(passports))
+        import_events(engine, path, chunk_size=50_000)
+        with transaction(engine) as s:
+            t = time.perf_counter()
+            report = verify_ledger(s)
+            ours = time.perf_counter() - t
+        assert report.ok
+        with transaction(engine) as s:
+            texts = [content_text(r[3], r[1], r[4], r[5], r[6], r[7], r[8]).encode() for r in stream_event_rows(s)]
+        t = time.perf_counter()
+        for b in texts:
+            hashlib.sha256(b).hexdigest()
+        raw_s = time.perf_counter() - t
+        return {"benchmark": "ledger_verify", "backend": backend, "events": report.events_checked,
+                "verify_s": round(ours, 2), "events_per_s": round(report.events_checked / ours),
+                "raw_sha256_s": round(raw_s, 3), "ratio_of_raw_sha256": round(raw_s / ours, 3)}
+    finally:
+        engine.dispose()
+        if server:
+            server.stop()
+
+
+def bench_lookup(n_batteries: int, backend: str, samples: int = 5000) -> dict:
+    engine, server = with_engine(backend)
+    try:
+        upgrade(engine)
+        passports = make_passports(n_batteries)
+        reg_s = register(engine, passports)
+        rng = random.Random(3)
+        lat = []
+        with transaction(engine) as s:
+            s.execute(text("SELECT 1"))
+            for _ in range(samples):
+                p = passports[rng.randrange(n_batteries)]
+                t = time.perf_counter()
+                got = get_passport(s, p.battery_id)
+                lat.append((time.perf_counter() - t) * 1000.0)
+                assert got.battery_id == p.battery_id
+        lat.sort()
+        return {"benchmark": "passport_lookup", "backend": backend, "batteries": n_batteries, "register_s": round(reg_s, 1),
+                "samples": samples, "p50_ms": round(statistics.median(lat), 3), "p99_ms": round(lat[int(0.99 * len(lat))], 3)}
+    finally:
+        engine.dispose()
+        if server:
+            server.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["import", "verify", "lookup"])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--batteries", type=int, default=1_000_000)
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = ap.parse_args()
+    if args.what == "import":
+        out = bench_import(args.events, args.backend)
+    elif args.what == "verify":
+        out = bench_verify(args.events, args.backend)
+    else:
+        out = bench_lookup(args.batteries, args.backend)
+    out["machine"] = machine()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
