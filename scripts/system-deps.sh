@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs, when missing: a PostgreSQL server.
-# The tests start their own throwaway cluster with initdb/pg_ctl; nothing is configured system-wide.
+# Install the Debian packages the test suite needs, when missing: a PostgreSQL server (the tests
+# start their own throwaway cluster with initdb/pg_ctl; nothing is configured system-wide) and
+# Chromium (the browser tests drive Debian's chromium, never a downloaded browser).
 set -euo pipefail
 need=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+if [ ! -x /usr/bin/chromium ]; then
+  need+=(chromium)
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "missing Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})" >&2
-  exit 1
+  echo "missing Debian packages: ${need[*]} (run: sudo apt-get install -y ${need[*]});" \
+       "the tests that need them will be skipped" >&2
+  [ -n "${CI:-}" ] && exit 1
+  exit 0
 fi
 echo "installing Debian packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
