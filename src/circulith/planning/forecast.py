@@ -177,17 +177,15 @@ def _scrap_factor(years: NDArray[np.int64], scrap_share_by_year: Mapping[int, fl
     return s / (1.0 - s)
 
 
-def _convolve(x: NDArray[np.float64], kernels: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``out[m, g, t] = sum_a x[g, t-a] * kernels[m, g, a]`` via a batched matrix product."""
-    g, t = x.shape
-    a = kernels.shape[-1]
-    n = min(a, t)
-    # Toeplitz view: xt[g, t, a] = x[g, t-a] (0 where t-a < 0)
-    padded = np.concatenate([np.zeros((g, n - 1)), x], axis=1)
+def _convolve_shared(x: NDArray[np.float64], kernels: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``out[m, p, t] = sum_a x[p, t-a] * kernels[m, a]``: every series against every kernel (one GEMM)."""
+    p, t = x.shape
+    n = min(kernels.shape[-1], t)
+    padded = np.concatenate([np.zeros((p, n - 1)), x], axis=1)
     idx = np.arange(t)[:, None] - np.arange(n)[None, :] + (n - 1)
-    xt = padded[:, idx]  # (g, t, n)
-    out = np.matmul(xt, np.transpose(kernels[:, :, :n], (1, 2, 0)))  # (g, t, m)
-    return np.transpose(out, (2, 0, 1))
+    xt = padded[:, idx].reshape(p * t, n)  # Toeplitz rows: xt[(p, t), a] = x[p, t-a]
+    out = xt @ kernels[:, :n].T  # (p * t, m)
+    return np.ascontiguousarray(out.T).reshape(kernels.shape[0], p, t)
 
 
 def forecast_flows(
@@ -282,55 +280,7 @@ def forecast_flows(
     units[df["g"].to_numpy(), df["year"].to_numpy() - y0] = df["units"].to_numpy(float)
     kwh[df["g"].to_numpy(), df["year"].to_numpy() - y0] = (df["units"] * df["pack_kwh"]).to_numpy(float)
 
-    # kernels per segment, then gathered per group: (m, g, a)
-    seg_names = sorted(set(groups["segment"]))
-    ker_h: dict[str, NDArray[np.float64]] = {}
-    ker_c: dict[str, NDArray[np.float64]] = {}
-    for seg in seg_names:
-        b, v, c = retirement_kernel(lifetimes[seg], n_t)
-        ker_h[seg], ker_c[seg] = b + v, c
-    n_m = max(k.shape[0] for k in ker_h.values())
-    for seg in seg_names:
-        if ker_h[seg].shape[0] not in (1, n_m):
-            raise InvalidInput(Problem(None, f"lifetime.{seg}", "ensemble sizes differ between segments"))
-    seg_of_g = groups["segment"].to_numpy()
-    kh = np.empty((n_m, n_g, n_t))
-    kc = np.empty((n_m, n_g, n_t))
-    for seg in seg_names:
-        sel = seg_of_g == seg
-        kh[:, sel, :] = np.broadcast_to(ker_h[seg], (n_m, n_t))[:, None, :]
-        kc[:, sel, :] = np.broadcast_to(ker_c[seg], (n_m, n_t))[:, None, :]
-
-    both = np.concatenate([units, kwh], axis=0)  # convolve units and kWh together
-    healthy = _convolve(both, np.concatenate([kh, kh], axis=1))
-    crash = _convolve(both, np.concatenate([kc, kc], axis=1))
-    p = float(second_life_share)
-    d = int(second_life_years)
-    sl = p * healthy
-    delayed = np.zeros_like(sl)
-    if d < n_t:
-        delayed[:, :, d:] = sl[:, :, : n_t - d]
-    eol = crash + (1.0 - p) * healthy + delayed
-    first = crash + healthy
-    scrap_kwh = kwh * _scrap_factor(years, scrap_share_by_year)[None, :]
-    scrap = np.concatenate([np.zeros_like(units), scrap_kwh], axis=0)[None, :, :]
-
-    streams_unit_kwh = {
-        "first_life_exit": first,
-        "second_life_entry": sl,
-        "eol": eol,
-        "eol_damaged": crash,
-        "production_scrap": np.broadcast_to(scrap, eol.shape),
-        "feedstock": eol + scrap,
-    }
-
-    # per-group conversion factors from kWh
-    chem_of_g = groups["chemistry"].to_numpy()
-    t_per_kwh = 1.0 / whkg.reindex(chem_of_g).to_numpy(float)  # kWh / (Wh/kg) = kg*1000/1000 -> t
-    metal = contained_kg_per_kwh.reindex(chem_of_g)[list(METALS)].to_numpy(float) / 1000.0  # t/kWh
-    price = np.array([float(prices_usd_per_kg[m]) for m in METALS]) * 1000.0 / 1e6  # MUSD per t
-    value_musd_per_kwh = metal @ price
-
+    # output groups
     gb = tuple(group_by)
     if gb:
         out_keys = groups[list(gb)].drop_duplicates().sort_values(list(gb)).reset_index(drop=True)
@@ -340,49 +290,75 @@ def forecast_flows(
         out_keys = pd.DataFrame({"o": [0]})
         o_of_g = np.zeros(n_g, dtype=int)
     n_o = len(out_keys)
-    agg = np.zeros((n_g, n_o))
-    agg[np.arange(n_g), o_of_g] = 1.0
+
+    # per-group conversion factors from kWh to each metric
+    chem_of_g = groups["chemistry"].to_numpy()
+    t_per_kwh = 1.0 / whkg.reindex(chem_of_g).to_numpy(float)  # kWh / (Wh/kg) = t
+    metal = contained_kg_per_kwh.reindex(chem_of_g)[list(METALS)].to_numpy(float) / 1000.0  # t/kWh
+    price = np.array([float(prices_usd_per_kg[m]) for m in METALS]) * 1000.0 / 1e6  # MUSD per t
+    kwh_factors = np.column_stack([np.full(n_g, 1e-6), t_per_kwh, metal, metal @ price])  # (g, 7)
+    n_k = len(METRICS)
+
+    # Everything downstream of the sales is linear, and the lifetime law depends on the segment only:
+    # aggregate the groups to (output group, segment) pairs and metrics *before* the member-level algebra.
+    seg_names = sorted(set(groups["segment"]))
+    seg_of_g = groups["segment"].to_numpy()
+    pair_of_g = o_of_g * len(seg_names) + np.searchsorted(seg_names, seg_of_g)
+    n_p = n_o * len(seg_names)
+    base = np.zeros((n_p, n_k, n_t))  # sales by pair, metric and year, in metric units
+    np.add.at(base[:, 0, :], pair_of_g, units)
+    np.add.at(base[:, 1:, :], pair_of_g, kwh[:, None, :] * kwh_factors[:, :, None])
+
+    kernels = {seg: retirement_kernel(lifetimes[seg], n_t) for seg in seg_names}
+    n_m = max(k[0].shape[0] for k in kernels.values())
+    for seg in seg_names:
+        if kernels[seg][0].shape[0] not in (1, n_m):
+            raise InvalidInput(Problem(None, f"lifetime.{seg}", "ensemble sizes differ between segments"))
+    healthy = np.zeros((n_m, n_o, n_k, n_t))
+    crash = np.zeros((n_m, n_o, n_k, n_t))
+    for s_idx, seg in enumerate(seg_names):
+        b, v, c = kernels[seg]
+        x = base[s_idx :: len(seg_names)].reshape(n_o * n_k, n_t)  # pairs of this segment, in o order
+        ker = np.concatenate([np.broadcast_to(b + v, (n_m, n_t)), np.broadcast_to(c, (n_m, n_t))], axis=0)
+        conv = _convolve_shared(x, ker).reshape(2, n_m, n_o, n_k, n_t)
+        healthy += conv[0]
+        crash += conv[1]
+
+    p = float(second_life_share)
+    d = int(second_life_years)
+    sl = p * healthy
+    delayed = np.zeros_like(sl)
+    if d < n_t:
+        delayed[..., d:] = sl[..., : n_t - d]
+    eol = crash + (1.0 - p) * healthy + delayed
+    scrap = np.zeros((1, n_o, n_k, n_t))
+    scrap_kwh = kwh * _scrap_factor(years, scrap_share_by_year)[None, :]
+    for o in range(n_o):
+        sel = o_of_g == o
+        scrap[0, o, 1:, :] = kwh_factors[sel].T @ scrap_kwh[sel]
+    streams = {
+        "first_life_exit": crash + healthy,
+        "second_life_entry": sl,
+        "eol": eol,
+        "eol_damaged": crash,
+        "production_scrap": scrap,
+        "feedstock": eol + scrap,
+    }
 
     lo_q, hi_q = interval
+    o_idx = np.repeat(np.arange(n_o), n_k * n_t)
+    metric_col = np.tile(np.repeat(np.array(METRICS, dtype=object), n_t), n_o)
+    year_col = np.tile(years, n_o * n_k)
     frames = []
-    # per-group factors applied inside one aggregation matmul per stream: (m, t, g) @ (g, o * metrics)
-    kwh_factors = {
-        "gwh": np.full(n_g, 1e-6),
-        "tonnes": t_per_kwh,
-        "li_t": metal[:, 0],
-        "ni_t": metal[:, 1],
-        "co_t": metal[:, 2],
-        "mn_t": metal[:, 3],
-        "value_musd": value_musd_per_kwh,
-    }
-    w_kwh = np.concatenate([agg * f[:, None] for f in kwh_factors.values()], axis=1)  # (g, o * 7)
-    for stream, arr in streams_unit_kwh.items():
-        u = np.transpose(arr[:, :n_g, :], (0, 2, 1))
-        e = np.transpose(arr[:, n_g:, :], (0, 2, 1))
-        totals = {"units": np.transpose(u @ agg, (0, 2, 1))}
-        ek = np.transpose(e @ w_kwh, (0, 2, 1))  # (m, o * 7, t)
-        for k, metric in enumerate(kwh_factors):
-            totals[metric] = ek[:, k * n_o : (k + 1) * n_o, :]
-        for metric in METRICS:
-            if stream == "production_scrap" and metric == "units":
-                continue
-            tot = totals[metric]  # (m, o, t)
-            qs = np.quantile(tot, [0.5, lo_q, hi_q], axis=0)
-            mean = tot.mean(axis=0)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "o": np.repeat(np.arange(n_o), n_t),
-                        "year": np.tile(years, n_o),
-                        "stream": stream,
-                        "metric": metric,
-                        "median": qs[0].ravel(),
-                        "lower": qs[1].ravel(),
-                        "upper": qs[2].ravel(),
-                        "mean": mean.ravel(),
-                    }
-                )
-            )
+    for stream, arr in streams.items():
+        qs = np.quantile(arr, [0.5, lo_q, hi_q], axis=0)  # (3, o, k, t)
+        frame = pd.DataFrame({
+            "o": o_idx, "year": year_col, "stream": stream, "metric": metric_col,
+            "median": qs[0].ravel(), "lower": qs[1].ravel(), "upper": qs[2].ravel(), "mean": arr.mean(axis=0).ravel(),
+        })  # fmt: skip
+        if stream == "production_scrap":
+            frame = frame[frame["metric"] != "units"]
+        frames.append(frame)
     summary = pd.concat(frames, ignore_index=True).merge(out_keys, on="o").drop(columns="o")
     summary = summary[["year", *gb, "stream", "metric", "median", "lower", "upper", "mean"]]
     summary = summary.sort_values(["stream", "metric", *gb, "year"]).reset_index(drop=True)
