@@ -157,27 +157,43 @@ CUSTODY_KEYS = frozenset({"to_org_id", "from_org_id", "region", "level", "passpo
                           "parent_battery_id", "site", "reason"})
 
 
+_DYNAMIC_TOKENS = ("soh", "soc", "remaining_", "cycles", "throughput", "resistance", "temp", "discharge_events",
+                   "overcharge", "accident", "capacity_ah", "efficiency")
+
+
+def is_dynamic_key(key: str, dynamic_keys: frozenset[str] = frozenset()) -> bool:
+    """Whether a payload key carries the battery's dynamic condition (legitimate interest, Annex XIII 4).
+
+    Known keys, and by name any key about state of health or charge, remaining values, cycles,
+    throughput, resistance, temperature exposure, abuse events or accidents (default-deny for
+    measurements we have not listed, such as ``module_soh_pct``).
+    """
+    low = key.lower()
+    return key in dynamic_keys or any(tok in low for tok in _DYNAMIC_TOKENS)
+
+
 def event_view(event: dict[str, Any], principal: Principal, audience: Audience,
                dynamic_keys: frozenset[str]) -> dict[str, Any]:
     """One ledger event as ``principal`` (with ``audience`` for the battery) may see it.
 
-    Custody facts are shown to anyone who may read the history; dynamic values (legitimate
-    interest) only to the ``legitimate`` audience; every other payload key is the recording
-    organisation's private record, shown to it, authorities, the Commission and the operator.
+    Custody facts are shown to anyone who may read the history; the recording organisation sees
+    its whole payload; dynamic values (legitimate interest) are shown only to the ``legitimate``
+    audience; every other payload key is the recording organisation's private record, shown to
+    authorities, the Commission and the operator.
     """
     may_dynamic = AccessPoint.LEGITIMATE_INTEREST in entitled(audience)
-    owner_view = (event.get("actor_org_id") == principal.org_id or principal.role in AUTHORITY_ROLES
-                  or principal.role in (Role.COMMISSION, Role.OPERATOR))
+    actor = event.get("actor_org_id") == principal.org_id
+    overseer = principal.role in AUTHORITY_ROLES or principal.role in (Role.COMMISSION, Role.OPERATOR)
     payload = event.get("payload") or {}
     shown: dict[str, Any] = {}
     withheld: list[str] = []
     for key, value in payload.items():
-        if key in CUSTODY_KEYS:
+        if key in CUSTODY_KEYS or actor:
             ok = True
-        elif key in dynamic_keys:
+        elif is_dynamic_key(key, dynamic_keys):
             ok = may_dynamic
         else:
-            ok = owner_view
+            ok = overseer
         if ok:
             shown[key] = value
         else:

@@ -9,7 +9,6 @@ filter on their own: enforcement lives in this one module.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from circulith.store import platform_repo as repo
 from circulith.store.database import transaction
 from circulith.store.ledger_store import DYNAMIC_KEYS, append_events, battery_history, verify_ledger
 from circulith.store.models import Battery
-from circulith.store.registry import register_passports, resolve
+from circulith.store.registry import register_passports, resolve, stored_passport
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +295,7 @@ def read_passport(session: Session, principal: Principal, identifier: str, *, ac
     """The passport behind any identifier, as the caller may see it (logged if non-public)."""
     b = _battery(session, identifier)
     (s,) = _audiences(session, principal, [b])
-    passport = Passport.model_validate(json.loads(b.document))
+    passport = stored_passport(b)
     shown = view(passport, s.audience)
     full = passport.model_dump(mode="json")
     withheld = sorted(_withheld_paths(full, shown))

@@ -1,0 +1,71 @@
+"""Fixtures of the API tests: a module-wide registry and logged-in clients per organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from circulith.api.app import create_app
+from circulith.api.settings import Settings
+from circulith.store.database import create_db_engine, upgrade
+
+from .scenario import Scenario, build_scenario, email
+
+
+class Client:
+    """A TestClient logged in as one organisation's demo user (CSRF header added to unsafe calls)."""
+
+    def __init__(self, app, org_id: str | None, password: str) -> None:  # noqa: ANN001
+        self.http = TestClient(app)
+        self.org_id = org_id
+        self.csrf = ""
+        if org_id is not None:
+            r = self.http.post("/api/v1/auth/login", json={"email": email(org_id), "password": password})
+            assert r.status_code == 200, r.text
+            self.csrf = r.json()["csrf_token"]
+
+    def get(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self.http.get(url, **kw)
+
+    def _unsafe(self, method: str, url: str, **kw):  # noqa: ANN003, ANN201
+        headers = {"X-CSRF-Token": self.csrf, **kw.pop("headers", {})}
+        return self.http.request(method, url, headers=headers, **kw)
+
+    def post(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self._unsafe("POST", url, **kw)
+
+    def patch(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self._unsafe("PATCH", url, **kw)
+
+    def delete(self, url: str, **kw):  # noqa: ANN003, ANN201
+        return self._unsafe("DELETE", url, **kw)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """(app, engine, scenario) on a module-wide SQLite registry."""
+    path = tmp_path_factory.mktemp("platform") / "registry.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    scenario = build_scenario(engine)
+    app = create_app(Settings(database_url=f"sqlite:///{path}", env="test"), engine=engine)
+    yield app, engine, scenario
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def scenario(registry) -> Scenario:  # noqa: ANN001
+    """Known facts of the registry."""
+    return registry[2]
+
+
+@pytest.fixture(scope="module")
+def clients(registry) -> dict[str | None, Client]:  # noqa: ANN001
+    """One logged-in client per demo organisation, and ``None`` for the anonymous public."""
+    app, _, sc = registry
+    out: dict[str | None, Client] = {None: Client(app, None, sc.password)}
+    for u in sc.users:
+        out[u["org_id"]] = Client(app, u["org_id"], sc.password)
+    return out
