@@ -110,7 +110,7 @@ def test_value_seam_sends_nmc_to_recycling():
 
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"soh_pct": 0.8}, "fraction"), ({"soh_pct": None}, "soh_pct.*missing"), ({"full_cycles": -3}, "negative")],
+    [({"soh_pct": 0.8}, "fraction"), ({"level": "rack"}, "not cell, module or pack"), ({"soh_pct": None}, "soh_pct.*missing"), ({"full_cycles": -3}, "negative")],
 )
 def test_bad_input(kw, match):
     with pytest.raises(InvalidInput, match=match):

@@ -105,6 +105,10 @@ def prepare_frame(frame: pd.DataFrame, rules: dict, *, as_of: date | None = None
             df[col] = np.nan
     for col in _BOOL:
         df[col] = _to_bool(df[col]) if col in df else False
+    lvl = df["level"].astype(str).str.lower()
+    for r in np.flatnonzero(~lvl.isin(["cell", "module", "pack"]).to_numpy())[:50]:
+        problems.append(Problem(int(r) + 1, "level", f"'{df['level'].iloc[r]}' is not cell, module or pack", ids.iloc[r]))
+    df["level"] = lvl
     soh = df["soh_pct"].to_numpy(dtype=float)
     bad = np.flatnonzero((soh < 0) | (soh > 130))
     for r in bad[:50]:
@@ -136,13 +140,17 @@ def prepare_frame(frame: pd.DataFrame, rules: dict, *, as_of: date | None = None
         for col, flag in [("ocv_after_rest_v", "sibling_voltage_outlier"),
                           ("self_discharge_mv_per_day", "sibling_self_discharge_outlier"),
                           ("resistance_growth_pct", "sibling_resistance_outlier")]:
-            z = robust_z(df[col].to_numpy(dtype=float), groups) if df[col].notna().any() else np.full(len(df), np.nan)
+            x = df[col].to_numpy(dtype=float)
+            z = robust_z(x, groups) if df[col].notna().any() else np.full(len(df), np.nan)
             z = np.where(groups == "", np.nan, z)
+            dev = x - pd.Series(x).groupby(groups).transform("median").to_numpy()
             # self-discharge: only the high side is a short suspect; voltage: the low side
             if col == "self_discharge_mv_per_day":
-                df[flag] = np.nan_to_num(z) > limit
+                floor = float(rules["defaults"].get("outlier_min_excess_self_discharge_mv_per_day", 0.0))
+                df[flag] = (np.nan_to_num(z) > limit) & (np.nan_to_num(dev) >= floor)
             elif col == "ocv_after_rest_v":
-                df[flag] = np.nan_to_num(z) < -limit
+                floor = float(rules["defaults"].get("outlier_min_deficit_ocv_v", 0.0))
+                df[flag] = (np.nan_to_num(z) < -limit) & (np.nan_to_num(-dev) >= floor)
             else:
                 df[flag] = np.abs(np.nan_to_num(z)) > limit
     else:
