@@ -15,6 +15,7 @@ A scenario file is TOML; every key is optional (defaults in brackets)::
     seed = 0
     interval = [0.05, 0.95]
     group_by = ["region"]                # any of region, chemistry, segment
+    price_date = "2024-12-31"            # date of the price-book prices (ISO); default the newest
 
     [lifetime.Cars]                      # any of Cars, Vans, Buses, Trucks; any subset of the keys
     battery_shape = 3.5
@@ -31,9 +32,9 @@ A scenario file is TOML; every key is optional (defaults in brackets)::
     years = [2015, 2020, 2025, 2030]
     share = [0.15, 0.10, 0.07, 0.05]
 
-    [prices_usd_per_kg]                  # contained element prices
-    Li = 80.0
-    Ni = 16.0
+    [prices_usd_per_kg]                  # contained element prices; each key given overrides the
+    Li = 80.0                            # recovery price book (prices.csv) as of scenario.price_date
+    Ni = 16.0                            # (default: the newest date in the book)
     Co = 29.0
     Mn = 2.0
 
@@ -46,6 +47,7 @@ Lifetime parameters outside sane bounds (``lifetime.SHAPE_BOUNDS`` ...) are refu
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -89,12 +91,13 @@ class Scenario(BaseModel):
     seed: int = 0
     interval: tuple[float, float] = (0.05, 0.95)
     group_by: list[str] = Field(default_factory=lambda: ["region"])
+    price_date: dt.date | None = None
     lifetime: dict[str, LifetimeParams]
     second_life_share: float = Field(ge=0.0, le=1.0)
     second_life_years: int = Field(ge=0, le=30)
     scrap_years: list[int]
     scrap_share: list[float]
-    prices_usd_per_kg: dict[str, float]
+    prices_usd_per_kg: dict[str, float] = Field(default_factory=dict)
     pack_kwh: dict[str, dict[str, float]]
 
     @field_validator("last_sales_year")
@@ -112,6 +115,26 @@ class Scenario(BaseModel):
             r.validate(where=f"lifetime.{seg}")
             out[seg] = r
         return out
+
+    def prices(self) -> tuple[dict[str, float], str]:
+        """Contained-metal prices in effect [USD/kg] and a note of their origin.
+
+        The recovery price book as of ``price_date`` (newest if unset), with this scenario's explicit
+        ``prices_usd_per_kg`` on top.
+        """
+        from circulith.planning.metals import metal_prices_usd_per_kg
+
+        book, when = metal_prices_usd_per_kg(self.price_date)
+        unknown = sorted(set(self.prices_usd_per_kg) - set(book))
+        if unknown:
+            raise InvalidInput(Problem(None, "prices_usd_per_kg", f"unknown metal(s) {unknown}; expected Li, Ni, Co, Mn"))
+        bad = {k: v for k, v in self.prices_usd_per_kg.items() if not v >= 0}
+        if bad:
+            raise InvalidInput(Problem(None, "prices_usd_per_kg", f"prices must be >= 0, got {bad}"))
+        note = f"recovery price book (prices.csv) as of {when}"
+        if self.prices_usd_per_kg:
+            note += f"; scenario overrides {sorted(self.prices_usd_per_kg)}"
+        return {**book, **self.prices_usd_per_kg}, note
 
     def scrap_share_by_year(self) -> dict[int, float]:
         """Production-scrap share by key year."""
@@ -140,8 +163,7 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
         lifetime[seg] = {**base, **params}
     sl = {**defaults["second_life"], **data.get("second_life", {})}
     scrap = {**defaults["production_scrap"], **data.get("production_scrap", {})}
-    prices = {k: v for k, v in defaults["prices_usd_per_kg"].items() if k in ("Li", "Ni", "Co", "Mn")}
-    prices.update(data.get("prices_usd_per_kg", {}))
+    prices = dict(data.get("prices_usd_per_kg", {}))  # explicit overrides only; the rest from the price book
     pack = {m: {p: v for p, v in d.items() if p != "source"} for m, d in defaults["pack_kwh"].items()}
     for m, d in data.get("pack_kwh", {}).items():
         pack[m] = {**pack.get(m, {}), **d}

@@ -6,9 +6,9 @@ import pandas as pd
 
 from circulith.planning.cohorts import build_cohorts, sales_series
 from circulith.planning.forecast import ForecastResult, forecast_flows, sample_lifetime_ensemble
+from circulith.planning.metals import contained_kg_per_kwh as catalogue_contained_kg_per_kwh
 from circulith.planning.reference_data import (
     load_chemistry_shares,
-    load_contained_metals_fallback,
     load_iea_ev_sales,
     load_pack_specific_energy_wh_per_kg,
 )
@@ -44,11 +44,16 @@ def run_forecast(
     cohorts : pandas.DataFrame, optional
         Own cohorts (e.g. from the registry); default: built from the shipped IEA series.
     contained_kg_per_kwh : pandas.DataFrame, optional
-        Contained Li/Ni/Co/Mn [kg/kWh] by chemistry; default: the shipped fallback table (the recovery
-        catalogue plugs in here).
+        Contained Li/Ni/Co/Mn [kg/kWh] by chemistry; default: derived from the recovery composition
+        catalogue (:func:`circulith.planning.metals.contained_kg_per_kwh`), the fallback table only for
+        chemistries the catalogue lacks.
     """
     cohorts = scenario_cohorts(scenario) if cohorts is None else cohorts
-    metals = load_contained_metals_fallback() if contained_kg_per_kwh is None else contained_kg_per_kwh
+    if contained_kg_per_kwh is None:
+        metals = catalogue_contained_kg_per_kwh(sorted(set(cohorts["chemistry"].astype(str))))
+    else:
+        metals = contained_kg_per_kwh
+    prices, price_note = scenario.prices()
     members = sample_lifetime_ensemble(
         scenario.lifetimes(), scenario.ensemble_members, relative_sd=scenario.relative_sd, seed=scenario.seed
     )
@@ -57,7 +62,7 @@ def run_forecast(
         members,
         end_year=scenario.end_year,
         contained_kg_per_kwh=metals,
-        prices_usd_per_kg=scenario.prices_usd_per_kg,
+        prices_usd_per_kg=prices,
         pack_wh_per_kg=load_pack_specific_energy_wh_per_kg(),
         second_life_share=scenario.second_life_share,
         second_life_years=scenario.second_life_years,
@@ -66,6 +71,8 @@ def run_forecast(
         interval=scenario.interval,
     )
     result.assumptions["scenario"] = scenario.name
+    result.assumptions["prices_source"] = price_note
+    result.assumptions["contained_metals_source"] = sorted(set(metals["source"])) if "source" in metals else []
     result.assumptions["regions"] = list(scenario.regions)
     result.assumptions["lifetime"] = {k: v.model_dump() for k, v in scenario.lifetime.items()}
     return result
