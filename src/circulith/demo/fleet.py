@@ -343,6 +343,7 @@ def _history(pack: Passport, m: dict, mfg: dt.datetime, now: dt.datetime, region
              ageing: dict, incidents: dict, maker_org: str, rng: np.random.Generator, serial: int) -> list[LedgerEvent]:
     chem = pack.chemistry
     bid = pack.battery_id
+    bms = fleet_parameters()["bms_events"]
     out: list[LedgerEvent] = []
 
     def ev(kind: EventKind, at: dt.datetime, actor: str, site: str | None = None, **payload: Any) -> None:
@@ -377,9 +378,9 @@ def _history(pack: Passport, m: dict, mfg: dt.datetime, now: dt.datetime, region
         age = year
         cycles = cycles_per_year * age
         soh = 100.0 - cal * age - cyc * cycles + float(rng.normal(0.0, 0.4))
-        deep += int(rng.poisson(0.2))
-        over += int(rng.poisson(0.05))
-        hot_h += float(rng.gamma(2.0, 3.0))
+        deep += int(rng.poisson(bms["deep_discharge_per_year"]))
+        over += int(rng.poisson(bms["overcharge_per_year"]))
+        hot_h += float(rng.gamma(bms["hot_hours_gamma_shape"], bms["hot_hours_gamma_scale_h"]))
         u = rng.random(3)
         if u[1] < incidents["thermal_per_year"]:
             ev(EventKind.BMS_SNAPSHOT, t, maker_org, None, soh_pct=round(max(soh, 1.0), 2), full_cycles=round(cycles, 1),
