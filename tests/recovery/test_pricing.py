@@ -65,13 +65,13 @@ def test_energy_instead_of_mass(tables) -> None:
 def test_reuse_goes_where_worth_most(tables) -> None:
     fleet = pd.DataFrame({"battery_id": ["a", "b", "c"], "chemistry": ["LFP", "LFP", "NMC811"], "form": "pack",
                           "mass_kg": [400.0, 400.0, 400.0], "energy_kwh": [50.0, 50.0, 70.0],
-                          "reuse_eligible": [True, False, True], "soh": [0.85, 0.85, 0.3]})
+                          "reuse_eligible": [True, False, True], "soh": [0.85, 0.85, 0.1]})
     out = price_fleet(fleet, tables=tables, reuse_value_usd_per_kwh=60.0)
     assert out.destination.tolist()[0] == "reuse"
     assert out.destination.tolist()[1].startswith("recycle:")
     assert out.reuse_value_usd[0] == pytest.approx(50 * 0.85 * 60)
     assert np.isnan(out.reuse_value_usd[1])
-    # a badly worn NMC811 pack at 30 % SOH is worth more recycled
+    # a badly worn NMC811 pack at 10 % SOH (70 kWh x 0.1 x 60 USD = 420 USD) is worth more recycled
     assert out.destination.tolist()[2].startswith("recycle:")
 
 

@@ -49,7 +49,7 @@ def test_route_shapes() -> None:
 def test_pyro_sends_lithium_to_slag_and_nickel_to_alloy() -> None:
     r = evaluate("NMC622", "cell", 1000.0, "pyro")
     assert r.element_recovery["Li"] == 0.0
-    assert r.element_recovery["Ni"] == pytest.approx(0.98)
+    assert r.element_recovery["Ni"] == pytest.approx(0.95)  # EverBatt 2023 pyro yield
     alloy = next(p for p in r.products if p.stream == "alloy")
     slag = next(p for p in r.products if p.stream == "slag")
     assert alloy.element_kg["Ni"] > 100 and "Li" in slag.element_kg

@@ -79,6 +79,9 @@ class CompiledRoute:
         Direct CO2 from combustion of the battery's carbon [kg CO2 per kg input species].
     fixed_direct_co2_kg_per_kg : numpy.ndarray
         Direct CO2 from reagents (limestone calcination) [kg per kg input species].
+    capital_usd_per_kg : numpy.ndarray
+        Annualised capital cost [USD per kg of input species], the part of ``cost_usd_per_kg`` that comes
+        from the operations' ``capital_usd_per_t`` (see :func:`annualised_capital_usd_per_t`).
     """
 
     route: str
@@ -94,6 +97,7 @@ class CompiledRoute:
     reagent_kg_per_kg: Mapping[str, np.ndarray]
     direct_co2_kg_per_kg: np.ndarray
     params: Mapping[str, Any]
+    capital_usd_per_kg: np.ndarray = field(default_factory=lambda: np.zeros(N_SPECIES))
 
     def stream_index(self, name: str) -> int:
         """Index of a stream by name."""
@@ -101,6 +105,49 @@ class CompiledRoute:
             if s.name == name:
                 return i
         raise InvalidInput(f"route {self.route} has no stream '{name}'")
+
+
+def capital_recovery_factor(rate: float, life_years: float) -> float:
+    """Capital recovery factor: the constant annual payment per unit of capital [1/yr].
+
+    ``rate / (1 - (1 + rate) ** -life_years)`` (``1 / life_years`` when the rate is zero): the annuity
+    that repays the investment with interest over the plant life. EverBatt 2023 annualises the fixed
+    capital of its recovery plants this way (defaults: 1 % a year over 10 years).
+    """
+    if not np.isfinite(rate) or rate < 0:
+        raise InvalidInput(Problem(None, "rate", f"must be a non-negative fraction per year, got {rate}"))
+    if not np.isfinite(life_years) or life_years <= 0:
+        raise InvalidInput(Problem(None, "life_years", f"must be a positive number of years, got {life_years}"))
+    if rate == 0:
+        return 1.0 / life_years
+    return rate / (1.0 - (1.0 + rate) ** -life_years)
+
+
+def annualised_capital_usd_per_t(fixed_capital_usd: float, capacity_t_per_year: float, *, rate: float = 0.01,
+                                 life_years: float = 10.0) -> float:
+    """Annualised capital cost of a plant per tonne of feed [USD/t].
+
+    Parameters
+    ----------
+    fixed_capital_usd : float
+        Fixed capital investment [USD].
+    capacity_t_per_year : float
+        Feed processed per year [t/yr].
+    rate : float
+        Interest (discount) rate [1/yr]; EverBatt 2023 default 0.01.
+    life_years : float
+        Plant life [yr]; EverBatt 2023 default 10.
+
+    Returns
+    -------
+    float
+        USD per tonne of feed, to put in an operation's ``capital_usd_per_t`` (a plant override).
+    """
+    if not np.isfinite(fixed_capital_usd) or fixed_capital_usd < 0:
+        raise InvalidInput(Problem(None, "fixed_capital_usd", f"must be a non-negative amount, got {fixed_capital_usd}"))
+    if not np.isfinite(capacity_t_per_year) or capacity_t_per_year <= 0:
+        raise InvalidInput(Problem(None, "capacity_t_per_year", f"must be positive, got {capacity_t_per_year}"))
+    return fixed_capital_usd * capital_recovery_factor(rate, life_years) / capacity_t_per_year
 
 
 def default_parameters() -> dict[str, Any]:
@@ -228,6 +275,7 @@ def _compile(route: str, form: str, params: Mapping[str, Any]) -> CompiledRoute:
     elec = np.zeros(N_SPECIES)
     gas = np.zeros(N_SPECIES)
     water = np.zeros(N_SPECIES)
+    capital = np.zeros(N_SPECIES)
     direct = np.zeros(N_SPECIES)
     reagents: dict[str, np.ndarray] = {}
     carbon = np.array([CARBON_FRACTION.get(s, 0.0) for s in SPECIES])
@@ -237,6 +285,7 @@ def _compile(route: str, form: str, params: Mapping[str, Any]) -> CompiledRoute:
         feeds.append(reach.copy())
         # per tonne of feed -> per kg of input species reaching the operation
         cost += reach * float(op.get("cost_usd_per_t", 0.0)) / 1000
+        capital += reach * float(op.get("capital_usd_per_t", 0.0)) / 1000
         e = reach * float(op.get("electricity_kwh_per_t", 0.0)) / 1000
         g = reach * float(op.get("natural_gas_mj_per_t", 0.0)) / 1000
         elec += e
@@ -279,13 +328,14 @@ def _compile(route: str, form: str, params: Mapping[str, Any]) -> CompiledRoute:
             cost += coef[i] * s.disposal_usd_per_t / 1000
     for rg, v in reagents.items():
         direct += v * float(params["reagents"][rg].get("direct_kg_co2_per_kg", 0.0))
+    cost += capital
     cost += elec * float(util["electricity_usd_per_kwh"]) + gas * float(util["natural_gas_usd_per_mj"]) + water * float(
         util["water_usd_per_m3"])
     return CompiledRoute(
         route=route, form=form, operations=tuple(op_names), streams=tuple(streams), stream_coef=coef,
         operation_feed=np.array(feeds) if feeds else np.zeros((0, N_SPECIES)), cost_usd_per_kg=cost,
         electricity_kwh_per_kg=elec, natural_gas_mj_per_kg=gas, water_m3_per_kg=water, reagent_kg_per_kg=reagents,
-        direct_co2_kg_per_kg=direct, params=params,
+        direct_co2_kg_per_kg=direct, params=params, capital_usd_per_kg=capital,
     )
 
 

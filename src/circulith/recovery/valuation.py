@@ -197,6 +197,7 @@ class RecoveryResult(BaseModel):
     black_mass_kg: float
     revenue_usd: float
     processing_cost_usd: float
+    capital_cost_usd: float
     reagent_cost_usd: float
     cost_usd: float
     net_usd: float
@@ -282,7 +283,8 @@ def evaluate(chemistry: str, form: str, mass_kg: float, route: str, *, prices: P
         operations=list(cr.operations), products=products,
         element_input_kg={e: float(el_in[_EL[e]]) for e in ELEMENTS if el_in[_EL[e]] > 0},
         element_recovery=recovery, black_mass_kg=black_mass_kg, revenue_usd=revenue, processing_cost_usd=proc,
-        reagent_cost_usd=reag, cost_usd=proc + reag, net_usd=revenue - proc - reag,
+        capital_cost_usd=float(cr.capital_usd_per_kg @ x), reagent_cost_usd=reag, cost_usd=proc + reag,
+        net_usd=revenue - proc - reag,
         energy_mj=float(econ.energy_mj @ x), electricity_kwh=float(cr.electricity_kwh_per_kg @ x),
         natural_gas_mj=float(cr.natural_gas_mj_per_kg @ x), ghg_kg_co2e=float(econ.ghg_kg_co2e @ x),
         direct_co2_kg=float(cr.direct_co2_kg_per_kg @ x), water_m3=float(econ.water_m3 @ x),
