@@ -70,3 +70,29 @@ def network_plan(
     console.print("opened: " + ", ".join(plan.opened_sites))
     for line in plan.diagnosis:
         console.print(f"[red]binding:[/] {line}")
+
+
+@network_app.command("route")
+def network_route(
+    inventory: Annotated[Path, typer.Option("--inventory", help="Inventory CSV: battery_id, site_id, mass_kg, grade, "
+                                            "damage_state, chemistry.")],
+    sites: Annotated[Path, typer.Option("--sites", help="Sites CSV (network format; origins included).")],
+    jurisdiction: Annotated[str, typer.Option(help="ADR (Europe) or US (49 CFR).")] = "ADR",
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Weekly lot routing: each battery to a permitted destination and a truck, under the transport rules."""
+    from circulith.planning.lot_routing import route_lots
+    from circulith.planning.readers import read_csv_table
+
+    r = route_lots(read_csv_table(inventory), read_csv_table(sites), jurisdiction=jurisdiction)
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    s = r.summary
+    console.print(f"{s['shipped']} of {s['batteries']} batteries shipped in {s['trucks']} trucks "
+                  f"({s['full_adr_trucks']} under full ADR), transport {s['transport_cost_usd']:,.0f} USD, "
+                  f"{s['emissions_t_co2e']:.2f} t CO2e; {s['held']} held")
+    if len(r.trucks):
+        console.print(r.trucks.drop(columns="regime").to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    for row in r.held.itertuples(index=False):
+        console.print(f"[yellow]held[/] {row.battery_id} at {row.site_id}: {row.reason}")

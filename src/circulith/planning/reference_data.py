@@ -74,6 +74,12 @@ def load_transport_rules() -> pd.DataFrame:
         return pd.read_csv(fh)
 
 
+def load_load_compatibility() -> pd.DataFrame:
+    """Which damage states may share a vehicle (``load_compatibility.csv``, each row sourced)."""
+    with _data_path("load_compatibility.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
 def load_recycling_capacity() -> pd.DataFrame:
     """Installed and announced recycling plants (``recycling_capacity.csv``)."""
     with _data_path("recycling_capacity.csv").open("r", encoding="utf-8") as fh:
