@@ -203,9 +203,10 @@ def demo(
             bar.update(tasks[stage], completed=done)
 
         loaded = build_demo(engine, batteries, seed=seed, today=dt.date.today(), step=step)
+    job = main_job(engine)
     report = verify(engine)
     result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
-              "events_verified": report.events_checked, **main_job(engine)}
+              "events_verified": report.events_checked, **job}
     if json_out:
         emit_json(result)
     else:
@@ -229,6 +230,19 @@ def _print_summary(result: dict) -> None:
         console.print(table)
     console.print(f"batteries by level: {fleet['batteries_by_level']}; pack energy {fleet['pack_energy_mwh']} MWh, "
                   f"pack mass {fleet['pack_mass_t']} t; {fleet['events']} ledger events")
+    triage = result["triage"]
+    console.print(f"[bold]triage[/] (rules {triage['rules_version']}): graded {triage['graded_packs']} retired packs "
+                  f"→ {triage['counts'].get('pack', {})}; modules {triage['counts'].get('module', {})}; "
+                  f"{triage['events_written']} ledger events written")
+    for key, g in triage["regroup"].items():
+        console.print(f"  regrouped {key}: {g['groups']} second-life packs, {g['usable_energy_kwh']} kWh usable, "
+                      f"{g['leftovers']} leftover modules")
+    val = result["valuation"]
+    if val.get("packs"):
+        console.print(f"[bold]valuation[/]: {val['packs']} packs for recycling, offers total "
+                      f"{val['offer_usd_total']:,.0f} USD; best routes {val['best_routes']}")
+        for chem, v in val["by_chemistry"].items():
+            console.print(f"  {chem}: {v['packs']} packs, offer {v['offer_usd']:,.0f} USD")
 
 
 def register(app: typer.Typer) -> None:

@@ -119,14 +119,31 @@ def grade_inputs(paths: list[Path], *, application: str | None = None, as_of: da
 
 
 @app.command()
-def grade(inputs: Annotated[list[Path], typer.Argument(help="BMS-summary CSV, inspection CSV, pulse tables.")],
+def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary CSV, inspection CSV, pulse tables.")]
+          = None,
           application: Annotated[str | None, typer.Option(help="stationary_storage, low_speed_vehicle or ups.")] = None,
           as_of: Annotated[str | None, typer.Option(help="Grading date YYYY-MM-DD (default today).")] = None,
           model: Annotated[Path | None, typer.Option("--model", help="Pulse model (default shipped).")] = None,
           rules: Annotated[Path | None, typer.Option("--rules", help="Rules TOML (default shipped v1).")] = None,
+          from_registry: Annotated[bool, typer.Option("--from-registry", help="Grade the registry's packs awaiting "
+                                                      "evaluation (removed or collected) and record the results.")]
+          = False,
+          chemistry: Annotated[str | None, typer.Option(help="--from-registry filter: chemistry code.")] = None,
+          custodian: Annotated[str | None, typer.Option(help="--from-registry filter: custodian organisation.")] = None,
+          limit: Annotated[int | None, typer.Option(help="--from-registry: grade at most this many packs.")] = None,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="--from-registry: grade without writing events.")]
+          = False,
           json_: JsonOpt = False) -> None:
     """Grade every battery (reuse / repurpose / recycle / quarantine) with its explanation."""
     day = date.fromisoformat(as_of) if as_of else None
+    if from_registry:
+        if inputs:
+            raise InvalidInput("give input files or --from-registry, not both")
+        _grade_registry(application=application, as_of=day, chemistry=chemistry, custodian=custodian, limit=limit,
+                        record=not dry_run, json_=json_)
+        return
+    if not inputs:
+        raise InvalidInput("grade needs input files (BMS summary, inspection, pulse tables) or --from-registry")
     out = grade_inputs(list(inputs), application=application, as_of=day, model_path=model, rules_path=rules)
     if json_:
         emit_json(out)
@@ -135,6 +152,25 @@ def grade(inputs: Annotated[list[Path], typer.Argument(help="BMS-summary CSV, in
         console.print(f"{b['battery_id']}: {b['explanation']}", highlight=False)
     for p in out["parents"]:
         console.print(f"{p['battery_id']} (parent): {p['explanation']}", highlight=False)
+
+
+def _grade_registry(*, application: str | None, as_of: date | None, chemistry: str | None, custodian: str | None,
+                    limit: int | None, record: bool, json_: bool) -> None:
+    from circulith.cli.common import state
+    from circulith.services.triage import grade_registry
+    from circulith.store.database import create_db_engine
+
+    out = grade_registry(create_db_engine(state.database_url()), application=application, as_of=as_of,
+                         chemistry=chemistry, custodian_org_id=custodian, limit=limit, record=record)
+    if json_:
+        emit_json(out)
+        return
+    for p in out["packs"]:
+        console.print(f"{p['battery_id']}: {p['explanation']}", highlight=False)
+    console.print(f"graded {out['graded_packs']} packs: {out['counts']}; {out['events_written']} ledger events written")
+    for key, g in out["regroup"].items():
+        console.print(f"regrouped {key}: {g['groups']} second-life packs, {g['usable_energy_kwh']} kWh usable, "
+                      f"{g['leftovers']} leftover modules")
 
 
 @app.command()

@@ -350,8 +350,8 @@ def _history(pack: Passport, m: dict, mfg: dt.datetime, now: dt.datetime, region
         out.append(LedgerEvent(battery_id=bid, kind=kind, occurred_at=at, actor_org_id=actor, site_id=site,
                                payload=payload))
 
-    ev(EventKind.MANUFACTURED, mfg + dt.timedelta(days=int(rng.integers(0, 25))), maker_org,
-       f"plant:{pack.manufacturing_place}")
+    made = min(mfg + dt.timedelta(days=int(rng.integers(0, 25))), max(mfg, now - dt.timedelta(days=1)))
+    ev(EventKind.MANUFACTURED, made, maker_org, f"plant:{pack.manufacturing_place}")
     t = mfg + dt.timedelta(days=int(rng.integers(30, 90)))
     if t >= now:
         return out

@@ -55,7 +55,50 @@ def _registrar(part: list) -> str:
     return part[0].manufacturer.id if len({p.manufacturer.id for p in part}) == 1 else "ORG-REGISTRY"
 
 
-def main_job(engine: Engine) -> dict[str, Any]:
-    """The main job on a registry: today, the fleet summary (triage, valuation and plans extend it)."""
+def main_job(engine: Engine, *, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The main job on a registry: grade what awaits evaluation, value what goes to recycling, summarise.
+
+    1. Triage: every pack removed or collected (and its modules) is graded from its BMS history, with
+       ``tested``/``graded`` events recorded; modules fit for second life are regrouped.
+    2. Valuation: packs graded for recycling or quarantined are priced per route at the latest
+       shipped prices (best route and offer per pack, totals by chemistry).
+    3. The fleet summary after both.
+    """
+    from circulith.services.triage import grade_registry
+
+    triage = grade_registry(engine, as_of=as_of)
+    valuation = _value_recycling_packs(triage["packs"], as_of)
     with transaction(engine) as session:
-        return {"fleet": fleet_summary(session)}
+        fleet = fleet_summary(session)
+    regroup = {k: {kk: v[kk] for kk in ("groups", "usable_energy_kwh", "leftovers")} for k, v in triage["regroup"].items()}
+    return {
+        "triage": {"graded_packs": triage["graded_packs"], "counts": triage["counts"],
+                   "events_written": triage["events_written"], "rules_version": triage["rules_version"],
+                   "regroup": regroup},
+        "valuation": valuation,
+        "fleet": fleet,
+    }
+
+
+def _value_recycling_packs(packs: list[dict[str, Any]], as_of: dt.date | None) -> dict[str, Any]:
+    import pandas as pd
+
+    from circulith.recovery.pricing import price_fleet
+
+    to_recycle = [p for p in packs if p["grade"] in ("recycle", "quarantine")]
+    if not to_recycle:
+        return {"packs": 0}
+    frame = pd.DataFrame({"battery_id": [p["battery_id"] for p in to_recycle],
+                          "chemistry": [p["chemistry"] for p in to_recycle],
+                          "form": "pack", "energy_kwh": [p["rated_energy_kwh"] for p in to_recycle]})
+    priced = price_fleet(frame, as_of=as_of, detail=False)
+    by_chem = priced.groupby("chemistry").agg(packs=("battery_id", "size"), offer_usd=("offer_usd", "sum"),
+                                              revenue_usd=("revenue_usd", "sum"))
+    routes = priced["best_route"].value_counts().to_dict()
+    return {
+        "packs": int(len(priced)),
+        "offer_usd_total": round(float(priced["offer_usd"].sum()), 2),
+        "best_routes": {str(k): int(v) for k, v in routes.items()},
+        "by_chemistry": {str(k): {"packs": int(r.packs), "offer_usd": round(float(r.offer_usd), 2),
+                                  "revenue_usd": round(float(r.revenue_usd), 2)} for k, r in by_chem.iterrows()},
+    }
