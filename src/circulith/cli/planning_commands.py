@@ -96,3 +96,31 @@ def network_route(
         console.print(r.trucks.drop(columns="regime").to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     for row in r.held.itertuples(index=False):
         console.print(f"[yellow]held[/] {row.battery_id} at {row.site_id}: {row.reason}")
+
+
+@forecast_app.command("capacity")
+def forecast_capacity(
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario TOML file (defaults if omitted).")] = None,
+    capacity: Annotated[Path | None, typer.Option("--capacity", help="Capacity CSV (default: shipped plants).")] = None,
+    stage: Annotated[str, typer.Option(help="Plant stage compared: pretreatment or refining.")] = "pretreatment",
+    installed_only: Annotated[bool, typer.Option("--installed-only", help="Ignore planned plants.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Recycling capacity against forecast feedstock: utilisation, gap, surplus or deficit per year and region."""
+    from circulith.planning.readers import read_csv_table, read_scenario
+    from circulith.planning.scenario import scenario_from_mapping
+    from circulith.planning.service import run_capacity
+
+    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
+    cap = read_csv_table(capacity) if capacity else None
+    r = run_capacity(sc, cap, stage=stage, include_planned=not installed_only)
+    if json_out:
+        emit_json({"scenario": sc.name, "assumptions": r["assumptions"], "summary": r["summary"],
+                   "unmatched_plants": r["unmatched_plants"], "rows": r["gap"].to_dict(orient="records")})
+        return
+    console.print(f"scenario {sc.name}: feedstock (median) against {stage} capacity"
+                  f"{'' if installed_only else ' incl. planned'}")
+    console.print(r["gap"].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    for s in r["summary"]:
+        console.print(f"{s['region']}: first deficit {s['first_deficit_year']}, largest deficit "
+                      f"{s['largest_deficit_t']:,.0f} t in {s['largest_deficit_year']}")

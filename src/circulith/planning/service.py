@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from circulith.planning.cohorts import build_cohorts, sales_series
@@ -76,3 +78,49 @@ def run_forecast(
     result.assumptions["regions"] = list(scenario.regions)
     result.assumptions["lifetime"] = {k: v.model_dump() for k, v in scenario.lifetime.items()}
     return result
+
+
+def run_capacity(
+    scenario: Scenario,
+    capacity: pd.DataFrame | None = None,
+    *,
+    stage: str = "pretreatment",
+    include_planned: bool = True,
+    cohorts: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Capacity against forecast feedstock for a scenario (forecast grouped by region).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Forecast scenario (its ``group_by`` is replaced by ``["region"]``).
+    capacity : pandas.DataFrame, optional
+        Capacity table; default: the shipped ``recycling_capacity.csv``.
+    stage, include_planned
+        See :func:`circulith.planning.capacity.capacity_gap`.
+    cohorts : pandas.DataFrame, optional
+        Own cohorts (e.g. from the registry).
+
+    Returns
+    -------
+    dict
+        ``gap`` (frame from :func:`capacity_gap`), ``summary`` (per region), ``unmatched_plants``,
+        ``assumptions``.
+    """
+    from circulith.planning.capacity import capacity_gap, gap_summary, unmatched_plants
+    from circulith.planning.reference_data import load_recycling_capacity
+
+    cap = load_recycling_capacity() if capacity is None else capacity
+    sc = scenario.model_copy(update={"group_by": ["region"]})
+    result = run_forecast(sc, cohorts=cohorts)
+    feed = result.table("feedstock", "tonnes")[["year", "region", "median", "lower", "upper"]]
+    gap = capacity_gap(feed, cap, stage=stage, include_planned=include_planned)
+    return {
+        "gap": gap,
+        "summary": gap_summary(gap),
+        "unmatched_plants": unmatched_plants(cap, sorted(set(feed["region"]))),
+        "assumptions": {**result.assumptions, "stage": stage, "include_planned": include_planned,
+                        "n_members": result.n_members, "interval": list(result.interval),
+                        "feedstock": "end of life + production scrap, tonnes of pack",
+                        "capacity_basis": "as stated per plant (packs, cells, or material infeed): see capacity_basis"},
+    }  # fmt: skip
