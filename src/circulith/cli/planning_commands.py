@@ -124,3 +124,37 @@ def forecast_capacity(
     for s in r["summary"]:
         console.print(f"{s['region']}: first deficit {s['first_deficit_year']}, largest deficit "
                       f"{s['largest_deficit_t']:,.0f} t in {s['largest_deficit_year']}")
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario TOML file (defaults if omitted).")] = None,
+    mode: Annotated[str, typer.Option(help="Vehicle mode whose lifetime law is tested.")] = "Cars",
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region (repeatable); default all countries.")] = None,
+    first_origin: Annotated[int, typer.Option(help="First origin year.")] = 2015,
+    last_origin: Annotated[int, typer.Option(help="Last origin year.")] = 2020,
+    horizon: Annotated[int, typer.Option(help="Years per forecast window.")] = 3,
+    lookback: Annotated[int, typer.Option(help="Years behind the naive constant-share baseline.")] = 3,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Rolling-origin backtest against observed fleet exits (IEA), with a naive constant-share baseline."""
+    from circulith.planning.readers import read_scenario
+    from circulith.planning.scenario import scenario_from_mapping
+    from circulith.planning.service import run_backtest
+
+    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
+    r = run_backtest(sc, mode=mode, regions=region or None, origins=list(range(first_origin, last_origin + 1)),
+                     horizon=horizon, lookback=lookback)  # fmt: skip
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    s = r.scores
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    console.print(f"{s['n_windows']} windows ({s['n_mape_windows']} with positive observed exits)")
+    console.print(f"model:    MAPE {fmt(s['model']['mape'])}  WAPE {fmt(s['model']['wape'])}  "
+                  f"bias {fmt(s['model']['bias'])}  interval coverage {fmt(s['model']['coverage'])}")
+    console.print(f"baseline: MAPE {fmt(s['baseline']['mape'])}  WAPE {fmt(s['baseline']['wape'])}  "
+                  f"bias {fmt(s['baseline']['bias'])}")

@@ -124,3 +124,36 @@ def run_capacity(
                         "feedstock": "end of life + production scrap, tonnes of pack",
                         "capacity_basis": "as stated per plant (packs, cells, or material infeed): see capacity_basis"},
     }  # fmt: skip
+
+
+def run_backtest(
+    scenario: Scenario,
+    *,
+    mode: str = "Cars",
+    regions: list[str] | None = None,
+    origins: list[int] | None = None,
+    horizon: int = 3,
+    lookback: int = 3,
+    balance: pd.DataFrame | None = None,
+) -> Any:
+    """Rolling-origin backtest of the scenario's lifetime law (one mode) against observed exits.
+
+    ``balance`` (``region, year, sales, stock, exits``) defaults to the IEA fleet balance; pass the
+    registry's observed retirements instead when they exist (then the battery law is kept).
+    """
+    from circulith.planning.backtest import (
+        backtest_scenario_law,
+        fleet_balance_from_iea,
+        rolling_origin_backtest,
+    )
+
+    law = backtest_scenario_law(scenario.lifetimes(), mode)
+    members = sample_lifetime_ensemble({mode: law}, scenario.ensemble_members, relative_sd=scenario.relative_sd,
+                                       seed=scenario.seed)[mode]  # fmt: skip
+    from_iea = balance is None
+    bal = fleet_balance_from_iea(load_iea_ev_sales(), mode, regions) if from_iea else balance
+    result = rolling_origin_backtest(bal, members, origins=origins or list(range(2015, 2021)), horizon=horizon,
+                                     lookback=lookback, interval=scenario.interval, vehicle_exits_only=from_iea)  # fmt: skip
+    result.settings.update({"mode": mode, "observed": "IEA fleet balance stock(t-1)+sales(t)-stock(t)"
+                            if from_iea else "given observed retirements", "scenario": scenario.name})  # fmt: skip
+    return result
