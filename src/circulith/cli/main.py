@@ -31,9 +31,16 @@ def _root(
 
 def _register() -> None:
     """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
-    from circulith.cli import planning_commands, recovery_commands, registry_commands, triage_commands
+    from circulith.cli import (
+        planning_commands,
+        recovery_commands,
+        registry_commands,
+        serve_commands,
+        triage_commands,
+    )
 
     registry_commands.register(app)
+    serve_commands.register(app)
     app.add_typer(triage_commands.app, name="triage")
     app.add_typer(recovery_commands.app, name="recovery")
     app.add_typer(planning_commands.forecast_app, name="forecast")

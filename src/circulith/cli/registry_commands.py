@@ -187,9 +187,11 @@ def demo(
     batteries: Annotated[int, typer.Option("--batteries", min=1, help="Number of packs to generate.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic fleet.")] = 2026,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Build and summarise, then exit.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8000,
     json_out: JsonOpt = False,
 ) -> None:
-    """Build the demo registry (synthetic fleet with histories), verify it, and run the main job."""
+    """Build the demo registry, run the main job (triage, valuation, summary), then serve the dashboard."""
     from circulith.services.demo import build_demo, main_job
     from circulith.services.registry import verify
 
@@ -207,11 +209,32 @@ def demo(
     report = verify(engine)
     result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
               "events_verified": report.events_checked, **job}
+    from circulith.services.platform import seed_demo_users
+
+    users = seed_demo_users(engine)
+    result["logins"] = [{k: u[k] for k in ("email", "org_id", "role")} for u in users]
     if json_out:
         emit_json(result)
     else:
         _print_summary(result)
-    _ = no_serve  # the dashboard (platform issue) is served here when it exists
+        _print_logins(users)
+    if not no_serve:
+        from circulith.cli.serve_commands import serve
+
+        serve(host, port)
+
+
+def _print_logins(users: list[dict]) -> None:
+    table = Table(title="demo logins (password for all: see below)")
+    for col in ("role", "organisation", "e-mail"):
+        table.add_column(col)
+    for u in users:
+        table.add_row(u["role"], u["org_id"], u["email"])
+    console.print(table)
+    if users:
+        console.print(f"password: [bold]{users[0]['password']}[/]  (demo only)")
+    console.print("dashboard http://127.0.0.1:8000/dashboard · API docs http://127.0.0.1:8000/api/docs · "
+                  "public passport pages http://127.0.0.1:8000/p/<identifier>")
 
 
 def _print_summary(result: dict) -> None:
