@@ -180,6 +180,20 @@ def test_unsafe_production_settings_refused() -> None:
     assert ok.production and ok.cookie_secure
 
 
+def test_production_without_allowed_hosts_says_what_to_set() -> None:
+    env = {"CIRCULITH_ENV": "production", "CIRCULITH_SECRET_KEY": "c2Vj-cmV0_LWtleS1mb3ItdGVzdHMtb25seS0x",
+           "CIRCULITH_DATABASE_URL": "postgresql://db/circulith"}
+    with pytest.raises(CirculithError) as info:
+        Settings.from_env(env)
+    message = str(info.value)
+    assert "CIRCULITH_ALLOWED_HOSTS is not set" in message and "comma-separated" in message
+    assert "testserver" not in message  # not the confusing complaint about a default the user never set
+    with pytest.raises(CirculithError, match="only the development defaults"):
+        Settings.from_env(env | {"CIRCULITH_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver"})
+    # development keeps working without it
+    assert "testserver" in Settings.from_env({}).allowed_hosts
+
+
 def test_untrusted_host_refused(registry) -> None:  # noqa: ANN001
     r = TestClient(registry[0], base_url="http://evil.example").get("/api/v1/auth/me")
     assert r.status_code == 400

@@ -5,7 +5,8 @@ variable                   meaning
 =========================  ==============================================================
 CIRCULITH_DATABASE_URL     SQLAlchemy URL of the registry (default ``sqlite:///circulith.db``)
 CIRCULITH_SECRET_KEY       signs session cookies and CSRF tokens (>= 32 characters in production)
-CIRCULITH_ALLOWED_HOSTS    comma-separated host names the server answers to
+CIRCULITH_ALLOWED_HOSTS    comma-separated host names the server answers to (required in production;
+                           development default: 127.0.0.1, localhost, testserver)
 CIRCULITH_ENV              ``development`` (default), ``test`` or ``production``
 CIRCULITH_MAX_BODY_BYTES   largest accepted request body [bytes] (default 2 MiB)
 =========================  ==============================================================
@@ -62,11 +63,14 @@ class Settings:
             max_body = int(env.get("CIRCULITH_MAX_BODY_BYTES", str(cls.max_body_bytes)))
         except ValueError:
             raise CirculithError("CIRCULITH_MAX_BODY_BYTES must be an integer number of bytes") from None
+        mode = (env.get("CIRCULITH_ENV") or "development").strip().lower()
+        if not hosts and mode != "production":
+            hosts = cls.allowed_hosts  # the loopback defaults are for development and tests only
         settings = cls(
             database_url=env.get("CIRCULITH_DATABASE_URL") or cls.database_url,
             secret_key=env.get("CIRCULITH_SECRET_KEY") or DEV_SECRET_KEY,
-            allowed_hosts=hosts or cls.allowed_hosts,
-            env=(env.get("CIRCULITH_ENV") or "development").strip().lower(),
+            allowed_hosts=hosts,
+            env=mode,
             max_body_bytes=max_body,
         )
         settings.check()
@@ -92,9 +96,16 @@ class Settings:
             out.append(f"CIRCULITH_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters")
         elif len(set(self.secret_key)) < 8:
             out.append("CIRCULITH_SECRET_KEY has too few distinct characters to be random")
-        if any(h == "*" or h.startswith("*") for h in self.allowed_hosts):
+        if not self.allowed_hosts:
+            out.append("CIRCULITH_ALLOWED_HOSTS is not set: list the host names this server answers to, "
+                       "comma-separated (e.g. CIRCULITH_ALLOWED_HOSTS=passports.example.org,www.example.org); "
+                       "requests for any other Host header are refused")
+        elif set(self.allowed_hosts) == set(Settings.allowed_hosts):
+            out.append("CIRCULITH_ALLOWED_HOSTS holds only the development defaults (127.0.0.1, localhost, "
+                       "testserver): set it to the public host names of this server")
+        elif any(h == "*" or h.startswith("*") for h in self.allowed_hosts):
             out.append("CIRCULITH_ALLOWED_HOSTS must name the hosts; wildcards are refused in production")
-        if "testserver" in self.allowed_hosts:
+        elif "testserver" in self.allowed_hosts:
             out.append("CIRCULITH_ALLOWED_HOSTS must not contain 'testserver' in production")
         if url is not None and url.get_backend_name() == "sqlite":
             db = url.database or ""
