@@ -7,8 +7,8 @@
 
 * import: ``circulith import events FILE`` path (parse JSON Lines, validate, resolve identifiers,
   check each battery's state machine and time line, chain with SHA-256, insert, update batteries)
-  against a raw bulk insert of the *same final rows* into a same-shaped table of the same
-  database in the same run (DBAPI executemany, one transaction).
+  against a raw bulk insert of the *same final rows* into a table of the same columns, keys and
+  indexes in the same database in the same run (DBAPI executemany, one transaction).
 * verify: ``ledger verify`` over all events against raw ``hashlib.sha256`` over the same bytes
   (the canonical content text of each event, hashed once).
 * lookup: resolve an identifier and load the passport document, p50/p99 over random batteries.
@@ -109,8 +109,12 @@ def bench_import(n_events: int, backend: str) -> dict:
         ours = time.perf_counter() - t
         assert report.written == n_events, report.as_dict()
         # Raw: the same final rows into a same-shaped table, one transaction, DBAPI executemany.
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # same columns, same keys and indexes as the events table
             conn.exec_driver_sql("CREATE TABLE events_raw AS SELECT * FROM events WHERE 1=0")
+            conn.exec_driver_sql("CREATE UNIQUE INDEX raw_pk ON events_raw (battery_id, battery_seq)")
+            conn.exec_driver_sql("CREATE UNIQUE INDEX raw_gseq ON events_raw (global_seq)")
+            conn.exec_driver_sql("CREATE UNIQUE INDEX raw_eid ON events_raw (event_id)")
+            conn.exec_driver_sql("CREATE INDEX raw_kind ON events_raw (kind, occurred_at)")
         with transaction(engine) as s:
             rows = [tuple(r) for r in stream_event_rows(s)]
         cols = "global_seq, battery_id, battery_seq, event_id, kind, occurred_at, actor_org_id, site_id, payload_json, " \

@@ -41,11 +41,12 @@ class ChainBuilder:
         self.global_sha256 = global_sha256
         self.battery_heads = battery_heads
 
-    def append(self, event: LedgerEvent, *, payload_json: str | None = None, occurred_at: str | None = None) -> StoredEvent:
+    def append(self, event: LedgerEvent, *, payload_json: str | None = None, occurred_at: str | None = None,
+               event_id: str | None = None) -> StoredEvent:
         """Chain ``event`` (whose ``event_id`` must be set) and return the row to store.
 
-        ``payload_json`` and ``occurred_at`` may pass the canonical payload text and timestamp when
-        the caller has them already (they must equal what this method would compute).
+        ``payload_json``, ``occurred_at`` and ``event_id`` may pass the canonical payload text, the
+        timestamp and the (derived) ID when the caller has them already.
         """
         head = self.battery_heads.get(event.battery_id)
         if head is None:
@@ -55,8 +56,11 @@ class ChainBuilder:
         if payload_json is None:
             payload_json = canonical_json(event.payload)
         at = occurred_at or format_timestamp(event.occurred_at)
+        event_id = event_id or event.event_id
+        if not event_id:
+            raise ValueError("an event must have its ID before it is chained")
         text = content_text(
-            event.event_id, event.battery_id, event.kind.value, at, event.actor_org_id, event.site_id, payload_json
+            event_id, event.battery_id, event.kind.value, at, event.actor_org_id, event.site_id, payload_json
         )
         digest = content_sha256(text, bseq, gseq)
         b_chain = chain_sha256(head.chain_sha256, digest)
@@ -65,7 +69,7 @@ class ChainBuilder:
             global_seq=gseq,
             battery_id=event.battery_id,
             battery_seq=bseq,
-            event_id=event.event_id,
+            event_id=event_id,
             kind=event.kind.value,
             occurred_at=at,
             actor_org_id=event.actor_org_id,

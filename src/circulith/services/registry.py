@@ -20,7 +20,13 @@ from circulith.ledger.verify import VerificationReport
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import Passport, parse_passport
 from circulith.store.database import require_schema, transaction
-from circulith.store.ledger_store import append_events, battery_history, resolve_battery_ids, verify_ledger
+from circulith.store.ledger_store import (
+    append_events,
+    battery_history,
+    flush_states,
+    resolve_battery_ids,
+    verify_ledger,
+)
 from circulith.store.registry import get_battery, register_passports, stored_passport
 
 Progress = Callable[[int], None]
@@ -177,6 +183,7 @@ def import_events(
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     with transaction(engine) as session:
         batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
+        states: dict = {}  # battery states across chunks, written once at the end
 
         def flush() -> None:
             if not batch:
@@ -194,7 +201,7 @@ def import_events(
                 events.append(ev if bid == ev.battery_id else ev.model_copy(update={"battery_id": bid}))
                 rows.append(row)
                 recs[row] = rec
-            result = append_events(session, events, rows=rows, skip_invalid=True)
+            result = append_events(session, events, rows=rows, skip_invalid=True, cache=states)
             for p in result.rejected:
                 problems.append(p)
                 rejects.append((p.row or 0, recs.get(p.row or 0), [p]))
@@ -216,6 +223,7 @@ def import_events(
         flush()
         if problems and not skip_invalid:
             raise InvalidInput(problems, source=str(path))  # rolls the whole import back
+        flush_states(session, states)
     _finish(report, rejects, problems, skip_invalid, rejects_path, path)
     return report
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
@@ -23,7 +23,7 @@ from circulith.ledger.chain import BatteryHead, ChainBuilder
 from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
 from circulith.ledger.hashing import canonical_json, content_text
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
-from circulith.ledger.verify import VerificationReport, verify_chains
+from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chains
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
@@ -104,7 +104,19 @@ def write_head(session: Session, seq: int, sha: str) -> None:
 def insert_event_rows(session: Session, rows: Sequence) -> None:
     """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`)."""
     if rows:
-        session.connection().execute(insert(Event.__table__), [row.__dict__ for row in rows])
+        conn = session.connection()
+        mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+        conn.exec_driver_sql(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})",
+            [astuple_event(row) for row in rows],
+        )
+
+
+def astuple_event(row: StoredEvent) -> tuple:
+    """A chained row as a tuple in :data:`EVENT_COLUMNS` order."""
+    return (row.global_seq, row.battery_id, row.battery_seq, row.event_id, row.kind, row.occurred_at, row.actor_org_id,
+            row.site_id, row.payload_json, row.content_sha256, row.battery_prev_sha256, row.battery_chain_sha256,
+            row.global_prev_sha256, row.global_chain_sha256)
 
 
 def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _BatteryState]:
@@ -134,8 +146,11 @@ def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tu
     return found
 
 
+_DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)
+
+
 def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
-    values = {k: payload[k] for k in DYNAMIC_KEYS if k in payload and payload[k] is not None}
+    values = {k: v for k, v in payload.items() if k in _DYNAMIC_KEY_SET and v is not None}
     accident = payload.get("accident")
     if not values and not isinstance(accident, dict):
         return
@@ -162,6 +177,7 @@ def append_events(
     skip_invalid: bool = False,
     rows: Sequence[int] | None = None,
     now: datetime | None = None,
+    cache: dict[str, _BatteryState] | None = None,
 ) -> AppendResult:
     """Check, chain and store lifecycle events in the caller's transaction.
 
@@ -177,6 +193,9 @@ def append_events(
         Source row number of each event, for error messages (default: 1-based position).
     now : datetime or None
         Current time, for the "not in the future" check (default: the clock).
+    cache : dict or None
+        Battery states kept across calls within one transaction (bulk imports in chunks): states are
+        read once, and written only by :func:`flush_states`, which the caller must call before commit.
 
     Raises
     ------
@@ -188,38 +207,39 @@ def append_events(
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     # Canonical payload text and timestamp once per event; IDs derived from them when missing.
-    prepared: list[tuple[LedgerEvent, str, str]] = []
+    prepared: list[tuple[LedgerEvent, str, str, str]] = []
     for e in events:
         payload_json = canonical_json(e.payload)
         at = format_timestamp(e.occurred_at)
-        if not e.event_id:
-            text = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
-            e = e.model_copy(update={"event_id": derived_event_id(text)})
-        prepared.append((e, payload_json, at))
+        event_id = e.event_id or derived_event_id(
+            content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json))
+        prepared.append((e, event_id, payload_json, at))
     result = AppendResult()
     problems: list[Problem] = []
 
-    existing = _existing_events(session, [e.event_id for e, _, _ in prepared])
-    states = _load_states(session, [e.battery_id for e, _, _ in prepared])
+    existing = _existing_events(session, [eid for _, eid, _, _ in prepared])
+    touched = list(dict.fromkeys(e.battery_id for e, _, _, _ in prepared))
+    states: dict[str, _BatteryState] = cache if cache is not None else {}
+    states.update(_load_states(session, [b for b in touched if b not in states]))
     gseq, gsha = lock_head(session)
-    builder = ChainBuilder(gseq, gsha, {bid: st.head for bid, st in states.items()})
+    builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
     new_rows = []
     seen_ids: dict[str, tuple] = {}
 
-    for (ev, payload_json, at), rowno in zip(prepared, rows, strict=True):
+    for (ev, event_id, payload_json, at), rowno in zip(prepared, rows, strict=True):
         signature = (ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
 
-        def reject(fld: str, reason: str, *, _row: int = rowno, _ev: LedgerEvent = ev) -> None:
-            problems.append(Problem(_row, fld, reason, _ev.event_id))
+        def reject(fld: str, reason: str, *, _row: int = rowno, _id: str = event_id) -> None:
+            problems.append(Problem(_row, fld, reason, _id))
 
-        if ev.event_id in existing:
-            if existing[ev.event_id][1:] == signature:
+        if event_id in existing:
+            if existing[event_id][1:] == signature:
                 result.unchanged += 1
             else:
                 reject("event_id", "an event with this ID is already recorded with different content")
             continue
-        if ev.event_id in seen_ids:
-            if seen_ids[ev.event_id] == signature:
+        if event_id in seen_ids:
+            if seen_ids[event_id] == signature:
                 result.unchanged += 1
             else:
                 reject("event_id", "the same event ID appears twice with different content")
@@ -242,13 +262,13 @@ def append_events(
         except TransitionRefused as exc:
             reject("kind", str(exc))
             continue
-        seen_ids[ev.event_id] = signature
+        seen_ids[event_id] = signature
         if problems and not skip_invalid:
             # Keep validating the rest for a complete report, but build no more rows.
             st.state = new_state
             st.last_occurred_at = max(st.last_occurred_at, at)
             continue
-        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at))
+        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at, event_id=event_id))
         st.state = new_state
         st.last_occurred_at = max(st.last_occurred_at, at)
         st.status = STATUS_AFTER.get(ev.kind, st.status)
@@ -268,11 +288,20 @@ def append_events(
         raise InvalidInput(problems, source="events")
     result.rejected = problems
     insert_event_rows(session, new_rows)
-    _write_states(session, [st for st in states.values() if st.dirty])
+    if cache is None:
+        flush_states(session, states)
     write_head(session, builder.global_seq, builder.global_sha256)
     result.appended = len(new_rows)
     result.head_global_seq, result.head_sha256 = builder.global_seq, builder.global_sha256
     return result
+
+
+def flush_states(session: Session, cache: dict[str, _BatteryState]) -> None:
+    """Write the batteries whose state changed (lifecycle, custody, dynamic values, chain tip)."""
+    dirty = [st for st in cache.values() if st.dirty]
+    _write_states(session, dirty)
+    for st in dirty:
+        st.dirty = False
 
 
 def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:

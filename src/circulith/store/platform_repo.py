@@ -312,3 +312,47 @@ def retirements_by_year(session: Session, scope: ColumnElement[bool] | None) -> 
     if scope is not None:
         stmt = stmt.join(Battery, Battery.battery_id == Event.battery_id).where(scope)
     return {str(k): int(v) for k, v in session.execute(stmt)}
+
+
+# ---------------------------------------------------------------- triage, recovery and plant records
+
+
+def count_packs(session: Session, lifecycle_states: Sequence[str], *, custodian_org_id: str | None = None,
+                chemistry: str | None = None) -> int:
+    """Packs in the given lifecycle states (of one custodian, one chemistry)."""
+    stmt = select(func.count()).where(Battery.level == "pack", Battery.lifecycle_state.in_(list(lifecycle_states)))
+    if custodian_org_id:
+        stmt = stmt.where(Battery.custodian_org_id == custodian_org_id)
+    if chemistry:
+        stmt = stmt.where(Battery.chemistry == chemistry)
+    return int(session.execute(stmt).scalar_one())
+
+
+def latest_payloads(session: Session, kind: str, scope: ColumnElement[bool] | None, *, level: str = "pack",
+                    limit: int = 100_000) -> list[tuple[Battery, str, str]]:
+    """The latest event of ``kind`` of each battery at ``level`` inside ``scope``: (battery, occurred_at, payload)."""
+    last = (select(Event.battery_id, func.max(Event.battery_seq).label("seq")).where(Event.kind == kind)
+            .group_by(Event.battery_id).subquery())
+    stmt = (select(Battery, Event.occurred_at, Event.payload_json)
+            .join(last, last.c.battery_id == Battery.battery_id)
+            .join(Event, (Event.battery_id == last.c.battery_id) & (Event.battery_seq == last.c.seq))
+            .where(Battery.level == level).order_by(Battery.battery_id).limit(limit))
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return [(b, str(at), str(p)) for b, at, p in session.execute(stmt)]
+
+
+def lot_records(session: Session, plant_id: str | None = None, limit: int = 100_000) -> list[tuple[str, str, str]]:
+    """Plant lot records kept in ledger event payloads (those with a ``lot_type``): (actor org, site, payload).
+
+    A payload names its plant in ``plant_id``; the text filter narrows the scan, the caller parses.
+    """
+    stmt = select(Event.actor_org_id, Event.site_id, Event.payload_json).where(
+        Event.payload_json.like('%"lot_type"%')).order_by(Event.global_seq).limit(limit)
+    if plant_id:
+        stmt = stmt.where(Event.payload_json.like(f'%"plant_id"%{_like_escape(plant_id)}%', escape="\\"))
+    return [(str(a), str(s or ""), str(p)) for a, s, p in session.execute(stmt)]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
