@@ -9,10 +9,12 @@ filter on their own: enforcement lives in this one module.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
@@ -581,3 +583,450 @@ def seed_demo_users(engine: Engine, password: str = DEMO_PASSWORD) -> list[dict[
                               created_at=_ts())
             out.append({"email": email, "password": password, "org_id": org.org_id, "role": org.role})
     return out
+
+
+# ---------------------------------------------------------------- triage
+
+
+TRIAGE_ROLES = frozenset({Role.OPERATOR, Role.RECYCLER, Role.DISMANTLER})
+"""Who grades the registry: the operator (every pack) and dismantlers and recyclers (packs in their custody)."""
+PACK_RESULT_KEYS = ("battery_id", "chemistry", "grade", "application", "rule_id", "clause", "soh_pct", "soh_low_pct",
+                    "soh_high_pct", "further_test", "explanation", "custodian_org_id")
+
+
+def _triage_scope(principal: Principal, *, record: bool) -> str | None:
+    """The custodian whose packs the caller may grade (None: every pack, the operator)."""
+    _require_scope(principal, Scope.WRITE if record else Scope.READ)
+    if principal.role not in TRIAGE_ROLES:
+        raise AccessDenied("grading is for the registry operator, dismantlers and recyclers")
+    return None if principal.is_operator else principal.org_id
+
+
+def _log_graded(engine: Engine, principal: Principal, packs: list[dict[str, Any]], action: str) -> None:
+    """Grading reads each pack's dynamic values (legitimate interest): log every read."""
+    if not packs:
+        return
+    ground = "operator" if principal.is_operator else "custody"
+    audience = Audience.PUBLIC.value if principal.is_operator else Audience.LEGITIMATE.value
+    at = _ts()
+    with transaction(engine) as session:
+        repo.log_reads(session, ({"at": at, "org_id": principal.org_id, "user_id": principal.user_id,
+                                  "key_id": principal.key_id, "battery_id": p["battery_id"], "audience": audience,
+                                  "action": action, "ground": ground} for p in packs))
+
+
+def triage_grade(engine: Engine, principal: Principal, *, record: bool, chemistry: str | None = None,
+                 application: str | None = None, limit: int | None = None, as_of: Any = None,
+                 max_packs_listed: int = 500) -> dict[str, Any]:
+    """Grade the packs awaiting evaluation that the caller may grade (see :data:`TRIAGE_ROLES`).
+
+    With ``record`` the ``tested``/``graded`` events are written (needs the ``write`` scope);
+    without, a preview (``read`` scope). Packs listed are capped at ``max_packs_listed``.
+    """
+    from circulith.services.triage import grade_registry
+
+    custodian = _triage_scope(principal, record=record)
+    out = grade_registry(engine, application=application, chemistry=chemistry, custodian_org_id=custodian,
+                         limit=limit, as_of=as_of, record=record)
+    _log_graded(engine, principal, out["packs"], "triage_grade" if record else "triage_preview")
+    packs = [{k: p.get(k) for k in PACK_RESULT_KEYS} for p in out["packs"]]
+    regroup = {k: {kk: v[kk] for kk in ("groups", "usable_energy_kwh", "leftovers")}
+               for k, v in out["regroup"].items()}
+    return {"recorded": record, "scope": "every custodian" if custodian is None else custodian,
+            "rules_version": out["rules_version"], "graded_packs": out["graded_packs"],
+            "counts": {lvl: {str(g): int(n) for g, n in c.items()} for lvl, c in out["counts"].items()},
+            "events_written": out["events_written"], "regroup": regroup, "packs": packs[:max_packs_listed],
+            "packs_truncated": len(packs) > max_packs_listed}
+
+
+def triage_grade_work(engine: Engine, principal: Principal, *, chemistry: str | None = None,
+                      application: str | None = None, batch: int = 100) -> Any:
+    """The background job "grade the registry": checks access now, returns the work for the job runner.
+
+    The work grades ``batch`` packs at a time (each batch is recorded, so it leaves the
+    awaiting-evaluation states) and reports progress after each batch.
+    """
+    from circulith.services.triage import AWAITING_EVALUATION
+
+    custodian = _triage_scope(principal, record=True)
+
+    def work(progress: Any) -> dict[str, Any]:
+        with transaction(engine) as session:
+            total = repo.count_packs(session, AWAITING_EVALUATION, custodian_org_id=custodian, chemistry=chemistry)
+        progress(0, total, "grading")
+        done = events = 0
+        counts: dict[str, int] = {}
+        for _ in range(total // batch + 2):  # bounded even if a batch were refused
+            part = triage_grade(engine, principal, record=True, chemistry=chemistry, application=application,
+                                limit=batch, max_packs_listed=0)
+            if part["graded_packs"] == 0:
+                break
+            done += part["graded_packs"]
+            events += part["events_written"]
+            for g, n in part["counts"].get("pack", {}).items():
+                counts[g] = counts.get(g, 0) + n
+            progress(min(done, total), total, "grading")
+            if part["events_written"] == 0:
+                break
+        return {"graded_packs": done, "events_written": events, "pack_grades": counts}
+
+    return work
+
+
+def import_passports_work(engine: Engine, principal: Principal, path: Any, *, chunk: int = 200) -> Any:
+    """The background job "import a file" of passports (CSV, JSON, JSON Lines), through :func:`create_passports`.
+
+    Checks access now; the work validates every record first (nothing is written if any is
+    invalid), then registers them chunk by chunk with the same rules as the API (makers: their
+    own batteries only).
+    """
+    from circulith.io.records import iter_records
+    from circulith.passport.model import parse_passport
+
+    _require_scope(principal, Scope.WRITE)
+    if not principal.is_operator and principal.role not in MAKER_ROLES:
+        raise AccessDenied("only battery makers, OEMs and the registry operator register passports")
+
+    def work(progress: Any) -> dict[str, Any]:
+        passports: list[Passport] = []
+        problems: list[Problem] = []
+        for row, record in iter_records(path):
+            try:
+                passports.append(parse_passport(record, row=row))
+            except InvalidInput as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise InvalidInput(problems, source="uploaded file")
+        total = len(passports)
+        progress(0, total, "registering")
+        created = unchanged = 0
+        # Packs first keeps parents before their modules and cells across chunks.
+        passports.sort(key=lambda p: {"pack": 0, "module": 1, "cell": 2}.get(str(p.level), 3))
+        for i in range(0, total, chunk):
+            with transaction(engine) as session:
+                res = create_passports(session, principal, passports[i : i + chunk])
+            created += res["created"]
+            unchanged += res["unchanged"]
+            progress(min(i + chunk, total), total, "registering")
+        return {"records": total, "created": created, "unchanged": unchanged}
+
+    return work
+
+
+def triage_overview(session: Session, principal: Principal) -> dict[str, Any]:
+    """Retirements and triage for the dashboard, from the latest ``graded`` event of each pack in scope.
+
+    Grade mix, state-of-health distribution (the graded SOH estimate), and the modules fit for
+    second life regrouped into packs of consistent capacity (per chemistry and application).
+    """
+    import pandas as pd
+
+    from circulith.triage.regroup import regroup
+    from circulith.triage.rules import load_rules
+
+    scope = fleet_scope(principal)
+    rows = repo.latest_payloads(session, "graded", scope)
+    tested = {b.battery_id: json.loads(p) for b, _, p in repo.latest_payloads(session, "tested", scope)}
+    grades: dict[str, int] = {}
+    soh_bins = {f"{lo}-{lo + 5}": 0 for lo in range(50, 100, 5)}
+    soh_bins["<50"] = 0
+    packs: list[dict[str, Any]] = []
+    fit: list[dict[str, Any]] = []
+    for b, at, text in rows:
+        p = json.loads(text)
+        grade = str(p.get("grade"))
+        grades[grade] = grades.get(grade, 0) + 1
+        soh = tested.get(b.battery_id, {}).get("soh_pct")
+        if isinstance(soh, int | float):
+            lo = int(soh // 5 * 5)
+            soh_bins["<50" if soh < 50 else f"{min(lo, 95)}-{min(lo, 95) + 5}"] += 1
+        packs.append({"battery_id": b.battery_id, "chemistry": b.chemistry, "graded_at": at, "grade": grade,
+                      "application": p.get("application"), "rule_id": p.get("rule_id"),
+                      "soh_pct": soh, "pack_decision": p.get("pack_decision"),
+                      "explanation": p.get("explanation")})
+        for m in p.get("modules") or []:
+            if m.get("grade") in ("reuse", "repurpose"):
+                fit.append(m | {"chemistry": b.chemistry})
+    regrouped: list[dict[str, Any]] = []
+    if fit:
+        mods = {m.battery_id: m for m in repo.batteries_by_ids(session, [f["battery_id"] for f in fit])}
+        frame = pd.DataFrame([f for f in fit if f["battery_id"] in mods])
+        if not frame.empty:
+            docs = {bid: json.loads(m.document) for bid, m in mods.items()}
+            frame["capacity_ah"] = [docs[b]["rated_capacity_ah"] * s / 100.0
+                                    for b, s in zip(frame["battery_id"], frame["soh_pct"], strict=True)]
+            frame["nominal_voltage_v"] = [docs[b]["nominal_voltage_v"] for b in frame["battery_id"]]
+            rules = load_rules()
+            frame["application"] = frame["application"].fillna("").replace("", "stationary_storage")
+            for (chem, application), grp in frame.groupby(["chemistry", "application"]):
+                if application not in rules["applications"]:
+                    continue
+                res = regroup(grp[["battery_id", "capacity_ah", "nominal_voltage_v", "grade"]],
+                              application=application, rules=rules)
+                for k, g in enumerate(res.groups):
+                    regrouped.append({"group": f"{chem}/{application}/{k + 1}", "chemistry": chem,
+                                      "application": application, "modules": len(g["battery_ids"]),
+                                      "capacity_spread_pct": round(float(g["capacity_spread_pct"]), 2),
+                                      "usable_energy_kwh": round(float(g["usable_energy_kwh"]), 2)})
+    _log(session, principal, [
+        _Seen(b, Audience.LEGITIMATE if scope is not None else principal.global_audience or Audience.PUBLIC,
+              "triage_overview") for b, _, _ in rows], "triage_overview")
+    return {"graded_packs": len(rows), "grades": dict(sorted(grades.items())), "soh_pct_bins": soh_bins,
+            "packs": packs, "regrouped": regrouped, "fit_modules": len(fit)}
+
+
+# ---------------------------------------------------------------- recovery and prices
+
+
+METAL_COMMODITIES = ("Al", "Co", "Cu", "Li2CO3", "Mn", "Ni")
+"""Commodities a metal-price multiplier scales (graphite and steel scrap keep their price)."""
+
+
+def price_scenario(price_date: Any = None, metal_price_multiplier: float = 1.0) -> tuple[Any, Any]:
+    """The shipped price book as of ``price_date`` (latest if None) with metal prices scaled.
+
+    Returns
+    -------
+    (PriceBook, date)
+    """
+    import datetime as dt
+
+    from circulith.recovery.prices import default_price_book, latest_price_date
+
+    if not 0 < metal_price_multiplier <= 10:
+        raise InvalidInput(Problem(None, "metal_price_multiplier", "must lie in (0, 10]"))
+    book = default_price_book()
+    for c in METAL_COMMODITIES:
+        if metal_price_multiplier != 1.0:
+            book = book.scaled(c, metal_price_multiplier)
+    as_of = price_date or latest_price_date(book)
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InvalidInput(Problem(None, "price_date", f"'{as_of}' is not an ISO date (YYYY-MM-DD)")) from None
+    return book, as_of
+
+
+def price_dates() -> list[str]:
+    """Dates of the shipped price observations (for the scenario switch)."""
+    from circulith.recovery.prices import default_price_book
+
+    return sorted({o.date.isoformat() for o in default_price_book().observations})
+
+
+def recovery_run(principal: Principal, *, chemistry: str, form: str, mass_kg: float, route: str,
+                 price_date: Any = None, metal_price_multiplier: float = 1.0) -> dict[str, Any]:
+    """Run a lot through one route (any logged-in caller: a calculation on the caller's own inputs)."""
+    from circulith.recovery.compliance import material_recovery_check
+    from circulith.recovery.valuation import evaluate
+
+    _require_scope(principal, Scope.READ)
+    book, as_of = price_scenario(price_date, metal_price_multiplier)
+    res = evaluate(chemistry, form, mass_kg, route, prices=book, as_of=as_of)
+    out = res.model_dump(mode="json")
+    out["metal_price_multiplier"] = metal_price_multiplier
+    out["eu_material_recovery"] = [c.model_dump(mode="json") for c in material_recovery_check(res.element_recovery)]
+    return out
+
+
+def recovery_compare(principal: Principal, *, chemistry: str, form: str, mass_kg: float, price_date: Any = None,
+                     metal_price_multiplier: float = 1.0) -> dict[str, Any]:
+    """Every route side by side for one chemistry, form and mass."""
+    from circulith.recovery.pricing import DEFAULT_ROUTES
+    from circulith.recovery.valuation import theoretical_metal_value
+
+    runs = {r: recovery_run(principal, chemistry=chemistry, form=form, mass_kg=mass_kg, route=r,
+                            price_date=price_date, metal_price_multiplier=metal_price_multiplier)
+            for r in DEFAULT_ROUTES}
+    book, as_of = price_scenario(price_date, metal_price_multiplier)
+    keys = ("revenue_usd", "cost_usd", "net_usd", "energy_mj", "ghg_kg_co2e", "water_m3", "black_mass_kg",
+            "element_recovery")
+    return {"chemistry": chemistry, "form": form, "mass_kg": mass_kg, "price_date": as_of.isoformat(),
+            "metal_price_multiplier": metal_price_multiplier,
+            "theoretical_metal_value_usd_per_t": theoretical_metal_value(chemistry, form, prices=book, as_of=as_of),
+            "routes": {r: {k: d[k] for k in keys} for r, d in runs.items()}}
+
+
+def value_matrix(principal: Principal, *, form: str = "pack", price_date: Any = None,
+                 metal_price_multiplier: float = 1.0) -> dict[str, Any]:
+    """Net value per tonne of every route for every chemistry [USD/t] under a price scenario."""
+    from circulith.recovery.composition import FORMS
+    from circulith.recovery.pricing import DEFAULT_ROUTES, value_tables
+
+    _require_scope(principal, Scope.READ)
+    if form not in FORMS:
+        raise InvalidInput(Problem(None, "form", f"unknown form '{form}'; use {', '.join(FORMS)}"))
+    book, as_of = price_scenario(price_date, metal_price_multiplier)
+    t = value_tables(DEFAULT_ROUTES, prices=book, as_of=as_of)
+    f = list(FORMS).index(form)
+    rows = []
+    for c, chem in enumerate(t.chemistries):
+        k = c * len(FORMS) + f
+        rows.append({"chemistry": chem, **{f"{r}_usd_per_t": round(float(t.revenue[i, k] - t.cost[i, k]) * 1000, 1)
+                                           for i, r in enumerate(t.routes)}})
+    return {"form": form, "price_date": as_of.isoformat(), "metal_price_multiplier": metal_price_multiplier,
+            "routes": list(t.routes), "rows": rows, "prices_usd_per_kg": book.scenario(as_of)}
+
+
+def price_passport(session: Session, principal: Principal, identifier: str, *, price_date: Any = None,
+                   metal_price_multiplier: float = 1.0, logistics_usd_per_kg: float = 0.0,
+                   margin_fraction: float = 0.0) -> dict[str, Any]:
+    """Price one battery the caller may see beyond the public view (custody, maker, grant, authorities)."""
+    import pandas as pd
+
+    from circulith.recovery.pricing import price_fleet
+
+    _require_scope(principal, Scope.READ)
+    b = _battery(session, identifier)
+    (s,) = _audiences(session, principal, [b])
+    if not is_restricted(s.audience):
+        raise AccessDenied(f"you may not price {b.battery_id}: it is not in your custody, not made by you and you "
+                           "hold no grant for it (request one at /api/v1/grants)")
+    book, as_of = price_scenario(price_date, metal_price_multiplier)
+    form = b.level if b.level in ("pack", "module", "cell") else "pack"
+    frame = pd.DataFrame({"battery_id": [b.battery_id], "chemistry": [b.chemistry], "form": [form],
+                          "mass_kg": [b.mass_kg]})
+    priced = price_fleet(frame, prices=book, as_of=as_of, logistics_usd_per_kg=logistics_usd_per_kg,
+                         margin_fraction=margin_fraction)
+    row = priced.iloc[0]
+    nets = {c[4:-4]: round(float(row[c]), 2) for c in priced.columns if c.startswith("net_") and c.endswith("_usd")}
+    _log(session, principal, [s], "price")
+    return {"battery_id": b.battery_id, "chemistry": b.chemistry, "form": form, "mass_kg": b.mass_kg,
+            "price_date": as_of.isoformat(), "metal_price_multiplier": metal_price_multiplier,
+            "best_route": str(row["best_route"]), "destination": str(row["destination"]),
+            **{k: round(float(row[k]), 2) for k in ("revenue_usd", "processing_cost_usd", "logistics_usd",
+                                                     "margin_usd", "offer_usd")},
+            "net_by_route_usd": nets}
+
+
+# ---------------------------------------------------------------- compliance
+
+
+COMPLIANCE_READERS = AUTHORITY_ROLES | {Role.COMMISSION}
+"""Who reads every plant's compliance report (besides the plant's own organisation)."""
+
+
+def _plant_lots(session: Session, plant_id: str | None) -> list[tuple[str, Any]]:
+    from circulith.recovery.lots import lot_from_payload
+
+    out = []
+    for actor, _site, text in repo.lot_records(session, plant_id):
+        payload = json.loads(text)
+        if plant_id is not None and payload.get("plant_id") != plant_id:
+            continue
+        try:
+            out.append((actor, lot_from_payload(payload)))
+        except InvalidInput:
+            log.warning("skipping an unreadable lot record of plant %s", payload.get("plant_id"))
+    return out
+
+
+def compliance_plants(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Plants with lot records the caller may report on: authorities and the Commission all, others their own."""
+    _require_scope(principal, Scope.READ)
+    plants: dict[str, dict[str, Any]] = {}
+    for actor, lot in _plant_lots(session, None):
+        if principal.role in COMPLIANCE_READERS or actor == principal.org_id:
+            p = plants.setdefault(lot.plant_id, {"plant_id": lot.plant_id, "org_id": actor, "years": set()})
+            when = getattr(lot, "received_on", None) or getattr(lot, "produced_on", None)
+            if when is not None:
+                p["years"].add(when.year)
+    return [{**p, "years": sorted(p["years"])} for _, p in sorted(plants.items())]
+
+
+def compliance(session: Session, principal: Principal, plant_id: str, year: int) -> dict[str, Any]:
+    """A plant's compliance report for a year from its lot records (Annex XII efficiencies, recovery targets).
+
+    Authorities and the Commission read any plant's; the organisation that recorded a plant's lots
+    reads its own. Another organisation's plant is reported as unknown (404), not as forbidden, so
+    that plant names do not leak.
+    """
+    from circulith.recovery.compliance import compliance_report
+
+    _require_scope(principal, Scope.READ)
+    lots = _plant_lots(session, plant_id)
+    mine = [lot for actor, lot in lots if principal.role in COMPLIANCE_READERS or actor == principal.org_id]
+    if not mine:
+        raise NotFound(f"no lot records of plant '{plant_id}' that you may report on")
+    report = compliance_report(mine, plant_id, year)
+    return report.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------- planning (cached: reference data only)
+
+
+@lru_cache(maxsize=4)
+def _default_forecast() -> Any:
+    from circulith.planning.scenario import scenario_from_mapping
+    from circulith.planning.service import run_forecast
+
+    return run_forecast(scenario_from_mapping({}))
+
+
+@lru_cache(maxsize=4)
+def _default_capacity() -> dict[str, Any]:
+    from circulith.planning.scenario import scenario_from_mapping
+    from circulith.planning.service import run_capacity
+
+    return run_capacity(scenario_from_mapping({}))
+
+
+NETWORK_TIME_LIMIT_S = 30.0
+"""Solver time limit of the example network plan [s] (the example solves to optimality in ~10 s)."""
+
+
+@lru_cache(maxsize=2)
+def _example_network(time_limit_s: float = NETWORK_TIME_LIMIT_S) -> dict[str, Any]:
+    from importlib.resources import files
+
+    from circulith.planning.network_milp import plan_network
+    from circulith.planning.readers import read_csv_table
+
+    data = files("circulith.reference") / "data"
+    sites = read_csv_table(data / "example_sites.csv")
+    demand = read_csv_table(data / "example_demand.csv")
+    plan = plan_network(sites, demand, time_limit_s=time_limit_s).to_dict()
+    coords = {str(r.site_id): (float(r.lat), float(r.lon), str(r.kind), str(r.name)) for r in sites.itertuples()}
+    coords |= {str(r.source_id): (float(r.lat), float(r.lon), "source", str(r.name)) for r in demand.itertuples()}
+    plan["places"] = [{"id": k, "lat": v[0], "lon": v[1], "kind": v[2], "name": v[3],
+                       "opened": k in plan["opened_sites"]} for k, v in sorted(coords.items())]
+    plan["inputs"] = "example_sites.csv, example_demand.csv (fictional sites at real city locations)"
+    return plan
+
+
+def forecast(principal: Principal, *, stream: str = "feedstock", metric: str = "tonnes",
+             region: str | None = None) -> dict[str, Any]:
+    """The default scenario's forecast (median and interval) for one stream and metric (cached)."""
+    _require_scope(principal, Scope.READ)
+    result = _default_forecast()
+    rows = result.table(stream, metric)
+    if rows.empty:
+        raise InvalidInput(Problem(None, "stream", f"no forecast rows for stream '{stream}' and metric '{metric}'"))
+    if region:
+        rows = rows[rows["region"] == region]
+        if rows.empty:
+            raise InvalidInput(Problem(None, "region", f"unknown region '{region}'"))
+    cols = ["year", "region", "median", "lower", "upper"]
+    return {"scenario": result.assumptions.get("scenario"), "stream": stream, "metric": metric,
+            "n_members": int(result.n_members), "interval": [float(x) for x in result.interval],
+            "regions": sorted(set(result.summary["region"])),
+            "rows": [{k: (r[k] if k == "region" else float(r[k]) if k != "year" else int(r[k])) for k in cols}
+                     for r in rows[cols].to_dict(orient="records")]}
+
+
+def capacity(principal: Principal) -> dict[str, Any]:
+    """Recycling capacity against forecast feedstock per region and year (cached)."""
+    _require_scope(principal, Scope.READ)
+    out = _default_capacity()
+    gap = out["gap"]
+    cols = [c for c in ("year", "region", "feedstock_t", "capacity_t", "gap_t", "position") if c in gap]
+    rows = gap[cols].astype(object).where(gap[cols].notna(), None).to_dict(orient="records")
+    return {"rows": rows, "summary": out["summary"], "unmatched_plants": out["unmatched_plants"],
+            "stage": out["assumptions"]["stage"]}
+
+
+def network_plan(principal: Principal) -> dict[str, Any]:
+    """The collection-to-hub network plan on the shipped example sites and demand (cached)."""
+    _require_scope(principal, Scope.READ)
+    return _example_network()
