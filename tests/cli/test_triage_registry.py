@@ -56,3 +56,26 @@ def test_triage_grade_from_registry_cli(tmp_path, capsys):
     assert out["events_written"] == 0 and out["graded_packs"] >= 1
     assert run(["--db", url, "triage", "grade", "--from-registry", "somefile.csv"]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_repurposed_battery_gets_a_linked_successor_passport(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    engine = create_db_engine(url)
+    build_demo(engine, 80, seed=3, today=dt.date(2026, 11, 1))
+    out = grade_registry(engine)
+    pack = next(p for p in out["packs"] if p["grade"] in ("repurpose", "reuse"))
+    new_id = "urn:uuid:5b0f9a52-3f7e-4c1e-9a57-0c6f2b1d8e11"
+    args = ["--db", url, "passport", "successor", pack["battery_id"], "--status", "repurposed", "--new-id", new_id,
+            "--operator", "REU-SECONDVOLT", "--category", "stationary", "--json"]
+    assert run(args) == 0
+    made = json.loads(capsys.readouterr().out)
+    old_passport, old_state = passport_document(engine, pack["battery_id"])
+    new_passport, new_state = passport_document(engine, new_id)
+    assert made["predecessor_passport_id"] == old_passport.passport_id
+    assert new_passport.predecessor_passport_id == old_passport.passport_id
+    assert new_passport.category == "stationary" and new_passport.status == "repurposed"
+    assert old_passport.status == "repurposed" and old_state["lifecycle_state"] == "second_life"
+    assert new_state["lifecycle_state"] == "manufactured"
+    # A second successor from the same original is refused: it is no longer awaiting evaluation.
+    assert run(args[:8] + ["urn:uuid:6c1f0b63-4f8e-4d2f-8b68-1d7f3c2e9f22"] + args[9:]) == 2
+    assert verify(engine).ok

@@ -161,6 +161,30 @@ def passport_export(
         typer.echo(text)
 
 
+@passport_app.command("successor")
+def passport_successor(
+    identifier: str,
+    status: Annotated[str, typer.Option("--status", help="repurposed, reused or remanufactured.")],
+    new_id: Annotated[str, typer.Option("--new-id", help="Identifier of the battery as placed on the market again.")],
+    operator: Annotated[str, typer.Option("--operator", help="Organisation ID of the operator now responsible.")],
+    operator_name: Annotated[str, typer.Option("--operator-name", help="Its registered name.")] = "",
+    category: Annotated[str | None, typer.Option("--category", help="New category (e.g. stationary).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register the new passport of a repurposed/reused/remanufactured battery, linked to IDENTIFIER (Art. 77(7))."""
+    from circulith.services.registry import register_successor
+
+    changes = {"category": category} if category else {}
+    new = register_successor(_engine(), identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
+                             operator_name=operator_name or operator, changes=changes)
+    if json_out:
+        emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
+                   "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})
+    else:
+        console.print(f"registered {new.battery_id} (passport {new.passport_id}), successor of "
+                      f"{new.predecessor_passport_id}, status {new.status}")
+
+
 @ledger_app.command("verify")
 def ledger_verify(json_out: JsonOpt = False) -> None:
     """Recompute every event digest and both hash chains; name any event altered, deleted, inserted or reordered."""

@@ -228,6 +228,41 @@ def import_events(
     return report
 
 
+def register_successor(
+    engine: Engine,
+    identifier: str,
+    *,
+    status: str,
+    new_battery_id: str,
+    operator_org_id: str,
+    operator_name: str,
+    changes: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Passport:
+    """Give a repurposed, reused or remanufactured battery its new passport (Art. 77(7)), atomically.
+
+    Records the ``repurposed`` / ``reused`` / ``remanufactured`` event on the original battery (which
+    must have been evaluated: tested or graded), sets its passport status, and registers the
+    successor passport linked to it by ``predecessor_passport_id``. The successor starts its own
+    ledger chain; its later life is recorded under the new identifier.
+    """
+    from circulith.passport.lineage import successor_passport
+    from circulith.passport.model import Party
+
+    at = now or datetime.now(UTC)
+    with transaction(engine) as session:
+        bat = get_battery(session, identifier)
+        old = stored_passport(bat)
+        new = successor_passport(old, status, new_battery_id=new_battery_id,  # type: ignore[arg-type]
+                                 operator=Party(id=operator_org_id, name=operator_name), **(changes or {}))
+        append_events(session, [LedgerEvent(
+            battery_id=bat.battery_id, kind=EventKind(status), occurred_at=at, actor_org_id=operator_org_id,
+            payload={"successor_battery_id": new.battery_id, "successor_passport_id": new.passport_id},
+        )])
+        register_passports(session, [new], actor_org_id=operator_org_id, now=at)
+    return new
+
+
 def record_events(engine: Engine, events: list[LedgerEvent]) -> int:
     """Append events produced by circulith itself (all-or-nothing); returns how many were written."""
     with transaction(engine) as session:
