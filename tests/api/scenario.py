@@ -4,7 +4,8 @@ Built from the demo fleet (12 packs) plus events that put known batteries in kno
 
 * ``own``: an in-service pack whose maker (``maker``) holds it;
 * ``custody``: a pack collected by DIS-KREIS (dismantler custody);
-* ``recycled``: a pack dismantled and recycled by REC-HYDROLUX (its passport has ceased).
+* ``recycled``: a pack dismantled and recycled by REC-HYDROLUX (its passport has ceased), with the
+  input and product lot records of the recycler's plant :data:`PLANT`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 
 from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.recovery.lots import InputLot, LotItem, ProductLot
 from circulith.services.demo import build_demo
 from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
 from circulith.store.database import transaction
@@ -22,6 +24,8 @@ from circulith.store.ledger_store import append_events
 from circulith.store.models import Battery
 
 DEMO_TODAY = dt.date(2026, 1, 15)
+PLANT = "PLANT-HYDROLUX-1"
+"""The recycler REC-HYDROLUX's plant (its lot records are in the ledger)."""
 
 
 @dataclass
@@ -56,13 +60,20 @@ def build_scenario(engine: Engine, n_packs: int = 12) -> Scenario:
         other_maker = custody.manufacturer_id
         at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
         step = dt.timedelta(minutes=1)
+        # The recycler's plant records its lots in the ledger: an input lot on dismantling, a product lot on recycling.
+        day = at.date()
+        input_lot = InputLot(lot_id="IN-HYDROLUX-1", plant_id=PLANT, received_on=day, items=[LotItem(
+            battery_id=recycled.battery_id, chemistry=recycled.chemistry, form="pack", mass_kg=recycled.mass_kg)])
+        product_lot = ProductLot(lot_id="P-HYDROLUX-1", plant_id=PLANT, produced_on=day, source_lot_ids=[
+            "IN-HYDROLUX-1"], mass_kg=round(recycled.mass_kg * 0.1, 1), commodity="NiSO4.6H2O", route="hydro")
         events = [
             _ev(custody.battery_id, EventKind.REMOVED, custody.custodian_org_id or maker, at),
             _ev(custody.battery_id, EventKind.COLLECTED, "DIS-KREIS", at + step, price_eur=1234.0),
             _ev(recycled.battery_id, EventKind.REMOVED, recycled.custodian_org_id or maker, at),
             _ev(recycled.battery_id, EventKind.COLLECTED, "REC-HYDROLUX", at + step),
-            _ev(recycled.battery_id, EventKind.DISMANTLED, "REC-HYDROLUX", at + 2 * step),
-            _ev(recycled.battery_id, EventKind.RECYCLED, "REC-HYDROLUX", at + 3 * step, assay_co_pct=7.5),
+            _ev(recycled.battery_id, EventKind.DISMANTLED, "REC-HYDROLUX", at + 2 * step, **input_lot.to_payload()),
+            _ev(recycled.battery_id, EventKind.RECYCLED, "REC-HYDROLUX", at + 3 * step, assay_co_pct=7.5,
+                **product_lot.to_payload()),
         ]
         append_events(s, events)
         module = s.execute(select(Battery.battery_id).where(Battery.parent_battery_id == recycled.battery_id)

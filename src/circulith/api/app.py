@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -53,12 +54,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     install_error_handlers(app)
 
+    from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.services.jobs import JobRunner
     from circulith.web.routes import install_web
 
+    app.state.jobs = JobRunner()
+    app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(router)
     install_web(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    if settings.env != "test":
+        from circulith.services.platform import warm_planning_caches
+
+        threading.Thread(target=warm_planning_caches, name="circulith-warm", daemon=True).start()
     return app

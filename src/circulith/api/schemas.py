@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -321,3 +321,340 @@ class MeOut(BaseModel):
     scopes: list[str]
     via: str
     csrf_token: str | None = None
+
+
+# ---------------------------------------------------------------- operations: triage, recovery, planning, jobs
+
+Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
+Form = Literal["cell", "module", "pack", "black_mass"]
+Route = Literal["pyro", "hydro", "direct", "black_mass"]
+
+
+class TriageGradeIn(_In):
+    """Grade the packs awaiting evaluation that you may grade (your custody; the operator: all)."""
+
+    chemistry: Chemistry | None = None
+    application: str | None = Field(None, max_length=40, description="Second-life application (default: per chemistry).")
+    limit: int | None = Field(None, ge=1, le=100_000, description="Grade at most this many packs.")
+    preview: bool = Field(False, description="Grade without recording events (read scope suffices).")
+
+
+class TriagePack(BaseModel):
+    """One pack's grade."""
+
+    battery_id: str
+    chemistry: str | None = None
+    grade: str | None = None
+    application: str | None = None
+    rule_id: str | None = None
+    clause: str | None = None
+    soh_pct: float | None = None
+    soh_low_pct: float | None = None
+    soh_high_pct: float | None = None
+    further_test: str | None = None
+    explanation: str | None = None
+    custodian_org_id: str | None = None
+
+
+class RegroupSummary(BaseModel):
+    """Regrouped second-life packs of one chemistry and application."""
+
+    groups: int
+    usable_energy_kwh: float
+    leftovers: int
+
+
+class TriageGradeOut(BaseModel):
+    """What grading did."""
+
+    recorded: bool
+    scope: str
+    rules_version: str
+    graded_packs: int
+    counts: dict[str, dict[str, int]]
+    events_written: int
+    regroup: dict[str, RegroupSummary]
+    packs: list[TriagePack]
+    packs_truncated: bool
+
+
+class GradedPack(BaseModel):
+    """A pack's latest grade (from its ``graded`` event)."""
+
+    battery_id: str
+    chemistry: str
+    graded_at: str
+    grade: str
+    application: str | None = None
+    rule_id: str | None = None
+    soh_pct: float | None = None
+    pack_decision: str | None = None
+    explanation: str | None = None
+
+
+class RegroupedPack(BaseModel):
+    """One regrouped second-life pack."""
+
+    group: str
+    chemistry: str
+    application: str
+    modules: int
+    capacity_spread_pct: float
+    usable_energy_kwh: float
+
+
+class TriageOverviewOut(BaseModel):
+    """Retirements and triage in the caller's scope."""
+
+    graded_packs: int
+    grades: dict[str, int]
+    soh_pct_bins: dict[str, int]
+    packs: list[GradedPack]
+    regrouped: list[RegroupedPack]
+    fit_modules: int
+
+
+class PriceScenarioIn(_In):
+    """A price scenario: the shipped prices as of a date, metal prices scaled."""
+
+    price_date: date | None = Field(None, description="Prices in effect on this date (default: latest).")
+    metal_price_multiplier: float = Field(1.0, gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")
+
+
+class RecoveryCompareIn(PriceScenarioIn):
+    """A lot to run through every route."""
+
+    chemistry: Chemistry
+    form: Form = "pack"
+    mass_kg: float = Field(1000.0, gt=0, le=1e9, description="Input mass [kg].")
+
+
+class RecoveryRunIn(RecoveryCompareIn):
+    """A lot to run through one route."""
+
+    route: Route
+
+
+class RecoveryRunOut(BaseModel):
+    """Products, recoveries, money, energy, emissions and water of one route."""
+
+    chemistry: str
+    form: str
+    route: str
+    input_mass_kg: float
+    price_date: str
+    metal_price_multiplier: float
+    operations: list[str]
+    products: list[dict[str, Any]]
+    element_input_kg: dict[str, float]
+    element_recovery: dict[str, float]
+    black_mass_kg: float
+    revenue_usd: float
+    processing_cost_usd: float
+    capital_cost_usd: float
+    reagent_cost_usd: float
+    cost_usd: float
+    net_usd: float
+    energy_mj: float
+    electricity_kwh: float
+    natural_gas_mj: float
+    ghg_kg_co2e: float
+    direct_co2_kg: float
+    water_m3: float
+    reagents_kg: dict[str, float]
+    mass_balance_error_kg: float
+    eu_material_recovery: list[dict[str, Any]]
+
+
+class RouteLine(BaseModel):
+    """One route in a comparison."""
+
+    revenue_usd: float
+    cost_usd: float
+    net_usd: float
+    energy_mj: float
+    ghg_kg_co2e: float
+    water_m3: float
+    black_mass_kg: float
+    element_recovery: dict[str, float]
+
+
+class RecoveryCompareOut(BaseModel):
+    """Every route side by side."""
+
+    chemistry: str
+    form: str
+    mass_kg: float
+    price_date: str
+    metal_price_multiplier: float
+    theoretical_metal_value_usd_per_t: dict[str, float]
+    routes: dict[str, RouteLine]
+
+
+class ValueMatrixOut(BaseModel):
+    """Net value of every route per chemistry [USD/t] under a price scenario."""
+
+    form: str
+    price_date: str
+    metal_price_multiplier: float
+    routes: list[str]
+    rows: list[dict[str, str | float]]
+    prices_usd_per_kg: dict[str, dict[str, float]]
+
+
+class PriceOut(BaseModel):
+    """A battery's best route and offer."""
+
+    battery_id: str
+    chemistry: str
+    form: str
+    mass_kg: float
+    price_date: str
+    metal_price_multiplier: float
+    best_route: str
+    destination: str
+    revenue_usd: float
+    processing_cost_usd: float
+    logistics_usd: float
+    margin_usd: float
+    offer_usd: float
+    net_by_route_usd: dict[str, float]
+
+
+class PlantOut(BaseModel):
+    """A plant with lot records you may report on."""
+
+    plant_id: str
+    org_id: str
+    years: list[int]
+
+
+class ComplianceOut(BaseModel):
+    """A plant's compliance report for a year."""
+
+    plant_id: str
+    year: int
+    counting_rules: dict[str, Any]
+    input_lots: int
+    product_lots: int
+    input_mass_kg: float
+    counted_input_mass_kg: float
+    recycled_output_kg: float
+    recycling_efficiency_pct: float | None = None
+    material_recovery_pct: dict[str, float]
+    energy_mj: float
+    checks: list[dict[str, Any]]
+    upcoming: list[dict[str, Any]]
+    notes: list[str]
+    model_config = ConfigDict(extra="allow")
+
+
+class ForecastRow(BaseModel):
+    """Median and interval of one region and year."""
+
+    year: int
+    region: str
+    median: float
+    lower: float
+    upper: float
+
+
+class ForecastOut(BaseModel):
+    """Forecast of one stream and metric (default scenario)."""
+
+    scenario: str | None
+    stream: str
+    metric: str
+    n_members: int
+    interval: list[float]
+    regions: list[str]
+    rows: list[ForecastRow]
+
+
+class CapacityRow(BaseModel):
+    """Capacity against feedstock in one region and year."""
+
+    year: int
+    region: str
+    feedstock_t: float | None = None
+    capacity_t: float | None = None
+    gap_t: float | None = None
+    position: str | None = None
+
+
+class CapacityOut(BaseModel):
+    """Recycling capacity gap per region and year."""
+
+    rows: list[CapacityRow]
+    summary: list[dict[str, Any]]
+    unmatched_plants: list[str]
+    stage: str
+
+
+class FlowOut(BaseModel):
+    """One arc of the network plan."""
+
+    from_id: str
+    to_id: str
+    tonnes: float
+    damage_state: str
+    mode: str
+    trucks: int | float
+    distance_km: float
+    regime: str
+
+
+class PlaceOut(BaseModel):
+    """A site or source of the network, with its location."""
+
+    id: str
+    lat: float
+    lon: float
+    kind: str
+    name: str
+    opened: bool
+
+
+class NetworkOut(BaseModel):
+    """The network plan on the shipped example sites and demand."""
+
+    status: str
+    solver_status: str
+    objective_usd: float | None = None
+    mip_gap: float | None = None
+    greedy_cost_usd: float | None = None
+    opened_sites: list[str]
+    flows: list[FlowOut]
+    unmet: list[dict[str, Any]]
+    diagnosis: list[str]
+    emissions_t_co2e: float
+    solve_seconds: float
+    places: list[PlaceOut]
+    inputs: str
+    integer_trucks: bool
+
+
+class GradeJobIn(_In):
+    """Grade the registry in the background."""
+
+    chemistry: Chemistry | None = None
+    application: str | None = Field(None, max_length=40)
+
+
+class JobOut(BaseModel):
+    """A background job and its progress."""
+
+    job_id: str
+    kind: str
+    title: str
+    owner_org_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    done: int
+    total: int
+    percent: float
+    stage: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
