@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -186,8 +187,20 @@ class _Builder:
         self.cols.append(cols.ravel())
         self.vals.append(np.broadcast_to(np.asarray(vals, float), rows.shape).ravel().copy())
 
+    def matrix(self) -> sparse.csc_matrix:
+        """The constraint matrix assembled so far (duplicates summed)."""
+        a = sparse.csc_matrix(
+            (np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
+            shape=(self.n_row, self.n_col),
+        )
+        a.sum_duplicates()
+        return a
+
     def solve(self, time_limit_s: float, mip_rel_gap: float, threads: int | None,
-              zero_cols: NDArray[np.int64] | None = None) -> dict[str, Any]:
+              zero_cols: NDArray[np.int64] | None = None, *, relax: bool = False,
+              start: NDArray[np.float64] | None = None,
+              options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Solve with HiGHS; ``relax`` drops integrality (duals returned), ``start`` is a MIP start."""
         import highspy
 
         cost = np.concatenate(self.cost)
@@ -195,11 +208,7 @@ class _Builder:
         if zero_cols is not None and zero_cols.size:
             ub[zero_cols] = 0.0
         integ = np.concatenate(self.integer)
-        a = sparse.csc_matrix(
-            (np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
-            shape=(self.n_row, self.n_col),
-        )
-        a.sum_duplicates()
+        a = self.matrix()
         lp = highspy.HighsLp()
         lp.num_col_ = self.n_col
         lp.num_row_ = self.n_row
@@ -212,36 +221,362 @@ class _Builder:
         lp.a_matrix_.start_ = a.indptr
         lp.a_matrix_.index_ = a.indices
         lp.a_matrix_.value_ = a.data
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integ]
+        if not relax:
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in integ]  # fmt: skip
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", float(time_limit_s))
+        h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if threads:
             h.setOptionValue("threads", int(threads))
+        for key, value in (options or {}).items():
+            h.setOptionValue(key, value)
         h.passModel(lp)
+        user_start = False
+        if start is not None and not relax:
+            hs = highspy.HighsSolution()
+            hs.col_value = np.asarray(start, float).tolist()
+            hs.value_valid = True
+            user_start = h.setSolution(hs) == highspy.HighsStatus.kOk
         t0 = time.perf_counter()
         h.run()
         secs = time.perf_counter() - t0
         status = h.getModelStatus()
         info = h.getInfo()
         sol = h.getSolution()
-        has_sol = bool(getattr(info, "primal_solution_status", 0) >= 2) or len(sol.col_value) == self.n_col
-        x = np.asarray(sol.col_value) if has_sol and len(sol.col_value) == self.n_col else None
-        return {
+        has_sol = int(getattr(info, "primal_solution_status", 0)) >= 2 and len(sol.col_value) == self.n_col
+        x = np.asarray(sol.col_value) if has_sol else None
+        out: dict[str, Any] = {
             "status": h.modelStatusToString(status),
             "x": x,
             "objective": float(info.objective_function_value) if x is not None else None,
-            "dual_bound": float(info.mip_dual_bound),
-            "gap": float(info.mip_gap),
+            "dual_bound": float(info.mip_dual_bound) if not relax else None,
+            "gap": float(info.mip_gap) if not relax else None,
             "seconds": secs,
-            "n_int": int(integ.sum()),
+            "n_int": 0 if relax else int(integ.sum()),
+            "user_start": user_start,
         }
+        if relax and x is not None:
+            out["row_dual"] = np.asarray(sol.row_dual)
+            out["col_dual"] = np.asarray(sol.col_dual)
+            out["cost"] = cost
+        return out
 
 
 def _distances(params: NetworkParams, lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> NDArray[np.float64]:
     return haversine_km(np.asarray(lat1, float), np.asarray(lon1, float), np.asarray(lat2, float),
                         np.asarray(lon2, float)) * params.road_circuity  # fmt: skip
+
+
+@dataclass
+class _Instance:
+    """Validated data of one network instance, in solver order."""
+
+    params: NetworkParams
+    first: pd.DataFrame
+    second: pd.DataFrame
+    reuse: pd.DataFrame
+    src_ids: NDArray[Any]
+    tons: NDArray[np.float64]  # (n_i, 3) tonnes per source and damage state (reusable removed)
+    reusable: NDArray[np.float64]  # (n_i,)
+    state_mult: NDArray[np.float64]
+    dist1: NDArray[np.float64]
+    dist2: NDArray[np.float64]
+    dist_r: NDArray[np.float64]
+    allowed: list[NDArray[np.bool_]]  # per damage state, (n_i, n_first): permitted arc with tonnes to move
+    output_ratio: float
+
+    def arc_cost(self, s_idx: int, ii: NDArray[np.int64], jj: NDArray[np.int64]) -> tuple[NDArray[np.float64], ...]:
+        """Per-tonne cost, per-truck cost and effective payload ``min(payload, D)`` of first-echelon arcs."""
+        st = DAMAGE_STATES[s_idx]
+        need = self.tons[ii, s_idx]
+        c_x = self.first["variable_cost_usd_per_t"].to_numpy(float)[jj]
+        c_n = self.dist1[ii, jj] * self.params.truck_cost_per_km(st) * self.state_mult[ii]
+        m = np.minimum(self.params.payload_t[st], need)
+        return c_x, c_n, m
+
+
+@dataclass
+class _Model:
+    b: _Builder
+    o1: NDArray[np.int64]
+    o2: NDArray[np.int64]
+    o_r: NDArray[np.int64]
+    arcs: list[tuple[NDArray[np.int64], NDArray[np.int64], int, NDArray[np.int64], NDArray[np.int64]]]
+    dem_rows: list[NDArray[np.int64]]  # per state: row of each source (-1: none)
+    cap1_rows: NDArray[np.int64]
+    cons_rows: NDArray[np.int64]
+    cons_coef: float
+    unmet_cols: dict[int, NDArray[np.int64]]
+    u_reuse: NDArray[np.int64]
+    y_arcs: tuple[NDArray[np.int64], ...] | None
+    r_arcs: tuple[NDArray[np.int64], ...] | None
+
+    def slack_cols(self) -> NDArray[np.int64]:
+        return np.concatenate([p[:, 1] for p in self.unmet_cols.values()] + [self.u_reuse[:, 1]]).astype(int)
+
+
+def _build_model(inst: _Instance, arcsets: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+                 integer_trucks: bool) -> _Model:  # fmt: skip
+    """Assemble the MILP over the given first-echelon arcs (one ``(ii, jj)`` pair of arrays per state).
+
+    Per arc two linking rows: ``x <= min(payload, D) n`` (whole truckloads; as tight as ``x <= D n`` when
+    ``D < payload``) and ``n <= ceil(D / payload) o_j`` (no truck to a closed site, hence
+    ``x <= payload ceil(D/payload) o_j``, the strong facility-location link).
+    """
+    params, first, second, reuse = inst.params, inst.first, inst.second, inst.reuse
+    n_i = inst.tons.shape[0]
+    b = _Builder()
+    o1 = b.add_cols(first["fixed_cost_usd"].to_numpy(float), 1.0, True)
+    o2 = b.add_cols(second["fixed_cost_usd"].to_numpy(float), 1.0, True) if len(second) else np.zeros(0, int)
+    o_r = b.add_cols(reuse["fixed_cost_usd"].to_numpy(float), 1.0, True) if len(reuse) else np.zeros(0, int)
+    cap1_rows = b.add_rows(len(first), -np.inf, 0.0)
+    b.coef(cap1_rows, o1, -first["capacity_t"].to_numpy(float))
+    arcs = []
+    for s_idx, st in enumerate(DAMAGE_STATES):
+        ii, jj = arcsets[s_idx]
+        need = inst.tons[ii, s_idx]
+        c_x, c_n, m = inst.arc_cost(s_idx, ii, jj)
+        n_max = np.ceil(need / params.payload_t[st] - 1e-9)
+        x = b.add_cols(c_x, need, False)
+        n = b.add_cols(c_n, n_max, integer_trucks)
+        arcs.append((ii, jj, s_idx, x, n))
+        r = b.add_rows(ii.size, -np.inf, 0.0)
+        b.coef(r, x, 1.0)
+        b.coef(r, n, -m)
+        r = b.add_rows(ii.size, -np.inf, 0.0)
+        b.coef(r, n, 1.0)
+        b.coef(r, o1[jj], -n_max)
+        b.coef(cap1_rows[jj], x, 1.0)
+    unmet_cols: dict[int, NDArray[np.int64]] = {}
+    dem_rows: list[NDArray[np.int64]] = []
+    for s_idx in range(len(DAMAGE_STATES)):
+        srcs = np.flatnonzero(inst.tons[:, s_idx] > 1e-9)
+        u = b.add_cols(np.full(srcs.size, params.unmet_penalty_usd_per_t), inst.tons[srcs, s_idx], False)
+        unmet_cols[s_idx] = np.column_stack([srcs, u]) if srcs.size else np.zeros((0, 2), int)
+        rows = b.add_rows(srcs.size, inst.tons[srcs, s_idx], inst.tons[srcs, s_idx])
+        row_of_src = np.full(n_i, -1)
+        row_of_src[srcs] = rows
+        dem_rows.append(row_of_src)
+        b.coef(rows, u, 1.0)
+        ii, _, _, x, _ = arcs[s_idx]
+        b.coef(row_of_src[ii], x, 1.0)
+    y_arcs = None
+    if len(second):
+        jj, hh = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
+        jj, hh = jj.ravel(), hh.ravel()
+        pay = params.payload_t["processed"]
+        cap_first = first["capacity_t"].to_numpy(float)
+        cap_second = second["capacity_t"].to_numpy(float)
+        y = b.add_cols(second["variable_cost_usd_per_t"].to_numpy(float)[hh], cap_first[jj] * inst.output_ratio, False)
+        n2 = b.add_cols(inst.dist2[jj, hh] * params.truck_cost_per_km("processed"),
+                        np.ceil(cap_first[jj] * inst.output_ratio / pay), integer_trucks)  # fmt: skip
+        y_arcs = (jj, hh, y, n2)
+        cons_rows = b.add_rows(len(first), 0.0, 0.0)
+        cons_coef = -inst.output_ratio
+        b.coef(cons_rows[jj], y, 1.0)
+        cap2 = b.add_rows(len(second), -np.inf, 0.0)
+        b.coef(cap2[hh], y, 1.0)
+        b.coef(cap2, o2, -cap_second)
+        r = b.add_rows(jj.size, -np.inf, 0.0)
+        b.coef(r, y, 1.0)
+        b.coef(r, o2[hh], -np.minimum(cap_first[jj] * inst.output_ratio, cap_second[hh]))
+        r = b.add_rows(jj.size, -np.inf, 0.0)
+        b.coef(r, y, 1.0)
+        b.coef(r, n2, -pay)
+    else:
+        # no hub: processed output cannot leave, so spoke inflow is forced to 0 (diagnosed as unmet demand)
+        cons_rows = b.add_rows(len(first), -np.inf, 0.0)
+        cons_coef = 1.0
+    for _ii, jj1, _s, x, _n in arcs:
+        b.coef(cons_rows[jj1], x, cons_coef)
+    r_arcs = None
+    u_reuse = np.zeros((0, 2), int)
+    if len(reuse) and (inst.reusable > 1e-9).any():
+        srcs = np.flatnonzero(inst.reusable > 1e-9)
+        ii = np.repeat(srcs, len(reuse))
+        kk = np.tile(np.arange(len(reuse)), srcs.size)
+        pay = params.payload_t["intact"]
+        rq = inst.reusable
+        xr = b.add_cols(reuse["variable_cost_usd_per_t"].to_numpy(float)[kk], rq[ii], False)
+        nr = b.add_cols(inst.dist_r[ii, kk] * params.truck_cost_per_km("intact") * inst.state_mult[ii],
+                        np.ceil(rq[ii] / pay - 1e-9), integer_trucks)  # fmt: skip
+        r_arcs = (ii, kk, xr, nr)
+        u = b.add_cols(np.full(srcs.size, params.unmet_penalty_usd_per_t), rq[srcs], False)
+        u_reuse = np.column_stack([srcs, u])
+        rows = b.add_rows(srcs.size, rq[srcs], rq[srcs])
+        row_of = np.full(n_i, -1)
+        row_of[srcs] = rows
+        b.coef(rows, u, 1.0)
+        b.coef(row_of[ii], xr, 1.0)
+        capr = b.add_rows(len(reuse), -np.inf, 0.0)
+        b.coef(capr[kk], xr, 1.0)
+        b.coef(capr, o_r, -reuse["capacity_t"].to_numpy(float))
+        rr = b.add_rows(ii.size, -np.inf, 0.0)
+        b.coef(rr, xr, 1.0)
+        b.coef(rr, nr, -np.minimum(pay, rq[ii]))
+        rr = b.add_rows(ii.size, -np.inf, 0.0)
+        b.coef(rr, nr, 1.0)
+        b.coef(rr, o_r[kk], -np.ceil(rq[ii] / pay - 1e-9))
+    return _Model(b, o1, o2, o_r, arcs, dem_rows, cap1_rows, cons_rows, cons_coef, unmet_cols, u_reuse, y_arcs, r_arcs)
+
+
+@dataclass
+class _Greedy:
+    cost_usd: float
+    unmet_t: float
+    x1: list[tuple[int, int, int, float]]  # (source, spoke, state, tonnes)
+    xr: list[tuple[int, int, float]]  # (source, reuse site, tonnes)
+    y: list[tuple[int, int, float]]  # (spoke, hub, tonnes)
+
+
+def _greedy(inst: _Instance) -> _Greedy:
+    """Greedy nearest-feasible-site plan (see :func:`greedy_plan_cost`), with its assignments."""
+    params, first, second, reuse = inst.params, inst.first, inst.second, inst.reuse
+    tons, reusable, mult, d1 = inst.tons, inst.reusable, inst.state_mult, inst.dist1
+    cost = 0.0
+    unmet = 0.0
+    resid1 = first["capacity_t"].to_numpy(float).copy()
+    open1 = np.zeros(len(first), bool)
+    inflow = np.zeros(len(first))
+    fixed1 = first["fixed_cost_usd"].to_numpy(float)
+    var1 = first["variable_cost_usd_per_t"].to_numpy(float)
+    order = np.argsort(-(tons.sum(axis=1) + reusable), kind="stable")
+    x1: list[tuple[int, int, int, float]] = []
+    xr: list[tuple[int, int, float]] = []
+    ys: list[tuple[int, int, float]] = []
+    near = np.argsort(d1, axis=1)
+    for i in order:
+        for s_idx, st in enumerate(DAMAGE_STATES):
+            left = tons[i, s_idx]
+            if left <= 1e-9:
+                continue
+            acc = inst.allowed[s_idx][i]
+            for j in near[i]:
+                if left <= 1e-9:
+                    break
+                if not acc[j] or resid1[j] <= 1e-9:
+                    continue
+                q = left if left <= resid1[j] else resid1[j]
+                resid1[j] -= q
+                left -= q
+                inflow[j] += q
+                if not open1[j]:
+                    open1[j] = True
+                    cost += fixed1[j]
+                x1.append((int(i), int(j), s_idx, float(q)))
+                cost += q * var1[j]
+                cost += math.ceil(q / params.payload_t[st] - 1e-9) * d1[i, j] * params.truck_cost_per_km(st) * mult[i]
+            unmet += max(left, 0.0)
+    if len(reuse):
+        dr = inst.dist_r
+        resid = reuse["capacity_t"].to_numpy(float).copy()
+        open_r = np.zeros(len(reuse), bool)
+        for i in order:
+            left = reusable[i]
+            for k in np.argsort(dr[i]):
+                if left <= 1e-9:
+                    break
+                if resid[k] <= 1e-9:
+                    continue
+                q = min(left, resid[k])
+                resid[k] -= q
+                left -= q
+                if not open_r[k]:
+                    open_r[k] = True
+                    cost += float(reuse["fixed_cost_usd"][k])
+                xr.append((int(i), int(k), float(q)))
+                cost += q * float(reuse["variable_cost_usd_per_t"][k])
+                cost += math.ceil(q / params.payload_t["intact"] - 1e-9) * dr[i, k] * params.truck_cost_per_km("intact") * mult[i]
+            unmet += max(left, 0.0)
+    if len(second):
+        d2 = inst.dist2
+        resid2 = second["capacity_t"].to_numpy(float).copy()
+        open2 = np.zeros(len(second), bool)
+        for j in np.flatnonzero(inflow > 1e-9):
+            left = inflow[j] * inst.output_ratio
+            for h in np.argsort(d2[j]):
+                if left <= 1e-9:
+                    break
+                if resid2[h] <= 1e-9:
+                    continue
+                q = min(left, resid2[h])
+                resid2[h] -= q
+                left -= q
+                if not open2[h]:
+                    open2[h] = True
+                    cost += float(second["fixed_cost_usd"][h])
+                ys.append((int(j), int(h), float(q)))
+                cost += q * float(second["variable_cost_usd_per_t"][h])
+                cost += math.ceil(q / params.payload_t["processed"] - 1e-9) * d2[j, h] * params.truck_cost_per_km("processed")
+            unmet += max(left, 0.0)
+    elif inflow.sum() > 0:
+        unmet += float(inflow.sum())
+    return _Greedy(float(cost), float(unmet), x1, xr, ys)
+
+
+def _start_vector(model: _Model, inst: _Instance, g: _Greedy) -> NDArray[np.float64] | None:
+    """The greedy plan as a full column vector of ``model`` (a MIP start), or None if it does not map."""
+    if g.unmet_t > 1e-6:
+        return None
+    params = inst.params
+    v = np.zeros(model.b.n_col)
+    n_first = len(inst.first)
+    pos = []
+    for ii, jj, _s, _x, _n in model.arcs:
+        p = np.full((inst.tons.shape[0], n_first), -1)
+        p[ii, jj] = np.arange(ii.size)
+        pos.append(p)
+    for i, j, s_idx, q in g.x1:
+        k = pos[s_idx][i, j]
+        if k < 0:
+            return None
+        _ii, _jj, _s, x, n = model.arcs[s_idx]
+        v[x[k]] += q
+        v[n[k]] = math.ceil(v[x[k]] / params.payload_t[DAMAGE_STATES[s_idx]] - 1e-9)
+        v[model.o1[j]] = 1.0
+    if g.y:
+        jj, hh, y, n2 = model.y_arcs  # type: ignore[misc]
+        n_second = len(inst.second)
+        for j, h, q in g.y:
+            k = j * n_second + h
+            v[y[k]] += q
+            v[n2[k]] = math.ceil(v[y[k]] / params.payload_t["processed"] - 1e-9)
+            v[model.o2[h]] = 1.0
+    if g.xr:
+        if model.r_arcs is None:
+            return None
+        ii, kk, xr, nr = model.r_arcs
+        p = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(ii, kk, strict=True))}
+        for i, k_site, q in g.xr:
+            k = p.get((i, k_site))
+            if k is None:
+                return None
+            v[xr[k]] += q
+            v[nr[k]] = math.ceil(v[xr[k]] / params.payload_t["intact"] - 1e-9)
+            v[model.o_r[k_site]] = 1.0
+    return v
+
+
+def _reduced_costs(inst: _Instance, model: _Model, lp: dict[str, Any], s_idx: int,
+                   ii: NDArray[np.int64], jj: NDArray[np.int64]) -> tuple[NDArray[np.float64], ...]:  # fmt: skip
+    """LP reduced cost of first-echelon arcs (absent from ``model``) under the LP duals of ``model``.
+
+    An absent arc is the pair ``(x, n)`` with its two linking rows. Giving the new rows the duals
+    ``w1 = max(0, -rc_x)`` and ``0`` keeps the extended dual feasible iff ``rc = rc_x + c_n / m >= 0``
+    (``rc_x`` the reduced cost of ``x`` on the existing rows). Returns ``(rc, penalty)``: ``penalty`` is a
+    lower bound on the objective increase of any integer plan that uses the arc (``n >= 1`` truck),
+    ``c_n + m * min(rc_x, 0)`` [USD], valid once every absent arc has ``rc >= 0``.
+    """
+    y = lp["row_dual"]
+    c_x, c_n, m = inst.arc_cost(s_idx, ii, jj)
+    rows = model.dem_rows[s_idx][ii]
+    y_dem = np.where(rows >= 0, y[np.maximum(rows, 0)], 0.0)
+    rc_x = c_x - y_dem - y[model.cap1_rows[jj]] - model.cons_coef * y[model.cons_rows[jj]]
+    rc = rc_x + c_n / m
+    penalty = c_n + m * np.minimum(rc_x, 0.0)
+    return rc, penalty
 
 
 def plan_network(
@@ -256,6 +591,9 @@ def plan_network(
     threads: int | None = None,
     rules: pd.DataFrame | None = None,
     integer_trucks: bool = True,
+    warm_start: bool = True,
+    price_arcs: bool = True,
+    solver_options: Mapping[str, Any] | None = None,
 ) -> NetworkPlan:
     """Solve the network plan and the greedy baseline in the same run.
 
@@ -268,12 +606,15 @@ def plan_network(
     output_ratio : float
         Tonnes forwarded to hubs per tonne received at a spoke [-].
     time_limit_s : float
-        Solver time limit [s].
+        Time limit for the whole solve, arc pricing included [s].
     mip_rel_gap : float
         Relative gap at which HiGHS stops and declares optimality [-].
     k_nearest : int, optional
-        Screening: keep only each source's ``k`` nearest permitted first-echelon sites per damage state
-        (optimality is then relative to the screened arcs, stated in ``screening``).
+        Arc screening: start from each source's ``k`` nearest permitted first-echelon sites per damage state
+        (plus the greedy plan's arcs). With ``price_arcs`` the screened LP is then priced against every
+        permitted arc (arcs with a negative reduced cost are added until none is left), which makes the LP
+        bound valid for the full problem; after the MILP, reduced-cost fixing tells whether an omitted arc
+        could still improve the plan. The result states in ``screening`` and ``notes`` what was proven.
     threads : int, optional
         Solver threads.
     rules : pandas.DataFrame, optional
@@ -281,17 +622,29 @@ def plan_network(
     integer_trucks : bool
         True: whole truckloads on every arc (exact, harder). False: truck-km priced continuously
         (``tonnes / payload``), trucks reported rounded up; a relaxation stated in ``notes``.
+    warm_start : bool
+        Give HiGHS the greedy plan as its first incumbent.
+    price_arcs : bool
+        With ``k_nearest``: price the omitted arcs (see above).
+    solver_options : mapping, optional
+        Extra HiGHS options (name -> value), e.g. ``{"mip_heuristic_effort": 0.1}``.
 
     Returns
     -------
     NetworkPlan
+        ``dual_bound_usd`` and ``mip_gap`` are bounds for the *full* problem: the solver's own when no arc
+        was screened out, else the bound proven by pricing and reduced-cost fixing (None if nothing could
+        be proven); ``notes`` give the LP bound and what the restricted solve reported.
     """
+    t_start = time.perf_counter()
     params = params or NetworkParams.from_defaults()
     s_df = validate_sites(sites)
     d_df = validate_demand(demand)
     rules = load_transport_rules() if rules is None else rules
     if not 0 < output_ratio <= 1:
         raise InvalidInput(Problem(None, "output_ratio", f"must lie in (0, 1], got {output_ratio}"))
+    if k_nearest is not None and k_nearest < 1:
+        raise InvalidInput(Problem(None, "k_nearest", f"must be >= 1, got {k_nearest}"))
     for st in DAMAGE_STATES:
         if "road" not in permitted_modes(rules, st):
             raise InvalidInput(Problem(None, "transport_rules", f"road transport not permitted for {st} batteries"))
@@ -302,196 +655,157 @@ def plan_network(
     if bad_states and params.state_cost_multiplier:
         notes.append(f"no cost multiplier for state(s) {bad_states}: 1.0 used")
 
-    first = s_df[s_df["kind"].isin(FIRST_ECHELON)].reset_index(drop=True)
-    second = s_df[s_df["kind"].isin(SECOND_ECHELON)].reset_index(drop=True)
-    reuse = s_df[s_df["kind"].isin(REUSE)].reset_index(drop=True)
-    if first.empty:
+    if not s_df["kind"].isin(FIRST_ECHELON).any():
         raise InvalidInput(Problem(None, "kind", "no spoke or dismantler site in the sites file"), source="sites")
 
-    tons = split_by_state(d_df)  # (n_i, 3)
-    reusable = tons[:, 0] * d_df["reusable_share"].to_numpy(float)
-    if reuse.empty:
-        reusable = np.zeros_like(reusable)
-    tons[:, 0] -= reusable
-    n_i = len(d_df)
-    state_mult = np.array([params.state_cost_multiplier.get(s, 1.0) for s in d_df["state"]])
-    dist1 = _distances(params, d_df["lat"], d_df["lon"], first["lat"], first["lon"])
-    dist2 = _distances(params, first["lat"], first["lon"], second["lat"], second["lon"]) if len(second) else np.zeros((len(first), 0))
-    dist_r = _distances(params, d_df["lat"], d_df["lon"], reuse["lat"], reuse["lon"]) if len(reuse) else np.zeros((n_i, 0))
+    inst = _make_instance(s_df, d_df, params, output_ratio)
+    allowed = inst.allowed
+    greedy = _greedy(inst)
 
-    b = _Builder()
-    # open binaries
-    o1 = b.add_cols(first["fixed_cost_usd"].to_numpy(float), 1.0, True)
-    o2 = b.add_cols(second["fixed_cost_usd"].to_numpy(float), 1.0, True) if len(second) else np.zeros(0, int)
-    o_r = b.add_cols(reuse["fixed_cost_usd"].to_numpy(float), 1.0, True) if len(reuse) else np.zeros(0, int)
+    # arc sets: all permitted arcs, or the k nearest plus the greedy plan's arcs
+    in_set = [a.copy() for a in allowed]
+    screened = k_nearest is not None and any(
+        (a.sum(axis=1) > k_nearest).any() for a in allowed
+    )
+    if screened:
+        for s_idx in range(len(DAMAGE_STATES)):
+            a = allowed[s_idx]
+            d = np.where(a, inst.dist1, np.inf)
+            kth = np.sort(d, axis=1)[:, min(k_nearest, d.shape[1]) - 1 : min(k_nearest, d.shape[1])]  # type: ignore[operator]
+            in_set[s_idx] = a & (d <= kth)
+        for i, j, s_idx, _q in greedy.x1:
+            in_set[s_idx][i, j] = True
 
-    arcs: list[tuple[NDArray[np.int64], NDArray[np.int64], int, NDArray[np.int64], NDArray[np.int64]]] = []
-    cap1_rows = b.add_rows(len(first), -np.inf, 0.0)
-    b.coef(cap1_rows, o1, -first["capacity_t"].to_numpy(float))
-    var1 = first["variable_cost_usd_per_t"].to_numpy(float)
-    chem = d_df["chemistry"].to_numpy()
-    screening = "none (all permitted arcs)"
-    for s_idx, st in enumerate(DAMAGE_STATES):
-        need = tons[:, s_idx]
-        ii_list, jj_list = [], []
-        for c in np.unique(chem):
-            acc = site_accepts(first, st, c)
-            srcs = np.flatnonzero((chem == c) & (need > 1e-9))
-            if srcs.size == 0 or not acc.any():
-                continue
-            cand = np.flatnonzero(acc)
-            if k_nearest is not None and cand.size > k_nearest:
-                near = np.argsort(dist1[np.ix_(srcs, cand)], axis=1)[:, :k_nearest]
-                ii_list.append(np.repeat(srcs, k_nearest))
-                jj_list.append(cand[near].ravel())
-                screening = f"{k_nearest} nearest permitted first-echelon sites per source and damage state"
-            else:
-                ii_list.append(np.repeat(srcs, cand.size))
-                jj_list.append(np.tile(cand, srcs.size))
-        ii = np.concatenate(ii_list) if ii_list else np.zeros(0, int)
-        jj = np.concatenate(jj_list) if jj_list else np.zeros(0, int)
-        pay = params.payload_t[st]
-        x = b.add_cols(var1[jj], need[ii], False)
-        km = dist1[ii, jj]
-        n = b.add_cols(km * params.truck_cost_per_km(st) * state_mult[ii], np.ceil(need[ii] / pay) if ii.size else 0.0, integer_trucks)
-        arcs.append((ii, jj, s_idx, x, n))
-        # linking and truckloads
-        r = b.add_rows(ii.size, -np.inf, 0.0)
-        b.coef(r, x, 1.0)
-        b.coef(r, o1[jj], -need[ii])
-        # x <= min(payload, D) * n is valid for integer n and much tighter than x <= payload * n when D < payload
-        r = b.add_rows(ii.size, -np.inf, 0.0)
-        b.coef(r, x, 1.0)
-        b.coef(r, n, -np.minimum(pay, need[ii]))
-        # no truck to a closed site
-        r = b.add_rows(ii.size, -np.inf, 0.0)
-        b.coef(r, n, 1.0)
-        b.coef(r, o1[jj], -np.ceil(need[ii] / pay))
-        b.coef(cap1_rows[jj], x, 1.0)
-    # demand rows with unmet slack
-    unmet_cols: dict[int, NDArray[np.int64]] = {}
-    for s_idx in range(len(DAMAGE_STATES)):
-        srcs = np.flatnonzero(tons[:, s_idx] > 1e-9)
-        u = b.add_cols(np.full(srcs.size, params.unmet_penalty_usd_per_t), tons[srcs, s_idx], False)
-        unmet_cols[s_idx] = np.column_stack([srcs, u]) if srcs.size else np.zeros((0, 2), int)
-        rows = b.add_rows(srcs.size, tons[srcs, s_idx], tons[srcs, s_idx])
-        row_of_src = np.full(n_i, -1)
-        row_of_src[srcs] = rows
-        b.coef(rows, u, 1.0)
-        ii, _, _, x, _ = arcs[s_idx]
-        b.coef(row_of_src[ii], x, 1.0)
-    # second echelon
-    y_arcs = None
-    if len(second):
-        jj, hh = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
-        jj, hh = jj.ravel(), hh.ravel()
-        pay = params.payload_t["processed"]
-        cap_first = first["capacity_t"].to_numpy(float)
-        y = b.add_cols(second["variable_cost_usd_per_t"].to_numpy(float)[hh], cap_first[jj] * output_ratio, False)
-        n2 = b.add_cols(dist2[jj, hh] * params.truck_cost_per_km("processed"),
-                        np.ceil(cap_first[jj] * output_ratio / pay), integer_trucks)  # fmt: skip
-        y_arcs = (jj, hh, y, n2)
-        cons = b.add_rows(len(first), 0.0, 0.0)
-        b.coef(cons[jj], y, 1.0)
-        for _ii, jj1, _s, x, _n in arcs:
-            b.coef(cons[jj1], x, -output_ratio)
-        cap2 = b.add_rows(len(second), -np.inf, 0.0)
-        b.coef(cap2[hh], y, 1.0)
-        b.coef(cap2, o2, -second["capacity_t"].to_numpy(float))
-        r = b.add_rows(jj.size, -np.inf, 0.0)
-        b.coef(r, y, 1.0)
-        b.coef(r, o2[hh], -np.minimum(cap_first[jj] * output_ratio, second["capacity_t"].to_numpy(float)[hh]))
-        r = b.add_rows(jj.size, -np.inf, 0.0)
-        b.coef(r, y, 1.0)
-        b.coef(r, n2, -pay)
-    else:
-        # no hub: processed output cannot leave; the spoke inflow is forced to 0 by the diagnosis below
-        r = b.add_rows(len(first), -np.inf, 0.0)
-        for _ii, jj1, _s, x, _n in arcs:
-            b.coef(r[jj1], x, 1.0)
-    # reuse path
-    r_arcs = None
-    u_reuse = np.zeros((0, 2), int)
-    if len(reuse) and (reusable > 1e-9).any():
-        srcs = np.flatnonzero(reusable > 1e-9)
-        ii = np.repeat(srcs, len(reuse))
-        kk = np.tile(np.arange(len(reuse)), srcs.size)
-        pay = params.payload_t["intact"]
-        xr = b.add_cols(reuse["variable_cost_usd_per_t"].to_numpy(float)[kk], reusable[ii], False)
-        nr = b.add_cols(dist_r[ii, kk] * params.truck_cost_per_km("intact") * state_mult[ii],
-                        np.ceil(reusable[ii] / pay), integer_trucks)  # fmt: skip
-        r_arcs = (ii, kk, xr, nr)
-        u = b.add_cols(np.full(srcs.size, params.unmet_penalty_usd_per_t), reusable[srcs], False)
-        u_reuse = np.column_stack([srcs, u])
-        rows = b.add_rows(srcs.size, reusable[srcs], reusable[srcs])
-        row_of = np.full(n_i, -1)
-        row_of[srcs] = rows
-        b.coef(rows, u, 1.0)
-        b.coef(row_of[ii], xr, 1.0)
-        capr = b.add_rows(len(reuse), -np.inf, 0.0)
-        b.coef(capr[kk], xr, 1.0)
-        b.coef(capr, o_r, -reuse["capacity_t"].to_numpy(float))
-        rr = b.add_rows(ii.size, -np.inf, 0.0)
-        b.coef(rr, xr, 1.0)
-        b.coef(rr, o_r[kk], -reusable[ii])
-        rr = b.add_rows(ii.size, -np.inf, 0.0)
-        b.coef(rr, xr, 1.0)
-        b.coef(rr, nr, -np.minimum(pay, reusable[ii]))
+    def arcsets() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+        return [tuple(np.nonzero(m)) for m in in_set]  # type: ignore[misc]
 
-    # First solve with demand as a hard constraint (slacks fixed to 0): a cleaner model for the solver.
-    # Only if that is infeasible, solve again with the penalised slacks to measure and name the shortfall.
-    slack_cols = np.concatenate([p[:, 1] for p in unmet_cols.values()] + [u_reuse[:, 1]]).astype(int)
-    t_start = time.perf_counter()
-    res = b.solve(time_limit_s, mip_rel_gap, threads, zero_cols=slack_cols)
+    lp_bound: float | None = None
+    priced = False
+    pricing_rounds = 0
+    lp_res: dict[str, Any] | None = None
+    lp_model: _Model | None = None
+    if screened and price_arcs:
+        for _round in range(50):
+            pricing_rounds += 1
+            lp_model = _build_model(inst, arcsets(), integer_trucks=False)
+            left = time_limit_s - (time.perf_counter() - t_start)
+            lp_res = lp_model.b.solve(max(left, 1.0), mip_rel_gap, threads, relax=True)
+            if lp_res["x"] is None or lp_res["status"] != "Optimal":
+                notes.append(f"arc pricing stopped: LP status {lp_res['status']}")
+                lp_res = None
+                break
+            added = 0
+            for s_idx in range(len(DAMAGE_STATES)):
+                ii, jj = np.nonzero(allowed[s_idx] & ~in_set[s_idx])
+                if not ii.size:
+                    continue
+                rc, _pen = _reduced_costs(inst, lp_model, lp_res, s_idx, ii, jj)
+                neg = rc < -1e-7 * (1.0 + np.abs(rc))
+                in_set[s_idx][ii[neg], jj[neg]] = True
+                added += int(neg.sum())
+            if added == 0:
+                priced = True
+                lp_bound = float(lp_res["objective"])
+                break
+            if time.perf_counter() - t_start > 0.5 * time_limit_s:
+                notes.append("arc pricing stopped at half the time limit: LP bound not proven for the full problem")
+                break
+
+    model = _build_model(inst, arcsets(), integer_trucks)
+    n_arcs = sum(m.sum() for m in in_set)
+    n_allowed = sum(a.sum() for a in allowed)
+    start = _start_vector(model, inst, greedy) if warm_start else None
+    left = max(1.0, time_limit_s - (time.perf_counter() - t_start))
+    # Demand as a hard constraint first (slacks fixed to 0); only if infeasible, solve again with the
+    # penalised slacks to measure and name the shortfall.
+    res = model.b.solve(left, mip_rel_gap, threads, zero_cols=model.slack_cols(), start=start, options=solver_options)
     if res["status"] == "Infeasible":
-        remaining = max(1.0, time_limit_s - (time.perf_counter() - t_start))
-        res = b.solve(remaining, mip_rel_gap, threads)
+        left = max(1.0, time_limit_s - (time.perf_counter() - t_start))
+        res = model.b.solve(left, mip_rel_gap, threads, options=solver_options)
         res["hard_status"] = "Infeasible"
-    diagnosis = diagnose_capacity(s_df, d_df, output_ratio=output_ratio)
-    src_ids = d_df["source_id"].to_numpy()
+    if start is not None:
+        notes.append("MIP start: greedy plan " + ("accepted" if res.get("user_start") else "refused by HiGHS"))
+
+    screening = "none (all permitted arcs)"
+    obj, bound, gap = res["objective"], res["dual_bound"], res["gap"]
+    if screened:
+        screening = (f"{k_nearest} nearest permitted first-echelon sites per source and damage state plus the "
+                     f"greedy plan's arcs; {n_arcs} of {n_allowed} permitted arcs in the MILP")  # fmt: skip
+        restricted = f"restricted MILP: solver bound {bound}, gap {gap}"
+        bound, gap = None, None
+        if priced and lp_res is not None and lp_model is not None and obj is not None:
+            screening += f" after {pricing_rounds} pricing round(s): no omitted arc has a negative LP reduced cost"
+            pen_min = np.inf
+            for s_idx in range(len(DAMAGE_STATES)):
+                ii, jj = np.nonzero(allowed[s_idx] & ~in_set[s_idx])
+                if ii.size:
+                    _rc, pen = _reduced_costs(inst, lp_model, lp_res, s_idx, ii, jj)
+                    pen_min = min(pen_min, float(pen.min()))
+            assert lp_bound is not None
+            full_bound = lp_bound
+            if integer_trucks and res["dual_bound"] is not None:
+                # any plan using an omitted arc costs at least lp_bound + pen_min
+                full_bound = max(lp_bound, min(float(res["dual_bound"]), lp_bound + pen_min))
+            bound = full_bound
+            gap = (obj - bound) / abs(obj) if obj else None
+            notes.append(f"LP bound of the full problem (all {n_allowed} permitted arcs, by pricing) {lp_bound:.6g} USD; "
+                         f"cheapest use of an omitted arc costs >= {pen_min:.6g} USD more than it; {restricted}")  # fmt: skip
+        else:
+            notes.append(f"screened arcs not priced: the plan is a heuristic for the full problem; {restricted}")
+    if lp_bound is not None:
+        notes.append(f"lp_bound_usd={lp_bound:.6f}")
+    proven = res["status"] == "Optimal" and gap is not None and gap <= mip_rel_gap * (1 + 1e-9) + 1e-12
+    return _assemble_plan(inst, model, res, greedy, s_df, d_df, obj, bound, gap, screening, notes, proven)
+
+
+def _assemble_plan(inst: _Instance, model: _Model, res: dict[str, Any], greedy: _Greedy, s_df: pd.DataFrame,
+                   d_df: pd.DataFrame, obj: float | None, bound: float | None, gap: float | None, screening: str,
+                   notes: list[str], proven_optimal: bool) -> NetworkPlan:  # fmt: skip
+    params, first, second, reuse = inst.params, inst.first, inst.second, inst.reuse
+    diagnosis = diagnose_capacity(s_df, d_df, output_ratio=inst.output_ratio)
+    src_ids = inst.src_ids
     flows: list[Flow] = []
     unmet: list[dict[str, Any]] = []
     opened: list[str] = []
     emissions_kg = 0.0
     sol = res["x"]
     if sol is not None:
-        for ii, jj, s_idx, x, n in arcs:
+        for ii, jj, s_idx, x, n in model.arcs:
             val = sol[x]
             for k in np.flatnonzero(val > 1e-6):
                 trucks = int(math.ceil(sol[n[k]] - 1e-6))
-                km = float(dist1[ii[k], jj[k]])
+                km = float(inst.dist1[ii[k], jj[k]])
                 emissions_kg += trucks * km * params.truck_emissions_kg_co2e_per_km
                 flows.append(Flow(str(src_ids[ii[k]]), str(first["site_id"][jj[k]]), float(val[k]),
                                   DAMAGE_STATES[s_idx], "road", trucks, km, REGIME[DAMAGE_STATES[s_idx]]))  # fmt: skip
-        if y_arcs is not None:
-            jj, hh, y, n2 = y_arcs
+        if model.y_arcs is not None:
+            jj, hh, y, n2 = model.y_arcs
             for k in np.flatnonzero(sol[y] > 1e-6):
                 trucks = int(math.ceil(sol[n2[k]] - 1e-6))
-                km = float(dist2[jj[k], hh[k]])
+                km = float(inst.dist2[jj[k], hh[k]])
                 emissions_kg += trucks * km * params.truck_emissions_kg_co2e_per_km
                 flows.append(Flow(str(first["site_id"][jj[k]]), str(second["site_id"][hh[k]]), float(sol[y[k]]),
                                   "processed", "road", trucks, km, REGIME["processed"]))  # fmt: skip
-        if r_arcs is not None:
-            ii, kk, xr, nr = r_arcs
+        if model.r_arcs is not None:
+            ii, kk, xr, nr = model.r_arcs
             for k in np.flatnonzero(sol[xr] > 1e-6):
                 trucks = int(math.ceil(sol[nr[k]] - 1e-6))
-                km = float(dist_r[ii[k], kk[k]])
+                km = float(inst.dist_r[ii[k], kk[k]])
                 emissions_kg += trucks * km * params.truck_emissions_kg_co2e_per_km
                 flows.append(Flow(str(src_ids[ii[k]]), str(reuse["site_id"][kk[k]]), float(sol[xr[k]]),
                                   "reusable", "road", trucks, km, REGIME["reusable"]))  # fmt: skip
-        for s_idx, pairs in unmet_cols.items():
+        for s_idx, pairs in model.unmet_cols.items():
             for src, col in pairs:
                 if sol[col] > 1e-6:
                     unmet.append({"source_id": str(src_ids[src]), "damage_state": DAMAGE_STATES[s_idx],
                                   "tonnes": float(sol[col])})  # fmt: skip
-        for src, col in u_reuse:
+        for src, col in model.u_reuse:
             if sol[col] > 1e-6:
                 unmet.append({"source_id": str(src_ids[src]), "damage_state": "reusable", "tonnes": float(sol[col])})
-        for df_, o in ((first, o1), (second, o2), (reuse, o_r)):
+        for df_, o in ((first, model.o1), (second, model.o2), (reuse, model.o_r)):
             opened.extend(str(df_["site_id"][k]) for k in np.flatnonzero(sol[o] > 0.5))
-    greedy_cost, greedy_unmet = greedy_plan_cost(s_df, d_df, params, output_ratio=output_ratio)
+    greedy_cost, greedy_unmet = greedy.cost_usd, greedy.unmet_t
     solver_status = res["status"]
-    obj, bound, gap = res["objective"], res["dual_bound"], res["gap"]
     if sol is None:
         status = "no_solution"
     elif unmet:
@@ -504,12 +818,11 @@ def plan_network(
         if not diagnosis[1:]:
             diagnosis.append("no single aggregate capacity binds: the unserved tonnes have no permitted site "
                              "(damage-state permit or chemistry list) within the screened arcs")  # fmt: skip
-        # report costs without the diagnostic penalty
         pen = params.unmet_penalty_usd_per_t * short
         obj = obj - pen if obj is not None else None
         bound = None
         gap = None
-    elif solver_status == "Optimal":
+    elif proven_optimal:
         status = "optimal"
     else:
         status = "feasible"
@@ -530,9 +843,9 @@ def plan_network(
         diagnosis=diagnosis if (unmet or status == "no_solution") else [],
         emissions_t_co2e=emissions_kg / 1000.0,
         solve_seconds=res["seconds"],
-        n_variables=b.n_col,
+        n_variables=model.b.n_col,
         n_integer=res["n_int"],
-        n_constraints=b.n_row,
+        n_constraints=model.b.n_row,
         screening=screening,
         greedy_unmet_t=greedy_unmet,
         notes=notes,
@@ -547,90 +860,45 @@ def greedy_plan_cost(
     Sources in decreasing tonnes send each damage state to the nearest permitted first-echelon site with
     spare capacity (opening it if needed, splitting when full); reusable tonnes go to the nearest reuse
     site; each open spoke sends its output to the nearest hub with spare capacity. Trucks are
-    ``ceil(tonnes / payload)`` per arc.
+    ``ceil(tonnes / payload)`` per arc. :func:`plan_network` computes the same plan and gives it to the
+    solver as its first incumbent.
 
     Returns
     -------
     (cost_usd, unmet_t) : tuple of float
     """
-    first = sites[sites["kind"].isin(FIRST_ECHELON)].reset_index(drop=True)
-    second = sites[sites["kind"].isin(SECOND_ECHELON)].reset_index(drop=True)
-    reuse = sites[sites["kind"].isin(REUSE)].reset_index(drop=True)
-    tons = split_by_state(demand)
-    reusable = tons[:, 0] * demand["reusable_share"].to_numpy(float)
+    s_df = sites if "chem_set" in sites.columns else validate_sites(sites)
+    d_df = demand if "reusable_share" in demand.columns and "state" in demand.columns else validate_demand(demand)
+    plan_inst = _make_instance(s_df, d_df, params, output_ratio)
+    g = _greedy(plan_inst)
+    return g.cost_usd, g.unmet_t
+
+
+def _make_instance(s_df: pd.DataFrame, d_df: pd.DataFrame, params: NetworkParams,
+                         output_ratio: float) -> _Instance:  # fmt: skip
+    first = s_df[s_df["kind"].isin(FIRST_ECHELON)].reset_index(drop=True)
+    second = s_df[s_df["kind"].isin(SECOND_ECHELON)].reset_index(drop=True)
+    reuse = s_df[s_df["kind"].isin(REUSE)].reset_index(drop=True)
+    tons = split_by_state(d_df)
+    reusable = tons[:, 0] * d_df["reusable_share"].to_numpy(float)
     if reuse.empty:
-        reusable[:] = 0.0
+        reusable = np.zeros_like(reusable)
     tons[:, 0] -= reusable
-    mult = np.array([params.state_cost_multiplier.get(s, 1.0) for s in demand["state"]])
-    d1 = _distances(params, demand["lat"], demand["lon"], first["lat"], first["lon"])
-    cost = 0.0
-    unmet = 0.0
-    resid1 = first["capacity_t"].to_numpy(float).copy()
-    open1 = np.zeros(len(first), bool)
-    inflow = np.zeros(len(first))
-    chem = demand["chemistry"].to_numpy()
-    order = np.argsort(-demand["tonnes"].to_numpy(float), kind="stable")
-    for i in order:
-        for s_idx, st in enumerate(DAMAGE_STATES):
-            left = tons[i, s_idx]
-            if left <= 1e-9:
-                continue
-            acc = site_accepts(first, st, str(chem[i]))
-            for j in np.argsort(d1[i]):
-                if left <= 1e-9:
-                    break
-                if not acc[j] or resid1[j] <= 1e-9:
-                    continue
-                q = min(left, resid1[j])
-                resid1[j] -= q
-                left -= q
-                inflow[j] += q
-                if not open1[j]:
-                    open1[j] = True
-                    cost += float(first["fixed_cost_usd"][j])
-                cost += q * float(first["variable_cost_usd_per_t"][j])
-                cost += math.ceil(q / params.payload_t[st] - 1e-9) * d1[i, j] * params.truck_cost_per_km(st) * mult[i]
-            unmet += left
-    if len(reuse):
-        dr = _distances(params, demand["lat"], demand["lon"], reuse["lat"], reuse["lon"])
-        resid = reuse["capacity_t"].to_numpy(float).copy()
-        open_r = np.zeros(len(reuse), bool)
-        for i in order:
-            left = reusable[i]
-            for k in np.argsort(dr[i]):
-                if left <= 1e-9:
-                    break
-                if resid[k] <= 1e-9:
-                    continue
-                q = min(left, resid[k])
-                resid[k] -= q
-                left -= q
-                if not open_r[k]:
-                    open_r[k] = True
-                    cost += float(reuse["fixed_cost_usd"][k])
-                cost += q * float(reuse["variable_cost_usd_per_t"][k])
-                cost += math.ceil(q / params.payload_t["intact"] - 1e-9) * dr[i, k] * params.truck_cost_per_km("intact") * mult[i]
-            unmet += left
-    if len(second):
-        d2 = _distances(params, first["lat"], first["lon"], second["lat"], second["lon"])
-        resid2 = second["capacity_t"].to_numpy(float).copy()
-        open2 = np.zeros(len(second), bool)
-        for j in np.flatnonzero(inflow > 1e-9):
-            left = inflow[j] * output_ratio
-            for h in np.argsort(d2[j]):
-                if left <= 1e-9:
-                    break
-                if resid2[h] <= 1e-9:
-                    continue
-                q = min(left, resid2[h])
-                resid2[h] -= q
-                left -= q
-                if not open2[h]:
-                    open2[h] = True
-                    cost += float(second["fixed_cost_usd"][h])
-                cost += q * float(second["variable_cost_usd_per_t"][h])
-                cost += math.ceil(q / params.payload_t["processed"] - 1e-9) * d2[j, h] * params.truck_cost_per_km("processed")
-            unmet += left
-    elif inflow.sum() > 0:
-        unmet += float(inflow.sum())
-    return float(cost), float(unmet)
+    chem = d_df["chemistry"].to_numpy()
+    allowed = []
+    for s_idx, st in enumerate(DAMAGE_STATES):
+        a = np.zeros((len(d_df), len(first)), dtype=bool)
+        for c in np.unique(chem):
+            a[(chem == c) & (tons[:, s_idx] > 1e-9)] = site_accepts(first, st, str(c))[None, :]
+        allowed.append(a)
+    return _Instance(
+        params=params, first=first, second=second, reuse=reuse, src_ids=d_df["source_id"].to_numpy(),
+        tons=tons, reusable=reusable,
+        state_mult=np.array([params.state_cost_multiplier.get(s, 1.0) for s in d_df["state"]]),
+        dist1=_distances(params, d_df["lat"], d_df["lon"], first["lat"], first["lon"]),
+        dist2=_distances(params, first["lat"], first["lon"], second["lat"], second["lon"]) if len(second)
+        else np.zeros((len(first), 0)),
+        dist_r=_distances(params, d_df["lat"], d_df["lon"], reuse["lat"], reuse["lon"]) if len(reuse)
+        else np.zeros((len(d_df), 0)),
+        allowed=allowed, output_ratio=output_ratio,
+    )  # fmt: skip
