@@ -109,7 +109,7 @@ def grade_registry(
 
 
 def _record(engine: Engine, packs: pd.DataFrame, parents: pd.DataFrame, modules: pd.DataFrame) -> int:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC)
     by_parent = dict(list(modules.groupby("parent_battery_id")))
     events: list[LedgerEvent] = []
     for bid, row in packs.iterrows():
@@ -128,7 +128,7 @@ def _record(engine: Engine, packs: pd.DataFrame, parents: pd.DataFrame, modules:
         ))
         parent = parents.loc[bid] if bid in parents.index else None
         events.append(LedgerEvent(
-            battery_id=bid, kind=EventKind.GRADED, occurred_at=now + dt.timedelta(seconds=1), actor_org_id=actor,
+            battery_id=bid, kind=EventKind.GRADED, occurred_at=now + dt.timedelta(milliseconds=1), actor_org_id=actor,
             payload={
                 "grade": row["grade"], "application": row["application"] or None, "rule_id": row["rule_id"],
                 "clause": row["clause"], "rules_version": row["rules_version"],
