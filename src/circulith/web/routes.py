@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import segno
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from circulith.api.deps import OptionalPrincipal, current_principal, run, settings_of
+from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, settings_of
 from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
@@ -33,7 +36,9 @@ router = APIRouter(include_in_schema=False)
 
 PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("ledger", "Ledger"),
          ("access", "Access"))
-EXTRA_PAGES: list[tuple[str, str]] = []
+EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
+                                      ("planning", "Forecast and capacity"), ("network", "Network map"),
+                                      ("jobs", "Jobs")]
 """(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
 
 CSV_TABLES = {
@@ -51,8 +56,134 @@ def _ctx(request: Request, principal: Principal, **extra: Any) -> dict[str, Any]
             **extra}
 
 
-def _chart(chart_id: str, title: str, data: dict[str, int], kind: str = "bar") -> dict[str, Any]:
+def _chart(chart_id: str, title: str, data: dict[str, Any], kind: str = "bar") -> dict[str, Any]:
     return {"id": chart_id, "title": title, "kind": kind, "labels": list(data), "values": list(data.values())}
+
+
+def _table_chart(chart_id: str, title: str, kind: str, columns: list[str], rows: list[list[Any]],
+                 **spec: Any) -> dict[str, Any]:
+    """A chart whose table has several columns (``columns``/``rows``, also its CSV)."""
+    return {"id": chart_id, "title": title, "kind": kind, "columns": columns, "rows": rows, **spec}
+
+
+def _num(x: Any, digits: int = 1) -> Any:
+    return None if x is None else round(float(x), digits)
+
+
+def _triage_charts(request: Request, principal: Principal, _params: dict[str, str]) -> list[dict[str, Any]]:
+    ov = run(request, svc.triage_overview, principal)
+    packs = [[p["battery_id"], p["chemistry"], p["grade"], p["application"] or "", _num(p["soh_pct"]),
+              p["rule_id"] or "", p["graded_at"][:10]] for p in ov["packs"]]
+    groups = [[g["group"], g["chemistry"], g["application"], g["modules"], g["capacity_spread_pct"],
+               g["usable_energy_kwh"]] for g in ov["regrouped"]]
+    by_group = {g[0]: g[5] for g in groups}
+    return [
+        _chart("grade_mix", "Grade mix of graded packs", ov["grades"], "pie"),
+        _chart("graded_soh", "State of health of graded packs [%]", ov["soh_pct_bins"]),
+        _table_chart("regrouped", "Regrouped second-life packs: usable energy [kWh]", "bar",
+                     ["group", "chemistry", "application", "modules", "capacity_spread_pct", "usable_energy_kwh"],
+                     groups, labels=list(by_group), values=list(by_group.values())),
+        _table_chart("graded_packs", "Graded packs", "table",
+                     ["battery_id", "chemistry", "grade", "application", "soh_pct", "rule_id", "graded_on"], packs),
+    ]
+
+
+def _scenario_params(params: dict[str, str]) -> tuple[str | None, float]:
+    date = params.get("price_date") or None
+    try:
+        mult = float(params.get("multiplier") or 1.0)
+    except ValueError:
+        raise InvalidInput(f"multiplier '{params.get('multiplier')}' is not a number") from None
+    return date, mult
+
+
+def _recovery_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    date, mult = _scenario_params(params)
+    vm = svc.value_matrix(principal, form="pack", price_date=date, metal_price_multiplier=mult)
+    routes = vm["routes"]
+    cols = ["chemistry", *[f"{r}_usd_per_t" for r in routes]]
+    rows = [[r[c] for c in cols] for r in vm["rows"]]
+    series = [{"name": r, "values": [row[i + 1] for row in rows]} for i, r in enumerate(routes)]
+    prices = [[c, b, round(v, 3)] for c, by in sorted(vm["prices_usd_per_kg"].items()) for b, v in sorted(by.items())]
+    charts = [
+        _table_chart("route_values", f"Net value per tonne of pack by route [USD/t], prices as of {vm['price_date']}"
+                     f" × {mult:g}", "grouped", cols, rows, labels=[r[0] for r in rows], series=series),
+        _table_chart("prices", "Prices in effect [USD/kg]", "bar", ["commodity", "basis", "usd_per_kg"], prices,
+                     labels=[f"{p[0]} ({p[1]})" for p in prices], values=[p[2] for p in prices]),
+    ]
+    plants = run(request, svc.compliance_plants, principal)
+    checks: list[list[Any]] = []
+    for plant in plants:
+        for year in plant["years"]:
+            rep = run(request, svc.compliance, principal, plant["plant_id"], year)
+            checks.extend([plant["plant_id"], year, c["regime"], c["metric"], c["material"], _num(c["value_pct"]),
+                           c["threshold_pct"], "n/a" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")]
+                          for c in rep["checks"])
+    charts.append(_table_chart("compliance", "Compliance per plant against each target", "table",
+                               ["plant_id", "year", "regime", "metric", "material", "value_pct", "target_pct",
+                                "result"], checks))
+    return charts
+
+
+def _planning_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    f = svc.forecast(principal, stream="feedstock", metric="tonnes")
+    charts = []
+    for region in f["regions"]:
+        rows = [[r["year"], _num(r["median"]), _num(r["lower"]), _num(r["upper"])] for r in f["rows"]
+                if r["region"] == region]
+        slug = region.lower().replace(" ", "_")
+        charts.append(_table_chart(f"forecast_{slug}", f"Recycling feedstock, {region} [t/yr]: median and "
+                                   f"{int(f['interval'][0] * 100)}–{int(f['interval'][1] * 100)} % interval", "band",
+                                   ["year", "median_t", "lower_t", "upper_t"], rows))
+    cap = svc.capacity(principal)
+    regions = sorted({r["region"] for r in cap["rows"]})
+    years = sorted({r["year"] for r in cap["rows"]})
+    gap = {(r["region"], r["year"]): r["gap_t"] for r in cap["rows"]}
+    series = [{"name": reg, "values": [_num(gap.get((reg, y)), 0) for y in years]} for reg in regions]
+    charts.append(_table_chart("capacity_gap", f"Capacity gap: feedstock minus {cap['stage']} capacity [t/yr] "
+                               "(positive: deficit)", "grouped",
+                               ["year", "region", "feedstock_t", "capacity_t", "gap_t", "position"],
+                               [[r["year"], r["region"], _num(r["feedstock_t"], 0), _num(r["capacity_t"], 0),
+                                 _num(r["gap_t"], 0), r["position"]] for r in cap["rows"]],
+                               labels=years, series=series, line=True))
+    return charts
+
+
+def _network_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    plan = svc.network_plan(principal)
+    places = {p["id"]: p for p in plan["places"]}
+    flows = [[fl["from_id"], fl["to_id"], fl["damage_state"], round(fl["tonnes"], 1), fl["trucks"],
+              round(fl["distance_km"], 0)] for fl in plan["flows"]]
+    return [
+        _table_chart("network_flows", f"Network plan ({plan['status']}, cost {plan['objective_usd'] or 0:,.0f} USD/yr,"
+                     f" {plan['emissions_t_co2e']:,.0f} t CO₂e): flows [t/yr]", "map",
+                     ["from_id", "to_id", "damage_state", "tonnes", "trucks", "distance_km"], flows,
+                     places=list(places.values()), outline="/static/maps/europe_110m.geojson"),
+        _table_chart("network_sites", "Sites and sources", "table", ["id", "name", "kind", "lat", "lon", "opened"],
+                     [[p["id"], p["name"], p["kind"], p["lat"], p["lon"], p["opened"]] for p in places.values()]),
+    ]
+
+
+def _jobs_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    jobs = svc.list_jobs(request.app.state.jobs, principal)
+    return [_table_chart("jobs", "Background jobs", "table",
+                         ["job_id", "title", "status", "percent", "done", "total", "created_at", "finished_at",
+                          "error"], [[j[c] for c in ("job_id", "title", "status", "percent", "done", "total",
+                                                      "created_at", "finished_at", "error")] for j in jobs])]
+
+
+PAGE_CHARTS = {"triage": _triage_charts, "recovery": _recovery_charts, "planning": _planning_charts,
+               "network": _network_charts, "jobs": _jobs_charts}
+TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
+              "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "capacity_gap": "planning",
+              "network_flows": "network", "network_sites": "network", "jobs": "jobs"}
+"""Which page builds each table of the extra pages (for its CSV download)."""
+
+
+def _chart_table(c: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    if "columns" in c:
+        return c["columns"], c["rows"]
+    return [c["id"], "count"], [list(x) for x in zip(c["labels"], c["values"], strict=True)]
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -150,7 +281,16 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
         if principal.is_operator:
             extra["log"] = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
                                limit=200)["items"]
-    tables = {c["id"]: list(zip(c["labels"], c["values"], strict=True)) for c in charts}
+    elif page in PAGE_CHARTS:
+        params = dict(request.query_params)
+        charts = PAGE_CHARTS[page](request, principal, params)
+        extra["query"] = ("?" + str(request.url.query)) if request.url.query else ""
+        extra["params"] = params
+        if page == "recovery":
+            extra["price_dates"] = svc.price_dates()
+        if page == "jobs":
+            extra["job_id"] = params.get("job")
+    tables = {c["id"]: _chart_table(c) for c in charts}
     return templates.TemplateResponse(request, f"dashboard_{page}.html" if page in dict(PAGES) else f"{page}.html",
                                       _ctx(request, principal, page=page, fleet=data, charts=charts, tables=tables,
                                            **extra))
@@ -173,6 +313,11 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         cols = ["grant_id", "org_id", "battery_id", "purpose", "status", "requested_at", "decided_at", "expires_at"]
         writer.writerow(cols)
         writer.writerows([[r[c] for c in cols] for r in rows])
+    elif table in TABLE_PAGE:
+        charts = PAGE_CHARTS[TABLE_PAGE[table]](request, principal, dict(request.query_params))
+        cols, rows = _chart_table(next(c for c in charts if c["id"] == table))
+        writer.writerow(cols)
+        writer.writerows(rows)
     elif table == "access_log":
         rows = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
                    limit=500)["items"]
@@ -206,6 +351,47 @@ def dashboard_decide(request: Request, grant_id: str, principal: Principal = Dep
         raise InvalidInput(f"unknown decision '{decision}'")
     run(request, svc.decide_grant, principal, grant_id[:40], decision, note or None)
     return RedirectResponse("/dashboard/access", status_code=303)
+
+
+@router.post("/dashboard/jobs/grade")
+def dashboard_grade_job(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
+                        chemistry: str = Form("", max_length=40)) -> Response:
+    """Start "grade the registry" in the background; the jobs page shows its progress."""
+    work = svc.triage_grade_work(engine_of(request), principal, chemistry=chemistry or None)
+    job = svc.submit_job(request.app.state.jobs, principal, "grade", work, "Grade the registry")
+    return RedirectResponse(f"/dashboard/jobs?job={job['job_id']}", status_code=303)
+
+
+@router.post("/dashboard/jobs/import")
+async def dashboard_import_job(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
+                               file: UploadFile = File(...)) -> Response:  # noqa: B008
+    """Import a passport file (CSV, JSON, JSON Lines) in the background."""
+    name = Path(file.filename or "upload.jsonl").name
+    suffix = "".join(Path(name).suffixes[-1:]).lower()
+    if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
+        raise InvalidInput(f"file '{name}': give a .csv, .json or .jsonl file of passports")
+    data = await file.read()
+    tmp = Path(tempfile.mkdtemp(prefix="circulith-import-")) / f"upload{suffix}"
+    tmp.write_bytes(data)
+    inner = svc.import_passports_work(engine_of(request), principal, tmp)
+
+    def work(progress: Any) -> dict[str, Any]:
+        try:
+            return inner(progress) | {"file": name}
+        finally:
+            shutil.rmtree(tmp.parent, ignore_errors=True)
+
+    job = svc.submit_job(request.app.state.jobs, principal, "import", work, f"Import {name}")
+    return RedirectResponse(f"/dashboard/jobs?job={job['job_id']}", status_code=303)
+
+
+@router.get("/dashboard-fragment/job/{job_id}", response_class=HTMLResponse)
+def job_fragment(request: Request, principal: OptionalPrincipal, job_id: str) -> Response:
+    """A job's progress bar, polled by htmx until the job ends."""
+    if not principal.authenticated:
+        return HTMLResponse("", status_code=401)
+    job = svc.job_status(request.app.state.jobs, principal, job_id[:64])
+    return templates.TemplateResponse(request, "_job.html", {"request": request, "job": job})
 
 
 @router.get("/dashboard-fragment/ledger-head", response_class=HTMLResponse)
