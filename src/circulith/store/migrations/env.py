@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import circulith.store.lot_models  # noqa: F401
 import circulith.store.platform_models  # noqa: F401
 from circulith.store.models import Base
 

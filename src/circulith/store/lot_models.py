@@ -1,0 +1,52 @@
+"""Tables of plant lots: the lot documents, the batteries of input lots, and the lot graph.
+
+A lot's ``document`` is the canonical JSON of its payload (:meth:`circulith.recovery.lots._Lot.to_payload`);
+``document_sha256`` is its digest, which the ledger events on the lot's batteries repeat as ``lot_sha256``,
+so that a stored lot altered afterwards no longer matches the ledger (migration ``0003_plant_lots``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from circulith.store.models import SHA, Base
+
+
+class PlantLot(Base):
+    """One lot recorded by a plant: input, intermediate (shred or black mass) or product."""
+
+    __tablename__ = "plant_lots"
+
+    lot_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    plant_id: Mapped[str] = mapped_column(String(120))
+    lot_type: Mapped[str] = mapped_column(String(16))
+    period: Mapped[dt.date] = mapped_column(Date)
+    document: Mapped[str] = mapped_column(Text)
+    document_sha256: Mapped[str] = mapped_column(SHA)
+    recorded_at: Mapped[str] = mapped_column(String(27))
+    actor_org_id: Mapped[str] = mapped_column(String(120), ForeignKey("organisations.org_id"), index=True)
+
+    __table_args__ = (Index("ix_plant_lots_plant_period", "plant_id", "period"),)
+
+
+class PlantLotBattery(Base):
+    """A battery that entered a plant in an input lot."""
+
+    __tablename__ = "plant_lot_batteries"
+
+    lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), primary_key=True)
+    battery_id: Mapped[str] = mapped_column(String(300), ForeignKey("batteries.battery_id"), primary_key=True,
+                                            index=True)
+
+
+class PlantLotSource(Base):
+    """An edge of the lot graph: ``lot_id`` was made from ``source_lot_id``."""
+
+    __tablename__ = "plant_lot_sources"
+
+    lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), primary_key=True)
+    source_lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), primary_key=True,
+                                               index=True)
