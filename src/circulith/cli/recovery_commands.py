@@ -177,3 +177,133 @@ def compliance(
     console.print(t)
     if rep.carbon_footprint_kg_co2e_per_kwh is not None:
         console.print(f"carbon footprint of recycling {rep.carbon_footprint_kg_co2e_per_kwh:.2f} kg CO2e/kWh")
+
+
+# ---------------------------------------------------------------- plant lots in the registry
+
+lot_app = typer.Typer(help="Plant lots in the registry: record, show, trace, close.", no_args_is_help=True)
+lots_app = typer.Typer(help="All recorded plant lots: verify them against the ledger.", no_args_is_help=True)
+app.add_typer(lot_app, name="lot")
+app.add_typer(lots_app, name="lots")
+
+
+def _engine():  # noqa: ANN202
+    from circulith.cli.common import state
+    from circulith.store.database import create_db_engine
+
+    return create_db_engine(state.database_url())
+
+
+OrgOpt = Annotated[str | None, typer.Option("--org", help="Recording organisation (default: the plant's, i.e. the "
+                                            "part of plant_id before ':').")]
+
+
+@lot_app.command("record")
+def lot_record(
+    file: Annotated[Path, typer.Argument(help="Lot payloads: a JSON list or JSON Lines (sources before the lots "
+                                         "made from them).")],
+    org: OrgOpt = None,
+    close: Annotated[bool, typer.Option("--close", help="Close (recycled) every battery traced to these product "
+                                        "lots.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Record lots in the registry: ledger events on every battery they trace to, all or nothing."""
+    from circulith.services.recovery import record_lots
+
+    lots = read_lot_records(file)
+    if not lots:
+        raise InvalidInput("no lots in the file", source=str(file))
+    actor = org or lots[0].plant_id.split(":", 1)[0]
+    rep = record_lots(_engine(), lots, actor, close=close)
+    if json_:
+        emit_json(rep.as_dict())
+        return
+    d = rep.as_dict()
+    t = Table("lot", "type", "status", "batteries", "events", "sha256")
+    for r in rep.lots:
+        t.add_row(r.lot_id, r.lot_type, r.status, str(r.batteries), str(r.events_written), r.lot_sha256[:16] + "…")
+    console.print(t)
+    console.print(f"{d['created']} recorded, {d['unchanged']} unchanged, {d['events_written']} ledger events; "
+                  f"{len(rep.closed)} batteries closed as recycled")
+
+
+@lot_app.command("show")
+def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
+    """A lot: its document, sources, products made from it, batteries, yields, energy, emissions, mass balance."""
+    from circulith.services.recovery import lot_report
+
+    d = lot_report(_engine(), lot_id)
+    if json_:
+        emit_json(d)
+        return
+    lot = d["lot"]
+    console.print(f"[bold]{lot_id}[/] {d['lot_type']} lot of plant {lot['plant_id']}, recorded by {d['actor_org_id']} "
+                  f"at {d['recorded_at']}; sha256 {d['document_sha256']}")
+    console.print(f"sources: {', '.join(d['sources']) or '-'}; made into: {', '.join(d['made_into']) or '-'}; "
+                  f"{len(d['batteries'])} batteries via input lots {', '.join(d['input_lots'])}")
+    y = d["yields"]
+    console.print("yield: " + ", ".join(f"{k} {v:.1%}" for k, v in y["element_yield"].items()))
+    console.print(f"energy {y['energy_mj']:.0f} MJ | GHG {y['ghg_kg_co2e']:.0f} kg CO2e | water {y['water_m3']:.2f} m3")
+    mb = d["mass_balance"]
+    t = Table("element", "in kg", "in products kg", "unaccounted kg", "ok")
+    for el, r in mb["elements"].items():
+        t.add_row(el, f"{r['in_kg']:.2f}", f"{r['products_kg']:.2f}", f"{r['unaccounted_kg']:.2f}", "yes" if r["ok"] else "NO")
+    console.print(t)
+    console.print(f"mass balance {'closes' if mb['closes'] else 'does NOT close'} (per element, all lots made from the "
+                  "input lots upstream)")
+
+
+@lot_app.command("trace")
+def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")],
+              json_: JsonOpt = False) -> None:
+    """The battery identifiers that fed a lot, through its black-mass and shred lots."""
+    from circulith.services.recovery import trace_report
+
+    d = trace_report(_engine(), lot_id)
+    if json_:
+        emit_json(d)
+        return
+    console.print(f"[bold]{lot_id}[/]: {len(d['battery_ids'])} batteries via " +
+                  " ← ".join(p["lot_id"] for p in d["path"]))
+    t = Table("battery", "passport", "chemistry", "kg", "state")
+    for b in d["batteries"]:
+        t.add_row(b["battery_id"], b["passport_id"], b["chemistry"], f"{b['mass_kg']:.1f}", b["lifecycle_state"])
+    console.print(t)
+
+
+@lot_app.command("close")
+def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOpt = None,
+              json_: JsonOpt = False) -> None:
+    """Close a lot: every battery traced to it that is not yet recycled gets 'recycled'."""
+    from circulith.services.recovery import close_lot
+
+    actor = org or _lot_plant_org(lot_id)
+    closed = close_lot(_engine(), lot_id, actor)
+    if json_:
+        emit_json({"lot_id": lot_id, "closed": closed})
+    else:
+        console.print(f"{len(closed)} batteries closed as recycled")
+
+
+def _lot_plant_org(lot_id: str) -> str:
+    from circulith.services.recovery import lot_report
+
+    return str(lot_report(_engine(), lot_id)["lot"]["plant_id"]).split(":", 1)[0]
+
+
+@lots_app.command("verify")
+def lots_verify(json_: JsonOpt = False) -> None:
+    """Recompute every lot document's SHA-256 and check it against the ledger events that name the lot."""
+    from circulith.errors import IntegrityViolation
+    from circulith.services.recovery import verify_lots
+
+    rep = verify_lots(_engine())
+    if json_:
+        emit_json(rep.as_dict())
+    else:
+        for f in rep.findings[:50]:
+            console.print(f"[red]✗[/] {f}", highlight=False)
+        if rep.ok:
+            console.print(f"[green]✓[/] lots intact: {rep.lots_checked} lots, {rep.events_checked} ledger events")
+    if not rep.ok:
+        raise IntegrityViolation(f"lot verification failed: {len(rep.findings)} finding(s); first: {rep.findings[0]}")

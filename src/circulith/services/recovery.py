@@ -13,7 +13,8 @@ Recording a lot (:func:`record_lots`, all-or-nothing in one transaction):
   ``black_mass_lot_created`` with ``{lot_id, lot_sha256, kind}``;
 * a **product lot** must come from recorded lots; every battery traced to it gets ``material_output``
   with ``{lot_id, commodity, lot_sha256}``. A battery is closed (``recycled``) when the product lots traced
-  to it carry every cathode metal its input contained (Li, Ni, Co, Mn — :data:`CLOSING_ELEMENTS`), checked
+  to it have, as their principal element, every cathode metal its input contained (Li, Ni, Co, Mn —
+  :data:`CLOSING_ELEMENTS`; traces in a foil or residue do not count), checked
   at the end of each call, or when the caller closes the lot explicitly (``close=True`` or
   :func:`close_lot`). A closed battery takes no further lot events; a lot all of whose batteries are
   closed is refused.
@@ -344,6 +345,12 @@ def _closing_elements(chemistry: str, form: str, declared: tuple[tuple[str, floa
     return frozenset(e for e in CLOSING_ELEMENTS if vec[_EL[e]] > 1e-9)
 
 
+def _principal(lot: AnyLot) -> str | None:
+    """The element a product lot is mainly made of (Li for Li2CO3, Al for aluminium foil with cathode traces)."""
+    content = getattr(lot, "element_content", {})
+    return max(content, key=content.get) if content else None
+
+
 def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime) -> list[str]:
     """Close (``recycled``) the batteries whose product lots carry every cathode metal their input held."""
     if not battery_ids:
@@ -365,8 +372,7 @@ def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str,
         if it is None:
             continue
         need = _closing_elements(it.chemistry, it.form, tuple(sorted(it.declared_kg.items())))
-        have = {el for p in product_ids.get(bid, ()) if p in products
-                for el, f in products[p].lot.element_content.items() if f > 0}  # type: ignore[union-attr]
+        have = {_principal(products[p].lot) for p in product_ids.get(bid, ()) if p in products}
         if need and need <= have:
             to_close.append(bid)
     return _close(session, to_close, actor_org_id, now, reason="every cathode metal recovered in product lots")
@@ -871,4 +877,61 @@ def recycled_content_for(engine: Engine, product_lot_ids: Sequence[str], battery
     }
     if year is not None:
         out["checks"] = [c.model_dump(mode="json") for c in recycled_content_checks(shares, year)]
+    return out
+
+
+# ---------------------------------------------------------------- the plan for an input lot
+
+
+def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | None = None,
+              prefix: str | None = None) -> list[IntermediateLot | ProductLot]:
+    """The black-mass and product lots the recovery engine expects from an input lot (the plan).
+
+    Each battery is run through ``route`` (:func:`circulith.recovery.valuation.evaluate`); the black mass
+    gets the catalogue assay, products of the hydrometallurgy (or direct) step come from the black-mass lot
+    and the dismantling and pretreatment by-products from the input lot. Utilities, water and direct CO2
+    are split between the black-mass lot (pretreatment share) and the product lots by mass. A plant compares
+    its recorded lots with this plan; tests and the demo use it to make realistic lots.
+    """
+    from circulith.recovery.composition import element_fractions
+    from circulith.recovery.valuation import evaluate
+
+    day = produced_on or lot.received_on
+    pre = prefix or lot.lot_id
+    bm_el: dict[str, float] = {}
+    bm_kg = 0.0
+    streams: dict[str, dict[str, Any]] = {}
+    totals = {"electricity_kwh": 0.0, "natural_gas_mj": 0.0, "water_m3": 0.0, "direct_co2_kg": 0.0}
+    for it in lot.items:
+        r = evaluate(it.chemistry, it.form, it.mass_kg, route)
+        bm_kg += r.black_mass_kg
+        for el, f in element_fractions(it.chemistry, "black_mass").items():
+            bm_el[el] = bm_el.get(el, 0.0) + f * r.black_mass_kg
+        for k in totals:
+            totals[k] += float(getattr(r, k))
+        for p in r.products:
+            if p.kind not in ("product", "by_product") or p.mass_kg <= 0:
+                continue
+            d = streams.setdefault(p.stream, {"mass_kg": 0.0, "element_kg": {}, "commodity": p.commodity or p.stream,
+                                              "operation": p.operation})
+            d["mass_kg"] += p.mass_kg
+            for el, kg in p.element_kg.items():
+                if el not in ("O", "F", "other"):
+                    d["element_kg"][el] = d["element_kg"].get(el, 0.0) + kg
+    bm_id = f"{pre}-BM"
+    assay = {el: bm_el[el] / bm_kg for el in ("Li", "Ni", "Co", "Mn", "Cu", "Al", "Fe", "P", "C")
+             if bm_kg > 0 and bm_el.get(el, 0.0) > 0}
+    pre_share = 0.3  # assumption: share of the route's utilities used by discharge, dismantling and shredding
+    out: list[IntermediateLot | ProductLot] = [IntermediateLot(
+        lot_id=bm_id, plant_id=lot.plant_id, produced_on=day, source_lot_ids=[lot.lot_id], mass_kg=bm_kg, assay=assay,
+        **{k: v * pre_share for k, v in totals.items()})]
+    prod_mass = sum(d["mass_kg"] for d in streams.values()) or 1.0
+    for stream, d in streams.items():
+        w = (1 - pre_share) * d["mass_kg"] / prod_mass
+        out.append(ProductLot(
+            lot_id=f"{pre}-{stream}", plant_id=lot.plant_id, produced_on=day,
+            source_lot_ids=[bm_id if d["operation"] in ("hydrometallurgy", "direct") else lot.lot_id],
+            mass_kg=d["mass_kg"], commodity=d["commodity"], route=route,
+            element_content={el: kg / d["mass_kg"] for el, kg in d["element_kg"].items()},
+            **{k: v * w for k, v in totals.items()}))
     return out

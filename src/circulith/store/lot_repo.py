@@ -104,7 +104,7 @@ def plant_lots(session: Session, plant_id: str | None = None, *, start: dt.date 
 def iter_lot_rows(session: Session) -> Iterator[tuple[str, str, str]]:
     """Every stored lot as (lot_id, document, document_sha256)."""
     yield from session.execute(select(PlantLot.lot_id, PlantLot.document, PlantLot.document_sha256)
-                               .order_by(PlantLot.lot_id)).tuples()
+                               .order_by(PlantLot.lot_id))
 
 
 def upstream(session: Session, lot_ids: Iterable[str]) -> set[str]:
@@ -169,7 +169,7 @@ def lot_events(session: Session, batch: int = 5000) -> Iterator[tuple[str, str, 
     stmt = (select(Event.event_id, Event.battery_id, Event.kind, Event.payload_json)
             .where(Event.kind.in_(LOT_EVENT_KINDS)).order_by(Event.global_seq)
             .execution_options(yield_per=batch))
-    yield from session.execute(stmt).tuples()
+    yield from session.execute(stmt)
 
 
 def lot_event_payloads(session: Session, battery_ids: Iterable[str]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -1,0 +1,177 @@
+"""``circulith compliance``: plant-year reports, China traceability deadlines and recycled-content shares from the registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from circulith.cli.common import console, emit_json, state
+from circulith.errors import InvalidInput, Problem
+
+app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
+                  "deadlines, recycled-content shares.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
+
+
+def _engine():  # noqa: ANN202
+    from circulith.store.database import create_db_engine
+
+    return create_db_engine(state.database_url())
+
+
+@app.command()
+def report(
+    plant: Annotated[str, typer.Option("--plant", help="Plant identifier (as in its lots' plant_id).")],
+    year: Annotated[int, typer.Option("--year", help="Reporting year.")],
+    exclude_element: Annotated[list[str] | None, typer.Option(
+        help="Element left out of input and output (e.g. C, P), per Delegated Regulation (EU) 2025/606.")] = None,
+    no_graphite: Annotated[bool, typer.Option("--no-graphite", help="Do not count recovered graphite.")] = False,
+    no_dismantled: Annotated[bool, typer.Option("--no-dismantled-components",
+                                                help="Leave dismantled components out of the input.")] = False,
+    hardware_kg: Annotated[float, typer.Option("--hardware-kg", help="Mass of dismantled components in the input [kg] "
+                                               "(with --no-dismantled-components).")] = 0.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint."""
+    from circulith.recovery.compliance import CountingRules
+    from circulith.services.recovery import compliance_from_registry
+
+    rules = CountingRules(include_dismantled_components=not no_dismantled, count_graphite=not no_graphite,
+                          excluded_elements=frozenset(exclude_element or []))
+    rep = compliance_from_registry(_engine(), plant, year, rules=rules, hardware_kg=hardware_kg)
+    if json_:
+        emit_json(rep)
+        return
+    console.print(f"[bold]Plant {plant}, {year}[/]: {rep.input_lots} input lots, {rep.product_lots} product lots, "
+                  f"{rep.input_mass_kg:,.0f} kg in ({rep.counted_input_mass_kg:,.0f} kg counted)")
+    console.print("counting rules: " + ", ".join(f"{k}={v}" for k, v in rep.counting_rules.items()))
+    if rep.recycling_efficiency_pct is not None:
+        console.print(f"recycling efficiency {rep.recycling_efficiency_pct:.1f}% ({rep.recycled_output_kg:,.0f} kg "
+                      "recycled output)")
+    console.print("material recovery: " + ", ".join(f"{k} {v:.1f}%" for k, v in rep.material_recovery_pct.items()))
+    t = Table("regime", "metric", "material", "value %", "target %", "result", "source")
+    for c in rep.checks:
+        t.add_row(c.regime, c.metric, c.material, "-" if c.value_pct is None else f"{c.value_pct:.1f}",
+                  f"{c.threshold_pct:.0f}", "n/a" if c.passed is None else ("pass" if c.passed else "FAIL"), c.source)
+    console.print(t)
+    for u in rep.upcoming:
+        console.print(f"upcoming: {u['regime']} {u['metric']} {u['material']} {u['threshold_pct']:.0f}% from "
+                      f"{u['applies_from']}")
+    if rep.carbon_footprint_kg_co2e_per_kwh is not None:
+        console.print(f"carbon footprint of recycling {rep.carbon_footprint_kg_co2e_per_kwh:.2f} kg CO2e/kWh; energy "
+                      f"{rep.energy_mj:,.0f} MJ; water {rep.water_m3:.1f} m3")
+    for n in rep.notes:
+        console.print(f"note: {n}")
+
+
+@app.command()
+def traceability(
+    year: Annotated[int, typer.Option("--year", help="Events that occurred in this year.")],
+    org: Annotated[str | None, typer.Option("--org", help="Only this operator's events.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for days left (YYYY-MM-DD; default today).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """China-bound report: the year's traceability events with their upload deadlines (MIIT 2018 provisions)."""
+    from circulith.services.recovery import traceability_report
+
+    day = None
+    if as_of:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
+    d = traceability_report(_engine(), year, org_id=org, region=region, as_of=day)
+    if json_:
+        emit_json(d)
+        return
+    console.print(f"[bold]Traceability events {year}[/] ({len(d['events'])}); rule: {d['deadline_rule']}")
+    console.print(f"source: {d['source']}")
+    t = Table("operator", "events", "past deadline")
+    for o, v in sorted(d["by_operator"].items()):
+        t.add_row(o, str(v["events"]), str(v["past_deadline"]))
+    console.print(t)
+    t = Table("occurred", "battery", "event", "operator", "article", "deadline", "days left")
+    for r in d["events"][:200]:
+        t.add_row(r["occurred_at"][:10], r["battery_id"], r["kind"], r["actor_org_id"], r["article"], r["deadline"],
+                  str(r["days_left"]))
+    console.print(t)
+    console.print(d["note"])
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for x in values or [] for v in x.split(",") if v.strip()]
+
+
+def _primary(values: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in _split(values):
+        el, _, kg = v.partition("=")
+        try:
+            out[el.strip().capitalize()] = float(kg)
+        except ValueError:
+            raise InvalidInput(Problem(None, "--primary", f"'{v}' is not ELEMENT=KG (e.g. Co=1200)")) from None
+    return out
+
+
+def _new_batteries(path: Path | None) -> list:
+    if path is None:
+        return []
+    from pydantic import ValidationError
+
+    from circulith.recovery.lots import NewBattery
+
+    if not path.is_file():
+        raise InvalidInput(f"file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
+    out = []
+    problems = []
+    for n, rec in enumerate(data if isinstance(data, list) else [data], start=1):
+        try:
+            out.append(NewBattery.model_validate(rec))
+        except ValidationError as e:
+            problems.extend(Problem(n, ".".join(map(str, err["loc"])), err["msg"]) for err in e.errors())
+    if problems:
+        raise InvalidInput(problems, source=str(path))
+    return out
+
+
+@app.command("recycled-content")
+def recycled_content(
+    lots: Annotated[list[str], typer.Option("--lots", help="Product lot IDs (repeat or comma-separate).")],
+    batteries: Annotated[list[str] | None, typer.Option("--batteries", help="New batteries by identifier "
+                                                        "(registered; Co/Li/Ni from their passports).")] = None,
+    new_batteries: Annotated[Path | None, typer.Option("--new-batteries", help="JSON of batteries not yet registered: "
+                                                       "battery_id, co_kg, li_kg, ni_kg.")] = None,
+    primary: Annotated[list[str] | None, typer.Option("--primary", help="Primary supply in the period, ELEMENT=KG "
+                                                      "(e.g. Co=1200,Li=300,Ni=5000).")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Check against the Art. 8 minimums in force.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Recycled-content shares of new batteries by mass balance from product lots (for their new passports)."""
+    from circulith.services.recovery import recycled_content_for
+
+    d = recycled_content_for(_engine(), _split(lots), _split(batteries), new_batteries=_new_batteries(new_batteries),
+                             primary_kg=_primary(primary), year=year)
+    if json_:
+        emit_json(d)
+        return
+    console.print(f"recycled supply [kg]: {d['recycled_kg']}; primary [kg]: {d['primary_kg']}")
+    t = Table("battery", "Co share", "Li share", "Ni share", "Co kg", "Li kg", "Ni kg")
+    for s in d["shares"]:
+        t.add_row(s["battery_id"], f"{s['co_share']:.1%}", f"{s['li_share']:.1%}", f"{s['ni_share']:.1%}",
+                  f"{s['co_kg']:.2f}", f"{s['li_kg']:.2f}", f"{s['ni_kg']:.2f}")
+    console.print(t)
+    for c in d.get("checks", []):
+        console.print(f"Art. 8 {c['material']}: {c['value_pct']:.1f}% vs {c['threshold_pct']:.0f}% "
+                      f"{'pass' if c['passed'] else 'FAIL'}")
+    console.print(d["note"])
