@@ -32,6 +32,7 @@ def _root(
 def _register() -> None:
     """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
     from circulith.cli import (
+        compliance_commands,
         planning_commands,
         recovery_commands,
         registry_commands,
@@ -43,6 +44,7 @@ def _register() -> None:
     serve_commands.register(app)
     app.add_typer(triage_commands.app, name="triage")
     app.add_typer(recovery_commands.app, name="recovery")
+    app.add_typer(compliance_commands.app, name="compliance")
     app.add_typer(planning_commands.forecast_app, name="forecast")
     app.add_typer(planning_commands.network_app, name="network")
 
