@@ -361,6 +361,36 @@ def run_chemistry(chem: Chemistry, *, quick: bool, rng: np.random.Generator, log
     return result
 
 
+def plating_relaxation_check() -> dict:
+    """Relaxation after a cold CC-CV charge with reversible plating (DFN, OKane2022, -5 degC) vs a 25 degC control.
+
+    Records whether ``triage.safety.relaxation_plating_signature`` flags the plated case.
+    """
+    from circulith.triage.safety import relaxation_plating_signature
+
+    out = {}
+    for label, plating, temp_k in (("plated_-5C", "reversible", 268.15), ("control_25C", None, 298.15)):
+        model = pybamm.lithium_ion.DFN({"lithium plating": plating} if plating else {})
+        p = pybamm.ParameterValues("OKane2022")
+        p.update({"Ambient temperature [K]": temp_k, "Initial temperature [K]": temp_k,
+                  "Lower voltage cut-off [V]": 2.4, "Upper voltage cut-off [V]": 4.3})
+        exp = pybamm.Experiment([pybamm.step.string("Charge at 1C until 4.2 V", period="10 seconds"),
+                                 pybamm.step.string("Hold at 4.2 V until C/10", period="10 seconds"),
+                                 pybamm.step.string("Rest for 3 hours", period="2 seconds")])
+        sol = pybamm.Simulation(model, parameter_values=p, experiment=exp,
+                                var_pts={"x_n": 10, "x_s": 5, "x_p": 10, "r_n": 15, "r_p": 15}).solve(initial_soc=0.1)
+        rest = sol.cycles[-1]
+        t = rest["Time [s]"].entries - rest["Time [s]"].entries[0]
+        v = rest["Voltage [V]"].entries
+        rec = {"signature": relaxation_plating_signature(t, v)}
+        if plating:
+            c = rest["X-averaged negative lithium plating concentration [mol.m-3]"].entries
+            rec["plated_mol_per_m3_at_rest_start"] = float(c[0])
+            rec["time_90pct_stripped_s"] = float(t[np.argmax(c < 0.1 * c[0])])
+        out[label] = rec
+    return out
+
+
 def summarise(results: list[dict]) -> dict:
     """RMSE / max error per chemistry."""
     summary = {}
@@ -411,8 +441,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--quick", action="store_true", help="three states per chemistry")
     ap.add_argument("--chemistry", choices=sorted(CHEMISTRIES), action="append")
+    ap.add_argument("--plating-only", action="store_true",
+                    help="run only the plating relaxation check and add it to an existing --out file")
     args = ap.parse_args()
     pybamm.set_logging_level("ERROR")
+    if args.plating_only:
+        doc = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+        doc["plating_relaxation"] = plating_relaxation_check()
+        print(json.dumps(doc["plating_relaxation"], indent=1))
+        args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        return
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     results = []
@@ -425,7 +463,8 @@ def main() -> None:
     print("\nsummary:", json.dumps(summary, indent=1))
     doc = {"pybamm_version": pybamm.__version__, "model": "SPMe", "options": OPTIONS,
            "noise": {"voltage_sigma_v": NOISE_V, "current_sigma_rel": NOISE_I_REL, "seed": 0},
-           "python": platform.python_version(), "wall_s": wall, "summary": summary, "results": results}
+           "python": platform.python_version(), "wall_s": wall, "summary": summary, "results": results,
+           "plating_relaxation": plating_relaxation_check()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(f"wall {wall:.0f} s; wrote {args.out}")
