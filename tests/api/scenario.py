@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 
 from circulith.ledger.events import EventKind, LedgerEvent
-from circulith.recovery.lots import InputLot, LotItem, ProductLot
+from circulith.recovery.lots import InputLot, LotItem
 from circulith.services.demo import build_demo
 from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
+from circulith.services.recovery import plan_lots, record_lots
 from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events
 from circulith.store.models import Battery
 
 DEMO_TODAY = dt.date(2026, 1, 15)
-PLANT = "PLANT-HYDROLUX-1"
-"""The recycler REC-HYDROLUX's plant (its lot records are in the ledger)."""
+PLANT = "REC-HYDROLUX:plant-1"
+"""The recycler REC-HYDROLUX's plant (its lots are recorded in the registry and chained into the ledger)."""
 
 
 @dataclass
@@ -60,25 +61,25 @@ def build_scenario(engine: Engine, n_packs: int = 12) -> Scenario:
         other_maker = custody.manufacturer_id
         at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
         step = dt.timedelta(minutes=1)
-        # The recycler's plant records its lots in the ledger: an input lot on dismantling, a product lot on recycling.
-        day = at.date()
-        input_lot = InputLot(lot_id="IN-HYDROLUX-1", plant_id=PLANT, received_on=day, items=[LotItem(
-            battery_id=recycled.battery_id, chemistry=recycled.chemistry, form="pack", mass_kg=recycled.mass_kg)])
-        product_lot = ProductLot(lot_id="P-HYDROLUX-1", plant_id=PLANT, produced_on=day, source_lot_ids=[
-            "IN-HYDROLUX-1"], mass_kg=round(recycled.mass_kg * 0.1, 1), commodity="NiSO4.6H2O", route="hydro")
         events = [
             _ev(custody.battery_id, EventKind.REMOVED, custody.custodian_org_id or maker, at),
             _ev(custody.battery_id, EventKind.COLLECTED, "DIS-KREIS", at + step, price_eur=1234.0),
             _ev(recycled.battery_id, EventKind.REMOVED, recycled.custodian_org_id or maker, at),
             _ev(recycled.battery_id, EventKind.COLLECTED, "REC-HYDROLUX", at + step),
-            _ev(recycled.battery_id, EventKind.DISMANTLED, "REC-HYDROLUX", at + 2 * step, **input_lot.to_payload()),
-            _ev(recycled.battery_id, EventKind.RECYCLED, "REC-HYDROLUX", at + 3 * step, assay_co_pct=7.5,
-                **product_lot.to_payload()),
+            # The recycler's intake assay: a private record (the recycler's and the authorities').
+            _ev(recycled.battery_id, EventKind.TESTED, "REC-HYDROLUX", at + 2 * step, assay_co_pct=7.5),
         ]
         append_events(s, events)
+        recycled_id, recycled_chem, recycled_mass = recycled.battery_id, recycled.chemistry, recycled.mass_kg
         module = s.execute(select(Battery.battery_id).where(Battery.parent_battery_id == recycled.battery_id)
                            .order_by(Battery.battery_id)).scalars().first()
         ids = (own.battery_id, custody.battery_id, recycled.battery_id)
+    # The plant shreds the pack and refines it: input lot, black mass and product lots recorded in the registry
+    # (each chained into the battery's ledger), the battery closed as recycled.
+    input_lot = InputLot(lot_id="IN-HYDROLUX-1", plant_id=PLANT, received_on=(at + 3 * step).date(), items=[
+        LotItem(battery_id=recycled_id, chemistry=recycled_chem, form="pack", mass_kg=recycled_mass)])
+    record_lots(engine, [input_lot, *plan_lots(input_lot, route="hydro")], "REC-HYDROLUX", close=True,
+                now=at + 3 * step)
     return Scenario(own=ids[0], maker=maker, other_maker=other_maker, custody=ids[1], recycled=ids[2],
                     recycled_module=module, users=users)
 

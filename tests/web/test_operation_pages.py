@@ -8,6 +8,7 @@ import json
 import re
 
 from fastapi.testclient import TestClient
+from tests.api.scenario import PLANT
 
 from circulith.passport.examples import example_passport_data
 from circulith.web.routes import EXTRA_PAGES
@@ -111,7 +112,7 @@ def test_recovery_scenario_switch_changes_values_and_csv_follows(registry) -> No
     assert "prices as of 2021-12-31" in old
     # The recycler sees its own plant's compliance checks; another recycler sees none.
     comp = _csv(c, "compliance")
-    assert len(comp) > 1 and comp[1][0] == "PLANT-HYDROLUX-1"
+    assert len(comp) > 1 and comp[1][0] == PLANT
     assert len(_csv(_login(registry[0], "REC-NORDMET"), "compliance")) == 1
 
 

@@ -908,22 +908,10 @@ COMPLIANCE_READERS = AUTHORITY_ROLES | {Role.COMMISSION}
 
 
 def _plant_lots(session: Session, plant_id: str | None) -> list[tuple[str, Any]]:
-    from circulith.recovery.lots import InputLot, IntermediateLot, ProductLot, lot_from_payload
+    """(recording organisation, lot) of a plant's recorded lots (all plants when None)."""
+    from circulith.store.lot_repo import plant_lots
 
-    fields = {"input": InputLot.model_fields, "intermediate": IntermediateLot.model_fields,
-              "product": ProductLot.model_fields}
-    out = []
-    for actor, _site, text in repo.lot_records(session, plant_id):
-        payload = json.loads(text)
-        if plant_id is not None and payload.get("plant_id") != plant_id:
-            continue
-        # An event may carry other facts next to its lot record (e.g. an assay note): keep the lot's own keys.
-        known = fields.get(str(payload.get("lot_type")), payload)
-        try:
-            out.append((actor, lot_from_payload({k: v for k, v in payload.items() if k in known})))
-        except InvalidInput:
-            log.warning("skipping an unreadable lot record of plant %s", payload.get("plant_id"))
-    return out
+    return [(stored.actor_org_id, stored.lot) for stored in plant_lots(session, plant_id)]
 
 
 def compliance_plants(session: Session, principal: Principal) -> list[dict[str, Any]]:

@@ -342,17 +342,6 @@ def latest_payloads(session: Session, kind: str, scope: ColumnElement[bool] | No
     return [(b, str(at), str(p)) for b, at, p in session.execute(stmt)]
 
 
-def lot_records(session: Session, plant_id: str | None = None, limit: int = 100_000) -> list[tuple[str, str, str]]:
-    """Plant lot records kept in ledger event payloads (those with a ``lot_type``): (actor org, site, payload).
-
-    A payload names its plant in ``plant_id``; the text filter narrows the scan, the caller parses.
-    """
-    stmt = select(Event.actor_org_id, Event.site_id, Event.payload_json).where(
-        Event.payload_json.like('%"lot_type"%')).order_by(Event.global_seq).limit(limit)
-    if plant_id:
-        stmt = stmt.where(Event.payload_json.like(f'%"plant_id"%{_like_escape(plant_id)}%', escape="\\"))
-    return [(str(a), str(s or ""), str(p)) for a, s, p in session.execute(stmt)]
-
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
