@@ -48,10 +48,35 @@ def test_partial_test_on_lfp_plateau_is_refused():
     f = discharge_frame(45.0, fraction=0.2)
     with pytest.raises(InvalidInput, match="insufficient data"):
         capacity_soh(f, rated_capacity_ah=50.0, chemistry="LFP", ocv_start_v=3.31, ocv_end_v=3.29)
-    # 40 % span: accepted, but with an honestly wide interval (> 40 SOH points)
+    # 40 % span through the generic LFP curve: refused too (the PyBaMM oracle saw this read up to
+    # 104 SOH points off, RESULTS_triage.md), never a silent wrong answer.
+    with pytest.raises(InvalidInput, match="generic LFP OCV curve"):
+        capacity_soh(discharge_frame(45.0, fraction=0.4), rated_capacity_ah=50.0, chemistry="LFP",
+                     ocv_start_v=3.32, ocv_end_v=3.27)
+
+
+def test_partial_test_with_the_cells_own_ocv_table():
+    # A cell-specific table (here linear 3.0-3.5 V over 0-100 %) places both ends: 40 % of a 45 Ah cell moved.
+    table = (np.array([3.0, 3.5]), np.array([0.0, 100.0]))
     est = capacity_soh(discharge_frame(45.0, fraction=0.4), rated_capacity_ah=50.0, chemistry="LFP",
-                       ocv_start_v=3.32, ocv_end_v=3.27)
-    assert est.soh_high_pct - est.soh_low_pct > 40
+                       ocv_start_v=3.35, ocv_end_v=3.15, ocv_table=table)
+    assert est.soc_span_pct == pytest.approx(40.0)
+    assert est.soh_pct == pytest.approx(90.0, rel=5e-3)
+    assert est.soh_low_pct < 90.0 < est.soh_high_pct < 100.0
+
+
+def test_generic_curve_error_widens_the_interval():
+    f = discharge_frame(45.0, fraction=0.6)
+    generic = capacity_soh(f, rated_capacity_ah=50.0, chemistry="NMC811", ocv_start_v=3.99, ocv_end_v=3.55)
+    tight = capacity_soh(f, rated_capacity_ah=50.0, chemistry="NMC811", ocv_start_v=3.99, ocv_end_v=3.55,
+                         generic_curve_error_v=0.0)
+    assert generic.soh_high_pct - generic.soh_low_pct > 2 * (tight.soh_high_pct - tight.soh_low_pct)
+
+
+def test_implausible_capacity_is_refused():
+    # 45 Ah moved out of a cell said to be rated 30 Ah: 150 % SOH is a data error, not a result
+    with pytest.raises(InvalidInput, match="implausible"):
+        capacity_soh(discharge_frame(45.0), rated_capacity_ah=30.0)
 
 
 def test_soc_from_ocv_monotone():

@@ -3,10 +3,18 @@
 Full test: the charge moved in one discharge (or charge) segment between the voltage limits is the
 capacity. Partial test: a segment that covers only part of the SOC range is scaled by the fraction
 of SOC it spans, ``Q = dQ / (SOC_end - SOC_start)``, where the SOC at both ends comes from the rest
-voltage (OCV) through the chemistry's OCV-SOC curve (``[ocv_soc.*]`` of the rules file). The
-interval propagates an OCV uncertainty (default +/-5 mV, assumption: rest not fully relaxed) through
-the local slope of the curve, so a partial test on LFP's flat plateau gets an honestly wide
-interval or is refused as insufficient.
+voltage (OCV) through an OCV-SOC curve: the cell's own table when the caller has one (measured on
+that cell design), else the chemistry's generic curve (``[ocv_soc.*]`` of the rules file).
+
+The interval propagates the OCV uncertainty through the local slope of the curve: the rest-voltage
+uncertainty (default +/-5 mV, assumption: rest not fully relaxed) and, with the generic curve, the
+curve's own error for a given cell (default +/-50 mV). That second term is measured, not assumed: in
+the PyBaMM oracle (``benchmarks/triage_pybamm_oracle.py``, RESULTS_triage.md) the generic curve put a
+partial test 17 SOH points off on a fresh NMC811 cell and up to 104 points off on LFP, whose plateau
+maps tens of mV to tens of % SOC. With it, a partial test read through the generic curve on LFP is
+refused as insufficient data and on NMC gets an honestly wide interval; a cell-specific table
+narrows it. Results above :data:`MAX_PLAUSIBLE_SOH_PCT` are refused as implausible (wrong rated
+capacity, units, or curve) instead of being reported.
 """
 
 from __future__ import annotations
@@ -18,6 +26,12 @@ import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
 from circulith.triage.rules import chemistry_family, load_rules
+
+MAX_PLAUSIBLE_SOH_PCT = 115.0
+"""Capacity SOH above which a result is refused [%] (assumption: new cells test at most a few % above rated)."""
+
+GENERIC_CURVE_ERROR_V = 0.05
+"""Error of a chemistry's generic OCV-SOC curve for a given cell [V] (from the PyBaMM oracle, see module notes)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +53,14 @@ def coulomb_count_ah(time_s: np.ndarray, current_a: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(inc)])
 
 
-def soc_from_ocv(ocv_v: float | np.ndarray, chemistry: str, rules: dict | None = None) -> np.ndarray:
-    """SOC [%] from a rest voltage [V] through the chemistry's OCV-SOC table (monotone interpolation)."""
+def soc_from_ocv(ocv_v: float | np.ndarray, chemistry: str, rules: dict | None = None,
+                 ocv_table: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """SOC [%] from a rest voltage [V] through an OCV-SOC table (monotone interpolation).
+
+    ``ocv_table`` = (OCV [V], SOC [%]) of the cell itself, ascending; default: the chemistry's generic curve.
+    """
+    if ocv_table is not None:
+        return np.interp(ocv_v, np.asarray(ocv_table[0], dtype=float), np.asarray(ocv_table[1], dtype=float))
     rules = rules or load_rules()
     fam = chemistry_family(chemistry)
     if fam not in rules.get("ocv_soc", {}):
@@ -52,7 +72,9 @@ def soc_from_ocv(ocv_v: float | np.ndarray, chemistry: str, rules: dict | None =
 def capacity_soh(frame: pd.DataFrame, rated_capacity_ah: float, *, chemistry: str = "LFP",
                  ocv_start_v: float | None = None, ocv_end_v: float | None = None,
                  ocv_uncertainty_v: float = 0.005, current_uncertainty_rel: float = 0.005,
-                 min_soc_span_pct: float = 20.0, rules: dict | None = None) -> CapacityEstimate:
+                 min_soc_span_pct: float = 20.0, rules: dict | None = None,
+                 ocv_table: tuple[np.ndarray, np.ndarray] | None = None,
+                 generic_curve_error_v: float = GENERIC_CURVE_ERROR_V) -> CapacityEstimate:
     """Capacity SOH from the longest discharge segment of a validated canonical frame.
 
     Parameters
@@ -72,6 +94,11 @@ def capacity_soh(frame: pd.DataFrame, rated_capacity_ah: float, *, chemistry: st
         Relative accuracy of the current sensor [-] (assumption: 0.5 % of reading).
     min_soc_span_pct : float
         Smallest SOC span accepted for a partial test [%].
+    ocv_table : (array, array), optional
+        The cell's own OCV-SOC table (OCV [V] ascending, SOC [%]); default: the generic curve.
+    generic_curve_error_v : float
+        Error of the generic curve for a given cell [V], added to the rest-voltage uncertainty when
+        no ``ocv_table`` is given.
 
     Returns
     -------
@@ -80,7 +107,7 @@ def capacity_soh(frame: pd.DataFrame, rated_capacity_ah: float, *, chemistry: st
     Raises
     ------
     InvalidInput
-        No discharge segment, or a partial span too small / too uncertain.
+        No discharge segment, a partial span too small or too uncertain, or an implausible result.
     """
     t = frame["time_s"].to_numpy(dtype=float)
     i = frame["current_a"].to_numpy(dtype=float)
@@ -97,23 +124,36 @@ def capacity_soh(frame: pd.DataFrame, rated_capacity_ah: float, *, chemistry: st
         cap = dq
         rel = current_uncertainty_rel
         soh = 100 * cap / rated_capacity_ah
+        _check_plausible(soh)
         return CapacityEstimate(cap, soh, soh * (1 - 1.96 * rel), soh * (1 + 1.96 * rel), "full", 100.0)
     rules = rules or load_rules()
-    s0 = float(soc_from_ocv(ocv_start_v, chemistry, rules))
-    s1 = float(soc_from_ocv(ocv_end_v, chemistry, rules))
+
+    def soc(v: float) -> float:
+        return float(soc_from_ocv(v, chemistry, rules, ocv_table))
+
+    s0, s1 = soc(ocv_start_v), soc(ocv_end_v)
     span = s0 - s1
     if span < min_soc_span_pct:
         raise InvalidInput([Problem(None, "ocv", f"insufficient data: partial test spans {span:.1f} % SOC "
                                     f"(< {min_soc_span_pct:g} %); run a longer or full capacity test")])
     # SOC uncertainty from the local OCV slope
-    ds = [abs(float(soc_from_ocv(v + ocv_uncertainty_v, chemistry, rules) - soc_from_ocv(v - ocv_uncertainty_v,
-                                                                                          chemistry, rules))) / 2
-          for v in (ocv_start_v, ocv_end_v)]
+    dv = ocv_uncertainty_v if ocv_table is not None else float(np.hypot(ocv_uncertainty_v, generic_curve_error_v))
+    ds = [abs(soc(v + dv) - soc(v - dv)) / 2 for v in (ocv_start_v, ocv_end_v)]
     span_sd = float(np.hypot(*ds))
     cap = dq / (span / 100.0)
     rel = float(np.hypot(span_sd / span, current_uncertainty_rel))
     if rel > 0.25:
+        curve = "the cell's OCV table" if ocv_table is not None else f"the generic {chemistry} OCV curve"
         raise InvalidInput([Problem(None, "ocv", f"insufficient data: partial test SOC span {span:.0f} +/- "
-                                    f"{span_sd:.0f} % (flat OCV region of {chemistry}); run a full capacity test")])
+                                    f"{span_sd:.0f} % read through {curve}; give the cell's own OCV table or run "
+                                    "a full capacity test")])
     soh = 100 * cap / rated_capacity_ah
+    _check_plausible(soh)
     return CapacityEstimate(cap, soh, soh * (1 - 1.96 * rel), soh * (1 + 1.96 * rel), "partial", span)
+
+
+def _check_plausible(soh_pct: float) -> None:
+    if soh_pct > MAX_PLAUSIBLE_SOH_PCT:
+        raise InvalidInput([Problem(None, "rated_capacity_ah", f"implausible capacity SOH {soh_pct:.0f} % "
+                                    f"(> {MAX_PLAUSIBLE_SOH_PCT:g} %): check the rated capacity, the units (mAh vs "
+                                    "Ah) and the OCV table")])
