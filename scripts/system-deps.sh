@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, when missing: a PostgreSQL server (the tests
 # start their own throwaway cluster with initdb/pg_ctl; nothing is configured system-wide) and
-# Chromium (the browser tests drive Debian's chromium, never a downloaded browser).
+# Chromium (the browser tests drive Debian's chromium, never a downloaded browser) and a Java runtime
+# (the analytics test runs on a local Spark session).
 set -euo pipefail
 need=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql)
+fi
+if ! command -v java >/dev/null 2>&1; then
+  need+=(default-jre-headless)   # the analytics test runs the same expressions on a local Spark session
 fi
 if [ ! -x /usr/bin/chromium ]; then
   need+=(chromium)

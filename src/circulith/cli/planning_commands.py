@@ -158,3 +158,23 @@ def forecast_backtest(
                   f"bias {fmt(s['model']['bias'])}  interval coverage {fmt(s['model']['coverage'])}")
     console.print(f"baseline: MAPE {fmt(s['baseline']['mape'])}  WAPE {fmt(s['baseline']['wape'])}  "
                   f"bias {fmt(s['baseline']['bias'])}")
+
+
+@forecast_app.command("lifetimes")
+def forecast_lifetimes(
+    source: Annotated[str | None, typer.Option("--source", help="sqlite:/// URL or Parquet export directory "
+                                               "(default: the --db registry).")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="duckdb (embedded) or spark.")] = "duckdb",
+    by: Annotated[list[str] | None, typer.Option("--by", help="Group the fit (repeatable), e.g. chemistry.")] = None,
+    n_boot: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the parameter intervals.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """First-life lifetimes fitted from the registry's own retirements (Weibull, right-censored in-service packs)."""
+    from circulith.analytics.lifetimes import registry_lifetimes_report
+    from circulith.cli.common import state
+
+    report = registry_lifetimes_report(source or state.database_url(), backend=backend, by=by or None, n_boot=n_boot)
+    if json_out:
+        emit_json(report)
+        return
+    console.print_json(data=report)
