@@ -45,10 +45,9 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
 
 
 def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
-    from circulith.io.records import iter_records
     from circulith.services import registry as svc
 
-    total = sum(1 for _ in iter_records(file, fmt)) if console.is_terminal else 0
+    total = _count_records(file, fmt) if console.is_terminal else 0
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
         fn = svc.import_passports if kind == "passports" else svc.import_events
@@ -61,6 +60,20 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
                   f"{report.unchanged} already recorded, {report.rejected} rejected")
     if report.rejects_path:
         console.print(f"rejects written to {report.rejects_path}")
+
+
+def _count_records(file: Path, fmt: str | None) -> int:
+    """Records in a file for the progress bar: lines for CSV / JSON Lines (cheap), a parse for JSON."""
+    from circulith.io.records import detect_format, iter_records
+
+    if not file.is_file():
+        return 0
+    kind = fmt or detect_format(file)
+    if kind == "json":
+        return sum(1 for _ in iter_records(file, kind))
+    with file.open("rb") as fh:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    return max(0, lines - (1 if kind == "csv" else 0))
 
 
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or jsonl (default: from the suffix).")]
