@@ -196,24 +196,31 @@ class _Builder:
         a.sum_duplicates()
         return a
 
-    def solve(self, time_limit_s: float, mip_rel_gap: float, threads: int | None,
+    def highs(self, time_limit_s: float, mip_rel_gap: float, threads: int | None,
               zero_cols: NDArray[np.int64] | None = None, *, relax: bool = False,
-              start: NDArray[np.float64] | None = None,
-              options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Solve with HiGHS; ``relax`` drops integrality (duals returned), ``start`` is a MIP start."""
+              one_cols: NDArray[np.int64] | None = None, obj_scale: float = 1.0,
+              options: Mapping[str, Any] | None = None) -> Any:
+        """A configured ``highspy.Highs`` holding the model (not yet run).
+
+        ``zero_cols`` get the upper bound 0, ``one_cols`` the lower bound 1 (sites fixed open);
+        the objective is multiplied by ``obj_scale`` (e.g. 1e-3: USD -> kUSD) to help the LP's numerics.
+        """
         import highspy
 
-        cost = np.concatenate(self.cost)
+        cost = np.concatenate(self.cost) * obj_scale
         ub = np.concatenate(self.ub)
+        lb = np.zeros(self.n_col)
         if zero_cols is not None and zero_cols.size:
             ub[zero_cols] = 0.0
+        if one_cols is not None and one_cols.size:
+            lb[one_cols] = np.minimum(1.0, ub[one_cols])
         integ = np.concatenate(self.integer)
         a = self.matrix()
         lp = highspy.HighsLp()
         lp.num_col_ = self.n_col
         lp.num_row_ = self.n_row
         lp.col_cost_ = cost
-        lp.col_lower_ = np.zeros(self.n_col)
+        lp.col_lower_ = lb
         lp.col_upper_ = ub
         lp.row_lower_ = np.concatenate(self.rlo)
         lp.row_upper_ = np.concatenate(self.rhi)
@@ -233,35 +240,57 @@ class _Builder:
         for key, value in (options or {}).items():
             h.setOptionValue(key, value)
         h.passModel(lp)
+        return h
+
+    def solve(self, time_limit_s: float, mip_rel_gap: float, threads: int | None,
+              zero_cols: NDArray[np.int64] | None = None, *, relax: bool = False,
+              start: NDArray[np.float64] | None = None,
+              options: Mapping[str, Any] | None = None, one_cols: NDArray[np.int64] | None = None,
+              obj_scale: float = 1.0) -> dict[str, Any]:
+        """Solve with HiGHS; ``relax`` drops integrality (duals returned), ``start`` is a MIP start.
+
+        Objective, bound and duals are returned in the model's own units (``obj_scale`` undone).
+        """
+        import highspy
+
+        h = self.highs(time_limit_s, mip_rel_gap, threads, zero_cols, relax=relax, one_cols=one_cols,
+                       obj_scale=obj_scale, options=options)  # fmt: skip
         user_start = False
         if start is not None and not relax:
             hs = highspy.HighsSolution()
             hs.col_value = np.asarray(start, float).tolist()
             hs.value_valid = True
             user_start = h.setSolution(hs) == highspy.HighsStatus.kOk
-        t0 = time.perf_counter()
-        h.run()
-        secs = time.perf_counter() - t0
-        status = h.getModelStatus()
-        info = h.getInfo()
-        sol = h.getSolution()
-        has_sol = int(getattr(info, "primal_solution_status", 0)) >= 2 and len(sol.col_value) == self.n_col
-        x = np.asarray(sol.col_value) if has_sol else None
-        out: dict[str, Any] = {
-            "status": h.modelStatusToString(status),
-            "x": x,
-            "objective": float(info.objective_function_value) if x is not None else None,
-            "dual_bound": float(info.mip_dual_bound) if not relax else None,
-            "gap": float(info.mip_gap) if not relax else None,
-            "seconds": secs,
-            "n_int": 0 if relax else int(integ.sum()),
-            "user_start": user_start,
-        }
-        if relax and x is not None:
-            out["row_dual"] = np.asarray(sol.row_dual)
-            out["col_dual"] = np.asarray(sol.col_dual)
-            out["cost"] = cost
-        return out
+        return run_highs(h, self.n_col, relax=relax, obj_scale=obj_scale, user_start=user_start,
+                         n_int=0 if relax else int(np.concatenate(self.integer).sum()))  # fmt: skip
+
+
+def run_highs(h: Any, n_col: int, *, relax: bool, obj_scale: float = 1.0, user_start: bool = False,
+              n_int: int = 0) -> dict[str, Any]:
+    """Run a configured ``highspy.Highs`` and collect status, solution, objective and bound (unscaled)."""
+    t0 = time.perf_counter()
+    h.run()
+    secs = time.perf_counter() - t0
+    status = h.getModelStatus()
+    info = h.getInfo()
+    sol = h.getSolution()
+    has_sol = int(getattr(info, "primal_solution_status", 0)) >= 2 and len(sol.col_value) == n_col
+    x = np.asarray(sol.col_value) if has_sol else None
+    out: dict[str, Any] = {
+        "status": h.modelStatusToString(status),
+        "x": x,
+        "objective": float(info.objective_function_value) / obj_scale if x is not None else None,
+        "dual_bound": float(info.mip_dual_bound) / obj_scale if not relax else None,
+        "gap": float(info.mip_gap) if not relax else None,
+        "seconds": secs,
+        "n_int": n_int,
+        "user_start": user_start,
+    }
+    if relax and x is not None:
+        out["row_dual"] = np.asarray(sol.row_dual) / obj_scale
+        out["col_dual"] = np.asarray(sol.col_dual) / obj_scale
+        out["cost"] = np.asarray(h.getLp().col_cost_) / obj_scale
+    return out
 
 
 def _distances(params: NetworkParams, lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> NDArray[np.float64]:
@@ -594,6 +623,10 @@ def plan_network(
     warm_start: bool = True,
     price_arcs: bool = True,
     solver_options: Mapping[str, Any] | None = None,
+    method: str = "auto",
+    lp_solver: str = "ipm",
+    auto_arc_limit: int = 5000,
+    heuristic_share: float = 0.7,
 ) -> NetworkPlan:
     """Solve the network plan and the greedy baseline in the same run.
 
@@ -628,6 +661,19 @@ def plan_network(
         With ``k_nearest``: price the omitted arcs (see above).
     solver_options : mapping, optional
         Extra HiGHS options (name -> value), e.g. ``{"mip_heuristic_effort": 0.1}``.
+    method : str
+        ``milp``: the MILP above (with ``k_nearest`` screening if given). ``heuristic``: the LP-guided
+        heuristic of :mod:`circulith.planning.network_heuristics` (LP bound over every permitted arc with
+        truck-cover and site-count inequalities, LP rounding, local search on the open set, integer trucks on
+        the chosen sites), then the full MILP started from that plan for the time left, which may improve
+        plan and bound. ``auto`` (default): ``heuristic`` when there are more than ``auto_arc_limit``
+        permitted first-echelon arcs and no ``k_nearest`` is given, else ``milp``.
+    lp_solver : str
+        HiGHS ``solver`` for the heuristic's LP relaxation (``ipm``, ``simplex``, ``hipo``, ``choose``).
+    auto_arc_limit : int
+        Size above which ``auto`` takes the heuristic path [arcs].
+    heuristic_share : float
+        Share of ``time_limit_s`` given to the heuristic; the full MILP gets the rest [-].
 
     Returns
     -------
@@ -658,9 +704,18 @@ def plan_network(
     if not s_df["kind"].isin(FIRST_ECHELON).any():
         raise InvalidInput(Problem(None, "kind", "no spoke or dismantler site in the sites file"), source="sites")
 
+    if method not in ("auto", "milp", "heuristic"):
+        raise InvalidInput(Problem(None, "method", f"must be auto, milp or heuristic, got {method!r}"))
     inst = _make_instance(s_df, d_df, params, output_ratio)
     allowed = inst.allowed
     greedy = _greedy(inst)
+    n_permitted = sum(int(a.sum()) for a in allowed)
+    if method == "heuristic" or (method == "auto" and k_nearest is None and n_permitted > auto_arc_limit):
+        plan = _plan_heuristic(inst, greedy, s_df, d_df, t_start, time_limit_s, mip_rel_gap, threads,
+                               lp_solver, heuristic_share, solver_options, notes)  # fmt: skip
+        if plan is not None:
+            return plan
+        notes.append("LP relaxation infeasible: the MILP below measures and names the shortfall")
 
     # arc sets: all permitted arcs, or the k nearest plus the greedy plan's arcs
     in_set = [a.copy() for a in allowed]
@@ -756,6 +811,77 @@ def plan_network(
         notes.append(f"lp_bound_usd={lp_bound:.6f}")
     proven = res["status"] == "Optimal" and gap is not None and gap <= mip_rel_gap * (1 + 1e-9) + 1e-12
     return _assemble_plan(inst, model, res, greedy, s_df, d_df, obj, bound, gap, screening, notes, proven)
+
+
+def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: pd.DataFrame, t_start: float,
+                    time_limit_s: float, mip_rel_gap: float, threads: int | None, lp_solver: str,
+                    heuristic_share: float, solver_options: Mapping[str, Any] | None,
+                    notes: list[str]) -> NetworkPlan | None:  # fmt: skip
+    """The ``method="heuristic"`` path of :func:`plan_network` (None: relaxation infeasible, diagnose)."""
+    from circulith.planning.network_heuristics import (
+        OBJ_SCALE,
+        add_cardinality_rows,
+        add_cover_rows,
+        lp_guided_plan,
+        transfer_start,
+    )
+
+    budget = max(1.0, heuristic_share * time_limit_s - (time.perf_counter() - t_start))
+    hr = lp_guided_plan(inst, budget, threads=threads, lp_solver=lp_solver, mip_rel_gap=max(mip_rel_gap, 1e-3))
+    notes.extend(hr.notes)
+    if hr.lp_status == "Infeasible":
+        return None
+    bound = hr.lp_bound_usd
+    best: tuple[_Model, dict[str, Any]] | None = (hr.model, hr.res) if hr.model is not None else None
+    obj = hr.cost_usd
+    heur_cost = hr.cost_usd
+    all_arcs = [tuple(np.nonzero(a)) for a in inst.allowed]
+    left = time_limit_s - (time.perf_counter() - t_start)
+    full: _Model | None = None
+    polish = "not run (no time left)"
+    if left > 1.0:
+        full = _build_model(inst, all_arcs, integer_trucks=True)  # type: ignore[arg-type]
+        add_cover_rows(full, inst)
+        add_cardinality_rows(full, inst)
+        if best is not None and best[1]["x"] is not None:
+            start = transfer_start(best[0], best[1]["x"], full, inst)
+        else:
+            start = _start_vector(full, inst, greedy)
+        res = full.b.solve(left, mip_rel_gap, threads, zero_cols=full.slack_cols(), start=start,
+                           obj_scale=OBJ_SCALE, options=solver_options)  # fmt: skip
+        polish = (f"HiGHS {res['status']} in {res['seconds']:.1f} s, incumbent {res['objective']}, "
+                  f"dual bound {res['dual_bound']}, start {'accepted' if res['user_start'] else 'refused'}")  # fmt: skip
+        if res["dual_bound"] is not None and np.isfinite(res["dual_bound"]) and res["x"] is not None:
+            bound = res["dual_bound"] if bound is None else max(bound, res["dual_bound"])
+        if res["x"] is not None and (obj is None or res["objective"] < obj - 1e-6 * abs(obj)):
+            best, obj = (full, res), float(res["objective"])
+    notes.append(f"full MILP from the heuristic plan (all arcs, integer trucks, cover and site-count rows): {polish}")
+    if best is None and greedy.unmet_t <= 1e-6:
+        # nothing better than the baseline: report the greedy plan itself
+        full = full or _build_model(inst, all_arcs, integer_trucks=True)  # type: ignore[arg-type]
+        v = _start_vector(full, inst, greedy)
+        if v is not None:
+            best, obj = (full, {"status": "greedy", "x": v, "n_int": 0}), greedy.cost_usd
+    if best is None:
+        return None
+    model, res = best
+    if obj is not None and greedy.unmet_t <= 1e-6 and greedy.cost_usd < obj:
+        notes.append("greedy baseline cheaper than the heuristic and MILP plans")
+    gap = (obj - bound) / abs(obj) if obj and bound is not None else None
+    proven = gap is not None and gap <= mip_rel_gap * (1 + 1e-9) + 1e-12
+    out_res = dict(res)
+    out_res["status"] = (f"heuristic (LP relaxation {hr.lp_status}; plan from "
+                         f"{'fixed-site MILP' if model is hr.model else 'full MILP' if res.get('status') != 'greedy' else 'greedy'}"
+                         f": {res['status']})")  # fmt: skip
+    out_res["seconds"] = time.perf_counter() - t_start
+    out_res.setdefault("n_int", 0)
+    if heur_cost is not None:
+        notes.append(f"heuristic_cost_usd={heur_cost:.6f}")
+    if hr.lp_bound_usd is not None:
+        notes.append(f"lp_bound_usd={hr.lp_bound_usd:.6f}")
+    screening = ("none: LP bound over all permitted arcs; plan from LP rounding and local search on the open "
+                 "sites, integer trucks on arcs to the chosen sites")  # fmt: skip
+    return _assemble_plan(inst, model, out_res, greedy, s_df, d_df, obj, bound, gap, screening, notes, proven)
 
 
 def _assemble_plan(inst: _Instance, model: _Model, res: dict[str, Any], greedy: _Greedy, s_df: pd.DataFrame,
