@@ -253,7 +253,16 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
                          f"fixed-site LP evaluations ({time.perf_counter() - t_ls:.1f} s); open set of {int(best_mask.sum())} sites, fixed-site LP "
                          f"{best_val:.6g} USD")  # fmt: skip
 
-    # integer trucks on the chosen sites only
+    # a feasible integer plan at once: the fixed-site LP's flows with every truck count rounded up
+    cache.clear()
+    proxy(best_mask)  # re-solve: the HiGHS object holds the last neighbour evaluated
+    sol = np.asarray(h.getSolution().col_value)
+    rounded = round_up_trucks(full, inst, sol)
+    cost_full = np.concatenate(full.b.cost)
+    rounded_cost = float(cost_full @ rounded)
+    out.notes.append(f"fixed-site LP flows with trucks rounded up: {rounded_cost:.6g} USD")
+
+    # integer trucks on the chosen sites only, started from the rounded plan
     n_first = len(inst.first)
     open_first = best_mask[:n_first]
     sub_arcs = []
@@ -264,14 +273,43 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     add_cover_rows(sub, inst)
     closed = _site_cols(sub)[~best_mask]
     zero = np.concatenate([sub.slack_cols(), closed])
-    res = sub.b.solve(max(min(left(), 0.35 * time_limit_s), 1.0), mip_rel_gap, threads, zero_cols=zero,
+    start = transfer_start(full, rounded, sub, inst)
+    res = sub.b.solve(max(left(), 1.0), mip_rel_gap, threads, zero_cols=zero, start=start,
                       obj_scale=OBJ_SCALE)  # fmt: skip
     out.notes.append(f"integer trucks on the chosen sites: HiGHS {res['status']}, {res['seconds']:.1f} s, "
-                     f"restricted gap {res['gap']}")  # fmt: skip
-    if res["x"] is not None:
-        out.model, out.res, out.cost_usd = sub, res, float(res["objective"])
-        out.open_sites = _site_cols(full)[best_mask]
+                     f"restricted gap {res['gap']}, rounded start {'accepted' if res['user_start'] else 'refused'}")  # fmt: skip
+    if res["x"] is None or res["objective"] > rounded_cost * (1 + 1e-9):
+        res = {**res, "x": start, "objective": float(np.concatenate(sub.b.cost) @ start), "status": "rounded"}
+    out.model, out.res, out.cost_usd = sub, res, float(res["objective"])
+    out.open_sites = _site_cols(full)[best_mask]
     return out
+
+
+def round_up_trucks(model: _Model, inst: _Instance, sol: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A feasible integer point from an LP point with integral site openings: flows kept, trucks rounded up.
+
+    ``n = ceil(x / m)`` per arc meets ``x <= m n``, ``n <= n_max o`` (as ``x <= D``) and the truck-cover rows
+    (a sum of ceilings is at least the ceiling of the sum).
+    """
+    v = np.asarray(sol, float).copy()
+    site_cols = _site_cols(model)
+    v[site_cols] = np.round(v[site_cols])
+    v[model.slack_cols()] = 0.0
+    pay = inst.params.payload_t
+    for ii, _jj, s_idx, x, n in model.arcs:
+        m = np.minimum(pay[DAMAGE_STATES[s_idx]], inst.tons[ii, s_idx])
+        v[x] = np.where(v[x] > 1e-9, v[x], 0.0)
+        v[n] = np.ceil(v[x] / m - 1e-9)
+    if model.y_arcs is not None:
+        _j, _h, y, n2 = model.y_arcs
+        v[y] = np.where(v[y] > 1e-9, v[y], 0.0)
+        v[n2] = np.ceil(v[y] / pay["processed"] - 1e-9)
+    if model.r_arcs is not None:
+        ii, _k, xr, nr = model.r_arcs
+        m = np.minimum(pay["intact"], inst.reusable[ii])
+        v[xr] = np.where(v[xr] > 1e-9, v[xr], 0.0)
+        v[nr] = np.ceil(v[xr] / m - 1e-9)
+    return v
 
 
 def _site_coords(inst: _Instance) -> dict[str, Any]:

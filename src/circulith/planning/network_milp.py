@@ -627,6 +627,7 @@ def plan_network(
     lp_solver: str = "ipm",
     auto_arc_limit: int = 5000,
     heuristic_share: float = 0.7,
+    polish_arc_limit: int = 5000,
 ) -> NetworkPlan:
     """Solve the network plan and the greedy baseline in the same run.
 
@@ -673,7 +674,11 @@ def plan_network(
     auto_arc_limit : int
         Size above which ``auto`` takes the heuristic path [arcs].
     heuristic_share : float
-        Share of ``time_limit_s`` given to the heuristic; the full MILP gets the rest [-].
+        Share of ``time_limit_s`` given to the heuristic; the full MILP gets the rest [-]. Above
+        ``polish_arc_limit`` permitted arcs the full MILP is skipped (its root LP alone outlasts any sensible
+        limit) and the heuristic gets the whole time.
+    polish_arc_limit : int
+        Largest instance on which the heuristic path runs the full MILP after the heuristic [arcs].
 
     Returns
     -------
@@ -712,7 +717,8 @@ def plan_network(
     n_permitted = sum(int(a.sum()) for a in allowed)
     if method == "heuristic" or (method == "auto" and k_nearest is None and n_permitted > auto_arc_limit):
         plan = _plan_heuristic(inst, greedy, s_df, d_df, t_start, time_limit_s, mip_rel_gap, threads,
-                               lp_solver, heuristic_share, solver_options, notes)  # fmt: skip
+                               lp_solver, heuristic_share if n_permitted <= polish_arc_limit else 1.0,
+                               solver_options, notes)  # fmt: skip
         if plan is not None:
             return plan
         notes.append("LP relaxation infeasible: the MILP below measures and names the shortfall")
@@ -838,8 +844,8 @@ def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: 
     all_arcs = [tuple(np.nonzero(a)) for a in inst.allowed]
     left = time_limit_s - (time.perf_counter() - t_start)
     full: _Model | None = None
-    polish = "not run (no time left)"
-    if left > 1.0:
+    polish = "not run (no time left)" if heuristic_share < 1.0 else "not run (instance too large)"
+    if left > 1.0 and heuristic_share < 1.0:
         full = _build_model(inst, all_arcs, integer_trucks=True)  # type: ignore[arg-type]
         add_cover_rows(full, inst)
         add_cardinality_rows(full, inst)
