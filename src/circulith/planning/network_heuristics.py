@@ -39,26 +39,27 @@ OBJ_SCALE = 1.0e-3  # USD -> kUSD in the solver: fixed costs ~1e3, per-tonne cos
 ROUNDING_THRESHOLDS = (0.5, 0.3, 0.1, 0.01, 1e-6)
 
 
-def add_cover_rows(model: _Model, inst: _Instance) -> int:
+def add_cover_rows(model: _Model, inst: _Instance) -> list[NDArray[np.int64]]:
     """Add ``sum_j n[i,j,s] >= ceil(D[i,s] / payload_s)`` for every source and state with ``D > payload``.
 
-    Valid only when all demand is served (unmet slacks fixed to 0). Returns the number of rows added.
+    Valid only when all demand is served (unmet slacks fixed to 0). Returns, per damage state, the row of
+    each source (-1: none).
     """
     b = model.b
     n_i = inst.tons.shape[0]
-    added = 0
+    row_maps: list[NDArray[np.int64]] = []
     for ii, _jj, s_idx, _x, n in model.arcs:
         pay = inst.params.payload_t[DAMAGE_STATES[s_idx]]
         d = inst.tons[:, s_idx]
         srcs = np.flatnonzero(d > pay * (1 + 1e-9))
+        row_of = np.full(n_i, -1)
+        row_maps.append(row_of)
         if not srcs.size:
             continue
         rows = b.add_rows(srcs.size, np.ceil(d[srcs] / pay - 1e-9), np.inf)
-        row_of = np.full(n_i, -1)
         row_of[srcs] = rows
         keep = row_of[ii] >= 0
         b.coef(row_of[ii[keep]], n[keep], 1.0)
-        added += srcs.size
     if model.r_arcs is not None:
         ii, _kk, _xr, nr = model.r_arcs
         pay = inst.params.payload_t["intact"]
@@ -69,8 +70,7 @@ def add_cover_rows(model: _Model, inst: _Instance) -> int:
             row_of[srcs] = rows
             keep = row_of[ii] >= 0
             b.coef(row_of[ii[keep]], nr[keep], 1.0)
-            added += srcs.size
-    return added
+    return row_maps
 
 
 def _k_min(capacity: NDArray[np.float64], total: float) -> int:
@@ -142,7 +142,8 @@ def _site_cols(model: _Model) -> NDArray[np.int64]:
 
 def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None = None,
                    lp_solver: str = "ipm", mip_rel_gap: float = 1e-4,
-                   local_search: bool = True) -> HeuristicResult:  # fmt: skip
+                   local_search: bool = True, lp_arc_limit: int = 150_000, k_start: int = 10,
+                   seed_arcs: Any = None) -> HeuristicResult:  # fmt: skip
     """LP bound, LP rounding, local search on the open set, integer-truck solve on the chosen sites.
 
     Parameters
@@ -159,6 +160,14 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
         Gap tolerance of the final fixed-site MILP [-].
     local_search : bool
         Run step 3.
+    lp_arc_limit : int
+        Above this many permitted arcs the LP starts from each source's ``k_start`` nearest permitted sites
+        per damage state (plus ``seed_arcs``) and is priced: omitted arcs with a negative reduced cost
+        (cover-row duals included) are added until none is left, so its value is still the LP over every arc.
+    k_start : int
+        Arcs per source and damage state in the first pricing round.
+    seed_arcs : iterable of (source, site, state), optional
+        Arcs kept from the start (e.g. the greedy plan's, so that the first restricted LP is feasible).
 
     Returns
     -------
@@ -173,25 +182,61 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     def left() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
-    arcsets = [tuple(np.nonzero(a)) for a in inst.allowed]
-    full = _build_model(inst, arcsets, integer_trucks=False)  # type: ignore[arg-type]
-    add_cover_rows(full, inst)
-    card = add_cardinality_rows(full, inst)
-    slacks = full.slack_cols()
-    h = full.b.highs(max(left() * 0.6, 1.0), mip_rel_gap, threads, zero_cols=slacks, relax=True,
-                     obj_scale=OBJ_SCALE, options={"solver": lp_solver})  # fmt: skip
-    lp = run_highs(h, full.b.n_col, relax=True, obj_scale=OBJ_SCALE)
-    out = HeuristicResult(lp_status=lp["status"], lp_bound_usd=None, lp_seconds=lp["seconds"])
+    allowed = inst.allowed
+    n_permitted = sum(int(a.sum()) for a in allowed)
+    priced = n_permitted > lp_arc_limit
+    if priced:
+        in_set = []
+        for a in allowed:
+            d = np.where(a, inst.dist1, np.inf)
+            k = min(k_start, d.shape[1])
+            kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+            in_set.append(a & (d <= kth))
+        for i, j, s_idx in seed_arcs or ():
+            in_set[s_idx][i, j] = True
+    else:
+        in_set = [a.copy() for a in allowed]
+    rounds = 0
+    lp_secs = 0.0
+    while True:
+        rounds += 1
+        full = _build_model(inst, [tuple(np.nonzero(m)) for m in in_set], integer_trucks=False)  # type: ignore[misc]
+        cover = add_cover_rows(full, inst)
+        card = add_cardinality_rows(full, inst)
+        h = full.b.highs(max(left() * 0.6, 1.0), mip_rel_gap, threads, zero_cols=full.slack_cols(), relax=True,
+                         obj_scale=OBJ_SCALE, options={"solver": lp_solver})  # fmt: skip
+        lp = run_highs(h, full.b.n_col, relax=True, obj_scale=OBJ_SCALE)
+        lp_secs += lp["seconds"]
+        if not priced or lp["status"] != "Optimal" or lp["x"] is None:
+            break
+        added = 0
+        for s_idx in range(len(DAMAGE_STATES)):
+            ii, jj = np.nonzero(allowed[s_idx] & ~in_set[s_idx])
+            if ii.size:
+                rc = _priced_reduced_cost(inst, full, lp, cover[s_idx], s_idx, ii, jj)
+                neg = rc < -1e-7 * (1.0 + np.abs(rc))
+                in_set[s_idx][ii[neg], jj[neg]] = True
+                added += int(neg.sum())
+        log.info("pricing round %d: LP %.6g, %d arcs added", rounds, lp["objective"], added)
+        if added == 0:
+            break
+        if left() < 0.5 * time_limit_s:
+            lp = {**lp, "status": "Pricing stopped"}
+            break
+    n_in = sum(int(m.sum()) for m in in_set)
+    out = HeuristicResult(lp_status=lp["status"], lp_bound_usd=None, lp_seconds=lp_secs)
     if lp["status"] != "Optimal" or lp["x"] is None:
-        out.notes.append(f"LP relaxation: {lp['status']} after {lp['seconds']:.1f} s; no bound proven")
+        out.notes.append(f"LP relaxation: {lp['status']} after {lp_secs:.1f} s ({rounds} round(s), {n_in} of "
+                         f"{n_permitted} arcs); no bound proven")  # fmt: skip
         if lp["status"] == "Infeasible":
             return out
     else:
         out.lp_bound_usd = float(lp["objective"])
-        out.notes.append(f"LP relaxation (all {sum(int(a.sum()) for a in inst.allowed)} permitted arcs, "
-                         f"truck-cover inequalities, "
-                         f"site-count inequalities {card or 'none'}, HiGHS {lp_solver}) {out.lp_bound_usd:.6g} USD in "
-                         f"{lp['seconds']:.1f} s")  # fmt: skip
+        how = (f"{n_in} of {n_permitted} permitted arcs after {rounds} pricing round(s) from the {k_start} nearest "
+               f"(no omitted arc has a negative reduced cost, so this is the LP over all arcs)"
+               if priced else f"all {n_permitted} permitted arcs")  # fmt: skip
+        out.notes.append(f"LP relaxation ({how}; truck-cover inequalities, site-count inequalities "
+                         f"{card or 'none'}; HiGHS {lp_solver}) {out.lp_bound_usd:.6g} USD in {lp_secs:.1f} s")  # fmt: skip
     if lp["x"] is None:
         return out
     site_cols = _site_cols(full)
@@ -262,11 +307,11 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     rounded_cost = float(cost_full @ rounded)
     out.notes.append(f"fixed-site LP flows with trucks rounded up: {rounded_cost:.6g} USD")
 
-    # integer trucks on the chosen sites only, started from the rounded plan
+    # integer trucks on the chosen sites only (arcs of the LP), started from the rounded plan
     n_first = len(inst.first)
     open_first = best_mask[:n_first]
     sub_arcs = []
-    for a in inst.allowed:
+    for a in in_set:
         ii, jj = np.nonzero(a & open_first[None, :])
         sub_arcs.append((ii, jj))
     sub = _build_model(inst, sub_arcs, integer_trucks=True)  # type: ignore[arg-type]
@@ -283,6 +328,27 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     out.model, out.res, out.cost_usd = sub, res, float(res["objective"])
     out.open_sites = _site_cols(full)[best_mask]
     return out
+
+
+def _priced_reduced_cost(inst: _Instance, model: _Model, lp: dict[str, Any], cover_row: NDArray[np.int64],
+                         s_idx: int, ii: NDArray[np.int64], jj: NDArray[np.int64]) -> NDArray[np.float64]:  # fmt: skip
+    """LP reduced cost of absent first-echelon arcs, truck-cover duals included.
+
+    An absent arc is ``(x, n)`` with rows ``x - m n <= 0`` and ``n - n_max o_j <= 0``. With ``rc_x`` the
+    reduced cost of ``x`` on the existing rows and ``rc_n = c_n - v`` that of ``n`` (``v >= 0`` the dual of
+    the source's cover row), the extended dual stays feasible (new rows' duals ``-max(0, -rc_x)`` and 0)
+    iff ``rc_n >= m max(0, -rc_x)``; the returned ``min(rc_n / m, rc_x + rc_n / m)`` is >= 0 exactly then.
+    """
+    from circulith.planning.network_milp import _reduced_costs
+
+    rc0, _pen = _reduced_costs(inst, model, lp, s_idx, ii, jj)
+    _c_x, c_n, m = inst.arc_cost(s_idx, ii, jj)
+    rc_x = rc0 - c_n / m
+    y = lp["row_dual"]
+    rows = cover_row[ii]
+    v = np.where(rows >= 0, y[np.maximum(rows, 0)], 0.0)
+    rc_n = c_n - v
+    return np.minimum(rc_n / m, rc_x + rc_n / m)
 
 
 def round_up_trucks(model: _Model, inst: _Instance, sol: NDArray[np.float64]) -> NDArray[np.float64]:

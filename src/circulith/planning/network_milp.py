@@ -628,6 +628,7 @@ def plan_network(
     auto_arc_limit: int = 5000,
     heuristic_share: float = 0.7,
     polish_arc_limit: int = 5000,
+    lp_arc_limit: int = 150_000,
 ) -> NetworkPlan:
     """Solve the network plan and the greedy baseline in the same run.
 
@@ -679,6 +680,9 @@ def plan_network(
         limit) and the heuristic gets the whole time.
     polish_arc_limit : int
         Largest instance on which the heuristic path runs the full MILP after the heuristic [arcs].
+    lp_arc_limit : int
+        Above this many permitted arcs the heuristic's LP is solved by pricing from the 10 nearest sites
+        (its value is still the LP over every arc once no omitted arc has a negative reduced cost) [arcs].
 
     Returns
     -------
@@ -718,7 +722,7 @@ def plan_network(
     if method == "heuristic" or (method == "auto" and k_nearest is None and n_permitted > auto_arc_limit):
         plan = _plan_heuristic(inst, greedy, s_df, d_df, t_start, time_limit_s, mip_rel_gap, threads,
                                lp_solver, heuristic_share if n_permitted <= polish_arc_limit else 1.0,
-                               solver_options, notes)  # fmt: skip
+                               solver_options, notes, lp_arc_limit)  # fmt: skip
         if plan is not None:
             return plan
         notes.append("LP relaxation infeasible: the MILP below measures and names the shortfall")
@@ -822,7 +826,7 @@ def plan_network(
 def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: pd.DataFrame, t_start: float,
                     time_limit_s: float, mip_rel_gap: float, threads: int | None, lp_solver: str,
                     heuristic_share: float, solver_options: Mapping[str, Any] | None,
-                    notes: list[str]) -> NetworkPlan | None:  # fmt: skip
+                    notes: list[str], lp_arc_limit: int) -> NetworkPlan | None:  # fmt: skip
     """The ``method="heuristic"`` path of :func:`plan_network` (None: relaxation infeasible, diagnose)."""
     from circulith.planning.network_heuristics import (
         OBJ_SCALE,
@@ -833,7 +837,8 @@ def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: 
     )
 
     budget = max(1.0, heuristic_share * time_limit_s - (time.perf_counter() - t_start))
-    hr = lp_guided_plan(inst, budget, threads=threads, lp_solver=lp_solver, mip_rel_gap=max(mip_rel_gap, 1e-3))
+    hr = lp_guided_plan(inst, budget, threads=threads, lp_solver=lp_solver, mip_rel_gap=max(mip_rel_gap, 1e-3),
+                        lp_arc_limit=lp_arc_limit, seed_arcs=[(i, j, s) for i, j, s, _q in greedy.x1])
     notes.extend(hr.notes)
     if hr.lp_status == "Infeasible":
         return None
