@@ -21,6 +21,11 @@ Model (all quantities per planning period)::
 ``c_state`` is the truck cost per km times the damage-state multiplier plus the priced emissions.
 Unmet demand carries a prohibitive penalty only so that an infeasible instance still solves and can be
 diagnosed: any unmet tonne makes the plan status ``infeasible_demand`` with the binding constraint named.
+
+Large instances (``method="auto"`` above ``auto_arc_limit`` arcs, or ``method="heuristic"``) go through the
+LP-guided heuristic of :mod:`circulith.planning.network_heuristics`: a proven LP bound over every permitted
+arc, a plan from LP rounding, local search and integer trucks on the chosen sites, and the proven gap between
+them. ``status`` is ``optimal`` only when that gap is within ``mip_rel_gap``.
 """
 
 from __future__ import annotations
@@ -669,7 +674,7 @@ def plan_network(
         truck-cover and site-count inequalities, LP rounding, local search on the open set, integer trucks on
         the chosen sites), then the full MILP started from that plan for the time left, which may improve
         plan and bound. ``auto`` (default): ``heuristic`` when there are more than ``auto_arc_limit``
-        permitted first-echelon arcs and no ``k_nearest`` is given, else ``milp``.
+        permitted first-echelon arcs, no ``k_nearest`` and integer trucks, else ``milp``.
     lp_solver : str
         HiGHS ``solver`` for the heuristic's LP relaxation (``ipm``, ``simplex``, ``hipo``, ``choose``).
     auto_arc_limit : int
@@ -719,7 +724,10 @@ def plan_network(
     allowed = inst.allowed
     greedy = _greedy(inst)
     n_permitted = sum(int(a.sum()) for a in allowed)
-    if method == "heuristic" or (method == "auto" and k_nearest is None and n_permitted > auto_arc_limit):
+    if method == "heuristic" or (method == "auto" and k_nearest is None and integer_trucks
+                                 and n_permitted > auto_arc_limit):  # fmt: skip
+        if not integer_trucks:
+            notes.append("heuristic path: plans move whole trucks whatever integer_trucks says")
         plan = _plan_heuristic(inst, greedy, s_df, d_df, t_start, time_limit_s, mip_rel_gap, threads,
                                lp_solver, heuristic_share if n_permitted <= polish_arc_limit else 1.0,
                                solver_options, notes, lp_arc_limit)  # fmt: skip
