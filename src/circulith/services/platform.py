@@ -54,7 +54,7 @@ from circulith.store import platform_repo as repo
 from circulith.store.database import transaction
 from circulith.store.ledger_store import DYNAMIC_KEYS, append_events, battery_history, verify_ledger
 from circulith.store.models import Battery
-from circulith.store.registry import register_passports, resolve, stored_passport
+from circulith.store.registry import register_passports
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,16 @@ def logout(session: Session, principal: Principal) -> None:
         repo.revoke_session(session, principal.session_digest)
 
 
-def principal_from_api_key(session: Session, secret: str) -> Principal:
-    """The principal of an API key.
+KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+"""How stale an API key's ``last_used_at`` may get before a use rewrites it (assumption: a key's last use
+to within five minutes is what an operator needs, and it spares every request a write)."""
+_SCOPE_VALUES = frozenset(s.value for s in Scope)
+
+
+def authenticate_api_key(session: Session, secret: str) -> tuple[Principal, bool]:
+    """The principal of an API key, and whether its ``last_used_at`` is older than :data:`KEY_TOUCH_INTERVAL`.
+
+    One query (the key and its organisation's role); nothing is written.
 
     Raises
     ------
@@ -153,21 +161,41 @@ def principal_from_api_key(session: Session, secret: str) -> Principal:
         For an unknown, malformed, revoked or expired key.
     """
     key_id = parse_api_key(secret)
-    key = repo.get_api_key(session, key_id) if key_id else None
+    key = repo.api_key_with_role(session, key_id) if key_id else None
     if key is None or not api_key_matches(secret, key.key_sha256):
         raise NotAuthenticated("invalid API key")
-    now = _ts()
+    at = _now()
+    now = _ts(at)
     if key.revoked_at is not None:
         raise NotAuthenticated("API key revoked")
     if key.expires_at <= now:
         raise NotAuthenticated("API key expired")
-    org = repo.get_organisation(session, key.org_id)
-    if org is None:
+    if key.role is None:
         raise NotAuthenticated("the key's organisation no longer exists")
-    repo.touch_api_key(session, key.key_id, now)
-    scopes = frozenset(Scope(s) for s in key.scopes.split() if s in Scope.__members__.values())
-    return Principal(org_id=org.org_id, role=Role(org.role), user_id=key.user_id, key_id=key.key_id, scopes=scopes,
-                     via="api_key")
+    scopes = frozenset(Scope(s) for s in key.scopes.split() if s in _SCOPE_VALUES)
+    principal = Principal(org_id=key.org_id, role=Role(key.role), user_id=key.user_id, key_id=key.key_id,
+                          scopes=scopes, via="api_key")
+    stale = key.last_used_at is None or key.last_used_at < _ts(at - KEY_TOUCH_INTERVAL)
+    return principal, stale
+
+
+def record_key_use(session: Session, key_id: str) -> None:
+    """Set an API key's ``last_used_at`` to now."""
+    repo.touch_api_key(session, key_id, _ts())
+
+
+def principal_from_api_key(session: Session, secret: str) -> Principal:
+    """The principal of an API key, recording its use when the last record is stale.
+
+    Raises
+    ------
+    NotAuthenticated
+        For an unknown, malformed, revoked or expired key.
+    """
+    principal, stale = authenticate_api_key(session, secret)
+    if stale:
+        record_key_use(session, principal.key_id or "")
+    return principal
 
 
 def create_api_key(session: Session, principal: Principal, *, name: str, scopes: list[str],
@@ -249,8 +277,14 @@ def _ground(principal: Principal, b: Battery, granted: bool) -> str:
 
 def _audiences(session: Session, principal: Principal, batteries: list[Battery]) -> list[_Seen]:
     granted: set[str] = set()
-    if principal.global_audience is None and principal.org_id and batteries:
-        granted = repo.granted_battery_ids(session, principal.org_id, [b.battery_id for b in batteries], _ts())
+    org = principal.org_id
+    if principal.global_audience is None and org and batteries:
+        # a grant changes nothing where custody or (for makers) manufacture already gives legitimate interest
+        maker = principal.role in MAKER_ROLES
+        open_ids = [b.battery_id for b in batteries
+                    if b.custodian_org_id != org and not (maker and b.manufacturer_id == org)]
+        if open_ids:
+            granted = repo.granted_battery_ids(session, org, open_ids, _ts())
     out = []
     for b in batteries:
         is_granted = b.battery_id in granted
@@ -269,7 +303,21 @@ def _log(session: Session, principal: Principal, seen: list[_Seen], action: str)
 
 
 def _battery(session: Session, identifier: str) -> Battery:
-    return session.get_one(Battery, resolve(session, identifier))
+    """The stored battery behind any accepted identifier, in one query (two for a passport ID).
+
+    Raises
+    ------
+    InvalidInput
+        If the identifier fails its scheme's check.
+    NotFound
+        If no battery carries it.
+    """
+    from circulith.passport.identifiers import canonical
+
+    b = repo.battery_by_identifier(session, canonical(identifier))
+    if b is None:
+        raise NotFound(f"no battery with identifier '{identifier}'")
+    return b
 
 
 def _ceased(b: Battery) -> bool:
@@ -292,15 +340,41 @@ def _summary(s: _Seen) -> dict[str, Any]:
 # ---------------------------------------------------------------- passports
 
 
+VIEW_CACHE_SIZE = 4096
+"""Passport views kept per worker (keyed by the stored document, status and dynamic values themselves)."""
+
+
+@lru_cache(maxsize=VIEW_CACHE_SIZE)
+def _cached_view(document: str, status: str, dynamic_json: str, audience: Audience) -> tuple[dict[str, Any], list[str]]:
+    """(shown, withheld paths) of a stored passport for an audience; a pure function of its arguments.
+
+    The key is the stored text itself, so a passport changed by a ledger event (status, dynamic
+    values) is a new key and can never be served stale. The returned objects are shared: callers
+    must not mutate them.
+    """
+    doc = json.loads(document)
+    doc["status"] = status
+    doc["dynamic"] = json.loads(dynamic_json)
+    passport = Passport.model_validate(doc)
+    shown = view(passport, audience)
+    withheld = sorted(_withheld_paths(passport.model_dump(mode="json"), shown))
+    return shown, withheld
+
+
+def _passport_view(b: Battery, audience: Audience) -> tuple[dict[str, Any], list[str]]:
+    return _cached_view(b.document, b.status, b.dynamic_json, audience)
+
+
 def read_passport(session: Session, principal: Principal, identifier: str, *, action: str = "read_passport"
                   ) -> dict[str, Any]:
     """The passport behind any identifier, as the caller may see it (logged if non-public)."""
-    b = _battery(session, identifier)
-    (s,) = _audiences(session, principal, [b])
-    passport = stored_passport(b)
-    shown = view(passport, s.audience)
-    full = passport.model_dump(mode="json")
-    withheld = sorted(_withheld_paths(full, shown))
+    return _read_battery(session, principal, _battery(session, identifier), action)
+
+
+def _read_battery(session: Session, principal: Principal, b: Battery, action: str,
+                  seen: _Seen | None = None) -> dict[str, Any]:
+    (s,) = [seen] if seen is not None else _audiences(session, principal, [b])
+    shown, withheld = _passport_view(b, s.audience)
     state = None
     if s.audience is Audience.LEGITIMATE:
         state = {k: getattr(b, k) for k in RESTRICTED_SUMMARY} | {"events": b.last_seq}
@@ -321,8 +395,11 @@ def _withheld_paths(full: dict[str, Any], shown: dict[str, Any], prefix: str = "
 
 def public_passport(session: Session, identifier: str) -> dict[str, Any]:
     """What the public page shows: public attributes, ceased flag, lineage of public links."""
-    out = read_passport(session, Principal(), identifier)
-    out["lineage"] = lineage(session, Principal(), identifier)
+    public = Principal()
+    b = _battery(session, identifier)
+    (s,) = _audiences(session, public, [b])
+    out = _read_battery(session, public, b, "read_passport", s)
+    out["lineage"] = _lineage(session, public, b, s)
     return out
 
 
@@ -365,17 +442,20 @@ def lineage(session: Session, principal: Principal, identifier: str) -> dict[str
     """Pack ↔ modules ↔ cells, and predecessor/successor passports (these only where the lattice allows)."""
     b = _battery(session, identifier)
     (s,) = _audiences(session, principal, [b])
+    return _lineage(session, principal, b, s)
 
-    def ref(x: Battery | None) -> dict[str, Any] | None:
+
+def _lineage(session: Session, principal: Principal, b: Battery, s: _Seen) -> dict[str, Any]:
+    def ref(x: Any) -> dict[str, Any] | None:
         if x is None:
             return None
         return {"battery_id": x.battery_id, "passport_id": x.passport_id, "level": x.level, "ceased": _ceased(x)}
 
-    parent = session.get(Battery, b.parent_battery_id) if b.parent_battery_id else None
+    parent = repo.battery_refs(session, [b.parent_battery_id])[0] if b.parent_battery_id else None
     out: dict[str, Any] = {
         "battery_id": b.battery_id, "passport_id": b.passport_id, "level": b.level, "ceased": _ceased(b),
         "audience": s.audience.value, "parent": ref(parent),
-        "children": [ref(c) for c in repo.children_of(session, b.battery_id)],
+        "children": [ref(c) for c in repo.child_refs(session, b.battery_id)],
         "predecessor": None, "successors": [], "withheld": [],
     }
     # predecessor_passport_id is legitimate-interest data (Annex XIII 4), both ways.

@@ -11,12 +11,12 @@ import binascii
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, Problem
 from circulith.store.ledger_store import chunks
-from circulith.store.models import Battery, Event, LedgerHead, Organisation
+from circulith.store.models import Battery, Event, Identifier, LedgerHead, Organisation
 from circulith.store.platform_models import AccessGrant, AccessLogEntry, ApiKey, User, WebSession
 
 # ---------------------------------------------------------------- organisations and users
@@ -80,6 +80,19 @@ def get_api_key(session: Session, key_id: str) -> ApiKey | None:
     return session.get(ApiKey, key_id)
 
 
+def api_key_with_role(session: Session, key_id: str) -> Row[Any] | None:
+    """The key ``key_id`` with its organisation's role (None if the organisation is gone), in one query.
+
+    Columns: ``key_id, key_sha256, org_id, user_id, scopes, expires_at, revoked_at, last_used_at, role``.
+    """
+    return session.execute(
+        select(ApiKey.key_id, ApiKey.key_sha256, ApiKey.org_id, ApiKey.user_id, ApiKey.scopes, ApiKey.expires_at,
+               ApiKey.revoked_at, ApiKey.last_used_at, Organisation.role)
+        .outerjoin(Organisation, Organisation.org_id == ApiKey.org_id)
+        .where(ApiKey.key_id == key_id)
+    ).one_or_none()
+
+
 def list_api_keys(session: Session, org_id: str) -> list[ApiKey]:
     """An organisation's keys, newest first."""
     return list(session.execute(
@@ -133,8 +146,8 @@ def granted_battery_ids(session: Session, org_id: str, battery_ids: Sequence[str
 def log_reads(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Append access-log entries (``at, org_id, user_id, key_id, battery_id, audience, action, ground``)."""
     rows = list(rows)
-    if rows:
-        session.execute(insert(AccessLogEntry), rows)
+    if rows:  # a Core insert in the caller's transaction: committed with the read, or not at all
+        session.execute(insert(AccessLogEntry.__table__), rows)
 
 
 def access_log(session: Session, *, before: int | None = None, org_id: str | None = None,
@@ -234,6 +247,33 @@ def batteries_by_ids(session: Session, battery_ids: Sequence[str]) -> list[Batte
     for part in chunks(list(dict.fromkeys(battery_ids))):
         out.extend(session.execute(select(Battery).where(Battery.battery_id.in_(part))).scalars())
     return sorted(out, key=lambda b: b.battery_id)
+
+
+def battery_by_identifier(session: Session, canonical_identifier: str) -> Battery | None:
+    """The battery carrying a canonical identifier, or else the one whose passport ID it is."""
+    found = session.execute(
+        select(Battery).join(Identifier, Identifier.battery_id == Battery.battery_id)
+        .where(Identifier.identifier == canonical_identifier)
+    ).scalar_one_or_none()
+    if found is None:
+        found = session.execute(select(Battery).where(Battery.passport_id == canonical_identifier)).scalar_one_or_none()
+    return found
+
+
+_REF_COLUMNS = (Battery.battery_id, Battery.passport_id, Battery.level, Battery.lifecycle_state)
+
+
+def battery_refs(session: Session, battery_ids: Sequence[str]) -> list[Row[Any] | None]:
+    """``(battery_id, passport_id, level, lifecycle_state)`` of each battery (None where unknown), in order."""
+    found = {r.battery_id: r for r in session.execute(select(*_REF_COLUMNS).where(Battery.battery_id.in_(battery_ids)))}
+    return [found.get(i) for i in battery_ids]
+
+
+def child_refs(session: Session, battery_id: str) -> list[Row[Any]]:
+    """``(battery_id, passport_id, level, lifecycle_state)`` of the modules of a pack or cells of a module."""
+    return list(session.execute(
+        select(*_REF_COLUMNS).where(Battery.parent_battery_id == battery_id).order_by(Battery.battery_id)
+    ))
 
 
 def children_of(session: Session, battery_id: str) -> list[Battery]:
