@@ -130,3 +130,15 @@ def test_verify_names_deleted_reordered_and_truncated_events():
     truncated = verify_chains(rows[:-2], expected_head=head)
     assert [f.problem for f in truncated.findings] == ["head_mismatch"]
     assert "deleted" in truncated.findings[0].detail
+
+
+@given(battery=st.text(max_size=30), actor=st.text(min_size=1, max_size=30), site=st.none() | st.text(max_size=10),
+       event_id=st.text(max_size=40), payload=st.dictionaries(st.text(max_size=10), json_values, max_size=3))
+def test_filling_the_id_into_the_id_less_content_equals_building_it_with_the_id(battery, actor, site, event_id,
+                                                                                 payload):
+    from circulith.ledger.hashing import with_event_id
+
+    pj = canonical_json(payload)
+    without = content_text("", battery, "tested", "2024-01-01T00:00:00.000000Z", actor, site, pj)
+    assert with_event_id(without, event_id) == content_text(event_id, battery, "tested",
+                                                            "2024-01-01T00:00:00.000000Z", actor, site, pj)

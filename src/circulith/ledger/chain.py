@@ -42,11 +42,11 @@ class ChainBuilder:
         self.battery_heads = battery_heads
 
     def append(self, event: LedgerEvent, *, payload_json: str | None = None, occurred_at: str | None = None,
-               event_id: str | None = None) -> StoredEvent:
+               event_id: str | None = None, text: str | None = None) -> StoredEvent:
         """Chain ``event`` (whose ``event_id`` must be set) and return the row to store.
 
-        ``payload_json``, ``occurred_at`` and ``event_id`` may pass the canonical payload text, the
-        timestamp and the (derived) ID when the caller has them already.
+        ``payload_json``, ``occurred_at``, ``event_id`` and ``text`` may pass the canonical payload text,
+        the timestamp, the (derived) ID and the content text when the caller has them already.
         """
         head = self.battery_heads.get(event.battery_id)
         if head is None:
@@ -59,9 +59,10 @@ class ChainBuilder:
         event_id = event_id or event.event_id
         if not event_id:
             raise ValueError("an event must have its ID before it is chained")
-        text = content_text(
-            event_id, event.battery_id, event.kind.value, at, event.actor_org_id, event.site_id, payload_json
-        )
+        if text is None:
+            text = content_text(
+                event_id, event.battery_id, event.kind.value, at, event.actor_org_id, event.site_id, payload_json
+            )
         digest = content_sha256(text, bseq, gseq)
         b_chain = chain_sha256(head.chain_sha256, digest)
         g_chain = chain_sha256(self.global_sha256, digest)

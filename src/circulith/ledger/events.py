@@ -124,4 +124,6 @@ def derived_event_id(content_text_without_id: str) -> str:
 
 def format_timestamp(value: datetime) -> str:
     """ISO 8601 UTC with microseconds and a ``Z`` suffix: one spelling per instant."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
 from circulith.ledger.chain import BatteryHead, ChainBuilder
 from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
-from circulith.ledger.hashing import canonical_json, content_text
+from circulith.ledger.hashing import canonical_json, content_text, with_event_id
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chains
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
@@ -207,18 +207,18 @@ def append_events(
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     # Canonical payload text and timestamp once per event; IDs derived from them when missing.
-    prepared: list[tuple[LedgerEvent, str, str, str]] = []
+    prepared: list[tuple[LedgerEvent, str, str, str, str]] = []
     for e in events:
         payload_json = canonical_json(e.payload)
         at = format_timestamp(e.occurred_at)
-        event_id = e.event_id or derived_event_id(
-            content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json))
-        prepared.append((e, event_id, payload_json, at))
+        text0 = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
+        event_id = e.event_id or derived_event_id(text0)
+        prepared.append((e, event_id, payload_json, at, with_event_id(text0, event_id)))
     result = AppendResult()
     problems: list[Problem] = []
 
-    existing = _existing_events(session, [eid for _, eid, _, _ in prepared])
-    touched = list(dict.fromkeys(e.battery_id for e, _, _, _ in prepared))
+    existing = _existing_events(session, [p[1] for p in prepared])
+    touched = list(dict.fromkeys(p[0].battery_id for p in prepared))
     states: dict[str, _BatteryState] = cache if cache is not None else {}
     states.update(_load_states(session, [b for b in touched if b not in states]))
     gseq, gsha = lock_head(session)
@@ -226,7 +226,7 @@ def append_events(
     new_rows = []
     seen_ids: dict[str, tuple] = {}
 
-    for (ev, event_id, payload_json, at), rowno in zip(prepared, rows, strict=True):
+    for (ev, event_id, payload_json, at, text), rowno in zip(prepared, rows, strict=True):
         signature = (ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
 
         def reject(fld: str, reason: str, *, _row: int = rowno, _id: str = event_id) -> None:
@@ -268,7 +268,7 @@ def append_events(
             st.state = new_state
             st.last_occurred_at = max(st.last_occurred_at, at)
             continue
-        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at, event_id=event_id))
+        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at, event_id=event_id, text=text))
         st.state = new_state
         st.last_occurred_at = max(st.last_occurred_at, at)
         st.status = STATUS_AFTER.get(ev.kind, st.status)
