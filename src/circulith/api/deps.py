@@ -1,9 +1,12 @@
 """Request dependencies: the caller (principal) with CSRF for browser sessions, and units of work.
 
-One request, one transaction where possible: resolving a credential opens the request's session
-(kept on ``request.state``) and the route's first :func:`run` continues in it and commits it, so an
-authenticated read costs one connection checkout and one commit, not two. A session the route
-never used is committed and closed when the request ends.
+Reads are cheap: a credential is checked in an autocommit session (no BEGIN/COMMIT round trips)
+kept on ``request.state``, and a read route continues in it with :func:`run_read`, so an
+authenticated passport read is one connection checkout and three statements (key, battery,
+access-log insert). The access-log row is a single INSERT that commits before the response is
+built: a read is never shown unlogged. :func:`run` (everything that writes) hands the autocommit
+session back and works in one transaction. A session the route never used is closed when the
+request ends.
 """
 
 from __future__ import annotations
@@ -47,30 +50,44 @@ def _take_session(request: Request) -> Session | None:
 
 
 def _finish(session: Session | None) -> None:
-    """Commit and close a session nobody else will use."""
-    if session is None:
-        return
-    try:
-        session.commit()
-    finally:
+    """Close a session nobody else will use (autocommit: nothing is pending)."""
+    if session is not None:
         session.close()
 
 
-def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(session, *args)`` in one transaction (rolled back on any error: nothing half-written).
+def autocommit_engine(engine: Engine) -> Engine:
+    """``engine`` in autocommit mode (same pool): every statement is its own transaction."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    The first call of a request continues the transaction in which its credential was checked.
+
+def _read_session(request: Request) -> Session:
+    state = request.app.state
+    eng = getattr(state, "autocommit_engine", None)
+    if eng is None:
+        eng = state.autocommit_engine = autocommit_engine(state.engine)
+    return Session(eng, expire_on_commit=False)
+
+
+def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(session, *args)`` in one transaction (rolled back on any error: nothing half-written)."""
+    _finish(_take_session(request))
+    with transaction(request.app.state.engine) as session:
+        return fn(session, *args, **kwargs)
+
+
+def run_read(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read ``fn(session, *args)`` without a transaction, continuing the credential's session.
+
+    For access-layer reads whose only write is their access-log entry: one INSERT statement,
+    committed by itself before ``fn`` returns (if it fails, ``fn`` raises and nothing is shown).
+    Statements see the committed state at the time each runs; use :func:`run` where several reads
+    must agree with each other or anything else is written.
     """
-    session = _take_session(request)
-    if session is None:
-        with transaction(request.app.state.engine) as fresh:
-            return fn(fresh, *args, **kwargs)
+    session = _take_session(request) or _read_session(request)
     try:
-        out = fn(session, *args, **kwargs)
-        session.commit()
-        return out
+        return fn(session, *args, **kwargs)
     finally:
-        session.close()  # rolls back whatever was not committed
+        session.close()
 
 
 async def _csrf_value(request: Request) -> str | None:
@@ -92,16 +109,15 @@ def _identify(request: Request) -> Principal:
     cookie = request.cookies.get(settings.session_cookie)
     if auth is None and not cookie:
         return ANONYMOUS
-    session = Session(request.app.state.engine, expire_on_commit=False)
+    session = _read_session(request)
     try:
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise NotAuthenticated("Authorization must be 'Bearer clk_...'")
             principal, stale = svc.authenticate_api_key(session, token.strip())
-            if stale:  # at most once per KEY_TOUCH_INTERVAL: record the use and release the write at once
+            if stale:  # at most once per KEY_TOUCH_INTERVAL (autocommit: written at once)
                 svc.record_key_use(session, principal.key_id or "")
-                session.commit()
         else:
             principal = svc.principal_from_cookie(session, cookie, settings.secret_key)
     except BaseException:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from circulith.api import schemas as s
-from circulith.api.deps import CurrentPrincipal, run, settings_of
+from circulith.api.deps import CurrentPrincipal, run, run_read, settings_of
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
@@ -125,7 +125,7 @@ def create_passports(request: Request, principal: CurrentPrincipal, body: s.Bulk
 @router.get("/passports/{identifier:path}/lineage", response_model=s.LineageOut, tags=["passports"])
 def passport_lineage(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> dict:
     """Pack ↔ modules ↔ cells; predecessor and successor passports for legitimate interest."""
-    return run(request, svc.lineage, principal, identifier)
+    return run_read(request, svc.lineage, principal, identifier)
 
 
 @router.get("/passports/{identifier:path}/events", response_model=s.HistoryOut, tags=["events"])
@@ -145,7 +145,7 @@ def passport_dynamic(request: Request, principal: CurrentPrincipal, identifier: 
 @router.get("/passports/{identifier:path}", response_model=s.PassportOut, tags=["passports"])
 def read_passport(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> dict:
     """The passport behind any identifier, filtered to what the caller may see (Annex XIII)."""
-    return run(request, svc.read_passport, principal, identifier)
+    return run_read(request, svc.read_passport, principal, identifier)
 
 
 @router.get("/resolve", response_model=s.ResolveOut, tags=["passports"])

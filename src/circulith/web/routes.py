@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, settings_of
+from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, run_read, settings_of
 from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
@@ -436,7 +436,7 @@ def qr_png(request: Request, identifier: str) -> Response:
 def public_page(request: Request, identifier: str) -> Response:
     """The public passport page: public attributes only, no login, readable on a phone."""
     try:
-        data = run(request, svc.public_passport, identifier)
+        data = run_read(request, svc.public_passport, identifier)
     except (NotFound, InvalidInput) as exc:
         status = 404 if isinstance(exc, NotFound) else 422
         return templates.TemplateResponse(request, "error.html", {"request": request, "principal": Principal(),
