@@ -152,7 +152,7 @@ def read_passport(request: Request, principal: CurrentPrincipal, identifier: Ide
 def resolve(request: Request, principal: CurrentPrincipal,
             identifier: Annotated[str, Query(min_length=1, max_length=300)]) -> dict:
     """The battery behind an identifier in any accepted scheme."""
-    return run(request, svc.resolve_identifier, identifier)
+    return run_read(request, svc.resolve_identifier, identifier)
 
 
 # ---------------------------------------------------------------- events, fleet, ledger

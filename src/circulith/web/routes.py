@@ -12,6 +12,7 @@ import csv
 import io
 import shutil
 import tempfile
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -411,25 +412,35 @@ def public_url(request: Request, identifier: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/p/{quote(identifier, safe='')}"
 
 
-def _qr(request: Request, identifier: str) -> segno.QRCode:
-    b = run(request, svc.resolve_identifier, identifier)
-    return segno.make(public_url(request, b["battery_id"]), error="m")
+@lru_cache(maxsize=2048)
+def qr_image(url: str, kind: str) -> bytes:
+    """The QR code of ``url`` as SVG or PNG bytes (a pure function of its arguments: cached)."""
+    buf = io.BytesIO()
+    code = segno.make(url, error="m")
+    if kind == "svg":
+        code.save(buf, kind="svg", scale=4, border=2, xmldecl=False)
+    else:
+        code.save(buf, kind="png", scale=6, border=2)
+    return buf.getvalue()
+
+
+def _qr(request: Request, identifier: str, kind: str) -> bytes:
+    b = run_read(request, svc.resolve_identifier, identifier)
+    return qr_image(public_url(request, b["battery_id"]), kind)
 
 
 @router.get("/p/{identifier:path}/qr.svg")
 def qr_svg(request: Request, identifier: str) -> Response:
     """QR code (SVG) of the battery's public page."""
-    buf = io.BytesIO()
-    _qr(request, identifier).save(buf, kind="svg", scale=4, border=2, xmldecl=False)
-    return Response(buf.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+    return Response(_qr(request, identifier, "svg"), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/p/{identifier:path}/qr.png")
 def qr_png(request: Request, identifier: str) -> Response:
     """QR code (PNG) of the battery's public page."""
-    buf = io.BytesIO()
-    _qr(request, identifier).save(buf, kind="png", scale=6, border=2)
-    return Response(buf.getvalue(), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+    return Response(_qr(request, identifier, "png"), media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/p/{identifier:path}", response_class=HTMLResponse)
