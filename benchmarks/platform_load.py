@@ -45,7 +45,9 @@ def bare() -> dict[str, str]:
 def machine() -> dict:
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
                          text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit.strip(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes")}
 
 
 def _free_port() -> int:
@@ -224,7 +226,9 @@ def main() -> None:
         results: dict[str, dict] = {}
         for name, (port, paths, headers) in targets.items():
             asyncio.run(hammer(port, paths[: min(500, len(paths))], args.concurrency, headers))  # warm-up
+            load_before = os.getloadavg()[0]
             results[name] = asyncio.run(hammer(port, paths, args.concurrency, headers))
+            results[name]["loadavg_1min_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             print(f"{name}: {results[name]}", file=sys.stderr)
         bare_rps = results["bare_constant"]["throughput_rps"]
         for name in ("public_page", "passport_get_authenticated"):

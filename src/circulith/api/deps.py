@@ -85,7 +85,10 @@ def run_read(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) 
     """
     session = _take_session(request) or _read_session(request)
     try:
-        return fn(session, *args, **kwargs)
+        out = fn(session, *args, **kwargs)
+        if session.new or session.dirty or session.deleted:  # would never be flushed: a bug, not a read
+            raise RuntimeError(f"{getattr(fn, '__name__', fn)} changed ORM objects: call it with run(), not run_read()")
+        return out
     finally:
         session.close()
 
