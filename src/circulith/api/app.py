@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine
@@ -31,6 +34,20 @@ Authenticate with an API key (`Authorization: Bearer clk_...`) or a browser sess
 you are the public: only public attributes (Annex XIII point 1). Every error has the shape
 `{"error": {"code", "message", "field", "problems"}}`.
 """
+
+
+WORKER_THREADS = 16
+"""Threads that run sync routes in one server worker (assumption: a few per core; the default 40 only adds
+GIL contention on a small machine). ``CIRCULITH_WORKER_THREADS`` overrides it."""
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    import anyio.to_thread
+
+    threads = int(os.environ.get("CIRCULITH_WORKER_THREADS", WORKER_THREADS))
+    anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, threads)
+    yield
 
 
 def _sized_pool(engine: Engine) -> Engine:
@@ -63,7 +80,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     require_schema(engine)
     docs = None if settings.production else "/api/docs"
     app = FastAPI(title="circulith", version="1", description=API_DESCRIPTION, docs_url=docs, redoc_url=None,
-                  openapi_url="/api/openapi.json")
+                  openapi_url="/api/openapi.json", lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
