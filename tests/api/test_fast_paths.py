@@ -133,7 +133,7 @@ def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, 
     with statements(engine) as seen:
         assert _get(clients, f"/p/{quoted}").status_code == 200
     reads = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
-    assert len(reads) <= 2, seen  # the battery by identifier, its children
+    assert len(reads) == 1, seen  # the battery by identifier with its children
     assert not [q for q in seen if q.lstrip().upper().startswith(("INSERT", "UPDATE"))], seen
     with statements(engine) as seen:
         assert _get(clients, f"/api/v1/passports/{quoted}", key["secret"]).status_code == 200
@@ -141,3 +141,20 @@ def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, 
     assert kinds.count("SELECT") <= 2, seen  # the key with its organisation, the battery (in custody: no grant query)
     assert kinds.count("INSERT") == 1, seen  # the access-log row
     assert "UPDATE" not in kinds, seen
+
+
+def test_public_lineage_in_one_query_equals_the_lineage_route(registry, clients) -> None:  # noqa: ANN001
+    _, engine, _ = registry
+    with transaction(engine) as s:
+        parents = list(s.execute(select(Battery.parent_battery_id).where(Battery.parent_battery_id.is_not(None))
+                                 .distinct().limit(3)).scalars())
+        leaf = s.execute(select(Battery.battery_id).where(Battery.level == "cell").limit(1)).scalar_one_or_none()
+    assert parents, "the scenario has packs with modules"
+    for bid in [*parents, *([leaf] if leaf else [])]:
+        with transaction(engine) as s:
+            page = svc.public_passport(s, bid)["lineage"]
+        route = _get(clients, f"/api/v1/passports/{quote(bid, safe='')}/lineage").json()
+        assert page["children"] == route["children"], bid
+        assert page["parent"] == route["parent"], bid
+        if bid in parents:
+            assert page["children"], bid

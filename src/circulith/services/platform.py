@@ -422,11 +422,16 @@ def _withheld_paths(full: dict[str, Any], shown: dict[str, Any], prefix: str = "
 
 def public_passport(session: Session, identifier: str) -> dict[str, Any]:
     """What the public page shows: public attributes, ceased flag, lineage of public links."""
+    from circulith.passport.identifiers import canonical
+
     public = Principal()
-    b = _battery(session, identifier)
+    found = repo.battery_with_children(session, canonical(identifier))
+    if found is None:
+        raise NotFound(f"no battery with identifier '{identifier}'")
+    b, children = found
     (s,) = _audiences(session, public, [b])
     out = _read_battery(session, public, b, "read_passport", s)
-    out["lineage"] = _lineage(session, public, b, s)
+    out["lineage"] = _lineage(session, public, b, s, children)
     return out
 
 
@@ -472,17 +477,21 @@ def lineage(session: Session, principal: Principal, identifier: str) -> dict[str
     return _lineage(session, principal, b, s)
 
 
-def _lineage(session: Session, principal: Principal, b: Battery, s: _Seen) -> dict[str, Any]:
+def _lineage(session: Session, principal: Principal, b: Battery, s: _Seen,
+             children: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     def ref(x: Any) -> dict[str, Any] | None:
         if x is None:
             return None
+        if isinstance(x, dict):
+            return {"battery_id": x["battery_id"], "passport_id": x["passport_id"], "level": x["level"],
+                    "ceased": x["lifecycle_state"] == "recycled"}
         return {"battery_id": x.battery_id, "passport_id": x.passport_id, "level": x.level, "ceased": _ceased(x)}
 
     parent = repo.battery_refs(session, [b.parent_battery_id])[0] if b.parent_battery_id else None
     out: dict[str, Any] = {
         "battery_id": b.battery_id, "passport_id": b.passport_id, "level": b.level, "ceased": _ceased(b),
         "audience": s.audience.value, "parent": ref(parent),
-        "children": [ref(c) for c in repo.child_refs(session, b.battery_id)],
+        "children": [ref(c) for c in (repo.child_refs(session, b.battery_id) if children is None else children)],
         "predecessor": None, "successors": [], "withheld": [],
     }
     # predecessor_passport_id is legitimate-interest data (Annex XIII 4), both ways.

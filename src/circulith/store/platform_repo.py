@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, false, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from circulith.errors import InvalidInput, Problem
 from circulith.store.ledger_store import chunks
@@ -261,6 +262,37 @@ def battery_by_identifier(session: Session, canonical_identifier: str) -> Batter
 
 
 _REF_COLUMNS = (Battery.battery_id, Battery.passport_id, Battery.level, Battery.lifecycle_state)
+REF_FIELDS = ("battery_id", "passport_id", "level", "lifecycle_state")
+
+
+def _children_json(session: Session) -> Any:
+    """Correlated subquery: the children of ``Battery`` as a JSON array of ``REF_FIELDS`` arrays (or NULL)."""
+    child = aliased(Battery)
+    cols = [getattr(child, f) for f in REF_FIELDS]
+    if session.get_bind().dialect.name == "postgresql":
+        agg = func.json_agg(func.json_build_array(*cols))
+    else:
+        agg = func.json_group_array(func.json_array(*cols))
+    return select(agg).where(child.parent_battery_id == Battery.battery_id).scalar_subquery()
+
+
+def battery_with_children(session: Session, canonical_identifier: str) -> tuple[Battery, list[dict[str, Any]]] | None:
+    """:func:`battery_by_identifier` and the battery's children (``REF_FIELDS`` dicts by ID) in one query."""
+    children = _children_json(session)
+    row = session.execute(
+        select(Battery, children).join(Identifier, Identifier.battery_id == Battery.battery_id)
+        .where(Identifier.identifier == canonical_identifier)
+    ).one_or_none()
+    if row is None:
+        row = session.execute(select(Battery, children).where(Battery.passport_id == canonical_identifier)
+                              ).one_or_none()
+    if row is None:
+        return None
+    found = row[1]
+    if isinstance(found, str | bytes):
+        found = json.loads(found)
+    refs = [dict(zip(REF_FIELDS, r, strict=True)) for r in found or [] if r and r[0] is not None]
+    return row[0], sorted(refs, key=lambda r: r["battery_id"])
 
 
 def battery_refs(session: Session, battery_ids: Sequence[str]) -> list[Row[Any] | None]:
