@@ -10,9 +10,10 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from circulith.errors import InvalidInput, Problem
@@ -86,12 +87,15 @@ def api_key_with_role(session: Session, key_id: str) -> Row[Any] | None:
 
     Columns: ``key_id, key_sha256, org_id, user_id, scopes, expires_at, revoked_at, last_used_at, role``.
     """
-    return session.execute(
-        select(ApiKey.key_id, ApiKey.key_sha256, ApiKey.org_id, ApiKey.user_id, ApiKey.scopes, ApiKey.expires_at,
-               ApiKey.revoked_at, ApiKey.last_used_at, Organisation.role)
-        .outerjoin(Organisation, Organisation.org_id == ApiKey.org_id)
-        .where(ApiKey.key_id == key_id)
-    ).one_or_none()
+    return session.execute(_KEY_WITH_ROLE, {"key_id": key_id}).one_or_none()
+
+
+_KEY_WITH_ROLE = (
+    select(ApiKey.key_id, ApiKey.key_sha256, ApiKey.org_id, ApiKey.user_id, ApiKey.scopes, ApiKey.expires_at,
+           ApiKey.revoked_at, ApiKey.last_used_at, Organisation.role)
+    .outerjoin(Organisation, Organisation.org_id == ApiKey.org_id)
+    .where(ApiKey.key_id == bindparam("key_id"))
+)
 
 
 def list_api_keys(session: Session, org_id: str) -> list[ApiKey]:
@@ -252,40 +256,46 @@ def batteries_by_ids(session: Session, battery_ids: Sequence[str]) -> list[Batte
 
 def battery_by_identifier(session: Session, canonical_identifier: str) -> Battery | None:
     """The battery carrying a canonical identifier, or else the one whose passport ID it is."""
-    found = session.execute(
-        select(Battery).join(Identifier, Identifier.battery_id == Battery.battery_id)
-        .where(Identifier.identifier == canonical_identifier)
-    ).scalar_one_or_none()
+    found = session.execute(_BY_IDENTIFIER, {"key": canonical_identifier}).scalar_one_or_none()
     if found is None:
-        found = session.execute(select(Battery).where(Battery.passport_id == canonical_identifier)).scalar_one_or_none()
+        found = session.execute(_BY_PASSPORT_ID, {"key": canonical_identifier}).scalar_one_or_none()
     return found
+
+
+_BY_IDENTIFIER = (select(Battery).join(Identifier, Identifier.battery_id == Battery.battery_id)
+                  .where(Identifier.identifier == bindparam("key")))
+_BY_PASSPORT_ID = select(Battery).where(Battery.passport_id == bindparam("key"))
 
 
 _REF_COLUMNS = (Battery.battery_id, Battery.passport_id, Battery.level, Battery.lifecycle_state)
 REF_FIELDS = ("battery_id", "passport_id", "level", "lifecycle_state")
 
 
-def _children_json(session: Session) -> Any:
-    """Correlated subquery: the children of ``Battery`` as a JSON array of ``REF_FIELDS`` arrays (or NULL)."""
+@lru_cache(maxsize=4)
+def _with_children_statements(dialect: str) -> tuple[Any, Any]:
+    """(by identifier, by passport ID) selects of a battery and its children as a JSON array of ``REF_FIELDS``.
+
+    Built once per dialect: constructing the aliased correlated subquery costs more than running it.
+    """
     child = aliased(Battery)
     cols = [getattr(child, f) for f in REF_FIELDS]
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         agg = func.json_agg(func.json_build_array(*cols))
     else:
         agg = func.json_group_array(func.json_array(*cols))
-    return select(agg).where(child.parent_battery_id == Battery.battery_id).scalar_subquery()
+    children = select(agg).where(child.parent_battery_id == Battery.battery_id).scalar_subquery()
+    by_identifier = (select(Battery, children).join(Identifier, Identifier.battery_id == Battery.battery_id)
+                     .where(Identifier.identifier == bindparam("key")))
+    by_passport = select(Battery, children).where(Battery.passport_id == bindparam("key"))
+    return by_identifier, by_passport
 
 
 def battery_with_children(session: Session, canonical_identifier: str) -> tuple[Battery, list[dict[str, Any]]] | None:
     """:func:`battery_by_identifier` and the battery's children (``REF_FIELDS`` dicts by ID) in one query."""
-    children = _children_json(session)
-    row = session.execute(
-        select(Battery, children).join(Identifier, Identifier.battery_id == Battery.battery_id)
-        .where(Identifier.identifier == canonical_identifier)
-    ).one_or_none()
+    by_identifier, by_passport = _with_children_statements(session.get_bind().dialect.name)
+    row = session.execute(by_identifier, {"key": canonical_identifier}).one_or_none()
     if row is None:
-        row = session.execute(select(Battery, children).where(Battery.passport_id == canonical_identifier)
-                              ).one_or_none()
+        row = session.execute(by_passport, {"key": canonical_identifier}).one_or_none()
     if row is None:
         return None
     found = row[1]
