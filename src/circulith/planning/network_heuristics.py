@@ -255,9 +255,11 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
         lo = open_mask.astype(float)
         hi = np.where(open_mask, ub0, 0.0)
         h.changeColsBounds(site_cols.size, site_cols, lo, hi)
-        h.setOptionValue("time_limit", float(max(left() * 0.5, 0.5)))
+        # HiGHS' time limit counts the object's whole run time, earlier runs included
+        h.setOptionValue("time_limit", float(h.getRunTime() + max(left() * 0.5, 0.5)))
         r = run_highs(h, full.b.n_col, relax=True, obj_scale=OBJ_SCALE)
         val = float(r["objective"]) if r["status"] == "Optimal" and r["objective"] is not None else math.inf
+        log.debug("fixed-site LP: %d open, %s, %.1f s", int(open_mask.sum()), r["status"], r["seconds"])
         cache[key] = val
         out.proxy_evaluations += 1
         return val
@@ -269,7 +271,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
         v = proxy(mask)
         if v < best_val:
             best_mask, best_val = mask, v
-        if left() < 0.5 * time_limit_s:
+        if best_mask is not None and left() < 0.3 * time_limit_s:
             break
     if best_mask is None:
         out.notes.append("LP rounding found no feasible open set")
@@ -301,11 +303,17 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     # a feasible integer plan at once: the fixed-site LP's flows with every truck count rounded up
     cache.clear()
     proxy(best_mask)  # re-solve: the HiGHS object holds the last neighbour evaluated
-    sol = np.asarray(h.getSolution().col_value)
-    rounded = round_up_trucks(full, inst, sol)
-    cost_full = np.concatenate(full.b.cost)
-    rounded_cost = float(cost_full @ rounded)
-    out.notes.append(f"fixed-site LP flows with trucks rounded up: {rounded_cost:.6g} USD")
+    rounded: NDArray[np.float64] | None = None
+    rounded_cost = math.inf
+    if h.modelStatusToString(h.getModelStatus()) == "Optimal":
+        rounded = round_up_trucks(full, inst, np.asarray(h.getSolution().col_value))
+        if max_violation(full, rounded, full.slack_cols()) <= 1e-6:
+            rounded_cost = float(np.concatenate(full.b.cost) @ rounded)
+            out.notes.append(f"fixed-site LP flows with trucks rounded up: {rounded_cost:.6g} USD")
+        else:
+            rounded = None
+    if rounded is None:
+        out.notes.append("fixed-site LP flows with trucks rounded up: no feasible point (LP not solved)")
 
     # integer trucks on the chosen sites only (arcs of the LP), started from the rounded plan
     n_first = len(inst.first)
@@ -318,16 +326,32 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     add_cover_rows(sub, inst)
     closed = _site_cols(sub)[~best_mask]
     zero = np.concatenate([sub.slack_cols(), closed])
-    start = transfer_start(full, rounded, sub, inst)
+    start = transfer_start(full, rounded, sub, inst) if rounded is not None else None
     res = sub.b.solve(max(left(), 1.0), mip_rel_gap, threads, zero_cols=zero, start=start,
                       obj_scale=OBJ_SCALE)  # fmt: skip
     out.notes.append(f"integer trucks on the chosen sites: HiGHS {res['status']}, {res['seconds']:.1f} s, "
                      f"restricted gap {res['gap']}, rounded start {'accepted' if res['user_start'] else 'refused'}")  # fmt: skip
-    if res["x"] is None or res["objective"] > rounded_cost * (1 + 1e-9):
+    if start is not None and (res["x"] is None or res["objective"] > rounded_cost * (1 + 1e-9)):
         res = {**res, "x": start, "objective": float(np.concatenate(sub.b.cost) @ start), "status": "rounded"}
-    out.model, out.res, out.cost_usd = sub, res, float(res["objective"])
-    out.open_sites = _site_cols(full)[best_mask]
+    if res["x"] is not None and max_violation(sub, res["x"], zero) <= 1e-5:
+        out.model, out.res, out.cost_usd = sub, res, float(res["objective"])
+        out.open_sites = _site_cols(full)[best_mask]
     return out
+
+
+def max_violation(model: _Model, v: NDArray[np.float64], zero_cols: NDArray[np.int64]) -> float:
+    """Largest violation of a row (relative to ``1 + |rhs|``), a bound or integrality of ``model`` by ``v``."""
+    b = model.b
+    r = b.matrix() @ v
+    lo, hi = np.concatenate(b.rlo), np.concatenate(b.rhi)
+    rhs = np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)), np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    row = float(np.max((np.maximum(lo - r, 0.0) + np.maximum(r - hi, 0.0)) / (1.0 + rhs), initial=0.0))
+    ub = np.concatenate(b.ub).copy()
+    ub[zero_cols] = 0.0
+    bnd = float(max(np.max(v - ub, initial=0.0), np.max(-v, initial=0.0)))
+    integ = np.concatenate(b.integer)
+    frac = float(np.max(np.abs(v[integ] - np.round(v[integ])), initial=0.0))
+    return max(row, bnd, frac)
 
 
 def _priced_reduced_cost(inst: _Instance, model: _Model, lp: dict[str, Any], cover_row: NDArray[np.int64],
