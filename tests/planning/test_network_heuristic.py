@@ -149,8 +149,9 @@ def test_priced_lp_equals_the_lp_over_every_arc():
     inst = nm._make_instance(validate_sites(sites), validate_demand(demand), NetworkParams.from_defaults(), 1.0)
     g = nm._greedy(inst)
     seeds = [(i, j, s) for i, j, s, _q in g.x1]
-    full = lp_guided_plan(inst, 5, local_search=False)
-    priced = lp_guided_plan(inst, 5, local_search=False, lp_arc_limit=1, k_start=1, seed_arcs=seeds)
+    full = lp_guided_plan(inst, 20, local_search=False, mip_rel_gap=1e-2)
+    priced = lp_guided_plan(inst, 20, local_search=False, lp_arc_limit=1, k_start=2, seed_arcs=seeds,
+                            mip_rel_gap=1e-2)  # fmt: skip
     assert "pricing round" in " ".join(priced.notes)
     assert priced.lp_bound_usd == pytest.approx(full.lp_bound_usd, rel=1e-7)
     assert priced.cost_usd >= priced.lp_bound_usd * (1 - 1e-9)
