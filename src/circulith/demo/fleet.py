@@ -18,6 +18,7 @@ import datetime as dt
 import random
 import tomllib
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -110,6 +111,22 @@ def generate_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | 
     Returns
     -------
     DemoFleet
+        The whole fleet in memory, events in time order (see :func:`iter_fleet` for large fleets).
+    """
+    fleet = DemoFleet(organisations=list(ORGANISATIONS))
+    for part in iter_fleet(n_packs, seed=seed, today=today):
+        fleet.passports.extend(part.passports)
+        fleet.events.extend(part.events)
+    fleet.events.sort(key=lambda e: e.occurred_at)
+    return fleet
+
+
+def iter_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | None = None,
+               chunk_packs: int = 1_000) -> Iterator[DemoFleet]:
+    """The fleet of :func:`generate_fleet`, ``chunk_packs`` packs at a time (bounded memory).
+
+    Each part holds its packs, their modules and their histories (each battery's events in time
+    order); the same seed and ``today`` give the same parts.
     """
     if n_packs < 1:
         raise ValueError("n_packs must be at least 1")
@@ -119,6 +136,8 @@ def generate_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | 
     rng = np.random.default_rng(seed)
     prng = random.Random(seed)
     fleet = DemoFleet(organisations=list(ORGANISATIONS))
+    if chunk_packs < 1:
+        raise ValueError("chunk_packs must be at least 1")
 
     regions = list(params["regions"]["shares"])
     region_p = np.array(list(params["regions"]["shares"].values()), dtype=float)
@@ -162,8 +181,9 @@ def generate_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | 
             _history(pack, m, mfg, now, regions[region_idx[i]], float(vehicle_factor[i]), float(usage_factor[i]),
                      ageing, incidents, maker_org, rng, serial)
         )
-    fleet.events.sort(key=lambda e: e.occurred_at)
-    return fleet
+        if (i + 1) % chunk_packs == 0 or i + 1 == n_packs:
+            yield fleet
+            fleet = DemoFleet(organisations=list(ORGANISATIONS))
 
 
 def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, maker_org: str,

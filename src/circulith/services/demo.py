@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from circulith.demo.fleet import generate_fleet
+from circulith.demo.fleet import ORGANISATIONS, iter_fleet
 from circulith.store.database import transaction, upgrade
 from circulith.store.ledger_store import append_events
 from circulith.store.registry import ensure_organisations, fleet_summary, register_passports
@@ -18,8 +18,11 @@ Step = Callable[[str, int, int], None]
 
 
 def build_demo(engine: Engine, n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | None = None,
-               step: Step | None = None, chunk: int = 20_000) -> dict[str, Any]:
+               step: Step | None = None, chunk_packs: int = 1_000) -> dict[str, Any]:
     """Migrate, then generate and load the demo fleet (idempotent: a second run adds nothing).
+
+    The fleet is generated and loaded ``chunk_packs`` packs at a time, each part in its own
+    transactions (passports, then their histories), so memory stays bounded.
 
     Returns
     -------
@@ -27,32 +30,25 @@ def build_demo(engine: Engine, n_packs: int = 20_000, *, seed: int = 2026, today
         Counts of what was written.
     """
     upgrade(engine)
-    fleet = generate_fleet(n_packs, seed=seed, today=today)
     created = unchanged = appended = 0
     with transaction(engine) as session:
-        ensure_organisations(session, fleet.organisations)
-    total = len(fleet.passports)
-    for i in range(0, total, chunk):
-        part = fleet.passports[i : i + chunk]
+        ensure_organisations(session, ORGANISATIONS)
+    done = 0
+    for part in iter_fleet(n_packs, seed=seed, today=today, chunk_packs=chunk_packs):
+        by_maker: dict[str, list] = {}
+        for p in part.passports:  # each passport is registered by its manufacturer (Art. 77: the operator)
+            by_maker.setdefault(p.manufacturer.id, []).append(p)
         with transaction(engine) as session:
-            res = register_passports(session, part, actor_org_id=_registrar(part))
-        created += res.created
-        unchanged += res.unchanged
-        if step:
-            step("passports", min(i + chunk, total), total)
-    total = len(fleet.events)
-    for i in range(0, total, chunk):
+            for maker, passports in by_maker.items():
+                res = register_passports(session, passports, actor_org_id=maker)
+                created += res.created
+                unchanged += res.unchanged
         with transaction(engine) as session:
-            res = append_events(session, fleet.events[i : i + chunk])
-        appended += res.appended
+            appended += append_events(session, part.events).appended
+        done += sum(1 for p in part.passports if p.level == "pack")
         if step:
-            step("events", min(i + chunk, total), total)
+            step("packs", done, n_packs)
     return {"passports_created": created, "passports_unchanged": unchanged, "events_appended": appended}
-
-
-def _registrar(part: list) -> str:
-    # Each passport is registered by its manufacturer (the economic operator placing it on the market).
-    return part[0].manufacturer.id if len({p.manufacturer.id for p in part}) == 1 else "ORG-REGISTRY"
 
 
 def main_job(engine: Engine, *, as_of: dt.date | None = None) -> dict[str, Any]:
