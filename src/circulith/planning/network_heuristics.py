@@ -11,8 +11,9 @@ slow on thousands of arcs. For large instances :func:`lp_guided_plan` instead
    set, costed by the same LP with the sites fixed (warm-started simplex on the one HiGHS model);
 3. improves the open set by local search (close one site, open one site, swap one open site for a closed
    one nearby), each move costed by the warm-started fixed-site LP;
-4. solves the integer-truck MILP restricted to the chosen sites (arcs to closed sites removed): a feasible
-   plan whose cost, set against the bound of step 1, is a **proven gap**.
+4. rounds every truck count of the fixed-site LP's flows up (a feasible integer plan, checked row by row) and
+   hands it as the start to the integer-truck MILP restricted to the chosen sites (arcs to closed sites
+   removed): the better plan's cost, set against the bound of step 1, is a **proven gap**.
 
 Everything here is internal to :func:`circulith.planning.network_milp.plan_network` (``method="heuristic"``
 or ``"auto"`` on large instances), which reports the bound, the gap and what was proven.
@@ -151,7 +152,8 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     inst : _Instance
         The validated instance.
     time_limit_s : float
-        Budget for all four steps [s]; the integer-truck solve gets what is left (at least 25 % of it).
+        Budget for all four steps [s]: the LP up to 60 %, local search half of what is left after rounding, the
+        integer-truck solve the rest.
     threads : int, optional
         HiGHS threads.
     lp_solver : str
