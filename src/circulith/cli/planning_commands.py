@@ -52,6 +52,8 @@ def network_plan(
     gap: Annotated[float, typer.Option("--gap", help="Relative optimality gap tolerance.")] = 1e-4,
     k_nearest: Annotated[int | None, typer.Option("--k-nearest", help="Screen to k nearest spokes.")] = None,
     continuous_trucks: Annotated[bool, typer.Option("--continuous-trucks", help="Relax truck counts.")] = False,
+    method: Annotated[str, typer.Option("--method", help="auto (exact MILP on small instances, LP-guided plan "
+                                        "with a proven gap on large ones), milp or heuristic.")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Cheapest rule-compliant network: opened sites, flows by damage state, trucks; greedy baseline alongside."""
@@ -60,7 +62,7 @@ def network_plan(
 
     plan = plan_network(
         read_csv_table(sites), read_csv_table(demand), time_limit_s=time_limit, mip_rel_gap=gap,
-        k_nearest=k_nearest, integer_trucks=not continuous_trucks,
+        k_nearest=k_nearest, integer_trucks=not continuous_trucks, method=method,
     )
     if json_out:
         emit_json(plan.to_dict())
