@@ -1,5 +1,5 @@
 """Network benchmarks: 500 x 30 (target: proven optimal within 60 s) and 2,000 x 100 (target: within 3 % of
-the LP bound within 300 s), with the greedy baseline's gap. Figures go to benchmarks/RESULTS_planning.md.
+the LP bound within 300 s), with the greedy baseline's gap. Figures go to benchmarks/RESULTS.md.
 
 Usage: python benchmarks/planning_network.py [small|large|all|milp]
   small: 500 x 30, default method (auto -> LP-guided heuristic), 60 s

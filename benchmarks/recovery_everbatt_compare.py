@@ -1,4 +1,4 @@
-"""Our engine against EverBatt 2023's default black-mass case, per kg of black mass (for RESULTS_recovery.md).
+"""Our engine against EverBatt 2023's default black-mass case, per kg of black mass (for RESULTS.md).
 
     .venv/bin/python benchmarks/recovery_everbatt_compare.py
 

@@ -1,4 +1,4 @@
-"""Per-kg-cell results of every route for NMC622 and LFP cells at a price date (for RESULTS_recovery.md).
+"""Per-kg-cell results of every route for NMC622 and LFP cells at a price date (for RESULTS.md).
 
     .venv/bin/python benchmarks/recovery_route_table.py [YYYY-MM-DD]
 """

@@ -49,7 +49,7 @@ def test_partial_test_on_lfp_plateau_is_refused():
     with pytest.raises(InvalidInput, match="insufficient data"):
         capacity_soh(f, rated_capacity_ah=50.0, chemistry="LFP", ocv_start_v=3.31, ocv_end_v=3.29)
     # 40 % span through the generic LFP curve: refused too (the PyBaMM oracle saw this read up to
-    # 104 SOH points off, RESULTS_triage.md), never a silent wrong answer.
+    # 104 SOH points off, RESULTS.md), never a silent wrong answer.
     with pytest.raises(InvalidInput, match="generic LFP OCV curve"):
         capacity_soh(discharge_frame(45.0, fraction=0.4), rated_capacity_ah=50.0, chemistry="LFP",
                      ocv_start_v=3.32, ocv_end_v=3.27)

@@ -9,7 +9,7 @@ that cell design), else the chemistry's generic curve (``[ocv_soc.*]`` of the ru
 The interval propagates the OCV uncertainty through the local slope of the curve: the rest-voltage
 uncertainty (default +/-5 mV, assumption: rest not fully relaxed) and, with the generic curve, the
 curve's own error for a given cell (default +/-50 mV). That second term is measured, not assumed: in
-the PyBaMM oracle (``benchmarks/triage_pybamm_oracle.py``, RESULTS_triage.md) the generic curve put a
+the PyBaMM oracle (``benchmarks/triage_pybamm_oracle.py``, RESULTS.md) the generic curve put a
 partial test 17 SOH points off on a fresh NMC811 cell and up to 104 points off on LFP, whose plateau
 maps tens of mV to tens of % SOC. With it, a partial test read through the generic curve on LFP is
 refused as insufficient data and on NMC gets an honestly wide interval; a cell-specific table

@@ -4,7 +4,7 @@ Why this design
 ---------------
 The short pulse test of one cell yields rows at several SOC levels and pulse widths. One pooled
 model across all rows is poor on the 35 Ah format (cross-validated by cell: 3.9 SOH points, see
-``benchmarks/RESULTS_triage.md``) because the voltage response changes shape with SOC and width.
+``benchmarks/RESULTS.md``) because the voltage response changes shape with SOC and width.
 A *bank* of small ridge models, each trained on the rows of one (format, SOC, width) condition,
 is the "one-pulse ridge" baseline of the literature replicated per condition. A cell's estimate
 combines every row it has: the ``top_k`` sub-models with the lowest cross-validated error are
