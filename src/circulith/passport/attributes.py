@@ -20,13 +20,13 @@ import csv
 import types
 import typing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
 from pydantic import BaseModel
 
-from circulith.passport.access import AccessPoint, Audience, entitled
+from circulith.passport.access import AccessPoint, Audience, entitled, parse_audience
 from circulith.passport.model import (
     CarbonFootprint,
     Dismantling,
@@ -142,16 +142,26 @@ def view(passport: Passport, audience: str | Audience) -> dict[str, Any]:
     audience : str or Audience
         ``public``, ``legitimate``, ``commission`` or ``authority``.
     """
+    return project(passport.model_dump(mode="json"), view_paths(parse_audience(audience)))
+
+
+@cache
+def view_paths(audience: Audience) -> tuple[tuple[str, ...], ...]:
+    """The attribute paths (split at dots) ``audience`` may see, in model order."""
     points = entitled(audience)
     attrs = read_passport_attributes()
-    data = passport.model_dump(mode="json")
+    return tuple(tuple(p.split(".")) for p in field_paths() if attrs[p].access in points)
+
+
+def project(data: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """The fields of a dumped passport at ``paths`` (see :func:`view_paths`), nested as in the passport.
+
+    A permitted field under an absent sub-model appears as that sub-model set to None.
+    """
     out: dict[str, Any] = {}
-    for path in field_paths():
-        if attrs[path].access not in points:
-            continue
+    for keys in paths:
         src: Any = data
         dst = out
-        keys = path.split(".")
         for k in keys[:-1]:
             src = src[k]
             if src is None:

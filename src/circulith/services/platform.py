@@ -46,8 +46,8 @@ from circulith.auth.tokens import (
 )
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
-from circulith.passport.access import Audience, entitled
-from circulith.passport.attributes import field_paths, read_passport_attributes
+from circulith.passport.access import Audience
+from circulith.passport.attributes import project, view_paths
 from circulith.passport.identifiers import parse_identifier
 from circulith.passport.model import Passport
 from circulith.store import platform_repo as repo
@@ -356,36 +356,8 @@ def _cached_view(document: str, status: str, dynamic_json: str, audience: Audien
     doc["status"] = status
     doc["dynamic"] = json.loads(dynamic_json)
     full = Passport.model_validate(doc).model_dump(mode="json")
-    shown = _project(full, _view_paths(audience))
+    shown = project(full, view_paths(audience))
     return shown, sorted(_withheld_paths(full, shown))
-
-
-@lru_cache(maxsize=8)
-def _view_paths(audience: Audience) -> tuple[tuple[str, ...], ...]:
-    """The attribute paths (split at dots) an audience may see, in model order (reference data: cached)."""
-    points = entitled(audience)
-    attrs = read_passport_attributes()
-    return tuple(tuple(p.split(".")) for p in field_paths() if attrs[p].access in points)
-
-
-def _project(full: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
-    """:func:`circulith.passport.attributes.view` on an already dumped passport with precomputed paths.
-
-    A permitted field under an absent sub-model appears as that sub-model set to None (as ``view``).
-    """
-    out: dict[str, Any] = {}
-    for keys in paths:
-        src: Any = full
-        dst = out
-        for k in keys[:-1]:
-            src = src[k]
-            if src is None:
-                dst[k] = None
-                break
-            dst = dst.setdefault(k, {})
-        else:
-            dst[keys[-1]] = src[keys[-1]]
-    return out
 
 
 def _passport_view(b: Battery, audience: Audience) -> tuple[dict[str, Any], list[str]]:
