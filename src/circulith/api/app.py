@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from circulith.api.errors import install_error_handlers
@@ -50,15 +50,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _sized_pool(engine: Engine) -> Engine:
-    """PostgreSQL: the same engine with a pool sized for one server worker (SQLite: unchanged)."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    sized = create_engine(engine.url, pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW, pool_pre_ping=True)
-    engine.dispose()
-    return sized
-
-
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the ASGI application.
 
@@ -76,7 +67,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """
     settings = settings or Settings.from_env()
     settings.check()
-    engine = engine or _sized_pool(create_db_engine(settings.database_url))
+    # PostgreSQL: a pool sized for one server worker (SQLite ignores it).
+    engine = engine or create_db_engine(settings.database_url, pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW)
     require_schema(engine)
     docs = None if settings.production else "/api/docs"
     app = FastAPI(title="circulith", version="1", description=API_DESCRIPTION, docs_url=docs, redoc_url=None,

@@ -28,8 +28,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cur.close()
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
+                     max_overflow: int | None = None) -> Engine:
     """Create an engine for ``url`` (SQLite or PostgreSQL) with circulith's connection settings.
+
+    ``pool_size`` and ``max_overflow`` size the PostgreSQL connection pool (e.g. for a server worker);
+    SQLAlchemy's defaults when None.
 
     Raises
     ------
@@ -48,7 +52,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        sizing = {k: v for k, v in (("pool_size", pool_size), ("max_overflow", max_overflow)) if v is not None}
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, **sizing)
     raise CirculithError(f"unsupported database backend '{backend}': use sqlite:/// or postgresql://")
 
 
