@@ -107,32 +107,32 @@ def iter_lot_rows(session: Session) -> Iterator[tuple[str, str, str]]:
                                .order_by(PlantLot.lot_id))
 
 
-def upstream(session: Session, lot_ids: Iterable[str]) -> set[str]:
-    """The lots and every lot they were made from, transitively (the lots themselves included)."""
+def _closure(session: Session, lot_ids: Iterable[str], *, follow: str) -> set[str]:
+    """The lots and every lot reached from them through the source links, transitively.
+
+    ``follow="sources"`` walks to the lots each was made from; ``follow="products"`` to the lots made from it.
+    """
+    frm, to = ((PlantLotSource.lot_id, PlantLotSource.source_lot_id) if follow == "sources"
+               else (PlantLotSource.source_lot_id, PlantLotSource.lot_id))
     seen: set[str] = set()
     frontier = list(dict.fromkeys(lot_ids))
     while frontier:
         seen.update(frontier)
         nxt: list[str] = []
         for part in chunks(frontier):
-            nxt.extend(s for (s,) in session.execute(
-                select(PlantLotSource.source_lot_id).where(PlantLotSource.lot_id.in_(part))) if s not in seen)
+            nxt.extend(s for (s,) in session.execute(select(to).where(frm.in_(part))) if s not in seen)
         frontier = list(dict.fromkeys(nxt))
     return seen
+
+
+def upstream(session: Session, lot_ids: Iterable[str]) -> set[str]:
+    """The lots and every lot they were made from, transitively (the lots themselves included)."""
+    return _closure(session, lot_ids, follow="sources")
 
 
 def downstream(session: Session, lot_ids: Iterable[str]) -> set[str]:
     """The lots and every lot made from them, transitively (the lots themselves included)."""
-    seen: set[str] = set()
-    frontier = list(dict.fromkeys(lot_ids))
-    while frontier:
-        seen.update(frontier)
-        nxt: list[str] = []
-        for part in chunks(frontier):
-            nxt.extend(s for (s,) in session.execute(
-                select(PlantLotSource.lot_id).where(PlantLotSource.source_lot_id.in_(part))) if s not in seen)
-        frontier = list(dict.fromkeys(nxt))
-    return seen
+    return _closure(session, lot_ids, follow="products")
 
 
 def batteries_of(session: Session, input_lot_ids: Iterable[str]) -> dict[str, list[str]]:
