@@ -13,13 +13,13 @@ import typer
 
 from circulith.cli.common import console, emit_json
 from circulith.errors import InvalidInput, Problem
+from circulith.reference.chemistries import chemistry_table
 from circulith.triage import pulse_model
 from circulith.triage.grading import aggregate_parents, grade_frame
 from circulith.triage.readers.read_pulse_tables import read_pulse_tables
 from circulith.triage.readers.read_records import merge_inspection, read_bms_summary, read_inspection
 from circulith.triage.regroup import regroup as regroup_units
 from circulith.triage.rules import load_rules
-from circulith.triage.timeseries import chemistry_table
 
 app = typer.Typer(help="Triage retired batteries: SOH from pulses, grades with reasons, regrouping.",
                   no_args_is_help=True)

@@ -29,6 +29,7 @@ import numpy as np
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.passport.identifiers import mint_gbt34014, mint_gs1_digital_link, mint_passport_id
 from circulith.passport.model import Passport
+from circulith.reference.chemistries import chemistry_records
 
 DATA = resources.files("circulith.reference") / "data"
 
@@ -69,12 +70,6 @@ GB_BATTERY_TYPE = {"LFP": "B", "LMO": "C", "NCA": "E", "NMC111": "E", "NMC532": 
 def fleet_parameters() -> dict[str, Any]:
     """The demo-fleet parameters (``reference/data/demo_fleet.toml``)."""
     return tomllib.loads((DATA / "demo_fleet.toml").read_text(encoding="utf-8"))
-
-
-@cache
-def _chemistries() -> dict[str, dict[str, str]]:
-    with (DATA / "chemistries.csv").open(encoding="utf-8") as fh:
-        return {row["code"]: row for row in csv.DictReader(fh)}
 
 
 @cache
@@ -171,7 +166,7 @@ def iter_fleet(n_packs: int = 20_000, *, seed: int = 2026, today: dt.date | None
             month = now.month
         mfg = _month_start(year, month)
         maker_org = MAKER_ORG[m["maker"]]
-        chem = _chemistries()[m["chemistry"]]
+        chem = chemistry_records()[m["chemistry"]]
         serial = serial_base + i
         pack = _pack_passport(m, chem, year, month, serial, maker_org, prng, rng)
         fleet.passports.append(pack)

@@ -237,6 +237,12 @@ def _dv(m: _Missing, dv: DynamicValue | None, field: str) -> tuple[Any, str]:
     return dv.value, _ts(dv.updated_at)
 
 
+def _stamped(key: str, value_and_time: tuple[Any, str]) -> dict[str, Any]:
+    """A dynamic value in the Battery Pass shape: ``{key: value, "lastUpdate": time}``."""
+    value, updated = value_and_time
+    return {key: value, "lastUpdate": updated}
+
+
 def _general(p: Passport, m: _Missing, bp_id: str) -> dict[str, Any]:
     return {
         "productIdentifier": p.battery_id,
@@ -462,47 +468,18 @@ def _performance(p: Passport, m: _Missing) -> dict[str, Any]:
     energy_throughput, _ = _dv(m, d.energy_throughput_kwh, "dynamic.energy_throughput_kwh")
     cond = {
         "energyThroughput": energy_throughput,
-        "capacityThroughput": dict(
-            zip(
-                ("capacityThroughputValue", "lastUpdate"),
-                _dv(m, d.capacity_throughput_ah, "dynamic.capacity_throughput_ah"),
-                strict=True,
-            )
-        ),
-        "numberOfFullCycles": dict(
-            zip(
-                ("numberOfFullCyclesValue", "lastUpdate"),
-                _dv(m, d.full_cycles, "dynamic.full_cycles"),
-                strict=True,
-            )
-        ),
-        "stateOfCertifiedEnergy": dict(
-            zip(
-                ("stateOfCertifiedEnergyValue", "lastUpdate"),
-                _dv(m, d.soh_pct, "dynamic.soh_pct"),
-                strict=True,
-            )
-        ),
+        "capacityThroughput": _stamped("capacityThroughputValue", _dv(m, d.capacity_throughput_ah, "dynamic.capacity_throughput_ah")),
+        "numberOfFullCycles": _stamped("numberOfFullCyclesValue", _dv(m, d.full_cycles, "dynamic.full_cycles")),
+        "stateOfCertifiedEnergy": _stamped("stateOfCertifiedEnergyValue", _dv(m, d.soh_pct, "dynamic.soh_pct")),
         "capacityFade": {
             "capacityFadeValue": _fade(
                 m, d.remaining_capacity_ah, p.rated_capacity_ah, "dynamic.remaining_capacity_ah"
             ),
             "lastUpdate": _dv(_Missing(), d.remaining_capacity_ah, "")[1],
         },
-        "remainingEnergy": dict(
-            zip(
-                ("remainingEnergyalue", "lastUpdate"),
-                _dv(m, d.remaining_energy_kwh, "dynamic.remaining_energy_kwh"),
-                strict=True,
-            )
-        ),
-        "remainingCapacity": dict(
-            zip(
-                ("remainingCapacityValue", "lastUpdate"),
-                _dv(m, d.remaining_capacity_ah, "dynamic.remaining_capacity_ah"),
-                strict=True,
-            )
-        ),
+        "remainingEnergy": _stamped("remainingEnergyalue",  # (sic: the v1.2 schema's property name)
+                                     _dv(m, d.remaining_energy_kwh, "dynamic.remaining_energy_kwh")),
+        "remainingCapacity": _stamped("remainingCapacityValue", _dv(m, d.remaining_capacity_ah, "dynamic.remaining_capacity_ah")),
         "negativeEvents": [
             {"negativeEvent": f"{a.kind}: {a.description}", "lastUpdate": f"{a.date.isoformat()}T00:00:00Z"}
             for a in d.accidents
@@ -520,26 +497,14 @@ def _performance(p: Passport, m: _Missing) -> dict[str, Any]:
             m, rte_now, p.initial_round_trip_efficiency_pct, "dynamic.round_trip_efficiency_pct"
         ),
         "evolutionOfSelfDischarge": {"evolutionOfSelfDischargeEntityValue": sd_evolution},
-        "currentSelfDischargingRate": dict(
-            zip(
-                ("currentSelfDischargingRateEntity", "lastUpdate"),
-                _dv(m, sd_now, "dynamic.self_discharge_pct_per_month"),
-                strict=True,
-            )
-        ),
+        "currentSelfDischargingRate": _stamped("currentSelfDischargingRateEntity", _dv(m, sd_now, "dynamic.self_discharge_pct_per_month")),
         "internalResistanceIncrease": [],
         "roundTripEfficiencyat50PerCentCycleLife": m.need(
             p.round_trip_efficiency_at_50pct_cycle_life_pct,
             "round_trip_efficiency_at_50pct_cycle_life_pct",
             0.0,
         ),
-        "remainingRoundTripEnergyEfficiency": dict(
-            zip(
-                ("remainingRoundTripEnergyEfficiencyValue", "lastUpdate"),
-                _dv(m, rte_now, "dynamic.round_trip_efficiency_pct"),
-                strict=True,
-            )
-        ),
+        "remainingRoundTripEnergyEfficiency": _stamped("remainingRoundTripEnergyEfficiencyValue", _dv(m, rte_now, "dynamic.round_trip_efficiency_pct")),
         "stateOfCharge": dict(
             zip(("stateOfChargeValue", "lastUpdate"), _dv(m, d.soc_pct, "dynamic.soc_pct"), strict=True)
         ),

@@ -1,15 +1,14 @@
 """The shipped chemistry catalogue as the passport needs it: codes and cell voltage windows.
 
-Reads ``circulith/reference/data/chemistries.csv`` (shipped with the package; every row carries its
-``source``). Cached: the table is read once per process.
+From the shipped catalogue (:mod:`circulith.reference.chemistries`; every row carries its ``source``).
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
+
+from circulith.reference.chemistries import chemistry_records
 
 
 @dataclass(frozen=True)
@@ -38,20 +37,18 @@ class ChemistryWindow:
 
 @lru_cache(maxsize=1)
 def read_chemistry_windows() -> dict[str, ChemistryWindow]:
-    """Chemistry code -> :class:`ChemistryWindow`, from the shipped ``chemistries.csv``."""
-    path = files("circulith.reference").joinpath("data/chemistries.csv")
-    out: dict[str, ChemistryWindow] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            out[row["code"]] = ChemistryWindow(
-                code=row["code"],
-                name=row["name"],
-                cell_nominal_voltage_v=float(row["cell_nominal_voltage_v"]),
-                cell_min_voltage_v=float(row["cell_min_voltage_v"]),
-                cell_max_voltage_v=float(row["cell_max_voltage_v"]),
-                cell_specific_energy_wh_per_kg=float(row["cell_specific_energy_wh_per_kg"]),
-            )
-    return out
+    """Chemistry code -> :class:`ChemistryWindow`, from the shipped catalogue."""
+    return {
+        code: ChemistryWindow(
+            code=code,
+            name=str(row["name"]),
+            cell_nominal_voltage_v=float(row["cell_nominal_voltage_v"]),
+            cell_min_voltage_v=float(row["cell_min_voltage_v"]),
+            cell_max_voltage_v=float(row["cell_max_voltage_v"]),
+            cell_specific_energy_wh_per_kg=float(row["cell_specific_energy_wh_per_kg"]),
+        )
+        for code, row in chemistry_records().items()
+    }
 
 
 def chemistry_codes() -> list[str]:

@@ -63,9 +63,9 @@ def load_contained_metals_fallback() -> pd.DataFrame:
 
 def load_pack_specific_energy_wh_per_kg() -> pd.Series:
     """Pack specific energy by chemistry code [Wh/kg] from the shared ``chemistries.csv`` catalogue."""
-    with _data_path("chemistries.csv").open("r", encoding="utf-8") as fh:
-        df = pd.read_csv(fh)
-    return df.set_index("code")["pack_specific_energy_wh_per_kg"].astype(float)
+    from circulith.reference.chemistries import chemistry_table
+
+    return chemistry_table()["pack_specific_energy_wh_per_kg"].astype(float)
 
 
 def load_transport_rules() -> pd.DataFrame:

@@ -8,24 +8,15 @@ checks here reject what would otherwise give a silently wrong estimate.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.reference.chemistries import chemistry_table
 
 REQUIRED_COLUMNS = ["time_s", "voltage_v", "current_a"]
 OPTIONAL_COLUMNS = ["temperature_c", "step", "cycle"]
 CANONICAL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-
-
-@lru_cache(maxsize=1)
-def chemistry_table() -> pd.DataFrame:
-    """The shared chemistry catalogue ``reference/data/chemistries.csv`` indexed by ``code``."""
-    with resources.files("circulith.reference").joinpath("data/chemistries.csv").open("rb") as fh:
-        return pd.read_csv(fh).set_index("code")
 
 
 def voltage_window_v(chemistry: str) -> tuple[float, float]:

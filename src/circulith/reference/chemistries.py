@@ -1,0 +1,25 @@
+"""The shipped chemistry catalogue (``data/chemistries.csv``): one loader for every package.
+
+Each row carries its ``source``. Read once per process; callers must not modify what they get.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import pandas as pd
+
+
+@cache
+def chemistry_table() -> pd.DataFrame:
+    """The catalogue indexed by chemistry ``code`` (voltages [V], specific energies [Wh/kg], cycle life, source)."""
+    with files("circulith.reference").joinpath("data/chemistries.csv").open("rb") as fh:
+        return pd.read_csv(fh).set_index("code")
+
+
+@cache
+def chemistry_records() -> dict[str, dict[str, Any]]:
+    """The catalogue as plain records: code -> {column: value}, in catalogue order."""
+    return {str(code): row.to_dict() for code, row in chemistry_table().iterrows()}
