@@ -193,7 +193,10 @@ def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, make
     gb = mint_gbt34014("0AB", "P", GB_BATTERY_TYPE[m["chemistry"]], "01", f"{serial % 10_000_000:07d}",
                        dt.date(year, month, 1), serial % 9_999_999 + 1)
     metals = _metals_per_kwh()[m["chemistry"]]
-    footprint = float(rng.normal(75.0 if m["chemistry"] != "LFP" else 60.0, 8.0))
+    design = fleet_parameters()["pack_design"]
+    cf_mean = design["carbon_footprint_mean_kg_co2e_per_kwh"]
+    footprint = float(rng.normal(cf_mean.get(m["chemistry"], cf_mean["default"]),
+                                 design["carbon_footprint_sd_kg_co2e_per_kwh"]))
     doc = {
         "passport_id": mint_passport_id(prng),
         "battery_id": battery_id,
@@ -212,17 +215,19 @@ def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, make
         "nominal_voltage_v": round(v_nom, 1),
         "min_voltage_v": round(n_series * float(chem["cell_min_voltage_v"]), 1),
         "max_voltage_v": round(n_series * float(chem["cell_max_voltage_v"]), 1),
-        "original_power_w": round(energy_kwh * 2.5 * 1000.0, 0),
-        "internal_resistance_ohm": round(n_series * 0.0012 * float(rng.uniform(0.9, 1.1)) / max(1.0, capacity_ah / 60.0), 4),
-        "expected_lifetime_years": 10.0 if m["chemistry"] != "LFP" else 15.0,
+        "original_power_w": round(energy_kwh * design["power_c_rate"] * 1000.0, 0),
+        "internal_resistance_ohm": round(n_series * design["cell_resistance_ohm_per_60ah"] * float(rng.uniform(0.9, 1.1))
+                                         / max(1.0, capacity_ah / 60.0), 4),
+        "expected_lifetime_years": design["expected_lifetime_years"].get(
+            m["chemistry"], design["expected_lifetime_years"]["default"]),
         "expected_lifetime_cycles": int(chem["typical_cycle_life"]),
-        "warranty_years": 8.0,
+        "warranty_years": design["warranty_years"],
         "materials": {
             "lithium_kg": round(metals["li_kg_per_kwh"] * energy_kwh, 2),
             "nickel_kg": round(metals["ni_kg_per_kwh"] * energy_kwh, 2),
             "cobalt_kg": round(metals["co_kg_per_kwh"] * energy_kwh, 2),
             "manganese_kg": round(metals["mn_kg_per_kwh"] * energy_kwh, 2),
-            "natural_graphite_kg": round(1.0 * energy_kwh * float(rng.uniform(0.2, 0.6)), 2),
+            "natural_graphite_kg": round(energy_kwh * float(rng.uniform(*design["natural_graphite_kg_per_kwh"])), 2),
             "lead_kg": 0.0,
             "critical_raw_materials": [x for x, k in (("Lithium", "li"), ("Nickel", "ni"), ("Cobalt", "co"),
                                                        ("Manganese", "mn")) if metals[f"{k}_kg_per_kwh"] > 0]
@@ -231,11 +236,12 @@ def _pack_passport(m: dict, chem: dict, year: int, month: int, serial: int, make
             "anode_materials": [chem["anode"]],
             "electrolyte_materials": ["LiPF6", "ethylene carbonate", "dimethyl carbonate"],
         },
-        "carbon_footprint": {"total_kg_co2e_per_kwh": round(max(30.0, footprint), 1)},
+        "carbon_footprint": {"total_kg_co2e_per_kwh": round(max(design["carbon_footprint_floor_kg_co2e_per_kwh"],
+                                                                 footprint), 1)},
         "recycled_content": {
-            "cobalt_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.08)), 3),
-            "nickel_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.04)), 3),
-            "lithium_post_consumer_fraction": 0.0 if year < 2024 else round(float(rng.uniform(0.0, 0.03)), 3),
+            f"{metal}_post_consumer_fraction": 0.0 if year < design["recycled_content_from_year"]
+            else round(float(rng.uniform(0.0, top)), 3)
+            for metal, top in design["post_consumer_fraction_max"].items()
         },
         "dismantling": {
             "manual_urls": [f"https://docs.example.com/{maker_org.lower()}/dismantling/{m['model'].replace(' ', '-').lower()}.pdf"],
@@ -252,6 +258,7 @@ def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float,
     Dynamic values start at their beginning-of-life values, stamped with the manufacturing
     month; BMS snapshots in the ledger update them. URLs point to the maker's (fictional) site.
     """
+    design = fleet_parameters()["pack_design"]
     slug = model.replace(" ", "-").lower()
     base = f"https://docs.example.com/{maker_org.lower()}/{slug}"
     service_month = month + 2
@@ -261,15 +268,15 @@ def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float,
     power = doc.get("original_power_w") or energy * 2500.0
     doc.update({
         "putting_into_service_date": service if service <= f"{dt.date.today():%Y-%m}" else doc["manufacturing_date"],
-        "max_permitted_power_w": round(power * 1.2, 0),
+        "max_permitted_power_w": round(power * design["max_power_over_original"], 0),
         "cycle_life_reference_test": "urn:iec:std:iec:62660-1:2018",
-        "c_rate_cycle_life_test": 0.33,
-        "capacity_threshold_for_exhaustion_pct": 70.0,
-        "temperature_idle_min_c": -20.0,
-        "temperature_idle_max_c": 45.0,
-        "initial_round_trip_efficiency_pct": 95.0,
-        "round_trip_efficiency_at_50pct_cycle_life_pct": 93.0,
-        "initial_self_discharge_pct_per_month": 2.0,
+        "c_rate_cycle_life_test": design["cycle_life_test_c_rate"],
+        "capacity_threshold_for_exhaustion_pct": design["capacity_threshold_for_exhaustion_pct"],
+        "temperature_idle_min_c": design["temperature_idle_c"][0],
+        "temperature_idle_max_c": design["temperature_idle_c"][1],
+        "initial_round_trip_efficiency_pct": design["round_trip_efficiency_pct"]["initial"],
+        "round_trip_efficiency_at_50pct_cycle_life_pct": design["round_trip_efficiency_pct"]["at_half_life"],
+        "initial_self_discharge_pct_per_month": design["self_discharge_pct_per_month"],
         "due_diligence_report_url": f"{base}/due-diligence-{year}.pdf",
         "declaration_of_conformity_url": f"{base}/declaration-of-conformity.pdf",
         "test_report_url": f"{base}/test-report.pdf",
@@ -280,7 +287,8 @@ def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float,
             "collection_info_url": f"{base}/eol/take-back",
         },
     })
-    raw, prod, dist = round(footprint * 0.65, 1), round(footprint * 0.28, 1), round(footprint * 0.015, 1)
+    shares = design["footprint_stage_shares"]
+    raw, prod, dist = (round(footprint * shares[k], 1) for k in ("raw_materials", "production", "distribution"))
     doc["carbon_footprint"] = {
         "total_kg_co2e_per_kwh": footprint,
         "raw_materials_kg_co2e_per_kwh": raw,
@@ -308,8 +316,8 @@ def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float,
         "remaining_energy_kwh": {"value": energy, "updated_at": at},
         "remaining_power_w": {"value": power, "updated_at": at},
         "soc_pct": {"value": 30.0, "updated_at": at},
-        "round_trip_efficiency_pct": {"value": 95.0, "updated_at": at},
-        "self_discharge_pct_per_month": {"value": 2.0, "updated_at": at},
+        "round_trip_efficiency_pct": {"value": design["round_trip_efficiency_pct"]["initial"], "updated_at": at},
+        "self_discharge_pct_per_month": {"value": design["self_discharge_pct_per_month"], "updated_at": at},
     })
     doc["dynamic"] = dyn
 
@@ -332,7 +340,7 @@ def _module_passport(pack: Passport, m: dict, chem: dict, k: int, serial: int, p
         "operator": pack.operator.model_dump(),
         "manufacturing_place": pack.manufacturing_place,
         "manufacturing_date": pack.manufacturing_date,
-        "mass_kg": round(pack.mass_kg * 0.75 / n_mod, 2),
+        "mass_kg": round(pack.mass_kg * fleet_parameters()["pack_design"]["module_mass_share_of_pack"] / n_mod, 2),
         "rated_capacity_ah": pack.rated_capacity_ah,
         "rated_energy_kwh": round(energy, 3),
         "nominal_voltage_v": round(v_nom, 2),
