@@ -6,7 +6,7 @@ package computes and feeds stored rows back to :func:`circulith.ledger.verify.ve
 
 from circulith.ledger.events import EVENT_KINDS, EventKind, LedgerEvent
 from circulith.ledger.hashing import GENESIS_SHA256, canonical_json, chain_sha256, content_sha256
-from circulith.ledger.state_machine import LifecycleState, apply_event, check_transition
+from circulith.ledger.state_machine import LifecycleState, check_transition
 
 __all__ = [
     "EVENT_KINDS",
@@ -14,7 +14,6 @@ __all__ = [
     "EventKind",
     "LedgerEvent",
     "LifecycleState",
-    "apply_event",
     "canonical_json",
     "chain_sha256",
     "check_transition",

@@ -117,8 +117,3 @@ def check_transition(battery_id: str, state: LifecycleState | None, kind: EventK
             why = f"it is '{state.value}' (allowed only when {names})"
         raise TransitionRefused(f"battery {battery_id}: cannot record '{kind.value}' because {why}")
     return after or state
-
-
-def apply_event(battery_id: str, state: LifecycleState | None, kind: EventKind) -> LifecycleState:
-    """Alias of :func:`check_transition` for readability at call sites that apply the result."""
-    return check_transition(battery_id, state, kind)

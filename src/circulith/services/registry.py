@@ -263,12 +263,6 @@ def register_successor(
     return new
 
 
-def record_events(engine: Engine, events: list[LedgerEvent]) -> int:
-    """Append events produced by circulith itself (all-or-nothing); returns how many were written."""
-    with transaction(engine) as session:
-        return append_events(session, events).appended
-
-
 def passport_document(engine: Engine, identifier: str) -> tuple[Passport, dict[str, Any]]:
     """The passport behind any identifier and its registry state (lifecycle, custody, region)."""
     with transaction(engine) as session:
@@ -292,8 +286,3 @@ def verify(engine: Engine) -> VerificationReport:
     require_schema(engine)
     with transaction(engine) as session:
         return verify_ledger(session)
-
-
-def now_utc() -> datetime:
-    """The current time (UTC)."""
-    return datetime.now(UTC)

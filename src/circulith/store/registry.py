@@ -268,13 +268,6 @@ def get_passport(session: Session, identifier: str) -> Passport:
     return stored_passport(get_battery(session, identifier))
 
 
-def children(session: Session, battery_id: str) -> list[str]:
-    """IDs of the modules of a pack, or the cells of a module."""
-    return list(session.execute(
-        select(Battery.battery_id).where(Battery.parent_battery_id == battery_id).order_by(Battery.battery_id)
-    ).scalars())
-
-
 def fleet_summary(session: Session) -> dict[str, Any]:
     """Counts of batteries by level, chemistry, lifecycle state, status and region, and energy totals."""
     def counts(col, *, level: str | None = "pack") -> dict[str, int]:  # noqa: ANN001
