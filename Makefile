@@ -30,6 +30,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -m mypy
 
 test: system-deps $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "triage"))
-from fleet import make_fleet  # noqa: E402
+from fleet import make_fleet
 
-from circulith.triage.grading import grade_frame  # noqa: E402
-from circulith.triage.rules import GRADES  # noqa: E402
+from circulith.triage.grading import grade_frame
+from circulith.triage.rules import GRADES
 
 AS_OF = date(2026, 1, 1)
 

@@ -116,7 +116,7 @@ def sqlite_engine(tmp_path: Path):
     eng.dispose()
 
 
-def wait_for(predicate, timeout_s: float = 10.0) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout_s: float = 10.0) -> bool:
     """Poll ``predicate`` until true or timeout (for servers started by tests)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:

@@ -21,7 +21,7 @@ svc.NETWORK_INTEGER_TRUCKS = False
 class Client:
     """A TestClient logged in as one organisation's demo user (CSRF header added to unsafe calls)."""
 
-    def __init__(self, app, org_id: str | None, password: str) -> None:  # noqa: ANN001
+    def __init__(self, app, org_id: str | None, password: str) -> None:
         self.http = TestClient(app)
         self.org_id = org_id
         self.csrf = ""
@@ -30,20 +30,20 @@ class Client:
             assert r.status_code == 200, r.text
             self.csrf = r.json()["csrf_token"]
 
-    def get(self, url: str, **kw):  # noqa: ANN003, ANN201
+    def get(self, url: str, **kw):
         return self.http.get(url, **kw)
 
-    def _unsafe(self, method: str, url: str, **kw):  # noqa: ANN003, ANN201
+    def _unsafe(self, method: str, url: str, **kw):
         headers = {"X-CSRF-Token": self.csrf, **kw.pop("headers", {})}
         return self.http.request(method, url, headers=headers, **kw)
 
-    def post(self, url: str, **kw):  # noqa: ANN003, ANN201
+    def post(self, url: str, **kw):
         return self._unsafe("POST", url, **kw)
 
-    def patch(self, url: str, **kw):  # noqa: ANN003, ANN201
+    def patch(self, url: str, **kw):
         return self._unsafe("PATCH", url, **kw)
 
-    def delete(self, url: str, **kw):  # noqa: ANN003, ANN201
+    def delete(self, url: str, **kw):
         return self._unsafe("DELETE", url, **kw)
 
 
@@ -60,13 +60,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
 
 
 @pytest.fixture(scope="module")
-def scenario(registry) -> Scenario:  # noqa: ANN001
+def scenario(registry) -> Scenario:
     """Known facts of the registry."""
     return registry[2]
 
 
 @pytest.fixture(scope="module")
-def clients(registry) -> dict[str | None, Client]:  # noqa: ANN001
+def clients(registry) -> dict[str | None, Client]:
     """One logged-in client per demo organisation, and ``None`` for the anonymous public."""
     app, _, sc = registry
     out: dict[str | None, Client] = {None: Client(app, None, sc.password)}

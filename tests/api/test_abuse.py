@@ -15,19 +15,19 @@ INJECTIONS = ["' OR '1'='1", "x'); DROP TABLE batteries;--", "<script>alert(1)</
               "%00%27"]
 
 
-def _counts(engine) -> tuple[int, int, int]:  # noqa: ANN001
+def _counts(engine) -> tuple[int, int, int]:
     with engine.connect() as c:
-        return tuple(c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+        return tuple(c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                      for t in ("batteries", "events", "access_grants"))
 
 
-def _no_trace(r) -> None:  # noqa: ANN001
+def _no_trace(r) -> None:
     assert "Traceback" not in r.text and 'File "' not in r.text
     body = r.json()
     assert set(body) == {"error"} and body["error"]["code"] and body["error"]["message"]
 
 
-def test_malformed_json_wrong_types_unknown_fields(clients, registry, scenario) -> None:  # noqa: ANN001
+def test_malformed_json_wrong_types_unknown_fields(clients, registry, scenario) -> None:
     c = clients[scenario.maker]
     before = _counts(registry[1])
     r = c.post("/api/v1/events", content=b"{not json", headers={"content-type": "application/json"})
@@ -50,7 +50,7 @@ def test_malformed_json_wrong_types_unknown_fields(clients, registry, scenario) 
     assert _counts(registry[1]) == before
 
 
-def test_oversize_body(clients, registry, scenario) -> None:  # noqa: ANN001
+def test_oversize_body(clients, registry, scenario) -> None:
     c = clients[scenario.maker]
     before = _counts(registry[1])
     big = {"battery_id": scenario.own, "kind": "bms_snapshot", "occurred_at": "2026-01-01T00:00:00Z",
@@ -61,7 +61,7 @@ def test_oversize_body(clients, registry, scenario) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("payload", INJECTIONS)
-def test_injection_in_text_fields(clients, registry, scenario, payload) -> None:  # noqa: ANN001
+def test_injection_in_text_fields(clients, registry, scenario, payload) -> None:
     c = clients["DIS-RECUP"]
     before = _counts(registry[1])
     for r in (
@@ -81,7 +81,7 @@ def test_injection_in_text_fields(clients, registry, scenario, payload) -> None:
     assert _counts(registry[1]) == before
 
 
-def test_injection_stored_is_escaped_on_pages(clients, scenario) -> None:  # noqa: ANN001
+def test_injection_stored_is_escaped_on_pages(clients, scenario) -> None:
     c = clients["DIS-RECUP"]
     r = c.post("/api/v1/grants", json={"battery_id": scenario.custody, "purpose": "recycling",
                                        "justification": "<script>alert('x')</script> please"})
@@ -90,7 +90,7 @@ def test_injection_stored_is_escaped_on_pages(clients, scenario) -> None:  # noq
     assert "<script>alert('x')</script>" not in page.text
 
 
-def test_bad_keys_and_forged_sessions(clients, registry, scenario) -> None:  # noqa: ANN001
+def test_bad_keys_and_forged_sessions(clients, registry, scenario) -> None:
     app = registry[0]
     anon = TestClient(app)
     r = anon.get("/api/v1/passports", headers={"Authorization": "Bearer clk_000000000000_forged"})
@@ -126,7 +126,7 @@ def test_bad_keys_and_forged_sessions(clients, registry, scenario) -> None:  # n
     assert all(k["secret"] is None for k in owner.get("/api/v1/api-keys").json())
 
 
-def test_csrf_required_for_session_writes(clients, scenario) -> None:  # noqa: ANN001
+def test_csrf_required_for_session_writes(clients, scenario) -> None:
     c = clients[scenario.maker]
     r = c.http.patch(f"/api/v1/passports/{scenario.own}/dynamic", json={"values": {"soh_pct": 80.0}})
     assert r.status_code == 403 and "CSRF" in r.json()["error"]["message"]
@@ -135,7 +135,7 @@ def test_csrf_required_for_session_writes(clients, scenario) -> None:  # noqa: A
     assert r.status_code == 403
 
 
-def test_brute_force_login_is_rate_limited(registry) -> None:  # noqa: ANN001
+def test_brute_force_login_is_rate_limited(registry) -> None:
     app = create_app(registry[0].state.settings, engine=registry[1])  # its own limiter
     c = TestClient(app)
     codes = [c.post("/api/v1/auth/login", json={"email": "ec@demo.circulith", "password": f"guess{i}"}).status_code
@@ -150,7 +150,7 @@ def test_brute_force_login_is_rate_limited(registry) -> None:  # noqa: ANN001
     assert a == b
 
 
-def test_other_orgs_ids(clients, scenario) -> None:  # noqa: ANN001
+def test_other_orgs_ids(clients, scenario) -> None:
     # Another organisation's grant cannot be decided or seen; unknown IDs are 404 with the common shape.
     r = clients["ORG-REGISTRY"].post("/api/v1/grants/00000000-0000-0000-0000-000000000000/decision",
                                      json={"decision": "approve"})
@@ -194,6 +194,6 @@ def test_production_without_allowed_hosts_says_what_to_set() -> None:
     assert "testserver" in Settings.from_env({}).allowed_hosts
 
 
-def test_untrusted_host_refused(registry) -> None:  # noqa: ANN001
+def test_untrusted_host_refused(registry) -> None:
     r = TestClient(registry[0], base_url="http://evil.example").get("/api/v1/auth/me")
     assert r.status_code == 400

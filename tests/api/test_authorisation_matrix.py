@@ -37,7 +37,7 @@ def expected_audience(org: str | None, maker: str, custodian: str) -> str:
     return "public"
 
 
-def facts(scenario, which: str) -> tuple[str, str, str]:  # noqa: ANN001
+def facts(scenario, which: str) -> tuple[str, str, str]:
     """(battery ID, maker, custodian) of one of the scenario's batteries."""
     bid = getattr(scenario, which)
     if which == "own":
@@ -50,12 +50,12 @@ def facts(scenario, which: str) -> tuple[str, str, str]:  # noqa: ANN001
 _MAKERS: dict[str, str] = {}
 
 
-def _maker_of(scenario, bid: str) -> str:  # noqa: ANN001
+def _maker_of(scenario, bid: str) -> str:
     return _MAKERS[bid]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _makers(clients, scenario) -> None:  # noqa: ANN001
+def _makers(clients, scenario) -> None:
     body = clients["EC"].get(f"/api/v1/passports/{scenario.recycled}").json()
     _MAKERS[scenario.recycled] = body["passport"]["manufacturer"]["id"]
 
@@ -73,7 +73,7 @@ def _leaves(d: dict, prefix: str = "") -> set[str]:
 
 @pytest.mark.parametrize("which", BATTERIES)
 @pytest.mark.parametrize("org", ORGS)
-def test_read_passport(clients, scenario, org, which) -> None:  # noqa: ANN001
+def test_read_passport(clients, scenario, org, which) -> None:
     bid, maker, custodian = facts(scenario, which)
     r = clients[org].get(f"/api/v1/passports/{bid}")
     assert r.status_code == 200, r.text
@@ -102,7 +102,7 @@ def test_read_passport(clients, scenario, org, which) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("which", BATTERIES)
 @pytest.mark.parametrize("org", ORGS)
-def test_history(clients, scenario, org, which) -> None:  # noqa: ANN001
+def test_history(clients, scenario, org, which) -> None:
     bid, maker, custodian = facts(scenario, which)
     r = clients[org].get(f"/api/v1/passports/{bid}/events")
     aud = expected_audience(org, maker, custodian)
@@ -132,7 +132,7 @@ def test_history(clients, scenario, org, which) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("org", ORGS)
-def test_lineage(clients, scenario, org) -> None:  # noqa: ANN001
+def test_lineage(clients, scenario, org) -> None:
     bid, maker, custodian = facts(scenario, "recycled")
     r = clients[org].get(f"/api/v1/passports/{bid}/lineage")
     assert r.status_code == 200
@@ -150,7 +150,7 @@ def test_lineage(clients, scenario, org) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("org", ORGS)
-def test_search_restricted_filter_cannot_reveal(clients, scenario, org) -> None:  # noqa: ANN001
+def test_search_restricted_filter_cannot_reveal(clients, scenario, org) -> None:
     r = clients[org].get("/api/v1/passports", params={"lifecycle_state": "collected", "limit": 500})
     if org is None:
         assert r.status_code == 401
@@ -169,7 +169,7 @@ def test_search_restricted_filter_cannot_reveal(clients, scenario, org) -> None:
 
 
 @pytest.mark.parametrize("org", ORGS)
-def test_fleet_summary_scope(clients, registry, org) -> None:  # noqa: ANN001
+def test_fleet_summary_scope(clients, registry, org) -> None:
     r = clients[org].get("/api/v1/fleet/summary")
     if org is None:
         assert r.status_code == 401
@@ -187,7 +187,7 @@ def test_fleet_summary_scope(clients, registry, org) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("org", ORGS)
-def test_ledger_verify_and_access_log(clients, org) -> None:  # noqa: ANN001
+def test_ledger_verify_and_access_log(clients, org) -> None:
     v = clients[org].get("/api/v1/ledger/verify")
     log = clients[org].get("/api/v1/access-log")
     if org is None:
@@ -201,7 +201,7 @@ def test_ledger_verify_and_access_log(clients, org) -> None:  # noqa: ANN001
     assert log.status_code == (200 if role == "operator" else 403)
 
 
-def test_every_non_public_read_is_logged(clients, scenario) -> None:  # noqa: ANN001
+def test_every_non_public_read_is_logged(clients, scenario) -> None:
     before = clients["ORG-REGISTRY"].get("/api/v1/access-log", params={"limit": 1}).json()["items"]
     top = before[0]["entry_id"] if before else 0
     clients["NB-TUV"].get(f"/api/v1/passports/{scenario.own}")
@@ -212,7 +212,7 @@ def test_every_non_public_read_is_logged(clients, scenario) -> None:  # noqa: AN
     assert [(i["org_id"], i["audience"], i["ground"]) for i in new] == [("NB-TUV", "authority", "authority")]
 
 
-def test_writes_respect_ownership(clients, scenario, registry) -> None:  # noqa: ANN001
+def test_writes_respect_ownership(clients, scenario, registry) -> None:
     head = clients["ORG-REGISTRY"].get("/api/v1/ledger/head").json()
     at = "2026-11-01T00:00:00Z"
     # Another organisation's battery: refused, nothing written.
@@ -236,7 +236,7 @@ def test_writes_respect_ownership(clients, scenario, registry) -> None:  # noqa:
     assert hist[-1]["kind"] == "bms_snapshot" and hist[-1]["actor_org_id"] == scenario.maker
 
 
-def test_grant_flow(clients, scenario) -> None:  # noqa: ANN001
+def test_grant_flow(clients, scenario) -> None:
     c = clients["REU-SECONDVOLT"]
     assert c.get(f"/api/v1/passports/{scenario.own}").json()["audience"] == "public"
     r = c.post("/api/v1/grants", json={"battery_id": scenario.own, "purpose": "repurposing",
@@ -265,7 +265,7 @@ def test_grant_flow(clients, scenario) -> None:  # noqa: ANN001
     assert {g["org_id"] for g in mine} == {"REU-SECONDVOLT"}
 
 
-def test_resolve_any_scheme(clients, scenario) -> None:  # noqa: ANN001
+def test_resolve_any_scheme(clients, scenario) -> None:
     p = clients[None].get(f"/api/v1/passports/{scenario.own}").json()["passport"]
     for ident in [p["passport_id"], *p["identifiers"]]:
         r = clients[None].get("/api/v1/resolve", params={"identifier": ident})

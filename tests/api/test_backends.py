@@ -11,7 +11,7 @@ from .conftest import Client
 from .scenario import build_scenario
 
 
-def test_access_layer_on_backend(engine) -> None:  # noqa: ANN001
+def test_access_layer_on_backend(engine) -> None:
     sc = build_scenario(engine)
     app = create_app(Settings(env="test"), engine=engine)
     dis, op = Client(app, "DIS-KREIS", sc.password), Client(app, "ORG-REGISTRY", sc.password)

@@ -25,11 +25,11 @@ from circulith.store.registry import stored_passport
 
 
 @contextmanager
-def statements(engine) -> Iterator[list[str]]:  # noqa: ANN001
+def statements(engine) -> Iterator[list[str]]:
     """SQL statements executed on ``engine`` (and engines derived from it) inside the block."""
     seen: list[str] = []
 
-    def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+    def record(conn, cursor, statement, *args) -> None:
         seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -40,19 +40,19 @@ def statements(engine) -> Iterator[list[str]]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def key(clients, scenario) -> dict:  # noqa: ANN001
+def key(clients, scenario) -> dict:
     """An API key of the maker of ``scenario.own`` (read scope)."""
     r = clients[scenario.maker].post("/api/v1/api-keys", json={"name": "fast-path", "scopes": ["read"]})
     assert r.status_code == 201, r.text
     return r.json()
 
 
-def _get(clients, url: str, secret: str | None = None):  # noqa: ANN001, ANN202
+def _get(clients, url: str, secret: str | None = None):
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
     return clients[None].http.get(url, headers=headers)
 
 
-def test_cached_view_equals_the_annex_xiii_view(registry) -> None:  # noqa: ANN001
+def test_cached_view_equals_the_annex_xiii_view(registry) -> None:
     _, engine, _ = registry
     with transaction(engine) as s:
         batteries = list(s.execute(select(Battery).order_by(Battery.battery_id).limit(40)).scalars())
@@ -70,7 +70,7 @@ def test_cached_view_equals_the_annex_xiii_view(registry) -> None:  # noqa: ANN0
                 assert path.split(".")[-1] not in node, path
 
 
-def test_key_reads_are_all_logged_and_last_use_is_throttled(registry, clients, scenario, key) -> None:  # noqa: ANN001
+def test_key_reads_are_all_logged_and_last_use_is_throttled(registry, clients, scenario, key) -> None:
     _, engine, _ = registry
     url = f"/api/v1/passports/{quote(scenario.own, safe='')}"
 
@@ -100,7 +100,7 @@ def test_key_reads_are_all_logged_and_last_use_is_throttled(registry, clients, s
     assert last_used() > "2020-01-01T00:00:00.000000Z"  # stale: rewritten on use
 
 
-def test_public_reads_are_not_logged_and_anonymous_sees_public_only(registry, clients, scenario) -> None:  # noqa: ANN001
+def test_public_reads_are_not_logged_and_anonymous_sees_public_only(registry, clients, scenario) -> None:
     _, engine, _ = registry
     with transaction(engine) as s:
         before = int(s.execute(select(func.count()).select_from(AccessLogEntry)).scalar_one())
@@ -111,13 +111,13 @@ def test_public_reads_are_not_logged_and_anonymous_sees_public_only(registry, cl
         assert int(s.execute(select(func.count()).select_from(AccessLogEntry)).scalar_one()) == before
 
 
-def _stored(engine, battery_id: str) -> tuple[str, str, str]:  # noqa: ANN001
+def _stored(engine, battery_id: str) -> tuple[str, str, str]:
     with transaction(engine) as s:
         b = s.get_one(Battery, battery_id)
         return b.document, b.status, b.dynamic_json
 
 
-def test_revoked_key_is_refused_on_the_next_request(clients, scenario) -> None:  # noqa: ANN001
+def test_revoked_key_is_refused_on_the_next_request(clients, scenario) -> None:
     owner = clients[scenario.maker]
     k = owner.post("/api/v1/api-keys", json={"name": "short", "scopes": ["read"]}).json()
     url = f"/api/v1/passports/{quote(scenario.own, safe='')}"
@@ -126,7 +126,7 @@ def test_revoked_key_is_refused_on_the_next_request(clients, scenario) -> None: 
     assert _get(clients, url, k["secret"]).status_code == 401
 
 
-def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, key) -> None:  # noqa: ANN001
+def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, key) -> None:
     _, engine, _ = registry
     quoted = quote(scenario.own, safe="")
     _get(clients, f"/api/v1/passports/{quoted}", key["secret"])  # last_used_at fresh: no touch below
@@ -143,7 +143,7 @@ def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, 
     assert "UPDATE" not in kinds, seen
 
 
-def test_public_lineage_in_one_query_equals_the_lineage_route(registry, clients) -> None:  # noqa: ANN001
+def test_public_lineage_in_one_query_equals_the_lineage_route(registry, clients) -> None:
     _, engine, _ = registry
     with transaction(engine) as s:
         parents = list(s.execute(select(Battery.parent_battery_id).where(Battery.parent_battery_id.is_not(None))

@@ -19,7 +19,7 @@ def _q(identifier: str) -> str:
     return quote(identifier, safe="")
 
 
-def test_triage_grade_roles(clients) -> None:  # noqa: ANN001
+def test_triage_grade_roles(clients) -> None:
     assert clients[None].post("/api/v1/triage/grade", json={"preview": True}).status_code == 401
     for org in ("OEM-ALBIS", "MSA-DE", "EC", "REF-SALTWORKS"):
         r = clients[org].post("/api/v1/triage/grade", json={"preview": True})
@@ -30,7 +30,7 @@ def test_triage_grade_roles(clients) -> None:  # noqa: ANN001
     assert r.status_code == 422
 
 
-def test_triage_preview_writes_nothing_then_dismantler_grades_only_its_custody(clients, scenario) -> None:  # noqa: ANN001
+def test_triage_preview_writes_nothing_then_dismantler_grades_only_its_custody(clients, scenario) -> None:
     op = clients["ORG-REGISTRY"]
     head = op.get("/api/v1/ledger/head").json()["head_global_seq"]
     preview = op.post("/api/v1/triage/grade", json={"preview": True}).json()
@@ -61,7 +61,7 @@ def test_triage_preview_writes_nothing_then_dismantler_grades_only_its_custody(c
     assert any(e["action"] == "triage_grade" and e["battery_id"] == scenario.custody for e in log)
 
 
-def test_recovery_run_compare_and_values(clients) -> None:  # noqa: ANN001
+def test_recovery_run_compare_and_values(clients) -> None:
     body = {"chemistry": "NMC622", "form": "pack", "mass_kg": 400, "route": "hydro"}
     assert clients[None].post("/api/v1/recovery/run", json=body).status_code == 401
     run = clients["OEM-ALBIS"].post("/api/v1/recovery/run", json=body)
@@ -76,7 +76,7 @@ def test_recovery_run_compare_and_values(clients) -> None:  # noqa: ANN001
     assert cmp_["routes"]["hydro"]["net_usd"] == pytest.approx(d["net_usd"])
 
 
-def test_metal_price_multiplier_raises_hydro_value_of_nickel_chemistries(clients) -> None:  # noqa: ANN001
+def test_metal_price_multiplier_raises_hydro_value_of_nickel_chemistries(clients) -> None:
     c = clients["REC-HYDROLUX"]
     base = {r["chemistry"]: r for r in c.get("/api/v1/recovery/values").json()["rows"]}
     up = c.get("/api/v1/recovery/values", params={"metal_price_multiplier": 2}).json()
@@ -89,7 +89,7 @@ def test_metal_price_multiplier_raises_hydro_value_of_nickel_chemistries(clients
     assert c.get("/api/v1/recovery/values", params={"metal_price_multiplier": 0}).status_code == 422
 
 
-def test_price_a_battery_only_where_the_caller_sees_it(clients, scenario) -> None:  # noqa: ANN001
+def test_price_a_battery_only_where_the_caller_sees_it(clients, scenario) -> None:
     url = f"/api/v1/passports/{_q(scenario.custody)}/price"
     assert clients[None].get(url).status_code == 401
     r = clients["DIS-KREIS"].get(url, params={"logistics_usd_per_kg": 0.2, "margin": 0.1})
@@ -104,7 +104,7 @@ def test_price_a_battery_only_where_the_caller_sees_it(clients, scenario) -> Non
                                     ).status_code == 404
 
 
-def test_compliance_for_authorities_and_the_plant_only(clients) -> None:  # noqa: ANN001
+def test_compliance_for_authorities_and_the_plant_only(clients) -> None:
     year = int(clients["REC-HYDROLUX"].get("/api/v1/compliance/plants").json()[0]["years"][0])
     url = f"/api/v1/compliance/{PLANT}"
     r = clients["REC-HYDROLUX"].get(url, params={"year": year})
@@ -122,7 +122,7 @@ def test_compliance_for_authorities_and_the_plant_only(clients) -> None:  # noqa
     assert [p["plant_id"] for p in clients["MSA-DE"].get("/api/v1/compliance/plants").json()] == [PLANT]
 
 
-def test_forecast_capacity_network(clients) -> None:  # noqa: ANN001
+def test_forecast_capacity_network(clients) -> None:
     c = clients["OEM-ALBIS"]
     assert clients[None].get("/api/v1/planning/forecast").status_code == 401
     f = c.get("/api/v1/planning/forecast", params={"region": "Europe"}).json()
@@ -141,7 +141,7 @@ def test_forecast_capacity_network(clients) -> None:  # noqa: ANN001
     assert set(net["opened_sites"]) <= places
 
 
-def test_grade_job_progress_and_ownership(registry, clients) -> None:  # noqa: ANN001
+def test_grade_job_progress_and_ownership(registry, clients) -> None:
     app = registry[0]
     assert clients["OEM-ALBIS"].post("/api/v1/jobs/grade", json={}).status_code == 403
     r = clients["ORG-REGISTRY"].post("/api/v1/jobs/grade", json={})

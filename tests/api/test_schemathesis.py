@@ -20,18 +20,18 @@ EXCLUDED = [positive_data_acceptance]
 
 
 @pytest.fixture(scope="module")
-def operator_key(clients) -> str:  # noqa: ANN001
+def operator_key(clients) -> str:
     r = clients["ORG-REGISTRY"].post("/api/v1/api-keys", json={"name": "fuzz", "scopes": ["read", "write", "admin"]})
     assert r.status_code == 201, r.text
     return r.json()["secret"]
 
 
-def _operations(app):  # noqa: ANN001, ANN202
+def _operations(app):
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def _exercise(app, headers: dict[str, str]) -> list[str]:  # noqa: ANN001
+def _exercise(app, headers: dict[str, str]) -> list[str]:
     failures: list[str] = []
     operations = _operations(app)
     assert len(operations) >= 20, "every API operation is in the spec"
@@ -40,22 +40,22 @@ def _exercise(app, headers: dict[str, str]) -> list[str]:  # noqa: ANN001
         @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=op.as_strategy())
-        def check(case) -> None:  # noqa: ANN001
+        def check(case) -> None:
             response = case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
             assert response.status_code < 500
 
         try:
             check()
-        except Exception as exc:  # noqa: BLE001 - collect every failing operation
+        except Exception as exc:
             failures.append(f"{op.label}: {type(exc).__name__}: {str(exc)[:1500]}")
     return failures
 
 
-def test_api_conforms_as_public(registry, operator_key) -> None:  # noqa: ANN001, ARG001 - logs in before the fuzzer trips the login limiter
+def test_api_conforms_as_public(registry, operator_key) -> None:
     failures = _exercise(registry[0], {})
     assert not failures, "\n\n".join(failures)
 
 
-def test_api_conforms_as_operator(registry, operator_key) -> None:  # noqa: ANN001
+def test_api_conforms_as_operator(registry, operator_key) -> None:
     failures = _exercise(registry[0], {"Authorization": f"Bearer {operator_key}"})
     assert not failures, "\n\n".join(failures)

@@ -19,7 +19,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(registry) -> Iterator[str]:  # noqa: ANN001, F811
+def live_server(registry) -> Iterator[str]:  # noqa: F811
     """Base URL of the app served by uvicorn on 127.0.0.1 (stopped at the end of the module)."""
     import dataclasses
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
+def browser():
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with playwright_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
@@ -31,12 +31,12 @@ def browser():  # noqa: ANN201
         b.close()
 
 
-def _shot(page, name: str) -> None:  # noqa: ANN001
+def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def test_login_and_every_dashboard_page(browser, live_server) -> None:  # noqa: ANN001
+def test_login_and_every_dashboard_page(browser, live_server) -> None:
     from circulith.web.routes import EXTRA_PAGES, PAGES
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -73,7 +73,7 @@ def test_login_and_every_dashboard_page(browser, live_server) -> None:  # noqa: 
     page.close()
 
 
-def test_public_passport_from_its_qr_url(browser, live_server, scenario) -> None:  # noqa: ANN001
+def test_public_passport_from_its_qr_url(browser, live_server, scenario) -> None:
     import segno
 
     # The QR code served for the battery encodes exactly this URL (checked by re-encoding it).

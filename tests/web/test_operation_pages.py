@@ -14,7 +14,7 @@ from circulith.passport.examples import example_passport_data
 from circulith.web.routes import EXTRA_PAGES
 
 
-def _login(app, org: str) -> TestClient:  # noqa: ANN001
+def _login(app, org: str) -> TestClient:
     c = TestClient(app)
     r = c.post("/login", data={"email": f"{org.lower()}@demo.circulith", "password": "circulith-demo-2026"},
                follow_redirects=False)
@@ -38,7 +38,7 @@ def _csv(c: TestClient, table: str, query: str = "") -> list[list[str]]:
     return list(csv.reader(io.StringIO(r.text)))
 
 
-def test_every_operation_page_renders_for_every_kind_of_role(registry) -> None:  # noqa: ANN001
+def test_every_operation_page_renders_for_every_kind_of_role(registry) -> None:
     for org in ("ORG-REGISTRY", "REC-HYDROLUX", "OEM-ALBIS", "MSA-DE"):
         c = _login(registry[0], org)
         for slug, title in EXTRA_PAGES:
@@ -47,7 +47,7 @@ def test_every_operation_page_renders_for_every_kind_of_role(registry) -> None: 
             assert title in r.text
 
 
-def test_grade_job_from_the_dashboard_then_triage_charts_and_csv(registry) -> None:  # noqa: ANN001
+def test_grade_job_from_the_dashboard_then_triage_charts_and_csv(registry) -> None:
     app = registry[0]
     c = _login(app, "ORG-REGISTRY")
     page = c.get("/dashboard/jobs").text
@@ -68,7 +68,7 @@ def test_grade_job_from_the_dashboard_then_triage_charts_and_csv(registry) -> No
     assert {r[2] for r in rows[1:]} <= {"reuse", "repurpose", "recycle", "quarantine"}
 
 
-def test_import_job_registers_a_file_with_progress(registry) -> None:  # noqa: ANN001
+def test_import_job_registers_a_file_with_progress(registry) -> None:
     app = registry[0]
     c = _login(app, "ORG-REGISTRY")
     doc = example_passport_data()
@@ -98,7 +98,7 @@ def test_import_job_registers_a_file_with_progress(registry) -> None:  # noqa: A
     assert c.get("/api/v1/resolve", params={"identifier": doc2["battery_id"]}).status_code == 404
 
 
-def test_recovery_scenario_switch_changes_values_and_csv_follows(registry) -> None:  # noqa: ANN001
+def test_recovery_scenario_switch_changes_values_and_csv_follows(registry) -> None:
     c = _login(registry[0], "REC-HYDROLUX")
     base = _charts(c.get("/dashboard/recovery").text)["route_values"]
     up = _charts(c.get("/dashboard/recovery?multiplier=2").text)["route_values"]
@@ -116,7 +116,7 @@ def test_recovery_scenario_switch_changes_values_and_csv_follows(registry) -> No
     assert len(_csv(_login(registry[0], "REC-NORDMET"), "compliance")) == 1
 
 
-def test_forecast_bands_capacity_and_network_map(registry) -> None:  # noqa: ANN001
+def test_forecast_bands_capacity_and_network_map(registry) -> None:
     c = _login(registry[0], "OEM-ALBIS")
     charts = _charts(c.get("/dashboard/planning").text)
     eu = charts["forecast_europe"]

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from circulith.web.routes import PAGES
 
 
-def _login(app, org: str) -> TestClient:  # noqa: ANN001
+def _login(app, org: str) -> TestClient:
     c = TestClient(app)
     r = c.post("/login", data={"email": f"{org.lower()}@demo.circulith", "password": "circulith-demo-2026",
                                "next": "/dashboard/fleet"}, follow_redirects=False)
@@ -28,12 +28,12 @@ def _charts(html: str) -> list[dict]:
             for m in re.findall(r"data-chart='([^']*)'", html)]
 
 
-def test_dashboard_requires_login(registry) -> None:  # noqa: ANN001
+def test_dashboard_requires_login(registry) -> None:
     r = TestClient(registry[0]).get("/dashboard/fleet", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
-def test_wrong_password_page(registry) -> None:  # noqa: ANN001
+def test_wrong_password_page(registry) -> None:
     from circulith.api.app import create_app
 
     c = TestClient(create_app(registry[0].state.settings, engine=registry[1]))
@@ -41,7 +41,7 @@ def test_wrong_password_page(registry) -> None:  # noqa: ANN001
     assert r.status_code == 401 and "wrong e-mail or password" in r.text
 
 
-def test_each_dashboard_page_per_role(registry) -> None:  # noqa: ANN001
+def test_each_dashboard_page_per_role(registry) -> None:
     app = registry[0]
     for org in ("ORG-REGISTRY", "NB-TUV", "DIS-KREIS", "REF-SALTWORKS"):
         c = _login(app, org)
@@ -65,7 +65,7 @@ def test_each_dashboard_page_per_role(registry) -> None:  # noqa: ANN001
     assert 'id="access-log"' not in _login(app, "DIS-KREIS").get("/dashboard/access").text
 
 
-def test_csv_downloads(registry) -> None:  # noqa: ANN001
+def test_csv_downloads(registry) -> None:
     c = _login(registry[0], "ORG-REGISTRY")
     for table in ("chemistry", "lifecycle_state", "status", "region", "production_year", "soh_bins",
                   "retirements_by_year", "events_by_kind", "grants", "access_log"):
@@ -78,7 +78,7 @@ def test_csv_downloads(registry) -> None:  # noqa: ANN001
     assert TestClient(registry[0]).get("/dashboard/csv/chemistry.csv", follow_redirects=False).status_code == 303
 
 
-def test_logout_needs_csrf(registry) -> None:  # noqa: ANN001
+def test_logout_needs_csrf(registry) -> None:
     c = _login(registry[0], "EC")
     assert c.post("/logout", data={}).status_code == 403
     page = c.get("/dashboard/fleet").text
@@ -88,7 +88,7 @@ def test_logout_needs_csrf(registry) -> None:  # noqa: ANN001
     assert c.get("/dashboard/fleet", follow_redirects=False).status_code == 303
 
 
-def test_public_page_shows_only_public(registry, scenario) -> None:  # noqa: ANN001
+def test_public_page_shows_only_public(registry, scenario) -> None:
     c = TestClient(registry[0])
     t0 = time.perf_counter()
     r = c.get(f"/p/{quote(scenario.own, safe='')}")
@@ -100,7 +100,7 @@ def test_public_page_shows_only_public(registry, scenario) -> None:  # noqa: ANN
     assert f"/p/{quote(scenario.own, safe='')}/qr.svg" in r.text
 
 
-def test_recycled_page_says_ceased_and_shows_lineage(registry, scenario) -> None:  # noqa: ANN001
+def test_recycled_page_says_ceased_and_shows_lineage(registry, scenario) -> None:
     c = TestClient(registry[0])
     r = c.get(f"/p/{quote(scenario.recycled, safe='')}")
     assert r.status_code == 200
@@ -110,7 +110,7 @@ def test_recycled_page_says_ceased_and_shows_lineage(registry, scenario) -> None
     assert "Part of pack" in module.text
 
 
-def test_qr_codes_encode_the_public_url(registry, scenario) -> None:  # noqa: ANN001
+def test_qr_codes_encode_the_public_url(registry, scenario) -> None:
     c = TestClient(registry[0])
     url = f"http://testserver/p/{quote(scenario.own, safe='')}"
     svg = c.get(f"/p/{quote(scenario.own, safe='')}/qr.svg")
@@ -126,6 +126,6 @@ def test_qr_codes_encode_the_public_url(registry, scenario) -> None:  # noqa: AN
     assert other.content == svg.content
 
 
-def test_unknown_passport_page(registry) -> None:  # noqa: ANN001
+def test_unknown_passport_page(registry) -> None:
     r = TestClient(registry[0]).get("/p/urn:uuid:00000000-0000-4000-8000-000000000000")
     assert r.status_code == 404 and "no battery" in r.text

@@ -56,7 +56,7 @@ def read_sqlite_tables(path: str | Path, tables: Sequence[str] = ("batteries", "
     try:
         for name in tables:
             cols = REGISTRY_COLUMNS[name]
-            cur = con.execute(f"SELECT {', '.join(cols)} FROM {name}")  # noqa: S608 - fixed identifiers
+            cur = con.execute(f"SELECT {', '.join(cols)} FROM {name}")
             data = list(zip(*cur.fetchall(), strict=True)) or [() for _ in cols]
             fields = []
             arrays = []

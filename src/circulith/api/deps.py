@@ -122,7 +122,7 @@ def _identify(request: Request) -> Principal:
             if stale:  # at most once per KEY_TOUCH_INTERVAL (autocommit: written at once)
                 svc.record_key_use(session, principal.key_id or "")
         else:
-            principal = svc.principal_from_cookie(session, cookie, settings.secret_key)
+            principal = svc.principal_from_cookie(session, cookie or "", settings.secret_key)
     except BaseException:
         session.close()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ DynamicKey = Literal[
     "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
 ]
 Purpose = Literal["repair", "remanufacturing", "preparing_for_reuse", "repurposing", "recycling", "energy_services"]
-assert set(Purpose.__args__) == set(GRANT_PURPOSES)  # noqa: S101 - one list of purposes
+assert set(typing.get_args(Purpose)) == set(GRANT_PURPOSES)
 EventKindIn = Literal[
     "manufactured", "placed_on_market", "installed", "bms_snapshot", "repaired", "module_replaced", "swapped",
     "removed", "collected", "shipped", "received", "tested", "graded", "repurposed", "reused", "remanufactured",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,13 +13,16 @@ from rich.table import Table
 from circulith.cli.common import console, emit_json, state
 from circulith.errors import InvalidInput, Problem
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
                   "deadlines, recycled-content shares.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     from circulith.store.database import create_db_engine
 
     return create_db_engine(state.database_url())
@@ -134,7 +137,7 @@ def _new_batteries(path: Path | None) -> list:
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
     out = []
-    problems = []
+    problems: list[Problem] = []
     for n, rec in enumerate(data if isinstance(data, list) else [data], start=1):
         try:
             out.append(NewBattery.model_validate(rec))

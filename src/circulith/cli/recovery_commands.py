@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,6 +17,9 @@ from circulith.recovery.pricing import DEFAULT_ROUTES, price_fleet
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
 from circulith.recovery.valuation import black_mass_value, evaluate, theoretical_metal_value
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="Recovery: what a lot contains, what each route recovers, what it is worth, and compliance.",
                   no_args_is_help=True)
@@ -187,7 +190,7 @@ app.add_typer(lot_app, name="lot")
 app.add_typer(lots_app, name="lots")
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     from circulith.cli.common import state
     from circulith.store.database import create_db_engine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,6 +12,10 @@ from rich.table import Table
 
 from circulith.cli.common import console, emit_json, state
 from circulith.errors import IntegrityViolation
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+    from sqlalchemy import Engine
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import of passports and events (CSV, JSON, JSON Lines).", no_args_is_help=True)
@@ -21,7 +25,7 @@ ledger_app = typer.Typer(help="The tamper-evident lifecycle ledger.", no_args_is
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write the result as JSON.")]
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     from circulith.store.database import create_db_engine
 
     return create_db_engine(state.database_url())
@@ -259,7 +263,7 @@ def demo(
 
     engine = _engine()
     with _progress() as bar:
-        tasks: dict[str, object] = {}
+        tasks: dict[str, TaskID] = {}
 
         def step(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from circulith.cli.common import console, state
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def build_app():  # noqa: ANN201 - FastAPI imported lazily
+
+def build_app() -> FastAPI:
     """The app for the database in effect (``--db`` or ``CIRCULITH_DATABASE_URL``), settings from the environment."""
     from circulith.api.app import create_app
     from circulith.api.settings import Settings

@@ -93,7 +93,7 @@ def grade_inputs(paths: list[Path], *, application: str | None = None, as_of: da
     for p, k in kinds.items():
         if k == "inspection":
             frame = merge_inspection(frame, read_inspection(p))
-    pulse_paths = [p for p, k in kinds.items() if k == "pulse"]
+    pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
     if pulse_paths:
         m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
         est = pd.DataFrame([asdict(e) for e in pulse_model.estimate(read_pulse_tables(pulse_paths), m)])

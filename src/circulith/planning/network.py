@@ -91,7 +91,7 @@ class NetworkParams:
         payload.setdefault("processed", payload["intact"])
         mult = {k: float(v) for k, v in d["cost_multiplier"].items() if k != "source"}
         mult.setdefault("processed", 1.0)
-        base = {
+        base: dict[str, Any] = {
             "road_circuity": float(d["distance"]["road_circuity"]),
             "truck_cost_usd_per_km": float(d["truck"]["cost_usd_per_km"]),
             "truck_emissions_kg_co2e_per_km": float(d["truck"]["emissions_kg_co2e_per_km"]),

@@ -324,7 +324,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     for a in in_set:
         ii, jj = np.nonzero(a & open_first[None, :])
         sub_arcs.append((ii, jj))
-    sub = _build_model(inst, sub_arcs, integer_trucks=True)  # type: ignore[arg-type]
+    sub = _build_model(inst, sub_arcs, integer_trucks=True)
     add_cover_rows(sub, inst)
     closed = _site_cols(sub)[~best_mask]
     zero = np.concatenate([sub.slack_cols(), closed])

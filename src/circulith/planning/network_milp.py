@@ -396,10 +396,10 @@ def _build_model(inst: _Instance, arcsets: list[tuple[NDArray[np.int64], NDArray
         b.coef(rows, u, 1.0)
         ii, _, _, x, _ = arcs[s_idx]
         b.coef(row_of_src[ii], x, 1.0)
-    y_arcs = None
+    y_arcs: tuple[NDArray[np.int64], ...] | None = None
     if len(second):
-        jj, hh = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
-        jj, hh = jj.ravel(), hh.ravel()
+        jj_grid, hh_grid = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
+        jj, hh = jj_grid.ravel(), hh_grid.ravel()
         pay = params.payload_t["processed"]
         cap_first = first["capacity_t"].to_numpy(float)
         cap_second = second["capacity_t"].to_numpy(float)
@@ -581,10 +581,10 @@ def _start_vector(model: _Model, inst: _Instance, g: _Greedy) -> NDArray[np.floa
     if g.xr:
         if model.r_arcs is None:
             return None
-        ii, kk, xr, nr = model.r_arcs
-        p = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(ii, kk, strict=True))}
+        ii_r, kk, xr, nr = model.r_arcs
+        pos_r = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(ii_r, kk, strict=True))}
         for i, k_site, q in g.xr:
-            k = p.get((i, k_site))
+            k = pos_r.get((i, k_site))
             if k is None:
                 return None
             v[xr[k]] += q
@@ -744,7 +744,7 @@ def plan_network(
         for s_idx in range(len(DAMAGE_STATES)):
             a = allowed[s_idx]
             d = np.where(a, inst.dist1, np.inf)
-            kth = np.sort(d, axis=1)[:, min(k_nearest, d.shape[1]) - 1 : min(k_nearest, d.shape[1])]  # type: ignore[operator]
+            kth = np.sort(d, axis=1)[:, min(k_nearest, d.shape[1]) - 1 : min(k_nearest, d.shape[1])]
             in_set[s_idx] = a & (d <= kth)
         for i, j, s_idx, _q in greedy.x1:
             in_set[s_idx][i, j] = True
@@ -851,7 +851,7 @@ def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: 
     if hr.lp_status == "Infeasible":
         return None
     bound = hr.lp_bound_usd
-    best: tuple[_Model, dict[str, Any]] | None = (hr.model, hr.res) if hr.model is not None else None
+    best: tuple[_Model, dict[str, Any]] | None = (hr.model, hr.res) if hr.model is not None and hr.res is not None else None
     obj = hr.cost_usd
     heur_cost = hr.cost_usd
     all_arcs = [tuple(np.nonzero(a)) for a in inst.allowed]
@@ -862,6 +862,7 @@ def _plan_heuristic(inst: _Instance, greedy: _Greedy, s_df: pd.DataFrame, d_df: 
         full = _build_model(inst, all_arcs, integer_trucks=True)  # type: ignore[arg-type]
         add_cover_rows(full, inst)
         add_cardinality_rows(full, inst)
+        start: NDArray[np.float64] | None
         if best is not None and best[1]["x"] is not None:
             start = transfer_start(best[0], best[1]["x"], full, inst)
         else:

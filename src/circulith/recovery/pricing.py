@@ -205,7 +205,7 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         "processing_cost_usd": best_cost, "logistics_usd": logi, "margin_usd": margin, "offer_usd": offer,
     }, copy=False)
     reuse = np.full(n, np.nan)
-    dest = best.copy()
+    dest: np.ndarray = np.asarray(best.copy())
     if reuse_value_usd_per_kwh is not None and "reuse_eligible" in frame:
         eligible = frame["reuse_eligible"].fillna(False).to_numpy(dtype=bool)
         if "energy_kwh" not in frame:
@@ -218,8 +218,8 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         dest = np.where(eligible & (reuse > offer), n_routes, dest)
     out["reuse_value_usd"] = reuse
     out["destination"] = pd.Categorical.from_codes(dest, categories=[f"recycle:{r}" for r in t.routes] + ["reuse"])
-    for k, v in nets.items():
-        out[k] = v
+    for name, net in nets.items():
+        out[name] = net
     return out
 
 

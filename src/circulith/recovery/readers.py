@@ -96,7 +96,7 @@ def read_lot_records(path: str | Path) -> list[AnyLot]:
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(p)) from None
     lots = []
-    problems = []
+    problems: list[Problem] = []
     for n, payload in enumerate(payloads, start=1):
         try:
             lots.append(lot_from_payload(payload))

@@ -163,7 +163,7 @@ class JobRunner:
             result = work(progress)
         except CirculithError as exc:
             self._update(job_id, status="failed", error=str(exc), finished_at=_now())
-        except Exception:  # noqa: BLE001 - a job must never take the runner down; the trace goes to the log
+        except Exception:
             log.exception("job %s failed", job_id)
             self._update(job_id, status="failed", error="internal error (logged)", finished_at=_now())
         else:

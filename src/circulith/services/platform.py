@@ -218,7 +218,7 @@ def create_api_key(session: Session, principal: Principal, *, name: str, scopes:
 
 def _key_out(row: Any) -> dict[str, Any]:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return {"key_id": get("key_id"), "name": get("name"), "scopes": get("scopes").split(),
+    return {"key_id": get("key_id"), "name": get("name"), "scopes": str(get("scopes")).split(),
             "created_at": get("created_at"), "expires_at": get("expires_at"), "revoked_at": get("revoked_at"),
             "last_used_at": get("last_used_at")}
 
@@ -599,7 +599,7 @@ def request_grant(session: Session, principal: Principal, identifier: str, purpo
            "justification": justification, "status": "requested", "requested_by": principal.user_id,
            "requested_at": _ts(), "decided_by": None, "decided_at": None, "decision_note": None, "expires_at": None}
     repo.add_grant(session, **row)
-    return _grant_out(repo.get_grant(session, row["grant_id"]))
+    return _grant_out(repo.get_grant(session, str(row["grant_id"])))
 
 
 def list_grants(session: Session, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
@@ -1066,8 +1066,8 @@ def _example_network(time_limit_s: float, integer_trucks: bool) -> dict[str, Any
     from circulith.planning.readers import read_csv_table
 
     data = files("circulith.reference") / "data"
-    sites = read_csv_table(data / "example_sites.csv")
-    demand = read_csv_table(data / "example_demand.csv")
+    sites = read_csv_table(str(data / "example_sites.csv"))
+    demand = read_csv_table(str(data / "example_demand.csv"))
     plan = plan_network(sites, demand, time_limit_s=time_limit_s, integer_trucks=integer_trucks).to_dict()
     coords = {str(r.site_id): (float(r.lat), float(r.lon), str(r.kind), str(r.name)) for r in sites.itertuples()}
     coords |= {str(r.source_id): (float(r.lat), float(r.lon), "source", str(r.name)) for r in demand.itertuples()}
@@ -1121,7 +1121,7 @@ def warm_planning_caches() -> None:
         _default_forecast()
         _default_capacity()
         _example_network(NETWORK_TIME_LIMIT_S, NETWORK_INTEGER_TRUCKS)
-    except Exception:  # noqa: BLE001 - warming is best effort; the request that needs it will report the error
+    except Exception:
         log.exception("warming the planning caches failed")
 
 

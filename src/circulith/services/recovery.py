@@ -340,15 +340,15 @@ def _check_product(lot: ProductLot, sources: Mapping[str, StoredLot], inputs: Se
 
 @lru_cache(maxsize=256)
 def _closing_elements(chemistry: str, form: str, declared: tuple[tuple[str, float], ...]) -> frozenset[str]:
-    item = LotItem(battery_id="x", chemistry=chemistry, form=form, mass_kg=1.0, declared_kg=dict(declared))  # type: ignore[arg-type]
+    item = LotItem(battery_id="x", chemistry=chemistry, form=form, mass_kg=1.0, declared_kg=dict(declared))
     vec = InputLot(lot_id="x", plant_id="x", received_on=dt.date(2000, 1, 1), items=[item]).element_vector()
     return frozenset(e for e in CLOSING_ELEMENTS if vec[_EL[e]] > 1e-9)
 
 
 def _principal(lot: AnyLot) -> str | None:
     """The element a product lot is mainly made of (Li for Li2CO3, Al for aluminium foil with cathode traces)."""
-    content = getattr(lot, "element_content", {})
-    return max(content, key=content.get) if content else None
+    content: dict[str, float] = getattr(lot, "element_content", {})
+    return max(content, key=lambda e: content[e]) if content else None
 
 
 def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime) -> list[str]:
@@ -528,7 +528,8 @@ def lot_report(engine: Engine, lot_id: str) -> dict[str, Any]:
         processed_all = [s.lot for s in family.values() if not isinstance(s.lot, InputLot)]
         batteries = _traced_batteries(session, inputs)
         made = sorted(downstream(session, [lot_id]) - {lot_id})
-    own = [s.lot for s in family.values() if s.lot_id in made] if isinstance(stored.lot, InputLot) else [stored.lot]
+    own = [s.lot for s in family.values() if s.lot_id in made and not isinstance(s.lot, InputLot)] \
+        if isinstance(stored.lot, InputLot) else [stored.lot]
     return {
         **stored.as_dict(),
         "lot_id": lot_id, "lot_type": stored.lot.lot_type,
@@ -548,7 +549,7 @@ def trace_report(engine: Engine, lot_id: str) -> dict[str, Any]:
         stored = _get(session, lot_id)
         up = get_lots(session, upstream(session, [lot_id]))
         bids = trace_in_session(session, lot_id)
-        rows = []
+        rows: list[Any] = []
         for part in _chunks(bids):
             rows.extend(session.execute(select(Battery.battery_id, Battery.passport_id, Battery.chemistry,
                                                Battery.mass_kg, Battery.lifecycle_state)
@@ -672,7 +673,7 @@ def plant_year_lots(engine: Engine, plant_id: str, year: int) -> tuple[list[AnyL
             if share <= 0:
                 continue
             scaled = lot.model_copy(update={
-                "plant_id": plant_id, "mass_kg": lot.mass_kg * share,  # type: ignore[union-attr]
+                "plant_id": plant_id, "mass_kg": lot.mass_kg * share,
                 "electricity_kwh": lot.electricity_kwh * share, "natural_gas_mj": lot.natural_gas_mj * share,  # type: ignore[union-attr]
                 "water_m3": lot.water_m3 * share, "direct_co2_kg": lot.direct_co2_kg * share,  # type: ignore[union-attr]
                 "reagents_kg": {k: v * share for k, v in lot.reagents_kg.items()},  # type: ignore[union-attr]
@@ -800,9 +801,9 @@ def traceability_report(engine: Engine, year: int, *, org_id: str | None = None,
                          "days_left": (due - as_of).days})
     by_org: dict[str, dict[str, int]] = {}
     for r in rows:
-        o = by_org.setdefault(r["actor_org_id"], {"events": 0, "past_deadline": 0})
+        o = by_org.setdefault(str(r["actor_org_id"]), {"events": 0, "past_deadline": 0})
         o["events"] += 1
-        o["past_deadline"] += r["days_left"] < 0
+        o["past_deadline"] += r["days_left"] < 0  # type: ignore[operator]  # an int by construction above
     return {
         "year": year, "as_of": as_of.isoformat(), "org_id": org_id, "region": region,
         "deadline_rule": "upload within N working days of the event (Mon-Fri; public holidays not modelled, so "

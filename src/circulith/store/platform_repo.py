@@ -11,10 +11,10 @@ import binascii
 import json
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, false, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, false, func, insert, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from circulith.errors import InvalidInput, Problem
 from circulith.store.ledger_store import chunks
@@ -87,7 +87,7 @@ def api_key_with_role(session: Session, key_id: str) -> Row[Any] | None:
 
     Columns: ``key_id, key_sha256, org_id, user_id, scopes, expires_at, revoked_at, last_used_at, role``.
     """
-    return session.execute(_KEY_WITH_ROLE, {"key_id": key_id}).one_or_none()
+    return cast("Row[Any] | None", session.execute(_KEY_WITH_ROLE, {"key_id": key_id}).one_or_none())
 
 
 _KEY_WITH_ROLE = (
@@ -152,7 +152,7 @@ def log_reads(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Append access-log entries (``at, org_id, user_id, key_id, battery_id, audience, action, ground``)."""
     rows = list(rows)
     if rows:  # a Core insert in the caller's transaction: committed with the read, or not at all
-        session.execute(insert(AccessLogEntry.__table__), rows)
+        session.execute(insert(AccessLogEntry.__table__), rows)  # type: ignore[arg-type]
 
 
 def access_log(session: Session, *, before: int | None = None, org_id: str | None = None,
@@ -307,7 +307,7 @@ def battery_with_children(session: Session, canonical_identifier: str) -> tuple[
 
 def battery_refs(session: Session, battery_ids: Sequence[str]) -> list[Row[Any] | None]:
     """``(battery_id, passport_id, level, lifecycle_state)`` of each battery (None where unknown), in order."""
-    found = {r.battery_id: r for r in session.execute(select(*_REF_COLUMNS).where(Battery.battery_id.in_(battery_ids)))}
+    found: dict[str, Any] = {r.battery_id: r for r in session.execute(select(*_REF_COLUMNS).where(Battery.battery_id.in_(battery_ids)))}
     return [found.get(i) for i in battery_ids]
 
 
@@ -339,11 +339,11 @@ def successors_of(session: Session, passport_id: str) -> list[Battery]:
 
 def fleet_counts(session: Session, scope: ColumnElement[bool] | None, *, level: str = "pack") -> dict[str, Any]:
     """Counts and totals of batteries at ``level`` inside ``scope`` (None: the whole fleet)."""
-    def where(stmt):  # noqa: ANN001, ANN202
+    def where(stmt: Select[Any]) -> Select[Any]:
         stmt = stmt.where(Battery.level == level)
         return stmt.where(scope) if scope is not None else stmt
 
-    def counts(col) -> dict[str, int]:  # noqa: ANN001
+    def counts(col: ColumnElement[Any] | InstrumentedAttribute[Any]) -> dict[str, int]:
         rows = session.execute(where(select(col, func.count()).group_by(col).order_by(col)))
         return {("unknown" if k is None else str(k)): int(v) for k, v in rows}
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.chain import ChainBuilder
@@ -69,7 +69,7 @@ def _scheme(identifier: str) -> str:
 
     try:
         return parse_identifier(identifier).scheme
-    except Exception:  # noqa: BLE001 - an identifier the model accepted but the parser cannot label
+    except Exception:
         return "other"
 
 
@@ -270,7 +270,7 @@ def get_passport(session: Session, identifier: str) -> Passport:
 
 def fleet_summary(session: Session) -> dict[str, Any]:
     """Counts of batteries by level, chemistry, lifecycle state, status and region, and energy totals."""
-    def counts(col, *, level: str | None = "pack") -> dict[str, int]:  # noqa: ANN001
+    def counts(col: ColumnElement[Any] | InstrumentedAttribute[Any], *, level: str | None = "pack") -> dict[str, int]:
         stmt = select(col, func.count()).group_by(col).order_by(col)
         if level:
             stmt = stmt.where(Battery.level == level)

@@ -139,7 +139,7 @@ def capacity_soh(frame: pd.DataFrame, rated_capacity_ah: float, *, chemistry: st
     # SOC uncertainty from the local OCV slope
     dv = ocv_uncertainty_v if ocv_table is not None else float(np.hypot(ocv_uncertainty_v, generic_curve_error_v))
     ds = [abs(soc(v + dv) - soc(v - dv)) / 2 for v in (ocv_start_v, ocv_end_v)]
-    span_sd = float(np.hypot(*ds))
+    span_sd = float(np.hypot(ds[0], ds[1]))
     cap = dq / (span / 100.0)
     rel = float(np.hypot(span_sd / span, current_uncertainty_rel))
     if rel > 0.25:

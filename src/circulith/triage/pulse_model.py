@@ -100,7 +100,7 @@ def _ridge_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float, 
     ym = y - y.mean()
     u, s, vt = np.linalg.svd(xm, full_matrices=False)
     uty = u.T @ ym
-    best = (np.inf, 0.0, None)
+    best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.zeros(x.shape[1]))
     for alpha in _ALPHAS:
         d = s / (s**2 + alpha)
         coef = vt.T @ (d * uty)

@@ -207,7 +207,7 @@ def lookup(identifier: str = "") -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, principal: OptionalPrincipal, next: str = "/dashboard") -> Response:  # noqa: A002
+def login_page(request: Request, principal: OptionalPrincipal, next: str = "/dashboard") -> Response:
     """The login form."""
     return templates.TemplateResponse(request, "login.html", _ctx(request, principal, next=_safe_next(next), error=None))
 
@@ -218,7 +218,7 @@ def _safe_next(target: str) -> str:
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(request: Request, email: str = Form(..., max_length=254), password: str = Form(..., max_length=200),
-                 next: str = Form("/dashboard", max_length=300)) -> Response:  # noqa: A002
+                 next: str = Form("/dashboard", max_length=300)) -> Response:
     """Check the password, set the session cookie, go to the dashboard."""
     settings = settings_of(request)
     client = request.client.host if request.client else "unknown"
@@ -236,7 +236,7 @@ def login_submit(request: Request, email: str = Form(..., max_length=254), passw
 
 
 @router.post("/logout")
-def logout_submit(request: Request, principal: Principal = Depends(current_principal)) -> Response:  # noqa: B008
+def logout_submit(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     """End the session (CSRF-checked)."""
     run(request, svc.logout, principal)
     response = RedirectResponse("/", status_code=303)
@@ -316,9 +316,9 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         writer.writerows([[r[c] for c in cols] for r in rows])
     elif table in TABLE_PAGE:
         charts = PAGE_CHARTS[TABLE_PAGE[table]](request, principal, dict(request.query_params))
-        cols, rows = _chart_table(next(c for c in charts if c["id"] == table))
+        cols, cells = _chart_table(next(c for c in charts if c["id"] == table))
         writer.writerow(cols)
-        writer.writerows(rows)
+        writer.writerows(cells)
     elif table == "access_log":
         rows = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
                    limit=500)["items"]
@@ -332,7 +332,7 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
 
 
 @router.post("/dashboard/grants")
-def dashboard_request_grant(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
+def dashboard_request_grant(request: Request, principal: Principal = Depends(current_principal),
                             battery_id: str = Form(..., max_length=300), purpose: str = Form(..., max_length=40),
                             justification: str = Form(..., max_length=2000)) -> Response:
     """Request a grant from the access page."""
@@ -345,7 +345,7 @@ def dashboard_request_grant(request: Request, principal: Principal = Depends(cur
 
 
 @router.post("/dashboard/grants/{grant_id}/decision")
-def dashboard_decide(request: Request, grant_id: str, principal: Principal = Depends(current_principal),  # noqa: B008
+def dashboard_decide(request: Request, grant_id: str, principal: Principal = Depends(current_principal),
                      decision: str = Form(..., max_length=10), note: str = Form("", max_length=2000)) -> Response:
     """The operator decides from the access page."""
     if decision not in ("approve", "refuse", "revoke"):
@@ -355,7 +355,7 @@ def dashboard_decide(request: Request, grant_id: str, principal: Principal = Dep
 
 
 @router.post("/dashboard/jobs/grade")
-def dashboard_grade_job(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
+def dashboard_grade_job(request: Request, principal: Principal = Depends(current_principal),
                         chemistry: str = Form("", max_length=40)) -> Response:
     """Start "grade the registry" in the background; the jobs page shows its progress."""
     work = svc.triage_grade_work(engine_of(request), principal, chemistry=chemistry or None)
@@ -364,8 +364,8 @@ def dashboard_grade_job(request: Request, principal: Principal = Depends(current
 
 
 @router.post("/dashboard/jobs/import")
-async def dashboard_import_job(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
-                               file: UploadFile = File(...)) -> Response:  # noqa: B008
+async def dashboard_import_job(request: Request, principal: Principal = Depends(current_principal),
+                               file: UploadFile = File(...)) -> Response:
     """Import a passport file (CSV, JSON, JSON Lines) in the background."""
     name = Path(file.filename or "upload.jsonl").name
     suffix = "".join(Path(name).suffixes[-1:]).lower()

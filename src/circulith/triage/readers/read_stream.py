@@ -45,7 +45,7 @@ def stream_summary(path: str | Path, *, chunksize: int = 1_000_000, min_step_a: 
     """
     s = StreamSummary()
     last: tuple[float, float, float] | None = None
-    t0 = None
+    t0: float | None = None
     row0 = 0
     try:
         reader = pd.read_csv(path, usecols=["time_s", "voltage_v", "current_a"], chunksize=chunksize,
@@ -65,7 +65,7 @@ def stream_summary(path: str | Path, *, chunksize: int = 1_000_000, min_step_a: 
             v = np.concatenate([[last[1]], v])
             i = np.concatenate([[last[2]], i])
         if t0 is None:
-            t0 = t[0]
+            t0 = float(t[0])
         dt = np.diff(t)
         if (dt < 0).any():
             k = int(np.argmax(dt < 0))
@@ -85,5 +85,5 @@ def stream_summary(path: str | Path, *, chunksize: int = 1_000_000, min_step_a: 
         last = (float(t[-1]), float(v[-1]), float(i[-1]))
     if last is None:
         raise InvalidInput("file holds no data rows", source=str(path))
-    s.duration_s = last[0] - float(t0)
+    s.duration_s = last[0] - (t0 if t0 is not None else last[0])
     return s
