@@ -211,7 +211,7 @@ def main() -> None:
         # env "test": no planning-cache warm-up thread competing with the measured requests
         env = {"CIRCULITH_DATABASE_URL": url, "CIRCULITH_ENV": "test"}
         app_port, bare_port = _free_port(), _free_port()
-        procs.append(serve("circulith.api.app:create_app", app_port, args.workers, env))
+        procs.append(serve("circulith.server:create_app", app_port, args.workers, env))
         procs.append(serve("platform_load:bare_app", bare_port, args.workers, {}))
         wait_up(f"http://127.0.0.1:{app_port}/api/v1/auth/me")
         wait_up(f"http://127.0.0.1:{bare_port}/bare")

@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from circulith.api.app import create_app
 from circulith.api.settings import Settings
 from circulith.auth.tokens import mint_session_token
 from circulith.errors import CirculithError
+from circulith.server import create_app
 
 INJECTIONS = ["' OR '1'='1", "x'); DROP TABLE batteries;--", "<script>alert(1)</script>", "../../etc/passwd",
               "%00%27"]

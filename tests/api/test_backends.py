@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from circulith.api.app import create_app
 from circulith.api.settings import Settings
+from circulith.server import create_app
 
 from .conftest import Client
 from .scenario import build_scenario

@@ -25,7 +25,7 @@ def live_server(registry) -> Iterator[str]:  # noqa: F811
 
     import uvicorn
 
-    from circulith.api.app import create_app
+    from circulith.server import create_app
 
     settings = dataclasses.replace(registry[0].state.settings, allowed_hosts=("127.0.0.1", "localhost"))
     app = create_app(settings, engine=registry[1])

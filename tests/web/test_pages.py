@@ -34,7 +34,7 @@ def test_dashboard_requires_login(registry) -> None:
 
 
 def test_wrong_password_page(registry) -> None:
-    from circulith.api.app import create_app
+    from circulith.server import create_app
 
     c = TestClient(create_app(registry[0].state.settings, engine=registry[1]))
     r = c.post("/login", data={"email": "ec@demo.circulith", "password": "nope"})

@@ -1,1 +1,1 @@
-"""The REST API (FastAPI): :func:`circulith.api.app.create_app` builds it from :class:`Settings`."""
+"""The REST API (FastAPI): its routers are installed by :func:`circulith.server.create_app`."""

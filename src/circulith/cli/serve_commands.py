@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 def build_app() -> FastAPI:
     """The app for the database in effect (``--db`` or ``CIRCULITH_DATABASE_URL``), settings from the environment."""
-    from circulith.api.app import create_app
     from circulith.api.settings import Settings
+    from circulith.server import create_app
 
     settings = Settings.from_env()
     if state.db_url:
