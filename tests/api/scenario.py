@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.recovery.lots import InputLot, LotItem
 from circulith.services.demo import build_demo
-from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, seed_demo_users
 from circulith.services.recovery import plan_lots, record_lots
 from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events
@@ -50,7 +50,7 @@ def _ev(bid: str, kind: EventKind, org: str, at: dt.datetime, **payload: object)
 def build_scenario(engine: Engine, n_packs: int = 12) -> Scenario:
     """Load the demo fleet and the known events; return what the tests need to know."""
     build_demo(engine, n_packs, today=DEMO_TODAY)
-    users = seed_demo_users(engine)
+    users = [u.model_dump() for u in seed_demo_users(engine)]
     with transaction(engine) as s:
         packs = list(s.execute(select(Battery).where(Battery.level == "pack").order_by(Battery.battery_id)).scalars())
         in_service = [b for b in packs if b.lifecycle_state == "in_service" and b.custodian_org_id == b.manufacturer_id]

@@ -152,7 +152,7 @@ def test_public_lineage_in_one_query_equals_the_lineage_route(registry, clients)
     assert parents, "the scenario has packs with modules"
     for bid in [*parents, *([leaf] if leaf else [])]:
         with transaction(engine) as s:
-            page = svc.public_passport(s, bid)["lineage"]
+            page = svc.public_passport(s, bid).lineage.model_dump(mode="json")
         route = _get(clients, f"/api/v1/passports/{quote(bid, safe='')}/lineage").json()
         assert page["children"] == route["children"], bid
         assert page["parent"] == route["parent"], bid

@@ -124,7 +124,7 @@ def network(principal: CurrentPrincipal) -> dict:
 
 
 @router.post("/jobs/grade", response_model=s.JobOut, status_code=202, tags=["jobs"])
-def grade_job(request: Request, principal: CurrentPrincipal, body: s.GradeJobIn) -> dict:
+def grade_job(request: Request, principal: CurrentPrincipal, body: s.GradeJobIn) -> s.JobOut:
     """Grade the registry in the background; poll ``/jobs/{job_id}`` for progress."""
     work = svc.triage_grade_work(engine_of(request), principal, chemistry=body.chemistry,
                                  application=body.application)
@@ -132,12 +132,12 @@ def grade_job(request: Request, principal: CurrentPrincipal, body: s.GradeJobIn)
 
 
 @router.get("/jobs", response_model=list[s.JobOut], tags=["jobs"])
-def jobs(request: Request, principal: CurrentPrincipal) -> list[dict]:
+def jobs(request: Request, principal: CurrentPrincipal) -> list[s.JobOut]:
     """Your organisation's background jobs, newest first."""
     return svc.list_jobs(request.app.state.jobs, principal)
 
 
 @router.get("/jobs/{job_id}", response_model=s.JobOut, tags=["jobs"])
-def job(request: Request, principal: CurrentPrincipal, job_id: str) -> dict:
+def job(request: Request, principal: CurrentPrincipal, job_id: str) -> s.JobOut:
     """One background job and its progress."""
     return svc.job_status(request.app.state.jobs, principal, job_id[:64])

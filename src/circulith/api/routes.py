@@ -58,20 +58,20 @@ def me(request: Request, principal: CurrentPrincipal) -> s.MeOut:
 
 
 @router.get("/api-keys", response_model=list[s.ApiKeyOut], tags=["auth"])
-def list_keys(request: Request, principal: CurrentPrincipal) -> list[dict]:
+def list_keys(request: Request, principal: CurrentPrincipal) -> list[s.ApiKeyOut]:
     """The caller's organisation's API keys (never their secrets)."""
     return run(request, svc.list_api_keys, principal)
 
 
 @router.post("/api-keys", response_model=s.ApiKeyOut, status_code=201, tags=["auth"])
-def create_key(request: Request, principal: CurrentPrincipal, body: s.ApiKeyIn) -> dict:
+def create_key(request: Request, principal: CurrentPrincipal, body: s.ApiKeyIn) -> s.ApiKeyOut:
     """Create an API key (from a browser session); the secret is shown once."""
     return run(request, svc.create_api_key, principal, name=body.name, scopes=list(body.scopes),
                valid_days=body.valid_days)
 
 
 @router.delete("/api-keys/{key_id}", response_model=s.ApiKeyOut, tags=["auth"])
-def revoke_key(request: Request, principal: CurrentPrincipal, key_id: str) -> dict:
+def revoke_key(request: Request, principal: CurrentPrincipal, key_id: str) -> s.ApiKeyOut:
     """Revoke an API key of the caller's organisation."""
     return run(request, svc.revoke_api_key, principal, key_id[:40])
 
@@ -97,7 +97,7 @@ def search_passports(
     soh_max: Annotated[float | None, Query(ge=0, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=420)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict:
+) -> s.PassportPage:
     """Search and filter passports, ordered by battery ID, with an opaque cursor.
 
     Filters on restricted columns (lifecycle state, status, region, custodian, SOH) match only
@@ -111,25 +111,25 @@ def search_passports(
 
 
 @router.post("/passports", response_model=s.CreatedOut, status_code=201, tags=["passports"])
-def create_passport(request: Request, principal: CurrentPrincipal, body: s.Passport) -> dict:
+def create_passport(request: Request, principal: CurrentPrincipal, body: s.Passport) -> s.CreatedOut:
     """Register one passport (makers: their own batteries; the operator: any)."""
     return run(request, svc.create_passports, principal, [body])
 
 
 @router.post("/passports/bulk", response_model=s.CreatedOut, status_code=201, tags=["passports"])
-def create_passports(request: Request, principal: CurrentPrincipal, body: s.BulkPassportsIn) -> dict:
+def create_passports(request: Request, principal: CurrentPrincipal, body: s.BulkPassportsIn) -> s.CreatedOut:
     """Register up to 500 passports, all or nothing."""
     return run(request, svc.create_passports, principal, list(body.passports))
 
 
 @router.get("/passports/{identifier:path}/lineage", response_model=s.LineageOut, tags=["passports"])
-def passport_lineage(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> dict:
+def passport_lineage(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> s.LineageOut:
     """Pack ↔ modules ↔ cells; predecessor and successor passports for legitimate interest."""
     return run_read(request, svc.lineage, principal, identifier)
 
 
 @router.get("/passports/{identifier:path}/events", response_model=s.HistoryOut, tags=["events"])
-def passport_events(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> dict:
+def passport_events(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> s.HistoryOut:
     """The battery's ledger history and custody chain (restricted audiences and the operator)."""
     return run(request, svc.history, principal, identifier)
 
@@ -143,14 +143,14 @@ def passport_dynamic(request: Request, principal: CurrentPrincipal, identifier: 
 
 
 @router.get("/passports/{identifier:path}", response_model=s.PassportOut, tags=["passports"])
-def read_passport(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> dict:
+def read_passport(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> s.PassportOut:
     """The passport behind any identifier, filtered to what the caller may see (Annex XIII)."""
     return run_read(request, svc.read_passport, principal, identifier)
 
 
 @router.get("/resolve", response_model=s.ResolveOut, tags=["passports"])
 def resolve(request: Request, principal: CurrentPrincipal,
-            identifier: Annotated[str, Query(min_length=1, max_length=300)]) -> dict:
+            identifier: Annotated[str, Query(min_length=1, max_length=300)]) -> s.ResolveOut:
     """The battery behind an identifier in any accepted scheme."""
     return run_read(request, svc.resolve_identifier, identifier)
 
@@ -166,19 +166,19 @@ def append_event(request: Request, principal: CurrentPrincipal, body: s.EventIn)
 
 @router.get("/fleet/summary", response_model=s.FleetOut, tags=["fleet"])
 def fleet_summary(request: Request, principal: CurrentPrincipal,
-                  level: Annotated[Literal["pack", "module", "cell"], Query()] = "pack") -> dict:
+                  level: Annotated[Literal["pack", "module", "cell"], Query()] = "pack") -> s.FleetOut:
     """Fleet aggregates: the whole fleet for authorities, the Commission and the operator; otherwise your own."""
     return run(request, svc.fleet, principal, level)
 
 
 @router.get("/ledger/head", response_model=s.LedgerOut, tags=["ledger"])
-def ledger_head(request: Request, principal: CurrentPrincipal) -> dict:
+def ledger_head(request: Request, principal: CurrentPrincipal) -> s.LedgerOut:
     """The ledger's head (any logged-in caller)."""
     return run(request, svc.ledger_status, principal, full=False)
 
 
 @router.get("/ledger/verify", response_model=s.LedgerOut, tags=["ledger"])
-def ledger_verify(request: Request, principal: CurrentPrincipal) -> dict:
+def ledger_verify(request: Request, principal: CurrentPrincipal) -> s.LedgerOut:
     """Verify every hash chain (authorities, the Commission and the operator)."""
     return run(request, svc.ledger_status, principal, full=True)
 

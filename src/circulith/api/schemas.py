@@ -1,4 +1,8 @@
-"""Request and response bodies of the API (separate from the storage models)."""
+"""Request bodies of the API, and the response models it serves.
+
+Response models of the core use cases are the services' own models (re-exported here by name); request
+bodies stay here, separate from the storage models.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.passport.model import Passport
+
+# Response models that are the services' own (re-exported by name for the routes).
+from circulith.services.background import JobOut as JobOut
+from circulith.services.credentials import ApiKeyOut as ApiKeyOut
+from circulith.services.fleet import FleetOut as FleetOut
+from circulith.services.fleet import LedgerOut as LedgerOut
+from circulith.services.passports import BatteryRef as BatteryRef
+from circulith.services.passports import CreatedOut as CreatedOut
+from circulith.services.passports import EventOut as EventOut
+from circulith.services.passports import HistoryOut as HistoryOut
+from circulith.services.passports import LineageOut as LineageOut
+from circulith.services.passports import PassportOut as PassportOut
+from circulith.services.passports import PassportPage as PassportPage
+from circulith.services.passports import PassportSummary as PassportSummary
+from circulith.services.passports import PublicPassportOut as PublicPassportOut
+from circulith.services.passports import ResolveOut as ResolveOut
 from circulith.services.platform import GRANT_PURPOSES
 
 DynamicKey = Literal[
@@ -53,48 +73,10 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class PassportOut(BaseModel):
-    """A passport as the caller may see it."""
-
-    battery_id: str
-    passport_id: str
-    audience: Literal["public", "legitimate", "commission", "authority"]
-    ground: str
-    ceased: bool = Field(description="The battery is recycled: its passport has ceased (Art. 77(8)).")
-    passport: dict[str, Any]
-    state: dict[str, Any] | None = Field(None, description="Registry state (legitimate interest only).")
-    withheld: list[str] = Field(description="Attribute paths withheld from this caller.")
 
 
-class PassportSummary(BaseModel):
-    """One search result; restricted columns only where the caller has legitimate interest."""
-
-    battery_id: str
-    passport_id: str
-    level: str
-    parent_battery_id: str | None = None
-    category: str
-    chemistry: str
-    model: str
-    manufacturer_id: str
-    manufacturing_date: str
-    mass_kg: float
-    rated_energy_kwh: float
-    ceased: bool
-    audience: str
-    status: str | None = None
-    lifecycle_state: str | None = None
-    custodian_org_id: str | None = None
-    custody_site_id: str | None = None
-    region: str | None = None
-    soh_pct: float | None = None
 
 
-class PassportPage(BaseModel):
-    """A page of search results."""
-
-    items: list[PassportSummary]
-    next_cursor: str | None = None
 
 
 class BulkPassportsIn(_In):
@@ -103,72 +85,16 @@ class BulkPassportsIn(_In):
     passports: list[Passport] = Field(min_length=1, max_length=500)
 
 
-class CreatedOut(BaseModel):
-    """What a registration did."""
-
-    created: int
-    unchanged: int
-    battery_ids: list[str]
 
 
-class ResolveOut(BaseModel):
-    """The battery behind an identifier."""
-
-    identifier: str
-    scheme: str
-    canonical: str
-    battery_id: str
-    passport_id: str
-    level: str
 
 
-class BatteryRef(BaseModel):
-    """A link to another battery."""
-
-    battery_id: str
-    passport_id: str
-    level: str
-    ceased: bool
 
 
-class LineageOut(BaseModel):
-    """Pack ↔ modules ↔ cells, predecessor and successor passports (Art. 77(7))."""
-
-    battery_id: str
-    passport_id: str
-    level: str
-    ceased: bool
-    audience: str
-    parent: BatteryRef | None = None
-    children: list[BatteryRef]
-    predecessor: BatteryRef | None = None
-    successors: list[BatteryRef]
-    withheld: list[str]
 
 
-class EventOut(BaseModel):
-    """One ledger event; payload keys the caller may not see are listed in ``withheld``."""
-
-    battery_seq: int
-    global_seq: int
-    event_id: str
-    kind: str
-    occurred_at: str
-    actor_org_id: str
-    site_id: str | None = None
-    payload: dict[str, Any]
-    withheld: list[str]
-    content_sha256: str
-    battery_chain_sha256: str
-    global_chain_sha256: str
 
 
-class HistoryOut(BaseModel):
-    """A battery's ledger history."""
-
-    battery_id: str
-    audience: str
-    events: list[EventOut]
 
 
 class EventIn(_In):
@@ -200,36 +126,8 @@ class AppendOut(BaseModel):
     head_sha256: str
 
 
-class FleetOut(BaseModel):
-    """Fleet aggregates within the caller's scope."""
-
-    scope: str
-    level: str
-    batteries: int
-    energy_mwh: float
-    mass_t: float
-    mean_soh_pct: float | None = None
-    by_chemistry: dict[str, int]
-    by_lifecycle_state: dict[str, int]
-    by_status: dict[str, int]
-    by_region: dict[str, int]
-    by_production_year: dict[str, int]
-    by_manufacturer: dict[str, int]
-    soh_pct_bins: dict[str, int]
-    retirements_by_year: dict[str, int]
-    events_by_kind: dict[str, int]
 
 
-class LedgerOut(BaseModel):
-    """The ledger head and, for a verification, its outcome."""
-
-    head_global_seq: int
-    head_sha256: str
-    ok: bool | None = None
-    events_checked: int | None = None
-    batteries_checked: int | None = None
-    truncated: bool | None = None
-    findings: list[str] | None = None
 
 
 class GrantIn(_In):
@@ -292,17 +190,6 @@ class ApiKeyIn(_In):
     valid_days: int = Field(30, ge=1, le=365)
 
 
-class ApiKeyOut(BaseModel):
-    """An API key (the secret only once, at creation)."""
-
-    key_id: str
-    name: str
-    scopes: list[str]
-    created_at: str
-    expires_at: str
-    revoked_at: str | None = None
-    last_used_at: str | None = None
-    secret: str | None = None
 
 
 class LoginIn(_In):
@@ -641,21 +528,3 @@ class GradeJobIn(_In):
     chemistry: Chemistry | None = None
     application: str | None = Field(None, max_length=40)
 
-
-class JobOut(BaseModel):
-    """A background job and its progress."""
-
-    job_id: str
-    kind: str
-    title: str
-    owner_org_id: str
-    status: Literal["queued", "running", "done", "failed"]
-    done: int
-    total: int
-    percent: float
-    stage: str
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    created_at: str
-    started_at: str | None = None
-    finished_at: str | None = None

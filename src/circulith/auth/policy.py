@@ -81,8 +81,9 @@ class Principal:
         The API key used, if any.
     scopes : frozenset of Scope
         What the credential allows.
-    via : {"anonymous", "session", "api_key"}
-        How the caller authenticated (CSRF applies to sessions only).
+    via : {"anonymous", "session", "api_key", "cli"}
+        How the caller authenticated (CSRF applies to sessions only; ``cli``: a local run acting as
+        ``org_id`` with ``--as``).
     session_digest : str or None
         Digest of the browser session (for CSRF).
     """

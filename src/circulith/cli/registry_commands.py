@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
     from sqlalchemy import Engine
 
+    from circulith.services.demo_users import DemoUser
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import of passports and events (CSV, JSON, JSON Lines).", no_args_is_help=True)
 passport_app = typer.Typer(help="Read passports, their history and Battery Pass exports.", no_args_is_help=True)
@@ -275,10 +277,10 @@ def demo(
     report = verify(engine)
     result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
               "events_verified": report.events_checked, **job}
-    from circulith.services.platform import seed_demo_users
+    from circulith.services.demo_users import seed_demo_users
 
     users = seed_demo_users(engine)
-    result["logins"] = [{k: u[k] for k in ("email", "org_id", "role")} for u in users]
+    result["logins"] = [u.model_dump(include={"email", "org_id", "role"}) for u in users]
     if json_out:
         emit_json(result)
     else:
@@ -290,15 +292,15 @@ def demo(
         serve(host, port)
 
 
-def _print_logins(users: list[dict]) -> None:
+def _print_logins(users: list[DemoUser]) -> None:
     table = Table(title="demo logins (password for all: see below)")
     for col in ("role", "organisation", "e-mail"):
         table.add_column(col)
     for u in users:
-        table.add_row(u["role"], u["org_id"], u["email"])
+        table.add_row(u.role, u.org_id, u.email)
     console.print(table)
     if users:
-        console.print(f"password: [bold]{users[0]['password']}[/]  (demo only)")
+        console.print(f"password: [bold]{users[0].password}[/]  (demo only)")
     console.print("dashboard http://127.0.0.1:8000/dashboard · API docs http://127.0.0.1:8000/api/docs · "
                   "public passport pages http://127.0.0.1:8000/p/<identifier>")
 

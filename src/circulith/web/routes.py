@@ -169,8 +169,8 @@ def _jobs_charts(request: Request, principal: Principal, params: dict[str, str])
     jobs = svc.list_jobs(request.app.state.jobs, principal)
     return [_table_chart("jobs", "Background jobs", "table",
                          ["job_id", "title", "status", "percent", "done", "total", "created_at", "finished_at",
-                          "error"], [[j[c] for c in ("job_id", "title", "status", "percent", "done", "total",
-                                                      "created_at", "finished_at", "error")] for j in jobs])]
+                          "error"], [[getattr(j, c) for c in ("job_id", "title", "status", "percent", "done", "total",
+                                                              "created_at", "finished_at", "error")] for j in jobs])]
 
 
 PAGE_CHARTS = {"triage": _triage_charts, "recovery": _recovery_charts, "planning": _planning_charts,
@@ -266,16 +266,16 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
     charts: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
     if page == "fleet":
-        charts = [_chart("chemistry", "Packs by chemistry", data["by_chemistry"], "pie"),
-                  _chart("region", "Packs by region", data["by_region"]),
-                  _chart("production_year", "Packs by production year", data["by_production_year"]),
-                  _chart("status", "Packs by passport status", data["by_status"], "pie")]
+        charts = [_chart("chemistry", "Packs by chemistry", data.by_chemistry, "pie"),
+                  _chart("region", "Packs by region", data.by_region),
+                  _chart("production_year", "Packs by production year", data.by_production_year),
+                  _chart("status", "Packs by passport status", data.by_status, "pie")]
     elif page == "retirements":
-        charts = [_chart("lifecycle_state", "Packs by lifecycle state", data["by_lifecycle_state"]),
-                  _chart("retirements_by_year", "Removals per year", data["retirements_by_year"]),
-                  _chart("soh_bins", "State of health [%]", data["soh_pct_bins"])]
+        charts = [_chart("lifecycle_state", "Packs by lifecycle state", data.by_lifecycle_state),
+                  _chart("retirements_by_year", "Removals per year", data.retirements_by_year),
+                  _chart("soh_bins", "State of health [%]", data.soh_pct_bins)]
     elif page == "ledger":
-        charts = [_chart("events_by_kind", "Ledger events by kind", data["events_by_kind"])]
+        charts = [_chart("events_by_kind", "Ledger events by kind", data.events_by_kind)]
         extra["ledger"] = run(request, svc.ledger_status, principal, full=principal.sees_whole_fleet)
     elif page == "access":
         extra["grants"] = run(request, svc.list_grants, principal)
@@ -308,7 +308,7 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         key, label = CSV_TABLES[table]
         data = run(request, svc.fleet, principal)
         writer.writerow([label, "count"])
-        writer.writerows(data[key].items())
+        writer.writerows(getattr(data, key).items())
     elif table == "grants":
         rows = run(request, svc.list_grants, principal)
         cols = ["grant_id", "org_id", "battery_id", "purpose", "status", "requested_at", "decided_at", "expires_at"]
@@ -360,7 +360,7 @@ def dashboard_grade_job(request: Request, principal: Principal = Depends(current
     """Start "grade the registry" in the background; the jobs page shows its progress."""
     work = svc.triage_grade_work(engine_of(request), principal, chemistry=chemistry or None)
     job = svc.submit_job(request.app.state.jobs, principal, "grade", work, "Grade the registry")
-    return RedirectResponse(f"/dashboard/jobs?job={job['job_id']}", status_code=303)
+    return RedirectResponse(f"/dashboard/jobs?job={job.job_id}", status_code=303)
 
 
 @router.post("/dashboard/jobs/import")
@@ -383,7 +383,7 @@ async def dashboard_import_job(request: Request, principal: Principal = Depends(
             shutil.rmtree(tmp.parent, ignore_errors=True)
 
     job = svc.submit_job(request.app.state.jobs, principal, "import", work, f"Import {name}")
-    return RedirectResponse(f"/dashboard/jobs?job={job['job_id']}", status_code=303)
+    return RedirectResponse(f"/dashboard/jobs?job={job.job_id}", status_code=303)
 
 
 @router.get("/dashboard-fragment/job/{job_id}", response_class=HTMLResponse)
@@ -426,7 +426,7 @@ def qr_image(url: str, kind: str) -> bytes:
 
 def _qr(request: Request, identifier: str, kind: str) -> bytes:
     b = run_read(request, svc.resolve_identifier, identifier)
-    return qr_image(public_url(request, b["battery_id"]), kind)
+    return qr_image(public_url(request, b.battery_id), kind)
 
 
 @router.get("/p/{identifier:path}/qr.svg")
@@ -452,10 +452,10 @@ def public_page(request: Request, identifier: str) -> Response:
         status = 404 if isinstance(exc, NotFound) else 422
         return templates.TemplateResponse(request, "error.html", {"request": request, "principal": Principal(),
                                           "pages": (), "status": status, "message": str(exc)}, status_code=status)
-    quoted = quote(data["battery_id"], safe="")
+    quoted = quote(data.battery_id, safe="")
     return templates.TemplateResponse(request, "passport.html", {
-        "request": request, "p": data["passport"], "data": data, "lineage": data["lineage"], "quoted": quoted,
-        "public_url": public_url(request, data["battery_id"]), "quote": lambda s: quote(s, safe=""),
+        "request": request, "p": data.passport, "data": data, "lineage": data.lineage, "quoted": quoted,
+        "public_url": public_url(request, data.battery_id), "quote": lambda s: quote(s, safe=""),
     }, headers={"Cache-Control": "public, max-age=60"})
 
 
