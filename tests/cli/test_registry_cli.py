@@ -93,7 +93,8 @@ def test_csv_passports_with_dotted_columns(db, fleet, tmp_path, capsys):
     assert run(["--db", db, "import", "passports", str(path), "--json"]) == 0
     assert _json_out(capsys)["written"] == 1
     assert run(["--db", db, "passport", "show", rec["identifiers"][0], "--json"]) == 0
-    assert _json_out(capsys)["chemistry"] == rec["chemistry"]
+    # the CLI prints the same typed result as GET /api/v1/passports/{id}: the view is under "passport"
+    assert _json_out(capsys)["passport"]["chemistry"] == rec["chemistry"]
 
 
 @pytest.mark.parametrize(
@@ -160,17 +161,68 @@ def test_malformed_files_exit_2(db, tmp_path, capsys):
 def test_public_view_shows_no_attribute_reserved_for_others(db, fleet, tmp_path, capsys):
     pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
     assert run(["--db", db, "import", "passports", str(pfile)]) == 0
+    _register_organisations(db)
     ident = fleet.passports[0].identifiers[0]
+    maker = fleet.passports[0].manufacturer.id
     attrs = read_passport_attributes()
     shown = {}
-    for level in ("public", "legitimate", "authority"):
+    # each level as an organisation entitled to it: anyone, the battery's maker, a market surveillance authority
+    for level, org in (("public", "DIS-KREIS"), ("legitimate", maker), ("authority", "MSA-DE")):
         capsys.readouterr()
-        assert run(["--db", db, "passport", "show", ident, "--level", level, "--json"]) == 0
-        shown[level] = _json_out(capsys)
+        assert run(["--db", db, "--as", org, "passport", "show", ident, "--level", level, "--json"]) == 0
+        out = _json_out(capsys)
+        assert out["audience"] == level
+        shown[level] = out["passport"]
     restricted_top = {path.split(".")[0] for path, a in attrs.items() if a.access != "public" and "." not in path}
     assert not restricted_top & set(shown["public"])
     assert "dynamic" not in shown["public"] and "dynamic" in shown["legitimate"]
     assert "test_report_url" in shown["authority"] and "test_report_url" not in shown["legitimate"]
+
+
+def test_the_level_is_capped_by_who_the_command_acts_as_and_restricted_reads_are_logged(db, fleet, tmp_path,
+                                                                                        capsys):
+    pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
+    assert run(["--db", db, "import", "passports", str(pfile)]) == 0
+    _register_organisations(db)
+    ident = fleet.passports[0].identifiers[0]
+    maker = fleet.passports[0].manufacturer.id
+    capsys.readouterr()
+    # holding the database file no longer shows everything: the operator (default) and a dismantler with no
+    # custody see the public view only, and asking for more is refused with exit code 2
+    for argv in ([], ["--as", "DIS-KREIS"]):
+        assert run(["--db", db, *argv, "passport", "show", ident, "--level", "authority"]) == 2
+        assert "not the 'authority' one" in capsys.readouterr().err
+    assert run(["--db", db, "--as", "NO-SUCH-ORG", "passport", "show", ident]) == 2
+    assert "no organisation 'NO-SUCH-ORG'" in capsys.readouterr().err
+    assert run(["--db", db, "passport", "show", ident, "--level", "everything"]) == 2
+    assert "--level" in capsys.readouterr().err
+    # the maker's read is legitimate interest and lands in the access log, like the API's
+    before = _access_log(db)
+    assert run(["--db", db, "--as", maker, "passport", "show", ident, "--json"]) == 0
+    assert _json_out(capsys)["audience"] == "legitimate"
+    after = _access_log(db)
+    assert after[len(before):] == [(maker, fleet.passports[0].battery_id, "legitimate", "manufacturer")]
+    # a public read is not logged
+    assert run(["--db", db, "--as", "DIS-KREIS", "passport", "show", ident, "--json"]) == 0
+    assert _json_out(capsys)["audience"] == "public"
+    assert _access_log(db) == after
+
+
+def _register_organisations(url: str) -> None:
+    from circulith.demo.fleet import ORGANISATIONS
+    from circulith.store.database import create_db_engine, transaction
+    from circulith.store.registry import ensure_organisations
+
+    with transaction(create_db_engine(url)) as session:
+        ensure_organisations(session, ORGANISATIONS)
+
+
+def _access_log(url: str) -> list[tuple[str, str, str, str]]:
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return con.execute("select org_id, battery_id, audience, ground from access_log order by entry_id").fetchall()
+    finally:
+        con.close()
 
 
 def test_export_validates_and_history_lists_events(db, fleet, tmp_path, capsys):
@@ -184,7 +236,7 @@ def test_export_validates_and_history_lists_events(db, fleet, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert "GeneralProductInformation" in json.dumps(doc)
     assert run(["--db", db, "passport", "history", pack.passport_id, "--json"]) == 0
-    kinds = [e["kind"] for e in _json_out(capsys)]
+    kinds = [e["kind"] for e in _json_out(capsys)["events"]]  # the same typed result as the API's
     assert kinds[0] == "registered" and "installed" in kinds
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from circulith.auth.policy import Principal
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DEFAULT_DATABASE_URL = "sqlite:///circulith.db"
 
@@ -21,13 +30,35 @@ class CliState:
     """Options given before the command (``circulith --db URL ...``)."""
 
     db_url: str | None = None
+    acting_org: str | None = None
 
     def database_url(self) -> str:
         """The database URL in effect: ``--db``, then ``CIRCULITH_DATABASE_URL``, then the SQLite default."""
         return self.db_url or os.environ.get("CIRCULITH_DATABASE_URL") or DEFAULT_DATABASE_URL
 
+    def acting_org_id(self) -> str | None:
+        """Who the command acts as: ``--as``, then ``CIRCULITH_AS``; None: the registry operator."""
+        return self.acting_org or os.environ.get("CIRCULITH_AS") or None
+
 
 state = CliState()
+
+
+def call_service(fn: Callable[Concatenate[Session, Principal, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run the service ``fn(session, principal, *args, **kwargs)`` in one transaction as the acting principal.
+
+    The principal is resolved by :func:`circulith.services.credentials.principal_for_cli` (``--as ORG``,
+    ``CIRCULITH_AS``, or the registry operator), so a command obeys the same access rules as the API and
+    its reads of restricted data are written to the access log in the same transaction.
+    """
+    from circulith.services.credentials import principal_for_cli
+    from circulith.store.database import create_db_engine, require_schema, transaction
+
+    engine = create_db_engine(state.database_url())
+    require_schema(engine)
+    with transaction(engine) as session:
+        principal = principal_for_cli(session, state.acting_org_id())
+        return fn(session, principal, *args, **kwargs)
 
 
 def _default(obj: Any) -> Any:

@@ -25,8 +25,14 @@ def _root(
         str | None,
         typer.Option("--db", help="Database URL (default: $CIRCULITH_DATABASE_URL or sqlite:///circulith.db)."),
     ] = None,
+    acting_as: Annotated[
+        str | None,
+        typer.Option("--as", help="Organisation to act as (default: $CIRCULITH_AS, else the registry operator).",
+                     metavar="ORG"),
+    ] = None,
 ) -> None:
     state.db_url = db
+    state.acting_org = acting_as
 
 
 def _register() -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from circulith.cli.common import console, emit_json, state
+from circulith.cli.common import call_service, console, emit_json, state
 from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import of passports and events (CSV, JSON, JSON Lines).", no_args_is_help=True)
 passport_app = typer.Typer(help="Read passports, their history and Battery Pass exports.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The tamper-evident lifecycle ledger.", no_args_is_help=True)
+fleet_app = typer.Typer(help="Fleet aggregates within what the acting organisation may see.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write the result as JSON.")]
 
@@ -101,27 +102,58 @@ def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = Fal
     _import("events", file, fmt, skip_invalid, rejects, json_out)
 
 
+LEVELS = ("public", "legitimate", "commission", "authority")
+
+
 @passport_app.command("show")
 def passport_show(
     identifier: str,
-    level: Annotated[str, typer.Option("--level", help="public, legitimate, commission or authority.")] = "public",
+    level: Annotated[str | None, typer.Option(
+        "--level", help="public, legitimate, commission or authority (default: what you may see); never more "
+                        "than the organisation you act as (--as) may see.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show the passport behind IDENTIFIER, with only the attributes LEVEL may see (Annex XIII)."""
-    from circulith.passport.attributes import view
-    from circulith.services.registry import passport_document
+    """Show the passport behind IDENTIFIER as the acting organisation may see it (Annex XIII); reads are logged."""
+    from circulith.errors import InvalidInput, Problem
+    from circulith.passport.access import Audience
+    from circulith.services.passports import read_passport
 
-    passport, _ = passport_document(_engine(), identifier)
-    shown = view(passport, level)
+    if level is not None and level not in LEVELS:
+        raise InvalidInput(Problem(None, "--level", f"'{level}' is not one of {', '.join(LEVELS)}"))
+    out = call_service(read_passport, identifier, level=Audience(level) if level else None)
     if json_out:
-        emit_json(shown)
+        emit_json(out)
         return
-    table = Table(title=f"passport {passport.battery_id} ({level} view)", show_lines=False)
+    table = Table(title=f"passport {out.battery_id} ({out.audience} view, ground: {out.ground})", show_lines=False)
     table.add_column("attribute")
     table.add_column("value", overflow="fold")
-    for key, value in _flatten(shown):
+    for key, value in _flatten(out.passport):
         table.add_row(key, str(value))
     console.print(table)
+    if out.withheld:
+        console.print(f"withheld from this view: {', '.join(out.withheld)}")
+
+
+@passport_app.command("lineage")
+def passport_lineage(identifier: str, json_out: JsonOpt = False) -> None:
+    """Pack, modules and cells of IDENTIFIER; predecessor and successors where you have legitimate interest."""
+    from circulith.services.passports import lineage
+
+    out = call_service(lineage, identifier)
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"{out.level} {out.battery_id} (passport {out.passport_id}){' [ceased]' if out.ceased else ''}")
+    if out.parent:
+        console.print(f"  part of {out.parent.level} {out.parent.battery_id}")
+    for c in out.children:
+        console.print(f"  contains {c.level} {c.battery_id}")
+    if out.predecessor:
+        console.print(f"  successor of {out.predecessor.battery_id} (passport {out.predecessor.passport_id})")
+    for s in out.successors:
+        console.print(f"  succeeded by {s.battery_id} (passport {s.passport_id})")
+    if out.withheld:
+        console.print(f"  withheld: {', '.join(out.withheld)}")
 
 
 def _flatten(obj: object, prefix: str = "") -> list[tuple[str, object]]:
@@ -135,19 +167,19 @@ def _flatten(obj: object, prefix: str = "") -> list[tuple[str, object]]:
 
 @passport_app.command("history")
 def passport_history(identifier: str, json_out: JsonOpt = False) -> None:
-    """The ledger history of the battery behind IDENTIFIER."""
-    from circulith.services.registry import history
+    """The ledger history of the battery behind IDENTIFIER, payloads as the acting organisation may see them."""
+    from circulith.services.passports import history
 
-    events = history(_engine(), identifier)
+    out = call_service(history, identifier)
     if json_out:
-        emit_json(events)
+        emit_json(out)
         return
-    table = Table(title="ledger history")
+    table = Table(title=f"ledger history of {out.battery_id} ({out.audience} view)")
     for col in ("#", "occurred_at", "kind", "actor", "site", "sha256"):
         table.add_column(col)
-    for e in events:
-        table.add_row(str(e["battery_seq"]), e["occurred_at"], e["kind"], e["actor_org_id"], e["site_id"] or "",
-                      e["battery_chain_sha256"][:16] + "…")
+    for e in out.events:
+        table.add_row(str(e.battery_seq), e.occurred_at, e.kind, e.actor_org_id, e.site_id or "",
+                      e.battery_chain_sha256[:16] + "…")
     console.print(table)
 
 
@@ -227,6 +259,49 @@ def receive(
     console.print(f"received {len(report.received)} batteries ({len(report.already_held)} already held by {org})")
     for bid, reasons in report.flags.items():
         console.print(f"[yellow]![/] {bid}: {'; '.join(reasons)}", highlight=False)
+
+
+@ledger_app.command("status")
+def ledger_status_command(
+    verify_all: Annotated[bool, typer.Option("--verify", help="Also verify every chain (authorities, the "
+                                                              "Commission and the operator).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The ledger's head, as ``GET /api/v1/ledger/head`` (with --verify: ``/ledger/verify``)."""
+    from circulith.services.fleet import ledger_status
+
+    out = call_service(ledger_status, full=verify_all)
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"head #{out.head_global_seq} {out.head_sha256}")
+    if out.ok is not None:
+        console.print(f"{'intact' if out.ok else 'NOT intact'}: {out.events_checked} events, "
+                      f"{out.batteries_checked} batteries checked")
+        for f in out.findings or []:
+            console.print(f"[red]✗[/] {f}", highlight=False)
+
+
+@fleet_app.command("summary")
+def fleet_summary(
+    level: Annotated[str, typer.Option("--level", help="pack, module or cell.")] = "pack",
+    json_out: JsonOpt = False,
+) -> None:
+    """Fleet aggregates: the whole fleet for authorities, the Commission and the operator; otherwise your own."""
+    from circulith.errors import InvalidInput, Problem
+    from circulith.services.fleet import fleet
+
+    if level not in ("pack", "module", "cell"):
+        raise InvalidInput(Problem(None, "--level", f"'{level}' is not one of pack, module, cell"))
+    out = call_service(fleet, level)
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"[bold]{out.batteries}[/] {level}s ({out.scope}): {out.energy_mwh} MWh, {out.mass_t} t, "
+                  f"mean SOH {out.mean_soh_pct if out.mean_soh_pct is not None else 'n/a'} %")
+    for title, counts in (("chemistry", out.by_chemistry), ("lifecycle state", out.by_lifecycle_state),
+                          ("region", out.by_region)):
+        console.print(f"  by {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @ledger_app.command("verify")
@@ -342,5 +417,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
     app.add_typer(passport_app, name="passport")
     app.add_typer(ledger_app, name="ledger")
+    app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
     app.command("receive")(receive)

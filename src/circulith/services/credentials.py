@@ -80,6 +80,28 @@ def principal_for_org(session: Session, org_id: str, *, via: str = "cli") -> Pri
     return Principal(org_id=org.org_id, role=role, scopes=frozenset(scopes), via=via)
 
 
+def principal_for_cli(session: Session, org_id: str | None) -> Principal:
+    """Who a local command acts as: ``org_id`` (``--as`` / ``CIRCULITH_AS``), else the registry operator.
+
+    The operator is the organisation :data:`~circulith.services.registry.REGISTRY_ORG` as registered, or,
+    in a registry that lists no organisations yet, that organisation with the operator's role: whoever runs
+    the registry's database. Either way the same access rules as the API's apply (the operator sees the
+    public view of passports, the whole fleet, and ledger verification).
+
+    Raises
+    ------
+    NotAuthenticated
+        If ``org_id`` names no registered organisation.
+    """
+    from circulith.services.registry import REGISTRY_ORG
+
+    if org_id:
+        return principal_for_org(session, org_id)
+    if repo.get_organisation(session, REGISTRY_ORG) is not None:
+        return principal_for_org(session, REGISTRY_ORG)
+    return Principal(org_id=REGISTRY_ORG, role=Role.OPERATOR, scopes=frozenset(ALL_SCOPES), via="cli")
+
+
 def login(session: Session, email: str, password: str, *, limiter: LoginLimiter, client: str,
           secret_key: str) -> tuple[str, Principal]:
     """Check a password and open a browser session; returns (cookie value, principal).
