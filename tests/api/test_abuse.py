@@ -174,10 +174,23 @@ def test_unsafe_production_settings_refused() -> None:
         Settings.from_env({"CIRCULITH_ENV": "production", "CIRCULITH_SECRET_KEY": "Zq8" * 20 + "abcdefgh",
                            "CIRCULITH_ALLOWED_HOSTS": "passports.example.org",
                            "CIRCULITH_DATABASE_URL": "sqlite:////tmp/circulith.db"})
+    with pytest.raises(CirculithError, match="CIRCULITH_PUBLIC_BASE_URL is not set"):
+        Settings.from_env({"CIRCULITH_ENV": "production", "CIRCULITH_SECRET_KEY": "Zq8" * 20 + "abcdefgh",
+                           "CIRCULITH_ALLOWED_HOSTS": "passports.example.org",
+                           "CIRCULITH_DATABASE_URL": "postgresql://db/circulith"})
+    with pytest.raises(CirculithError, match="must be an https address"):
+        Settings.from_env({"CIRCULITH_ENV": "production", "CIRCULITH_SECRET_KEY": "Zq8" * 20 + "abcdefgh",
+                           "CIRCULITH_ALLOWED_HOSTS": "passports.example.org",
+                           "CIRCULITH_PUBLIC_BASE_URL": "http://passports.example.org",
+                           "CIRCULITH_DATABASE_URL": "postgresql://db/circulith"})
+    with pytest.raises(CirculithError, match="is not an http"):
+        Settings.from_env({"CIRCULITH_PUBLIC_BASE_URL": "passports.example.org"})
     ok = Settings.from_env({"CIRCULITH_ENV": "production", "CIRCULITH_SECRET_KEY": "c2Vj-cmV0_LWtleS1mb3ItdGVzdHMtb25seS0x",
                             "CIRCULITH_ALLOWED_HOSTS": "passports.example.org",
+                            "CIRCULITH_PUBLIC_BASE_URL": "https://passports.example.org/",
                             "CIRCULITH_DATABASE_URL": "postgresql://db/circulith"})
     assert ok.production and ok.cookie_secure
+    assert ok.public_base_url == "https://passports.example.org"
 
 
 def test_production_without_allowed_hosts_says_what_to_set() -> None:

@@ -27,9 +27,10 @@ def live_server(registry) -> Iterator[str]:  # noqa: F811
 
     from circulith.server import create_app
 
-    settings = dataclasses.replace(registry[0].state.settings, allowed_hosts=("127.0.0.1", "localhost"))
-    app = create_app(settings, engine=registry[1])
     port = _free_port()
+    settings = dataclasses.replace(registry[0].state.settings, allowed_hosts=("127.0.0.1", "localhost"),
+                                   public_base_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings, engine=registry[1])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

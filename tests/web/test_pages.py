@@ -12,6 +12,7 @@ from urllib.parse import quote
 import segno
 from fastapi.testclient import TestClient
 
+from circulith.passport.attributes import read_passport_attributes
 from circulith.web.routes import PAGES
 
 
@@ -112,7 +113,10 @@ def test_recycled_page_says_ceased_and_shows_lineage(registry, scenario) -> None
 
 def test_qr_codes_encode_the_public_url(registry, scenario) -> None:
     c = TestClient(registry[0])
-    url = f"http://testserver/p/{quote(scenario.own, safe='')}"
+    # the configured public base URL, not the request's host (a label's QR code names the registry)
+    base = registry[0].state.settings.public_base_url
+    assert base != "http://testserver"
+    url = f"{base}/p/{quote(scenario.own, safe='')}"
     svg = c.get(f"/p/{quote(scenario.own, safe='')}/qr.svg")
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
     expected = io.BytesIO()
@@ -124,6 +128,36 @@ def test_qr_codes_encode_the_public_url(registry, scenario) -> None:
     p = c.get(f"/api/v1/passports/{scenario.own}").json()["passport"]
     other = c.get(f"/p/{quote(p['passport_id'], safe='')}/qr.svg")
     assert other.content == svg.content
+
+
+def test_public_page_states_recycled_content_and_due_diligence_in_words(registry, scenario) -> None:
+    c = TestClient(registry[0])
+    p = c.get(f"/api/v1/passports/{scenario.own}").json()["passport"]
+    page = c.get(f"/p/{quote(scenario.own, safe='')}").text
+    content = {k: v for k, v in (p.get("recycled_content") or {}).items() if v is not None}
+    assert content, "the demo passports declare recycled content"
+    section = page.split('id="recycled-content"')[1].split("</dl>")[0]
+    attrs = read_passport_attributes()
+    for key, share in content.items():
+        # the longlist's attribute name, then the share in per cent (stored as a fraction)
+        assert f"<dt>{attrs['recycled_content.' + key].attribute}</dt><dd>{100 * share:.1f} %</dd>" in section, key
+    due = page.split('id="due-diligence"')[1].split("</p>")[0]
+    if p.get("due_diligence_report_url"):
+        assert p["due_diligence_report_url"] in due and "Art. 52(3)" in due
+    else:
+        assert "No due diligence report" in due
+
+
+def test_permanent_link_uses_the_configured_public_base_url(registry, scenario) -> None:
+    import dataclasses
+
+    from circulith.server import create_app
+
+    settings = dataclasses.replace(registry[0].state.settings, public_base_url="https://passports.example.org")
+    c = TestClient(create_app(settings, engine=registry[1]))
+    page = c.get(f"/p/{quote(scenario.own, safe='')}", headers={"Host": "testserver"}).text
+    assert f'href="https://passports.example.org/p/{quote(scenario.own, safe="")}"' in page
+    assert "http://testserver/p/" not in page
 
 
 def test_unknown_passport_page(registry) -> None:

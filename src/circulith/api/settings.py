@@ -9,6 +9,9 @@ CIRCULITH_ALLOWED_HOSTS    comma-separated host names the server answers to (req
                            development default: 127.0.0.1, localhost, testserver)
 CIRCULITH_ENV              ``development`` (default), ``test`` or ``production``
 CIRCULITH_MAX_BODY_BYTES   largest accepted request body [bytes] (default 2 MiB)
+CIRCULITH_PUBLIC_BASE_URL  the registry's public address, used in QR codes and permanent links of the
+                           public passport pages (required in production, https; development default:
+                           http://127.0.0.1:8000, the address ``circulith serve`` listens on)
 =========================  ==============================================================
 """
 
@@ -18,6 +21,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -28,6 +32,8 @@ DEV_SECRET_KEY = "circulith-development-secret-key-do-not-use-in-production"
 MIN_SECRET_KEY_LENGTH = 32
 """Shortest secret key accepted in production [characters] (256 bits as hex or 192+ as base64)."""
 ENVIRONMENTS = ("development", "test", "production")
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+"""The public base URL outside production: the address ``circulith serve`` listens on by default."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Settings:
     login_max_failures: int = 5
     login_window_s: float = 300.0
     session_cookie: str = "circulith_session"
+    public_base_url: str = DEV_PUBLIC_BASE_URL
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -72,6 +79,7 @@ class Settings:
             allowed_hosts=hosts,
             env=mode,
             max_body_bytes=max_body,
+            public_base_url=(env.get("CIRCULITH_PUBLIC_BASE_URL") or "").strip().rstrip("/") or DEV_PUBLIC_BASE_URL,
         )
         settings.check()
         return settings
@@ -88,8 +96,17 @@ class Settings:
         except ArgumentError:
             out.append(f"CIRCULITH_DATABASE_URL '{self.database_url}' is not a database URL")
             url = None
+        base = urlsplit(self.public_base_url)
+        if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:
+            out.append(f"CIRCULITH_PUBLIC_BASE_URL '{self.public_base_url}' is not an http(s) address such as "
+                       "https://passports.example.org")
         if not self.production:
             return out
+        if self.public_base_url == DEV_PUBLIC_BASE_URL:
+            out.append("CIRCULITH_PUBLIC_BASE_URL is not set: give the registry's public address (e.g. "
+                       "https://passports.example.org); QR codes on battery labels encode it")
+        elif base.scheme != "https":
+            out.append("CIRCULITH_PUBLIC_BASE_URL must be an https address in production")
         if self.secret_key == DEV_SECRET_KEY:
             out.append("CIRCULITH_SECRET_KEY is not set (the development key is public)")
         elif len(self.secret_key) < MIN_SECRET_KEY_LENGTH:

@@ -12,27 +12,23 @@ import csv
 import io
 import shutil
 import tempfile
-from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import segno
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
-from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, run_read, settings_of
+from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, settings_of
 from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
-from circulith.errors import InvalidInput, NotFound
+from circulith.errors import InvalidInput
 from circulith.services import platform as svc
+from circulith.web.pages_public import router as public_router
+from circulith.web.templating import WEB, templates
 
-WEB = files("circulith.web")
-templates = Jinja2Templates(directory=str(WEB / "templates"))
 router = APIRouter(include_in_schema=False)
 
 PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("ledger", "Ledger"),
@@ -404,63 +400,9 @@ def ledger_head_fragment(request: Request, principal: OptionalPrincipal) -> Resp
     return templates.TemplateResponse(request, "_ledger_head.html", {"request": request, "ledger": head})
 
 
-# ---------------------------------------------------------------- public passport pages
-
-
-def public_url(request: Request, identifier: str) -> str:
-    """The absolute URL of a battery's public page (what its QR code encodes)."""
-    return f"{str(request.base_url).rstrip('/')}/p/{quote(identifier, safe='')}"
-
-
-@lru_cache(maxsize=2048)
-def qr_image(url: str, kind: str) -> bytes:
-    """The QR code of ``url`` as SVG or PNG bytes (a pure function of its arguments: cached)."""
-    buf = io.BytesIO()
-    code = segno.make(url, error="m")
-    if kind == "svg":
-        code.save(buf, kind="svg", scale=4, border=2, xmldecl=False)
-    else:
-        code.save(buf, kind="png", scale=6, border=2)
-    return buf.getvalue()
-
-
-def _qr(request: Request, identifier: str, kind: str) -> bytes:
-    b = run_read(request, svc.resolve_identifier, identifier)
-    return qr_image(public_url(request, b.battery_id), kind)
-
-
-@router.get("/p/{identifier:path}/qr.svg")
-def qr_svg(request: Request, identifier: str) -> Response:
-    """QR code (SVG) of the battery's public page."""
-    return Response(_qr(request, identifier, "svg"), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=86400"})
-
-
-@router.get("/p/{identifier:path}/qr.png")
-def qr_png(request: Request, identifier: str) -> Response:
-    """QR code (PNG) of the battery's public page."""
-    return Response(_qr(request, identifier, "png"), media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
-
-
-@router.get("/p/{identifier:path}", response_class=HTMLResponse)
-def public_page(request: Request, identifier: str) -> Response:
-    """The public passport page: public attributes only, no login, readable on a phone."""
-    try:
-        data = run_read(request, svc.public_passport, identifier)
-    except (NotFound, InvalidInput) as exc:
-        status = 404 if isinstance(exc, NotFound) else 422
-        return templates.TemplateResponse(request, "error.html", {"request": request, "principal": Principal(),
-                                          "pages": (), "status": status, "message": str(exc)}, status_code=status)
-    quoted = quote(data.battery_id, safe="")
-    return templates.TemplateResponse(request, "passport.html", {
-        "request": request, "p": data.passport, "data": data, "lineage": data.lineage, "quoted": quoted,
-        "public_url": public_url(request, data.battery_id), "quote": lambda s: quote(s, safe=""),
-    }, headers={"Cache-Control": "public, max-age=60"})
-
-
 def install_web(app: FastAPI) -> None:
     """Mount the static files and the web routes."""
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     app.include_router(router)
+    app.include_router(public_router)
 
