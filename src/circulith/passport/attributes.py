@@ -22,7 +22,6 @@ import types
 import typing
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from importlib.resources import files
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,6 +36,7 @@ from circulith.passport.model import (
     Passport,
     RecycledContent,
 )
+from circulith.reference.loader import read_text
 
 __all__ = ["Attribute", "field_paths", "read_passport_attributes", "view", "withheld"]
 
@@ -91,9 +91,9 @@ class Attribute:
 @lru_cache(maxsize=1)
 def read_passport_attributes() -> dict[str, Attribute]:
     """Field path -> :class:`Attribute`, from the shipped ``passport_attributes.csv``."""
-    path = files("circulith.reference").joinpath("data/passport_attributes.csv")
+    text, _ = read_text("passport_attributes.csv")
     out: dict[str, Attribute] = {}
-    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+    with io.StringIO(text, newline="") as fh:
         for row in csv.DictReader(fh):
             out[row["field"]] = Attribute(
                 field=row["field"],

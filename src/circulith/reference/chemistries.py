@@ -6,17 +6,17 @@ Each row carries its ``source``. Read once per process; callers must not modify 
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import pandas as pd
+
+from circulith.reference.loader import read_csv
 
 
 @cache
 def chemistry_table() -> pd.DataFrame:
     """The catalogue indexed by chemistry ``code`` (voltages [V], specific energies [Wh/kg], cycle life, source)."""
-    with files("circulith.reference").joinpath("data/chemistries.csv").open("rb") as fh:
-        return pd.read_csv(fh).set_index("code")
+    return read_csv("chemistries.csv").frame.set_index("code")
 
 
 @cache

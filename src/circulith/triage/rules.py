@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from circulith.errors import InvalidInput
+from circulith.reference.loader import read_toml
 
 GRADES = ["reuse", "repurpose", "recycle", "quarantine"]  # best to worst
 GRADE_RANK = {g: k for k, g in enumerate(GRADES)}
@@ -17,8 +17,7 @@ APPLICATIONS = ["stationary_storage", "low_speed_vehicle", "ups"]
 
 @lru_cache(maxsize=4)
 def _load_default() -> dict[str, Any]:
-    with resources.files("circulith.reference").joinpath("data/grading_rules_v1.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return read_toml("grading_rules_v1.toml").data
 
 
 def load_rules(path: str | Path | None = None) -> dict[str, Any]:
