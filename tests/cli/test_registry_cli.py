@@ -271,3 +271,28 @@ def test_demo_builds_a_verified_registry(tmp_path, capsys):
     assert out["ledger_ok"] is True
     assert out["fleet"]["batteries_by_level"]["pack"] == 40
     assert sum(out["fleet"]["packs_by_chemistry"].values()) == 40
+
+
+def test_imports_and_successors_follow_the_acting_organisations_rights(db, fleet, tmp_path, capsys):
+    pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
+    _register_organisations(db)
+    makers = {p.manufacturer.id for p in fleet.passports}
+    other = next(o for o in ("OEM-NORDVIK", "OEM-ALBIS", "OEM-CATHAY") if o not in makers or len(makers) > 1)
+    capsys.readouterr()
+    # a maker may not register other makers' batteries, and a recycler none at all: nothing is written
+    assert run(["--db", db, "--as", other, "import", "passports", str(pfile)]) == 2
+    assert "is not your organisation" in capsys.readouterr().err
+    assert run(["--db", db, "--as", "REC-NORDMET", "import", "passports", str(pfile)]) == 2
+    assert "only battery makers" in capsys.readouterr().err
+    assert _counts(db)[0] == 0
+    # the registry operator (the default) registers them all
+    assert run(["--db", db, "import", "passports", str(pfile)]) == 0
+    assert _counts(db)[0] == len(fleet.passports)
+    pack = fleet.passports[0]
+    # a successor is recorded by its new operator for a battery it has legitimate interest in
+    assert run(["--db", db, "--as", "REU-SECONDVOLT", "passport", "successor", pack.battery_id,
+                "--status", "repurposed", "--new-id", "NEW-1", "--operator", "REU-SECONDVOLT"]) == 2
+    assert "not in your custody" in capsys.readouterr().err
+    assert run(["--db", db, "--as", "REU-SECONDVOLT", "passport", "successor", pack.battery_id,
+                "--status", "repurposed", "--new-id", "NEW-1", "--operator", "REC-NORDMET"]) == 2
+    assert "with yourself as its operator" in capsys.readouterr().err

@@ -44,6 +44,11 @@ class CliState:
 state = CliState()
 
 
+def acting_principal() -> Principal:
+    """The principal the command acts as (see :func:`call_service`), for services that take an engine."""
+    return call_service(lambda _session, principal: principal)
+
+
 def call_service(fn: Callable[Concatenate[Session, Principal, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run the service ``fn(session, principal, *args, **kwargs)`` in one transaction as the acting principal.
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from circulith.cli.common import call_service, console, emit_json, state
+from circulith.cli.common import acting_principal, call_service, console, emit_json, state
 from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
@@ -57,9 +57,13 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
     total = _count_records(file, fmt) if console.is_terminal else 0
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
-        fn = svc.import_passports if kind == "passports" else svc.import_events
-        report = fn(_engine(), file, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
-                    progress=lambda n: bar.advance(task, n))
+        engine, progress = _engine(), (lambda n: bar.advance(task, n))
+        if kind == "passports":
+            report = svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
+                                          rejects_path=rejects, progress=progress)
+        else:
+            report = svc.import_events(engine, file, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
+                                       progress=progress)
     if json_out:
         emit_json(report.as_dict())
         return
@@ -226,7 +230,7 @@ def passport_successor(
     from circulith.services.registry import register_successor
 
     changes = {"category": category} if category else {}
-    new = register_successor(_engine(), identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
+    new = register_successor(_engine(), acting_principal(), identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
                              operator_name=operator_name or operator, changes=changes)
     if json_out:
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,

@@ -13,12 +13,16 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from circulith.auth.errors import AccessDenied
+from circulith.auth.policy import MAKER_ROLES, Principal, Scope
 from circulith.errors import InvalidInput, Problem
 from circulith.io.records import iter_records, write_rejects
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.verify import VerificationReport
+from circulith.passport.access import Audience
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import Passport, parse_passport
+from circulith.services.access_rules import audiences, require_scope
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import (
     append_events,
@@ -66,21 +70,46 @@ def _finish(report: ImportReport, rejects: list, problems: list[Problem], skip_i
         report.rejects_path = str(target)
 
 
+def _may_register(principal: Principal, passports: list[Passport], rows: list[int]) -> None:
+    """The rules of :func:`circulith.services.passports.create_passports`: makers their own batteries, the operator any.
+
+    Raises
+    ------
+    AccessDenied
+        For callers that may not register passports, naming each foreign battery's row.
+    """
+    require_scope(principal, Scope.WRITE)
+    if principal.is_operator:
+        return
+    if principal.role not in MAKER_ROLES:
+        raise AccessDenied("only battery makers, OEMs and the registry operator register passports")
+    foreign = [Problem(row, "manufacturer.id", f"'{p.manufacturer.id}' is not your organisation ({principal.org_id}):"
+                       " register only batteries you make", p.battery_id)
+               for p, row in zip(passports, rows, strict=True) if p.manufacturer.id != principal.org_id]
+    if foreign:
+        raise AccessDenied(str(InvalidInput(foreign, source="passports")))
+
+
 def import_passports(
     engine: Engine,
+    principal: Principal,
     path: Path,
     *,
     fmt: str | None = None,
-    actor_org_id: str = REGISTRY_ORG,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Validate and register every passport in a file, atomically.
+    """Validate and register every passport in a file as ``principal``'s organisation, atomically.
 
     A file with any invalid record registers nothing (every problem is reported) unless
     ``skip_invalid``, which registers the valid records and writes the rejects to a file.
-    Re-importing a file changes nothing.
+    Re-importing a file changes nothing. Makers register their own batteries only, the operator any.
+
+    Raises
+    ------
+    AccessDenied
+        If the principal may not register one of the passports (nothing is written).
     """
     require_schema(engine)
     path = Path(path)
@@ -103,8 +132,9 @@ def import_passports(
             progress(1)
     if problems and not skip_invalid:
         raise InvalidInput(problems, source=str(path))
+    _may_register(principal, passports, rows)
     with transaction(engine) as session:
-        result = register_passports(session, passports, actor_org_id=actor_org_id, rows=rows,
+        result = register_passports(session, passports, actor_org_id=principal.org_id or REGISTRY_ORG, rows=rows,
                                     skip_invalid=skip_invalid)
     for p in result.rejected:
         problems.append(p)
@@ -230,6 +260,7 @@ def import_events(
 
 def register_successor(
     engine: Engine,
+    principal: Principal,
     identifier: str,
     *,
     status: str,
@@ -245,13 +276,31 @@ def register_successor(
     must have been evaluated: tested or graded), sets its passport status, and registers the
     successor passport linked to it by ``predecessor_passport_id``. The successor starts its own
     ledger chain; its later life is recorded under the new identifier.
+
+    The operator may record it for any operator; anyone else only as the new operator itself
+    (``operator_org_id`` is the principal's organisation) and for a battery it has legitimate
+    interest in (custody, own make or a grant).
+
+    Raises
+    ------
+    AccessDenied
+        If the principal may not record this successor.
     """
     from circulith.passport.lineage import successor_passport
     from circulith.passport.model import Party
 
     at = now or datetime.now(UTC)
+    require_scope(principal, Scope.WRITE)
     with transaction(engine) as session:
         bat = get_battery(session, identifier)
+        if not principal.is_operator:
+            if operator_org_id != principal.org_id:
+                raise AccessDenied(f"you act as {principal.org_id}: register a successor with yourself as its "
+                                   f"operator, not {operator_org_id}")
+            (seen,) = audiences(session, principal, [bat])
+            if seen.audience is not Audience.LEGITIMATE:
+                raise AccessDenied(f"you may not register a successor of {bat.battery_id}: it is not in your "
+                                   "custody, not made by you and you hold no grant for it")
         old = stored_passport(bat)
         new = successor_passport(old, status, new_battery_id=new_battery_id,  # type: ignore[arg-type]
                                  operator=Party(id=operator_org_id, name=operator_name), **(changes or {}))
