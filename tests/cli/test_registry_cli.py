@@ -230,9 +230,16 @@ def test_export_validates_and_history_lists_events(db, fleet, tmp_path, capsys):
     efile = _write_jsonl(tmp_path / "events.jsonl", _event_records(fleet))
     assert run(["--db", db, "import", "passports", str(pfile)]) == 0
     assert run(["--db", db, "import", "events", str(efile)]) == 0
+    _register_organisations(db)
     capsys.readouterr()
     pack = fleet.passports[0]
-    assert run(["--db", db, "passport", "export", pack.battery_id, "--format", "batterypass"]) == 0
+    # the whole passport goes to its manufacturer and to authorities, not to whoever holds the database file
+    assert run(["--db", db, "passport", "export", pack.battery_id]) == 2
+    assert "to its manufacturer" in capsys.readouterr().err
+    assert run(["--db", db, "--as", "MSA-DE", "passport", "export", pack.battery_id, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["battery_id"] == pack.battery_id
+    assert run(["--db", db, "--as", pack.manufacturer.id, "passport", "export", pack.battery_id,
+                "--format", "batterypass"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert "GeneralProductInformation" in json.dumps(doc)
     assert run(["--db", db, "passport", "history", pack.passport_id, "--json"]) == 0

@@ -193,13 +193,16 @@ def passport_export(
     fmt: Annotated[str, typer.Option("--format", help="batterypass (Battery Pass data model v1.2) or json.")] = "batterypass",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
 ) -> None:
-    """Export the passport behind IDENTIFIER (Battery Pass v1.2 shape, validated against its schemas)."""
+    """Export the passport behind IDENTIFIER (Battery Pass v1.2 shape, validated against its schemas).
+
+    The whole passport goes to its manufacturer and to authorities only (``--as``); the export is logged.
+    """
     import json
 
     from circulith.errors import InvalidInput
-    from circulith.services.registry import passport_document
+    from circulith.services.passports import export_passport
 
-    passport, _ = passport_document(_engine(), identifier)
+    passport = call_service(export_passport, identifier)
     if fmt == "batterypass":
         from circulith.passport.batterypass import export_batterypass
 

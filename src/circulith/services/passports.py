@@ -32,7 +32,7 @@ from circulith.services.access_rules import (
 from circulith.store import platform_repo as repo
 from circulith.store.ledger_store import DYNAMIC_KEYS, battery_history
 from circulith.store.models import Battery
-from circulith.store.registry import register_passports
+from circulith.store.registry import register_passports, stored_passport
 
 DYNAMIC_FIELDS = frozenset(DYNAMIC_KEYS) | {"accident"}
 """Payload keys of events that carry dynamic values (shown per :func:`~circulith.auth.policy.event_view`)."""
@@ -362,6 +362,27 @@ def history(session: Session, principal: Principal, identifier: str) -> HistoryO
     events = [event_view(e, principal, s.audience, DYNAMIC_FIELDS) for e in battery_history(session, b.battery_id)]
     log_seen(session, principal, [s], "history")
     return HistoryOut(battery_id=b.battery_id, audience=s.audience.value, events=[EventOut(**e) for e in events])
+
+
+def export_passport(session: Session, principal: Principal, identifier: str) -> Passport:
+    """The whole stored passport, for a Battery Pass export: to its manufacturer and to authorities only.
+
+    An export carries every attribute, so it is given only to those who may see all of them: the
+    authorities (Annex XIII point 4) and the manufacturer who declared them. The export is logged.
+
+    Raises
+    ------
+    AccessDenied
+        For anyone else (they read the view they may see with :func:`read_passport`).
+    """
+    require_scope(principal, Scope.READ)
+    b = find_battery(session, identifier)
+    (s,) = audiences(session, principal, [b])
+    if s.audience is not Audience.AUTHORITY and principal.org_id != b.manufacturer_id:
+        raise AccessDenied(f"the full passport of {b.battery_id} is exported to its manufacturer "
+                           f"({b.manufacturer_id}) and to authorities only; read the view you may see instead")
+    log_seen(session, principal, [s], "export")
+    return stored_passport(b)
 
 
 def resolve_identifier(session: Session, identifier: str) -> ResolveOut:
