@@ -21,6 +21,8 @@ def install_api(app: FastAPI) -> None:
     """Include the API routers in ``app`` (order matters: specific paths before catch-alls)."""
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_jobs import router as jobs
 
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
+    app.include_router(jobs)
     app.include_router(router)

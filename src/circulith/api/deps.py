@@ -23,7 +23,7 @@ from circulith.api.settings import Settings
 from circulith.auth.errors import AccessDenied, NotAuthenticated
 from circulith.auth.policy import ANONYMOUS, Principal
 from circulith.auth.tokens import csrf_ok
-from circulith.services import platform as svc
+from circulith.services import credentials
 from circulith.store.database import transaction
 
 T = TypeVar("T")
@@ -118,11 +118,11 @@ def _identify(request: Request) -> Principal:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise NotAuthenticated("Authorization must be 'Bearer clk_...'")
-            principal, stale = svc.authenticate_api_key(session, token.strip())
+            principal, stale = credentials.authenticate_api_key(session, token.strip())
             if stale:  # at most once per KEY_TOUCH_INTERVAL (autocommit: written at once)
-                svc.record_key_use(session, principal.key_id or "")
+                credentials.record_key_use(session, principal.key_id or "")
         else:
-            principal = svc.principal_from_cookie(session, cookie or "", settings.secret_key)
+            principal = credentials.principal_from_cookie(session, cookie or "", settings.secret_key)
     except BaseException:
         session.close()
         raise

@@ -1,4 +1,4 @@
-"""API routes of the operations: triage, recovery and prices, compliance, forecast, capacity, network, jobs.
+"""API routes of the operations: triage, recovery and prices, compliance, forecast, capacity, network.
 
 Routes parse and format; :mod:`circulith.services.platform` decides who may do what.
 """
@@ -118,26 +118,3 @@ def capacity(principal: CurrentPrincipal) -> dict:
 def network(principal: CurrentPrincipal) -> dict:
     """Collection-to-hub network plan on the shipped example sites and demand."""
     return svc.network_plan(principal)
-
-
-# ---------------------------------------------------------------- jobs
-
-
-@router.post("/jobs/grade", response_model=s.JobOut, status_code=202, tags=["jobs"])
-def grade_job(request: Request, principal: CurrentPrincipal, body: s.GradeJobIn) -> s.JobOut:
-    """Grade the registry in the background; poll ``/jobs/{job_id}`` for progress."""
-    work = svc.triage_grade_work(engine_of(request), principal, chemistry=body.chemistry,
-                                 application=body.application)
-    return svc.submit_job(request.app.state.jobs, principal, "grade", work, "Grade the registry")
-
-
-@router.get("/jobs", response_model=list[s.JobOut], tags=["jobs"])
-def jobs(request: Request, principal: CurrentPrincipal) -> list[s.JobOut]:
-    """Your organisation's background jobs, newest first."""
-    return svc.list_jobs(request.app.state.jobs, principal)
-
-
-@router.get("/jobs/{job_id}", response_model=s.JobOut, tags=["jobs"])
-def job(request: Request, principal: CurrentPrincipal, job_id: str) -> s.JobOut:
-    """One background job and its progress."""
-    return svc.job_status(request.app.state.jobs, principal, job_id[:64])

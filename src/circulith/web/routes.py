@@ -25,6 +25,8 @@ from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput
+from circulith.services import background, credentials
+from circulith.services import fleet as fleet_svc
 from circulith.services import platform as svc
 from circulith.web.pages_public import router as public_router
 from circulith.web.templating import WEB, templates
@@ -162,7 +164,7 @@ def _network_charts(request: Request, principal: Principal, params: dict[str, st
 
 
 def _jobs_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    jobs = svc.list_jobs(request.app.state.jobs, principal)
+    jobs = background.list_jobs(request.app.state.jobs, principal)
     return [_table_chart("jobs", "Background jobs", "table",
                          ["job_id", "title", "status", "percent", "done", "total", "created_at", "finished_at",
                           "error"], [[getattr(j, c) for c in ("job_id", "title", "status", "percent", "done", "total",
@@ -219,7 +221,7 @@ def login_submit(request: Request, email: str = Form(..., max_length=254), passw
     settings = settings_of(request)
     client = request.client.host if request.client else "unknown"
     try:
-        cookie, _ = run(request, svc.login, email, password, limiter=request.app.state.limiter, client=client,
+        cookie, _ = run(request, credentials.login, email, password, limiter=request.app.state.limiter, client=client,
                         secret_key=settings.secret_key)
     except (NotAuthenticated, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
@@ -227,14 +229,14 @@ def login_submit(request: Request, email: str = Form(..., max_length=254), passw
                                           error=str(exc)), status_code=status)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(settings.session_cookie, cookie, httponly=True, samesite="lax", secure=settings.cookie_secure,
-                        max_age=int(svc.SESSION_TTL.total_seconds()), path="/")
+                        max_age=int(credentials.SESSION_TTL.total_seconds()), path="/")
     return response
 
 
 @router.post("/logout")
 def logout_submit(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     """End the session (CSRF-checked)."""
-    run(request, svc.logout, principal)
+    run(request, credentials.logout, principal)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(settings_of(request).session_cookie, path="/")
     return response
@@ -258,7 +260,7 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
     if page not in slugs:
         return templates.TemplateResponse(request, "error.html", _ctx(request, principal, status=404,
                                           message=f"no dashboard page '{page}'"), status_code=404)
-    data = run(request, svc.fleet, principal)
+    data = run(request, fleet_svc.fleet, principal)
     charts: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
     if page == "fleet":
@@ -272,7 +274,7 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
                   _chart("soh_bins", "State of health [%]", data.soh_pct_bins)]
     elif page == "ledger":
         charts = [_chart("events_by_kind", "Ledger events by kind", data.events_by_kind)]
-        extra["ledger"] = run(request, svc.ledger_status, principal, full=principal.sees_whole_fleet)
+        extra["ledger"] = run(request, fleet_svc.ledger_status, principal, full=principal.sees_whole_fleet)
     elif page == "access":
         extra["grants"] = run(request, svc.list_grants, principal)
         if principal.is_operator:
@@ -302,7 +304,7 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
     writer = csv.writer(buf)
     if table in CSV_TABLES:
         key, label = CSV_TABLES[table]
-        data = run(request, svc.fleet, principal)
+        data = run(request, fleet_svc.fleet, principal)
         writer.writerow([label, "count"])
         writer.writerows(getattr(data, key).items())
     elif table == "grants":
@@ -355,7 +357,7 @@ def dashboard_grade_job(request: Request, principal: Principal = Depends(current
                         chemistry: str = Form("", max_length=40)) -> Response:
     """Start "grade the registry" in the background; the jobs page shows its progress."""
     work = svc.triage_grade_work(engine_of(request), principal, chemistry=chemistry or None)
-    job = svc.submit_job(request.app.state.jobs, principal, "grade", work, "Grade the registry")
+    job = background.submit_job(request.app.state.jobs, principal, "grade", work, "Grade the registry")
     return RedirectResponse(f"/dashboard/jobs?job={job.job_id}", status_code=303)
 
 
@@ -370,7 +372,7 @@ async def dashboard_import_job(request: Request, principal: Principal = Depends(
     data = await file.read()
     tmp = Path(tempfile.mkdtemp(prefix="circulith-import-")) / f"upload{suffix}"
     tmp.write_bytes(data)
-    inner = svc.import_passports_work(engine_of(request), principal, tmp)
+    inner = background.import_passports_work(engine_of(request), principal, tmp)
 
     def work(progress: Any) -> dict[str, Any]:
         try:
@@ -378,7 +380,7 @@ async def dashboard_import_job(request: Request, principal: Principal = Depends(
         finally:
             shutil.rmtree(tmp.parent, ignore_errors=True)
 
-    job = svc.submit_job(request.app.state.jobs, principal, "import", work, f"Import {name}")
+    job = background.submit_job(request.app.state.jobs, principal, "import", work, f"Import {name}")
     return RedirectResponse(f"/dashboard/jobs?job={job.job_id}", status_code=303)
 
 
@@ -387,7 +389,7 @@ def job_fragment(request: Request, principal: OptionalPrincipal, job_id: str) ->
     """A job's progress bar, polled by htmx until the job ends."""
     if not principal.authenticated:
         return HTMLResponse("", status_code=401)
-    job = svc.job_status(request.app.state.jobs, principal, job_id[:64])
+    job = background.job_status(request.app.state.jobs, principal, job_id[:64])
     return templates.TemplateResponse(request, "_job.html", {"request": request, "job": job})
 
 
@@ -396,7 +398,7 @@ def ledger_head_fragment(request: Request, principal: OptionalPrincipal) -> Resp
     """The ledger head, polled by htmx on the ledger page."""
     if not principal.authenticated:
         return HTMLResponse("", status_code=401)
-    head = run(request, svc.ledger_status, principal, full=False)
+    head = run(request, fleet_svc.ledger_status, principal, full=False)
     return templates.TemplateResponse(request, "_ledger_head.html", {"request": request, "ledger": head})
 
 
