@@ -31,6 +31,7 @@ CASES = [
          "/api/v1/fleet/summary?level=module"),
     Case("ledger head", "{maker}", ["ledger", "status"], "/api/v1/ledger/head"),
     Case("ledger verification", AUTHORITY, ["ledger", "status", "--verify"], "/api/v1/ledger/verify"),
+    Case("reference tables", "{maker}", ["reference", "list"], "/api/v1/reference"),
 ]
 
 

@@ -22,7 +22,9 @@ def install_api(app: FastAPI) -> None:
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
     from circulith.api.routes_jobs import router as jobs
+    from circulith.api.routes_reference import router as reference
 
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(jobs)
+    app.include_router(reference)
     app.include_router(router)

@@ -41,6 +41,7 @@ def _register() -> None:
         compliance_commands,
         planning_commands,
         recovery_commands,
+        reference_commands,
         registry_commands,
         serve_commands,
         triage_commands,
@@ -53,6 +54,7 @@ def _register() -> None:
     app.add_typer(compliance_commands.app, name="compliance")
     app.add_typer(planning_commands.forecast_app, name="forecast")
     app.add_typer(planning_commands.network_app, name="network")
+    app.add_typer(reference_commands.app, name="reference")
 
 
 _register()
