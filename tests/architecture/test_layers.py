@@ -153,3 +153,22 @@ def test_engines_import_neither_services_nor_store(engine: str) -> None:
 def test_api_does_not_import_web() -> None:
     bad = [(m, t) for m, t in _package_imports("api") if t.startswith("circulith.web")]
     assert not bad, f"api/ imports web/: {bad}"
+
+
+TYPED_SERVICE_MODULES = ("access_rules", "background", "credentials", "demo_users", "fleet", "passports",
+                         "reference_tables")
+"""Service modules whose public functions return typed models (add each module as it moves out of
+``services/platform.py``)."""
+
+
+@pytest.mark.parametrize("module", TYPED_SERVICE_MODULES)
+def test_public_service_functions_return_typed_results(module: str) -> None:
+    path = PACKAGE / "services" / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    untyped = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            ret = ast.unparse(node.returns) if node.returns else "<missing>"
+            if ret == "<missing>" or "dict[str, Any]" in ret or ret == "Any":
+                untyped.append(f"{node.name} -> {ret}")
+    assert not untyped, f"services/{module}.py returns untyped data: {untyped}"

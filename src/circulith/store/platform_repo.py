@@ -1,7 +1,7 @@
 """Queries of the platform tables, and the scoped battery queries the access layer builds on.
 
 Only SQL lives here; who may see what is decided in :mod:`circulith.auth.policy` and applied in
-:mod:`circulith.services.platform`.
+:mod:`circulith.services.access_rules` and the services built on it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Web routes: login, dashboard pages with vendored ECharts and htmx, CSV downloads, public passport pages.
+"""Web routes: login, dashboard pages with vendored ECharts and htmx, CSV downloads (public passport pages:
+:mod:`circulith.web.pages_public`).
 
-Every page reads through :mod:`circulith.services.platform`, the same access layer as the API.
+Every page reads through the same services as the API and the CLI (:mod:`circulith.services`), which
+apply the access rules (:mod:`circulith.services.access_rules`).
 Extension points for the triage, recovery and planning panels are the template blocks
 ``triage_panel``, ``recovery_panel`` and ``planning_panel`` of ``dashboard_base.html``, and the
 ``panels`` list of :data:`EXTRA_PAGES`.
