@@ -208,6 +208,20 @@ def test_the_level_is_capped_by_who_the_command_acts_as_and_restricted_reads_are
     assert _access_log(db) == after
 
 
+def test_the_acting_organisation_can_come_from_the_environment(db, fleet, tmp_path, capsys, monkeypatch):
+    pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
+    assert run(["--db", db, "import", "passports", str(pfile)]) == 0
+    _register_organisations(db)
+    ident = fleet.passports[0].identifiers[0]
+    capsys.readouterr()
+    monkeypatch.setenv("CIRCULITH_AS", "MSA-DE")
+    assert run(["--db", db, "passport", "show", ident, "--json"]) == 0
+    assert _json_out(capsys)["audience"] == "authority"
+    # --as wins over the environment
+    assert run(["--db", db, "--as", "DIS-KREIS", "passport", "show", ident, "--json"]) == 0
+    assert _json_out(capsys)["audience"] == "public"
+
+
 def _register_organisations(url: str) -> None:
     from circulith.demo.fleet import ORGANISATIONS
     from circulith.store.database import create_db_engine, transaction
