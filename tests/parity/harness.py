@@ -10,6 +10,7 @@ from the scenario at run time) to a test module next to ``test_registry_parity.p
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 from collections.abc import Iterator
@@ -65,6 +66,14 @@ def api_json(client: Any, path: str) -> Any:
     r = client.get(path)
     assert r.status_code == 200, f"GET {path} as {client.org_id}: {r.status_code} {r.text[:300]}"
     return r.json()
+
+
+def dashboard_csv(client: Any, table: str) -> dict[str, int]:
+    """A dashboard count table (``/dashboard/csv/TABLE.csv``) as {label: count}, for the third door."""
+    r = client.get(f"/dashboard/csv/{table}.csv")
+    assert r.status_code == 200, f"dashboard table {table} as {client.org_id}: {r.status_code}"
+    rows = list(csv.reader(io.StringIO(r.text)))
+    return {label: int(count) for label, count in rows[1:]}
 
 
 def _diffs(a: Any, b: Any, path: str = "") -> Iterator[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import Case, assert_parity, check
+from .harness import Case, assert_parity, check, cli_json, dashboard_csv
 
 UNRELATED = "REF-SALTWORKS"
 AUTHORITY = "MSA-DE"
@@ -55,6 +55,15 @@ def test_the_audience_differs_by_principal_and_both_doors_agree_on_it(scenario, 
     assert seen[UNRELATED] == "public"
     assert seen[AUTHORITY] == "authority"
     assert seen[COMMISSION] == "commission"
+
+
+@pytest.mark.parametrize("org", ["{maker}", AUTHORITY])
+def test_the_dashboard_tables_match_the_fleet_summary_of_both_doors(org: str, scenario, db_url, clients) -> None:
+    org = org.format(maker=scenario.maker)
+    summary = cli_json(db_url, org, ["fleet", "summary"])
+    for table, key in (("chemistry", "by_chemistry"), ("region", "by_region"), ("status", "by_status"),
+                       ("lifecycle_state", "by_lifecycle_state"), ("events_by_kind", "events_by_kind")):
+        assert dashboard_csv(clients[org], table) == summary[key], (org, table)
 
 
 def test_the_harness_reports_where_the_doors_differ() -> None:
