@@ -317,3 +317,15 @@ def test_imports_and_successors_follow_the_acting_organisations_rights(db, fleet
     assert run(["--db", db, "--as", "REU-SECONDVOLT", "passport", "successor", pack.battery_id,
                 "--status", "repurposed", "--new-id", "NEW-1", "--operator", "REC-NORDMET"]) == 2
     assert "with yourself as its operator" in capsys.readouterr().err
+
+
+def test_serve_uses_its_listen_address_as_public_base_url_unless_configured(db, monkeypatch):
+    from circulith.cli.common import state
+    from circulith.cli.serve_commands import build_app
+
+    monkeypatch.setattr(state, "db_url", db)
+    monkeypatch.delenv("CIRCULITH_PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("CIRCULITH_ENV", "test")
+    assert build_app("http://127.0.0.1:9123").state.settings.public_base_url == "http://127.0.0.1:9123"
+    monkeypatch.setenv("CIRCULITH_PUBLIC_BASE_URL", "https://passports.example.org")
+    assert build_app("http://127.0.0.1:9123").state.settings.public_base_url == "https://passports.example.org"
