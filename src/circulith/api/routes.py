@@ -10,7 +10,6 @@ from circulith.api import schemas as s
 from circulith.api.deps import CurrentPrincipal, run, run_read, settings_of
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.auth.policy import Principal
-from circulith.auth.tokens import csrf_token
 from circulith.services import credentials, passports
 from circulith.services import fleet as fleet_svc
 from circulith.services import platform as svc
@@ -48,9 +47,7 @@ def logout(request: Request, principal: CurrentPrincipal) -> Response:
 
 
 def _me(request: Request, p: Principal) -> s.MeOut:
-    token = csrf_token(settings_of(request).secret_key, p.session_digest) if p.session_digest else None
-    return s.MeOut(org_id=p.org_id, role=p.role.value if p.role else None, user_id=p.user_id, key_id=p.key_id,
-                   scopes=sorted(p.scopes), via=p.via, csrf_token=token)
+    return credentials.whoami(p, secret_key=settings_of(request).secret_key)
 
 
 @router.get("/auth/me", response_model=s.MeOut, tags=["auth"])

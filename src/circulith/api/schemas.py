@@ -17,6 +17,7 @@ from circulith.passport.model import Passport
 # Response models that are the services' own (re-exported by name for the routes).
 from circulith.services.background import JobOut as JobOut
 from circulith.services.credentials import ApiKeyOut as ApiKeyOut
+from circulith.services.credentials import MeOut as MeOut
 from circulith.services.fleet import FleetOut as FleetOut
 from circulith.services.fleet import LedgerOut as LedgerOut
 from circulith.services.passports import BatteryRef as BatteryRef
@@ -199,16 +200,6 @@ class LoginIn(_In):
     password: str = Field(min_length=1, max_length=200)
 
 
-class MeOut(BaseModel):
-    """Who the caller is."""
-
-    org_id: str | None
-    role: str | None
-    user_id: str | None
-    key_id: str | None
-    scopes: list[str]
-    via: str
-    csrf_token: str | None = None
 
 
 # ---------------------------------------------------------------- operations: triage, recovery, planning, jobs

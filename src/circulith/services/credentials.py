@@ -14,6 +14,7 @@ from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.auth.ratelimit import LoginLimiter
 from circulith.auth.tokens import (
     api_key_matches,
+    csrf_token,
     mint_api_key,
     mint_session_token,
     open_session_cookie,
@@ -42,6 +43,26 @@ class ApiKeyOut(BaseModel):
     revoked_at: str | None = None
     last_used_at: str | None = None
     secret: str | None = None
+
+
+class MeOut(BaseModel):
+    """Who the caller is."""
+
+    org_id: str | None
+    role: str | None
+    user_id: str | None
+    key_id: str | None
+    scopes: list[str]
+    via: str
+    csrf_token: str | None = None
+
+
+def whoami(principal: Principal, *, secret_key: str) -> MeOut:
+    """The caller's identity, scopes and (for a browser session) the CSRF token unsafe requests must carry."""
+    token = csrf_token(secret_key, principal.session_digest) if principal.session_digest else None
+    return MeOut(org_id=principal.org_id, role=principal.role.value if principal.role else None,
+                 user_id=principal.user_id, key_id=principal.key_id, scopes=sorted(principal.scopes),
+                 via=principal.via, csrf_token=token)
 
 
 def principal_for_user(session: Session, user_id: str, *, via: str, session_digest: str | None = None) -> Principal:
