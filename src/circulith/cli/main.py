@@ -42,6 +42,7 @@ def _register() -> None:
 
     registry_commands.register(app)
     serve_commands.register(app)
+    triage_commands.app.command("read")(__import__("circulith.cli.measurement_commands", fromlist=["read"]).read)
     app.add_typer(triage_commands.app, name="triage")
     app.add_typer(recovery_commands.app, name="recovery")
     app.add_typer(compliance_commands.app, name="compliance")

@@ -119,41 +119,101 @@ def read_maccor(path: str | Path) -> pd.DataFrame:
     return _finish(out, str(path))
 
 
+_IMPEDANCE_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "|Z|/Ohm", "Phase(Z)/deg")
+
+
+def _refuse_impedance(frame: pd.DataFrame, source: str) -> None:
+    """Refuse a file whose rows are mostly impedance points (frequency recorded).
+
+    Modulo-bat exports carry the impedance columns empty beside the cycling data; only a file in
+    which most rows hold a frequency is an impedance spectrum.
+    """
+    if "freq/Hz" not in frame:
+        return
+    freq = pd.to_numeric(frame["freq/Hz"], errors="coerce")
+    if len(frame) and float((freq.fillna(0) > 0).mean()) > 0.5:
+        found = [c for c in _IMPEDANCE_COLUMNS if c in frame]
+        raise InvalidInput(f"this is an impedance spectrum (EIS: {', '.join(found)}), not a time series; "
+                           "read it with an impedance tool, not as a cycling measurement", source=source)
+
+
 def _biologic_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    tcol = next((c for c in frame.columns if c.startswith("time/")), None)
+    """Map EC-Lab columns onto the canonical frame.
+
+    The measured current is ``I/mA`` (or ``<I>/mA``). GCPL files carry no measured current column:
+    there the current is derived from the charge increment the instrument recorded per point,
+    ``dq/mA.h``, as ``I = dq / dt``. The control set-point (``control/V/mA``, ``control/mA``) is never
+    used as a current: it is a voltage during potential holds and the programmed value during rests.
+    """
+    columns = list(frame.columns)
+    _refuse_impedance(frame, source)
+    tcol = next((c for c in columns if c.startswith("time/")), None)
     vcol = next((c for c in ["Ecell/V", "Ewe/V", "<Ewe>/V", "<Ecell>/V"] if c in frame), None)
-    icol = next((c for c in ["I/mA", "<I>/mA", "control/V/mA"] if c in frame), None)
-    missing = [n for n, c in [("time/s", tcol), ("Ecell/V or Ewe/V", vcol), ("I/mA", icol)] if c is None]
+    icol = next((c for c in ["I/mA", "<I>/mA"] if c in frame), None)
+    dqcol = "dq/mA.h" if "dq/mA.h" in frame else None
+    missing = [n for n, c in [("time/s", tcol), ("Ecell/V or Ewe/V", vcol), ("I/mA or dq/mA.h", icol or dqcol)]
+               if c is None]
     if missing:
         raise InvalidInput([Problem(None, c, "BioLogic column missing") for c in missing], source=source)
+    assert tcol is not None and vcol is not None
     t = pd.to_numeric(frame[tcol], errors="coerce")
     if t.isna().any():  # absolute time format (MM/DD/YYYY hh:mm:ss.fff)
         ts = pd.to_datetime(frame[tcol], format="%m/%d/%Y %H:%M:%S.%f", errors="coerce")
         t = (ts - ts.iloc[0]).dt.total_seconds()
-    out = pd.DataFrame({"time_s": t, "voltage_v": frame[vcol],
-                        "current_a": pd.to_numeric(frame[icol], errors="coerce") / 1000.0})
+    basis = "measured"
+    if icol is not None:
+        current_a = pd.to_numeric(frame[icol], errors="coerce") / 1000.0
+    else:
+        dq_ah = pd.to_numeric(frame[dqcol], errors="coerce").to_numpy(dtype=float) / 1000.0
+        dt_s = np.diff(t.to_numpy(dtype=float), prepend=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cur = np.where(dt_s > 0, dq_ah * 3600.0 / dt_s, 0.0)
+        cur[0] = 0.0
+        current_a = pd.Series(cur)
+        basis = "dq"
+    out = pd.DataFrame({"time_s": t, "voltage_v": frame[vcol], "current_a": current_a})
     for src, dst in [("Ns", "step"), ("cycle number", "cycle"), ("Temperature/°C", "temperature_c"),
                      ("T/°C", "temperature_c")]:
         if src in frame and dst not in out:
             col = pd.to_numeric(frame[src], errors="coerce")
             if col.notna().any():
                 out[dst] = col
-    return _finish(out, source)
+    result = _finish(out, source)
+    result.attrs["current_basis"] = basis
+    result.attrs["columns"] = columns
+    if dqcol is not None:  # the instrument's own coulomb count, the same in .mpr and .mpt
+        dq = pd.to_numeric(frame[dqcol], errors="coerce").fillna(0.0).to_numpy(dtype=float) / 1000.0
+        result.attrs["instrument_charge_ah"] = float(dq[dq > 0].sum())
+        result.attrs["instrument_discharge_ah"] = float(-dq[dq < 0].sum())
+    return result
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|\t|;)-?\d+,\d+(?:E[+-]\d+)?(?:\t|;|$)", re.MULTILINE)
 
 
 def read_biologic_text(path: str | Path) -> pd.DataFrame:
-    """Read a BioLogic EC-Lab text export: ``.mpt`` (``Nb header lines``) or ``;``-separated CSV."""
+    """Read a BioLogic EC-Lab text export: ``.mpt`` (``Nb header lines``) or ``;``-separated CSV.
+
+    Exports written with a decimal comma (EC-Lab on a German or French locale) are recognised from
+    the first data line and read with ``,`` as the decimal mark.
+    """
     path = Path(path)
     text = path.read_text(encoding="latin-1", errors="replace")
     skip = 0
     m = re.search(r"Nb header lines\s*:\s*(\d+)", text[:2000])
     if m:
         skip = int(m.group(1)) - 1
-    first = text.split("\n", skip + 1)[skip]
+    lines = text.split("\n", skip + 2)
+    first = lines[skip]
     sep = "\t" if first.count("\t") > first.count(";") else ";"
-    frame = pd.read_csv(io.StringIO(text), sep=sep, skiprows=skip, index_col=False, low_memory=False)
+    data_line = lines[skip + 1] if len(lines) > skip + 1 else ""
+    decimal = "," if sep == "\t" and _DECIMAL_COMMA.search(data_line) else "."
+    frame = pd.read_csv(io.StringIO(text), sep=sep, skiprows=skip, index_col=False, low_memory=False,
+                        decimal=decimal)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return _biologic_frame(frame, str(path))
+    result = _biologic_frame(frame, str(path))
+    result.attrs["decimal"] = decimal
+    return result
 
 
 def read_biologic_mpr(path: str | Path) -> pd.DataFrame:
@@ -166,6 +226,42 @@ def read_biologic_mpr(path: str | Path) -> pd.DataFrame:
         raise InvalidInput(f"galvani cannot read this .mpr: {exc}", source=str(path)) from exc
     frame = pd.DataFrame(mpr.data)
     return _biologic_frame(frame, str(path))
+
+
+def read_battery_data_format(path: str | Path) -> pd.DataFrame:
+    """Read a Battery Data Format CSV (Battery Data Alliance BDF: ``Test Time / s``, ``Voltage / V``,
+    ``Current / A`` [+ ``Step Index / 1``, ``Cycle Count / 1``, ``Temperature T1 / degC``]).
+
+    BDF uses positive current for charging, as the canonical frame does.
+    """
+    path = Path(path)
+    frame = pd.read_csv(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    need = {"Test Time / s": "time_s", "Voltage / V": "voltage_v", "Current / A": "current_a"}
+    missing = [c for c in need if c not in frame]
+    if missing:
+        raise InvalidInput([Problem(None, c, "Battery Data Format column missing") for c in missing],
+                           source=str(path))
+    out = pd.DataFrame({dst: frame[src] for src, dst in need.items()})
+    for src, dst in [("Step Index / 1", "step"), ("Cycle Count / 1", "cycle"),
+                     ("Temperature T1 / degC", "temperature_c")]:
+        if src in frame:
+            out[dst] = frame[src]
+    return _finish(out, str(path))
+
+
+#: Binary formats recognised by their first bytes, refused with the export to use instead.
+_BINARY_SIGNATURES: list[tuple[bytes, str, str]] = [
+    (b"\x89HDF\r\n\x1a\n", "HDF5 (.h5)",
+     "export the channels as CSV (time_s, voltage_v, current_a) or as a Battery Data Format CSV"),
+    (b"\x00\x01\x00\x00Standard Jet DB", "Arbin .res (Microsoft Access database)",
+     "export it from Arbin MITS Pro / Data Watcher as CSV"),
+    (b"\x00\x01\x00\x00Standard ACE DB", "Arbin .res (Microsoft Access database)",
+     "export it from Arbin MITS Pro / Data Watcher as CSV"),
+    (b"PK\x03\x04", "Neware .ndax (zip archive)", "export it from Neware BTSDA as CSV or Excel"),
+    (b"NEWARE", "Neware .nda", "export it from Neware BTSDA as CSV or Excel"),
+    (b"SQLite format 3\x00", "SQLite database", "export the channels as CSV"),
+]
 
 
 def read_novonix(path: str | Path) -> pd.DataFrame:
@@ -193,31 +289,48 @@ def read_novonix(path: str | Path) -> pd.DataFrame:
 def detect_format(path: str | Path) -> str:
     """Guess the format of a measurement file from its name and first bytes.
 
-    Returns one of ``canonical, arbin, maccor, biologic_text, biologic_mpr, novonix``.
+    Returns one of ``canonical, arbin, maccor, biologic_text, biologic_mpr, novonix, bdf``. Known
+    binary formats without a reader here (HDF5, Arbin ``.res``, Neware ``.nda``/``.ndax``) and
+    impedance spectra are refused with a message naming the format.
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".mpr":
+    if not path.is_file():
+        raise InvalidInput("file not found", source=str(path))
+    raw = path.read_bytes()[:4096]
+    for magic, name, advice in _BINARY_SIGNATURES:
+        if raw.startswith(magic):
+            raise InvalidInput(f"{name} is a binary format circulith does not read; {advice}", source=str(path))
+    if suffix in (".res", ".nda", ".ndax", ".h5", ".hdf5"):
+        raise InvalidInput(f"{suffix} files are not read by circulith; export the run as CSV", source=str(path))
+    if suffix == ".mpr" or raw.startswith(b"BIO-LOGIC MODULAR FILE"):
         return "biologic_mpr"
-    if suffix == ".parquet":
+    if suffix == ".parquet" or raw.startswith(b"PAR1"):
         return "canonical"
-    head = path.read_bytes()[:4096].decode("latin-1", errors="replace")
+    if b"\x00" in raw:
+        raise InvalidInput("binary file of an unknown measurement format", source=str(path))
+    head = raw.decode("latin-1", errors="replace")
     if head.startswith("[Summary]") or "Novonix" in head[:200]:
         return "novonix"
     if "EC-Lab" in head[:100] or "Ecell/V" in head or "Ewe/V" in head:
         return "biologic_text"
+    if "freq/Hz" in head or "Re(Z)/Ohm" in head:
+        raise InvalidInput("this is an impedance spectrum (EIS), not a time series", source=str(path))
     if "Rec#" in head or "MaccorTestProcedure" in head or re.fullmatch(r"\.\d{3}", suffix):
         return "maccor"
+    if "Test Time / s" in head and "Voltage / V" in head:
+        return "bdf"
     if "Test_Time" in head and "Voltage" in head:
         return "arbin"
     if "time_s" in head:
         return "canonical"
-    raise InvalidInput("unrecognised measurement format (expected canonical CSV/Parquet, Arbin, Maccor, "
-                       "BioLogic .mpt/.mpr or Novonix)", source=str(path))
+    raise InvalidInput("unrecognised measurement format (expected canonical CSV/Parquet, Arbin CSV, Maccor "
+                       "text, BioLogic .mpt/.mpr, Novonix CSV or Battery Data Format CSV)", source=str(path))
 
 
 _READERS = {"canonical": read_canonical, "arbin": read_arbin, "maccor": read_maccor,
-            "biologic_text": read_biologic_text, "biologic_mpr": read_biologic_mpr, "novonix": read_novonix}
+            "biologic_text": read_biologic_text, "biologic_mpr": read_biologic_mpr, "novonix": read_novonix,
+            "bdf": read_battery_data_format}
 
 
 def read_measurement(path: str | Path, *, fmt: str | None = None) -> pd.DataFrame:
