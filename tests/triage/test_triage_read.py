@@ -140,3 +140,33 @@ def test_canonical_copy_of_a_sample_reads(tmp_path: Path, capsys: pytest.Capture
     src = shared_path("data", "cycler_samples", "novonix", "test_Nova_Form-CH01-01_short.csv")
     shutil.copy(src, tmp_path / "x.csv")
     assert read_json(tmp_path / "x.csv", capsys)["reader"] == "novonix"
+
+
+@pytest.mark.parametrize(("name", "reader"), [s for s in SAMPLES if not s[0].endswith(".mpr")
+                                              and not s[0].startswith("novonix")])
+def test_block_by_block_totals_equal_the_whole_file_read(name: str, reader: str) -> None:
+    from circulith.triage.readers.read_chunked import stream_figures
+    from circulith.triage.readers.read_measurements import read_measurement
+    from circulith.triage.readers.summary import measurement_figures
+
+    path = shared_path("data", "cycler_samples", name)
+    whole = measurement_figures(read_measurement(path, fmt=reader))
+    blocks = stream_figures(path, reader, chunk_rows=7)
+    assert blocks.rows == whole.rows and blocks.steps == whole.steps and blocks.cycles == whole.cycles
+    assert blocks.duration_s == pytest.approx(whole.duration_s, rel=1e-12)
+    assert blocks.charge_ah == pytest.approx(whole.charge_ah, rel=1e-9, abs=1e-15)
+    assert blocks.discharge_ah == pytest.approx(whole.discharge_ah, rel=1e-9, abs=1e-15)
+    assert (blocks.voltage_min_v, blocks.voltage_max_v) == (whole.voltage_min_v, whole.voltage_max_v)
+
+
+def test_large_files_are_totalled_in_blocks(tmp_path: Path) -> None:
+    from circulith.auth.policy import Principal
+    from circulith.services.measurements import read_measurement_file
+
+    path = tmp_path / "big.csv"
+    t = range(7201)
+    path.write_text("time_s,voltage_v,current_a\n" + "\n".join(f"{k},3.7,{-1.0 if k < 3600 else 1.0}" for k in t))
+    streamed = read_measurement_file(Principal(), path, stream_above_bytes=0)
+    whole = read_measurement_file(Principal(), path)
+    assert streamed.model_dump() == whole.model_dump()
+    assert streamed.discharge_ah == pytest.approx(1.0, abs=1e-3)

@@ -7,8 +7,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from circulith.auth.policy import Principal
-from circulith.triage.readers.read_measurements import detect_format, read_measurement
+from circulith.triage.readers.read_chunked import stream_figures
+from circulith.triage.readers.read_measurements import LAYOUTS, detect_format, read_head, read_measurement
 from circulith.triage.readers.summary import CANONICAL_UNITS, measurement_figures
+
+#: Files above this size are totalled block by block (flat memory) when their format allows it [bytes].
+STREAM_ABOVE_BYTES = 64 * 1024 * 1024
 
 
 class ColumnRead(BaseModel):
@@ -37,7 +41,8 @@ class MeasurementRead(BaseModel):
     source_columns: list[str]
 
 
-def read_measurement_file(principal: Principal, path: Path, *, fmt: str | None = None) -> MeasurementRead:
+def read_measurement_file(principal: Principal, path: Path, *, fmt: str | None = None,
+                          stream_above_bytes: int = STREAM_ABOVE_BYTES) -> MeasurementRead:
     """Read ``path`` with the reader for its format (detected unless ``fmt``) and total it.
 
     The file is local input: nothing in the registry is read or written, so every principal may
@@ -50,8 +55,14 @@ def read_measurement_file(principal: Principal, path: Path, *, fmt: str | None =
     """
     del principal  # reading a local file touches no registry data
     reader = fmt or detect_format(path)
-    frame = read_measurement(path, fmt=reader)
-    figures = measurement_figures(frame)
+    streamable = reader in LAYOUTS and path.suffix.lower() != ".parquet"
+    if streamable and path.stat().st_size > stream_above_bytes:
+        figures = stream_figures(path, reader)
+        head = read_head(path, reader)
+    else:
+        head = read_measurement(path, fmt=reader)
+        figures = measurement_figures(head)
+    frame = head
     columns = [ColumnRead(name=c, unit=CANONICAL_UNITS[c]) for c in frame.columns if c in CANONICAL_UNITS]
     return MeasurementRead(
         file=str(path), reader=reader, rows=figures.rows, duration_s=figures.duration_s,
@@ -60,3 +71,4 @@ def read_measurement_file(principal: Principal, path: Path, *, fmt: str | None =
         current_basis=str(frame.attrs.get("current_basis", "measured")),
         decimal_mark=str(frame.attrs.get("decimal", ".")), columns=columns,
         source_columns=[str(c) for c in frame.attrs.get("columns", [])])
+
