@@ -27,23 +27,29 @@ def test_gtin_check_digit_published_examples():
 
 
 def test_gs1_digital_link_canonicalisation():
-    a = parse_identifier("HTTPS://brand.example.com/some/prefix/01/9506000134352/21/AB%2F1?linkType=all")
+    a = parse_identifier("HTTPS://brand.example.com/some/prefix/01/09506000134352/21/AB%2F1?linkType=all")
     assert a.scheme == "gs1"
     assert a.parts == {"gtin": "09506000134352", "serial": "AB/1"}
     assert a.canonical == "https://id.gs1.org/01/09506000134352/21/AB%2F1"
     assert canonical("https://id.gs1.org/01/09506000134352/21/AB%2f1") == a.canonical
+    # a zero-suppressed GTIN-13 inside a Digital Link URI is refused (AI 01 is N14) unless the legacy
+    # option is given, as in GS1's reference parser
+    legacy = "HTTPS://brand.example.com/some/prefix/01/9506000134352/21/AB%2F1"
+    with pytest.raises(InvalidInput, match="14 digits"):
+        parse_identifier(legacy)
+    assert parse_identifier(legacy, permit_zero_suppressed_gtin=True).canonical == a.canonical
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("https://id.gs1.org/01/9506000134353/21/1", "check digit"),
-        ("https://id.gs1.org/01/950600013435/21/1", "check digit"),
-        ("https://id.gs1.org/01/12345/21/1", "8, 12, 13 or 14"),
-        ("https://id.gs1.org/01/9506000134352/21/" + "A" * 21, "1-20"),
-        ("https://id.gs1.org/01/9506000134352/21/A%20B", "character set 82"),
-        ("https://id.gs1.org/01/9506000134352/21/1/10/L", "order"),
-        ("https://id.gs1.org/01/9506000134352/99/1", "key qualifier"),
+        ("https://id.gs1.org/01/09506000134353/21/1", "check digit"),
+        ("https://id.gs1.org/01/950600013435/21/1", "14 digits"),
+        ("https://id.gs1.org/01/12345/21/1", "14 digits"),
+        ("https://id.gs1.org/01/09506000134352/21/" + "A" * 21, "too long"),
+        ("https://id.gs1.org/01/09506000134352/21/A%20B", "character set 82"),
+        ("https://id.gs1.org/01/09506000134352/21/1/10/L", "order"),
+        ("https://id.gs1.org/01/09506000134352/99/1", "key qualifier"),
         ("http://example.com/x", "https"),
         ("https://user@example.com/x", "user information"),
         ("https://example.com/" + "a" * 300, "255"),

@@ -28,7 +28,7 @@ def test_example_passport_is_valid_and_canonical():
 
 
 def test_identity_keys_are_canonicalised():
-    p = Passport.model_validate(_with(battery_id="HTTPS://brand.example/01/9506000134352/21/X1"))
+    p = Passport.model_validate(_with(battery_id="HTTPS://brand.example/01/09506000134352/21/X1"))
     assert p.battery_id == "https://id.gs1.org/01/09506000134352/21/X1"
 
 

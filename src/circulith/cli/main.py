@@ -39,6 +39,7 @@ def _register() -> None:
     """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
     from circulith.cli import (
         compliance_commands,
+        measurement_commands,
         planning_commands,
         recovery_commands,
         reference_commands,
@@ -49,6 +50,7 @@ def _register() -> None:
 
     registry_commands.register(app)
     serve_commands.register(app)
+    triage_commands.app.command("read")(measurement_commands.read)
     app.add_typer(triage_commands.app, name="triage")
     app.add_typer(recovery_commands.app, name="recovery")
     app.add_typer(compliance_commands.app, name="compliance")

@@ -3,11 +3,11 @@
 Four schemes are accepted (Art. 77(3) asks for a unique identifier; the Regulation names no scheme):
 
 ``gs1``
-    GS1 Digital Link URI (GS1 Digital Link standard: URI syntax, release 1.2): a path
-    ``/01/{GTIN}`` optionally followed by the key qualifiers ``/22/{CPV}``, ``/10/{lot}``,
-    ``/21/{serial}`` in that order, on any host. The GTIN (8, 12, 13 or 14 digits) is checked with the
-    GS1 mod-10 check digit and padded to GTIN-14; qualifier values are 1-20 characters of GS1 AI
-    encodable character set 82 (GS1 General Specifications, figure 7.11-1). Canonical form:
+    GS1 Digital Link URI keyed by a GTIN (GS1 Digital Link standard: URI syntax, release 1.4; see
+    :mod:`circulith.passport.gs1_digital_link` for every rule): ``/01/{GTIN-14}`` on any host and
+    stem, optionally followed by the key qualifiers ``/22/{CPV}``, ``/10/{lot}``, ``/21/{serial}`` in
+    that order, or ``/235/{TPX}``; data attributes in the query string validated by AI. Zero-suppressed
+    GTINs are refused unless ``permit_zero_suppressed_gtin`` is given. Canonical form:
     ``https://id.gs1.org/01/{GTIN-14}[/22/..][/10/..][/21/..]``, values percent-encoded except
     RFC 3986 unreserved characters, no query or fragment (GS1 canonical Digital Link URI).
 ``iec61406``
@@ -43,9 +43,10 @@ import string
 import uuid
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from circulith.errors import InvalidInput, Problem
+from circulith.passport import gs1_digital_link as gs1dl
 
 __all__ = [
     "Identifier",
@@ -91,90 +92,25 @@ def _fail(text: str, reason: str) -> InvalidInput:
 # GS1
 # ---------------------------------------------------------------------------------------------
 
-#: GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
-GS1_CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
-_GS1_QUALIFIERS = ("22", "10", "21")
-_GS1_NAMES = {"22": "cpv", "10": "lot", "21": "serial"}
-GS1_CANONICAL_HOST = "id.gs1.org"
-
-
-def gtin_check_digit(body: str) -> int:
-    """GS1 mod-10 check digit for the digits of a GTIN without its check digit.
-
-    Weights 3 and 1 alternate from the rightmost digit of ``body`` (GS1 General Specifications,
-    section 7.9.1). Example: ``950600013435`` -> ``2`` (GTIN-13 9506000134352, the GS1 example).
-    """
-    if not body.isdigit():
-        raise ValueError(f"GTIN body must be digits, got {body!r}")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10
-
-
-def _check_gtin(text: str, gtin: str) -> str:
-    if not gtin.isdigit() or len(gtin) not in (8, 12, 13, 14):
-        raise _fail(text, f"GTIN must be 8, 12, 13 or 14 digits (GS1 AI 01), got {gtin!r}")
-    expected = gtin_check_digit(gtin[:-1])
-    if int(gtin[-1]) != expected:
-        raise _fail(
-            text, f"GTIN {gtin} fails the GS1 mod-10 check digit (expected {expected}, got {gtin[-1]})"
-        )
-    return gtin.zfill(14)
-
-
-def _check_cset82(text: str, ai: str, value: str) -> None:
-    name = _GS1_NAMES[ai]
-    if not 1 <= len(value) <= 20:
-        raise _fail(text, f"GS1 AI {ai} ({name}) must be 1-20 characters, got {len(value)}")
-    bad = sorted(set(value) - GS1_CSET82)
-    if bad:
-        raise _fail(
-            text, f"GS1 AI {ai} ({name}) has characters outside GS1 character set 82: {''.join(bad)!r}"
-        )
+GS1_CSET82 = gs1dl.GS1_CSET82
+GS1_CANONICAL_HOST = gs1dl.GS1_CANONICAL_HOST
+gtin_check_digit = gs1dl.gtin_check_digit
+_GS1_NAMES = {"22": "cpv", "10": "lot", "21": "serial", "235": "tpx"}
 
 
 def _gs1_url(gtin14: str, qualifiers: dict[str, str]) -> str:
-    path = f"/01/{gtin14}"
-    for ai in _GS1_QUALIFIERS:
-        if ai in qualifiers:
-            path += f"/{ai}/{quote(qualifiers[ai], safe='-._~')}"
-    return f"https://{GS1_CANONICAL_HOST}{path}"
+    order = [ai for ai in ("22", "10", "21", "235") if ai in qualifiers]
+    return gs1dl.canonical_url(gs1dl.DigitalLink("01", gtin14, tuple((ai, qualifiers[ai]) for ai in order)))
 
 
-def _parse_gs1(text: str) -> Identifier:
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise _fail(text, "a GS1 Digital Link URI must use http or https")
-    if not parts.hostname:
-        raise _fail(text, "a GS1 Digital Link URI needs a host")
-    segments = parts.path.split("/")
-    try:
-        start = segments.index("01")
-    except ValueError:
-        raise _fail(text, "a GS1 Digital Link URI needs the primary key /01/{GTIN}") from None
-    rest = segments[start + 1 :]
-    if not rest or not rest[0]:
-        raise _fail(text, "missing GTIN after /01/")
-    gtin14 = _check_gtin(text, rest[0])
-    qualifiers: dict[str, str] = {}
-    pairs = rest[1:]
-    if pairs and pairs[-1] == "":
-        pairs = pairs[:-1]
-    if len(pairs) % 2:
-        raise _fail(text, f"key qualifier {pairs[-1]!r} has no value")
-    last = -1
-    for i in range(0, len(pairs), 2):
-        ai, raw = pairs[i], pairs[i + 1]
-        if ai not in _GS1_QUALIFIERS:
-            raise _fail(text, f"AI {ai!r} is not a key qualifier of GTIN (allowed: 22, 10, 21)")
-        order = _GS1_QUALIFIERS.index(ai)
-        if order <= last:
-            raise _fail(text, "GTIN key qualifiers must appear once each, in the order /22, /10, /21")
-        last = order
-        value = unquote(raw)
-        _check_cset82(text, ai, value)
-        qualifiers[ai] = value
-    out = {"gtin": gtin14, **{_GS1_NAMES[k]: v for k, v in qualifiers.items()}}
-    return Identifier("gs1", _gs1_url(gtin14, qualifiers), text, out)
+def _parse_gs1(text: str, *, permit_zero_suppressed_gtin: bool = False) -> Identifier:
+    link = gs1dl.parse_digital_link(text, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
+    if link.primary_ai != "01":
+        raise _fail(text, f"a battery identifier as GS1 Digital Link is keyed by a GTIN (/01/), "
+                          f"not GS1 AI ({link.primary_ai})")
+    out = {"gtin": link.primary_value, **{_GS1_NAMES[ai]: v for ai, v in link.qualifiers}}
+    out.update({f"ai{ai}": v for ai, v in link.attributes.items()})
+    return Identifier("gs1", gs1dl.canonical_url(link), text, out)
 
 
 def mint_gs1_digital_link(gtin: str, serial: str) -> str:
@@ -190,10 +126,10 @@ def mint_gs1_digital_link(gtin: str, serial: str) -> str:
     """
     if gtin.isdigit() and len(gtin) == 13 and int(gtin[-1]) != gtin_check_digit(gtin[:-1]):
         gtin = gtin + str(gtin_check_digit(gtin))
-    text = f"gtin={gtin} serial={serial}"
-    gtin14 = _check_gtin(text, gtin)
-    _check_cset82(text, "21", serial)
-    return _gs1_url(gtin14, {"21": serial})
+    if not gtin.isdigit() or len(gtin) not in (8, 12, 13, 14):
+        raise _fail(gtin, f"GTIN must be 8, 12, 13 or 14 digits (GS1 AI 01), got {gtin!r}")
+    url = _gs1_url(gtin.zfill(14), {"21": serial})
+    return _parse_gs1(url).canonical
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,13 +345,15 @@ def _parse_urn(text: str) -> Identifier:
 # ---------------------------------------------------------------------------------------------
 
 
-def _looks_gs1(text: str) -> bool:
-    path = urlsplit(text).path
-    return re.search(r"/01/\d+(/|$)", path) is not None
-
-
-def parse_identifier(text: str) -> Identifier:
+def parse_identifier(text: str, *, permit_zero_suppressed_gtin: bool = False) -> Identifier:
     """Recognise, validate and canonicalise an identifier.
+
+    Parameters
+    ----------
+    text : str
+        The identifier as given.
+    permit_zero_suppressed_gtin : bool
+        Legacy option: accept GTIN-8, -12 and -13 inside a GS1 Digital Link URI (padded to 14 digits).
 
     Raises
     ------
@@ -431,7 +369,9 @@ def parse_identifier(text: str) -> Identifier:
     if low.startswith("urn:"):
         return _parse_urn(t)
     if low.startswith(("http://", "https://")):
-        return _parse_gs1(t) if _looks_gs1(t) else _parse_iec61406(t)
+        if gs1dl.looks_like_digital_link(t):
+            return _parse_gs1(t, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
+        return _parse_iec61406(t)
     compact = t.replace(" ", "")
     if len(compact) == GBT34014_LENGTH and compact.isalnum():
         return _parse_gbt34014(t)
