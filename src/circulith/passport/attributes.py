@@ -17,6 +17,7 @@ consortium per row; none of the workbook's descriptive text is copied.
 from __future__ import annotations
 
 import csv
+import io
 import types
 import typing
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def read_passport_attributes() -> dict[str, Attribute]:
     """Field path -> :class:`Attribute`, from the shipped ``passport_attributes.csv``."""
     path = files("circulith.reference").joinpath("data/passport_attributes.csv")
     out: dict[str, Attribute] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(path.read_text(encoding="utf-8"), newline="") as fh:
         for row in csv.DictReader(fh):
             out[row["field"]] = Attribute(
                 field=row["field"],

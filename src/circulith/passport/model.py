@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Party",
     "Passport",
     "PartNumber",
+    "ReceivedDocument",
     "RecycledContent",
     "SparePartSource",
     "parse_passport",
@@ -109,13 +111,35 @@ def cas_check_digit_ok(cas: str) -> bool:
     return total % 10 == int(m.group(3))
 
 
-def _canonical_or_value_error(text: str) -> str:
+#: A manufacturer's plain serial number as product identifier (Annex VI Part A(1) asks for an
+#: identifier, not for a scheme): letters, digits and ``. _ - / #``, no scheme separator, no space.
+_PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,127}$")
+_GBT_SHAPED = re.compile(r"^[0-9A-Z]{24}$")
+
+
+def _canonical_or_value_error(text: str, *, plain_serial: bool = False) -> str:
     from circulith.passport.identifiers import canonical
 
     try:
         return canonical(text)
     except InvalidInput as exc:
+        if plain_serial and _PLAIN_SERIAL.match(text) and not _GBT_SHAPED.match(text):
+            return text  # kept as given: a plain serial has no canonical form to normalise to
         raise ValueError(exc.problems[0].reason) from None
+
+
+def plausibility(info: ValidationInfo, findings: list[str], *, foreign: bool) -> list[str]:
+    """Plausibility findings to raise now: none when they are warnings.
+
+    The engineering plausibility checks (:data:`PLAUSIBILITY`, all assumptions, not law) refuse a
+    circulith record. A passport received in a foreign format (``received`` set) is held to that
+    format's schema and the Regulation only, which set no such limits: its findings are warnings,
+    appended to ``context["plausibility"]`` when the caller of ``model_validate`` passes a list.
+    """
+    sink = info.context.get("plausibility") if isinstance(info.context, dict) else None
+    if isinstance(sink, list):
+        sink.extend(findings)
+    return [] if foreign else findings
 
 
 class _Strict(BaseModel):
@@ -436,6 +460,28 @@ class Label(_Strict):
     meaning: str = ""
 
 
+class ReceivedDocument(_Strict):
+    """A passport document as received in a foreign format, kept so that nothing it held is lost.
+
+    The passport's own fields hold what circulith can represent; this keeps the document as given,
+    so that an export in the same format writes back every value the passport has not changed
+    (:mod:`circulith.passport.formats`).
+
+    Parameters
+    ----------
+    format : str
+        Format name (``batterypass``, ``catenax``, ``aas``).
+    version : str
+        Version of the format the document declares or was read as.
+    document : dict
+        The document as parsed from JSON.
+    """
+
+    format: str = Field(min_length=1)
+    version: str = ""
+    document: dict[str, Any]
+
+
 class Passport(_Strict):
     """The battery passport of one battery, pack, module or cell (Art. 77; Annex XIII).
 
@@ -492,14 +538,20 @@ class Passport(_Strict):
     declaration_of_conformity_url: str | None = None
     test_report_url: str | None = None
     dynamic: DynamicCondition = Field(default_factory=DynamicCondition)
+    received: ReceivedDocument | None = None
 
     # -- identity keys --------------------------------------------------------------------------
-    @field_validator("passport_id", "battery_id", "parent_battery_id", "predecessor_passport_id")
+    @field_validator("passport_id", "parent_battery_id", "predecessor_passport_id")
     @classmethod
     def _canonical_id(cls, v: str | None) -> str | None:
         if v is None:
             return None
         return _canonical_or_value_error(v)
+
+    @field_validator("battery_id")
+    @classmethod
+    def _battery_id(cls, v: str) -> str:
+        return _canonical_or_value_error(v, plain_serial=True)
 
     @field_validator("identifiers")
     @classmethod
@@ -531,9 +583,8 @@ class Passport(_Strict):
     @field_validator("mass_kg")
     @classmethod
     def _mass(cls, v: float) -> float:
-        lo, hi = PLAUSIBILITY["mass_min_kg"], PLAUSIBILITY["mass_max_kg"]
-        if not math.isfinite(v) or not lo <= v <= hi:
-            raise ValueError(f"mass {v!r} kg is outside the plausible range [{lo:g}, {hi:g}] kg")
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"mass must be a positive finite number of kg, got {v!r}")
         return v
 
     @field_validator(
@@ -546,7 +597,7 @@ class Passport(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistency(self) -> Passport:
+    def _consistency(self, info: ValidationInfo) -> Passport:
         problems: list[str] = []
         ids = {self.battery_id, *self.identifiers}
         if self.battery_id in self.identifiers:
@@ -562,8 +613,18 @@ class Passport(_Strict):
                 "predecessor_passport_id: an 'original' battery has no predecessor passport "
                 "(Art. 77(7) applies to repurposed or remanufactured batteries)"
             )
-        problems += self._voltage_problems()
-        problems += self._energy_problems()
+        foreign = self.received is not None
+        lo, hi = PLAUSIBILITY["mass_min_kg"], PLAUSIBILITY["mass_max_kg"]
+        if not lo <= self.mass_kg <= hi:
+            problems += plausibility(
+                info, [f"mass_kg: mass {self.mass_kg!r} kg is outside the plausible range [{lo:g}, {hi:g}] kg"],
+                foreign=foreign)
+        vmin, vnom, vmax = self.min_voltage_v, self.nominal_voltage_v, self.max_voltage_v
+        if not vmin < vnom < vmax:
+            problems.append(f"voltages: need min < nominal < max, got {vmin:g} V, {vnom:g} V, {vmax:g} V")
+        else:
+            problems += plausibility(info, self._voltage_problems(), foreign=foreign)
+        problems += plausibility(info, self._energy_problems(), foreign=foreign)
         tmin, tmax = self.temperature_idle_min_c, self.temperature_idle_max_c
         if tmin is not None and tmax is not None and tmin >= tmax:
             problems.append("temperature_idle_min_c: must be below temperature_idle_max_c")
@@ -578,7 +639,8 @@ class Passport(_Strict):
                 f"materials: element masses add up to {sum(masses.values()):.3f} kg, "
                 f"more than the battery mass {self.mass_kg:g} kg"
             )
-        problems += self._dynamic_problems()
+        problems += plausibility(info, self._remaining_over_rated(), foreign=foreign)
+        problems += self._accident_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -586,8 +648,6 @@ class Passport(_Strict):
     def _voltage_problems(self) -> list[str]:
         out: list[str] = []
         vmin, vnom, vmax = self.min_voltage_v, self.nominal_voltage_v, self.max_voltage_v
-        if not vmin < vnom < vmax:
-            return [f"voltages: need min < nominal < max, got {vmin:g} V, {vnom:g} V, {vmax:g} V"]
         w = read_chemistry_windows()[self.chemistry]
         n = max(1, round(vnom / w.cell_nominal_voltage_v))
         per_nom, per_min, per_max = vnom / n, vmin / n, vmax / n
@@ -629,7 +689,7 @@ class Passport(_Strict):
             )
         return out
 
-    def _dynamic_problems(self) -> list[str]:
+    def _remaining_over_rated(self) -> list[str]:
         out: list[str] = []
         margin = 1.0 + PLAUSIBILITY["remaining_over_rated_rel"]
         rc = self.dynamic.remaining_capacity_ah
@@ -642,10 +702,14 @@ class Passport(_Strict):
             out.append(
                 f"dynamic.remaining_energy_kwh: {re_.value:g} kWh exceeds rated {self.rated_energy_kwh:g} kWh"
             )
-        for acc in self.dynamic.accidents:
-            if acc.date.strftime("%Y-%m") < self.manufacturing_date:
-                out.append(f"dynamic.accidents: accident on {acc.date.isoformat()} precedes manufacture")
         return out
+
+    def _accident_problems(self) -> list[str]:
+        return [
+            f"dynamic.accidents: accident on {acc.date.isoformat()} precedes manufacture"
+            for acc in self.dynamic.accidents
+            if acc.date.strftime("%Y-%m") < self.manufacturing_date
+        ]
 
     def all_identifiers(self) -> list[str]:
         """The canonical identifiers of this battery: ``battery_id`` first, then the others."""

@@ -10,6 +10,8 @@ and rated values) are ``"export"``; fallbacks that a later rule may override are
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,10 +24,13 @@ __all__ = [
     "Rule",
     "dump",
     "get_path",
+    "doc_path_of",
     "leaf_paths",
     "load",
+    "overlay",
     "set_path",
     "split_path",
+    "unheld",
 ]
 
 
@@ -214,3 +219,93 @@ def load(table: tuple[Rule, ...], doc: dict[str, Any]) -> dict[str, Any]:
                 out = {**current, **out}
         set_path(data, rule.field, out)
     return data
+
+
+def overlay(
+    table: tuple[Rule, ...], received: dict[str, Any], now: dict[str, Any], then: dict[str, Any],
+    *, own_entry: str | None = None,
+) -> dict[str, Any]:
+    """A received document with the values the passport has changed since it was read, written anew.
+
+    Parameters
+    ----------
+    table : tuple of Rule
+        The format's mapping table.
+    received : dict
+        The document as received.
+    then : dict
+        The table's dump of the passport as it is now, and as it was read from ``received``.
+    own_entry : str or None
+        Top-level key of circulith's own entry (``circulith``): written only when ``received``
+        has one, since a foreign document's own places carry the changed values.
+
+    Returns
+    -------
+    dict
+        ``received`` where every table place whose dump is unchanged keeps the received value (and
+        places the received document did not have stay absent), and every changed place holds the
+        passport's current value.
+    """
+    out: dict[str, Any] = json.loads(json.dumps(received))
+    for path in dict.fromkeys(r.doc for r in table if r.direction != "import"):
+        if own_entry is not None and own_entry not in received and path.split(".")[0] == own_entry:
+            continue
+        value_now, value_then = get_path(now, path), get_path(then, path)
+        if value_now == value_then or value_now is MISSING:
+            continue
+        set_path(out, path, value_now)
+    return out
+
+
+def unheld(received: dict[str, Any], then: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Leaves of a received document that the passport does not hold exactly.
+
+    Returns
+    -------
+    list of (path, received value, value the passport writes or MISSING)
+        In document order.
+    """
+    out = []
+    for path in leaf_paths(received):
+        value, written = get_path(received, path), get_path(then, path)
+        if not _same(value, written):
+            out.append((path, value, written))
+    return out
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or len(value) < 20 or value[10:11] not in "Tt ":
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
+def _same(value: Any, written: Any) -> bool:
+    """Equal as JSON values: numbers by value, time stamps by instant (the offset is notation)."""
+    if isinstance(value, bool) or isinstance(written, bool):
+        return value is written
+    if isinstance(value, int | float) and isinstance(written, int | float):
+        return value == written
+    a, b = _instant(value), _instant(written)
+    if a is not None and b is not None:
+        return a == b
+    return type(value) is type(written) and value == written
+
+
+def doc_path_of(table: tuple[Rule, ...], field_path: str) -> str | None:
+    """The document place a passport field is read from (with any list position kept), or None."""
+    best: Rule | None = None
+    for rule in table:
+        if rule.direction == "export" or not rule.field:
+            continue
+        matches = field_path == rule.field or field_path.startswith(rule.field + ".")
+        if matches and (best is None or len(rule.field) > len(best.field)):
+            best = rule
+    if best is None:
+        return None
+    rest = field_path[len(best.field):].lstrip(".")
+    head = rest.split(".")[0] if rest else ""
+    return f"{best.doc}.{head}" if head.isdigit() else best.doc

@@ -1,0 +1,112 @@
+"""Shared foreign passport documents: the Battery Pass v1.2 example, minimally repaired."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
+if not SHARED.is_dir():
+    SHARED = Path("/work/shared/reference")
+BATTERYPASS = SHARED / "batterypass"
+CATENAX = SHARED / "catenax_battery_pass"
+IDTA = SHARED / "idta02035"
+
+ASPECTS = (
+    "GeneralProductInformation", "CarbonFootprintForBatteries", "SupplyChainDueDiligence", "MaterialComposition",
+    "Circularity", "Labeling", "PerformanceAndDurability",
+)
+
+#: The consortium's example payloads hold generated values (masses of -1.8e308 kg, voltages of
+#: -3e38 V). The repair sets each impossible value to a physical one and fixes the published
+#: schema defect (a CAS number with a trailing space); every other value stays as published.
+REPAIRS: dict[str, object] = {
+    "MaterialComposition.batteryMaterials.0.batteryMaterialIdentifier": "7439-93-2",
+    "MaterialComposition.batteryMaterials.0.batteryMaterialMass": 1.5,
+    "MaterialComposition.hazardousSubstances.0.hazardousSubstanceConcentration": 0.5,
+    "MaterialComposition.hazardousSubstances.0.hazardousSubstanceIdentifier": "96-49-1",  # ethylene carbonate
+    "CarbonFootprintForBatteries.batteryCarbonFootprint": 60.0,
+    "CarbonFootprintForBatteries.carbonFootprintPerLifecycleStage.0.carbonFootprint": 40.0,
+    "CarbonFootprintForBatteries.absoluteCarbonFootprint": 4.2,
+    "Circularity.renewableContent": 12.5,
+    # an accident before the battery was made (manufacturingDate 2025-06) cannot be: moved after it
+    "PerformanceAndDurability.batteryCondition.negativeEvents.0.lastUpdate": "2025-07-31T14:06:29.437+01:00",
+    "Circularity.recycledContent.0.postConsumerShare": 30.0,  # pre + post shares may not exceed 100 %
+    "PerformanceAndDurability.batteryTechicalProperties.ratedEnergy": 0.72,
+    "PerformanceAndDurability.batteryTechicalProperties.ratedCapacity": 20.0,
+    "PerformanceAndDurability.batteryTechicalProperties.nominalVoltage": 36.0,
+    "PerformanceAndDurability.batteryTechicalProperties.minimumVoltage": 25.0,
+    "PerformanceAndDurability.batteryTechicalProperties.maximumVoltage": 42.0,
+    "PerformanceAndDurability.batteryTechicalProperties.originalPowerCapability.0.atSoC": 50.0,
+    "PerformanceAndDurability.batteryTechicalProperties.originalPowerCapability.0.powerCapabilityAt": 1500.0,
+    "PerformanceAndDurability.batteryTechicalProperties.ratedMaximumPower": 2000.0,
+    "PerformanceAndDurability.batteryTechicalProperties.initialInternalResistance.0.ohmicResistance": 0.12,
+    "PerformanceAndDurability.batteryTechicalProperties.expectedLifetime": 8,
+    "PerformanceAndDurability.batteryTechicalProperties.expectedNumberOfCycles": 1000,
+    "PerformanceAndDurability.batteryTechicalProperties.cRateLifeCycleTest": 0.5,
+    "PerformanceAndDurability.batteryTechicalProperties.cRate": 1.0,
+    "PerformanceAndDurability.batteryTechicalProperties.capacityThresholdForExhaustion": 70.0,
+    "PerformanceAndDurability.batteryTechicalProperties.roundtripEfficiency": 95.0,
+    "PerformanceAndDurability.batteryTechicalProperties.initialSelfDischarge": 2.0,
+    "PerformanceAndDurability.batteryTechicalProperties.powerCapabilityRatio": 2.08,
+}
+
+
+def _set(doc: dict, path: str, value: object) -> None:
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    cur = doc
+    for k in keys[:-1]:
+        cur = cur[k]
+    cur[keys[-1]] = value
+
+
+def read_example(repair: bool = True) -> dict:
+    """The seven v1.2 example payloads as one document (UTF-8 as shared)."""
+    if not BATTERYPASS.is_dir():
+        pytest.skip(f"shared Battery Pass reference not found at {BATTERYPASS}")
+    doc = {a: json.loads((BATTERYPASS / "payload" / f"{a}.payload.json").read_text(encoding="utf-8")) for a in ASPECTS}
+    if repair:
+        for path, value in REPAIRS.items():
+            _set(doc, path, value)
+        _repair_condition(doc["PerformanceAndDurability"]["batteryCondition"])
+    return doc
+
+
+def _repair_condition(cond: dict) -> None:
+    """Dynamic values of the example: each generated number replaced by a physical one."""
+    physical = {
+        "numberOfFullCycles": ("numberOfFullCyclesValue", 120),
+        "stateOfCharge": ("stateOfChargeValue", 55.0),
+        "currentSelfDischargingRate": ("currentSelfDischargingRateEntity", 2.5),
+        "stateOfCertifiedEnergy": ("stateOfCertifiedEnergyValue", 96.0),
+        "remainingCapacity": ("remainingCapacityValue", 19.0),
+        "remainingEnergy": ("remainingEnergyalue", 0.68),
+        "capacityThroughput": ("capacityThroughputValue", 2400.0),
+        "remainingRoundTripEnergyEfficiency": ("remainingRoundTripEnergyEfficiencyValue", 94.0),
+        "capacityFade": ("capacityFadeValue", 5.0),
+    }
+    for prop, (key, value) in physical.items():
+        if prop in cond:
+            cond[prop][key] = value
+    cond["roundTripEfficiencyat50PerCentCycleLife"] = 93.0
+    cond["energyThroughput"] = 86.4
+    cond["powerFade"] = 3.0
+    cond["roundTripEfficiencyFade"] = 1.0
+    temps = cond.get("temperatureInformation", {})
+    for k in ("timeExtremeHighTemp", "timeExtremeLowTemp", "timeExtremeHighTempCharging", "timeExtremeLowTempCharging"):
+        if k in temps:
+            temps[k] = 30.0
+    for rp in cond.get("remainingPowerCapability", []):
+        rp["remainingPowerCapabilityValue"]["powerCapabilityAt"] = 1400.0
+        rp["remainingPowerCapabilityValue"]["atSoC"] = 50.0
+    for iri in cond.get("internalResistanceIncrease", []):
+        iri["internalResistanceIncreaseValue"] = 8.0
+    if "evolutionOfSelfDischarge" in cond:
+        cond["evolutionOfSelfDischarge"]["evolutionOfSelfDischargeEntityValue"] = 25.0
+
+
+@pytest.fixture
+def batterypass_example() -> dict:
+    return read_example()
