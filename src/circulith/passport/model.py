@@ -584,7 +584,7 @@ class Passport(_Strict):
     @classmethod
     def _mass(cls, v: float) -> float:
         if not math.isfinite(v) or v <= 0:
-            raise ValueError(f"mass must be a positive finite number of kg, got {v!r}")
+            raise ValueError(f"mass {v!r} kg is outside the plausible range: a mass is a positive finite number")
         return v
 
     @field_validator(

@@ -1,0 +1,103 @@
+"""Passport formats on the command line: import foreign documents, export a passport in a format.
+
+``circulith import passports FILE --format auto|circulith|batterypass|catenax|aas`` and
+``circulith passport export ID --format batterypass|...`` call :func:`import_documents` and
+:func:`export_document`; the logic is in :mod:`circulith.services.passport_formats`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from circulith.auth.policy import Principal, Role
+from circulith.cli.common import console, emit_json, state
+from circulith.errors import InvalidInput, Problem
+from circulith.passport.formats.detect import FOREIGN_FORMATS
+
+__all__ = ["CIRCULITH_RECORD_FORMATS", "export_document", "foreign_format_of", "import_documents"]
+
+#: ``--format`` values that mean circulith's own records (the record encoding, or circulith itself).
+CIRCULITH_RECORD_FORMATS: tuple[str, ...] = ("circulith", "csv", "json", "jsonl")
+REGISTRY_ORG = "ORG-REGISTRY"
+
+
+def _operator() -> Principal:
+    """The command line acts as the registry operator (the holder of the database)."""
+    from circulith.auth.policy import ALL_SCOPES
+
+    return Principal(org_id=REGISTRY_ORG, role=Role.OPERATOR, scopes=ALL_SCOPES, via="cli")
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(Problem(None, "", "file not found"), source=str(file)) from None
+    except OSError as exc:
+        raise InvalidInput(Problem(None, "", f"cannot read the file: {exc.strerror}"), source=str(file)) from None
+
+
+def foreign_format_of(file: Path, fmt: str | None) -> str | None:
+    """The foreign format to import ``file`` as, or None for circulith's own records.
+
+    Raises
+    ------
+    InvalidInput
+        An unknown ``--format``.
+    """
+    if fmt in FOREIGN_FORMATS:
+        return fmt
+    if fmt in CIRCULITH_RECORD_FORMATS:
+        return None
+    if fmt not in (None, "auto"):
+        known = ", ".join(("auto", *CIRCULITH_RECORD_FORMATS, *FOREIGN_FORMATS))
+        raise InvalidInput(Problem(None, "--format", f"unknown format '{fmt}' (use {known})"))
+    if file.suffix.lower() in (".csv", ".jsonl", ".ndjson"):
+        return None
+    if file.suffix.lower() == ".aasx":
+        return "aas"
+    from circulith.services.passport_formats import detect_file_format
+
+    found = detect_file_format(_read(file), source=str(file))
+    return None if found == "circulith" else found
+
+
+def import_documents(file: Path, fmt: str, *, validate: bool, json_out: bool) -> None:
+    """Register the passports of a file of foreign documents (all or nothing) and print the report."""
+    from circulith.services.passport_formats import import_passport_documents
+    from circulith.store.database import create_db_engine, require_schema, transaction
+
+    engine = create_db_engine(state.database_url())
+    require_schema(engine)
+    data = _read(file)
+    with transaction(engine) as session:
+        report = import_passport_documents(session, _operator(), data, fmt=fmt, source=str(file), validate=validate)
+    if json_out:
+        emit_json(report)
+        return
+    console.print(f"{report.source}: {report.records} {report.format} documents, {report.written} written, "
+                  f"{report.unchanged} already recorded")
+    for p in report.passports:
+        kept = sum(1 for f in p.findings if f.kind == "kept")
+        warned = [f for f in p.findings if f.kind == "plausibility"]
+        console.print(f"  {p.battery_id}: {kept} values kept as received (not held by the passport)", highlight=False)
+        for w in warned:
+            console.print(f"  warning: {w.reason}", highlight=False)
+
+
+def export_document(identifier: str, fmt: str, out: Path | None) -> None:
+    """Write the complete passport behind IDENTIFIER as a document of ``fmt``."""
+    from circulith.services.passport_formats import export_passport_as_operator
+    from circulith.store.database import create_db_engine, transaction
+
+    with transaction(create_db_engine(state.database_url())) as session:
+        export = export_passport_as_operator(session, identifier, fmt=fmt)
+    text = json.dumps(export.document, indent=2, ensure_ascii=False)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"written {out}")
+    else:
+        typer.echo(text)
