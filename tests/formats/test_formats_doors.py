@@ -121,3 +121,16 @@ def test_api_refuses_foreign_batteries_and_bad_documents(api):
                     headers=csrf)
     assert r.status_code == 422
     assert "Battery Pass document" in r.json()["error"]["message"] and "GeneralProductInformation" in r.json()["error"]["message"]
+
+
+def test_cli_catenax_in_and_out(db, tmp_path, capsys):
+    from .conftest import read_catenax_example
+
+    doc = read_catenax_example()
+    src = tmp_path / "cx.json"
+    src.write_text(json.dumps(doc), encoding="utf-8")
+    assert run(["--db", db, "import", "passports", str(src), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "catenax"
+    out = tmp_path / "cx-out.json"
+    assert run(["--db", db, "passport", "export", "SN12345678", "--format", "catenax", "--out", str(out)]) == 0
+    assert _changed(doc, json.loads(out.read_text(encoding="utf-8"))) == []

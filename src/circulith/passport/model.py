@@ -48,6 +48,7 @@ __all__ = [
     "PartNumber",
     "ReceivedDocument",
     "RecycledContent",
+    "battery_key",
     "SparePartSource",
     "parse_passport",
 ]
@@ -126,6 +127,20 @@ def _canonical_or_value_error(text: str, *, plain_serial: bool = False) -> str:
         if plain_serial and _PLAIN_SERIAL.match(text) and not _GBT_SHAPED.match(text):
             return text  # kept as given: a plain serial has no canonical form to normalise to
         raise ValueError(exc.problems[0].reason) from None
+
+
+def battery_key(text: str) -> str:
+    """The key a battery identifier is stored and resolved by: its canonical form, or a plain serial as given.
+
+    Raises
+    ------
+    InvalidInput
+        Neither a recognised identifier nor a plain serial number.
+    """
+    try:
+        return _canonical_or_value_error(text, plain_serial=True)
+    except ValueError as exc:
+        raise InvalidInput(Problem(None, "identifier", f"{text!r}: {exc}")) from None
 
 
 def plausibility(info: ValidationInfo, findings: list[str], *, foreign: bool) -> list[str]:
@@ -498,7 +513,7 @@ class Passport(_Strict):
     level: Literal["pack", "module", "cell"]
     parent_battery_id: str | None = None
     predecessor_passport_id: str | None = None
-    category: Literal["EV", "LMT", "industrial", "stationary"]
+    category: Literal["EV", "LMT", "industrial", "stationary", "SLI", "portable"]
     chemistry: str
     model: str = Field(min_length=1)
     manufacturer: Party

@@ -23,8 +23,7 @@ from circulith.auth.policy import MAKER_ROLES, Principal, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.passport.formats.registry import EXPORTERS, read_documents, sniff, write_document
 from circulith.passport.formats.report import Finding
-from circulith.passport.identifiers import canonical
-from circulith.passport.model import Passport
+from circulith.passport.model import Passport, battery_key
 from circulith.services.platform import _audiences, _log
 from circulith.store.models import Battery
 from circulith.store.platform_repo import battery_by_identifier
@@ -150,7 +149,7 @@ def import_passport_documents(
 def _export(session: Session, identifier: str, fmt: str) -> tuple[Battery, PassportExport]:
     if fmt not in EXPORTERS:
         raise InvalidInput(Problem(None, "format", f"unknown export format '{fmt}' (use {', '.join(EXPORTERS)})"))
-    battery = battery_by_identifier(session, canonical(identifier))
+    battery = battery_by_identifier(session, battery_key(identifier))
     if battery is None:
         raise NotFound(f"no battery with identifier '{identifier}'")
     passport = stored_passport(battery)

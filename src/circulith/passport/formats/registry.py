@@ -14,6 +14,7 @@ from typing import Any
 from circulith.errors import InvalidInput, Problem
 from circulith.passport.formats.batterypass import export_batterypass
 from circulith.passport.formats.batterypass.importing import read_batterypass
+from circulith.passport.formats.catenax import export_catenax, read_catenax
 from circulith.passport.formats.detect import FOREIGN_FORMATS, decode_text, detect_format, parse_json
 from circulith.passport.formats.report import FormatImport
 from circulith.passport.model import Passport
@@ -30,8 +31,8 @@ FORMAT_NAMES: dict[str, str] = {
     "catenax": "Catena-X battery_pass document",
     "aas": "AAS environment (IDTA 02035)",
 }
-READERS: dict[str, Reader] = {"batterypass": read_batterypass}
-EXPORTERS: dict[str, Writer] = {"batterypass": export_batterypass}
+READERS: dict[str, Reader] = {"batterypass": read_batterypass, "catenax": read_catenax}
+EXPORTERS: dict[str, Writer] = {"batterypass": export_batterypass, "catenax": export_catenax}
 
 
 def sniff(data: bytes, *, source: str) -> tuple[str, Any]:

@@ -17,7 +17,7 @@ import jsonschema
 
 from circulith.errors import InvalidInput, Problem
 
-__all__ = ["ASPECTS", "read_batterypass_schema", "validate_aspect", "validate_batterypass"]
+__all__ = ["ASPECTS", "FORMAT_CHECKER", "read_batterypass_schema", "validate_aspect", "validate_batterypass"]
 
 ASPECTS: tuple[str, ...] = (
     "GeneralProductInformation",
@@ -55,15 +55,15 @@ def read_batterypass_schema(aspect: str) -> dict[str, Any]:
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_FORMATS = jsonschema.FormatChecker(formats=())
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 
 
-@_FORMATS.checks("uri")
+@FORMAT_CHECKER.checks("uri")
 def _is_uri(value: object) -> bool:
     return not isinstance(value, str) or bool(_URI.match(value))
 
 
-@_FORMATS.checks("date-time", raises=ValueError)
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True
@@ -75,7 +75,7 @@ def _is_date_time(value: object) -> bool:
 
 @cache
 def _validator(aspect: str) -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(read_batterypass_schema(aspect), format_checker=_FORMATS)
+    return jsonschema.Draft4Validator(read_batterypass_schema(aspect), format_checker=FORMAT_CHECKER)
 
 
 def validate_aspect(aspect: str, payload: Any) -> list[Problem]:
