@@ -125,3 +125,31 @@ def read_catenax_example(repair: bool = True) -> dict:
     if repair:
         doc["operation"]["intoServiceDate"] = "2000-02-01"
     return doc
+
+
+def read_idta_examples(repair: bool = True) -> dict:
+    """The seven IDTA 02035 example submodels (parts 1-7, with example values) in one AAS environment.
+
+    The shell of part 1 (its id is the passport identifier) refers to all seven submodels. Repair:
+    ``MaximumPermittedBatteryPower`` = 0 W (no battery has zero permitted power) becomes 300 W.
+    """
+    if not IDTA.is_dir():
+        pytest.skip(f"shared IDTA 02035 reference not found at {IDTA}")
+    env: dict = {"assetAdministrationShells": [], "submodels": [], "conceptDescriptions": []}
+    for path in sorted(IDTA.glob("IDTA_02035-*_DBP-Part-*.json")):
+        if "without" in path.name:
+            continue
+        part = json.loads(path.read_text(encoding="utf-8"))
+        for key in env:
+            env[key].extend(part.get(key) or [])
+    shell = env["assetAdministrationShells"][0]
+    shell["submodels"] = [r for s in env["assetAdministrationShells"] for r in s.get("submodels") or []]
+    env["assetAdministrationShells"] = [shell]
+    if repair:
+        for sm in env["submodels"]:
+            if sm["idShort"] == "TechnicalData":
+                areas = next(e for e in sm["submodelElements"] if e["idShort"] == "TechnicalPropertyAreas")
+                power = next(e for e in areas["value"] if e["idShort"] == "PowerCapability")
+                prop = next(e for e in power["value"] if e["idShort"] == "MaximumPermittedBatteryPower")
+                prop["value"] = "300"
+    return env

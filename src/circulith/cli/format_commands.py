@@ -95,6 +95,14 @@ def export_document(identifier: str, fmt: str, out: Path | None) -> None:
 
     with transaction(create_db_engine(state.database_url())) as session:
         export = export_passport_as_operator(session, identifier, fmt=fmt)
+    if out and out.suffix.lower() == ".aasx":
+        if fmt != "aas":
+            raise InvalidInput(Problem(None, "--out", "an .aasx package holds an AAS environment: use --format aas"))
+        from circulith.passport.formats.aas import write_aasx
+
+        out.write_bytes(write_aasx(export.document))
+        console.print(f"written {out}")
+        return
     text = json.dumps(export.document, indent=2, ensure_ascii=False)
     if out:
         out.write_text(text + "\n", encoding="utf-8")

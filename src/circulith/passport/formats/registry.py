@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from circulith.errors import InvalidInput, Problem
+from circulith.passport.formats.aas import export_aas, read_aas, read_aasx
 from circulith.passport.formats.batterypass import export_batterypass
 from circulith.passport.formats.batterypass.importing import read_batterypass
 from circulith.passport.formats.catenax import export_catenax, read_catenax
@@ -31,8 +32,8 @@ FORMAT_NAMES: dict[str, str] = {
     "catenax": "Catena-X battery_pass document",
     "aas": "AAS environment (IDTA 02035)",
 }
-READERS: dict[str, Reader] = {"batterypass": read_batterypass, "catenax": read_catenax}
-EXPORTERS: dict[str, Writer] = {"batterypass": export_batterypass, "catenax": export_catenax}
+READERS: dict[str, Reader] = {"batterypass": read_batterypass, "catenax": read_catenax, "aas": read_aas}
+EXPORTERS: dict[str, Writer] = {"batterypass": export_batterypass, "catenax": export_catenax, "aas": export_aas}
 
 
 def sniff(data: bytes, *, source: str) -> tuple[str, Any]:
@@ -84,7 +85,13 @@ def read_documents(data: bytes, *, fmt: str = "auto", source: str, validate: boo
     if reader is None:
         raise InvalidInput(Problem(None, "$", f"reading {FORMAT_NAMES[kind]} is not supported by this version"),
                            source=source)
-    docs = doc if isinstance(doc, list) else [doc]
+    if kind == "aas" and doc is None:
+        try:
+            docs: list[Any] = read_aasx(data)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.problems, source=f"{source}: {FORMAT_NAMES[kind]}") from None
+    else:
+        docs = doc if isinstance(doc, list) else [doc]
     out = []
     for n, one in enumerate(docs, start=1):
         try:

@@ -21,13 +21,14 @@ class Finding(BaseModel):
         ``kept``: the document holds a value the circulith passport does not hold exactly; the
         value is kept as received (in :attr:`Passport.received`) and written back on export.
         ``plausibility``: an engineering plausibility check failed (a warning, not a refusal).
+        ``conformance``: a meta-model constraint the document breaks (a warning; AAS only).
     path : str
         Dotted place in the document (``kept``) or passport field (``plausibility``).
     reason : str
         What was found, in words.
     """
 
-    kind: Literal["kept", "plausibility"]
+    kind: Literal["kept", "plausibility", "conformance"]
     path: str
     reason: str
 

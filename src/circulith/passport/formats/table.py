@@ -268,6 +268,8 @@ def unheld(received: dict[str, Any], then: dict[str, Any]) -> list[tuple[str, An
     out = []
     for path in leaf_paths(received):
         value, written = get_path(received, path), get_path(then, path)
+        if value is None or value == {} or value == []:
+            continue  # holds nothing
         if not _same(value, written):
             out.append((path, value, written))
     return out
@@ -289,6 +291,11 @@ def _same(value: Any, written: Any) -> bool:
         return value is written
     if isinstance(value, int | float) and isinstance(written, int | float):
         return value == written
+    if isinstance(value, str) and isinstance(written, int | float):  # a number serialised as text (AAS)
+        try:
+            return float(value) == written
+        except ValueError:
+            return False
     a, b = _instant(value), _instant(written)
     if a is not None and b is not None:
         return a == b
