@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from circulith.errors import InvalidInput, Problem
-from circulith.passport.formats.batterypass.schema import FORMAT_CHECKER
+from circulith.passport.formats.batterypass.schema import FORMAT_CHECKER, compiled_validator
 
 __all__ = ["SCHEMA_VERSION", "SPEC_VERSION", "read_catenax_schema", "validate_catenax"]
 
@@ -32,6 +32,11 @@ def _validator() -> jsonschema.Draft4Validator:
     return jsonschema.Draft4Validator(read_catenax_schema(), format_checker=FORMAT_CHECKER)
 
 
+@cache
+def _fast() -> Any:
+    return compiled_validator(json.dumps(read_catenax_schema()))
+
+
 def validate_catenax(doc: Any, *, limit: int = 100) -> None:
     """Validate a Catena-X battery_pass document against the 6.1.0 schema.
 
@@ -40,6 +45,8 @@ def validate_catenax(doc: Any, *, limit: int = 100) -> None:
     InvalidInput
         Every violation (up to ``limit``), each naming its dotted JSON path.
     """
+    if _fast().is_valid(doc):
+        return
     errors = sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])[:limit]
     if errors:
         raise InvalidInput(
