@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from circulith.auth.policy import Principal, Role
-from circulith.cli.common import console, emit_json, state
+from circulith.cli.common import console, emit_json, err_console, state
 from circulith.errors import InvalidInput, Problem
 from circulith.passport.formats.detect import FOREIGN_FORMATS
 
@@ -95,6 +95,9 @@ def export_document(identifier: str, fmt: str, out: Path | None) -> None:
 
     with transaction(create_db_engine(state.database_url())) as session:
         export = export_passport_as_operator(session, identifier, fmt=fmt)
+    if export.not_written:
+        err_console.print(f"note: the {fmt} format has no place for {len(export.not_written)} passport fields, "
+                          f"left out: {', '.join(export.not_written)}", highlight=False, soft_wrap=True)
     if out and out.suffix.lower() == ".aasx":
         if fmt != "aas":
             raise InvalidInput(Problem(None, "--out", "an .aasx package holds an AAS environment: use --format aas"))

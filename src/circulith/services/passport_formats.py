@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import MAKER_ROLES, Principal, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
-from circulith.passport.formats.registry import EXPORTERS, read_documents, sniff, write_document
+from circulith.passport.formats.registry import EXPORTERS, not_written, read_documents, sniff, write_document
 from circulith.passport.formats.report import Finding
 from circulith.passport.model import Passport, battery_key
 from circulith.services.platform import _audiences, _log
@@ -76,11 +76,24 @@ class FormatImportReport(BaseModel):
 
 
 class PassportExport(BaseModel):
-    """A passport written as a document of a format."""
+    """A passport written as a document of a format.
+
+    Parameters
+    ----------
+    battery_id : str
+        The battery.
+    format : str
+        Format written.
+    document : dict
+        The document.
+    not_written : list of str
+        Passport fields holding a value that the format has no place for (left out of the document).
+    """
 
     battery_id: str
     format: str
     document: dict[str, Any]
+    not_written: list[str] = Field(default_factory=list)
 
 
 def detect_file_format(data: bytes, *, source: str) -> str:
@@ -154,7 +167,7 @@ def _export(session: Session, identifier: str, fmt: str) -> tuple[Battery, Passp
         raise NotFound(f"no battery with identifier '{identifier}'")
     passport = stored_passport(battery)
     return battery, PassportExport(battery_id=passport.battery_id, format=fmt,
-                                   document=write_document(passport, fmt))
+                                   document=write_document(passport, fmt), not_written=not_written(passport, fmt))
 
 
 def export_passport(session: Session, principal: Principal, identifier: str, *, fmt: str) -> PassportExport:

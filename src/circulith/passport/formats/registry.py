@@ -18,9 +18,11 @@ from circulith.passport.formats.batterypass.importing import read_batterypass
 from circulith.passport.formats.catenax import export_catenax, read_catenax
 from circulith.passport.formats.detect import FOREIGN_FORMATS, decode_text, detect_format, parse_json
 from circulith.passport.formats.report import FormatImport
+from circulith.passport.formats.table import Rule, unwritten
 from circulith.passport.model import Passport
 
-__all__ = ["EXPORTERS", "FORMAT_NAMES", "READERS", "read_documents", "sniff", "write_document"]
+__all__ = ["EXPORTERS", "FORMAT_NAMES", "READERS", "TABLES", "not_written", "read_documents", "sniff",
+           "write_document"]
 
 Reader = Callable[..., FormatImport]
 Writer = Callable[..., dict[str, Any]]
@@ -100,6 +102,24 @@ def read_documents(data: bytes, *, fmt: str = "auto", source: str, validate: boo
             where = f"{source}, document {n}" if len(docs) > 1 else source
             raise InvalidInput(exc.problems, source=f"{where}: {FORMAT_NAMES[kind]}") from None
     return out
+
+
+def _tables() -> dict[str, tuple[Rule, ...]]:
+    from circulith.passport.formats.aas.mapping import TABLE as AAS
+    from circulith.passport.formats.batterypass.mapping import TABLE as BATTERYPASS
+    from circulith.passport.formats.catenax.mapping import TABLE as CATENAX
+
+    return {"batterypass": BATTERYPASS, "catenax": CATENAX, "aas": AAS}
+
+
+TABLES: dict[str, tuple[Rule, ...]] = _tables()
+
+
+def not_written(passport: Passport, fmt: str) -> list[str]:
+    """Passport fields with a value that the format has no place for (an export of ``fmt`` leaves them out)."""
+    data = passport.model_dump(mode="json")
+    data.pop("received", None)
+    return unwritten(TABLES[fmt], data)
 
 
 def write_document(passport: Passport, fmt: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "set_path",
     "split_path",
     "unheld",
+    "unwritten",
 ]
 
 
@@ -316,3 +317,31 @@ def doc_path_of(table: tuple[Rule, ...], field_path: str) -> str | None:
     rest = field_path[len(best.field):].lstrip(".")
     head = rest.split(".")[0] if rest else ""
     return f"{best.doc}.{head}" if head.isdigit() else best.doc
+
+
+def unwritten(table: tuple[Rule, ...], passport_json: dict[str, Any]) -> list[str]:
+    """Passport fields holding a value that no row of ``table`` writes (what an export leaves out).
+
+    Returns
+    -------
+    list of str
+        Dotted field paths (the shortest path with no row under it), in passport order.
+    """
+    written = [r.field for r in table if r.direction != "import" and r.field]
+    out: list[str] = []
+
+    def covered(path: str) -> bool:
+        return any(path == f or path.startswith(f + ".") or f.startswith(path + ".") for f in written)
+
+    def walk(obj: Any, prefix: str) -> None:
+        for key, value in obj.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if value in (None, [], {}):
+                continue
+            if not covered(path):
+                out.append(path)
+            elif isinstance(value, dict) and not any(path == f or path.startswith(f + ".") for f in written):
+                walk(value, path)
+
+    walk(passport_json, "")
+    return out
