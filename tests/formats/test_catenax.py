@@ -78,3 +78,16 @@ def test_a_native_passport_export_names_what_catenax_requires_and_circulith_lack
     with pytest.raises(InvalidInput) as exc:
         export_catenax(example_passport(), strict=False)
     assert "circulith holds no value for it" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "version"),
+    [
+        ({"electrochemicalProperties": {}, "batteryIdentification": {}, "cellChemistry": {}}, "3.x"),
+        ({"metadata": {"passportIdentifier": {"left": "urn:uuid:x"}}, "identification": {}, "generalInformation": {}},
+         "4.x"),
+    ],
+)
+def test_older_layouts_are_recognised_and_refused_by_name(doc, version):
+    with pytest.raises(InvalidInput, match=f"battery_pass {version} layout"):
+        read_documents(json.dumps(doc).encode(), source="old.json")

@@ -24,6 +24,9 @@ _BATTERYPASS_KEYS = frozenset({
 })
 _CATENAX_KEYS = frozenset({"metadata", "identification", "performance", "characteristics", "materials", "safety",
                            "sustainability", "commercial", "operation", "handling", "sources"})
+#: Top-level properties of the Catena-X battery_pass 3.x layout (before the 4.0.0 SAMM redesign).
+_CATENAX_3_KEYS = frozenset({"electrochemicalProperties", "batteryIdentification", "cellChemistry",
+                             "stateOfBattery", "batteryCycleLife", "temperatureRangeIdleState"})
 
 
 def decode_text(data: bytes, *, source: str) -> str:
@@ -92,6 +95,6 @@ def _foreign(doc: dict[str, Any]) -> str | None:
         return "batterypass"
     if "submodels" in keys or "assetAdministrationShells" in keys or doc.get("modelType") == "Submodel":
         return "aas"
-    if {"metadata", "identification"} <= keys or len(keys & _CATENAX_KEYS) >= 3:
+    if {"metadata", "identification"} <= keys or len(keys & _CATENAX_KEYS) >= 3 or len(keys & _CATENAX_3_KEYS) >= 2:
         return "catenax"
     return None

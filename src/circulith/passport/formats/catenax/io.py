@@ -23,6 +23,16 @@ def _version(doc: dict[str, Any]) -> str:
     return spec.rpartition(":")[2] if spec.startswith("urn:io.catenax.battery.battery_pass:") else "6.0 or earlier"
 
 
+def _older_layout(doc: dict[str, Any]) -> str | None:
+    """``"3.x"`` or ``"4.x"`` for documents in the layouts before 5.0.0 (release notes of the model), else None."""
+    if {"electrochemicalProperties", "batteryIdentification"} & set(doc):
+        return "3.x"
+    if {"generalInformation", "physicalDimension", "chemicalMaterial"} & set(doc) or "left" in str(
+            doc.get("metadata", {}).get("passportIdentifier", "")):
+        return "4.x"
+    return None
+
+
 def _passport(data: dict[str, Any], warnings: list[str] | None) -> Passport:
     record_id = data.get("battery_id")
     try:
@@ -63,6 +73,10 @@ def read_catenax(doc: dict[str, Any], *, validate: bool = True) -> FormatImport:
     if not isinstance(doc, dict):
         raise InvalidInput(Problem(None, "$", f"a Catena-X battery_pass document is a JSON object, got "
                                    f"{type(doc).__name__}"), source=SOURCE)
+    older = _older_layout(doc)
+    if older:
+        raise InvalidInput(Problem(None, "$", f"this is the Catena-X battery_pass {older} layout; circulith reads "
+                                   "5.x and 6.x (convert the document to 6.x first)"), source=SOURCE)
     if validate:
         validate_catenax(doc)
     version = _version(doc)
