@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/reference")
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 BATTERYPASS = SHARED / "batterypass"
 CATENAX = SHARED / "catenax_battery_pass"
 IDTA = SHARED / "idta02035"

@@ -134,3 +134,10 @@ def test_cli_catenax_in_and_out(db, tmp_path, capsys):
     out = tmp_path / "cx-out.json"
     assert run(["--db", db, "passport", "export", "SN12345678", "--format", "catenax", "--out", str(out)]) == 0
     assert _changed(doc, json.loads(out.read_text(encoding="utf-8"))) == []
+
+
+def test_cli_record_options_are_refused_for_foreign_documents(db, tmp_path, capsys):
+    src = tmp_path / "bp.json"
+    src.write_text(json.dumps(read_example()), encoding="utf-8")
+    assert run(["--db", db, "import", "passports", str(src), "--skip-invalid"]) == 2
+    assert "all or nothing" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from circulith.cli.common import console, emit_json, err_console, state
 from circulith.errors import InvalidInput, Problem
 from circulith.passport.formats.detect import FOREIGN_FORMATS
 
-__all__ = ["CIRCULITH_RECORD_FORMATS", "export_document", "foreign_format_of", "import_documents"]
+__all__ = ["CIRCULITH_RECORD_FORMATS", "export_document", "foreign_format_of", "import_documents",
+           "refuse_record_options"]
 
 #: ``--format`` values that mean circulith's own records (the record encoding, or circulith itself).
 CIRCULITH_RECORD_FORMATS: tuple[str, ...] = ("circulith", "csv", "json", "jsonl")
@@ -63,6 +64,19 @@ def foreign_format_of(file: Path, fmt: str | None) -> str | None:
 
     found = detect_file_format(_read(file), source=str(file))
     return None if found == "circulith" else found
+
+
+def refuse_record_options(*, skip_invalid: bool, rejects: Path | None) -> None:
+    """Foreign documents import all or nothing: the record options do not apply to them.
+
+    Raises
+    ------
+    InvalidInput
+        ``--skip-invalid`` or ``--rejects`` given.
+    """
+    if skip_invalid or rejects is not None:
+        raise InvalidInput(Problem(None, "--skip-invalid", "applies to circulith records only: foreign passport "
+                                   "documents import all or nothing"))
 
 
 def import_documents(file: Path, fmt: str, *, validate: bool, json_out: bool) -> None:

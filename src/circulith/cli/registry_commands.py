@@ -94,6 +94,7 @@ def import_passports(
 
     foreign = format_commands.foreign_format_of(file, fmt)
     if foreign is not None:
+        format_commands.refuse_record_options(skip_invalid=skip_invalid, rejects=rejects)
         format_commands.import_documents(file, foreign, validate=not no_validate, json_out=json_out)
         return
     _import("passports", file, None if fmt in (None, "auto", "circulith") else fmt, skip_invalid, rejects, json_out)
