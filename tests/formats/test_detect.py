@@ -56,3 +56,13 @@ def test_mixed_and_mismatched_formats_are_refused():
         read_documents(json.dumps(read_catenax_example()).encode(), fmt="batterypass", source="cx.json")
     with pytest.raises(InvalidInput, match="not a foreign passport format"):
         read_documents(b'[{"battery_id": "x"}]', source="own.json")
+
+
+def test_a_single_aspect_payload_is_named_and_refused(tmp_path):
+    from .conftest import BATTERYPASS
+
+    path = BATTERYPASS / "payload" / "PerformanceAndDurability.payload.json"
+    if not path.is_file():
+        pytest.skip("shared Battery Pass reference not found")
+    with pytest.raises(InvalidInput, match=r"one Battery Pass aspect payload \(PerformanceAndDurability\)"):
+        read_documents(path.read_bytes(), source=path.name)

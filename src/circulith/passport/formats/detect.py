@@ -82,6 +82,13 @@ def detect_format(doc: Any, *, source: str) -> str:
             return found
         if len([v for v in doc.values() if isinstance(v, list)]) == 1 or "passport_id" in doc:
             return "circulith"
+    aspect = _bare_aspect(doc) if isinstance(doc, dict) else None
+    if aspect is not None:
+        raise InvalidInput(
+            Problem(None, "$", f"this is one Battery Pass aspect payload ({aspect}); a passport needs the seven "
+                    f"aspects in one object keyed by aspect name ({{\"{aspect}\": {{...}}, ...}})"),
+            source=source,
+        )
     kind = type(doc).__name__ if not isinstance(doc, dict) else f"an object with keys {', '.join(sorted(doc)[:6])}"
     raise InvalidInput(
         Problem(None, "$", f"not a passport document of a known format ({', '.join(FORMATS)}): got {kind}"),
@@ -97,4 +104,16 @@ def _foreign(doc: dict[str, Any]) -> str | None:
         return "aas"
     if {"metadata", "identification"} <= keys or len(keys & _CATENAX_KEYS) >= 3 or len(keys & _CATENAX_3_KEYS) >= 2:
         return "catenax"
+    return None
+
+
+def _bare_aspect(doc: dict[str, Any]) -> str | None:
+    """The Battery Pass aspect whose schema holds every top-level key of ``doc`` (at least two), or None."""
+    from circulith.passport.formats.batterypass.schema import ASPECTS, read_batterypass_schema
+
+    keys = set(doc)
+    for aspect in ASPECTS:
+        props = set(read_batterypass_schema(aspect).get("properties") or {})
+        if len(keys) >= 2 and keys <= props:
+            return aspect
     return None
