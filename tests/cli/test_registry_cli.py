@@ -281,8 +281,12 @@ def test_unknown_identifier_and_unmigrated_db(tmp_path, capsys):
     assert run(["--db", url, "ledger", "verify"]) == 2
     assert "circulith db upgrade" in capsys.readouterr().err
     assert run(["--db", url, "db", "upgrade"]) == 0
+    # a plain serial number is a valid product identifier (Battery Pass, Catena-X): not found here
     assert run(["--db", url, "passport", "show", "not-an-id"]) == 2
-    assert "not a recognised identifier" in capsys.readouterr().err
+    assert "no battery with identifier 'not-an-id'" in capsys.readouterr().err
+    # an identifier in a known scheme that breaks its rules is refused naming the rule
+    assert run(["--db", url, "passport", "show", "https://id.gs1.org/01/09506000134353/21/X"]) == 2
+    assert "check digit" in capsys.readouterr().err
 
 
 def test_demo_builds_a_verified_registry(tmp_path, capsys):

@@ -21,6 +21,7 @@ def install_api(app: FastAPI) -> None:
     """Include the API routers in ``app`` (order matters: specific paths before catch-alls)."""
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_formats import router as formats_router
     from circulith.api.routes_jobs import router as jobs
     from circulith.api.routes_reference import router as reference
 
@@ -28,3 +29,4 @@ def install_api(app: FastAPI) -> None:
     app.include_router(jobs)
     app.include_router(reference)
     app.include_router(router)
+    app.include_router(formats_router)

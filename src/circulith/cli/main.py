@@ -40,6 +40,7 @@ def _register() -> None:
     from circulith.cli import (
         compliance_commands,
         measurement_commands,
+        organisation_commands,
         planning_commands,
         recovery_commands,
         reference_commands,
@@ -49,6 +50,7 @@ def _register() -> None:
     )
 
     registry_commands.register(app)
+    app.add_typer(organisation_commands.app, name="org")
     serve_commands.register(app)
     triage_commands.app.command("read")(measurement_commands.read)
     app.add_typer(triage_commands.app, name="triage")

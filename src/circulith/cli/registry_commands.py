@@ -93,10 +93,22 @@ RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to wri
 
 
 @import_app.command("passports")
-def import_passports(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                     json_out: JsonOpt = False) -> None:
-    """Register passports from FILE; nothing is written if any record is invalid (unless --skip-invalid)."""
-    _import("passports", file, fmt, skip_invalid, rejects, json_out)
+def import_passports(
+    file: Path,
+    fmt: Annotated[str | None, typer.Option("--format", help="auto (default), circulith (csv, json, jsonl), "
+                                            "batterypass, catenax or aas.")] = None,
+    skip_invalid: SkipOpt = False, rejects: RejectsOpt = None, json_out: JsonOpt = False,
+    no_validate: Annotated[bool, typer.Option("--no-validate", help="Foreign documents: skip the schema check.")] = False,
+) -> None:
+    """Register passports from FILE (circulith records or foreign passport documents); all or nothing."""
+    from circulith.cli import format_commands
+
+    foreign = format_commands.foreign_format_of(file, fmt)
+    if foreign is not None:
+        format_commands.refuse_record_options(skip_invalid=skip_invalid, rejects=rejects)
+        format_commands.import_documents(file, foreign, validate=not no_validate, json_out=json_out)
+        return
+    _import("passports", file, None if fmt in (None, "auto", "circulith") else fmt, skip_invalid, rejects, json_out)
 
 
 @import_app.command("events")
@@ -190,27 +202,25 @@ def passport_history(identifier: str, json_out: JsonOpt = False) -> None:
 @passport_app.command("export")
 def passport_export(
     identifier: str,
-    fmt: Annotated[str, typer.Option("--format", help="batterypass (Battery Pass data model v1.2) or json.")] = "batterypass",
+    fmt: Annotated[str, typer.Option("--format", help="batterypass (Battery Pass v1.2), catenax, aas, or json "
+                                     "(circulith's own record).")] = "batterypass",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
 ) -> None:
-    """Export the passport behind IDENTIFIER (Battery Pass v1.2 shape, validated against its schemas).
+    """Export the passport behind IDENTIFIER in a format, validated against the format's schema.
 
     The whole passport goes to its manufacturer and to authorities only (``--as``); the export is logged.
     """
     import json
 
-    from circulith.errors import InvalidInput
     from circulith.services.passports import export_passport
 
-    passport = call_service(export_passport, identifier)
-    if fmt == "batterypass":
-        from circulith.passport.batterypass import export_batterypass
+    if fmt != "json":
+        from circulith.cli import format_commands
 
-        doc = export_batterypass(passport)  # validated against the Battery Pass v1.2 schemas
-    elif fmt == "json":
-        doc = passport.model_dump(mode="json", exclude_none=True)
-    else:
-        raise InvalidInput(f"unknown export format '{fmt}' (use batterypass or json)")
+        format_commands.export_document(identifier, fmt, out)
+        return
+    passport = call_service(export_passport, identifier)
+    doc = passport.model_dump(mode="json", exclude_none=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     if out:
         out.write_text(text + "\n", encoding="utf-8")

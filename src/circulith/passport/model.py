@@ -20,16 +20,29 @@ from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from circulith.errors import InvalidInput, Problem
 from circulith.passport.chemistry import read_chemistry_windows
+from circulith.passport.sections import (
+    CarbonFootprint,
+    Dismantling,
+    EndOfLifeInfo,
+    HazardousSubstance,
+    Label,
+    Materials,
+    PartNumber,
+    ReceivedDocument,
+    RecycledContent,
+    SparePartSource,
+    Strict,
+    cas_check_digit_ok,
+)
 
 __all__ = [
     "PLAUSIBILITY",
@@ -45,9 +58,13 @@ __all__ = [
     "Party",
     "Passport",
     "PartNumber",
+    "ReceivedDocument",
     "RecycledContent",
     "SparePartSource",
+    "battery_key",
+    "cas_check_digit_ok",
     "parse_passport",
+    "validation_problems",
 ]
 
 #: Plausibility limits used by validation. All are engineering assumptions (not legal limits),
@@ -74,7 +91,6 @@ PLAUSIBILITY: dict[str, float] = {
 }
 
 _YEAR_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 
 
 def _utc_now() -> dt.datetime:
@@ -94,32 +110,53 @@ def _check_year_month(value: str, what: str) -> str:
     return value
 
 
-def cas_check_digit_ok(cas: str) -> bool:
-    """Whether a CAS Registry Number has a valid check digit.
-
-    The check digit is the sum of each digit times its position counted from the right
-    (excluding the check digit), modulo 10 (CAS, "Check Digit Verification of CAS Registry
-    Numbers"). Example: water 7732-18-5.
-    """
-    m = _CAS.match(cas.strip())
-    if not m:
-        return False
-    digits = (m.group(1) + m.group(2))[::-1]
-    total = sum((i + 1) * int(d) for i, d in enumerate(digits))
-    return total % 10 == int(m.group(3))
+#: A manufacturer's plain serial number as product identifier (Annex VI Part A(1) asks for an
+#: identifier, not for a scheme): letters, digits and ``. _ - / #``, no scheme separator, no space.
+_PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,127}$")
+_GBT_SHAPED = re.compile(r"^[0-9A-Z]{24}$")
 
 
-def _canonical_or_value_error(text: str) -> str:
+def _canonical_or_value_error(text: str, *, plain_serial: bool = False) -> str:
     from circulith.passport.identifiers import canonical
 
     try:
         return canonical(text)
     except InvalidInput as exc:
+        if plain_serial and _PLAIN_SERIAL.match(text) and not _GBT_SHAPED.match(text):
+            return text  # kept as given: a plain serial has no canonical form to normalise to
         raise ValueError(exc.problems[0].reason) from None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+def battery_key(text: str) -> str:
+    """The key a battery identifier is stored and resolved by: its canonical form, or a plain serial as given.
+
+    Raises
+    ------
+    InvalidInput
+        Neither a recognised identifier nor a plain serial number.
+    """
+    try:
+        return _canonical_or_value_error(text, plain_serial=True)
+    except ValueError as exc:
+        raise InvalidInput(Problem(None, "identifier", f"{text!r}: {exc}")) from None
+
+
+def plausibility(info: ValidationInfo, findings: list[str], *, foreign: bool) -> list[str]:
+    """Plausibility findings to raise now: none when they are warnings.
+
+    The engineering plausibility checks (:data:`PLAUSIBILITY`, all assumptions, not law) refuse a
+    circulith record. A passport received in a foreign format (``received`` set) is held to that
+    format's schema and the Regulation only, which set no such limits: its findings are warnings,
+    appended to ``context["plausibility"]`` when the caller of ``model_validate`` passes a list.
+    """
+    sink = info.context.get("plausibility") if isinstance(info.context, dict) else None
+    if isinstance(sink, list):
+        sink.extend(findings)
+    return [] if foreign else findings
+
+
+class _Strict(Strict):
+    """Passport models of this module (see :class:`~circulith.passport.sections.Strict`)."""
 
 
 class Party(_Strict):
@@ -265,177 +302,6 @@ class DynamicCondition(_Strict):
         return self
 
 
-class HazardousSubstance(_Strict):
-    """A hazardous substance in the battery (Annex VI Part A(8); longlist #34, #35).
-
-    Parameters
-    ----------
-    name : str
-        Substance name.
-    cas_number : str
-        CAS Registry Number; its check digit is verified.
-    hazard_class : str
-        Hazard class under Regulation (EC) No 1272/2008 (e.g. ``AcuteToxicity``).
-    concentration_pct : float
-        Concentration in the battery [% w/w].
-    location : str
-        Component holding it (e.g. ``Electrolyte``).
-    impacts : list of str
-        Impact on environment, human health, safety.
-    """
-
-    name: str = Field(min_length=1)
-    cas_number: str
-    hazard_class: str
-    concentration_pct: float = Field(ge=0.0, le=100.0)
-    location: str = "Battery"
-    impacts: list[str] = Field(default_factory=list)
-
-    @field_validator("cas_number")
-    @classmethod
-    def _cas(cls, v: str) -> str:
-        v = v.strip()
-        if not cas_check_digit_ok(v):
-            raise ValueError(f"{v!r} is not a CAS Registry Number with a valid check digit")
-        return v
-
-
-class Materials(_Strict):
-    """Material composition (Annex XIII (1)(b) and (2)(a); longlist #32-#34).
-
-    Masses [kg] are per battery. ``critical_raw_materials`` names the critical raw materials present
-    above 0.1 % w/w (public); the masses and the cathode/anode/electrolyte materials are the
-    "detailed composition" of Annex XIII (2)(a).
-    """
-
-    cobalt_kg: float | None = Field(default=None, ge=0.0)
-    lithium_kg: float | None = Field(default=None, ge=0.0)
-    nickel_kg: float | None = Field(default=None, ge=0.0)
-    manganese_kg: float | None = Field(default=None, ge=0.0)
-    natural_graphite_kg: float | None = Field(default=None, ge=0.0)
-    lead_kg: float | None = Field(default=None, ge=0.0)
-    critical_raw_materials: list[str] = Field(default_factory=list)
-    cathode_materials: list[str] = Field(default_factory=list)
-    anode_materials: list[str] = Field(default_factory=list)
-    electrolyte_materials: list[str] = Field(default_factory=list)
-    hazardous_substances: list[HazardousSubstance] = Field(default_factory=list)
-
-    def element_masses_kg(self) -> dict[str, float]:
-        """The element masses that are set, field name -> mass [kg]."""
-        names = ("cobalt_kg", "lithium_kg", "nickel_kg", "manganese_kg", "natural_graphite_kg", "lead_kg")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
-
-
-class CarbonFootprint(_Strict):
-    """Carbon footprint declaration (Art. 7; Annex XIII (1)(c); longlist #19-#25, #27).
-
-    Per-stage values are contributions per functional unit [kg CO2e/kWh of total energy over the
-    service life]; the four stages of Annex II point 3 (use stage excluded) must add up to the total
-    within 1 % when all four are given. ``end_of_life`` may be negative (recycling credit).
-    """
-
-    total_kg_co2e_per_kwh: float = Field(gt=0.0)
-    raw_materials_kg_co2e_per_kwh: float | None = Field(default=None, ge=0.0)
-    production_kg_co2e_per_kwh: float | None = Field(default=None, ge=0.0)
-    distribution_kg_co2e_per_kwh: float | None = Field(default=None, ge=0.0)
-    end_of_life_kg_co2e_per_kwh: float | None = None
-    performance_class: str | None = None
-    study_url: str | None = None
-    absolute_t_co2e: float | None = Field(default=None, ge=0.0)
-
-    @model_validator(mode="after")
-    def _stages_add_up(self) -> CarbonFootprint:
-        stages = [
-            self.raw_materials_kg_co2e_per_kwh,
-            self.production_kg_co2e_per_kwh,
-            self.distribution_kg_co2e_per_kwh,
-            self.end_of_life_kg_co2e_per_kwh,
-        ]
-        if all(s is not None for s in stages):
-            total = sum(s for s in stages if s is not None)
-            if abs(total - self.total_kg_co2e_per_kwh) > 0.01 * self.total_kg_co2e_per_kwh + 1e-9:
-                raise ValueError(
-                    f"life-cycle stages add up to {total:.3f} kg CO2e/kWh but the total is "
-                    f"{self.total_kg_co2e_per_kwh:.3f} (Annex II point 3: the four stages make the total)"
-                )
-        return self
-
-
-_METALS = ("nickel", "cobalt", "lithium", "lead")
-
-
-class RecycledContent(_Strict):
-    """Recycled and renewable content (Art. 8; Annex XIII (1)(e)-(f); longlist #40-#48).
-
-    Shares are fractions [0..1] of the metal in active materials recovered from pre-consumer
-    (manufacturing) or post-consumer waste; pre + post <= 1 per metal.
-    """
-
-    nickel_pre_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    nickel_post_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    cobalt_pre_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    cobalt_post_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    lithium_pre_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    lithium_post_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    lead_pre_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    lead_post_consumer_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    renewable_content_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _pre_plus_post(self) -> RecycledContent:
-        for metal in _METALS:
-            pre = getattr(self, f"{metal}_pre_consumer_fraction") or 0.0
-            post = getattr(self, f"{metal}_post_consumer_fraction") or 0.0
-            if pre + post > 1.0 + 1e-9:
-                raise ValueError(f"{metal}: pre-consumer {pre:g} + post-consumer {post:g} exceed 1")
-        return self
-
-
-class PartNumber(_Strict):
-    """A component and its part number (Annex XIII (2)(b); longlist #37)."""
-
-    part_name: str = Field(min_length=1)
-    part_number: str = Field(min_length=1)
-
-
-class SparePartSource(_Strict):
-    """A source of spare parts (Annex XIII (2)(b); longlist #38).
-
-    ``part_numbers`` lists the part numbers (of :attr:`Dismantling.part_numbers`) it supplies.
-    """
-
-    name: str = Field(min_length=1)
-    address: str | None = None
-    email: str | None = None
-    url: str | None = None
-    part_numbers: list[str] = Field(default_factory=list)
-
-
-class Dismantling(_Strict):
-    """Dismantling, spare parts and safety (Annex XIII (2)(b)-(d); longlist #36-#39)."""
-
-    manual_urls: list[str] = Field(default_factory=list)
-    part_numbers: list[PartNumber] = Field(default_factory=list)
-    spare_part_sources: list[SparePartSource] = Field(default_factory=list)
-    safety_measures_url: str | None = None
-
-
-class EndOfLifeInfo(_Strict):
-    """End-user information on waste prevention and collection (Art. 74(1)(a)-(c); longlist #49-#51)."""
-
-    waste_prevention_url: str | None = None
-    separate_collection_url: str | None = None
-    collection_info_url: str | None = None
-
-
-class Label(_Strict):
-    """A label or symbol on the battery and its meaning (Annex XIII (1)(s); longlist #12-#14, #16)."""
-
-    subject: Literal["separate_collection", "cadmium_lead", "carbon_footprint", "extinguishing_agent"]
-    symbol_url: str
-    meaning: str = ""
-
-
 class Passport(_Strict):
     """The battery passport of one battery, pack, module or cell (Art. 77; Annex XIII).
 
@@ -452,7 +318,7 @@ class Passport(_Strict):
     level: Literal["pack", "module", "cell"]
     parent_battery_id: str | None = None
     predecessor_passport_id: str | None = None
-    category: Literal["EV", "LMT", "industrial", "stationary"]
+    category: Literal["EV", "LMT", "industrial", "stationary", "SLI", "portable"]
     chemistry: str
     model: str = Field(min_length=1)
     manufacturer: Party
@@ -492,14 +358,20 @@ class Passport(_Strict):
     declaration_of_conformity_url: str | None = None
     test_report_url: str | None = None
     dynamic: DynamicCondition = Field(default_factory=DynamicCondition)
+    received: ReceivedDocument | None = None
 
     # -- identity keys --------------------------------------------------------------------------
-    @field_validator("passport_id", "battery_id", "parent_battery_id", "predecessor_passport_id")
+    @field_validator("passport_id", "parent_battery_id", "predecessor_passport_id")
     @classmethod
     def _canonical_id(cls, v: str | None) -> str | None:
         if v is None:
             return None
         return _canonical_or_value_error(v)
+
+    @field_validator("battery_id")
+    @classmethod
+    def _battery_id(cls, v: str) -> str:
+        return _canonical_or_value_error(v, plain_serial=True)
 
     @field_validator("identifiers")
     @classmethod
@@ -531,9 +403,8 @@ class Passport(_Strict):
     @field_validator("mass_kg")
     @classmethod
     def _mass(cls, v: float) -> float:
-        lo, hi = PLAUSIBILITY["mass_min_kg"], PLAUSIBILITY["mass_max_kg"]
-        if not math.isfinite(v) or not lo <= v <= hi:
-            raise ValueError(f"mass {v!r} kg is outside the plausible range [{lo:g}, {hi:g}] kg")
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"mass {v!r} kg is outside the plausible range: a mass is a positive finite number")
         return v
 
     @field_validator(
@@ -546,7 +417,7 @@ class Passport(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistency(self) -> Passport:
+    def _consistency(self, info: ValidationInfo) -> Passport:
         problems: list[str] = []
         ids = {self.battery_id, *self.identifiers}
         if self.battery_id in self.identifiers:
@@ -562,8 +433,18 @@ class Passport(_Strict):
                 "predecessor_passport_id: an 'original' battery has no predecessor passport "
                 "(Art. 77(7) applies to repurposed or remanufactured batteries)"
             )
-        problems += self._voltage_problems()
-        problems += self._energy_problems()
+        foreign = self.received is not None
+        lo, hi = PLAUSIBILITY["mass_min_kg"], PLAUSIBILITY["mass_max_kg"]
+        if not lo <= self.mass_kg <= hi:
+            problems += plausibility(
+                info, [f"mass_kg: mass {self.mass_kg!r} kg is outside the plausible range [{lo:g}, {hi:g}] kg"],
+                foreign=foreign)
+        vmin, vnom, vmax = self.min_voltage_v, self.nominal_voltage_v, self.max_voltage_v
+        if not vmin < vnom < vmax:
+            problems.append(f"voltages: need min < nominal < max, got {vmin:g} V, {vnom:g} V, {vmax:g} V")
+        else:
+            problems += plausibility(info, self._voltage_problems(), foreign=foreign)
+        problems += plausibility(info, self._energy_problems(), foreign=foreign)
         tmin, tmax = self.temperature_idle_min_c, self.temperature_idle_max_c
         if tmin is not None and tmax is not None and tmin >= tmax:
             problems.append("temperature_idle_min_c: must be below temperature_idle_max_c")
@@ -578,7 +459,8 @@ class Passport(_Strict):
                 f"materials: element masses add up to {sum(masses.values()):.3f} kg, "
                 f"more than the battery mass {self.mass_kg:g} kg"
             )
-        problems += self._dynamic_problems()
+        problems += plausibility(info, self._remaining_over_rated(), foreign=foreign)
+        problems += self._accident_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -586,8 +468,6 @@ class Passport(_Strict):
     def _voltage_problems(self) -> list[str]:
         out: list[str] = []
         vmin, vnom, vmax = self.min_voltage_v, self.nominal_voltage_v, self.max_voltage_v
-        if not vmin < vnom < vmax:
-            return [f"voltages: need min < nominal < max, got {vmin:g} V, {vnom:g} V, {vmax:g} V"]
         w = read_chemistry_windows()[self.chemistry]
         n = max(1, round(vnom / w.cell_nominal_voltage_v))
         per_nom, per_min, per_max = vnom / n, vmin / n, vmax / n
@@ -629,7 +509,7 @@ class Passport(_Strict):
             )
         return out
 
-    def _dynamic_problems(self) -> list[str]:
+    def _remaining_over_rated(self) -> list[str]:
         out: list[str] = []
         margin = 1.0 + PLAUSIBILITY["remaining_over_rated_rel"]
         rc = self.dynamic.remaining_capacity_ah
@@ -642,10 +522,14 @@ class Passport(_Strict):
             out.append(
                 f"dynamic.remaining_energy_kwh: {re_.value:g} kWh exceeds rated {self.rated_energy_kwh:g} kWh"
             )
-        for acc in self.dynamic.accidents:
-            if acc.date.strftime("%Y-%m") < self.manufacturing_date:
-                out.append(f"dynamic.accidents: accident on {acc.date.isoformat()} precedes manufacture")
         return out
+
+    def _accident_problems(self) -> list[str]:
+        return [
+            f"dynamic.accidents: accident on {acc.date.isoformat()} precedes manufacture"
+            for acc in self.dynamic.accidents
+            if acc.date.strftime("%Y-%m") < self.manufacturing_date
+        ]
 
     def all_identifiers(self) -> list[str]:
         """The canonical identifiers of this battery: ``battery_id`` first, then the others."""

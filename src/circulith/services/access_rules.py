@@ -129,9 +129,9 @@ def find_battery(session: Session, identifier: str) -> Battery:
     NotFound
         If no battery carries it.
     """
-    from circulith.passport.identifiers import canonical
+    from circulith.passport.model import battery_key  # canonical form, or a plain serial as given
 
-    b = repo.battery_by_identifier(session, canonical(identifier))
+    b = repo.battery_by_identifier(session, battery_key(identifier))
     if b is None:
         raise NotFound(f"no battery with identifier '{identifier}'")
     return b
