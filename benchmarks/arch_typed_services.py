@@ -32,7 +32,7 @@ from circulith.api.settings import Settings
 try:
     from circulith.server import create_app
 except ImportError:
-    from circulith.api.app import create_app
+    from circulith.server import create_app
 from sqlalchemy import select
 from circulith.store.database import create_db_engine, transaction
 from circulith.store.models import Battery
