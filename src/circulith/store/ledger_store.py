@@ -1,10 +1,13 @@
 """Appending lifecycle events to the stored ledger, reading histories and verifying the chains.
 
-Appends run inside the caller's transaction: the ledger head row is locked first (PostgreSQL
-``SELECT ... FOR UPDATE``; SQLite serialises writers itself), every event is checked against the
-battery's state and time line, chained, and written in bulk with the batteries' new state. Any
-problem raises :class:`~circulith.errors.InvalidInput` naming every offending event, and the
-caller's transaction rolls everything back.
+Appends run inside the caller's transaction: the ledger head row is locked before anything else is
+read (PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite the unit of work holds the write lock from its
+``BEGIN IMMEDIATE``, see :func:`circulith.store.database.transaction`), every event is checked against
+the battery's state and time line, chained, and written in bulk with the batteries' new state. The head
+moves only when events were appended, by a guarded update (``WHERE global_seq = :read_seq``): a writer
+that lost a race gets :class:`~circulith.store.database.WriteConflict` (retried by the caller), never a
+head moved backwards. Any problem raises :class:`~circulith.errors.InvalidInput` naming every
+offending event, and the caller's transaction rolls everything back.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, fo
 from circulith.ledger.hashing import canonical_json, content_text, with_event_id
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chains
+from circulith.store.database import WriteConflict
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
@@ -96,9 +100,28 @@ def lock_head(session: Session) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def write_head(session: Session, seq: int, sha: str) -> None:
-    """Move the global chain head."""
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(global_seq=seq, global_chain_sha256=sha))
+def write_head(session: Session, seq: int, sha: str, *, read: tuple[int, str]) -> None:
+    """Move the global chain head from ``read`` (as :func:`lock_head` returned it) to ``(seq, sha)``.
+
+    Does nothing when nothing was appended. The update is guarded by the head that was read, so a
+    head moved meanwhile by another writer is never overwritten.
+
+    Raises
+    ------
+    WriteConflict
+        If the head is no longer the one read.
+    """
+    if (seq, sha) == read:
+        return
+    if seq <= read[0]:
+        raise ValueError(f"the ledger head can only move forward (from #{read[0]} to #{seq})")
+    moved = session.execute(
+        update(LedgerHead)
+        .where(LedgerHead.id == 1, LedgerHead.global_seq == read[0], LedgerHead.global_chain_sha256 == read[1])
+        .values(global_seq=seq, global_chain_sha256=sha)
+    ).rowcount  # type: ignore[attr-defined]
+    if moved != 1:
+        raise WriteConflict(f"the ledger head moved past #{read[0]} during this write: nothing was written, retry")
 
 
 def insert_event_rows(session: Session, rows: Sequence) -> None:
@@ -217,11 +240,11 @@ def append_events(
     result = AppendResult()
     problems: list[Problem] = []
 
+    gseq, gsha = lock_head(session)  # first: everything read below is current until commit
     existing = _existing_events(session, [p[1] for p in prepared])
     touched = list(dict.fromkeys(p[0].battery_id for p in prepared))
     states: dict[str, _BatteryState] = cache if cache is not None else {}
     states.update(_load_states(session, [b for b in touched if b not in states]))
-    gseq, gsha = lock_head(session)
     builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
     new_rows = []
     seen_ids: dict[str, tuple] = {}
@@ -290,7 +313,7 @@ def append_events(
     insert_event_rows(session, new_rows)
     if cache is None:
         flush_states(session, states)
-    write_head(session, builder.global_seq, builder.global_sha256)
+    write_head(session, builder.global_seq, builder.global_sha256, read=(gseq, gsha))
     result.appended = len(new_rows)
     result.head_global_seq, result.head_sha256 = builder.global_seq, builder.global_sha256
     return result
@@ -357,7 +380,9 @@ def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
 
 
 def verify_ledger(session: Session, *, max_findings: int = 1000) -> VerificationReport:
-    """Verify every event's digests and both chains against the recorded head."""
+    """Verify every event's digests and both chains against the recorded head and battery tips."""
     head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+    tips = {str(r[0]): (int(r[1]), str(r[2])) for r in
+            session.execute(select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256))}
     return verify_chains(stream_event_rows(session), expected_head=(int(head[0]), str(head[1])),
-                         max_findings=max_findings)
+                         expected_tips=tips, max_findings=max_findings)

@@ -218,7 +218,7 @@ def register_passports(
     session.execute(insert(Battery), battery_rows)
     session.execute(insert(Identifier), ident_rows)
     insert_event_rows(session, event_rows)
-    write_head(session, builder.global_seq, builder.global_sha256)
+    write_head(session, builder.global_seq, builder.global_sha256, read=(gseq, gsha))
     result.created = len(accepted)
     return result
 
