@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from circulith.ledger.hashing import GENESIS_SHA256, chain_sha256, content_sha256, content_text
+from circulith.ledger.merkle import leaf_hash
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def verify_chains(
     expected_head: tuple[int, str] | None = None,
     expected_tips: Mapping[str, tuple[int, str]] | None = None,
     max_findings: int = 1000,
+    leaves: list[bytes] | None = None,
 ) -> VerificationReport:
     """Verify both hash chains over rows given in ascending ``global_seq`` order.
 
@@ -90,6 +92,9 @@ def verify_chains(
         event onto a history that is not the stored one.
     max_findings : int
         Stop collecting findings after this many (the report says it was truncated).
+    leaves : list or None
+        When given, receives each event's RFC 9162 leaf hash over its *recomputed* content digest, in
+        row order (for comparing the ledger with a checkpoint, :mod:`circulith.ledger.checkpoint`).
 
     Returns
     -------
@@ -113,6 +118,8 @@ def verify_chains(
         n += 1
         text = content_text(ev, bat, kind, at, actor, site, payload)
         digest = content_sha256(text, bseq, gseq)
+        if leaves is not None:
+            leaves.append(leaf_hash(bytes.fromhex(digest)))
         if digest != c_sha:
             add("altered", gseq, ev, bat, "stored content does not match its SHA-256 digest")
         # Global chain.

@@ -12,7 +12,9 @@ offending event, and the caller's transaction rolls everything back.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,19 +27,20 @@ from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
 from circulith.ledger.chain import BatteryHead, ChainBuilder
 from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
 from circulith.ledger.hashing import canonical_json, content_text, with_event_id
+from circulith.ledger.replay import StateReplay, StoredState
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chains
+from circulith.passport.model import DynamicCondition, DynamicValue
 from circulith.store.database import WriteConflict
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
 CLOCK_SKEW = timedelta(minutes=5)
 
-# Payload keys of BMS snapshots, tests and grades that update the passport's dynamic condition.
-DYNAMIC_KEYS = (
-    "soh_pct", "remaining_capacity_ah", "remaining_energy_kwh", "remaining_power_w", "full_cycles",
-    "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events", "overcharge_events",
-    "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
+# Payload keys of BMS snapshots, tests and grades that update the passport's dynamic condition: every
+# dynamic value of the passport model (one source).
+DYNAMIC_KEYS = tuple(
+    name for name, f in DynamicCondition.model_fields.items() if DynamicValue in typing.get_args(f.annotation)
 )
 _DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT, EventKind.TESTED, EventKind.GRADED})
 _OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
@@ -379,10 +382,40 @@ def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
         yield from part
 
 
-def verify_ledger(session: Session, *, max_findings: int = 1000) -> VerificationReport:
-    """Verify every event's digests and both chains against the recorded head and battery tips."""
+def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None
+                  ) -> VerificationReport:
+    """Verify every event's digests and both chains against the recorded head and battery tips.
+
+    ``leaves``, when given, receives the Merkle leaf hash of every event (see
+    :func:`circulith.ledger.verify.verify_chains`).
+    """
     head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
     tips = {str(r[0]): (int(r[1]), str(r[2])) for r in
             session.execute(select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256))}
-    return verify_chains(stream_event_rows(session), expected_head=(int(head[0]), str(head[1])),
-                         expected_tips=tips, max_findings=max_findings)
+    replay = StateReplay(DYNAMIC_KEYS)
+
+    def rows() -> Iterator[tuple]:
+        for row in stream_event_rows(session):
+            replay.feed(row)
+            yield row
+
+    report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
+                           max_findings=max_findings, leaves=leaves)
+    room = max_findings - len(report.findings)
+    state_findings = replay.compare(_stored_states(session), limit=max(room, 0) + 1)
+    if len(state_findings) > room:
+        report.truncated = True
+    report.findings.extend(state_findings[: max(room, 0)])
+    return report
+
+
+def _stored_states(session: Session) -> dict[str, StoredState]:
+    cols = (Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.custodian_org_id,
+            Battery.custody_site_id, Battery.region, Battery.soh_pct, Battery.document_sha256, Battery.document,
+            Battery.dynamic_json)
+    return {
+        r[0]: StoredState(lifecycle_state=r[1], status=r[2], custodian_org_id=r[3], custody_site_id=r[4], region=r[5],
+                          soh_pct=r[6], document_sha256=r[7], document_digest=hashlib.sha256(r[8].encode()).hexdigest(),
+                          dynamic_json=r[9])
+        for r in session.execute(select(*cols))
+    }
