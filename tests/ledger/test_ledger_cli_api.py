@@ -1,0 +1,92 @@
+"""``circulith ledger`` checkpoint commands and the ``/api/v1/ledger`` routes end to end (SQLite demo registry)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from circulith.api.app import create_app
+from circulith.api.settings import Settings
+from circulith.cli.main import run
+from circulith.ledger import merkle
+from circulith.store.database import create_db_engine
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    path = tmp_path / "demo.db"
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("CIRCULITH_KEY_DIR", str(tmp_path / "keys"))
+    assert run(["--db", url, "demo", "--batteries", "20", "--no-serve", "--json"]) == 0
+    return url, path
+
+
+def test_checkpoint_then_verify_then_truncation_is_named(demo, tmp_path, capsys):
+    url, path = demo
+    assert run(["--db", url, "ledger", "keygen", "--org", "ORG-REGISTRY"]) == 0
+    held = tmp_path / "held.json"
+    assert run(["--db", url, "ledger", "checkpoint", "--out", str(held)]) == 0
+    cp = json.loads(held.read_text())
+    size = cp["tree_head"]["tree_size"]
+    assert size > 100 and cp["tree_head"]["jws"].count(".") == 2
+    capsys.readouterr()
+    assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held)]) == 0
+    assert "extends the checkpoint" in capsys.readouterr().out
+    # An insider deletes the last 3 events and moves the head and the battery tips back consistently.
+    con = sqlite3.connect(path)
+    con.execute("DROP TRIGGER events_no_delete")
+    victims = con.execute("SELECT battery_id, battery_seq FROM events ORDER BY global_seq DESC LIMIT 3").fetchall()
+    con.execute("DELETE FROM events WHERE global_seq > ?", (size - 3,))
+    seq, sha = con.execute("SELECT global_seq, global_chain_sha256 FROM events ORDER BY global_seq DESC "
+                           "LIMIT 1").fetchone()
+    con.execute("UPDATE ledger_head SET global_seq = ?, global_chain_sha256 = ?", (seq, sha))
+    for bat, _ in victims:
+        row = con.execute("SELECT battery_seq, battery_chain_sha256 FROM events WHERE battery_id = ? ORDER BY "
+                          "battery_seq DESC LIMIT 1", (bat,)).fetchone()
+        con.execute("UPDATE batteries SET last_seq = ?, last_chain_sha256 = ? WHERE battery_id = ?", (*row, bat))
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held)]) == 2
+    out = capsys.readouterr()
+    assert f"global #{size - 2}" in out.out and "removed" in out.out
+    assert "does not verify against the checkpoint" in out.err
+
+
+def test_checkpoint_without_a_key_is_a_clear_error(demo, capsys):
+    url, _ = demo
+    assert run(["--db", url, "ledger", "checkpoint"]) == 2
+    assert "no active signing key" in capsys.readouterr().err
+
+
+def test_api_serves_tree_heads_proofs_and_keys_that_verify(demo, tmp_path):
+    url, _ = demo
+    assert run(["--db", url, "ledger", "keygen", "--org", "ORG-REGISTRY"]) == 0
+    assert run(["--db", url, "ledger", "checkpoint", "--out", str(tmp_path / "a.json")]) == 0
+    engine = create_db_engine(url)
+    app = create_app(Settings(database_url=url, env="test"), engine=engine)
+    http = TestClient(app)
+    head = http.get("/api/v1/ledger/tree-head").json()
+    size = head["tree_size"]
+    assert http.get(f"/api/v1/ledger/tree-head?tree_size={size}").json() == head
+    assert http.get(f"/api/v1/ledger/tree-head?tree_size={size + 1}").status_code == 404
+    keys = http.get("/api/v1/ledger/keys").json()
+    assert [k["key_id"] for k in keys] == [head["key_id"]] and keys[0]["jwk"]["crv"] == "Ed25519"
+    first = http.get("/api/v1/ledger/inclusion", params={"event_id": "nope"})
+    assert first.status_code == 404
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    event_id = con.execute("SELECT event_id FROM events WHERE global_seq = 17").fetchone()[0]
+    con.close()
+    inc = http.get("/api/v1/ledger/inclusion", params={"event_id": event_id, "tree_size": size}).json()
+    assert inc["leaf_index"] == 16 and inc["root_sha256"] == head["root_sha256"]
+    assert merkle.verify_inclusion(bytes.fromhex(inc["leaf_hash"]), 16, size, [bytes.fromhex(p) for p in inc["path"]],
+                                   bytes.fromhex(head["root_sha256"]))
+    cons = http.get("/api/v1/ledger/consistency", params={"first": 40, "second": size}).json()
+    assert merkle.verify_consistency(40, size, bytes.fromhex(cons["first_root_sha256"]),
+                                     bytes.fromhex(head["root_sha256"]), [bytes.fromhex(p) for p in cons["proof"]])
+    assert http.get("/api/v1/ledger/consistency", params={"first": size + 5}).status_code == 422
+    engine.dispose()
