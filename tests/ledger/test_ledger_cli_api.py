@@ -90,3 +90,29 @@ def test_api_serves_tree_heads_proofs_and_keys_that_verify(demo, tmp_path):
                                      bytes.fromhex(head["root_sha256"]), [bytes.fromhex(p) for p in cons["proof"]])
     assert http.get("/api/v1/ledger/consistency", params={"first": size + 5}).status_code == 422
     engine.dispose()
+
+
+def test_signed_passport_round_trip_through_the_cli(demo, tmp_path, capsys):
+    url, path = demo
+    con = sqlite3.connect(path)
+    orgs = [r[0] for r in con.execute("SELECT DISTINCT actor_org_id FROM events")]
+    pack = con.execute("SELECT battery_id FROM batteries WHERE level = 'pack' LIMIT 1").fetchone()[0]
+    con.close()
+    for org in orgs:
+        assert run(["--db", url, "ledger", "keygen", "--org", org]) == 0
+    assert run(["--db", url, "ledger", "sign-events"]) == 0
+    assert run(["--db", url, "ledger", "verify-signatures"]) == 0
+    bundle = tmp_path / "passport.json"
+    assert run(["--db", url, "ledger", "export-passport", pack, "--out", str(bundle)]) == 0
+    capsys.readouterr()
+    assert run(["ledger", "verify-passport", str(bundle)]) == 0  # offline: no database named
+    assert "verifies" in capsys.readouterr().out
+    data = json.loads(bundle.read_text())
+    data["status"] = "waste"
+    doc = json.loads(data["document"]) | {"model": "forged"}
+    data["document"] = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    bundle.write_text(json.dumps(data))
+    assert run(["ledger", "verify-passport", str(bundle)]) == 2
+    assert "registration recorded" in capsys.readouterr().err
+    bundle.write_text("{not json")
+    assert run(["ledger", "verify-passport", str(bundle)]) == 2

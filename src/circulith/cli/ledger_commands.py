@@ -227,6 +227,99 @@ def ledger_keys(org: Annotated[str | None, typer.Option("--org")] = None, json_o
         console.print(f"{k.key_id}  {k.status:8}  created {k.created_at}  x={k.jwk['x']}", highlight=False)
 
 
+@ledger_app.command("sign-events")
+def ledger_sign_events(
+    org: Annotated[str | None, typer.Option("--org", help="Sign only as this organisation (default: the operator, "
+                                                          "for every organisation whose key is in the key directory).")]
+    = None,
+    key_dir: KeyDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign every unsigned event with the active key of the organisation that recorded it."""
+    from circulith.auth.policy import ALL_SCOPES, Principal
+    from circulith.services import ledger_signatures, ledger_trust
+
+    engine = _engine()
+    principal = (Principal(org_id=org, scopes=ALL_SCOPES, via="cli") if org
+                 else ledger_trust.operator_principal(ledger_trust.operator_org(engine, None)))
+    out = ledger_signatures.sign_events(engine, principal, directory=key_dir)
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"signed {out.signed} events", highlight=False)
+    for who, n in sorted(out.unsigned_by_org.items()):
+        console.print(f"[yellow]![/] {n} events by {who} left unsigned (no key of {who} in the key directory)",
+                      highlight=False)
+
+
+@ledger_app.command("verify-signatures")
+def ledger_verify_signatures(json_out: JsonOpt = False) -> None:
+    """Check every event's signature against the organisations' published keys and their history."""
+    from circulith.services import ledger_signatures, ledger_trust
+
+    out = ledger_signatures.verify_event_signatures(_engine(), ledger_trust.operator_principal("local"))
+    if json_out:
+        emit_json(out)
+    else:
+        for line in out.invalid[:50]:
+            console.print(f"[red]✗[/] {line}", highlight=False)
+        console.print(f"{out.signed} of {out.events} events signed; {len(out.invalid)} invalid; unsigned by "
+                      f"organisation: {out.unsigned_by_org or 'none'}", highlight=False)
+    if not out.ok:
+        raise IntegrityViolation(f"{len(out.invalid)} event signature(s) do not verify; first: {out.invalid[0]}")
+
+
+@ledger_app.command("export-passport")
+def ledger_export_passport(
+    identifier: Annotated[str, typer.Argument(help="Any identifier of the battery.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the signed passport bundle here.")],
+    org: OrgOpt = None,
+) -> None:
+    """Export a passport with the signed events it rests on and the keys, to verify offline."""
+    from circulith.services import ledger_signatures, ledger_trust
+
+    engine = _engine()
+    principal = ledger_trust.operator_principal(ledger_trust.operator_org(engine, org))
+    bundle = ledger_signatures.export_signed_passport(engine, principal, identifier)
+    out.write_text(bundle.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    console.print(f"signed passport of {bundle.battery_id} written to {out} ({1 + len(bundle.dynamic_events)} signed "
+                  "events)", highlight=False)
+
+
+@ledger_app.command("verify-passport")
+def ledger_verify_passport(
+    bundle_file: Annotated[Path, typer.Argument(help="A signed passport bundle (ledger export-passport).")],
+    keys_file: Annotated[Path | None, typer.Option("--keys", help="Published keys you hold (JSON list as served by "
+                                                   "/api/v1/ledger/keys); default: the keys in the bundle.")] = None,
+) -> None:
+    """Verify an exported passport offline (no database): signatures, document and dynamic values."""
+    import json
+
+    from pydantic import ValidationError
+
+    from circulith.errors import InvalidInput, Problem
+    from circulith.ledger.attestation import PassportBundle, PublishedKey
+    from circulith.services.ledger_signatures import verify_exported_passport
+
+    try:
+        bundle = PassportBundle.model_validate_json(bundle_file.read_text(encoding="utf-8"))
+        trusted = None
+        if keys_file is not None:
+            trusted = [PublishedKey(key_id=k["key_id"], org_id=k["org_id"], jwk=k["jwk"], created_at=k["created_at"],
+                                    revoked_at=k.get("revoked_at"), retired_at=k.get("retired_at"))
+                       for k in json.loads(keys_file.read_text())]
+    except (ValidationError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(Problem(None, "", f"not a signed passport bundle or key list: {str(exc).splitlines()[0]}"),
+                           source=str(bundle_file)) from exc
+    problems = verify_exported_passport(bundle, trusted)
+    for p in problems:
+        console.print(f"[red]✗[/] {p}", highlight=False)
+    if problems:
+        raise IntegrityViolation(f"the passport of {bundle.battery_id} does not verify: {problems[0]}")
+    console.print(f"[green]✓[/] the passport of {bundle.battery_id} verifies: signed by "
+                  f"{', '.join(sorted({k['org_id'] for k in bundle.keys}))}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Attach the ledger commands to the root app (replacing an earlier ``ledger`` group)."""
     app.add_typer(ledger_app, name="ledger")

@@ -8,9 +8,8 @@ the static passport document is bound by the digest its ``registered`` event car
 batteries: any stored value the events do not give is named, battery and field. Since the events are
 covered by the Merkle tree, a consistent edit of events *and* state fails against a checkpoint.
 
-What events cannot give is not checked: dynamic values set only at registration (no event carries
-them), and the static document of batteries registered before their ``registered`` event carried its
-digest.
+What events cannot give is not checked: for batteries registered before the ``registered`` event
+carried the static document's digest, the initial status and the initial dynamic values, those.
 """
 
 from __future__ import annotations
@@ -93,6 +92,10 @@ class StateReplay:
         if ek is EventKind.REGISTERED:
             st.document_sha256 = payload.get("document_sha256")
             st.status = payload.get("status")
+            initial = payload.get("dynamic")
+            for key, entry in (initial.items() if isinstance(initial, dict) else ()):
+                if key in self.dynamic_keys and isinstance(entry, dict) and isinstance(entry.get("updated_at"), str):
+                    st.dynamic[key] = (entry["updated_at"], entry.get("value"))
         st.status = STATUS_AFTER.get(ek, st.status)
         if ek in CUSTODY_TAKING:
             st.custodian_org_id, st.custody_site_id = actor, site

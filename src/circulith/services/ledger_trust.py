@@ -127,7 +127,8 @@ def key_dir(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get(KEY_DIR_ENV) or "circulith-keys")
 
 
-def _key_file(directory: Path, key_id: str) -> Path:
+def key_file(directory: Path, key_id: str) -> Path:
+    """The file of a private key in a key directory."""
     return directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", key_id) + ".pem")
 
 
@@ -167,7 +168,7 @@ def create_key(engine: Engine, principal: Principal, org_id: str, *, directory: 
     key_id = f"{org_id}:{thumb[:22]}"  # RFC 7638 JWK thumbprint, shortened
     folder = key_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    path = _key_file(folder, key_id)
+    path = key_file(folder, key_id)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_key_pem(private))
@@ -198,7 +199,7 @@ def _signer(engine: Engine, org_id: str, directory: str | Path | None) -> tuple[
         key = trust_store.active_key(s, org_id)
     if key is None:
         raise NotFound(f"{org_id} has no active signing key: run 'circulith ledger keygen --org {org_id}'")
-    path = _key_file(key_dir(directory), key.key_id)
+    path = key_file(key_dir(directory), key.key_id)
     if not path.exists():
         raise NotFound(f"the private key of {key.key_id} is not in {path.parent} (set {KEY_DIR_ENV})")
     return key, load_private_key_pem(path.read_bytes())

@@ -190,14 +190,14 @@ def register_passports(
     event_rows = []
     for p, _full_doc, sha in accepted:
         static_doc, dynamic_doc = split_document(p)
-        # The registered event binds the stored static document and the initial status, so that
-        # verification detects an edit of either (circulith.ledger.replay).
+        # The registered event binds the stored static document, the initial status and the initial
+        # dynamic values, so that verification detects an edit of any (circulith.ledger.replay).
         ev = LedgerEvent(
             battery_id=p.battery_id, kind=EventKind.REGISTERED, occurred_at=datetime.fromisoformat(at),
             actor_org_id=actor_org_id,
             payload={"passport_id": p.passport_id, "passport_sha256": sha, "level": p.level,
                      "parent_battery_id": p.parent_battery_id, "document_sha256": _sha(static_doc),
-                     "status": p.status},
+                     "status": p.status, "dynamic": json.loads(dynamic_doc)},
         ).with_derived_id()
         row = builder.append(ev)
         event_rows.append(row)
