@@ -226,3 +226,10 @@ def test_checkpoints_stay_verifiable_after_key_rotation_and_tampered_ones_are_re
     lt.revoke_key(engine, op, held.tree_head.key_id, "test: compromised")
     out = lt.verify_against_checkpoint(engine, op, held)
     assert not out.ok and out.key_status == "revoked"
+
+
+def test_checkpoint_after_import_issues_only_with_a_key(registry, tmp_path):
+    engine, _op, keys = registry
+    assert lt.checkpoint_after_import(engine, directory=tmp_path / "empty") is None
+    head = lt.checkpoint_after_import(engine, directory=keys)
+    assert head is not None and head.tree_size == _size(engine)

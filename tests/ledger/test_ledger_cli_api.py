@@ -106,6 +106,14 @@ def test_signed_passport_round_trip_through_the_cli(demo, tmp_path, capsys):
     assert run(["--db", url, "ledger", "export-passport", pack, "--out", str(bundle)]) == 0
     capsys.readouterr()
     assert run(["ledger", "verify-passport", str(bundle)]) == 0  # offline: no database named
+    engine = create_db_engine(url)
+    http = TestClient(create_app(Settings(database_url=url, env="test"), engine=engine))
+    from urllib.parse import quote
+
+    status = http.get(f"/api/v1/ledger/passports/{quote(pack, safe='')}/verification").json()
+    assert status["verifies"] is True, status
+    assert http.get(f"/api/v1/ledger/passports/{quote(pack, safe='')}/signed").status_code in (401, 403)
+    engine.dispose()
     assert "verifies" in capsys.readouterr().out
     data = json.loads(bundle.read_text())
     data["status"] = "waste"

@@ -14,8 +14,11 @@ from starlette.concurrency import run_in_threadpool
 
 from circulith.api.deps import CurrentPrincipal, engine_of
 from circulith.api.errors import ERROR_RESPONSES
+from circulith.ledger.attestation import PassportBundle
 from circulith.ledger.checkpoint import SignedTreeHead
+from circulith.services import ledger_signatures as sig
 from circulith.services import ledger_trust as svc
+from circulith.services.ledger_signatures import PassportVerification
 
 router = APIRouter(prefix="/api/v1/ledger", responses=ERROR_RESPONSES, tags=["ledger"])
 
@@ -54,3 +57,16 @@ async def keys(request: Request, principal: CurrentPrincipal,
                org_id: Annotated[str | None, Query(max_length=120)] = None) -> list[svc.KeyOut]:
     """Every organisation's published signing keys (JWK) with their history: rotation and revocation."""
     return await run_in_threadpool(svc.published_keys, engine_of(request), principal, org_id)
+
+
+@router.get("/passports/{identifier:path}/verification", response_model=PassportVerification)
+async def passport_verification(request: Request, principal: CurrentPrincipal, identifier: str) -> PassportVerification:
+    """Whether the passport the registry shows verifies from its organisations' signed events (public)."""
+    return await run_in_threadpool(sig.passport_verification, engine_of(request), principal, identifier)
+
+
+@router.get("/passports/{identifier:path}/signed", response_model=PassportBundle)
+async def signed_passport(request: Request, principal: CurrentPrincipal, identifier: str) -> PassportBundle:
+    """The passport with the signed events it rests on and the keys, to verify offline (operator, authorities,
+    the manufacturer and the custodian)."""
+    return await run_in_threadpool(sig.export_signed_passport, engine_of(request), principal, identifier)

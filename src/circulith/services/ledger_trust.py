@@ -343,3 +343,15 @@ def verify_against_checkpoint(engine: Engine, _principal: Principal, checkpoint:
         ok=report.ok and comparison.consistent and key_status in ("active", "retired"),
         events_checked=report.events_checked, chain_findings=chain, checkpoint=comparison, key_status=key_status,
         first_broken_event=first, consistency_proof=proof)
+
+
+def checkpoint_after_import(engine: Engine, *, directory: str | Path | None = None) -> SignedTreeHead | None:
+    """Issue a tree head after an import when the operator's key is at hand; None (nothing issued) otherwise.
+
+    For the import commands and jobs: a registry without an operator key keeps working unsigned.
+    """
+    try:
+        org = operator_org(engine)
+        return issue_checkpoint(engine, operator_principal(org), directory=directory).tree_head
+    except (InvalidInput, NotFound):
+        return None
