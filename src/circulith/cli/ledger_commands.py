@@ -71,8 +71,8 @@ def ledger_verify(
     if json_out:
         emit_json({**out.model_dump(mode="json"), "remote": remote_note})
     else:
-        for f in out.chain_findings[:50]:
-            console.print(f"[red]✗[/] {f}", highlight=False)
+        for line in out.chain_findings[:50]:
+            console.print(f"[red]✗[/] {line}", highlight=False)
         cmp = out.checkpoint
         if cmp.consistent:
             console.print(f"[green]✓[/] the ledger ({cmp.current_size} events) extends the checkpoint of "

@@ -18,9 +18,9 @@ import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
@@ -345,9 +345,10 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
             "dynamic_json": dynamic_json, "last_seq": st.head.seq,
             "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
         })
+    table = cast(Table, Battery.__table__)
     stmt = (
-        update(Battery.__table__)
-        .where(Battery.__table__.c.battery_id == bindparam("b_id"))
+        update(table)
+        .where(table.c.battery_id == bindparam("b_id"))
         .values({k: bindparam(k) for k in params[0] if k != "b_id"})
     )
     session.connection().execute(stmt, params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import NotFound
@@ -114,7 +114,7 @@ def events_at(session: Session, seqs: Sequence[int]) -> dict[int, tuple]:
 def add_event_signatures(session: Session, rows: Sequence[dict[str, str]]) -> None:
     """Store events' signatures (``event_id``, ``key_id``, ``jws``)."""
     if rows:
-        session.execute(EventSignature.__table__.insert(), list(rows))
+        session.execute(insert(EventSignature), list(rows))
 
 
 def event_signatures(session: Session) -> dict[str, tuple[str, str]]:
