@@ -233,3 +233,29 @@ def test_checkpoint_after_import_issues_only_with_a_key(registry, tmp_path):
     assert lt.checkpoint_after_import(engine, directory=tmp_path / "empty") is None
     head = lt.checkpoint_after_import(engine, directory=keys)
     assert head is not None and head.tree_size == _size(engine)
+
+
+def test_verification_from_a_checkpoint_reads_only_what_came_after(registry, fleet):
+    engine, op, keys = registry
+    held = lt.issue_checkpoint(engine, op, directory=keys)
+    packs = [p.battery_id for p in fleet.passports if p.level == "pack"][:5]
+    with transaction(engine) as s:
+        append_events(s, [LedgerEvent(battery_id=b, kind=EventKind.BMS_SNAPSHOT, actor_org_id="OEM-TEST",
+                                      occurred_at=dt.datetime(2026, 10, 30, i, tzinfo=dt.UTC), payload={"soc_pct": 50.0})
+                          for i, b in enumerate(packs)])
+    later = lt.issue_checkpoint(engine, op, directory=keys)
+    out = lt.verify_since_checkpoint(engine, op, held)
+    assert out.ok, out
+    assert out.events_checked == 5 and out.current_size == held.tree_head.tree_size + 5
+    assert out.root_sha256 == later.tree_head.root_sha256 and out.latest_signed_head.startswith("equal")
+    # A new event altered after the fact is caught; so is a frontier that does not fold to the signed root.
+    with transaction(engine) as s:
+        _drop_guard(s)
+        s.execute(text("UPDATE events SET site_id = 'FORGED' WHERE global_seq = :g"),
+                  {"g": held.tree_head.tree_size + 2})
+    out = lt.verify_since_checkpoint(engine, op, held)
+    assert not out.ok and any("altered" in f for f in out.findings)
+    bad = held.model_copy(update={"frontier": list(reversed(held.frontier))})
+    if len(held.frontier) > 1:
+        with pytest.raises(SignatureInvalid, match="frontier"):
+            lt.verify_since_checkpoint(engine, op, bad)

@@ -36,6 +36,8 @@ def test_checkpoint_then_verify_then_truncation_is_named(demo, tmp_path, capsys)
     capsys.readouterr()
     assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held)]) == 0
     assert "extends the checkpoint" in capsys.readouterr().out
+    assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held), "--only-after"]) == 0
+    assert "0 events after the checkpoint" in capsys.readouterr().out
     # An insider deletes the last 3 events and moves the head and the battery tips back consistently.
     con = sqlite3.connect(path)
     con.execute("DROP TRIGGER events_no_delete")

@@ -150,3 +150,15 @@ def test_block_roots_rebuild_the_root_and_locate_a_change(block):
         changed[n // 2] = merkle.leaf_hash(b"forged")
         differ = [i for i, (a, b) in enumerate(zip(roots, merkle.block_roots(changed, block), strict=True)) if a != b]
         assert differ == [(n // 2) // block]
+
+
+def test_compact_range_extends_a_frontier_to_every_later_tree_head():
+    for m in range(40):
+        cr = merkle.CompactRange(m, merkle.frontier(LEAVES[:m]))
+        assert cr.root() == merkle.root_hash(LEAVES[:m])
+        for n in range(m, 70):
+            if n > m:
+                cr.append(LEAVES[n - 1])
+            assert cr.root() == merkle.root_hash(LEAVES[:n]), (m, n)
+    with pytest.raises(ValueError):
+        merkle.CompactRange(5, [LEAVES[0]])

@@ -38,6 +38,8 @@ def ledger_verify(
                                                     "registry: prove the ledger extends it.")] = None,
     remote: Annotated[str | None, typer.Option("--remote", help="Base URL of a registry API: warn when the "
                                                "tree head it serves is inconsistent with --checkpoint.")] = None,
+    only_after: Annotated[bool, typer.Option("--only-after", help="With --checkpoint: trust what it covers and "
+                                             "read only the events after it.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Recompute every event digest, both hash chains and every battery tip; with --checkpoint, prove the
@@ -66,6 +68,20 @@ def ledger_verify(
         return
     held = ledger_trust.parse_checkpoint(checkpoint.read_text(encoding="utf-8"), source=str(checkpoint))
     principal = ledger_trust.operator_principal("local")
+    if only_after:
+        inc = ledger_trust.verify_since_checkpoint(engine, principal, held)
+        if json_out:
+            emit_json(inc)
+        else:
+            for line in inc.findings[:50]:
+                console.print(f"[red]✗[/] {line}", highlight=False)
+            mark = "[green]✓[/]" if inc.ok else "[red]✗[/]"
+            console.print(f"{mark} {inc.events_checked} events after the checkpoint of {inc.checkpoint_size} verified; "
+                          f"tree head now {inc.current_size} events, root {inc.root_sha256} "
+                          f"({inc.latest_signed_head})", highlight=False)
+        if not inc.ok:
+            raise IntegrityViolation("the events after the checkpoint do not verify")
+        return
     out = ledger_trust.verify_against_checkpoint(engine, principal, held)
     remote_note = _check_remote(remote, held) if remote else None
     if json_out:

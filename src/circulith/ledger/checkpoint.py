@@ -56,6 +56,24 @@ class CheckpointFile(BaseModel):
     key: dict[str, str] = Field(description="The signing key as a JWK (RFC 8037).")
     block_size: int = Field(ge=1, description="Events per block root [events].")
     block_roots: list[str] = Field(description="Merkle roots of consecutive blocks of events [hex].")
+    frontier: list[str] = Field(default_factory=list, description="Right frontier of the tree (RFC 9162 perfect "
+                                "subtrees, largest first) [hex]: extends to later tree heads without earlier events.")
+
+    def compact_range(self) -> merkle.CompactRange:
+        """The frontier as a :class:`~circulith.ledger.merkle.CompactRange`, checked against the signed root.
+
+        Raises
+        ------
+        SignatureInvalid
+            If the frontier does not fold to the signed root (or has the wrong number of nodes).
+        """
+        try:
+            cr = merkle.CompactRange(self.tree_head.tree_size, [bytes.fromhex(h) for h in self.frontier])
+        except ValueError as exc:
+            raise SignatureInvalid(f"the checkpoint's frontier is malformed: {exc}") from exc
+        if cr.root().hex() != self.tree_head.root_sha256:
+            raise SignatureInvalid("the checkpoint's frontier does not rebuild its signed tree head")
+        return cr
 
 
 def tree_head_payload(tree_size: int, root_sha256: str, global_chain_sha256: str, issued_at: str,

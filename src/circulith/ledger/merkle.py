@@ -188,3 +188,56 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
         fn >>= 1
         sn >>= 1
     return fr == first_root and sr == second_root and sn == 0
+
+
+class CompactRange:
+    """The roots of the perfect subtrees that make up a tree of ``size`` leaves (its right frontier).
+
+    Appending leaves merges equal-sized subtrees; :meth:`root` folds them right to left, which is
+    ``MTH`` by RFC 9162's split at the largest power of two. A holder of a checkpoint's frontier can
+    extend it with the events that came after and obtain the later tree head without the earlier leaves.
+    """
+
+    def __init__(self, size: int = 0, nodes: Sequence[bytes] = ()):
+        if size < 0 or len(nodes) != bin(size).count("1"):
+            raise ValueError(f"a tree of {size} leaves has {bin(max(size, 0)).count('1')} frontier nodes, not {len(nodes)}")
+        self.size = size
+        self._sizes = [1 << b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
+        self._nodes = list(nodes)
+
+    @property
+    def nodes(self) -> list[bytes]:
+        """The frontier, largest subtree first."""
+        return list(self._nodes)
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash."""
+        self._nodes.append(leaf)
+        self._sizes.append(1)
+        while len(self._sizes) > 1 and self._sizes[-1] == self._sizes[-2]:
+            right, left = self._nodes.pop(), self._nodes.pop()
+            self._sizes[-2] *= 2
+            self._sizes.pop()
+            self._nodes.append(node_hash(left, right))
+        self.size += 1
+
+    def root(self) -> bytes:
+        """``MTH`` of the leaves so far."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        h = self._nodes[-1]
+        for node in reversed(self._nodes[:-1]):
+            h = node_hash(node, h)
+        return h
+
+
+def frontier(leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    """The right frontier (:class:`CompactRange` nodes) of the tree over ``leaf_hashes``."""
+    out, start = [], 0
+    n = len(leaf_hashes)
+    for b in range(n.bit_length() - 1, -1, -1):
+        if n >> b & 1:
+            out.append(root_hash(leaf_hashes[start : start + (1 << b)]))
+            start += 1 << b
+    return out
+

@@ -76,6 +76,8 @@ def verify_chains(
     expected_tips: Mapping[str, tuple[int, str]] | None = None,
     max_findings: int = 1000,
     leaves: list[bytes] | None = None,
+    start: tuple[int, str] = (0, GENESIS_SHA256),
+    initial_tips: Mapping[str, tuple[int, str]] | None = None,
 ) -> VerificationReport:
     """Verify both hash chains over rows given in ascending ``global_seq`` order.
 
@@ -95,6 +97,11 @@ def verify_chains(
     leaves : list or None
         When given, receives each event's RFC 9162 leaf hash over its *recomputed* content digest, in
         row order (for comparing the ledger with a checkpoint, :mod:`circulith.ledger.checkpoint`).
+    start : (int, str)
+        Global sequence number and chain digest the rows continue from (verification from a
+        checkpoint: only the events after it are read).
+    initial_tips : mapping or None
+        Each battery's chain tip at ``start`` (for the batteries the rows touch).
 
     Returns
     -------
@@ -102,9 +109,8 @@ def verify_chains(
     """
     report = VerificationReport()
     findings = report.findings
-    batteries: dict[str, tuple[int, str]] = {}
-    prev_global_seq = 0
-    prev_global = GENESIS_SHA256
+    batteries: dict[str, tuple[int, str]] = dict(initial_tips or {})
+    prev_global_seq, prev_global = start
 
     def add(problem: str, seq: int | None, ev: str | None, bat: str | None, detail: str) -> None:
         if len(findings) < max_findings:

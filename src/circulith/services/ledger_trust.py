@@ -49,7 +49,7 @@ from circulith.ledger.signing import (
 )
 from circulith.store import trust_store
 from circulith.store.database import require_schema, transaction
-from circulith.store.ledger_store import verify_ledger
+from circulith.store.ledger_store import verify_ledger, verify_ledger_since
 from circulith.store.models import LedgerHead, Organisation
 from circulith.store.trust_models import SigningKey, TreeHead
 
@@ -246,7 +246,8 @@ def issue_checkpoint(engine: Engine, principal: Principal, *, directory: str | P
         key_id=key.key_id, jws=jws)
     block = block_size_for(size)
     return CheckpointFile(tree_head=head, key=public_jwk(_raw(key.public_key), key.key_id), block_size=block,
-                          block_roots=[r.hex() for r in merkle.block_roots(leaves, block)])
+                          block_roots=[r.hex() for r in merkle.block_roots(leaves, block)],
+                          frontier=[f.hex() for f in merkle.frontier(leaves)])
 
 
 def tree_head(engine: Engine, _principal: Principal, tree_size: int | None = None) -> SignedTreeHead:
@@ -355,3 +356,47 @@ def checkpoint_after_import(engine: Engine, *, directory: str | Path | None = No
         return issue_checkpoint(engine, operator_principal(org), directory=directory).tree_head
     except (InvalidInput, NotFound):
         return None
+
+
+class IncrementalVerification(BaseModel):
+    """Outcome of verifying only the events after a checkpoint."""
+
+    ok: bool
+    checkpoint_size: int
+    current_size: int
+    events_checked: int
+    root_sha256: str = Field(description="Tree head over every event now stored, from the checkpoint's frontier.")
+    latest_signed_head: str = Field(description="How the registry's latest signed tree head relates to it.")
+    findings: list[str]
+
+
+def verify_since_checkpoint(engine: Engine, _principal: Principal, checkpoint: CheckpointFile
+                            ) -> IncrementalVerification:
+    """Verify only what came after a checkpoint held elsewhere (trusting what the checkpoint covers).
+
+    The events after it must chain onto its global digest and onto each battery's tip at its size;
+    its frontier extended with their leaves gives the current tree head, compared with the latest
+    head the registry signed at that size.
+    """
+    require_schema(engine)
+    head = checkpoint.tree_head
+    check_signed_head(head, {head.key_id: public_key_from_jwk(checkpoint.key)})
+    cr = checkpoint.compact_range()
+    leaves: list[bytes] = []
+    with transaction(engine, read_only=True) as s:
+        report = verify_ledger_since(s, head.tree_size, head.global_chain_sha256, max_findings=100, leaves=leaves)
+        latest = next((h for h in reversed(trust_store.tree_heads(s)) if h.tree_size == head.tree_size + len(leaves)),
+                      None)
+    for leaf in leaves:
+        cr.append(leaf)
+    root = cr.root().hex()
+    if latest is None:
+        relation = "no tree head was signed at the current size"
+    elif latest.root_sha256 == root:
+        relation = f"equal to the tree head signed at {latest.issued_at}"
+    else:
+        relation = f"DIFFERENT from the tree head signed at {latest.issued_at} ({latest.root_sha256[:16]}…)"
+    findings = [str(f) for f in report.findings]
+    return IncrementalVerification(
+        ok=report.ok and not relation.startswith("DIFFERENT"), checkpoint_size=head.tree_size, current_size=cr.size,
+        events_checked=report.events_checked, root_sha256=root, latest_signed_head=relation, findings=findings)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
@@ -370,11 +370,11 @@ def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
-    """All event rows in global order, as tuples in :class:`StoredEvent` field order (streamed)."""
+def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) -> Iterator[tuple]:
+    """Event rows in global order (those after global #``after``), as tuples in :class:`StoredEvent` order."""
     cols = ", ".join(EVENT_COLUMNS)
     result = session.connection().exec_driver_sql(
-        f"SELECT {cols} FROM events ORDER BY global_seq"  # noqa: S608 - constant column list
+        f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"  # noqa: S608 - constants
     )
     while True:
         part = result.fetchmany(batch)
@@ -420,3 +420,27 @@ def _stored_states(session: Session) -> dict[str, StoredState]:
                           dynamic_json=r[9])
         for r in session.execute(select(*cols))
     }
+
+
+def verify_ledger_since(session: Session, size: int, global_chain_sha256: str, *, max_findings: int = 1000,
+                        leaves: list[bytes] | None = None) -> VerificationReport:
+    """Verify only the events after the first ``size`` (held by a checkpoint whose global digest is given).
+
+    Reads the events after the checkpoint and, for each battery they touch, its chain tip at the
+    checkpoint; checks that they chain onto the checkpoint's global digest and onto those tips, every
+    digest, the recorded head and the touched batteries' stored tips. The state replay needs whole
+    histories and is left to a full verification.
+    """
+    head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+    touched = select(Event.battery_id).where(Event.global_seq > size).distinct()
+    before = (select(Event.battery_id, func.max(Event.battery_seq).label("seq"))
+              .where(Event.global_seq <= size, Event.battery_id.in_(touched)).group_by(Event.battery_id).subquery())
+    tips_at = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
+        select(Event.battery_id, Event.battery_seq, Event.battery_chain_sha256)
+        .join(before, (Event.battery_id == before.c.battery_id) & (Event.battery_seq == before.c.seq)))}
+    stored = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
+        select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256).where(Battery.battery_id.in_(touched)))}
+    return verify_chains(stream_event_rows(session, after=size), expected_head=(int(head[0]), str(head[1])),
+                         expected_tips=stored, max_findings=max_findings, leaves=leaves,
+                         start=(size, global_chain_sha256), initial_tips=tips_at)
+
