@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from circulith.api.app import create_app
@@ -126,3 +129,70 @@ def test_signed_passport_round_trip_through_the_cli(demo, tmp_path, capsys):
     assert "registration recorded" in capsys.readouterr().err
     bundle.write_text("{not json")
     assert run(["ledger", "verify-passport", str(bundle)]) == 2
+
+
+def _serve(url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
+
+    from tests.conftest import wait_for
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(Settings(database_url=url, env="test"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: server.started, 20)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def test_remote_head_inconsistent_with_a_held_checkpoint_is_warned(demo, tmp_path, capsys):
+    url, path = demo
+    assert run(["--db", url, "ledger", "keygen", "--org", "ORG-REGISTRY"]) == 0
+    held = tmp_path / "held.json"
+    assert run(["--db", url, "ledger", "checkpoint", "--out", str(held)]) == 0
+    server, thread, base = _serve(url)
+    try:
+        capsys.readouterr()
+        assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held), "--remote", base]) == 0
+        assert "consistent with the held checkpoint" in " ".join(capsys.readouterr().out.split())
+        # The registry rewrites its first event consistently and signs a new head over the rewrite.
+        con = sqlite3.connect(path)
+        con.execute("DROP TRIGGER events_no_update")
+        row = con.execute("SELECT event_id, battery_id, battery_seq, global_seq, kind, occurred_at, actor_org_id, "
+                          "site_id, payload_json FROM events WHERE global_seq = 1").fetchone()
+        con.commit()
+        con.close()
+        from circulith.ledger.hashing import chain_sha256, content_sha256, content_text
+
+        forged_payload = json.dumps(json.loads(row[8]) | {"forged": True}, sort_keys=True, separators=(",", ":"))
+        digest = content_sha256(content_text(row[0], row[1], row[4], row[5], row[6], row[7], forged_payload), row[2],
+                                row[3])
+        con = sqlite3.connect(path)
+        con.execute("UPDATE events SET payload_json = ?, content_sha256 = ? WHERE global_seq = 1", (forged_payload, digest))
+        con.commit()
+        con.close()
+        with sqlite3.connect(path) as con:
+            rows = con.execute("SELECT global_seq, battery_id, battery_seq, content_sha256 FROM events "
+                               "ORDER BY global_seq").fetchall()
+            g_prev, b_prev = "0" * 64, {}
+            for gseq, bat, bseq, c_sha in rows:
+                bp = b_prev.get(bat, "0" * 64)
+                b_chain, g_chain = chain_sha256(bp, c_sha), chain_sha256(g_prev, c_sha)
+                con.execute("UPDATE events SET battery_prev_sha256 = ?, battery_chain_sha256 = ?, global_prev_sha256 = ?, "
+                            "global_chain_sha256 = ? WHERE global_seq = ?", (bp, b_chain, g_prev, g_chain, gseq))
+                b_prev[bat], g_prev = b_chain, g_chain
+            for bat, tip in b_prev.items():
+                con.execute("UPDATE batteries SET last_chain_sha256 = ? WHERE battery_id = ?", (tip, bat))
+            con.execute("UPDATE ledger_head SET global_chain_sha256 = ?", (g_prev,))
+            con.execute("DELETE FROM tree_heads")
+        assert run(["--db", url, "ledger", "verify"]) == 0  # the rewrite is consistent: the chains agree
+        assert run(["--db", url, "ledger", "checkpoint"]) == 0  # and the operator signs it
+        capsys.readouterr()
+        assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held), "--remote", base]) == 2
+        out = " ".join(capsys.readouterr().out.split())
+        assert "WARNING" in out and "inconsistent with the held checkpoint" in out
+        assert "global #1" in out
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
