@@ -176,7 +176,7 @@ def test_remote_head_inconsistent_with_a_held_checkpoint_is_warned(demo, tmp_pat
             rows = con.execute("SELECT global_seq, battery_id, battery_seq, content_sha256 FROM events "
                                "ORDER BY global_seq").fetchall()
             g_prev, b_prev = "0" * 64, {}
-            for gseq, bat, bseq, c_sha in rows:
+            for gseq, bat, _bseq, c_sha in rows:
                 bp = b_prev.get(bat, "0" * 64)
                 b_chain, g_chain = chain_sha256(bp, c_sha), chain_sha256(g_prev, c_sha)
                 con.execute("UPDATE events SET battery_prev_sha256 = ?, battery_chain_sha256 = ?, global_prev_sha256 = ?, "
