@@ -196,3 +196,22 @@ def test_remote_head_inconsistent_with_a_held_checkpoint_is_warned(demo, tmp_pat
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_schedule_keys_and_revocation_through_the_cli(demo, tmp_path, capsys):
+    url, _ = demo
+    assert run(["--db", url, "ledger", "keygen", "--org", "ORG-REGISTRY"]) == 0
+    out_dir = tmp_path / "heads"
+    assert run(["--db", url, "ledger", "schedule", "--interval", "1", "--count", "2", "--out-dir", str(out_dir)]) == 0
+    files = sorted(out_dir.glob("checkpoint-*.json"))
+    assert len(files) == 1  # the ledger did not grow between the two rounds: one file
+    assert run(["--db", url, "ledger", "keygen", "--org", "ORG-REGISTRY"]) == 0  # rotation
+    capsys.readouterr()
+    assert run(["--db", url, "ledger", "keys", "--json"]) == 0
+    keys = json.loads(capsys.readouterr().out)
+    assert [k["status"] for k in keys] == ["retired", "active"]
+    assert run(["--db", url, "ledger", "revoke-key", keys[1]["key_id"], "--reason", "lost laptop"]) == 0
+    assert run(["--db", url, "ledger", "checkpoint"]) == 2  # no active key any more
+    assert "no active signing key" in capsys.readouterr().err
+    assert run(["--db", url, "ledger", "verify", "--checkpoint", str(files[0])]) == 0  # retired key: still valid
+    assert run(["--db", url, "ledger", "revoke-key", "nope", "--reason", "x"]) == 2
