@@ -185,8 +185,8 @@ def verify_passport_bundle(bundle: PassportBundle, trusted_keys: Sequence[Publis
         if key not in dynamic_keys or not isinstance(entry, dict):
             continue
         if _source_event([bundle.registration, *bundle.dynamic_events], key, entry) is None:
-            problems.append(f"dynamic value {key} = {entry.get('value')!r} ({entry.get('updated_at')}) is not the "
-                            "one any signed event recorded")
+            problems.append(f"dynamic value {key} (as of {entry.get('updated_at')}) is not the one any signed event "
+                            "recorded")  # the value itself is not repeated: the public sees this message
     return problems
 
 
