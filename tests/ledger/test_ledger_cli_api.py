@@ -156,6 +156,9 @@ def test_remote_head_inconsistent_with_a_held_checkpoint_is_warned(demo, tmp_pat
         capsys.readouterr()
         assert run(["--db", url, "ledger", "verify", "--checkpoint", str(held), "--remote", base]) == 0
         assert "consistent with the held checkpoint" in " ".join(capsys.readouterr().out.split())
+        seen = tmp_path / "seen.json"
+        assert run(["ledger", "watch", "--remote", base, "--held", str(seen)]) == 0  # a participant, no database
+        assert run(["ledger", "watch", "--remote", base, "--held", str(seen)]) == 0
         # The registry rewrites its first event consistently and signs a new head over the rewrite.
         con = sqlite3.connect(path)
         con.execute("DROP TRIGGER events_no_update")
@@ -193,6 +196,8 @@ def test_remote_head_inconsistent_with_a_held_checkpoint_is_warned(demo, tmp_pat
         out = " ".join(capsys.readouterr().out.split())
         assert "WARNING" in out and "inconsistent with the held checkpoint" in out
         assert "global #1" in out
+        assert run(["ledger", "watch", "--remote", base, "--held", str(seen)]) == 2
+        assert "rewrote its history" in " ".join(capsys.readouterr().err.split())
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -145,6 +145,52 @@ def _remote_keys(base: str) -> dict[str, Ed25519PublicKey]:
     return {k["key_id"]: public_key_from_jwk(k["jwk"]) for k in keys}
 
 
+@ledger_app.command("watch")
+def ledger_watch(
+    remote: Annotated[str, typer.Option("--remote", help="Base URL of the registry API.")],
+    held_file: Annotated[Path, typer.Option("--held", help="File of the tree head last seen (created on first use).")],
+) -> None:
+    """A participant's check, without the database: the served tree head must extend the one held; keep the new one.
+
+    The signature is checked with the key held from earlier runs (trust on first use; a rotated key
+    must itself be published by the registry); the registry must prove consistency from the held head.
+    """
+    import json
+
+    import httpx
+
+    from circulith.ledger import merkle
+    from circulith.ledger.checkpoint import SignedTreeHead, check_signed_head
+    from circulith.ledger.signing import public_key_from_jwk
+
+    base = remote.rstrip("/") + "/api/v1/ledger"
+    try:
+        served = SignedTreeHead.model_validate(httpx.get(f"{base}/tree-head", timeout=30).raise_for_status().json())
+        published = {k["key_id"]: k["jwk"] for k in httpx.get(f"{base}/keys", timeout=30).raise_for_status().json()}
+    except (httpx.HTTPError, ValueError) as exc:
+        raise IntegrityViolation(f"could not read the tree head served by {remote}: {exc}") from exc
+    held = json.loads(held_file.read_text(encoding="utf-8")) if held_file.exists() else None
+    keys = dict(held["keys"]) if held else {}
+    for kid, jwk in published.items():
+        keys.setdefault(kid, jwk)
+    check_signed_head(served, {k: public_key_from_jwk(v) for k, v in keys.items()})
+    if held:
+        old = SignedTreeHead.model_validate(held["tree_head"])
+        m, n = old.tree_size, served.tree_size
+        if n < m:
+            raise IntegrityViolation(f"WARNING: {remote} serves a tree head of {n} events, smaller than the {m} held")
+        proof = httpx.get(f"{base}/consistency", params={"first": m, "second": n}, timeout=60).raise_for_status().json()
+        if not merkle.verify_consistency(m, n, bytes.fromhex(old.root_sha256), bytes.fromhex(served.root_sha256),
+                                         [bytes.fromhex(p) for p in proof["proof"]]):
+            raise IntegrityViolation(f"WARNING: the tree head {remote} serves ({n} events) is inconsistent with the "
+                                     f"one held ({m} events, issued {old.issued_at}): the registry rewrote its history")
+        console.print(f"[green]✓[/] {remote} grew from {m} to {n} events consistently", highlight=False)
+    else:
+        console.print(f"first tree head held: {served.tree_size} events, root {served.root_sha256}", highlight=False)
+    held_file.write_text(json.dumps({"tree_head": served.model_dump(), "keys": keys}, indent=1) + "\n",
+                         encoding="utf-8")
+
+
 @ledger_app.command("checkpoint")
 def ledger_checkpoint(
     out: Annotated[Path | None, typer.Option("--out", help="Write the checkpoint file here.")] = None,
