@@ -31,8 +31,8 @@ from fastapi.testclient import TestClient
 from circulith.api.settings import Settings
 try:
     from circulith.server import create_app
-except ImportError:
-    from circulith.server import create_app
+except ImportError:  # the baseline tree, before the app factory moved
+    from circulith.api.app import create_app  # type: ignore[no-redef]
 from sqlalchemy import select
 from circulith.store.database import create_db_engine, transaction
 from circulith.store.models import Battery

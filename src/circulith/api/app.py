@@ -23,6 +23,7 @@ def install_api(app: FastAPI) -> None:
     from circulith.api.routes import router
     from circulith.api.routes_formats import router as formats_router
     from circulith.api.routes_jobs import router as jobs
+    from circulith.api.routes_ledger import router as ledger_router
     from circulith.api.routes_reference import router as reference
 
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
@@ -30,3 +31,4 @@ def install_api(app: FastAPI) -> None:
     app.include_router(reference)
     app.include_router(router)
     app.include_router(formats_router)
+    app.include_router(ledger_router)

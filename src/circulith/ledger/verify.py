@@ -8,10 +8,11 @@ batteries, not events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from circulith.ledger.hashing import GENESIS_SHA256, chain_sha256, content_sha256, content_text
+from circulith.ledger.merkle import leaf_hash
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class StoredEvent:
 class Finding:
     """One integrity failure, naming the event."""
 
-    problem: str  # altered | deleted | inserted_or_reordered | head_mismatch
+    problem: str  # altered | deleted | inserted_or_reordered | head_mismatch | tip_mismatch
     global_seq: int | None
     event_id: str | None
     battery_id: str | None
@@ -72,7 +73,11 @@ def verify_chains(
     rows: Iterable[tuple],
     *,
     expected_head: tuple[int, str] | None = None,
+    expected_tips: Mapping[str, tuple[int, str]] | None = None,
     max_findings: int = 1000,
+    leaves: list[bytes] | None = None,
+    start: tuple[int, str] = (0, GENESIS_SHA256),
+    initial_tips: Mapping[str, tuple[int, str]] | None = None,
 ) -> VerificationReport:
     """Verify both hash chains over rows given in ascending ``global_seq`` order.
 
@@ -83,8 +88,20 @@ def verify_chains(
     expected_head : (int, str) or None
         The ledger head recorded by the store (last global sequence number and digest). Detects
         deletion of the most recent events, which no later link would reveal.
+    expected_tips : mapping or None
+        Each battery's stored chain tip (battery ID to last battery sequence number and chain digest),
+        compared with the tip its events end at: a tip that disagrees would chain the battery's next
+        event onto a history that is not the stored one.
     max_findings : int
         Stop collecting findings after this many (the report says it was truncated).
+    leaves : list or None
+        When given, receives each event's RFC 9162 leaf hash over its *recomputed* content digest, in
+        row order (for comparing the ledger with a checkpoint, :mod:`circulith.ledger.checkpoint`).
+    start : (int, str)
+        Global sequence number and chain digest the rows continue from (verification from a
+        checkpoint: only the events after it are read).
+    initial_tips : mapping or None
+        Each battery's chain tip at ``start`` (for the batteries the rows touch).
 
     Returns
     -------
@@ -92,9 +109,8 @@ def verify_chains(
     """
     report = VerificationReport()
     findings = report.findings
-    batteries: dict[str, tuple[int, str]] = {}
-    prev_global_seq = 0
-    prev_global = GENESIS_SHA256
+    batteries: dict[str, tuple[int, str]] = dict(initial_tips or {})
+    prev_global_seq, prev_global = start
 
     def add(problem: str, seq: int | None, ev: str | None, bat: str | None, detail: str) -> None:
         if len(findings) < max_findings:
@@ -108,6 +124,8 @@ def verify_chains(
         n += 1
         text = content_text(ev, bat, kind, at, actor, site, payload)
         digest = content_sha256(text, bseq, gseq)
+        if leaves is not None:
+            leaves.append(leaf_hash(bytes.fromhex(digest)))
         if digest != c_sha:
             add("altered", gseq, ev, bat, "stored content does not match its SHA-256 digest")
         # Global chain.
@@ -150,4 +168,13 @@ def verify_chains(
             if head_seq > prev_global_seq:
                 detail += f": events #{prev_global_seq + 1}..#{head_seq} were deleted"
             add("head_mismatch", head_seq, None, None, detail)
+    if expected_tips is not None:
+        for bat, (tip_seq, tip_sha) in expected_tips.items():
+            last_seq, last_chain = batteries.get(bat, (0, GENESIS_SHA256))
+            if (tip_seq, tip_sha) != (last_seq, last_chain):
+                add("tip_mismatch", None, None, bat,
+                    f"battery {bat}: the stored chain tip is #{tip_seq} {tip_sha[:12]}…, its events end at "
+                    f"#{last_seq} {last_chain[:12]}…")
+        for bat in batteries.keys() - expected_tips.keys():
+            add("tip_mismatch", None, None, bat, f"battery {bat} has events but no stored record")
     return report

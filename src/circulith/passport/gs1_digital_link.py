@@ -27,13 +27,14 @@ tested against the examples of the standard and of GS1's reference Barcode Synta
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from urllib.parse import quote, urlsplit
 
 from circulith.errors import InvalidInput, Problem
+from circulith.reference.loader import read_text
 
 __all__ = [
     "ApplicationIdentifier",
@@ -126,9 +127,9 @@ def _components(spec: str) -> tuple[_Component, ...]:
 @cache
 def application_identifiers() -> dict[str, ApplicationIdentifier]:
     """The shipped GS1 Application Identifier table, by AI."""
-    path = resources.files("circulith.reference") / "data" / "gs1_application_identifiers.csv"
+    text, _info = read_text("gs1_application_identifiers.csv")
     table: dict[str, ApplicationIdentifier] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(text, newline="") as fh:
         for row in csv.DictReader(fh):
             quals = tuple(tuple(s.split(",")) for s in row["dl_key_qualifiers"].split("|") if s)
             table[row["ai"]] = ApplicationIdentifier(

@@ -1,39 +1,46 @@
 """Appending lifecycle events to the stored ledger, reading histories and verifying the chains.
 
-Appends run inside the caller's transaction: the ledger head row is locked first (PostgreSQL
-``SELECT ... FOR UPDATE``; SQLite serialises writers itself), every event is checked against the
-battery's state and time line, chained, and written in bulk with the batteries' new state. Any
-problem raises :class:`~circulith.errors.InvalidInput` naming every offending event, and the
-caller's transaction rolls everything back.
+Appends run inside the caller's transaction: the ledger head row is locked before anything else is
+read (PostgreSQL ``SELECT ... FOR UPDATE``; on SQLite the unit of work holds the write lock from its
+``BEGIN IMMEDIATE``, see :func:`circulith.store.database.transaction`), every event is checked against
+the battery's state and time line, chained, and written in bulk with the batteries' new state. The head
+moves only when events were appended, by a guarded update (``WHERE global_seq = :read_seq``): a writer
+that lost a race gets :class:`~circulith.store.database.WriteConflict` (retried by the caller), never a
+head moved backwards. Any problem raises :class:`~circulith.errors.InvalidInput` naming every
+offending event, and the caller's transaction rolls everything back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
 from circulith.ledger.chain import BatteryHead, ChainBuilder
 from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
 from circulith.ledger.hashing import canonical_json, content_text, with_event_id
+from circulith.ledger.replay import StateReplay, StoredState
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chains
+from circulith.passport.model import DynamicCondition, DynamicValue
+from circulith.store.database import WriteConflict
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
 CLOCK_SKEW = timedelta(minutes=5)
 
-# Payload keys of BMS snapshots, tests and grades that update the passport's dynamic condition.
-DYNAMIC_KEYS = (
-    "soh_pct", "remaining_capacity_ah", "remaining_energy_kwh", "remaining_power_w", "full_cycles",
-    "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events", "overcharge_events",
-    "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
+# Payload keys of BMS snapshots, tests and grades that update the passport's dynamic condition: every
+# dynamic value of the passport model (one source).
+DYNAMIC_KEYS = tuple(
+    name for name, f in DynamicCondition.model_fields.items() if DynamicValue in typing.get_args(f.annotation)
 )
 _DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT, EventKind.TESTED, EventKind.GRADED})
 _OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
@@ -96,9 +103,28 @@ def lock_head(session: Session) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def write_head(session: Session, seq: int, sha: str) -> None:
-    """Move the global chain head."""
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(global_seq=seq, global_chain_sha256=sha))
+def write_head(session: Session, seq: int, sha: str, *, read: tuple[int, str]) -> None:
+    """Move the global chain head from ``read`` (as :func:`lock_head` returned it) to ``(seq, sha)``.
+
+    Does nothing when nothing was appended. The update is guarded by the head that was read, so a
+    head moved meanwhile by another writer is never overwritten.
+
+    Raises
+    ------
+    WriteConflict
+        If the head is no longer the one read.
+    """
+    if (seq, sha) == read:
+        return
+    if seq <= read[0]:
+        raise ValueError(f"the ledger head can only move forward (from #{read[0]} to #{seq})")
+    moved = session.execute(
+        update(LedgerHead)
+        .where(LedgerHead.id == 1, LedgerHead.global_seq == read[0], LedgerHead.global_chain_sha256 == read[1])
+        .values(global_seq=seq, global_chain_sha256=sha)
+    ).rowcount  # type: ignore[attr-defined]
+    if moved != 1:
+        raise WriteConflict(f"the ledger head moved past #{read[0]} during this write: nothing was written, retry")
 
 
 def insert_event_rows(session: Session, rows: Sequence) -> None:
@@ -217,11 +243,11 @@ def append_events(
     result = AppendResult()
     problems: list[Problem] = []
 
+    gseq, gsha = lock_head(session)  # first: everything read below is current until commit
     existing = _existing_events(session, [p[1] for p in prepared])
     touched = list(dict.fromkeys(p[0].battery_id for p in prepared))
     states: dict[str, _BatteryState] = cache if cache is not None else {}
     states.update(_load_states(session, [b for b in touched if b not in states]))
-    gseq, gsha = lock_head(session)
     builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
     new_rows = []
     seen_ids: dict[str, tuple] = {}
@@ -290,7 +316,7 @@ def append_events(
     insert_event_rows(session, new_rows)
     if cache is None:
         flush_states(session, states)
-    write_head(session, builder.global_seq, builder.global_sha256)
+    write_head(session, builder.global_seq, builder.global_sha256, read=(gseq, gsha))
     result.appended = len(new_rows)
     result.head_global_seq, result.head_sha256 = builder.global_seq, builder.global_sha256
     return result
@@ -319,9 +345,10 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
             "dynamic_json": dynamic_json, "last_seq": st.head.seq,
             "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
         })
+    table = cast(Table, Battery.__table__)
     stmt = (
-        update(Battery.__table__)  # type: ignore[arg-type]  # a mapped class's Table is a valid UPDATE target
-        .where(Battery.__table__.c.battery_id == bindparam("b_id"))
+        update(table)
+        .where(table.c.battery_id == bindparam("b_id"))
         .values({k: bindparam(k) for k in params[0] if k != "b_id"})
     )
     session.connection().execute(stmt, params)
@@ -343,11 +370,11 @@ def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
-    """All event rows in global order, as tuples in :class:`StoredEvent` field order (streamed)."""
+def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) -> Iterator[tuple]:
+    """Event rows in global order (those after global #``after``), as tuples in :class:`StoredEvent` order."""
     cols = ", ".join(EVENT_COLUMNS)
     result = session.connection().exec_driver_sql(
-        f"SELECT {cols} FROM events ORDER BY global_seq"
+        f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"
     )
     while True:
         part = result.fetchmany(batch)
@@ -356,8 +383,64 @@ def stream_event_rows(session: Session, batch: int = 20_000) -> Iterator[tuple]:
         yield from part
 
 
-def verify_ledger(session: Session, *, max_findings: int = 1000) -> VerificationReport:
-    """Verify every event's digests and both chains against the recorded head."""
+def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None
+                  ) -> VerificationReport:
+    """Verify every event's digests and both chains against the recorded head and battery tips.
+
+    ``leaves``, when given, receives the Merkle leaf hash of every event (see
+    :func:`circulith.ledger.verify.verify_chains`).
+    """
     head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
-    return verify_chains(stream_event_rows(session), expected_head=(int(head[0]), str(head[1])),
-                         max_findings=max_findings)
+    tips = {str(r[0]): (int(r[1]), str(r[2])) for r in
+            session.execute(select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256))}
+    replay = StateReplay(DYNAMIC_KEYS)
+
+    def rows() -> Iterator[tuple]:
+        for row in stream_event_rows(session):
+            replay.feed(row)
+            yield row
+
+    report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
+                           max_findings=max_findings, leaves=leaves)
+    room = max_findings - len(report.findings)
+    state_findings = replay.compare(_stored_states(session), limit=max(room, 0) + 1)
+    if len(state_findings) > room:
+        report.truncated = True
+    report.findings.extend(state_findings[: max(room, 0)])
+    return report
+
+
+def _stored_states(session: Session) -> dict[str, StoredState]:
+    cols = (Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.custodian_org_id,
+            Battery.custody_site_id, Battery.region, Battery.soh_pct, Battery.document_sha256, Battery.document,
+            Battery.dynamic_json)
+    return {
+        r[0]: StoredState(lifecycle_state=r[1], status=r[2], custodian_org_id=r[3], custody_site_id=r[4], region=r[5],
+                          soh_pct=r[6], document_sha256=r[7], document_digest=hashlib.sha256(r[8].encode()).hexdigest(),
+                          dynamic_json=r[9])
+        for r in session.execute(select(*cols))
+    }
+
+
+def verify_ledger_since(session: Session, size: int, global_chain_sha256: str, *, max_findings: int = 1000,
+                        leaves: list[bytes] | None = None) -> VerificationReport:
+    """Verify only the events after the first ``size`` (held by a checkpoint whose global digest is given).
+
+    Reads the events after the checkpoint and, for each battery they touch, its chain tip at the
+    checkpoint; checks that they chain onto the checkpoint's global digest and onto those tips, every
+    digest, the recorded head and the touched batteries' stored tips. The state replay needs whole
+    histories and is left to a full verification.
+    """
+    head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+    touched = select(Event.battery_id).where(Event.global_seq > size).distinct()
+    before = (select(Event.battery_id, func.max(Event.battery_seq).label("seq"))
+              .where(Event.global_seq <= size, Event.battery_id.in_(touched)).group_by(Event.battery_id).subquery())
+    tips_at = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
+        select(Event.battery_id, Event.battery_seq, Event.battery_chain_sha256)
+        .join(before, (Event.battery_id == before.c.battery_id) & (Event.battery_seq == before.c.seq)))}
+    stored = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
+        select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256).where(Battery.battery_id.in_(touched)))}
+    return verify_chains(stream_event_rows(session, after=size), expected_head=(int(head[0]), str(head[1])),
+                         expected_tips=stored, max_findings=max_findings, leaves=leaves,
+                         start=(size, global_chain_sha256), initial_tips=tips_at)
+

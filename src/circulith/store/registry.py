@@ -189,16 +189,19 @@ def register_passports(
     ident_rows: list[dict[str, Any]] = []
     event_rows = []
     for p, _full_doc, sha in accepted:
+        static_doc, dynamic_doc = split_document(p)
+        # The registered event binds the stored static document, the initial status and the initial
+        # dynamic values, so that verification detects an edit of any (circulith.ledger.replay).
         ev = LedgerEvent(
             battery_id=p.battery_id, kind=EventKind.REGISTERED, occurred_at=datetime.fromisoformat(at),
             actor_org_id=actor_org_id,
             payload={"passport_id": p.passport_id, "passport_sha256": sha, "level": p.level,
-                     "parent_battery_id": p.parent_battery_id},
+                     "parent_battery_id": p.parent_battery_id, "document_sha256": _sha(static_doc),
+                     "status": p.status, "dynamic": json.loads(dynamic_doc)},
         ).with_derived_id()
         row = builder.append(ev)
         event_rows.append(row)
         soh = p.dynamic.soh_pct.value if p.dynamic.soh_pct is not None else None
-        static_doc, dynamic_doc = split_document(p)
         battery_rows.append({
             "battery_id": p.battery_id, "passport_id": p.passport_id, "level": p.level,
             "parent_battery_id": p.parent_battery_id, "predecessor_passport_id": p.predecessor_passport_id,
@@ -218,7 +221,7 @@ def register_passports(
     session.execute(insert(Battery), battery_rows)
     session.execute(insert(Identifier), ident_rows)
     insert_event_rows(session, event_rows)
-    write_head(session, builder.global_seq, builder.global_sha256)
+    write_head(session, builder.global_seq, builder.global_sha256, read=(gseq, gsha))
     result.created = len(accepted)
     return result
 

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import circulith.store.lot_models
-import circulith.store.platform_models  # noqa: F401
+import circulith.store.platform_models
+import circulith.store.trust_models  # noqa: F401
 from circulith.store.models import Base
 
 config = context.config
