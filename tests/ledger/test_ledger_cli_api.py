@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from circulith.api.app import create_app
+from circulith.server import create_app
 from circulith.api.settings import Settings
 from circulith.cli.main import run
 from circulith.ledger import merkle

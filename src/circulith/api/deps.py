@@ -24,7 +24,7 @@ from circulith.auth.errors import AccessDenied, NotAuthenticated
 from circulith.auth.policy import ANONYMOUS, Principal
 from circulith.auth.tokens import csrf_ok
 from circulith.services import credentials
-from circulith.store.database import transaction
+from circulith.store.database import transaction, with_write_retries
 
 T = TypeVar("T")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -69,10 +69,19 @@ def _read_session(request: Request) -> Session:
 
 
 def run(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(session, *args)`` in one transaction (rolled back on any error: nothing half-written)."""
+    """Run ``fn(session, *args)`` in one transaction (rolled back on any error: nothing half-written).
+
+    A transaction that lost a race with another writer is run again a bounded number of times
+    (:func:`~circulith.store.database.with_write_retries`), then answered 409 with a retry hint.
+    """
     _finish(_take_session(request))
-    with transaction(request.app.state.engine) as session:
-        return fn(session, *args, **kwargs)
+    engine = request.app.state.engine
+
+    def unit() -> T:
+        with transaction(engine) as session:
+            return fn(session, *args, **kwargs)
+
+    return with_write_retries(unit)
 
 
 def run_read(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -126,6 +135,9 @@ def _identify(request: Request) -> Principal:
     except BaseException:
         session.close()
         raise
+    # give the pooled connection back while the request waits for a worker thread (a read session
+    # reconnects on its next statement): 64 waiting requests must not hold every connection of the pool
+    session.close()
     request.state.db_session = session
     return principal
 

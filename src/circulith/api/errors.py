@@ -24,6 +24,7 @@ from circulith.errors import (
     NotFound,
     TransitionRefused,
 )
+from circulith.store.database import WriteConflict
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ def domain_error_response(exc: CirculithError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(int(exc.retry_after_s) + 1)}
+    if isinstance(exc, WriteConflict):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     if isinstance(exc, InvalidInput):
         probs = _problems(exc)
         field = probs[0]["field"] if probs else None
