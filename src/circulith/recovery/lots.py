@@ -21,8 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from circulith.errors import InvalidInput, Problem
+from circulith.recovery.black_mass import form_composition_table
 from circulith.recovery.composition import DECLARED_METALS, check_chemistry
-from circulith.recovery.routes import form_composition_table
 from circulith.recovery.species import ELEMENT_CONTENT, ELEMENTS, mass_fractions
 
 _EL = {e: i for i, e in enumerate(ELEMENTS)}

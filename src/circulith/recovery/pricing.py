@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.recovery.black_mass import form_composition_table
 from circulith.recovery.composition import DECLARED_METALS, FORMS, chemistries
 from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
-from circulith.recovery.routes import form_composition_table
 from circulith.recovery.species import N_SPECIES, SPECIES_INDEX
 from circulith.recovery.valuation import route_economics
 

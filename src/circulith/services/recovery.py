@@ -893,7 +893,7 @@ def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | Non
     are split between the black-mass lot (pretreatment share) and the product lots by mass. A plant compares
     its recorded lots with this plan; tests and the demo use it to make realistic lots.
     """
-    from circulith.recovery.composition import element_fractions
+    from circulith.recovery.black_mass import element_fractions_in_form as element_fractions
     from circulith.recovery.valuation import evaluate
 
     day = produced_on or lot.received_on
