@@ -8,12 +8,17 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
+from circulith.auth.policy import Principal, Role, Scope
 from circulith.errors import Conflict, InvalidInput, NotFound
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.passport.examples import example_passport
 from circulith.recovery.compliance import compliance_report
 from circulith.recovery.lots import InputLot, LotItem, ProductLot
 from circulith.services import recovery as svc
+from circulith.services.compliance import compliance
+from circulith.services.lot_reports import lot_report, trace_product, verify_lots
+from circulith.services.recycled_content import recycled_content_for
+from circulith.services.traceability import add_working_days, traceability_report
 from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events, battery_history, verify_ledger
 from circulith.store.lot_models import PlantLot
@@ -24,6 +29,14 @@ DAY = dt.date(2025, 6, 2)  # a Monday
 PLANT = "REC-A:plant1"
 ORGS = [{"org_id": o, "name": o, "role": r, "country": "DE"} for o, r in
         (("OEM-X", "oem"), ("DIS-Y", "dismantler"), ("REC-A", "recycler"), ("REC-B", "recycler"))]
+
+
+AUTHORITY = Principal(org_id="MSA-DE", role=Role.MARKET_SURVEILLANCE, scopes=frozenset({Scope.READ}), via="test")
+
+
+def _report(engine, plant: str, year: int):
+    with transaction(engine) as s:
+        return compliance(s, AUTHORITY, plant, year)
 
 
 def _at(day: dt.date, hour: int = 9) -> dt.datetime:
@@ -165,16 +178,20 @@ def test_black_mass_and_products_trace_back_and_close_the_batteries(reg):
     rep = svc.record_lots(engine, [li], "REC-A")
     assert rep.closed == sorted(p.battery_id for p in pp[:4])
     assert _kinds(engine, pp[0].battery_id)[-2:] == ["material_output", "recycled"]
-    assert svc.trace_product(engine, li.lot_id) == sorted(p.battery_id for p in pp[:4])
+    assert trace_product(engine, li.lot_id) == sorted(p.battery_id for p in pp[:4])
     late = ProductLot(lot_id="P-late", plant_id=PLANT, produced_on=DAY + dt.timedelta(days=9),
                       source_lot_ids=[bm.lot_id], mass_kg=10, commodity="Co")
     with pytest.raises(InvalidInput, match="already closed as recycled"):
         svc.record_lot(engine, late, "REC-A")
-    rep = svc.lot_report(engine, "IN-1")
-    assert rep["mass_balance"]["closes"] and rep["batteries"] == sorted(p.battery_id for p in pp[:4])
-    assert 0.5 < rep["yields"]["element_yield"]["Ni"] <= 1.0
+    rep = lot_report(engine, svc.principal_of_org(engine, "REC-A"), "IN-1")
+    assert rep.mass_balance.closes and rep.batteries == sorted(p.battery_id for p in pp[:4])
+    assert 0.5 < rep.yields.element_yield["Ni"] <= 1.0
+    bm_rep = lot_report(engine, AUTHORITY, bm.lot_id)  # a black mass's own yield comes from its assay
+    assert 0.5 < bm_rep.yields.element_yield["Ni"] <= 1.0
+    with pytest.raises(NotFound):  # another recycler does not see REC-A's lots
+        lot_report(engine, svc.principal_of_org(engine, "REC-B"), "IN-1")
     with pytest.raises(NotFound):
-        svc.trace_product(engine, "nope")
+        trace_product(engine, "nope")
     with transaction(engine) as s:
         assert verify_ledger(s).ok
 
@@ -195,13 +212,13 @@ def test_verification_detects_an_altered_lot(reg):
     engine, pp = reg
     inp = _input(pp)
     svc.record_lots(engine, [inp, *svc.plan_lots(inp)], "REC-A")
-    rep = svc.verify_lots(engine)
+    rep = verify_lots(engine)
     assert rep.ok and rep.lots_checked > 10 and rep.events_checked > 40
     with transaction(engine) as s:
         doc = s.execute(select(PlantLot.document).where(PlantLot.lot_id == "IN-1-BM")).scalar_one()
         forged = doc.replace('"mass_kg":', '"mass_kg":1', 1)
         s.execute(text("UPDATE plant_lots SET document = :d WHERE lot_id = 'IN-1-BM'"), {"d": forged})
-    rep = svc.verify_lots(engine)
+    rep = verify_lots(engine)
     assert not rep.ok and any("IN-1-BM" in f and "stored digest" in f for f in rep.findings)
     # a forger who also rewrites the stored digest is caught by the ledger events
     import hashlib
@@ -209,7 +226,7 @@ def test_verification_detects_an_altered_lot(reg):
     with transaction(engine) as s:
         s.execute(text("UPDATE plant_lots SET document_sha256 = :h WHERE lot_id = 'IN-1-BM'"),
                   {"h": hashlib.sha256(forged.encode()).hexdigest()})
-    rep = svc.verify_lots(engine)
+    rep = verify_lots(engine)
     assert not rep.ok and any("IN-1-BM" in f and "recorded in event" in f for f in rep.findings)
 
 
@@ -218,13 +235,13 @@ def test_compliance_from_registry_equals_the_file_based_report(reg):
     inp = _input(pp)
     lots = [inp, *svc.plan_lots(inp, produced_on=DAY + dt.timedelta(days=7))]
     svc.record_lots(engine, lots, "REC-A")
-    rep = svc.compliance_from_registry(engine, PLANT, DAY.year)
+    rep = _report(engine, PLANT, DAY.year)
     oracle = compliance_report(lots, PLANT, DAY.year)
     assert rep.recycling_efficiency_pct == pytest.approx(oracle.recycling_efficiency_pct)
     assert rep.material_recovery_pct == pytest.approx(oracle.material_recovery_pct)
     assert 50 < rep.recycling_efficiency_pct < 100
     with pytest.raises(NotFound):
-        svc.compliance_from_registry(engine, PLANT, DAY.year + 1)
+        _report(engine, PLANT, DAY.year + 1)
 
 
 def test_products_made_at_a_hub_count_for_the_plant_pro_rata(reg):
@@ -234,23 +251,28 @@ def test_products_made_at_a_hub_count_for_the_plant_pro_rata(reg):
     hub_products = [p.model_copy(update={"plant_id": "REC-B:hub"}) for p in products if p.source_lot_ids == [bm.lot_id]]
     svc.record_lots(engine, [inp, bm], "REC-A")
     svc.record_lots(engine, hub_products, "REC-B")
-    rep = svc.compliance_from_registry(engine, PLANT, DAY.year)
+    rep = _report(engine, PLANT, DAY.year)
     assert rep.product_lots == len(hub_products) and any("REC-B:hub" in n for n in rep.notes)
     assert rep.material_recovery_pct["Ni"] > 80
 
 
 def test_traceability_deadlines(reg):
     engine, pp = reg
-    assert svc.add_working_days(dt.date(2025, 6, 2), 30) == dt.date(2025, 7, 14)  # six Mon-Fri weeks
-    assert svc.add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 9)  # Friday -> Monday
-    d = svc.traceability_report(engine, 2025, as_of=dt.date(2025, 7, 1))
+    assert add_working_days(dt.date(2025, 6, 2), 30) == dt.date(2025, 7, 14)  # six Mon-Fri weeks
+    assert add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 9)  # Friday -> Monday
+    with transaction(engine) as s:
+        d = traceability_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1)).model_dump(mode="json")
+        cn = traceability_report(s, AUTHORITY, 2025, region="CN").model_dump(mode="json")
+        page = traceability_report(s, AUTHORITY, 2025, limit=3)
+        own = traceability_report(s, svc.principal_of_org(engine, "REC-A"), 2025)
     rec = [r for r in d["events"] if r["kind"] == "received"]
     assert len(rec) == 5 and all(r["article"] == "Art. 15" and r["deadline"] == "2025-07-14" for r in rec)
     removed = [r for r in d["events"] if r["kind"] == "removed"]
     assert removed and all(r["working_days"] == 15 and r["deadline"] == "2025-03-24" for r in removed)
     assert d["by_operator"]["DIS-Y"]["past_deadline"] > 0
-    cn = svc.traceability_report(engine, 2025, region="CN")
     assert 0 < len(cn["events"]) < len(d["events"])
+    assert not d["truncated"] and page.truncated and page.returned == 3  # a short page says so
+    assert {r.actor_org_id for r in own.events} == {"REC-A"}  # an operator sees its own events only
 
 
 def test_recycled_content_shares(reg):
@@ -261,15 +283,16 @@ def test_recycled_content_shares(reg):
     salts = [p.lot_id for p in lots[2:] if isinstance(p, ProductLot) and p.commodity in ("NiSO4.6H2O", "CoSO4.7H2O",
                                                                                           "Li2CO3")]
     new = pp[5]  # the in-service pack stands for a new battery of the same model
-    d = svc.recycled_content_for(engine, salts, [new.identifiers[0]], primary_kg={"Co": 100, "Li": 50, "Ni": 300},
-                                 year=2031)
+    with transaction(engine) as session:
+        d = recycled_content_for(session, AUTHORITY, salts, [new.identifiers[0]],
+                                 primary_kg={"Co": 100, "Li": 50, "Ni": 300}, year=2031).model_dump(mode="json")
     r = d["recycled_kg"]
     s = d["shares"][0]
     assert s["battery_id"] == new.battery_id
     assert s["co_share"] == pytest.approx(r["Co"] / (r["Co"] + 100))
     assert s["ni_recycled_kg"] == pytest.approx(new.materials.nickel_kg * r["Ni"] / (r["Ni"] + 300))
     assert {c["material"] for c in d["checks"]} == {"Co", "Li", "Ni"}
-    with pytest.raises(InvalidInput, match="not a product lot"):
-        svc.recycled_content_for(engine, ["IN-1"], [new.battery_id])
-    with pytest.raises(InvalidInput, match="only"):  # more metal in the batteries than supplied
-        svc.recycled_content_for(engine, salts[:1], [p.battery_id for p in pp])
+    with transaction(engine) as session, pytest.raises(InvalidInput, match="not a product lot"):
+        recycled_content_for(session, AUTHORITY, ["IN-1"], [new.battery_id])
+    with transaction(engine) as session, pytest.raises(InvalidInput, match="only"):  # more metal than supplied
+        recycled_content_for(session, AUTHORITY, salts[:1], [p.battery_id for p in pp])

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from circulith.cli.common import console, emit_json, state
 from circulith.errors import InvalidInput, Problem
+from circulith.recovery.lots import NewBattery
 
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
                   "deadlines, recycled-content shares.", no_args_is_help=True)
@@ -19,10 +21,14 @@ app = typer.Typer(help="Compliance from the registry: EU Annex XII report per pl
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     from circulith.store.database import create_db_engine
 
     return create_db_engine(state.database_url())
+
+
+AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (an authority reads every plant; "
+                                           "default: the plant's own, the part of its ID before ':').")]
 
 
 @app.command()
@@ -36,15 +42,26 @@ def report(
                                                 help="Leave dismantled components out of the input.")] = False,
     hardware_kg: Annotated[float, typer.Option("--hardware-kg", help="Mass of dismantled components in the input [kg] "
                                                "(with --no-dismantled-components).")] = 0.0,
+    org: AsOpt = None,
+    evidence_csv: Annotated[Path | None, typer.Option("--evidence-csv", help="Also write the evidence lots to this "
+                                                      "CSV file.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint."""
     from circulith.recovery.compliance import CountingRules
-    from circulith.services.recovery import compliance_from_registry
+    from circulith.services.compliance import compliance
+    from circulith.services.compliance import evidence_csv as to_csv
+    from circulith.services.recovery import principal_of_org
+    from circulith.store.database import transaction
 
     rules = CountingRules(include_dismantled_components=not no_dismantled, count_graphite=not no_graphite,
                           excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_from_registry(_engine(), plant, year, rules=rules, hardware_kg=hardware_kg)
+    engine = _engine()
+    principal = principal_of_org(engine, org or plant.split(":", 1)[0])
+    with transaction(engine) as session:
+        rep = compliance(session, principal, plant, year, rules=rules, hardware_kg=hardware_kg)
+    if evidence_csv is not None:
+        evidence_csv.write_text(to_csv(rep), encoding="utf-8")
     if json_:
         emit_json(rep)
         return
@@ -68,6 +85,9 @@ def report(
                       f"{rep.energy_mj:,.0f} MJ; water {rep.water_m3:.1f} m3")
     for n in rep.notes:
         console.print(f"note: {n}")
+    console.print(f"method: {rep.method}")
+    console.print(f"evidence: {len(rep.evidence)} lots, {rep.battery_count} batteries"
+                  + (f" (written to {evidence_csv})" if evidence_csv else " (--evidence-csv FILE to download)"))
 
 
 @app.command()
@@ -76,10 +96,16 @@ def traceability(
     org: Annotated[str | None, typer.Option("--org", help="Only this operator's events.")] = None,
     region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date for days left (YYYY-MM-DD; default today).")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="First row of the page.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Rows per page.")] = 1000,
+    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (default: the registry "
+                                               "operator, who reads every operator's events).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """China-bound report: the year's traceability events with their upload deadlines (MIIT 2018 provisions)."""
-    from circulith.services.recovery import traceability_report
+    from circulith.cli.recovery_commands import acting_as
+    from circulith.services.traceability import traceability_report
+    from circulith.store.database import transaction
 
     day = None
     if as_of:
@@ -87,22 +113,31 @@ def traceability(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
-    d = traceability_report(_engine(), year, org_id=org, region=region, as_of=day)
+    engine = _engine()
+    principal = acting_as(engine, acting)
+    with transaction(engine) as session:
+        d = traceability_report(session, principal, year, org_id=org, region=region, as_of=day, offset=offset,
+                                limit=limit)
     if json_:
         emit_json(d)
         return
-    console.print(f"[bold]Traceability events {year}[/] ({len(d['events'])}); rule: {d['deadline_rule']}")
-    console.print(f"source: {d['source']}")
+    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned}"
+                  f"{', more follow: --offset ' + str(d.offset + d.limit) if d.truncated else ''}); "
+                  f"rule: {d.deadline_rule}")
+    console.print(f"source: {d.source}")
     t = Table("operator", "events", "past deadline")
-    for o, v in sorted(d["by_operator"].items()):
-        t.add_row(o, str(v["events"]), str(v["past_deadline"]))
+    for o, v in sorted(d.by_operator.items()):
+        t.add_row(o, str(v.events), str(v.past_deadline))
     console.print(t)
     t = Table("occurred", "battery", "event", "operator", "article", "deadline", "days left")
-    for r in d["events"][:200]:
-        t.add_row(r["occurred_at"][:10], r["battery_id"], r["kind"], r["actor_org_id"], r["article"], r["deadline"],
-                  str(r["days_left"]))
+    for r in d.events:
+        t.add_row(r.occurred_at[:10], r.battery_id, r.kind, r.actor_org_id, r.article, r.deadline.isoformat(),
+                  str(r.days_left))
     console.print(t)
-    console.print(d["note"])
+    if d.truncated:
+        console.print(f"[yellow]truncated[/]: {d.returned} rows shown; the next page starts at --offset "
+                      f"{d.offset + d.limit}")
+    console.print(d.note)
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -120,12 +155,10 @@ def _primary(values: list[str] | None) -> dict[str, float]:
     return out
 
 
-def _new_batteries(path: Path | None) -> list:
+def _new_batteries(path: Path | None) -> list[NewBattery]:
     if path is None:
         return []
     from pydantic import ValidationError
-
-    from circulith.recovery.lots import NewBattery
 
     if not path.is_file():
         raise InvalidInput(f"file not found: {path}")
@@ -133,8 +166,8 @@ def _new_batteries(path: Path | None) -> list:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
-    out = []
-    problems = []
+    out: list[NewBattery] = []
+    problems: list[Problem] = []
     for n, rec in enumerate(data if isinstance(data, list) else [data], start=1):
         try:
             out.append(NewBattery.model_validate(rec))
@@ -158,13 +191,17 @@ def recycled_content(
     json_: JsonOpt = False,
 ) -> None:
     """Recycled-content shares of new batteries by mass balance from product lots (for their new passports)."""
-    from circulith.services.recovery import recycled_content_for
+    from circulith.services.recovery import LOCAL_OPERATOR
+    from circulith.services.recycled_content import recycled_content_for
+    from circulith.store.database import transaction
 
-    d = recycled_content_for(_engine(), _split(lots), _split(batteries), new_batteries=_new_batteries(new_batteries),
-                             primary_kg=_primary(primary), year=year)
+    with transaction(_engine()) as session:
+        res = recycled_content_for(session, LOCAL_OPERATOR, _split(lots), _split(batteries),
+                                   new_batteries=_new_batteries(new_batteries), primary_kg=_primary(primary), year=year)
     if json_:
-        emit_json(d)
+        emit_json(res)
         return
+    d = res.model_dump(mode="json")
     console.print(f"recycled supply [kg]: {d['recycled_kg']}; primary [kg]: {d['primary_kg']}")
     t = Table("battery", "Co share", "Li share", "Ni share", "Co kg", "Li kg", "Ni kg")
     for s in d["shares"]:

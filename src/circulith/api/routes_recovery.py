@@ -1,0 +1,142 @@
+"""API routes of recovery: route runs and prices, plant lots, compliance reports, China traceability.
+
+Routes parse and format; the services in :mod:`circulith.services.recovery_runs`,
+:mod:`circulith.services.lot_reports`, :mod:`circulith.services.compliance` and
+:mod:`circulith.services.traceability` decide who may do what. The response models are the services'.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from circulith.api.deps import CurrentPrincipal, engine_of, run
+from circulith.api.errors import ERROR_RESPONSES
+from circulith.services import compliance as comp
+from circulith.services import lot_reports, recovery_runs, traceability
+from circulith.services.compliance import PlantComplianceReport, PlantOut
+from circulith.services.lot_reports import LotReport, TraceReport
+from circulith.services.recovery_runs import PassportPrice, RecoveryRun, RouteComparison, ValueMatrix
+from circulith.services.traceability import TraceabilityReport
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
+Form = Literal["cell", "module", "pack", "black_mass"]
+RouteName = Literal["pyro", "hydro", "direct", "black_mass"]
+Multiplier = Annotated[float, Query(gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")]
+PriceDate = Annotated[date | None, Query(description="Prices in effect on this date (default: latest).")]
+Year = Annotated[int, Query(ge=2000, le=2100)]
+
+
+class RecoveryCompareIn(BaseModel):
+    """A lot to run through every route, under a price scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chemistry: Chemistry
+    form: Form = "pack"
+    mass_kg: float = Field(1000.0, gt=0, le=1e9, description="Input mass [kg].")
+    price_date: date | None = Field(None, description="Prices in effect on this date (default: latest).")
+    metal_price_multiplier: float = Field(1.0, gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")
+
+
+class RecoveryRunIn(RecoveryCompareIn):
+    """A lot to run through one route."""
+
+    route: RouteName
+
+
+# ---------------------------------------------------------------- recovery and prices
+
+
+@router.post("/recovery/run", response_model=RecoveryRun, tags=["recovery"])
+def recovery_run(principal: CurrentPrincipal, body: RecoveryRunIn) -> RecoveryRun:
+    """Run a lot through one route: products, recoveries, money, energy, emissions, EU recovery check."""
+    return recovery_runs.recovery_run(principal, chemistry=body.chemistry, form=body.form, mass_kg=body.mass_kg,
+                                      route=body.route, price_date=body.price_date,
+                                      metal_price_multiplier=body.metal_price_multiplier)
+
+
+@router.post("/recovery/compare", response_model=RouteComparison, tags=["recovery"])
+def recovery_compare(principal: CurrentPrincipal, body: RecoveryCompareIn) -> RouteComparison:
+    """Every route side by side for one chemistry, form and mass."""
+    return recovery_runs.recovery_compare(principal, chemistry=body.chemistry, form=body.form, mass_kg=body.mass_kg,
+                                          price_date=body.price_date,
+                                          metal_price_multiplier=body.metal_price_multiplier)
+
+
+@router.get("/recovery/values", response_model=ValueMatrix, tags=["recovery"])
+def recovery_values(principal: CurrentPrincipal, form: Annotated[Form, Query()] = "pack",
+                    price_date: PriceDate = None, metal_price_multiplier: Multiplier = 1.0) -> ValueMatrix:
+    """Net value of every route per chemistry [USD/t] under a price scenario."""
+    return recovery_runs.value_matrix(principal, form=form, price_date=price_date,
+                                      metal_price_multiplier=metal_price_multiplier)
+
+
+@router.get("/passports/{identifier:path}/price", response_model=PassportPrice, tags=["recovery"])
+def price_passport(
+    request: Request, principal: CurrentPrincipal, identifier: str, price_date: PriceDate = None,
+    metal_price_multiplier: Multiplier = 1.0,
+    logistics_usd_per_kg: Annotated[float, Query(ge=0, le=1000, description="Collection and transport [USD/kg].")] = 0.0,
+    margin: Annotated[float, Query(ge=0, lt=1, description="Recycler margin, fraction of revenue.")] = 0.0,
+) -> PassportPrice:
+    """Price a battery you may see beyond the public view (custody, maker, grant, authorities)."""
+    return run(request, recovery_runs.price_passport, principal, identifier, price_date=price_date,
+               metal_price_multiplier=metal_price_multiplier, logistics_usd_per_kg=logistics_usd_per_kg,
+               margin_fraction=margin)
+
+
+# ---------------------------------------------------------------- plant lots
+
+
+@router.get("/lots/{lot_id}", response_model=LotReport, tags=["recovery"])
+def lot_show(request: Request, principal: CurrentPrincipal, lot_id: str) -> LotReport:
+    """A recorded lot: document, sources, products made from it, batteries, yields and mass balance."""
+    return lot_reports.lot_report(engine_of(request), principal, lot_id[:200])
+
+
+@router.get("/lots/{lot_id}/trace", response_model=TraceReport, tags=["recovery"])
+def lot_trace(request: Request, principal: CurrentPrincipal, lot_id: str) -> TraceReport:
+    """The batteries behind a lot and the lot path."""
+    return lot_reports.trace_report(engine_of(request), principal, lot_id[:200])
+
+
+# ---------------------------------------------------------------- compliance
+
+
+@router.get("/compliance/plants", response_model=list[PlantOut], tags=["compliance"])
+def compliance_plants(request: Request, principal: CurrentPrincipal) -> list[PlantOut]:
+    """Plants with lot records you may report on (authorities and the Commission: all; others: their own)."""
+    return run(request, comp.compliance_plants, principal)
+
+
+@router.get("/compliance/traceability", response_model=TraceabilityReport, tags=["compliance"])
+def traceability_report(
+    request: Request, principal: CurrentPrincipal, year: Year,
+    org_id: Annotated[str | None, Query(max_length=120)] = None,
+    region: Annotated[str | None, Query(max_length=40)] = None, as_of: date | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=traceability.MAX_PAGE)] = 1000,
+) -> TraceabilityReport:
+    """China-bound traceability events with their upload deadlines (authorities: all; operators: their own)."""
+    return run(request, traceability.traceability_report, principal, year, org_id=org_id, region=region,
+               as_of=as_of, offset=offset, limit=limit)
+
+
+@router.get("/compliance/{plant_id}", response_model=PlantComplianceReport, tags=["compliance"])
+def compliance(request: Request, principal: CurrentPrincipal, plant_id: str, year: Year) -> PlantComplianceReport:
+    """A plant's compliance report for a year, with its method and evidence (authorities, the Commission, the
+    plant's own organisation)."""
+    return run(request, comp.compliance, principal, plant_id[:120], year)
+
+
+@router.get("/compliance/{plant_id}/evidence.csv", tags=["compliance"], response_class=Response)
+def compliance_evidence(request: Request, principal: CurrentPrincipal, plant_id: str, year: Year) -> Response:
+    """The lots behind a plant's compliance figures, as CSV (one row per lot)."""
+    rep = run(request, comp.compliance, principal, plant_id[:120], year)
+    return Response(comp.evidence_csv(rep), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="evidence-{year}.csv"'})

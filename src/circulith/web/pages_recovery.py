@@ -1,0 +1,74 @@
+"""The dashboard's "Recovery and prices" page: route values, prices in effect, compliance per plant.
+
+Every figure comes from the same services as the CLI and the API (:mod:`circulith.services.recovery_runs`,
+:mod:`circulith.services.compliance`). A plant whose report cannot be computed is shown with the reason,
+never as a raw error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from circulith.api.deps import run
+from circulith.auth.policy import Principal
+from circulith.errors import CirculithError, InvalidInput
+from circulith.services import compliance as comp
+from circulith.services.recovery_runs import price_dates, value_matrix
+
+__all__ = ["price_dates", "recovery_charts", "scenario_params"]
+
+
+def _table_chart(chart_id: str, title: str, kind: str, columns: list[str], rows: list[list[Any]],
+                 **spec: Any) -> dict[str, Any]:
+    return {"id": chart_id, "title": title, "kind": kind, "columns": columns, "rows": rows, **spec}
+
+
+def _num(x: float | None, digits: int = 1) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def scenario_params(params: dict[str, str]) -> tuple[str | None, float]:
+    """The price date and metal-price multiplier of the page's query (``price_date``, ``multiplier``)."""
+    date = params.get("price_date") or None
+    try:
+        mult = float(params.get("multiplier") or 1.0)
+    except ValueError:
+        raise InvalidInput(f"multiplier '{params.get('multiplier')}' is not a number") from None
+    return date, mult
+
+
+def recovery_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Charts and tables of the page: net value per route, prices, each plant-year against each target."""
+    date, mult = scenario_params(params)
+    vm = value_matrix(principal, form="pack", price_date=date, metal_price_multiplier=mult)
+    routes = vm.routes
+    cols = ["chemistry", *[f"{r}_usd_per_t" for r in routes]]
+    rows = [[r[c] for c in cols] for r in vm.rows]
+    series = [{"name": r, "values": [row[i + 1] for row in rows]} for i, r in enumerate(routes)]
+    prices = [[c, b, round(v, 3)] for c, by in sorted(vm.prices_usd_per_kg.items()) for b, v in sorted(by.items())]
+    charts = [
+        _table_chart("route_values", f"Net value per tonne of pack by route [USD/t], prices as of {vm.price_date}"
+                     f" × {mult:g}", "grouped", cols, rows, labels=[r[0] for r in rows], series=series),
+        _table_chart("prices", "Prices in effect [USD/kg]", "bar", ["commodity", "basis", "usd_per_kg"], prices,
+                     labels=[f"{p[0]} ({p[1]})" for p in prices], values=[p[2] for p in prices]),
+    ]
+    checks: list[list[Any]] = []
+    for plant in run(request, comp.compliance_plants, principal):
+        for year in plant.years:
+            try:
+                rep = run(request, comp.compliance, principal, plant.plant_id, year)
+            except CirculithError as e:  # a plant-year that cannot be rated is shown with its reason
+                checks.append([plant.plant_id, year, "-", "-", "-", None, None, f"n/a: {e}"])
+                continue
+            eff = rep.recycling_efficiency_pct
+            checks.extend([plant.plant_id, year, c.regime, c.metric, c.material, _num(c.value_pct), c.threshold_pct,
+                           "n/a" if c.passed is None else ("pass" if c.passed else "FAIL")] for c in rep.checks)
+            if eff is None and not rep.checks:
+                checks.append([plant.plant_id, year, "-", "-", "-", None, None, "; ".join(rep.notes[:1])])
+    charts.append(_table_chart("compliance", "Compliance per plant against each target (same computation as the "
+                               "CLI and the API)", "table",
+                               ["plant_id", "year", "regime", "metric", "material", "value_pct", "target_pct",
+                                "result"], checks))
+    return charts
