@@ -16,6 +16,7 @@ from circulith.recovery.compliance import compliance_report
 from circulith.recovery.lots import InputLot, LotItem, ProductLot
 from circulith.services import recovery as svc
 from circulith.services.compliance import compliance
+from circulith.services.lot_custody import receive_lot, ship_lot
 from circulith.services.lot_reports import lot_report, trace_product, verify_lots
 from circulith.services.recycled_content import recycled_content_for
 from circulith.services.traceability import add_working_days, traceability_report
@@ -250,7 +251,19 @@ def test_products_made_at_a_hub_count_for_the_plant_pro_rata(reg):
     bm, *products = svc.plan_lots(inp, produced_on=DAY + dt.timedelta(days=7))
     hub_products = [p.model_copy(update={"plant_id": "REC-B:hub"}) for p in products if p.source_lot_ids == [bm.lot_id]]
     svc.record_lots(engine, [inp, bm], "REC-A")
+    with pytest.raises(InvalidInput, match="held by 'REC-A'"):  # a black mass REC-B never received
+        svc.record_lots(engine, hub_products, "REC-B")
+    rec_a, rec_b = svc.principal_of_org(engine, "REC-A"), svc.principal_of_org(engine, "REC-B")
+    ship_lot(engine, rec_a, bm.lot_id, "REC-B", bm.produced_on)
+    with pytest.raises(InvalidInput, match="in transit to 'REC-B'"):
+        svc.record_lots(engine, hub_products, "REC-B")
+    with pytest.raises(InvalidInput, match="not shipped to 'REC-A'"):
+        receive_lot(engine, rec_a, bm.lot_id, bm.produced_on)
+    custody = receive_lot(engine, rec_b, bm.lot_id, bm.produced_on)
+    assert custody.holder == "REC-B" and [t.kind for t in custody.transfers] == ["shipped", "received"]
     svc.record_lots(engine, hub_products, "REC-B")
+    with pytest.raises(InvalidInput, match="already made from"):  # consumed: it cannot ship whole any more
+        ship_lot(engine, rec_b, bm.lot_id, "REC-A", bm.produced_on)
     rep = _report(engine, PLANT, DAY.year)
     assert rep.product_lots == len(hub_products) and any("REC-B:hub" in n for n in rep.notes)
     assert rep.material_recovery_pct["Ni"] > 80

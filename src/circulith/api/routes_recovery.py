@@ -16,10 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.api.deps import CurrentPrincipal, engine_of, run
 from circulith.api.errors import ERROR_RESPONSES
+from circulith.recovery.lots import lot_from_payload
 from circulith.services import compliance as comp
+from circulith.services import lot_custody as custody
 from circulith.services import lot_reports, recovery_runs, traceability
 from circulith.services.compliance import PlantComplianceReport, PlantOut
+from circulith.services.lot_custody import LotCustody
 from circulith.services.lot_reports import LotReport, TraceReport
+from circulith.services.recovery import RecordReport, record_lots_as
 from circulith.services.recovery_runs import PassportPrice, RecoveryRun, RouteComparison, ValueMatrix
 from circulith.services.traceability import TraceabilityReport
 
@@ -104,6 +108,57 @@ def lot_show(request: Request, principal: CurrentPrincipal, lot_id: str) -> LotR
 def lot_trace(request: Request, principal: CurrentPrincipal, lot_id: str) -> TraceReport:
     """The batteries behind a lot and the lot path."""
     return lot_reports.trace_report(engine_of(request), principal, lot_id[:200])
+
+
+class LotsIn(BaseModel):
+    """Lots to record, sources before the lots made from them (payloads as ``circulith recovery lot record``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lots: list[dict[str, object]] = Field(min_length=1, max_length=10_000)
+    close: bool = Field(False, description="Close (recycled) every battery traced to these product lots.")
+
+
+class ShipmentIn(BaseModel):
+    """A lot shipped to another organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_org_id: str = Field(min_length=1, max_length=120)
+    shipped_on: date
+
+
+class ReceiptIn(BaseModel):
+    """A lot received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    received_on: date
+
+
+@router.post("/lots", response_model=RecordReport, tags=["recovery"])
+def lots_record(request: Request, principal: CurrentPrincipal, body: LotsIn) -> RecordReport:
+    """Record lots as your organisation: ledger events on every battery they trace to, all or nothing."""
+    lots = [lot_from_payload(p) for p in body.lots]
+    return record_lots_as(engine_of(request), principal, lots, close=body.close)
+
+
+@router.get("/lots/{lot_id}/custody", response_model=LotCustody, tags=["recovery"])
+def lot_custody(request: Request, principal: CurrentPrincipal, lot_id: str) -> LotCustody:
+    """Who holds a lot and its recorded shipments and receipts."""
+    return custody.lot_custody(engine_of(request), principal, lot_id[:200])
+
+
+@router.post("/lots/{lot_id}/shipment", response_model=LotCustody, tags=["recovery"])
+def lot_ship(request: Request, principal: CurrentPrincipal, lot_id: str, body: ShipmentIn) -> LotCustody:
+    """Record the shipment of a lot you hold to another organisation."""
+    return custody.ship_lot(engine_of(request), principal, lot_id[:200], body.to_org_id, body.shipped_on)
+
+
+@router.post("/lots/{lot_id}/receipt", response_model=LotCustody, tags=["recovery"])
+def lot_receive(request: Request, principal: CurrentPrincipal, lot_id: str, body: ReceiptIn) -> LotCustody:
+    """Record the receipt of a lot shipped to you."""
+    return custody.receive_lot(engine_of(request), principal, lot_id[:200], body.received_on)
 
 
 # ---------------------------------------------------------------- compliance

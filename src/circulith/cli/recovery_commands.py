@@ -16,6 +16,7 @@ from circulith.errors import InvalidInput
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
+from circulith.services.lot_custody import LotCustody
 from circulith.services.recovery import LOCAL_OPERATOR
 
 app = typer.Typer(help="Recovery: what a lot contains, what each route recovers, what it is worth, and compliance.",
@@ -296,6 +297,61 @@ def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOp
         emit_json({"lot_id": lot_id, "closed": closed})
     else:
         console.print(f"{len(closed)} batteries closed as recycled")
+
+
+@lot_app.command("ship")
+def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
+             to: Annotated[str, typer.Option("--to", help="Receiving organisation.")],
+             on: Annotated[str, typer.Option("--on", help="Shipping date (YYYY-MM-DD).")],
+             org: Annotated[str, typer.Option("--org", help="Shipping organisation (the lot's holder).")],
+             json_: JsonOpt = False) -> None:
+    """Record the shipment of a lot to another organisation (its custody moves on receipt)."""
+    from circulith.services.lot_custody import ship_lot
+    from circulith.services.recovery import principal_of_org
+
+    engine = _engine()
+    _custody_out(ship_lot(engine, principal_of_org(engine, org), lot_id, to, _day(on, "--on")), json_)
+
+
+@lot_app.command("receive")
+def lot_receive(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
+                on: Annotated[str, typer.Option("--on", help="Receipt date (YYYY-MM-DD).")],
+                org: Annotated[str, typer.Option("--org", help="Receiving organisation.")],
+                json_: JsonOpt = False) -> None:
+    """Record the receipt of a lot shipped to your organisation: you hold it from now on."""
+    from circulith.services.lot_custody import receive_lot
+    from circulith.services.recovery import principal_of_org
+
+    engine = _engine()
+    _custody_out(receive_lot(engine, principal_of_org(engine, org), lot_id, _day(on, "--on")), json_)
+
+
+@lot_app.command("custody")
+def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None,
+                json_: JsonOpt = False) -> None:
+    """Who holds a lot, and its shipments and receipts."""
+    from circulith.services.lot_custody import lot_custody as custody
+
+    engine = _engine()
+    _custody_out(custody(engine, acting_as(engine, org), lot_id), json_)
+
+
+def _day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} '{text}' is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _custody_out(c: LotCustody, json_: bool) -> None:
+    if json_:
+        emit_json(c)
+        return
+    where = f"held by {c.holder}" if c.holder else f"in transit to {c.in_transit_to}"
+    console.print(f"[bold]{c.lot_id}[/] recorded by {c.recorded_by}, {where}")
+    for t in c.transfers:
+        console.print(f"  {t.on_date} {t.kind} by {t.org_id} ({'to' if t.kind == 'shipped' else 'from'} "
+                      f"{t.counterparty_org_id})")
 
 
 @lots_app.command("verify")

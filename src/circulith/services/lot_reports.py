@@ -1,8 +1,6 @@
 """Reports on recorded plant lots: a lot with its yields and balance, the batteries behind it, verification.
 
-Who reads a lot: authorities, the Commission and the registry operator every lot; an organisation the
-lots it recorded and the lots upstream and downstream of them (its chain of custody). Another
-organisation's lot is reported as unknown, so lot names do not leak.
+Who reads a lot: :func:`circulith.services.lot_access.require_lot_reader`.
 """
 
 from __future__ import annotations
@@ -13,13 +11,11 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from circulith.auth.policy import AUTHORITY_ROLES, Principal, Role, Scope
-from circulith.errors import NotFound
+from circulith.auth.policy import Principal
 from circulith.recovery.conservation import check_conservation
 from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, ProductLot, lot_yields
-from circulith.services.platform import _require_scope
+from circulith.services.lot_access import require_lot_reader
 from circulith.services.recovery import _get, _traced_batteries, trace_in_session
 from circulith.store.database import require_schema, transaction
 from circulith.store.lot_repo import (
@@ -31,9 +27,6 @@ from circulith.store.lot_repo import (
     lot_events,
     upstream,
 )
-
-#: Roles that read every lot (besides the organisations of its chain of custody).
-LOT_READERS = AUTHORITY_ROLES | {Role.COMMISSION, Role.OPERATOR}
 
 
 class LotYields(BaseModel):
@@ -121,17 +114,6 @@ class LotVerification(BaseModel):
     findings: list[str]
 
 
-def _require_lot_reader(session: Session, principal: Principal, lot_id: str) -> None:
-    """NotFound unless the caller may read the lot (see the module docstring)."""
-    _require_scope(principal, Scope.READ)
-    _get(session, lot_id)
-    if principal.role in LOT_READERS:
-        return
-    chain = get_lots(session, upstream(session, [lot_id]) | downstream(session, [lot_id]))
-    if not any(s.actor_org_id == principal.org_id for s in chain.values()):
-        raise NotFound(f"no lot '{lot_id}' is recorded that you may read")
-
-
 def trace_product(engine: Engine, lot_id: str) -> list[str]:
     """The battery IDs that fed a lot (a product lot, through its black-mass and shred lots), sorted."""
     require_schema(engine)
@@ -172,7 +154,7 @@ def lot_report(engine: Engine, principal: Principal, lot_id: str) -> LotReport:
     """
     require_schema(engine)
     with transaction(engine) as session:
-        _require_lot_reader(session, principal, lot_id)
+        require_lot_reader(session, principal, lot_id)
         stored = _get(session, lot_id)
         up = get_lots(session, upstream(session, [lot_id]))
         inputs = [s.lot for s in up.values() if isinstance(s.lot, InputLot)]
@@ -199,7 +181,7 @@ def trace_report(engine: Engine, principal: Principal, lot_id: str) -> TraceRepo
     """The batteries behind a lot, the lot path, and their passports' chemistry and mass."""
     require_schema(engine)
     with transaction(engine) as session:
-        _require_lot_reader(session, principal, lot_id)
+        require_lot_reader(session, principal, lot_id)
         stored = _get(session, lot_id)
         up = get_lots(session, upstream(session, [lot_id]))
         bids = trace_in_session(session, lot_id)

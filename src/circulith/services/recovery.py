@@ -20,7 +20,8 @@ Recording a lot (:func:`record_lots`, all-or-nothing in one transaction):
   :func:`close_lot`). A closed battery takes no further lot events; a lot all of whose batteries are
   closed is refused.
 
-Every processed lot must conserve what its sources hold: with the lots already made from each source, it
+Every processed lot must be made from lots its organisation holds (recorded by it, or shipped to it and
+received: :mod:`circulith.services.lot_custody`), and must conserve what its sources hold: with the lots already made from each source, it
 may carry no more of any element than the source holds (within the source's stated assay uncertainty),
 and the intermediate lots made from a source weigh no more than it
 (:func:`circulith.recovery.conservation.check_conservation`). A violating lot is refused, nothing written.
@@ -52,6 +53,7 @@ from circulith.recovery.conservation import check_conservation
 from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, LotItem, ProductLot, check_assay
 from circulith.recovery.plan import plan_lots
 from circulith.recovery.species import ELEMENTS
+from circulith.services.lot_custody import require_held
 from circulith.services.platform import _require_scope
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events
@@ -278,6 +280,7 @@ def _record_one(session: Session, lot: AnyLot, actor_org_id: str, now: dt.dateti
             _check_intermediate(lot, sources, inputs)
         else:
             _check_product(lot, sources, inputs)
+        require_held(session, sources, actor_org_id, lot.lot_id)
         bids = _open_batteries(session, lot, _traced_batteries(session, inputs))
         _check_conserved(session, lot, sources)
         times = _event_times(session, lot, bids, now, problems)

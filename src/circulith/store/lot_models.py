@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from circulith.store.models import SHA, Base
@@ -50,3 +50,45 @@ class PlantLotSource(Base):
     lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), primary_key=True)
     source_lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), primary_key=True,
                                                index=True)
+
+
+class LotTransfer(Base):
+    """A change of custody of a lot between organisations: its shipment, then its receipt (append-only).
+
+    ``org_id`` records the fact (the shipper for ``shipped``, the receiver for ``received``);
+    ``counterparty_org_id`` is the other side.
+    """
+
+    __tablename__ = "lot_transfers"
+
+    transfer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    org_id: Mapped[str] = mapped_column(String(120), ForeignKey("organisations.org_id"))
+    counterparty_org_id: Mapped[str] = mapped_column(String(120), ForeignKey("organisations.org_id"))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(27))
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class TraceabilitySubmission(Base):
+    """An upload to a national traceability platform: what was reported, when, by whom (append-only)."""
+
+    __tablename__ = "traceability_submissions"
+
+    submission_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(120), ForeignKey("organisations.org_id"), index=True)
+    submitted_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(27))
+    user_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    platform_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class TraceabilitySubmissionEvent(Base):
+    """A ledger event reported in a submission."""
+
+    __tablename__ = "traceability_submission_events"
+
+    submission_id: Mapped[str] = mapped_column(String(40), ForeignKey("traceability_submissions.submission_id"),
+                                               primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), ForeignKey("events.event_id"), primary_key=True, index=True)

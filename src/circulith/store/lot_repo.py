@@ -12,12 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from circulith.recovery.lots import AnyLot, InputLot, lot_from_payload
 from circulith.store.ledger_store import chunks
-from circulith.store.lot_models import PlantLot, PlantLotBattery, PlantLotSource
+from circulith.store.lot_models import LotTransfer, PlantLot, PlantLotBattery, PlantLotSource
 from circulith.store.models import Battery, Event, Organisation
 
 #: Ledger event kinds whose payload names a lot (``lot_id``, ``lot_sha256``).
@@ -244,3 +244,37 @@ def traceability_events(session: Session, year: int, kinds: Sequence[str], *, or
     if region:
         stmt = stmt.where(Battery.region == region)
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class StoredTransfer:
+    """A recorded shipment or receipt of a lot."""
+
+    lot_id: str
+    kind: str
+    org_id: str
+    counterparty_org_id: str
+    on_date: dt.date
+    recorded_at: str
+
+
+def insert_transfer(session: Session, transfer_id: str, t: StoredTransfer) -> None:
+    """Append one shipment or receipt of a lot (never updated: custody is a sequence of facts)."""
+    seq = session.execute(select(func.count()).select_from(LotTransfer)
+                          .where(LotTransfer.lot_id == t.lot_id)).scalar_one()
+    session.execute(insert(LotTransfer), [{
+        "transfer_id": transfer_id, "lot_id": t.lot_id, "kind": t.kind, "org_id": t.org_id,
+        "counterparty_org_id": t.counterparty_org_id, "on_date": t.on_date, "recorded_at": t.recorded_at,
+        "seq": seq + 1,
+    }])
+
+
+def transfers_of(session: Session, lot_ids: Iterable[str]) -> dict[str, list[StoredTransfer]]:
+    """Lot → its shipments and receipts in the order recorded."""
+    out: dict[str, list[StoredTransfer]] = {}
+    for part in chunks(list(dict.fromkeys(lot_ids))):
+        for r in session.execute(select(LotTransfer).where(LotTransfer.lot_id.in_(part))
+                                 .order_by(LotTransfer.lot_id, LotTransfer.seq)).scalars():
+            out.setdefault(r.lot_id, []).append(StoredTransfer(r.lot_id, r.kind, r.org_id, r.counterparty_org_id,
+                                                               r.on_date, r.recorded_at))
+    return out
