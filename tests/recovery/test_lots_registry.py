@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
+from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import Principal, Role, Scope
 from circulith.errors import Conflict, InvalidInput, NotFound
 from circulith.ledger.events import EventKind, LedgerEvent
@@ -19,7 +20,13 @@ from circulith.services.compliance import compliance
 from circulith.services.lot_custody import receive_lot, ship_lot
 from circulith.services.lot_reports import lot_report, trace_product, verify_lots
 from circulith.services.recycled_content import recycled_content_for
-from circulith.services.traceability import add_working_days, traceability_report
+from circulith.services.traceability import (
+    SubmissionIn,
+    add_working_days,
+    late_report,
+    submit_traceability,
+    traceability_report,
+)
 from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events, battery_history, verify_ledger
 from circulith.store.lot_models import PlantLot
@@ -309,3 +316,33 @@ def test_recycled_content_shares(reg):
         recycled_content_for(session, AUTHORITY, ["IN-1"], [new.battery_id])
     with transaction(engine) as session, pytest.raises(InvalidInput, match="only"):  # more metal than supplied
         recycled_content_for(session, AUTHORITY, salts[:1], [p.battery_id for p in pp])
+
+
+def test_traceability_submissions_make_late_a_fact(reg):
+    engine, pp = reg
+    with transaction(engine) as s:
+        rep = traceability_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1))
+    dis = [r for r in rep.events if r.actor_org_id == "DIS-Y" and r.kind == "removed"]
+    assert dis and all(r.status == "overdue" for r in dis)  # nothing reported, deadline 2025-03-24 passed
+    dis_y = svc.principal_of_org(engine, "DIS-Y")
+    on_time, late = dis[0], dis[1]
+    with transaction(engine) as s:
+        out = submit_traceability(s, dis_y, SubmissionIn(event_ids=[on_time.event_id], submitted_on=dt.date(2025, 3, 20),
+                                                         platform_reference="CN-TRACE-1"))
+        assert out.events == 1 and out.late == 0
+        out = submit_traceability(s, dis_y, SubmissionIn(event_ids=[late.event_id, on_time.event_id],
+                                                         submitted_on=dt.date(2025, 4, 30)))
+        assert out.events == 1 and out.already_reported == 1 and out.late == 1  # the first date is kept
+    with transaction(engine) as s:
+        rows = {r.event_id: r for r in traceability_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1)).events}
+        assert rows[on_time.event_id].status == "on time" and rows[on_time.event_id].submitted_on == dt.date(2025, 3, 20)
+        assert rows[late.event_id].status == "late"
+        board = {r.org_id: r for r in late_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1)).operators}
+        assert board["DIS-Y"].submitted_on_time == 1 and board["DIS-Y"].submitted_late == 1
+        assert board["DIS-Y"].overdue == board["DIS-Y"].events_due - 2
+        # someone else's event, an event without obligation: refused with the event named, nothing written
+        rec_a_event = next(r.event_id for r in rep.events if r.actor_org_id == "REC-A")
+        with pytest.raises(InvalidInput, match="not by your organisation"):
+            submit_traceability(s, dis_y, SubmissionIn(event_ids=[rec_a_event], submitted_on=dt.date(2025, 7, 1)))
+        with pytest.raises(AccessDenied):
+            late_report(s, dis_y, 2025)

@@ -182,6 +182,21 @@ def traceability_report(
                as_of=as_of, offset=offset, limit=limit)
 
 
+@router.post("/compliance/traceability/submissions", response_model=traceability.SubmissionOut,
+             tags=["compliance"])
+def traceability_submit(request: Request, principal: CurrentPrincipal,
+                        body: traceability.SubmissionIn) -> traceability.SubmissionOut:
+    """Record an upload of your organisation's events to the national traceability platform."""
+    return run(request, traceability.submit_traceability, principal, body)
+
+
+@router.get("/compliance/traceability/late", response_model=traceability.LateReport, tags=["compliance"])
+def traceability_late(request: Request, principal: CurrentPrincipal, year: Year, as_of: date | None = None,
+                      region: Annotated[str | None, Query(max_length=40)] = None) -> traceability.LateReport:
+    """Every operator's record for a year: events due, reported on time or late, overdue (authorities)."""
+    return run(request, traceability.late_report, principal, year, as_of=as_of, region=region)
+
+
 @router.get("/compliance/{plant_id}", response_model=PlantComplianceReport, tags=["compliance"])
 def compliance(request: Request, principal: CurrentPrincipal, plant_id: str, year: Year) -> PlantComplianceReport:
     """A plant's compliance report for a year, with its method and evidence (authorities, the Commission, the

@@ -125,19 +125,91 @@ def traceability(
                   f"{', more follow: --offset ' + str(d.offset + d.limit) if d.truncated else ''}); "
                   f"rule: {d.deadline_rule}")
     console.print(f"source: {d.source}")
-    t = Table("operator", "events", "past deadline")
+    t = Table("operator", "events", "reported late", "overdue")
     for o, v in sorted(d.by_operator.items()):
-        t.add_row(o, str(v.events), str(v.past_deadline))
+        t.add_row(o, str(v.events), str(v.late), str(v.past_deadline))
     console.print(t)
-    t = Table("occurred", "battery", "event", "operator", "article", "deadline", "days left")
+    t = Table("occurred", "event ID", "battery", "event", "operator", "article", "deadline", "days left", "status")
     for r in d.events:
-        t.add_row(r.occurred_at[:10], r.battery_id, r.kind, r.actor_org_id, r.article, r.deadline.isoformat(),
-                  str(r.days_left))
+        t.add_row(r.occurred_at[:10], r.event_id, r.battery_id, r.kind, r.actor_org_id, r.article,
+                  r.deadline.isoformat(), str(r.days_left), r.status)
     console.print(t)
     if d.truncated:
         console.print(f"[yellow]truncated[/]: {d.returned} rows shown; the next page starts at --offset "
                       f"{d.offset + d.limit}")
     console.print(d.note)
+
+
+@app.command("traceability-submit")
+def traceability_submit(
+    org: Annotated[str, typer.Option("--org", help="The reporting operator (its own events only).")],
+    on: Annotated[str, typer.Option("--on", help="Date of the upload to the national platform (YYYY-MM-DD).")],
+    events: Annotated[list[str], typer.Option("--events", help="Event IDs reported (repeat or comma-separate), or "
+                                              "@FILE with one per line.")],
+    reference: Annotated[str | None, typer.Option("--reference", help="The platform's receipt number.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record an upload to the national traceability platform, so that 'late' is a recorded fact."""
+    from circulith.services.recovery import principal_of_org
+    from circulith.services.traceability import SubmissionIn, submit_traceability
+    from circulith.store.database import transaction
+
+    ids: list[str] = []
+    for v in _split(events):
+        if v.startswith("@"):
+            path = Path(v[1:])
+            if not path.is_file():
+                raise InvalidInput(f"file not found: {path}")
+            ids.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        else:
+            ids.append(v)
+    try:
+        day = dt.date.fromisoformat(on)
+    except ValueError:
+        raise InvalidInput(f"--on '{on}' is not an ISO date (YYYY-MM-DD)") from None
+    if not ids:
+        raise InvalidInput("no event IDs given (--events)")
+    engine = _engine()
+    principal = principal_of_org(engine, org)
+    with transaction(engine) as session:
+        out = submit_traceability(session, principal, SubmissionIn(event_ids=ids, submitted_on=day,
+                                                                   platform_reference=reference))
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"submission {out.submission_id}: {out.events} events reported on {out.submitted_on} "
+                  f"({out.late} late), {out.already_reported} reported before")
+
+
+@app.command("late")
+def late(
+    year: Annotated[int, typer.Option("--year", help="Events that occurred in this year.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for overdue (YYYY-MM-DD; default today).")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
+    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (an authority; default: the "
+                                               "registry operator).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Every operator's traceability record for a year: due, reported on time or late, overdue."""
+    from circulith.cli.recovery_commands import acting_as
+    from circulith.services.traceability import late_report
+    from circulith.store.database import transaction
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
+    engine = _engine()
+    with transaction(engine) as session:
+        rep = late_report(session, acting_as(engine, acting), year, as_of=day, region=region)
+    if json_:
+        emit_json(rep)
+        return
+    t = Table("operator", "due", "on time", "late", "overdue")
+    for r in rep.operators:
+        t.add_row(r.org_id, str(r.events_due), str(r.submitted_on_time), str(r.submitted_late), str(r.overdue))
+    console.print(f"[bold]Traceability record {year}[/] as of {rep.as_of}")
+    console.print(t)
 
 
 def _split(values: list[str] | None) -> list[str]:
