@@ -149,9 +149,10 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert trace["battery_ids"] == world["batteries"]
     assert "intact and conserved" in _cli(capsys, url, "recovery", "lots", "verify")
     # --- journey 3: the year-end figure is the same through every door
+    rec_a = _client(world["app"], "REC-A")
     year = str(DAY.year)
     cli_rep = json.loads(_cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year, "--json"))
-    rec_a, msa = _client(world["app"], "REC-A"), _client(world["app"], "MSA-DE")
+    msa = _client(world["app"], "MSA-DE")
     for c in (rec_a, msa):
         api = c.get(f"/api/v1/compliance/{PLANT}", params={"year": year})
         assert api.status_code == 200 and api.json() == cli_rep
@@ -159,6 +160,19 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert all(0 < v <= 100 for v in cli_rep["material_recovery_pct"].values())
     assert {e["lot_id"] for e in cli_rep["evidence"]} >= {"IN-24", ni.lot_id} and cli_rep["battery_count"] == 24
     assert rec_c.get(f"/api/v1/compliance/{PLANT}", params={"year": year}).status_code == 404
+    # the OEM's new battery model gets recycled content allocated from the hub's nickel sulfate, reserved once
+    ni_kg = ni.element_kg()["Ni"]
+    body = {"product_lot_id": ni.lot_id, "target_kind": "batch", "target_id": "MODEL-X-2031-B1",
+            "element_kg": {"Ni": round(ni_kg * 0.6, 3)}, "target_element_kg": {"Ni": 4 * ni_kg}}
+    r = hub.post("/api/v1/recycled-content/allocations", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["remaining_kg"]["Ni"] == pytest.approx(ni_kg * 0.4, rel=1e-6)
+    again = hub.post("/api/v1/recycled-content/allocations", json=body | {"target_id": "OTHER-OEM-B7"})
+    assert again.status_code == 422 and "already allocated" in again.text  # the same kilograms twice
+    assert rec_a.post("/api/v1/recycled-content/allocations", json=body).status_code == 422  # not its lot
+    shares = hub.get("/api/v1/recycled-content/MODEL-X-2031-B1").json()
+    assert shares["post_consumer_share"]["Ni"] == pytest.approx(0.15, rel=1e-3) and shares["pre_consumer_kg"] == {}
+    assert json.loads(_cli(capsys, url, "compliance", "recycled-content-of", "MODEL-X-2031-B1", "--json")) == shares
     # the hub received no waste batteries: its report says so (no 422)
     h = hub.get(f"/api/v1/compliance/{HUB}", params={"year": year})
     assert h.status_code == 200 and h.json()["recycling_efficiency_pct"] is None and h.json()["product_lots"] > 0

@@ -20,11 +20,13 @@ from circulith.recovery.lots import lot_from_payload
 from circulith.services import compliance as comp
 from circulith.services import lot_custody as custody
 from circulith.services import lot_reports, recovery_runs, traceability
+from circulith.services import recycled_content as rc
 from circulith.services.compliance import PlantComplianceReport, PlantOut
 from circulith.services.lot_custody import LotCustody
 from circulith.services.lot_reports import LotReport, TraceReport
 from circulith.services.recovery import RecordReport, record_lots_as
 from circulith.services.recovery_runs import PassportPrice, RecoveryRun, RouteComparison, ValueMatrix
+from circulith.services.recycled_content import AllocationIn, AllocationOut, TargetRecycledContent
 from circulith.services.traceability import TraceabilityReport
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -210,3 +212,18 @@ def compliance_evidence(request: Request, principal: CurrentPrincipal, plant_id:
     rep = run(request, comp.compliance, principal, plant_id[:120], year)
     return Response(comp.evidence_csv(rep), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="evidence-{year}.csv"'})
+
+
+# ---------------------------------------------------------------- recycled content (Art. 8)
+
+
+@router.post("/recycled-content/allocations", response_model=AllocationOut, tags=["compliance"])
+def allocate(request: Request, principal: CurrentPrincipal, body: AllocationIn) -> AllocationOut:
+    """Reserve recycled kilograms of a product lot you hold for a passport or batch (mass balance), once."""
+    return run(request, rc.allocate_to_target, principal, body)
+
+
+@router.get("/recycled-content/{target:path}", response_model=TargetRecycledContent, tags=["compliance"])
+def recycled_content_of(request: Request, principal: CurrentPrincipal, target: str) -> TargetRecycledContent:
+    """A passport's or batch's recycled-content shares from its recorded allocations (post-/pre-consumer)."""
+    return run(request, rc.recycled_content_of, principal, target[:300])

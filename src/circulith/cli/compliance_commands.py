@@ -284,3 +284,70 @@ def recycled_content(
         console.print(f"Art. 8 {c['material']}: {c['value_pct']:.1f}% vs {c['threshold_pct']:.0f}% "
                       f"{'pass' if c['passed'] else 'FAIL'}")
     console.print(d["note"])
+
+
+def _element_kg(values: list[str] | None, option: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in _split(values):
+        el, _, kg = v.partition("=")
+        try:
+            out[el.strip().capitalize()] = float(kg)
+        except ValueError:
+            raise InvalidInput(Problem(None, option, f"'{v}' is not ELEMENT=KG (e.g. Co=1.2)")) from None
+    return out
+
+
+@app.command("allocate")
+def allocate(
+    lot: Annotated[str, typer.Option("--lot", help="Product lot you hold.")],
+    org: Annotated[str, typer.Option("--org", help="Your organisation (the lot's holder).")],
+    element: Annotated[list[str], typer.Option("--element", help="Recycled kilograms to allocate, ELEMENT=KG "
+                                               "(Co, Li, Ni, Pb; repeat or comma-separate).")],
+    passport: Annotated[str | None, typer.Option("--passport", help="Target battery (any identifier).")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Target batch ID (with --batch-content).")] = None,
+    batch_content: Annotated[list[str] | None, typer.Option("--batch-content", help="The batch's total content, "
+                                                            "ELEMENT=KG.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record an allocation of a lot's recycled kilograms to a passport or batch (mass balance, reserved once)."""
+    from circulith.services.recovery import principal_of_org
+    from circulith.services.recycled_content import AllocationIn, allocate_to_target
+    from circulith.store.database import transaction
+
+    if (passport is None) == (batch is None):
+        raise InvalidInput("give exactly one of --passport and --batch")
+    body = AllocationIn.model_validate({
+        "product_lot_id": lot, "target_kind": "passport" if passport else "batch", "target_id": passport or batch,
+        "element_kg": _element_kg(element, "--element"),
+        "target_element_kg": _element_kg(batch_content, "--batch-content")})
+    engine = _engine()
+    principal = principal_of_org(engine, org)
+    with transaction(engine) as session:
+        out = allocate_to_target(session, principal, body)
+    if json_:
+        emit_json(out)
+        return
+    for ln in out.lines:
+        console.print(f"allocated {ln.kg:.3f} kg {ln.element} of {ln.product_lot_id} to {ln.target_kind} "
+                      f"{ln.target_id} ({ln.origin}, {ln.custody_model})")
+    console.print("left in the lot [kg]: " + ", ".join(f"{k} {v:.3f}" for k, v in out.remaining_kg.items()))
+
+
+@app.command("recycled-content-of")
+def recycled_content_of(target: Annotated[str, typer.Argument(help="Battery identifier or batch ID.")],
+                        json_: JsonOpt = False) -> None:
+    """A passport's or batch's recycled-content shares from its recorded allocations (Art. 8)."""
+    from circulith.services.recovery import LOCAL_OPERATOR
+    from circulith.services.recycled_content import recycled_content_of as shares_of
+    from circulith.store.database import transaction
+
+    with transaction(_engine()) as session:
+        out = shares_of(session, LOCAL_OPERATOR, target)
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"[bold]{out.target_id}[/] ({out.target_kind}), chain of custody: {out.custody_model}")
+    for el, kg in out.element_kg.items():
+        console.print(f"{el}: {out.post_consumer_kg.get(el, 0.0):.3f} kg post-consumer "
+                      f"({out.post_consumer_share.get(el, 0.0):.1%}), {out.pre_consumer_kg.get(el, 0.0):.3f} kg "
+                      f"pre-consumer of {kg:.3f} kg")

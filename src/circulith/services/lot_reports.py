@@ -17,6 +17,7 @@ from circulith.recovery.conservation import check_conservation
 from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, ProductLot, lot_yields
 from circulith.services.lot_access import require_lot_reader
 from circulith.services.recovery import _get, _traced_batteries, trace_in_session
+from circulith.store.allocation_repo import allocated_kg
 from circulith.store.database import require_schema, transaction
 from circulith.store.lot_repo import (
     batteries_of,
@@ -203,7 +204,8 @@ def verify_lots(engine: Engine, *, max_findings: int = 1000) -> LotVerification:
     Findings: a document whose digest differs from its stored digest or from the ``lot_sha256`` of an
     event naming it (the lot was altered after recording), an event naming an unknown lot (a lot was
     deleted), a lot no event names (inserted outside the ledger), an input lot whose batteries differ
-    from those whose ``shredded`` event names it, and any lot whose consumers together carry more of an
+    from those whose ``shredded`` event names it, recycled content allocated beyond a product lot's
+    content, and any lot whose consumers together carry more of an
     element (or mass) than it holds (:func:`circulith.recovery.conservation.check_conservation`). The
     ledger's own chains are checked by ``ledger verify``.
     """
@@ -251,6 +253,11 @@ def verify_lots(engine: Engine, *, max_findings: int = 1000) -> LotVerification:
                 findings.append(f"lot {lid}: its batteries ({len(in_doc)} in the document, {len(linked)} linked) differ "
                                 f"from the {len(shredded_by.get(lid, set()))} whose 'shredded' event names it")
         all_lots: dict[str, AnyLot] = {k: s.lot for k, s in get_lots(session, digests).items()}
+        for (lid, el), kg in allocated_kg(session, all_lots).items():
+            held = all_lots[lid].element_kg().get(el, 0.0) if isinstance(all_lots[lid], ProductLot) else 0.0
+            if kg > held + 1e-6:
+                findings.append(f"lot {lid}: {kg:.3f} kg {el} allocated as recycled content but the lot holds "
+                                f"{held:.3f} kg (allocated more than once)")
     for v in check_conservation(all_lots, sorted(all_lots)):
         findings.append(f"lot {v.source_lot_id}: conservation broken: {v.message()}")
     findings = list(dict.fromkeys(findings))

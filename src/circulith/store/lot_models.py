@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from circulith.store.models import SHA, Base
@@ -92,3 +92,26 @@ class TraceabilitySubmissionEvent(Base):
     submission_id: Mapped[str] = mapped_column(String(40), ForeignKey("traceability_submissions.submission_id"),
                                                primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), ForeignKey("events.event_id"), primary_key=True, index=True)
+
+
+class RecycledContentAllocation(Base):
+    """Kilograms of an element of a product lot allocated to a battery batch or passport (append-only).
+
+    Recycled content under a chain-of-custody model (mass balance, ISO 22095:2020 clause 3.3.4): each
+    kilogram of a lot is reserved once, to one target, by its holder.
+    """
+
+    __tablename__ = "recycled_content_allocations"
+
+    allocation_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_lot_id: Mapped[str] = mapped_column(String(200), ForeignKey("plant_lots.lot_id"), index=True)
+    element: Mapped[str] = mapped_column(String(4))
+    kg: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(16))
+    custody_model: Mapped[str] = mapped_column(String(24))
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(String(300), index=True)
+    target_element_kg: Mapped[float] = mapped_column(Float)
+    org_id: Mapped[str] = mapped_column(String(120), ForeignKey("organisations.org_id"))
+    user_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    recorded_at: Mapped[str] = mapped_column(String(27))

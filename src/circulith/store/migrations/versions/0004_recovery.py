@@ -1,4 +1,4 @@
-"""recovery: custody transfers of lots, traceability submissions
+"""recovery: custody transfers of lots, traceability submissions, recycled-content allocations
 
 Revision ID: 0004_recovery
 Revises: 0003
@@ -54,9 +54,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("submission_id", "event_id"),
     )
     op.create_index("ix_traceability_submission_events_event_id", "traceability_submission_events", ["event_id"])
+    op.create_table(
+        "recycled_content_allocations",
+        sa.Column("allocation_id", sa.String(length=40), nullable=False),
+        sa.Column("product_lot_id", sa.String(length=200), nullable=False),
+        sa.Column("element", sa.String(length=4), nullable=False),
+        sa.Column("kg", sa.Float(), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=False),
+        sa.Column("custody_model", sa.String(length=24), nullable=False),
+        sa.Column("target_kind", sa.String(length=16), nullable=False),
+        sa.Column("target_id", sa.String(length=300), nullable=False),
+        sa.Column("target_element_kg", sa.Float(), nullable=False),
+        sa.Column("org_id", sa.String(length=120), nullable=False),
+        sa.Column("user_id", sa.String(length=120), nullable=True),
+        sa.Column("recorded_at", sa.String(length=27), nullable=False),
+        sa.ForeignKeyConstraint(["product_lot_id"], ["plant_lots.lot_id"]),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.org_id"]),
+        sa.PrimaryKeyConstraint("allocation_id"),
+    )
+    op.create_index("ix_recycled_content_allocations_product_lot_id", "recycled_content_allocations",
+                    ["product_lot_id"])
+    op.create_index("ix_recycled_content_allocations_target_id", "recycled_content_allocations", ["target_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("recycled_content_allocations")
     op.drop_table("traceability_submission_events")
     op.drop_table("traceability_submissions")
     op.drop_table("lot_transfers")
