@@ -194,6 +194,9 @@ def test_black_mass_and_products_trace_back_and_close_the_batteries(reg):
     rep = lot_report(engine, svc.principal_of_org(engine, "REC-A"), "IN-1")
     assert rep.mass_balance.closes and rep.batteries == sorted(p.battery_id for p in pp[:4])
     assert 0.5 < rep.yields.element_yield["Ni"] <= 1.0
+    assert rep.plan is not None and rep.plan.route == "hydro"  # actual against the engine's plan for the feed
+    assert rep.plan.element_yield["Ni"].actual == pytest.approx(rep.plan.element_yield["Ni"].plan, rel=1e-6)
+    assert rep.plan.reagents_kg and rep.yields.reagent_ghg_kg_co2e > 0
     bm_rep = lot_report(engine, AUTHORITY, bm.lot_id)  # a black mass's own yield comes from its assay
     assert 0.5 < bm_rep.yields.element_yield["Ni"] <= 1.0
     with pytest.raises(NotFound):  # another recycler does not see REC-A's lots

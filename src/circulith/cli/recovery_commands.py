@@ -254,10 +254,24 @@ def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt 
     y = rep.yields
     console.print("yield: " + ", ".join(f"{k} {v:.1%}" for k, v in y.element_yield.items()))
     console.print(f"energy {y.energy_mj:.0f} MJ | GHG {y.ghg_kg_co2e:.0f} kg CO2e | water {y.water_m3:.2f} m3")
+    if y.reagents_kg:
+        console.print("reagents: " + ", ".join(f"{k} {v:.1f} kg" for k, v in y.reagents_kg.items())
+                      + f" ({y.reagent_ghg_kg_co2e:.0f} kg CO2e, in the GHG figure)")
+    if rep.plan is not None:
+        pl = rep.plan
+        t = Table(f"against the plan ({pl.route})", "actual", "plan")
+        for el, ln in pl.element_yield.items():
+            t.add_row(f"yield {el}", f"{ln.actual:.1%}", f"{ln.plan:.1%}")
+        for name, ln in (("energy MJ", pl.energy_mj), ("water m3", pl.water_m3), ("GHG kg CO2e", pl.ghg_kg_co2e)):
+            t.add_row(name, f"{ln.actual:,.1f}", f"{ln.plan:,.1f}")
+        for rg, ln in pl.reagents_kg.items():
+            t.add_row(f"reagent {rg} kg", f"{ln.actual:,.1f}", f"{ln.plan:,.1f}")
+        console.print(t)
     mb = rep.mass_balance
-    t = Table("element", "in kg", "in products kg", "unaccounted kg", "ok")
+    t = Table("element", "in kg", "products kg", "residues kg", "losses kg", "unaccounted kg", "ok")
     for el, r in mb.elements.items():
-        t.add_row(el, f"{r.in_kg:.2f}", f"{r.products_kg:.2f}", f"{r.unaccounted_kg:.2f}", "yes" if r.ok else "NO")
+        t.add_row(el, f"{r.in_kg:.2f}", f"{r.products_kg:.2f}", f"{r.residues_kg:.2f}", f"{r.losses_kg:.2f}",
+                  f"{r.unaccounted_kg:.2f}", "yes" if r.ok else "NO")
     console.print(t)
     console.print(f"mass balance {'closes' if mb.closes else 'does NOT close'} (per element, all lots made from the "
                   "input lots upstream)")

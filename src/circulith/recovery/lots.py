@@ -166,10 +166,12 @@ class _Processed(_Lot):
     assay_uncertainty_rel: float | None = Field(default=None, ge=0, le=0.5)
 
     def to_payload(self) -> dict[str, Any]:
-        """JSON-safe dict (includes ``lot_type``; an unstated assay uncertainty is left out)."""
+        """JSON-safe dict (includes ``lot_type``; unstated optional fields are left out, as before they existed)."""
         d = self.model_dump(mode="json")
         if d.get("assay_uncertainty_rel") is None:
             d.pop("assay_uncertainty_rel", None)
+        if d.get("output") == "product":
+            d.pop("output", None)
         return d
 
 
@@ -203,6 +205,9 @@ class ProductLot(_Processed):
     ``element_content`` [kg element / kg product] defaults to the formula of known commodities
     (``Li2CO3``, ``NiSO4.6H2O``...); alloys, cathodes and scraps must declare it (their assay).
     ``counts_as_recycling`` is False for lots sent to energy recovery, backfilling or disposal.
+    ``output`` says what the lot is: a product or by-product, a residue (slag, filter cake, leach residue,
+    off-gas capture) or a declared loss (emissions, dust); residues and losses never count as recycling
+    but close the element balance.
     """
 
     lot_type: Literal["product"] = "product"
@@ -210,9 +215,12 @@ class ProductLot(_Processed):
     route: str | None = None
     element_content: dict[str, float] = Field(default_factory=dict)
     counts_as_recycling: bool = True
+    output: Literal["product", "by_product", "residue", "loss"] = "product"
 
     @model_validator(mode="after")
     def _content(self) -> ProductLot:
+        if self.output in ("residue", "loss") and self.counts_as_recycling:
+            object.__setattr__(self, "counts_as_recycling", False)  # slag, filter cake, off-gas: never recycled
         if not self.element_content:
             formula = PRODUCT_FORMULAE.get(self.commodity)
             if formula is None:
@@ -310,7 +318,10 @@ def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | P
                electricity_kg_co2e_per_kwh: float | None = None,
                natural_gas_kg_co2e_per_mj: float | None = None,
                count_intermediates: bool = False) -> dict[str, Any]:
-    """Element yields [kg out / kg in], energy [MJ], water [m3] and GHG [kg CO2e] of a set of lots.
+    """Element yields [kg out / kg in], energy [MJ], water [m3], reagents [kg] and GHG [kg CO2e] of a set of lots.
+
+    GHG counts electricity, natural gas, direct CO2 and the reagents' cradle-to-gate factors
+    (``recovery_routes.toml`` ``[reagents.*] kg_co2e_per_kg``, each with its source).
 
     Element output counts product lots, and intermediate lots' assays with ``count_intermediates`` (the
     yield of a black-mass lot itself; off by default so that a black mass and the products made from it
@@ -324,13 +335,20 @@ def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | P
     el_in = sum((i.element_vector() for i in inputs), np.zeros(len(ELEMENTS)))
     el_out = dict.fromkeys(BATTERY_ELEMENTS, 0.0)
     for o in outputs:
-        if isinstance(o, ProductLot) or count_intermediates:
+        if (isinstance(o, ProductLot) and o.output in ("product", "by_product")) or (
+                count_intermediates and isinstance(o, IntermediateLot)):
             for el, kg in o.element_kg().items():
                 if el in el_out:
                     el_out[el] += kg
     yields = {el: el_out[el] / el_in[_EL[el]] for el in BATTERY_ELEMENTS if el_in[_EL[el]] > 0}
     elec = sum(o.electricity_kwh for o in outputs)
     gas = sum(o.natural_gas_mj for o in outputs)
+    reagents: dict[str, float] = {}
+    for o in outputs:
+        for rg, kg in o.reagents_kg.items():
+            reagents[rg] = reagents.get(rg, 0.0) + kg
+    factors = load_toml("recovery_routes.toml")["reagents"]
+    reagent_ghg = sum(kg * float(factors[rg]["kg_co2e_per_kg"]) for rg, kg in reagents.items() if rg in factors)
     return {
         "input_mass_kg": float(sum(i.mass_kg for i in inputs)),
         "element_input_kg": {e: float(el_in[_EL[e]]) for e in BATTERY_ELEMENTS if el_in[_EL[e]] > 0},
@@ -338,7 +356,10 @@ def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | P
         "element_yield": yields,
         "electricity_kwh": elec, "natural_gas_mj": gas, "energy_mj": elec * 3.6 + gas,
         "water_m3": sum(o.water_m3 for o in outputs),
-        "ghg_kg_co2e": elec * ef_e + gas * ef_g + sum(o.direct_co2_kg for o in outputs),
+        "reagents_kg": reagents,
+        "reagent_ghg_kg_co2e": reagent_ghg,
+        "reagents_without_factor": sorted(rg for rg in reagents if rg not in factors),
+        "ghg_kg_co2e": elec * ef_e + gas * ef_g + sum(o.direct_co2_kg for o in outputs) + reagent_ghg,
     }
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from circulith.auth.policy import Principal
 from circulith.recovery.conservation import check_conservation
 from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, ProductLot, lot_yields
+from circulith.recovery.plan import plan_lots
+from circulith.recovery.reference_data import lot_accounting_parameter
 from circulith.services.lot_access import require_lot_reader
 from circulith.services.recovery import _get, _traced_batteries, trace_in_session
 from circulith.store.allocation_repo import allocated_kg
@@ -41,6 +43,9 @@ class LotYields(BaseModel):
     natural_gas_mj: float
     energy_mj: float
     water_m3: float
+    reagents_kg: dict[str, float]
+    reagent_ghg_kg_co2e: float
+    reagents_without_factor: list[str]
     ghg_kg_co2e: float
 
 
@@ -49,6 +54,8 @@ class ElementBalance(BaseModel):
 
     in_kg: float
     products_kg: float
+    residues_kg: float = 0.0
+    losses_kg: float = 0.0
     unaccounted_kg: float
     ok: bool
 
@@ -58,6 +65,24 @@ class MassBalance(BaseModel):
 
     closes: bool
     elements: dict[str, ElementBalance]
+
+
+class PlanLine(BaseModel):
+    """One figure, actual against the plan."""
+
+    actual: float
+    plan: float
+
+
+class PlanComparison(BaseModel):
+    """An input lot's recorded outputs against the recovery engine's plan for its feed."""
+
+    route: str
+    element_yield: dict[str, PlanLine]
+    energy_mj: PlanLine
+    water_m3: PlanLine
+    ghg_kg_co2e: PlanLine
+    reagents_kg: dict[str, PlanLine]
 
 
 class LotReport(BaseModel):
@@ -75,6 +100,7 @@ class LotReport(BaseModel):
     batteries: list[str]
     yields: LotYields
     mass_balance: MassBalance
+    plan: PlanComparison | None = Field(None, description="Input lots: actual against the engine's plan.")
 
 
 class TracedBattery(BaseModel):
@@ -124,25 +150,33 @@ def trace_product(engine: Engine, lot_id: str) -> list[str]:
 
 def mass_balance(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | ProductLot], *,
                  rel_tolerance: float = 0.02) -> MassBalance:
-    """Element balance of input lots against the product lots made from them [kg].
+    """Element balance of input lots against the output lots made from them [kg].
 
-    Products carry only the batteries' own elements (reagent sulphate, hydrate water and oxygen are not
-    counted), so the balance is per element, not per total mass: ``products_kg ≤ in_kg`` for every element
-    (within ``rel_tolerance``) and ``unaccounted_kg = in_kg − products_kg`` is what went to residues,
-    losses and lots not yet recorded.
+    Outputs carry only the batteries' own elements (reagent sulphate, hydrate water and oxygen are not
+    counted), so the balance is per element: products (and by-products), residues and declared losses
+    together must account for what entered. The balance closes when, for every element, no more came out
+    than entered (within ``rel_tolerance``) and no more than ``mass_balance_closure_tolerance``
+    (``lot_accounting.csv``) of it is unaccounted — 100 % of an element lost without a residue or loss
+    lot does not close.
     """
-    y = lot_yields(inputs, outputs)
+    el_in = lot_yields(inputs, [])["element_input_kg"]
+    closure = lot_accounting_parameter("mass_balance_closure_tolerance")
+    parts: dict[str, dict[str, float]] = {"product": {}, "residue": {}, "loss": {}}
+    for o in outputs:
+        if isinstance(o, ProductLot):
+            key = "product" if o.output in ("product", "by_product") else o.output
+            for el, kg in o.element_kg().items():
+                parts[key][el] = parts[key].get(el, 0.0) + kg
     rows: dict[str, ElementBalance] = {}
     closes = True
-    for el, kg_in in y["element_input_kg"].items():
-        out = y["element_output_kg"].get(el, 0.0)
-        ok = out <= kg_in * (1 + rel_tolerance) + 1e-9
+    for el in sorted(set(el_in) | {e for d in parts.values() for e in d}, key=lambda e: (e not in el_in, e)):
+        kg_in = el_in.get(el, 0.0)
+        prod, res, loss = (parts[k].get(el, 0.0) for k in ("product", "residue", "loss"))
+        out = prod + res + loss
+        ok = out <= kg_in * (1 + rel_tolerance) + 1e-9 and kg_in - out <= kg_in * closure + 1e-9
         closes &= ok
-        rows[el] = ElementBalance(in_kg=kg_in, products_kg=out, unaccounted_kg=kg_in - out, ok=ok)
-    for el, out in y["element_output_kg"].items():
-        if el not in rows:
-            closes = False
-            rows[el] = ElementBalance(in_kg=0.0, products_kg=out, unaccounted_kg=-out, ok=False)
+        rows[el] = ElementBalance(in_kg=kg_in, products_kg=prod, residues_kg=res, losses_kg=loss,
+                                  unaccounted_kg=kg_in - out, ok=ok)
     return MassBalance(closes=closes, elements=rows)
 
 
@@ -168,14 +202,34 @@ def lot_report(engine: Engine, principal: Principal, lot_id: str) -> LotReport:
         own = [s.lot for s in family.values() if s.lot_id in made and not isinstance(s.lot, InputLot)]
     else:
         own = [stored.lot]
+    yields = LotYields(**lot_yields(inputs, own, count_intermediates=isinstance(stored.lot, IntermediateLot)))
     return LotReport(
         lot_id=lot_id, lot_type=stored.lot.lot_type, lot=json.loads(stored.document),
         document_sha256=stored.document_sha256, recorded_at=stored.recorded_at, actor_org_id=stored.actor_org_id,
         sources=list(getattr(stored.lot, "source_lot_ids", [])), input_lots=sorted(i.lot_id for i in inputs),
         made_into=made, batteries=batteries,
-        yields=LotYields(**lot_yields(inputs, own, count_intermediates=isinstance(stored.lot, IntermediateLot))),
-        mass_balance=mass_balance(inputs, processed_all),
+        yields=yields, mass_balance=mass_balance(inputs, processed_all),
+        plan=_plan_comparison(stored.lot, own, yields) if isinstance(stored.lot, InputLot) else None,
     )
+
+
+def _plan_comparison(lot: InputLot, outputs: Sequence[IntermediateLot | ProductLot],
+                     actual: LotYields) -> PlanComparison:
+    """The input lot's outputs against :func:`circulith.recovery.plan.plan_lots` for the route they name."""
+    routes = [o.route for o in outputs if isinstance(o, ProductLot) and o.route]
+    route = max(set(routes), key=routes.count) if routes else "hydro"
+    planned = LotYields(**lot_yields([lot], plan_lots(lot, route=route)))
+    els = sorted(set(actual.element_yield) | set(planned.element_yield))
+    rgs = sorted(set(actual.reagents_kg) | set(planned.reagents_kg))
+    return PlanComparison(
+        route=route,
+        element_yield={e: PlanLine(actual=actual.element_yield.get(e, 0.0), plan=planned.element_yield.get(e, 0.0))
+                       for e in els},
+        energy_mj=PlanLine(actual=actual.energy_mj, plan=planned.energy_mj),
+        water_m3=PlanLine(actual=actual.water_m3, plan=planned.water_m3),
+        ghg_kg_co2e=PlanLine(actual=actual.ghg_kg_co2e, plan=planned.ghg_kg_co2e),
+        reagents_kg={r: PlanLine(actual=actual.reagents_kg.get(r, 0.0), plan=planned.reagents_kg.get(r, 0.0))
+                     for r in rgs})
 
 
 def trace_report(engine: Engine, principal: Principal, lot_id: str) -> TraceReport:

@@ -381,7 +381,8 @@ def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str,
         if it is None:
             continue
         need = _closing_elements(it.chemistry, it.form, tuple(sorted(it.declared_kg.items())))
-        have = {_principal(products[p].lot) for p in product_ids.get(bid, ()) if p in products}
+        have = {_principal(products[p].lot) for p in product_ids.get(bid, ())
+                if p in products and getattr(products[p].lot, "counts_as_recycling", False)}
         if need and need <= have:
             to_close.append(bid)
     return _close(session, to_close, actor_org_id, now, reason="every cathode metal recovered in product lots")
