@@ -186,4 +186,10 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     eff = [r for r in rows[1:] if r[0] == PLANT and r[3] == "recycling_efficiency"]
     assert eff and float(eff[0][5]) == round(cli_rep["recycling_efficiency_pct"], 1)
     assert any(r[0] == HUB for r in rows[1:])
+    ev = list(csv.reader(io.StringIO(web.get("/dashboard/csv/evidence.csv").text)))
+    assert {r[2] for r in ev[1:] if r[0] == PLANT} == {e["lot_id"] for e in cli_rep["evidence"]}
+    download = next(r[-1] for r in ev[1:] if r[0] == PLANT)
+    assert web.get(download).status_code == 200 and "IN-24" in web.get(download).text  # the authority downloads it
+    record = list(csv.reader(io.StringIO(web.get(f"/dashboard/csv/traceability_record.csv?year={year}").text)))
+    assert record[0][0] == "org_id" and any(r[0] == "DIS-Y" for r in record[1:])
     assert not re.search(r"Internal Server Error", page.text)

@@ -7,6 +7,7 @@ never as a raw error.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import Request
@@ -16,6 +17,7 @@ from circulith.auth.policy import Principal
 from circulith.errors import CirculithError, InvalidInput
 from circulith.services import compliance as comp
 from circulith.services.recovery_runs import price_dates, value_matrix
+from circulith.services.traceability import TRACEABILITY_READERS, late_report
 
 __all__ = ["price_dates", "recovery_charts", "scenario_params"]
 
@@ -55,6 +57,7 @@ def recovery_charts(request: Request, principal: Principal, params: dict[str, st
                      labels=[f"{p[0]} ({p[1]})" for p in prices], values=[p[2] for p in prices]),
     ]
     checks: list[list[Any]] = []
+    evidence: list[list[Any]] = []
     for plant in run(request, comp.compliance_plants, principal):
         for year in plant.years:
             try:
@@ -62,6 +65,9 @@ def recovery_charts(request: Request, principal: Principal, params: dict[str, st
             except CirculithError as e:  # a plant-year that cannot be rated is shown with its reason
                 checks.append([plant.plant_id, year, "-", "-", "-", None, None, f"n/a: {e}"])
                 continue
+            download = f"/api/v1/compliance/{plant.plant_id}/evidence.csv?year={year}"
+            evidence.extend([plant.plant_id, year, e.lot_id, e.lot_type, e.recorded_by, round(e.mass_kg, 3),
+                             round(e.counted_share, 4), e.batteries, download] for e in rep.evidence)
             eff = rep.recycling_efficiency_pct
             checks.extend([plant.plant_id, year, c.regime, c.metric, c.material, _num(c.value_pct), c.threshold_pct,
                            "n/a" if c.passed is None else ("pass" if c.passed else "FAIL")] for c in rep.checks)
@@ -71,4 +77,26 @@ def recovery_charts(request: Request, principal: Principal, params: dict[str, st
                                "CLI and the API)", "table",
                                ["plant_id", "year", "regime", "metric", "material", "value_pct", "target_pct",
                                 "result"], checks))
+    charts.append(_table_chart("evidence", "Evidence: the lots behind each plant-year's figures (download per "
+                               "plant-year as CSV)", "table",
+                               ["plant_id", "year", "lot_id", "lot_type", "recorded_by", "mass_kg", "counted_share",
+                                "batteries", "download"], evidence))
+    if principal.role in TRACEABILITY_READERS:
+        year = _traceability_year(params)
+        rec = run(request, late_report, principal, year)
+        charts.append(_table_chart("traceability_record", f"China traceability record {year}: events due, reported "
+                                   "on time or late, overdue (from recorded submissions)", "table",
+                                   ["org_id", "events_due", "submitted_on_time", "submitted_late", "overdue"],
+                                   [[r.org_id, r.events_due, r.submitted_on_time, r.submitted_late, r.overdue]
+                                    for r in rec.operators]))
     return charts
+
+
+def _traceability_year(params: dict[str, str]) -> int:
+    text = params.get("year") or ""
+    if not text:
+        return dt.date.today().year
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInput(f"year '{text}' is not a number") from None
