@@ -58,13 +58,13 @@ def uncertainty_rel(lot: AnyLot) -> float:
 
 
 def _shares(consumer: IntermediateLot | ProductLot, sources: Mapping[str, AnyLot],
-            key: str) -> dict[str, float]:
+            contents: Mapping[str, Mapping[str, float]], key: str) -> dict[str, float]:
     """Share of a consumer's element ``key`` (or its mass) attributed to each of its sources."""
     ids = [s for s in dict.fromkeys(consumer.source_lot_ids) if s in sources]
     if key == "mass":
         weights = {s: sources[s].mass_kg for s in ids}
     else:
-        weights = {s: lot_element_kg(sources[s]).get(key, 0.0) for s in ids}
+        weights = {s: contents[s].get(key, 0.0) for s in ids}
     total = sum(weights.values())
     if total <= 0:
         return {s: 1.0 / len(ids) for s in ids} if ids else {}
@@ -88,18 +88,29 @@ def check_conservation(lots: Mapping[str, AnyLot], source_ids: Sequence[str]) ->
         for s in dict.fromkeys(lot.source_lot_ids):
             if s in consumers:
                 consumers[s].append(lot)
+    contents: dict[str, dict[str, float]] = {}
+
+    def content(lot_id: str) -> dict[str, float]:
+        if lot_id not in contents:
+            contents[lot_id] = lot_element_kg(lots[lot_id])
+        return contents[lot_id]
+
+    for lot in lots.values():  # the sources of every consumer, computed once
+        for s in getattr(lot, "source_lot_ids", []):
+            if s in lots:
+                content(s)
     out: list[ConservationViolation] = []
     for sid in source_ids:
         source, made = lots[sid], consumers[sid]
         if not made:
             continue
         u = uncertainty_rel(source)
-        held = lot_element_kg(source)
+        held = content(sid)
         claimed: dict[str, float] = {}
         by: dict[str, set[str]] = {}
         for c in made:
-            for el, kg in lot_element_kg(c).items():
-                share = _shares(c, lots, el).get(sid, 0.0)
+            for el, kg in content(c.lot_id).items():
+                share = _shares(c, lots, contents, el).get(sid, 0.0)
                 if share > 0:
                     claimed[el] = claimed.get(el, 0.0) + kg * share
                     by.setdefault(el, set()).add(c.lot_id)
@@ -109,7 +120,7 @@ def check_conservation(lots: Mapping[str, AnyLot], source_ids: Sequence[str]) ->
                 out.append(ConservationViolation(sid, el, avail, claimed[el], u, tuple(sorted(by[el]))))
         parts = [c for c in made if isinstance(c, IntermediateLot)]
         if parts:
-            mass = sum(c.mass_kg * _shares(c, lots, "mass").get(sid, 0.0) for c in parts)
+            mass = sum(c.mass_kg * _shares(c, lots, contents, "mass").get(sid, 0.0) for c in parts)
             if mass > source.mass_kg * (1 + 1e-9) + ABS_SLACK_KG:
                 out.append(ConservationViolation(sid, "mass", source.mass_kg, mass, 0.0,
                                                  tuple(sorted(c.lot_id for c in parts))))

@@ -60,21 +60,21 @@ def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | Non
     bm_id = f"{pre}-BM"
     assay = {el: kg / bm_kg for el, kg in bm_el.items() if bm_kg > 0}
     pre_share = lot_accounting_parameter("plan_pretreatment_utility_share")
-    out: list[IntermediateLot | ProductLot] = [IntermediateLot(
-        lot_id=bm_id, plant_id=lot.plant_id, produced_on=day, source_lot_ids=[lot.lot_id], mass_kg=bm_kg, assay=assay,
-        **{k: v * pre_share for k, v in totals.items()})]
+    out: list[IntermediateLot | ProductLot] = [IntermediateLot.model_validate({
+        "lot_id": bm_id, "plant_id": lot.plant_id, "produced_on": day, "source_lot_ids": [lot.lot_id],
+        "mass_kg": bm_kg, "assay": assay, **{k: v * pre_share for k, v in totals.items()}})]
     prod_mass = sum(d["mass_kg"] for d in streams.values()) or 1.0
     refined_mass = sum(d["mass_kg"] for d in streams.values() if d["operation"] in DOWNSTREAM) or 1.0
     for stream, d in streams.items():
         w = (1 - pre_share) * d["mass_kg"] / prod_mass
         downstream = d["operation"] in DOWNSTREAM
         share = d["mass_kg"] / refined_mass if downstream else 0.0
-        output = {"product": "product", "by_product": "by_product", "residue": "residue"}.get(d["kind"], "loss")
-        out.append(ProductLot(
-            lot_id=f"{pre}-{stream}", plant_id=lot.plant_id, produced_on=day,
-            source_lot_ids=[bm_id if downstream else lot.lot_id],
-            mass_kg=d["mass_kg"], commodity=d["commodity"], route=route, output=output,
-            element_content={el: kg / d["mass_kg"] for el, kg in d["element_kg"].items()},
-            reagents_kg={rg: kg * share for rg, kg in reagents.items()} if share else {},
-            **{k: v * w for k, v in totals.items()}))
+        output = d["kind"] if d["kind"] in ("product", "by_product", "residue") else "loss"
+        out.append(ProductLot.model_validate({
+            "lot_id": f"{pre}-{stream}", "plant_id": lot.plant_id, "produced_on": day,
+            "source_lot_ids": [bm_id if downstream else lot.lot_id],
+            "mass_kg": d["mass_kg"], "commodity": d["commodity"], "route": route, "output": output,
+            "element_content": {el: kg / d["mass_kg"] for el, kg in d["element_kg"].items()},
+            "reagents_kg": {rg: kg * share for rg, kg in reagents.items()} if share else {},
+            **{k: v * w for k, v in totals.items()}}))
     return out

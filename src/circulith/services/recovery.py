@@ -357,7 +357,7 @@ def _closing_elements(chemistry: str, form: str, declared: tuple[tuple[str, floa
 def _principal(lot: AnyLot) -> str | None:
     """The element a product lot is mainly made of (Li for Li2CO3, Al for aluminium foil with cathode traces)."""
     content = getattr(lot, "element_content", {})
-    return max(content, key=content.get) if content else None
+    return max(content, key=lambda e: content[e]) if content else None
 
 
 def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime) -> list[str]:

@@ -171,7 +171,7 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
                                     days_left=(due - as_of).days, submitted_on=on, status=status))
     by_org: dict[str, OperatorTally] = {}
     for r in rows:
-        o = by_org.setdefault(r.actor_org_id, OperatorTally(events=0, past_deadline=0))
+        o = by_org.setdefault(r.actor_org_id, OperatorTally(events=0, past_deadline=0, late=0))
         o.events += 1
         o.past_deadline += r.status == "overdue"
         o.late += r.status == "late"
