@@ -145,6 +145,8 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     # the controller's view: black-mass yields (not 0 %), every product traced to the 24 packs, lots verified
     show = json.loads(_cli(capsys, url, "recovery", "lot", "show", bm.lot_id, "--json"))
     assert 0.5 < show["yields"]["element_yield"]["Ni"] <= 1.0
+    show_in = json.loads(_cli(capsys, url, "recovery", "lot", "show", "IN-24", "--json"))
+    assert show_in["plan"]["route"] == "hydro" and show_in["mass_balance"]["closes"]
     trace = json.loads(_cli(capsys, url, "recovery", "lot", "trace", ni.lot_id, "--json"))
     assert trace["battery_ids"] == world["batteries"]
     assert "intact and conserved" in _cli(capsys, url, "recovery", "lots", "verify")
@@ -190,6 +192,9 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert {r[2] for r in ev[1:] if r[0] == PLANT} == {e["lot_id"] for e in cli_rep["evidence"]}
     download = next(r[-1] for r in ev[1:] if r[0] == PLANT)
     assert web.get(download).status_code == 200 and "IN-24" in web.get(download).text  # the authority downloads it
+    plan = list(csv.reader(io.StringIO(web.get("/dashboard/csv/plan.csv").text)))
+    ni_row = next(r for r in plan[1:] if r[0] == "IN-24" and r[2] == "yield Ni")
+    assert float(ni_row[3]) == pytest.approx(show_in["plan"]["element_yield"]["Ni"]["actual"], abs=1e-4)
     record = list(csv.reader(io.StringIO(web.get(f"/dashboard/csv/traceability_record.csv?year={year}").text)))
     assert record[0][0] == "org_id" and any(r[0] == "DIS-Y" for r in record[1:])
     assert not re.search(r"Internal Server Error", page.text)

@@ -13,8 +13,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal
+from circulith.errors import InvalidInput
 from circulith.recovery.conservation import check_conservation
-from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, ProductLot, lot_yields
+from circulith.recovery.lots import (
+    AnyLot,
+    InputLot,
+    IntermediateLot,
+    ProductLot,
+    lot_from_payload,
+    lot_yields,
+)
 from circulith.recovery.plan import plan_lots
 from circulith.recovery.reference_data import lot_accounting_parameter
 from circulith.services.lot_access import require_lot_reader
@@ -306,9 +314,15 @@ def verify_lots(engine: Engine, *, max_findings: int = 1000) -> LotVerification:
             if linked != shredded_by.get(lid, set()) or (lid in anchored and in_doc != linked):
                 findings.append(f"lot {lid}: its batteries ({len(in_doc)} in the document, {len(linked)} linked) differ "
                                 f"from the {len(shredded_by.get(lid, set()))} whose 'shredded' event names it")
-        all_lots: dict[str, AnyLot] = {k: s.lot for k, s in get_lots(session, digests).items()}
+        all_lots: dict[str, AnyLot] = {}
+        for lid, doc in docs.items():
+            try:
+                all_lots[lid] = lot_from_payload(json.loads(doc))
+            except (ValueError, InvalidInput) as e:
+                findings.append(f"lot {lid}: its document is no longer a valid lot ({e})")
         for (lid, el), kg in allocated_kg(session, all_lots).items():
-            held = all_lots[lid].element_kg().get(el, 0.0) if isinstance(all_lots[lid], ProductLot) else 0.0
+            lot = all_lots.get(lid)
+            held = lot.element_kg().get(el, 0.0) if isinstance(lot, ProductLot) else 0.0
             if kg > held + 1e-6:
                 findings.append(f"lot {lid}: {kg:.3f} kg {el} allocated as recycled content but the lot holds "
                                 f"{held:.3f} kg (allocated more than once)")

@@ -12,14 +12,18 @@ from typing import Any
 
 from fastapi import Request
 
-from circulith.api.deps import run
+from circulith.api.deps import engine_of, run
 from circulith.auth.policy import Principal
 from circulith.errors import CirculithError, InvalidInput
 from circulith.services import compliance as comp
+from circulith.services.lot_reports import lot_report
 from circulith.services.recovery_runs import price_dates, value_matrix
 from circulith.services.traceability import TRACEABILITY_READERS, late_report
 
 __all__ = ["price_dates", "recovery_charts", "scenario_params"]
+
+#: Input lots compared with their plan on the page (each comparison runs the route model on the lot's feed).
+PLAN_LOTS = 10
 
 
 def _table_chart(chart_id: str, title: str, kind: str, columns: list[str], rows: list[list[Any]],
@@ -81,6 +85,9 @@ def recovery_charts(request: Request, principal: Principal, params: dict[str, st
                                "plant-year as CSV)", "table",
                                ["plant_id", "year", "lot_id", "lot_type", "recorded_by", "mass_kg", "counted_share",
                                 "batteries", "download"], evidence))
+    charts.append(_table_chart("plan", f"Input lots against the plan (first {PLAN_LOTS}): yields, energy, water, "
+                               "GHG and reagents, actual and planned", "table",
+                               ["lot_id", "route", "figure", "actual", "plan"], _plan_rows(request, principal, evidence)))
     if principal.role in TRACEABILITY_READERS:
         year = _traceability_year(params)
         rec = run(request, late_report, principal, year)
@@ -90,6 +97,24 @@ def recovery_charts(request: Request, principal: Principal, params: dict[str, st
                                    [[r.org_id, r.events_due, r.submitted_on_time, r.submitted_late, r.overdue]
                                     for r in rec.operators]))
     return charts
+
+
+def _plan_rows(request: Request, principal: Principal, evidence: list[list[Any]]) -> list[list[Any]]:
+    """Actual against plan for the first input lots of the evidence (one service call per lot)."""
+    inputs = list(dict.fromkeys(row[2] for row in evidence if row[3] == "input"))[:PLAN_LOTS]
+    rows: list[list[Any]] = []
+    engine = engine_of(request)
+    for lot_id in inputs:
+        plan = lot_report(engine, principal, lot_id).plan
+        if plan is None:
+            continue
+        lines = [(f"yield {el}", ln.actual, ln.plan) for el, ln in plan.element_yield.items()]
+        lines += [("energy_mj", plan.energy_mj.actual, plan.energy_mj.plan),
+                  ("water_m3", plan.water_m3.actual, plan.water_m3.plan),
+                  ("ghg_kg_co2e", plan.ghg_kg_co2e.actual, plan.ghg_kg_co2e.plan)]
+        lines += [(f"reagent {rg} kg", ln.actual, ln.plan) for rg, ln in plan.reagents_kg.items()]
+        rows.extend([lot_id, plan.route, name, round(a, 4), round(p, 4)] for name, a, p in lines)
+    return rows
 
 
 def _traceability_year(params: dict[str, str]) -> int:

@@ -141,7 +141,7 @@ PAGE_CHARTS = {"triage": _triage_charts, "recovery": recovery_charts, "planning"
                "network": _network_charts, "jobs": _jobs_charts}
 TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "evidence": "recovery",
-              "traceability_record": "recovery", "capacity_gap": "planning",
+              "plan": "recovery", "traceability_record": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
