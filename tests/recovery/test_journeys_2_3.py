@@ -162,6 +162,13 @@ def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert all(0 < v <= 100 for v in cli_rep["material_recovery_pct"].values())
     assert {e["lot_id"] for e in cli_rep["evidence"]} >= {"IN-24", ni.lot_id} and cli_rep["battery_count"] == 24
     assert rec_c.get(f"/api/v1/compliance/{PLANT}", params={"year": year}).status_code == 404
+    bats = list(csv.reader(io.StringIO(msa.get(f"/api/v1/compliance/{PLANT}/batteries.csv", params={"year": year}).text)))
+    assert sorted(r[1] for r in bats[1:]) == world["batteries"]  # the battery identifiers behind the figure
+    no_c = json.loads(_cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year, "--exclude-element",
+                           "C", "--no-graphite", "--json"))
+    api_no_c = msa.get(f"/api/v1/compliance/{PLANT}", params={"year": year, "exclude_element": "C", "no_graphite": True})
+    assert api_no_c.json() == no_c and no_c["counting_rules"]["excluded_elements"] == ["C"]
+    assert no_c["counted_input_mass_kg"] < cli_rep["counted_input_mass_kg"]
     # the OEM's new battery model gets recycled content allocated from the hub's nickel sulfate, reserved once
     ni_kg = ni.element_kg()["Ni"]
     body = {"product_lot_id": ni.lot_id, "target_kind": "batch", "target_id": "MODEL-X-2031-B1",

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.api.deps import CurrentPrincipal, engine_of, run
 from circulith.api.errors import ERROR_RESPONSES
+from circulith.recovery.compliance import CountingRules
 from circulith.recovery.lots import lot_from_payload
 from circulith.services import compliance as comp
 from circulith.services import lot_custody as custody
@@ -199,11 +200,28 @@ def traceability_late(request: Request, principal: CurrentPrincipal, year: Year,
     return run(request, traceability.late_report, principal, year, as_of=as_of, region=region)
 
 
+ExcludedElement = Literal["C", "P", "F", "O", "Fe", "Al", "Ti", "Na"]
+
+
+def _rules(exclude_element: list[ExcludedElement] | None, no_graphite: bool,
+           no_dismantled_components: bool) -> CountingRules:
+    return CountingRules(include_dismantled_components=not no_dismantled_components, count_graphite=not no_graphite,
+                         excluded_elements=frozenset(exclude_element or []))
+
+
 @router.get("/compliance/{plant_id}", response_model=PlantComplianceReport, tags=["compliance"])
-def compliance(request: Request, principal: CurrentPrincipal, plant_id: str, year: Year) -> PlantComplianceReport:
-    """A plant's compliance report for a year, with its method and evidence (authorities, the Commission, the
-    plant's own organisation)."""
-    return run(request, comp.compliance, principal, plant_id[:120], year)
+def compliance(
+    request: Request, principal: CurrentPrincipal, plant_id: str, year: Year,
+    exclude_element: Annotated[list[ExcludedElement] | None, Query(
+        description="Substance left out of input and output (Delegated Regulation (EU) 2025/606).")] = None,
+    no_graphite: Annotated[bool, Query(description="Do not count recovered graphite.")] = False,
+    no_dismantled_components: Annotated[bool, Query(description="Leave dismantled components out of the input.")] = False,
+    hardware_kg: Annotated[float, Query(ge=0, le=1e12, description="Dismantled components in the input [kg].")] = 0.0,
+) -> PlantComplianceReport:
+    """A plant's compliance report for a year, with its method, boundary options and evidence (authorities, the
+    Commission, the plant's own organisation)."""
+    return run(request, comp.compliance, principal, plant_id[:120], year,
+               rules=_rules(exclude_element, no_graphite, no_dismantled_components), hardware_kg=hardware_kg)
 
 
 @router.get("/compliance/{plant_id}/evidence.csv", tags=["compliance"], response_class=Response)
@@ -212,6 +230,14 @@ def compliance_evidence(request: Request, principal: CurrentPrincipal, plant_id:
     rep = run(request, comp.compliance, principal, plant_id[:120], year)
     return Response(comp.evidence_csv(rep), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="evidence-{year}.csv"'})
+
+
+@router.get("/compliance/{plant_id}/batteries.csv", tags=["compliance"], response_class=Response)
+def compliance_batteries(request: Request, principal: CurrentPrincipal, plant_id: str, year: Year) -> Response:
+    """The battery identifiers behind a plant's compliance figures, as CSV (input lot, battery, passport)."""
+    rows = run(request, comp.compliance_batteries, principal, plant_id[:120], year)
+    return Response(comp.batteries_csv(rows), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="batteries-{year}.csv"'})
 
 
 # ---------------------------------------------------------------- recycled content (Art. 8)

@@ -45,6 +45,7 @@ from circulith.services.platform import _require_scope
 from circulith.store.lot_repo import (
     StoredLot,
     batteries_of,
+    battery_summaries,
     downstream,
     get_lots,
     lot_period,
@@ -241,4 +242,33 @@ def evidence_csv(rep: PlantComplianceReport) -> str:
         w.writerow([e.lot_id, e.lot_type, e.plant_id, e.recorded_by, e.period.isoformat(), e.mass_kg, e.counted_share,
                     "" if e.counts_as_recycling is None else e.counts_as_recycling, e.batteries,
                     *[e.element_kg.get(el, "") for el in elements]])
+    return buf.getvalue()
+
+
+class EvidenceBattery(BaseModel):
+    """A battery behind a plant-year's figures: the input lot it entered in."""
+
+    lot_id: str
+    battery_id: str
+    passport_id: str
+
+
+def compliance_batteries(session: Session, principal: Principal, plant_id: str, year: int) -> list[EvidenceBattery]:
+    """The battery identifiers behind a plant-year's compliance figures (same access as :func:`compliance`)."""
+    _require_scope(principal, Scope.READ)
+    own = plant_lots(session, plant_id, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31))
+    if not own or not _may_report(principal, own):
+        raise NotFound(f"no lot records of plant '{plant_id}' in {year} that you may report on")
+    by_lot = batteries_of(session, [s.lot_id for s in own if isinstance(s.lot, InputLot)])
+    passports = {r[0]: r[1] for r in battery_summaries(session, [b for bs in by_lot.values() for b in bs])}
+    return [EvidenceBattery(lot_id=lot, battery_id=b, passport_id=passports.get(b, ""))
+            for lot, bs in sorted(by_lot.items()) for b in bs]
+
+
+def batteries_csv(rows: list[EvidenceBattery]) -> str:
+    """The evidence batteries as CSV text."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["lot_id", "battery_id", "passport_id"])
+    w.writerows([r.lot_id, r.battery_id, r.passport_id] for r in rows)
     return buf.getvalue()
