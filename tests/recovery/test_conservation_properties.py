@@ -17,6 +17,7 @@ from circulith.recovery.conservation import check_conservation, lot_element_kg, 
 from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductLot
 
 DAY = dt.date(2030, 3, 1)
+Graph = tuple[InputLot, list[IntermediateLot | ProductLot]]
 COMMODITIES = ("Li2CO3", "NiSO4.6H2O", "CoSO4.7H2O", "MnSO4.H2O", "graphite", "Cu", "Al")
 
 
@@ -67,7 +68,7 @@ def _record(inp: InputLot, proposals: list[IntermediateLot | ProductLot]) -> tup
 
 @settings(max_examples=150, deadline=None)
 @given(graphs())
-def test_accepted_graphs_conserve_every_element_and_efficiency_stays_within_100(graph) -> None:  # noqa: ANN001
+def test_accepted_graphs_conserve_every_element_and_efficiency_stays_within_100(graph: Graph) -> None:
     inp, proposals = graph
     accepted, _ = _record(inp, proposals)
     # every accepted lot passes the check at every source, with all its siblings
@@ -90,7 +91,7 @@ def test_accepted_graphs_conserve_every_element_and_efficiency_stays_within_100(
 
 @settings(max_examples=100, deadline=None)
 @given(graphs(), st.floats(1.2, 20))
-def test_a_lot_claiming_more_than_its_source_holds_is_refused(graph, factor: float) -> None:  # noqa: ANN001
+def test_a_lot_claiming_more_than_its_source_holds_is_refused(graph: Graph, factor: float) -> None:
     inp, proposals = graph
     accepted, _ = _record(inp, proposals)
     held = lot_element_kg(inp)

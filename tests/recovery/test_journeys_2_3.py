@@ -14,18 +14,21 @@ import datetime as dt
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from circulith.api.app import create_app
 from circulith.api.settings import Settings
 from circulith.cli.main import run as cli
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.passport.examples import example_passport
-from circulith.recovery.lots import InputLot, LotItem
+from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductLot
 from circulith.recovery.plan import plan_lots
 from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
 from circulith.store.database import create_db_engine, transaction, upgrade
@@ -45,7 +48,7 @@ def _at(day: dt.date, hour: int = 9) -> dt.datetime:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A registry with 24 packs received by REC-A, demo users, the app and the database URL."""
     path = tmp_path_factory.mktemp("journeys") / "registry.db"
     url = f"sqlite:///{path}"
@@ -81,7 +84,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     engine.dispose()
 
 
-def _client(app, org: str) -> TestClient:  # noqa: ANN001
+def _client(app: FastAPI, org: str) -> TestClient:
     c = TestClient(app)
     r = c.post("/api/v1/auth/login", json={"email": f"{org.lower()}@demo.circulith", "password": DEMO_PASSWORD})
     assert r.status_code == 200, r.text
@@ -96,17 +99,17 @@ def _cli(capsys: pytest.CaptureFixture[str], url: str, *args: str, code: int = 0
     return out.out if code == 0 else out.err
 
 
-def _write(path: Path, lots: list) -> Path:  # noqa: ANN001
+def _write(path: Path, lots: list[InputLot | IntermediateLot | ProductLot]) -> Path:
     path.write_text(json.dumps([lot.to_payload() for lot in lots], default=str))
     return path
 
 
-def _lots(engine) -> int:  # noqa: ANN001
+def _lots(engine: Engine) -> int:
     with transaction(engine) as s:
         return s.execute(select(func.count()).select_from(PlantLot)).scalar_one()
 
 
-def test_journeys_2_and_3(world, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, engine, bm = world["url"], world["engine"], world["bm"]
     hub_products = [p.model_copy(update={"plant_id": HUB}) for p in world["products"]
                     if p.source_lot_ids == [bm.lot_id]]

@@ -218,8 +218,8 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         dest = np.where(eligible & (reuse > offer), n_routes, dest)
     out["reuse_value_usd"] = reuse
     out["destination"] = pd.Categorical.from_codes(dest, categories=[f"recycle:{r}" for r in t.routes] + ["reuse"])
-    for k, v in nets.items():
-        out[k] = v
+    for col, v in nets.items():
+        out[col] = v
     return out
 
 
