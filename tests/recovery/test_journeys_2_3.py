@@ -185,6 +185,15 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     shares = hub.get("/api/v1/recycled-content/MODEL-X-2031-B1").json()
     assert shares["post_consumer_share"]["Ni"] == pytest.approx(0.15, rel=1e-3) and shares["pre_consumer_kg"] == {}
     assert json.loads(_cli(capsys, url, "compliance", "recycled-content-of", "MODEL-X-2031-B1", "--json")) == shares
+    # the text forms of the same commands print what the JSON holds
+    assert "against the plan (hydro)" in _cli(capsys, url, "recovery", "lot", "show", "IN-24")
+    assert "held by HUB-B" in _cli(capsys, url, "recovery", "lot", "custody", bm.lot_id)
+    text = _cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year,
+                "--evidence-csv", str(tmp_path / "ev.csv"))
+    assert f"{cli_rep['recycling_efficiency_pct']:.1f}%" in text and "IN-24" in (tmp_path / "ev.csv").read_text()
+    assert "MODEL-X-2031-B1" in _cli(capsys, url, "compliance", "recycled-content-of", "MODEL-X-2031-B1")
+    assert "DIS-Y" in _cli(capsys, url, "compliance", "late", "--year", year, "--as", "MSA-DE")
+    assert "status" in _cli(capsys, url, "compliance", "traceability", "--year", year, "--limit", "3")
     # the hub received no waste batteries: its report says so (no 422)
     h = hub.get(f"/api/v1/compliance/{HUB}", params={"year": year})
     assert h.status_code == 200 and h.json()["recycling_efficiency_pct"] is None and h.json()["product_lots"] > 0
