@@ -274,6 +274,13 @@ def test_products_made_at_a_hub_count_for_the_plant_pro_rata(reg):
     svc.record_lots(engine, hub_products, "REC-B")
     with pytest.raises(InvalidInput, match="already made from"):  # consumed: it cannot ship whole any more
         ship_lot(engine, rec_b, bm.lot_id, "REC-A", bm.produced_on)
+    assert verify_lots(engine).ok  # custody, conservation and digests all hold
+    with transaction(engine) as s:  # a forger rewrites who recorded a hub lot: custody no longer holds
+        s.execute(text("UPDATE plant_lots SET actor_org_id = 'REC-A' WHERE lot_id = :l"), {"l": hub_products[0].lot_id})
+    found = verify_lots(engine).findings
+    assert any(hub_products[0].lot_id in f and "custody broken" in f for f in found)
+    with transaction(engine) as s:
+        s.execute(text("UPDATE plant_lots SET actor_org_id = 'REC-B' WHERE lot_id = :l"), {"l": hub_products[0].lot_id})
     rep = _report(engine, PLANT, DAY.year)
     assert rep.product_lots == len(hub_products) and any("REC-B:hub" in n for n in rep.notes)
     assert rep.material_recovery_pct["Ni"] > 80

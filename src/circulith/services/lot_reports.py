@@ -26,6 +26,7 @@ from circulith.recovery.lots import (
 from circulith.recovery.plan import plan_lots
 from circulith.recovery.reference_data import lot_accounting_parameter
 from circulith.services.lot_access import require_lot_reader
+from circulith.services.lot_custody import custody_state
 from circulith.services.recovery import _get, _traced_batteries, trace_in_session
 from circulith.store.allocation_repo import allocated_kg
 from circulith.store.database import require_schema, transaction
@@ -36,6 +37,7 @@ from circulith.store.lot_repo import (
     get_lots,
     iter_lot_rows,
     lot_events,
+    transfers_of,
     upstream,
 )
 
@@ -266,7 +268,8 @@ def verify_lots(engine: Engine, *, max_findings: int = 1000) -> LotVerification:
     Findings: a document whose digest differs from its stored digest or from the ``lot_sha256`` of an
     event naming it (the lot was altered after recording), an event naming an unknown lot (a lot was
     deleted), a lot no event names (inserted outside the ledger), an input lot whose batteries differ
-    from those whose ``shredded`` event names it, recycled content allocated beyond a product lot's
+    from those whose ``shredded`` event names it, a lot made from a lot its organisation did not hold
+    when it recorded it (custody), recycled content allocated beyond a product lot's
     content, and any lot whose consumers together carry more of an
     element (or mass) than it holds (:func:`circulith.recovery.conservation.check_conservation`). The
     ledger's own chains are checked by ``ledger verify``.
@@ -314,6 +317,18 @@ def verify_lots(engine: Engine, *, max_findings: int = 1000) -> LotVerification:
             if linked != shredded_by.get(lid, set()) or (lid in anchored and in_doc != linked):
                 findings.append(f"lot {lid}: its batteries ({len(in_doc)} in the document, {len(linked)} linked) differ "
                                 f"from the {len(shredded_by.get(lid, set()))} whose 'shredded' event names it")
+        stored_all = get_lots(session, digests)
+        moves = transfers_of(session, digests)
+        for c in stored_all.values():
+            for sid in getattr(c.lot, "source_lot_ids", []):
+                src = stored_all.get(sid)
+                if src is None:
+                    continue
+                before = [t for t in moves.get(sid, []) if t.recorded_at <= c.recorded_at]
+                holder, _ = custody_state(src.actor_org_id, before)
+                if holder != c.actor_org_id:
+                    findings.append(f"lot {c.lot_id}: recorded by '{c.actor_org_id}' from lot {sid}, which "
+                                    f"'{holder or 'nobody (in transit)'}' held at the time (custody broken)")
         all_lots: dict[str, AnyLot] = {}
         for lid, doc in docs.items():
             try:
