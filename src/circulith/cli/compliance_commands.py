@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -18,6 +19,7 @@ from circulith.recovery.lots import NewBattery
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
                   "deadlines, recycled-content shares.", no_args_is_help=True)
 
+M = TypeVar("M", bound=BaseModel)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
 
 
@@ -172,8 +174,8 @@ def traceability_submit(
     engine = _engine()
     principal = principal_of_org(engine, org)
     with transaction(engine) as session:
-        out = submit_traceability(session, principal, SubmissionIn(event_ids=ids, submitted_on=day,
-                                                                   platform_reference=reference))
+        out = submit_traceability(session, principal, _validated(SubmissionIn, {
+            "event_ids": ids, "submitted_on": day, "platform_reference": reference}))
     if json_:
         emit_json(out)
         return
@@ -286,6 +288,16 @@ def recycled_content(
     console.print(d["note"])
 
 
+def _validated(model: type[M], data: dict[str, object]) -> M:
+    """``model`` built from ``data``; a validation error becomes one clear line per field (exit 2)."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise InvalidInput([Problem(None, ".".join(map(str, err["loc"])), err["msg"]) for err in e.errors()]) from None
+
+
 def _element_kg(values: list[str] | None, option: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for v in _split(values):
@@ -316,7 +328,7 @@ def allocate(
 
     if (passport is None) == (batch is None):
         raise InvalidInput("give exactly one of --passport and --batch")
-    body = AllocationIn.model_validate({
+    body = _validated(AllocationIn, {
         "product_lot_id": lot, "target_kind": "passport" if passport else "batch", "target_id": passport or batch,
         "element_kg": _element_kg(element, "--element"),
         "target_element_kg": _element_kg(batch_content, "--batch-content")})

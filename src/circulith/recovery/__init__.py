@@ -13,6 +13,10 @@ Public entry points (all pure: plain data in, plain data out):
   :func:`check_assay`, :func:`lot_yields`, :func:`trace_to_batteries`, :func:`allocate_recycled_content`
 * compliance: :func:`compliance_report`, :class:`CountingRules`, :func:`material_recovery_check`,
   :func:`recycled_content_checks`
+* conservation: :func:`circulith.recovery.conservation.check_conservation` (each element and each lot's
+  mass consumed once, within the assay's uncertainty)
+* plan: :func:`circulith.recovery.plan.plan_lots` (the lots the engine expects from an input lot)
+* China traceability obligations: :mod:`circulith.recovery.traceability_rules`
 * readers (files): :mod:`circulith.recovery.readers`
 """
 
