@@ -51,8 +51,7 @@ def recycled_content_for(session: Session, principal: Principal, product_lot_ids
     registry batteries (their passports' ``cobalt_kg``, ``lithium_kg``, ``nickel_kg``) or
     :class:`NewBattery` records for batteries not yet registered.
 
-    A registered passport's static document is immutable: the shares are returned for the OEM to put in
-    the passports it registers (``recycled_content`` fields), not written to existing passports.
+    A calculation: nothing is reserved; :func:`allocate_to_target` records the kilograms.
     """
     _require_scope(principal, Scope.READ)
     problems: list[Problem] = []
@@ -92,8 +91,9 @@ def recycled_content_for(session: Session, principal: Principal, product_lot_ids
         method="mass balance: each element's recycled share is recycled / (recycled + primary) of the supply in "
                "the period, applied to every new battery alike",
         product_lots=list(product_lot_ids), recycled_kg=recycled, primary_kg=primary, shares=shares,
-        note="A registered passport's static document is immutable: put these shares in the recycled_content of "
-             "the passports you register for these batteries (post-consumer fractions).",
+        note="A calculation: nothing is reserved. Record the kilograms per passport or batch with 'circulith "
+             "compliance allocate' (POST /api/v1/recycled-content/allocations): reserved once, and the passport's "
+             "shares then come from those records (recycled-content-of).",
         checks=recycled_content_checks(shares, year) if year is not None else [])
 
 
