@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from tests.api.conftest import Client
 from tests.api.scenario import build_scenario
 
-from circulith.server import create_app
 from circulith.api.settings import Settings
+from circulith.server import create_app
 from circulith.store.database import create_db_engine, transaction, upgrade
 from circulith.store.ledger_store import verify_ledger
 from circulith.store.models import Event, LedgerHead

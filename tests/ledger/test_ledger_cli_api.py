@@ -12,10 +12,10 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from circulith.server import create_app
 from circulith.api.settings import Settings
 from circulith.cli.main import run
 from circulith.ledger import merkle
+from circulith.server import create_app
 from circulith.store.database import create_db_engine
 
 

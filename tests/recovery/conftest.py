@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from circulith.recovery.composition import element_fractions
+from circulith.recovery.black_mass import element_fractions_in_form
 from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductLot
 from circulith.recovery.valuation import evaluate
 
@@ -17,7 +17,7 @@ def plant_lots(plant: str = "P1", year: int = YEAR, route: str = "hydro") -> lis
     items = [LotItem(battery_id=f"{plant}-B{i}", chemistry="NMC622", form="pack", mass_kg=400.0) for i in range(10)]
     inp = InputLot(lot_id=f"{plant}-IN", plant_id=plant, received_on=dt.date(year, 2, 1), items=items)
     r = evaluate("NMC622", "pack", inp.mass_kg, route)
-    ef = element_fractions("NMC622", "black_mass")
+    ef = element_fractions_in_form("NMC622", "black_mass")
     bm = IntermediateLot(lot_id=f"{plant}-BM", plant_id=plant, produced_on=dt.date(year, 2, 10),
                          source_lot_ids=[inp.lot_id], mass_kg=r.black_mass_kg,
                          assay={e: ef[e] for e in ("Li", "Ni", "Co", "Mn", "Cu", "Al")},

@@ -95,7 +95,7 @@ def test_revenue_per_kg_black_mass_within_15_percent(chemistry, route, everbatt_
 
 def test_revenue_gap_is_the_cathode_share_of_black_mass(everbatt_prices, everbatt_params) -> None:
     """Direct-route revenue is the cathode line: ours / EverBatt's equals our cathode share / EverBatt's (60.4 %)."""
-    from circulith.recovery.routes import black_mass_composition
+    from circulith.recovery.black_mass import black_mass_composition
     bm = black_mass_composition("NMC622")
     ours = sum(bm.get(s, 0.0) for s in ("Li", "Ni", "Co", "Mn", "O"))
     eb = REF["black_mass"]["NMC622"]["cathode"]

@@ -1,11 +1,11 @@
-"""API routes of the operations: triage, recovery and prices, compliance, forecast, capacity, network.
+"""API routes of the operations: triage, forecast, capacity, network (recovery and compliance:
+:mod:`circulith.api.routes_recovery`; jobs: :mod:`circulith.api.routes_jobs`).
 
 Routes parse and format; :mod:`circulith.services.platform` decides who may do what.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,8 +19,6 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Stream = Literal["eol", "eol_damaged", "feedstock", "first_life_exit", "production_scrap", "second_life_entry"]
 Metric = Literal["co_t", "gwh", "li_t", "mn_t", "ni_t", "tonnes", "units", "value_musd"]
-Multiplier = Annotated[float, Query(gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")]
-PriceDate = Annotated[date | None, Query(description="Prices in effect on this date (default: latest).")]
 
 
 # ---------------------------------------------------------------- triage
@@ -40,61 +38,6 @@ def triage_grade(request: Request, principal: CurrentPrincipal, body: s.TriageGr
 def triage_overview(request: Request, principal: CurrentPrincipal) -> dict:
     """Grade mix, SOH distribution and regrouped packs from the latest graded events in your scope."""
     return run(request, svc.triage_overview, principal)
-
-
-# ---------------------------------------------------------------- recovery and prices
-
-
-@router.post("/recovery/run", response_model=s.RecoveryRunOut, tags=["recovery"])
-def recovery_run(principal: CurrentPrincipal, body: s.RecoveryRunIn) -> dict:
-    """Run a lot through one route: products, recoveries, money, energy, emissions, EU recovery check."""
-    return svc.recovery_run(principal, chemistry=body.chemistry, form=body.form, mass_kg=body.mass_kg,
-                            route=body.route, price_date=body.price_date,
-                            metal_price_multiplier=body.metal_price_multiplier)
-
-
-@router.post("/recovery/compare", response_model=s.RecoveryCompareOut, tags=["recovery"])
-def recovery_compare(principal: CurrentPrincipal, body: s.RecoveryCompareIn) -> dict:
-    """Every route side by side for one chemistry, form and mass."""
-    return svc.recovery_compare(principal, chemistry=body.chemistry, form=body.form, mass_kg=body.mass_kg,
-                                price_date=body.price_date, metal_price_multiplier=body.metal_price_multiplier)
-
-
-@router.get("/recovery/values", response_model=s.ValueMatrixOut, tags=["recovery"])
-def recovery_values(principal: CurrentPrincipal, form: Annotated[s.Form, Query()] = "pack",
-                    price_date: PriceDate = None, metal_price_multiplier: Multiplier = 1.0) -> dict:
-    """Net value of every route per chemistry [USD/t] under a price scenario."""
-    return svc.value_matrix(principal, form=form, price_date=price_date,
-                            metal_price_multiplier=metal_price_multiplier)
-
-
-@router.get("/passports/{identifier:path}/price", response_model=s.PriceOut, tags=["recovery"])
-def price_passport(
-    request: Request, principal: CurrentPrincipal, identifier: str, price_date: PriceDate = None,
-    metal_price_multiplier: Multiplier = 1.0,
-    logistics_usd_per_kg: Annotated[float, Query(ge=0, le=1000, description="Collection and transport [USD/kg].")] = 0.0,
-    margin: Annotated[float, Query(ge=0, lt=1, description="Recycler margin, fraction of revenue.")] = 0.0,
-) -> dict:
-    """Price a battery you may see beyond the public view (custody, maker, grant, authorities)."""
-    return run(request, svc.price_passport, principal, identifier, price_date=price_date,
-               metal_price_multiplier=metal_price_multiplier, logistics_usd_per_kg=logistics_usd_per_kg,
-               margin_fraction=margin)
-
-
-# ---------------------------------------------------------------- compliance
-
-
-@router.get("/compliance/plants", response_model=list[s.PlantOut], tags=["compliance"])
-def compliance_plants(request: Request, principal: CurrentPrincipal) -> list[dict]:
-    """Plants with lot records you may report on (authorities and the Commission: all; others: their own)."""
-    return run(request, svc.compliance_plants, principal)
-
-
-@router.get("/compliance/{plant_id}", response_model=s.ComplianceOut, tags=["compliance"])
-def compliance(request: Request, principal: CurrentPrincipal, plant_id: str,
-               year: Annotated[int, Query(ge=2000, le=2100)]) -> dict:
-    """A plant's compliance report for a year (authorities, the Commission, the plant's own organisation)."""
-    return run(request, svc.compliance, principal, plant_id[:120], year)
 
 
 # ---------------------------------------------------------------- planning

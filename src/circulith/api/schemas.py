@@ -7,7 +7,7 @@ bodies stay here, separate from the storage models.
 from __future__ import annotations
 
 import typing
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -206,7 +206,6 @@ class LoginIn(_In):
 
 Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
 Form = Literal["cell", "module", "pack", "black_mass"]
-Route = Literal["pyro", "hydro", "direct", "black_mass"]
 
 
 class TriageGradeIn(_In):
@@ -291,141 +290,6 @@ class TriageOverviewOut(BaseModel):
     packs: list[GradedPack]
     regrouped: list[RegroupedPack]
     fit_modules: int
-
-
-class PriceScenarioIn(_In):
-    """A price scenario: the shipped prices as of a date, metal prices scaled."""
-
-    price_date: date | None = Field(None, description="Prices in effect on this date (default: latest).")
-    metal_price_multiplier: float = Field(1.0, gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")
-
-
-class RecoveryCompareIn(PriceScenarioIn):
-    """A lot to run through every route."""
-
-    chemistry: Chemistry
-    form: Form = "pack"
-    mass_kg: float = Field(1000.0, gt=0, le=1e9, description="Input mass [kg].")
-
-
-class RecoveryRunIn(RecoveryCompareIn):
-    """A lot to run through one route."""
-
-    route: Route
-
-
-class RecoveryRunOut(BaseModel):
-    """Products, recoveries, money, energy, emissions and water of one route."""
-
-    chemistry: str
-    form: str
-    route: str
-    input_mass_kg: float
-    price_date: str
-    metal_price_multiplier: float
-    operations: list[str]
-    products: list[dict[str, Any]]
-    element_input_kg: dict[str, float]
-    element_recovery: dict[str, float]
-    black_mass_kg: float
-    revenue_usd: float
-    processing_cost_usd: float
-    capital_cost_usd: float
-    reagent_cost_usd: float
-    cost_usd: float
-    net_usd: float
-    energy_mj: float
-    electricity_kwh: float
-    natural_gas_mj: float
-    ghg_kg_co2e: float
-    direct_co2_kg: float
-    water_m3: float
-    reagents_kg: dict[str, float]
-    mass_balance_error_kg: float
-    eu_material_recovery: list[dict[str, Any]]
-
-
-class RouteLine(BaseModel):
-    """One route in a comparison."""
-
-    revenue_usd: float
-    cost_usd: float
-    net_usd: float
-    energy_mj: float
-    ghg_kg_co2e: float
-    water_m3: float
-    black_mass_kg: float
-    element_recovery: dict[str, float]
-
-
-class RecoveryCompareOut(BaseModel):
-    """Every route side by side."""
-
-    chemistry: str
-    form: str
-    mass_kg: float
-    price_date: str
-    metal_price_multiplier: float
-    theoretical_metal_value_usd_per_t: dict[str, float]
-    routes: dict[str, RouteLine]
-
-
-class ValueMatrixOut(BaseModel):
-    """Net value of every route per chemistry [USD/t] under a price scenario."""
-
-    form: str
-    price_date: str
-    metal_price_multiplier: float
-    routes: list[str]
-    rows: list[dict[str, str | float]]
-    prices_usd_per_kg: dict[str, dict[str, float]]
-
-
-class PriceOut(BaseModel):
-    """A battery's best route and offer."""
-
-    battery_id: str
-    chemistry: str
-    form: str
-    mass_kg: float
-    price_date: str
-    metal_price_multiplier: float
-    best_route: str
-    destination: str
-    revenue_usd: float
-    processing_cost_usd: float
-    logistics_usd: float
-    margin_usd: float
-    offer_usd: float
-    net_by_route_usd: dict[str, float]
-
-
-class PlantOut(BaseModel):
-    """A plant with lot records you may report on."""
-
-    plant_id: str
-    org_id: str
-    years: list[int]
-
-
-class ComplianceOut(BaseModel):
-    """A plant's compliance report for a year."""
-
-    plant_id: str
-    year: int
-    counting_rules: dict[str, Any]
-    input_lots: int
-    product_lots: int
-    input_mass_kg: float
-    counted_input_mass_kg: float
-    recycled_output_kg: float
-    recycling_efficiency_pct: float | None = None
-    material_recovery_pct: dict[str, float]
-    energy_mj: float
-    checks: list[dict[str, Any]]
-    upcoming: list[dict[str, Any]]
-    notes: list[str]
-    model_config = ConfigDict(extra="allow")
 
 
 class ForecastRow(BaseModel):

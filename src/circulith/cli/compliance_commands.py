@@ -5,20 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
+from sqlalchemy import Engine
 
 from circulith.cli.common import console, emit_json, state
 from circulith.errors import InvalidInput, Problem
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
+from circulith.recovery.lots import NewBattery
 
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
                   "deadlines, recycled-content shares.", no_args_is_help=True)
 
+M = TypeVar("M", bound=BaseModel)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
 
 
@@ -26,6 +27,10 @@ def _engine() -> Engine:
     from circulith.store.database import create_db_engine
 
     return create_db_engine(state.database_url())
+
+
+AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (an authority reads every plant; "
+                                           "default: the plant's own, the part of its ID before ':').")]
 
 
 @app.command()
@@ -39,15 +44,26 @@ def report(
                                                 help="Leave dismantled components out of the input.")] = False,
     hardware_kg: Annotated[float, typer.Option("--hardware-kg", help="Mass of dismantled components in the input [kg] "
                                                "(with --no-dismantled-components).")] = 0.0,
+    org: AsOpt = None,
+    evidence_csv: Annotated[Path | None, typer.Option("--evidence-csv", help="Also write the evidence lots to this "
+                                                      "CSV file.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint."""
     from circulith.recovery.compliance import CountingRules
-    from circulith.services.recovery import compliance_from_registry
+    from circulith.services.compliance import compliance
+    from circulith.services.compliance import evidence_csv as to_csv
+    from circulith.services.recovery import principal_of_org
+    from circulith.store.database import transaction
 
     rules = CountingRules(include_dismantled_components=not no_dismantled, count_graphite=not no_graphite,
                           excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_from_registry(_engine(), plant, year, rules=rules, hardware_kg=hardware_kg)
+    engine = _engine()
+    principal = principal_of_org(engine, org or plant.split(":", 1)[0])
+    with transaction(engine) as session:
+        rep = compliance(session, principal, plant, year, rules=rules, hardware_kg=hardware_kg)
+    if evidence_csv is not None:
+        evidence_csv.write_text(to_csv(rep), encoding="utf-8")
     if json_:
         emit_json(rep)
         return
@@ -71,6 +87,9 @@ def report(
                       f"{rep.energy_mj:,.0f} MJ; water {rep.water_m3:.1f} m3")
     for n in rep.notes:
         console.print(f"note: {n}")
+    console.print(f"method: {rep.method}")
+    console.print(f"evidence: {len(rep.evidence)} lots, {rep.battery_count} batteries"
+                  + (f" (written to {evidence_csv})" if evidence_csv else " (--evidence-csv FILE to download)"))
 
 
 @app.command()
@@ -79,10 +98,16 @@ def traceability(
     org: Annotated[str | None, typer.Option("--org", help="Only this operator's events.")] = None,
     region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date for days left (YYYY-MM-DD; default today).")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="First row of the page.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Rows per page.")] = 1000,
+    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (default: the registry "
+                                               "operator, who reads every operator's events).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """China-bound report: the year's traceability events with their upload deadlines (MIIT 2018 provisions)."""
-    from circulith.services.recovery import traceability_report
+    from circulith.cli.recovery_commands import acting_as
+    from circulith.services.traceability import traceability_report
+    from circulith.store.database import transaction
 
     day = None
     if as_of:
@@ -90,22 +115,103 @@ def traceability(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
-    d = traceability_report(_engine(), year, org_id=org, region=region, as_of=day)
+    engine = _engine()
+    principal = acting_as(engine, acting)
+    with transaction(engine) as session:
+        d = traceability_report(session, principal, year, org_id=org, region=region, as_of=day, offset=offset,
+                                limit=limit)
     if json_:
         emit_json(d)
         return
-    console.print(f"[bold]Traceability events {year}[/] ({len(d['events'])}); rule: {d['deadline_rule']}")
-    console.print(f"source: {d['source']}")
-    t = Table("operator", "events", "past deadline")
-    for o, v in sorted(d["by_operator"].items()):
-        t.add_row(o, str(v["events"]), str(v["past_deadline"]))
+    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned}"
+                  f"{', more follow: --offset ' + str(d.offset + d.limit) if d.truncated else ''}); "
+                  f"rule: {d.deadline_rule}")
+    console.print(f"source: {d.source}")
+    t = Table("operator", "events", "reported late", "overdue")
+    for o, v in sorted(d.by_operator.items()):
+        t.add_row(o, str(v.events), str(v.late), str(v.past_deadline))
     console.print(t)
-    t = Table("occurred", "battery", "event", "operator", "article", "deadline", "days left")
-    for r in d["events"][:200]:
-        t.add_row(r["occurred_at"][:10], r["battery_id"], r["kind"], r["actor_org_id"], r["article"], r["deadline"],
-                  str(r["days_left"]))
+    t = Table("occurred", "event ID", "battery", "event", "operator", "article", "deadline", "days left", "status")
+    for r in d.events:
+        t.add_row(r.occurred_at[:10], r.event_id, r.battery_id, r.kind, r.actor_org_id, r.article,
+                  r.deadline.isoformat(), str(r.days_left), r.status)
     console.print(t)
-    console.print(d["note"])
+    if d.truncated:
+        console.print(f"[yellow]truncated[/]: {d.returned} rows shown; the next page starts at --offset "
+                      f"{d.offset + d.limit}")
+    console.print(d.note)
+
+
+@app.command("traceability-submit")
+def traceability_submit(
+    org: Annotated[str, typer.Option("--org", help="The reporting operator (its own events only).")],
+    on: Annotated[str, typer.Option("--on", help="Date of the upload to the national platform (YYYY-MM-DD).")],
+    events: Annotated[list[str], typer.Option("--events", help="Event IDs reported (repeat or comma-separate), or "
+                                              "@FILE with one per line.")],
+    reference: Annotated[str | None, typer.Option("--reference", help="The platform's receipt number.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record an upload to the national traceability platform, so that 'late' is a recorded fact."""
+    from circulith.services.recovery import principal_of_org
+    from circulith.services.traceability import SubmissionIn, submit_traceability
+    from circulith.store.database import transaction
+
+    ids: list[str] = []
+    for v in _split(events):
+        if v.startswith("@"):
+            path = Path(v[1:])
+            if not path.is_file():
+                raise InvalidInput(f"file not found: {path}")
+            ids.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        else:
+            ids.append(v)
+    try:
+        day = dt.date.fromisoformat(on)
+    except ValueError:
+        raise InvalidInput(f"--on '{on}' is not an ISO date (YYYY-MM-DD)") from None
+    if not ids:
+        raise InvalidInput("no event IDs given (--events)")
+    engine = _engine()
+    principal = principal_of_org(engine, org)
+    with transaction(engine) as session:
+        out = submit_traceability(session, principal, _validated(SubmissionIn, {
+            "event_ids": ids, "submitted_on": day, "platform_reference": reference}))
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"submission {out.submission_id}: {out.events} events reported on {out.submitted_on} "
+                  f"({out.late} late), {out.already_reported} reported before")
+
+
+@app.command("late")
+def late(
+    year: Annotated[int, typer.Option("--year", help="Events that occurred in this year.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for overdue (YYYY-MM-DD; default today).")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
+    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (an authority; default: the "
+                                               "registry operator).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Every operator's traceability record for a year: due, reported on time or late, overdue."""
+    from circulith.cli.recovery_commands import acting_as
+    from circulith.services.traceability import late_report
+    from circulith.store.database import transaction
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
+    engine = _engine()
+    with transaction(engine) as session:
+        rep = late_report(session, acting_as(engine, acting), year, as_of=day, region=region)
+    if json_:
+        emit_json(rep)
+        return
+    t = Table("operator", "due", "on time", "late", "overdue")
+    for r in rep.operators:
+        t.add_row(r.org_id, str(r.events_due), str(r.submitted_on_time), str(r.submitted_late), str(r.overdue))
+    console.print(f"[bold]Traceability record {year}[/] as of {rep.as_of}")
+    console.print(t)
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -123,12 +229,10 @@ def _primary(values: list[str] | None) -> dict[str, float]:
     return out
 
 
-def _new_batteries(path: Path | None) -> list:
+def _new_batteries(path: Path | None) -> list[NewBattery]:
     if path is None:
         return []
     from pydantic import ValidationError
-
-    from circulith.recovery.lots import NewBattery
 
     if not path.is_file():
         raise InvalidInput(f"file not found: {path}")
@@ -136,7 +240,7 @@ def _new_batteries(path: Path | None) -> list:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
-    out = []
+    out: list[NewBattery] = []
     problems: list[Problem] = []
     for n, rec in enumerate(data if isinstance(data, list) else [data], start=1):
         try:
@@ -161,13 +265,17 @@ def recycled_content(
     json_: JsonOpt = False,
 ) -> None:
     """Recycled-content shares of new batteries by mass balance from product lots (for their new passports)."""
-    from circulith.services.recovery import recycled_content_for
+    from circulith.services.recovery import LOCAL_OPERATOR
+    from circulith.services.recycled_content import recycled_content_for
+    from circulith.store.database import transaction
 
-    d = recycled_content_for(_engine(), _split(lots), _split(batteries), new_batteries=_new_batteries(new_batteries),
-                             primary_kg=_primary(primary), year=year)
+    with transaction(_engine()) as session:
+        res = recycled_content_for(session, LOCAL_OPERATOR, _split(lots), _split(batteries),
+                                   new_batteries=_new_batteries(new_batteries), primary_kg=_primary(primary), year=year)
     if json_:
-        emit_json(d)
+        emit_json(res)
         return
+    d = res.model_dump(mode="json")
     console.print(f"recycled supply [kg]: {d['recycled_kg']}; primary [kg]: {d['primary_kg']}")
     t = Table("battery", "Co share", "Li share", "Ni share", "Co kg", "Li kg", "Ni kg")
     for s in d["shares"]:
@@ -178,3 +286,80 @@ def recycled_content(
         console.print(f"Art. 8 {c['material']}: {c['value_pct']:.1f}% vs {c['threshold_pct']:.0f}% "
                       f"{'pass' if c['passed'] else 'FAIL'}")
     console.print(d["note"])
+
+
+def _validated(model: type[M], data: dict[str, object]) -> M:
+    """``model`` built from ``data``; a validation error becomes one clear line per field (exit 2)."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise InvalidInput([Problem(None, ".".join(map(str, err["loc"])), err["msg"]) for err in e.errors()]) from None
+
+
+def _element_kg(values: list[str] | None, option: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in _split(values):
+        el, _, kg = v.partition("=")
+        try:
+            out[el.strip().capitalize()] = float(kg)
+        except ValueError:
+            raise InvalidInput(Problem(None, option, f"'{v}' is not ELEMENT=KG (e.g. Co=1.2)")) from None
+    return out
+
+
+@app.command("allocate")
+def allocate(
+    lot: Annotated[str, typer.Option("--lot", help="Product lot you hold.")],
+    org: Annotated[str, typer.Option("--org", help="Your organisation (the lot's holder).")],
+    element: Annotated[list[str], typer.Option("--element", help="Recycled kilograms to allocate, ELEMENT=KG "
+                                               "(Co, Li, Ni, Pb; repeat or comma-separate).")],
+    passport: Annotated[str | None, typer.Option("--passport", help="Target battery (any identifier).")] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="Target batch ID (with --batch-content).")] = None,
+    batch_content: Annotated[list[str] | None, typer.Option("--batch-content", help="The batch's total content, "
+                                                            "ELEMENT=KG.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record an allocation of a lot's recycled kilograms to a passport or batch (mass balance, reserved once)."""
+    from circulith.services.recovery import principal_of_org
+    from circulith.services.recycled_content import AllocationIn, allocate_to_target
+    from circulith.store.database import transaction
+
+    if (passport is None) == (batch is None):
+        raise InvalidInput("give exactly one of --passport and --batch")
+    body = _validated(AllocationIn, {
+        "product_lot_id": lot, "target_kind": "passport" if passport else "batch", "target_id": passport or batch,
+        "element_kg": _element_kg(element, "--element"),
+        "target_element_kg": _element_kg(batch_content, "--batch-content")})
+    engine = _engine()
+    principal = principal_of_org(engine, org)
+    with transaction(engine) as session:
+        out = allocate_to_target(session, principal, body)
+    if json_:
+        emit_json(out)
+        return
+    for ln in out.lines:
+        console.print(f"allocated {ln.kg:.3f} kg {ln.element} of {ln.product_lot_id} to {ln.target_kind} "
+                      f"{ln.target_id} ({ln.origin}, {ln.custody_model})")
+    console.print("left in the lot [kg]: " + ", ".join(f"{k} {v:.3f}" for k, v in out.remaining_kg.items()))
+
+
+@app.command("recycled-content-of")
+def recycled_content_of(target: Annotated[str, typer.Argument(help="Battery identifier or batch ID.")],
+                        json_: JsonOpt = False) -> None:
+    """A passport's or batch's recycled-content shares from its recorded allocations (Art. 8)."""
+    from circulith.services.recovery import LOCAL_OPERATOR
+    from circulith.services.recycled_content import recycled_content_of as shares_of
+    from circulith.store.database import transaction
+
+    with transaction(_engine()) as session:
+        out = shares_of(session, LOCAL_OPERATOR, target)
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"[bold]{out.target_id}[/] ({out.target_kind}), chain of custody: {out.custody_model}")
+    for el, kg in out.element_kg.items():
+        console.print(f"{el}: {out.post_consumer_kg.get(el, 0.0):.3f} kg post-consumer "
+                      f"({out.post_consumer_share.get(el, 0.0):.1%}), {out.pre_consumer_kg.get(el, 0.0):.3f} kg "
+                      f"pre-consumer of {kg:.3f} kg")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from circulith.cli.common import console, emit_json, err_console, state
+from circulith.cli.common import call_service, console, emit_json, err_console, state
 from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
@@ -143,6 +143,27 @@ def _remote_keys(base: str) -> dict[str, Ed25519PublicKey]:
 
     keys = httpx.get(f"{base}/keys", timeout=30).raise_for_status().json()
     return {k["key_id"]: public_key_from_jwk(k["jwk"]) for k in keys}
+
+
+@ledger_app.command("status")
+def ledger_status_command(
+    verify_all: Annotated[bool, typer.Option("--verify", help="Also verify every chain (authorities, the "
+                                                              "Commission and the operator).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The ledger's head, as ``GET /api/v1/ledger/head`` (with --verify: ``/ledger/verify``)."""
+    from circulith.services.fleet import ledger_status
+
+    out = call_service(ledger_status, full=verify_all)
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"head #{out.head_global_seq} {out.head_sha256}")
+    if out.ok is not None:
+        console.print(f"{'intact' if out.ok else 'NOT intact'}: {out.events_checked} events, "
+                      f"{out.batteries_checked} batteries checked")
+        for f in out.findings or []:
+            console.print(f"[red]✗[/] {f}", highlight=False)
 
 
 @ledger_app.command("watch")

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
+from circulith.auth.policy import Principal
 from circulith.cli.common import console, emit_json
 from circulith.errors import InvalidInput
-from circulith.recovery.compliance import CountingRules, compliance_report, material_recovery_check
-from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
-from circulith.recovery.pricing import DEFAULT_ROUTES, price_fleet
+from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
-from circulith.recovery.valuation import black_mass_value, evaluate, theoretical_metal_value
+from circulith.services.lot_custody import LotCustody
+from circulith.services.recovery import LOCAL_OPERATOR
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -31,34 +32,26 @@ DateOpt = Annotated[str | None, typer.Option("--date", help="Price date (YYYY-MM
 OverridesOpt = Annotated[Path | None, typer.Option("--plant-params", help="TOML with a plant's own route figures.")]
 
 
-def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook, dt.date]:
-    book = default_price_book()
+def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook | None, dt.date | None]:
+    """The user's price book (a file) and price date from ``--prices`` and ``--date`` (parsing only)."""
+    book: PriceBook | None = None
     as_of: dt.date | None = None
     if prices:
         try:
             as_of = dt.date.fromisoformat(prices)
         except ValueError:
-            user = read_price_file(prices)
-            book = book.replace_all(user)
-            as_of = latest_price_date(user)
+            book = read_price_file(prices)
+            as_of = latest_price_date(book)
     if date:
         try:
             as_of = dt.date.fromisoformat(date)
         except ValueError:
             raise InvalidInput(f"--date '{date}' is not an ISO date (YYYY-MM-DD)") from None
-    return book, as_of or latest_price_date(book)
+    return book, as_of
 
 
 def _params(path: Path | None) -> dict[str, Any] | None:
     return apply_overrides(read_plant_overrides(path)) if path else None
-
-
-def _run_dict(chemistry: str, form: str, mass_kg: float, route: str, book: PriceBook, as_of: dt.date,
-              params: dict[str, Any] | None) -> dict[str, Any]:
-    res = evaluate(chemistry, form, mass_kg, route, prices=book, as_of=as_of, params=params)
-    d = res.model_dump(mode="json")
-    d["eu_material_recovery"] = [c.model_dump(mode="json") for c in material_recovery_check(res.element_recovery)]
-    return d
 
 
 @app.command()
@@ -70,11 +63,16 @@ def run(
     prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Run one lot through one route: products, recoveries, money, energy, GHG, water, EU check."""
+    from circulith.services.recovery_runs import recovery_run
+
     book, as_of = _scenario(prices, date)
-    d = _run_dict(chemistry, form, mass_kg, route, book, as_of, _params(plant_params))
+    res = recovery_run(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, route=route, price_date=as_of,
+                       price_book=book, params=_params(plant_params))
     if json_:
-        emit_json(d)
+        emit_json(res)
         return
+    d = res.model_dump(mode="json")
+    as_of = res.price_date
     console.print(f"[bold]{chemistry} {form}, {mass_kg:g} kg, route {route}[/] — prices as of {as_of}")
     t = Table("stream", "kind", "commodity", "kg", "USD")
     for p in d["products"]:
@@ -99,17 +97,16 @@ def compare(
     prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None, json_: JsonOpt = False,
 ) -> None:
     """All routes side by side, with the theoretical metal value and black-mass value by payables."""
+    from circulith.services.recovery_runs import recovery_compare
+
     book, as_of = _scenario(prices, date)
-    params = _params(plant_params)
-    runs = {r: _run_dict(chemistry, form, mass_kg, r, book, as_of, params) for r in DEFAULT_ROUTES}
-    theo = theoretical_metal_value(chemistry, form, prices=book, as_of=as_of)
-    out = {"chemistry": chemistry, "form": form, "mass_kg": mass_kg, "price_date": as_of.isoformat(),
-           "theoretical_metal_value_usd_per_t": theo, "routes": runs}
-    if form in ("cell", "black_mass"):
-        out["black_mass_value_usd_per_t"] = black_mass_value(chemistry, prices=book, as_of=as_of)
+    res = recovery_compare(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, price_date=as_of,
+                           price_book=book, params=_params(plant_params))
     if json_:
-        emit_json(out)
+        emit_json(res)
         return
+    out = res.model_dump(mode="json")
+    runs, theo, as_of = out["routes"], out["theoretical_metal_value_usd_per_t"], res.price_date
     t = Table("route", "revenue USD", "cost USD", "net USD", "energy MJ", "GHG kg", "water m3", "Li", "Ni", "Co")
     for r, d in runs.items():
         rec = d["element_recovery"]
@@ -132,23 +129,23 @@ def price(
     json_: JsonOpt = False,
 ) -> None:
     """Price batteries or a lot: best route per battery and the offer, line by line."""
+    from circulith.services.recovery_runs import price_batteries
+
     book, as_of = _scenario(prices, date)
-    frame = read_batteries(file)
-    out = price_fleet(frame, prices=book, as_of=as_of, params=_params(plant_params),
-                      logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin,
-                      reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
-    cols = ["mass_kg", "revenue_usd", "processing_cost_usd", "logistics_usd", "margin_usd", "offer_usd"]
-    totals = {c: float(out[c].sum()) for c in cols}
+    res = price_batteries(LOCAL_OPERATOR, read_batteries(file), price_date=as_of, price_book=book,
+                          params=_params(plant_params), logistics_usd_per_kg=logistics_usd_per_kg,
+                          margin_fraction=margin, reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
     if json_:
-        emit_json({"price_date": as_of.isoformat(), "totals": totals,
-                   "batteries": out.astype(object).where(out.notna(), None).to_dict(orient="records")})
+        emit_json(res)
         return
+    totals, as_of = res.totals, res.price_date
     t = Table("battery", "chemistry", "kg", "route", "revenue", "processing", "logistics", "margin", "offer", "destination")
-    for _, r in out.head(50).iterrows():
+    for r in res.batteries[:50]:
         t.add_row(str(r["battery_id"]), str(r["chemistry"]), f"{r['mass_kg']:.1f}", str(r["best_route"]),
                   f"{r['revenue_usd']:.2f}", f"{r['processing_cost_usd']:.2f}", f"{r['logistics_usd']:.2f}",
                   f"{r['margin_usd']:.2f}", f"{r['offer_usd']:.2f}", str(r["destination"]))
-    console.print(f"prices as of {as_of}")
+    console.print(f"prices as of {as_of}" + (f" (first 50 of {len(res.batteries)} batteries; --json for all)"
+                                            if len(res.batteries) > 50 else ""))
     console.print(t)
     console.print("total: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
 
@@ -164,8 +161,11 @@ def compliance(
     json_: JsonOpt = False,
 ) -> None:
     """Compliance report of a plant and year from a lot-records file (EU Annex XII, MIIT, footprint)."""
+    from circulith.recovery.compliance import CountingRules
+    from circulith.services.compliance import compliance_of_lot_file
+
     rules = CountingRules(count_graphite=not no_graphite, excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_report(read_lot_records(lots), plant, year, rules=rules)
+    rep = compliance_of_lot_file(LOCAL_OPERATOR, read_lot_records(lots), plant, year, rules=rules)
     if json_:
         emit_json(rep)
         return
@@ -199,6 +199,15 @@ def _engine() -> Engine:
 
 OrgOpt = Annotated[str | None, typer.Option("--org", help="Recording organisation (default: the plant's, i.e. the "
                                             "part of plant_id before ':').")]
+AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (default: the registry operator, "
+                                           "who reads every lot).")]
+
+
+def acting_as(engine: Engine, org: str | None) -> Principal:
+    """The principal a command acts as: the organisation named, else the local registry operator."""
+    from circulith.services.recovery import principal_of_org
+
+    return principal_of_org(engine, org) if org else LOCAL_OPERATOR
 
 
 @lot_app.command("record")
@@ -211,66 +220,82 @@ def lot_record(
     json_: JsonOpt = False,
 ) -> None:
     """Record lots in the registry: ledger events on every battery they trace to, all or nothing."""
-    from circulith.services.recovery import record_lots
+    from circulith.services.recovery import principal_of_org, record_lots_as
 
     lots = read_lot_records(file)
     if not lots:
         raise InvalidInput("no lots in the file", source=str(file))
-    actor = org or lots[0].plant_id.split(":", 1)[0]
-    rep = record_lots(_engine(), lots, actor, close=close)
+    engine = _engine()
+    principal = principal_of_org(engine, org or lots[0].plant_id.split(":", 1)[0])
+    rep = record_lots_as(engine, principal, lots, close=close)
     if json_:
-        emit_json(rep.as_dict())
+        emit_json(rep)
         return
-    d = rep.as_dict()
     t = Table("lot", "type", "status", "batteries", "events", "sha256")
     for r in rep.lots:
         t.add_row(r.lot_id, r.lot_type, r.status, str(r.batteries), str(r.events_written), r.lot_sha256[:16] + "…")
     console.print(t)
-    console.print(f"{d['created']} recorded, {d['unchanged']} unchanged, {d['events_written']} ledger events; "
+    console.print(f"{rep.created} recorded, {rep.unchanged} unchanged, {rep.events_written} ledger events; "
                   f"{len(rep.closed)} batteries closed as recycled")
 
 
 @lot_app.command("show")
-def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
+def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None, json_: JsonOpt = False) -> None:
     """A lot: its document, sources, products made from it, batteries, yields, energy, emissions, mass balance."""
-    from circulith.services.recovery import lot_report
+    from circulith.services.lot_reports import lot_report
 
-    d = lot_report(_engine(), lot_id)
+    engine = _engine()
+    rep = lot_report(engine, acting_as(engine, org), lot_id)
     if json_:
-        emit_json(d)
+        emit_json(rep)
         return
-    lot = d["lot"]
-    console.print(f"[bold]{lot_id}[/] {d['lot_type']} lot of plant {lot['plant_id']}, recorded by {d['actor_org_id']} "
-                  f"at {d['recorded_at']}; sha256 {d['document_sha256']}")
-    console.print(f"sources: {', '.join(d['sources']) or '-'}; made into: {', '.join(d['made_into']) or '-'}; "
-                  f"{len(d['batteries'])} batteries via input lots {', '.join(d['input_lots'])}")
-    y = d["yields"]
-    console.print("yield: " + ", ".join(f"{k} {v:.1%}" for k, v in y["element_yield"].items()))
-    console.print(f"energy {y['energy_mj']:.0f} MJ | GHG {y['ghg_kg_co2e']:.0f} kg CO2e | water {y['water_m3']:.2f} m3")
-    mb = d["mass_balance"]
-    t = Table("element", "in kg", "in products kg", "unaccounted kg", "ok")
-    for el, r in mb["elements"].items():
-        t.add_row(el, f"{r['in_kg']:.2f}", f"{r['products_kg']:.2f}", f"{r['unaccounted_kg']:.2f}", "yes" if r["ok"] else "NO")
+    lot = rep.lot
+    console.print(f"[bold]{lot_id}[/] {rep.lot_type} lot of plant {lot['plant_id']}, recorded by {rep.actor_org_id} "
+                  f"at {rep.recorded_at}; sha256 {rep.document_sha256}")
+    console.print(f"sources: {', '.join(rep.sources) or '-'}; made into: {', '.join(rep.made_into) or '-'}; "
+                  f"{len(rep.batteries)} batteries via input lots {', '.join(rep.input_lots)}")
+    y = rep.yields
+    console.print("yield: " + ", ".join(f"{k} {v:.1%}" for k, v in y.element_yield.items()))
+    console.print(f"energy {y.energy_mj:.0f} MJ | GHG {y.ghg_kg_co2e:.0f} kg CO2e | water {y.water_m3:.2f} m3")
+    if y.reagents_kg:
+        console.print("reagents: " + ", ".join(f"{k} {v:.1f} kg" for k, v in y.reagents_kg.items())
+                      + f" ({y.reagent_ghg_kg_co2e:.0f} kg CO2e, in the GHG figure)")
+    if rep.plan is not None:
+        pl = rep.plan
+        t = Table(f"against the plan ({pl.route})", "actual", "plan")
+        for el, ln in pl.element_yield.items():
+            t.add_row(f"yield {el}", f"{ln.actual:.1%}", f"{ln.plan:.1%}")
+        for name, ln in (("energy MJ", pl.energy_mj), ("water m3", pl.water_m3), ("GHG kg CO2e", pl.ghg_kg_co2e)):
+            t.add_row(name, f"{ln.actual:,.1f}", f"{ln.plan:,.1f}")
+        for rg, ln in pl.reagents_kg.items():
+            t.add_row(f"reagent {rg} kg", f"{ln.actual:,.1f}", f"{ln.plan:,.1f}")
+        console.print(t)
+    mb = rep.mass_balance
+    t = Table("element", "in kg", "products kg", "residues kg", "losses kg", "unaccounted kg", "ok")
+    for el, r in mb.elements.items():
+        t.add_row(el, f"{r.in_kg:.2f}", f"{r.products_kg:.2f}", f"{r.residues_kg:.2f}", f"{r.losses_kg:.2f}",
+                  f"{r.unaccounted_kg:.2f}", "yes" if r.ok else "NO")
     console.print(t)
-    console.print(f"mass balance {'closes' if mb['closes'] else 'does NOT close'} (per element, all lots made from the "
+    console.print(f"mass balance {'closes' if mb.closes else 'does NOT close'} (per element, all lots made from the "
                   "input lots upstream)")
 
 
 @lot_app.command("trace")
-def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")],
+def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")], org: AsOpt = None,
               json_: JsonOpt = False) -> None:
     """The battery identifiers that fed a lot, through its black-mass and shred lots."""
-    from circulith.services.recovery import trace_report
+    from circulith.services.lot_reports import trace_report
 
-    d = trace_report(_engine(), lot_id)
+    engine = _engine()
+    rep = trace_report(engine, acting_as(engine, org), lot_id)
     if json_:
-        emit_json(d)
+        emit_json(rep)
         return
-    console.print(f"[bold]{lot_id}[/]: {len(d['battery_ids'])} batteries via " +
-                  " ← ".join(p["lot_id"] for p in d["path"]))
+    console.print(f"[bold]{lot_id}[/]: {len(rep.battery_ids)} batteries via " +
+                  " ← ".join(p.lot_id for p in rep.path))
     t = Table("battery", "passport", "chemistry", "kg", "state")
-    for b in d["batteries"]:
-        t.add_row(b["battery_id"], b["passport_id"], b["chemistry"], f"{b['mass_kg']:.1f}", b["lifecycle_state"])
+    for b in rep.batteries:
+        t.add_row(b.battery_id, b.passport_id, b.chemistry, f"{b.mass_kg:.1f}", b.lifecycle_state)
     console.print(t)
 
 
@@ -278,35 +303,88 @@ def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a pr
 def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOpt = None,
               json_: JsonOpt = False) -> None:
     """Close a lot: every battery traced to it that is not yet recycled gets 'recycled'."""
-    from circulith.services.recovery import close_lot
+    from circulith.services.lot_reports import lot_report
+    from circulith.services.recovery import close_lot_as, principal_of_org
 
-    actor = org or _lot_plant_org(lot_id)
-    closed = close_lot(_engine(), lot_id, actor)
+    engine = _engine()
+    if org is None:
+        org = str(lot_report(engine, LOCAL_OPERATOR, lot_id).lot["plant_id"]).split(":", 1)[0]
+    closed = close_lot_as(engine, principal_of_org(engine, org), lot_id)
     if json_:
         emit_json({"lot_id": lot_id, "closed": closed})
     else:
         console.print(f"{len(closed)} batteries closed as recycled")
 
 
-def _lot_plant_org(lot_id: str) -> str:
-    from circulith.services.recovery import lot_report
+@lot_app.command("ship")
+def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
+             to: Annotated[str, typer.Option("--to", help="Receiving organisation.")],
+             on: Annotated[str, typer.Option("--on", help="Shipping date (YYYY-MM-DD).")],
+             org: Annotated[str, typer.Option("--org", help="Shipping organisation (the lot's holder).")],
+             json_: JsonOpt = False) -> None:
+    """Record the shipment of a lot to another organisation (its custody moves on receipt)."""
+    from circulith.services.lot_custody import ship_lot
+    from circulith.services.recovery import principal_of_org
 
-    return str(lot_report(_engine(), lot_id)["lot"]["plant_id"]).split(":", 1)[0]
+    engine = _engine()
+    _custody_out(ship_lot(engine, principal_of_org(engine, org), lot_id, to, _day(on, "--on")), json_)
+
+
+@lot_app.command("receive")
+def lot_receive(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
+                on: Annotated[str, typer.Option("--on", help="Receipt date (YYYY-MM-DD).")],
+                org: Annotated[str, typer.Option("--org", help="Receiving organisation.")],
+                json_: JsonOpt = False) -> None:
+    """Record the receipt of a lot shipped to your organisation: you hold it from now on."""
+    from circulith.services.lot_custody import receive_lot
+    from circulith.services.recovery import principal_of_org
+
+    engine = _engine()
+    _custody_out(receive_lot(engine, principal_of_org(engine, org), lot_id, _day(on, "--on")), json_)
+
+
+@lot_app.command("custody")
+def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None,
+                json_: JsonOpt = False) -> None:
+    """Who holds a lot, and its shipments and receipts."""
+    from circulith.services.lot_custody import lot_custody as custody
+
+    engine = _engine()
+    _custody_out(custody(engine, acting_as(engine, org), lot_id), json_)
+
+
+def _day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} '{text}' is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _custody_out(c: LotCustody, json_: bool) -> None:
+    if json_:
+        emit_json(c)
+        return
+    where = f"held by {c.holder}" if c.holder else f"in transit to {c.in_transit_to}"
+    console.print(f"[bold]{c.lot_id}[/] recorded by {c.recorded_by}, {where}")
+    for t in c.transfers:
+        console.print(f"  {t.on_date} {t.kind} by {t.org_id} ({'to' if t.kind == 'shipped' else 'from'} "
+                      f"{t.counterparty_org_id})")
 
 
 @lots_app.command("verify")
 def lots_verify(json_: JsonOpt = False) -> None:
-    """Recompute every lot document's SHA-256 and check it against the ledger events that name the lot."""
+    """Check every lot: its document's SHA-256 against the ledger events naming it, and conservation at every lot."""
     from circulith.errors import IntegrityViolation
-    from circulith.services.recovery import verify_lots
+    from circulith.services.lot_reports import verify_lots
 
     rep = verify_lots(_engine())
     if json_:
-        emit_json(rep.as_dict())
+        emit_json(rep)
     else:
         for f in rep.findings[:50]:
             console.print(f"[red]✗[/] {f}", highlight=False)
         if rep.ok:
-            console.print(f"[green]✓[/] lots intact: {rep.lots_checked} lots, {rep.events_checked} ledger events")
+            console.print(f"[green]✓[/] lots intact and conserved: {rep.lots_checked} lots, {rep.events_checked} "
+                          "ledger events")
     if not rep.ok:
         raise IntegrityViolation(f"lot verification failed: {len(rep.findings)} finding(s); first: {rep.findings[0]}")

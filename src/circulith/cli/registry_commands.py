@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from circulith.cli.common import acting_principal, call_service, console, emit_json, state
-from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk import of passports and events (CSV, JSON, JSON Lines).", no_args_is_help=True)
 passport_app = typer.Typer(help="Read passports, their history and Battery Pass exports.", no_args_is_help=True)
-ledger_app = typer.Typer(help="The tamper-evident lifecycle ledger.", no_args_is_help=True)
 fleet_app = typer.Typer(help="Fleet aggregates within what the acting organisation may see.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write the result as JSON.")]
@@ -278,27 +276,6 @@ def receive(
         console.print(f"[yellow]![/] {bid}: {'; '.join(reasons)}", highlight=False)
 
 
-@ledger_app.command("status")
-def ledger_status_command(
-    verify_all: Annotated[bool, typer.Option("--verify", help="Also verify every chain (authorities, the "
-                                                              "Commission and the operator).")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """The ledger's head, as ``GET /api/v1/ledger/head`` (with --verify: ``/ledger/verify``)."""
-    from circulith.services.fleet import ledger_status
-
-    out = call_service(ledger_status, full=verify_all)
-    if json_out:
-        emit_json(out)
-        return
-    console.print(f"head #{out.head_global_seq} {out.head_sha256}")
-    if out.ok is not None:
-        console.print(f"{'intact' if out.ok else 'NOT intact'}: {out.events_checked} events, "
-                      f"{out.batteries_checked} batteries checked")
-        for f in out.findings or []:
-            console.print(f"[red]✗[/] {f}", highlight=False)
-
-
 @fleet_app.command("summary")
 def fleet_summary(
     level: Annotated[str, typer.Option("--level", help="pack, module or cell.")] = "pack",
@@ -319,28 +296,6 @@ def fleet_summary(
     for title, counts in (("chemistry", out.by_chemistry), ("lifecycle state", out.by_lifecycle_state),
                           ("region", out.by_region)):
         console.print(f"  by {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-
-
-@ledger_app.command("verify")
-def ledger_verify(json_out: JsonOpt = False) -> None:
-    """Recompute every event digest and both hash chains; name any event altered, deleted, inserted or reordered."""
-    from circulith.services.registry import verify
-
-    report = verify(_engine())
-    if json_out:
-        emit_json({
-            "ok": report.ok, "events_checked": report.events_checked, "batteries_checked": report.batteries_checked,
-            "head_global_seq": report.head_global_seq, "head_sha256": report.head_sha256,
-            "findings": [f.__dict__ for f in report.findings], "truncated": report.truncated,
-        })
-    else:
-        for f in report.findings[:50]:
-            console.print(f"[red]✗[/] {f}", highlight=False)
-        if report.ok:
-            console.print(f"[green]✓[/] ledger intact: {report.events_checked} events, {report.batteries_checked} "
-                          f"batteries, head #{report.head_global_seq} {report.head_sha256}")
-    if not report.ok:
-        raise IntegrityViolation(f"ledger verification failed: {len(report.findings)} finding(s); first: {report.findings[0]}")
 
 
 def demo(
@@ -433,7 +388,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(import_app, name="import")
     app.add_typer(passport_app, name="passport")
-    app.add_typer(ledger_app, name="ledger")
     app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
     app.command("receive")(receive)

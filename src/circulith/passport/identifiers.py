@@ -46,7 +46,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from circulith.errors import InvalidInput, Problem
-from circulith.passport import gs1_digital_link as gs1dl
+from circulith.passport.gs1_digital_link import (
+    GS1_CANONICAL_HOST,
+    GS1_CSET82,
+    DigitalLink,
+    canonical_url,
+    gtin_check_digit,
+    looks_like_digital_link,
+    parse_digital_link,
+)
 
 __all__ = [
     "Identifier",
@@ -92,25 +100,23 @@ def _fail(text: str, reason: str) -> InvalidInput:
 # GS1
 # ---------------------------------------------------------------------------------------------
 
-GS1_CSET82 = gs1dl.GS1_CSET82
-GS1_CANONICAL_HOST = gs1dl.GS1_CANONICAL_HOST
-gtin_check_digit = gs1dl.gtin_check_digit
+__all__ += ["GS1_CANONICAL_HOST", "GS1_CSET82"]
 _GS1_NAMES = {"22": "cpv", "10": "lot", "21": "serial", "235": "tpx"}
 
 
 def _gs1_url(gtin14: str, qualifiers: dict[str, str]) -> str:
     order = [ai for ai in ("22", "10", "21", "235") if ai in qualifiers]
-    return gs1dl.canonical_url(gs1dl.DigitalLink("01", gtin14, tuple((ai, qualifiers[ai]) for ai in order)))
+    return canonical_url(DigitalLink("01", gtin14, tuple((ai, qualifiers[ai]) for ai in order)))
 
 
 def _parse_gs1(text: str, *, permit_zero_suppressed_gtin: bool = False) -> Identifier:
-    link = gs1dl.parse_digital_link(text, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
+    link = parse_digital_link(text, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
     if link.primary_ai != "01":
         raise _fail(text, f"a battery identifier as GS1 Digital Link is keyed by a GTIN (/01/), "
                           f"not GS1 AI ({link.primary_ai})")
     out = {"gtin": link.primary_value, **{_GS1_NAMES[ai]: v for ai, v in link.qualifiers}}
     out.update({f"ai{ai}": v for ai, v in link.attributes.items()})
-    return Identifier("gs1", gs1dl.canonical_url(link), text, out)
+    return Identifier("gs1", canonical_url(link), text, out)
 
 
 def mint_gs1_digital_link(gtin: str, serial: str) -> str:
@@ -369,7 +375,7 @@ def parse_identifier(text: str, *, permit_zero_suppressed_gtin: bool = False) ->
     if low.startswith("urn:"):
         return _parse_urn(t)
     if low.startswith(("http://", "https://")):
-        if gs1dl.looks_like_digital_link(t):
+        if looks_like_digital_link(t):
             return _parse_gs1(t, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
         return _parse_iec61406(t)
     compact = t.replace(" ", "")

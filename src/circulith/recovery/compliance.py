@@ -178,21 +178,18 @@ def compliance_report(lots: Iterable[AnyLot], plant: str, year: int, *, rules: C
     input_mass = y["input_mass_kg"]
     excluded_in = sum(y["element_input_kg"].get(e, 0.0) for e in rules.excluded_elements)
     counted_in = input_mass - excluded_in - (0.0 if rules.include_dismantled_components else hardware_kg)
-    out = 0.0
-    for p in products:
-        if not p.counts_as_recycling:
-            continue
-        for el, kg in p.element_kg().items():
-            if el in rules.excluded_elements or (el == "C" and not rules.count_graphite):
-                continue
-            out += kg
-    re_pct = 100.0 * out / counted_in if counted_in > 0 else None
     el_out: dict[str, float] = {}
     for p in products:
         if p.counts_as_recycling:
             for el, kg in p.element_kg().items():
                 el_out[el] = el_out.get(el, 0.0) + kg
-    recovery = {el: 100.0 * el_out.get(el, 0.0) / kg_in for el, kg_in in y["element_input_kg"].items()
+    # An output never counts for more of an element than entered (the excess is assay uncertainty, which the
+    # conservation checks at recording allow): efficiency and recovery cannot exceed 100 %.
+    capped = {el: min(kg, y["element_input_kg"].get(el, 0.0)) for el, kg in el_out.items()}
+    out = sum(kg for el, kg in capped.items()
+              if el not in rules.excluded_elements and not (el == "C" and not rules.count_graphite))
+    re_pct = min(100.0, 100.0 * out / counted_in) if counted_in > 0 else None
+    recovery = {el: 100.0 * capped.get(el, 0.0) / kg_in for el, kg_in in y["element_input_kg"].items()
                 if el in ("Li", "Ni", "Co", "Mn", "Cu") and kg_in > 0}
     checks: list[Check] = []
     for t in applicable_targets(year):

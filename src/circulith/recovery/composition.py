@@ -156,20 +156,23 @@ def composition_table() -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def composition(chemistry: str, form: str = "cell") -> dict[str, float]:
-    """Species mass fractions [kg/kg] of a chemistry in a form (cell, module or pack)."""
+    """Species mass fractions [kg/kg] of a chemistry in a battery form (cell, module or pack).
+
+    Black mass depends on the pretreatment route: see
+    :func:`circulith.recovery.black_mass.composition_in_form`.
+    """
     check_chemistry(chemistry)
     check_form(form)
     if form == "black_mass":
-        from circulith.recovery.routes import black_mass_composition
-
-        return black_mass_composition(chemistry)
+        raise InvalidInput(Problem(None, "form", "black-mass composition depends on the pretreatment route: use "
+                                   "circulith.recovery.black_mass.composition_in_form"))
     table, codes = _tables()
     v = table[codes.index(chemistry), FORM_INDEX[form]]
     return {s: float(x) for s, x in zip(SPECIES, v, strict=True) if x > 0}
 
 
 def element_fractions(chemistry: str, form: str = "cell") -> dict[str, float]:
-    """Element mass fractions [kg/kg] of a chemistry in a form."""
+    """Element mass fractions [kg/kg] of a chemistry in a battery form (cell, module or pack)."""
     v = species_vector(composition(chemistry, form))
     return {e: float(x) for e, x in zip(ELEMENTS, v @ ELEMENT_CONTENT, strict=True) if x > 0}
 

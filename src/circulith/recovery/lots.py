@@ -21,8 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from circulith.errors import InvalidInput, Problem
+from circulith.recovery.black_mass import form_composition_table
 from circulith.recovery.composition import DECLARED_METALS, check_chemistry
-from circulith.recovery.routes import form_composition_table
 from circulith.recovery.species import ELEMENT_CONTENT, ELEMENTS, mass_fractions
 
 _EL = {e: i for i, e in enumerate(ELEMENTS)}
@@ -141,7 +141,20 @@ class InputLot(_Lot):
         return total
 
 
+#: Elements a product's formula carries that come from the process reagents, not from the batteries: the
+#: carbon of lithium carbonate is the carbonate of the Na2CO3 precipitant (Regulation (EU) 2023/1542, Annex XII
+#: Part B counts only the battery materials recovered; Delegated Regulation (EU) 2025/606 excludes substances
+#: added in the process from the output). Left out of :meth:`ProductLot.element_kg` and of formula defaults.
+REAGENT_ELEMENTS: dict[str, frozenset[str]] = {"Li2CO3": frozenset({"C"})}
+
+
 class _Processed(_Lot):
+    """What intermediate and product lots share: date, sources, mass, utilities, reagents.
+
+    ``assay_uncertainty_rel`` [fraction] is the relative uncertainty of the lot's assay (or declared
+    content) as its laboratory states it; conservation checks allow it (default: ``lot_accounting.csv``).
+    """
+
     produced_on: dt.date
     source_lot_ids: list[str] = Field(min_length=1)
     mass_kg: float = Field(ge=0)
@@ -150,6 +163,16 @@ class _Processed(_Lot):
     water_m3: float = Field(default=0.0, ge=0)
     direct_co2_kg: float = Field(default=0.0, ge=0)
     reagents_kg: dict[str, float] = Field(default_factory=dict)
+    assay_uncertainty_rel: float | None = Field(default=None, ge=0, le=0.5)
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-safe dict (includes ``lot_type``; unstated optional fields are left out, as before they existed)."""
+        d = self.model_dump(mode="json")
+        if d.get("assay_uncertainty_rel") is None:
+            d.pop("assay_uncertainty_rel", None)
+        if d.get("output") == "product":
+            d.pop("output", None)
+        return d
 
 
 class IntermediateLot(_Processed):
@@ -182,6 +205,9 @@ class ProductLot(_Processed):
     ``element_content`` [kg element / kg product] defaults to the formula of known commodities
     (``Li2CO3``, ``NiSO4.6H2O``...); alloys, cathodes and scraps must declare it (their assay).
     ``counts_as_recycling`` is False for lots sent to energy recovery, backfilling or disposal.
+    ``output`` says what the lot is: a product or by-product, a residue (slag, filter cake, leach residue,
+    off-gas capture) or a declared loss (emissions, dust); residues and losses never count as recycling
+    but close the element balance.
     """
 
     lot_type: Literal["product"] = "product"
@@ -189,15 +215,19 @@ class ProductLot(_Processed):
     route: str | None = None
     element_content: dict[str, float] = Field(default_factory=dict)
     counts_as_recycling: bool = True
+    output: Literal["product", "by_product", "residue", "loss"] = "product"
 
     @model_validator(mode="after")
     def _content(self) -> ProductLot:
+        if self.output in ("residue", "loss") and self.counts_as_recycling:
+            object.__setattr__(self, "counts_as_recycling", False)  # slag, filter cake, off-gas: never recycled
         if not self.element_content:
             formula = PRODUCT_FORMULAE.get(self.commodity)
             if formula is None:
                 raise ValueError(f"commodity '{self.commodity}' needs an element_content (assay)")
+            reagent = REAGENT_ELEMENTS.get(self.commodity, frozenset())
             object.__setattr__(self, "element_content", {k: v for k, v in mass_fractions(formula).items()
-                                                          if k in BATTERY_ELEMENTS})
+                                                          if k in BATTERY_ELEMENTS and k not in reagent})
         for el, f in self.element_content.items():
             if el not in BATTERY_ELEMENTS:
                 raise ValueError(f"element_content may list battery elements only, not '{el}'")
@@ -206,8 +236,9 @@ class ProductLot(_Processed):
         return self
 
     def element_kg(self) -> dict[str, float]:
-        """Battery-origin element masses [kg] in the lot."""
-        return {el: f * self.mass_kg for el, f in self.element_content.items()}
+        """Battery-origin element masses [kg] in the lot (reagent-derived elements left out)."""
+        reagent = REAGENT_ELEMENTS.get(self.commodity, frozenset())
+        return {el: f * self.mass_kg for el, f in self.element_content.items() if el not in reagent}
 
 
 AnyLot = InputLot | IntermediateLot | ProductLot
@@ -285,10 +316,16 @@ def _expected_black_mass(srcs: Iterable[InputLot]) -> np.ndarray:
 
 def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | ProductLot], *,
                electricity_kg_co2e_per_kwh: float | None = None,
-               natural_gas_kg_co2e_per_mj: float | None = None) -> dict[str, Any]:
-    """Element yields [kg out / kg in], energy [MJ], water [m3] and GHG [kg CO2e] of a set of lots.
+               natural_gas_kg_co2e_per_mj: float | None = None,
+               count_intermediates: bool = False) -> dict[str, Any]:
+    """Element yields [kg out / kg in], energy [MJ], water [m3], reagents [kg] and GHG [kg CO2e] of a set of lots.
 
-    Emission factors default to the shipped utilities (``recovery_routes.toml``).
+    GHG counts electricity, natural gas, direct CO2 and the reagents' cradle-to-gate factors
+    (``recovery_routes.toml`` ``[reagents.*] kg_co2e_per_kg``, each with its source).
+
+    Element output counts product lots, and intermediate lots' assays with ``count_intermediates`` (the
+    yield of a black-mass lot itself; off by default so that a black mass and the products made from it
+    are not counted twice). Emission factors default to the shipped utilities (``recovery_routes.toml``).
     """
     from circulith.recovery.reference_data import load_toml
 
@@ -298,12 +335,20 @@ def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | P
     el_in = sum((i.element_vector() for i in inputs), np.zeros(len(ELEMENTS)))
     el_out = dict.fromkeys(BATTERY_ELEMENTS, 0.0)
     for o in outputs:
-        if isinstance(o, ProductLot):
+        if (isinstance(o, ProductLot) and o.output in ("product", "by_product")) or (
+                count_intermediates and isinstance(o, IntermediateLot)):
             for el, kg in o.element_kg().items():
-                el_out[el] += kg
+                if el in el_out:
+                    el_out[el] += kg
     yields = {el: el_out[el] / el_in[_EL[el]] for el in BATTERY_ELEMENTS if el_in[_EL[el]] > 0}
     elec = sum(o.electricity_kwh for o in outputs)
     gas = sum(o.natural_gas_mj for o in outputs)
+    reagents: dict[str, float] = {}
+    for o in outputs:
+        for rg, kg in o.reagents_kg.items():
+            reagents[rg] = reagents.get(rg, 0.0) + kg
+    factors = load_toml("recovery_routes.toml")["reagents"]
+    reagent_ghg = sum(kg * float(factors[rg]["kg_co2e_per_kg"]) for rg, kg in reagents.items() if rg in factors)
     return {
         "input_mass_kg": float(sum(i.mass_kg for i in inputs)),
         "element_input_kg": {e: float(el_in[_EL[e]]) for e in BATTERY_ELEMENTS if el_in[_EL[e]] > 0},
@@ -311,7 +356,10 @@ def lot_yields(inputs: Sequence[InputLot], outputs: Sequence[IntermediateLot | P
         "element_yield": yields,
         "electricity_kwh": elec, "natural_gas_mj": gas, "energy_mj": elec * 3.6 + gas,
         "water_m3": sum(o.water_m3 for o in outputs),
-        "ghg_kg_co2e": elec * ef_e + gas * ef_g + sum(o.direct_co2_kg for o in outputs),
+        "reagents_kg": reagents,
+        "reagent_ghg_kg_co2e": reagent_ghg,
+        "reagents_without_factor": sorted(rg for rg in reagents if rg not in factors),
+        "ghg_kg_co2e": elec * ef_e + gas * ef_g + sum(o.direct_co2_kg for o in outputs) + reagent_ghg,
     }
 
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.recovery.black_mass import form_composition_table
 from circulith.recovery.composition import DECLARED_METALS, FORMS, chemistries
 from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
-from circulith.recovery.routes import form_composition_table
 from circulith.recovery.species import N_SPECIES, SPECIES_INDEX
 from circulith.recovery.valuation import route_economics
 
@@ -205,7 +205,7 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         "processing_cost_usd": best_cost, "logistics_usd": logi, "margin_usd": margin, "offer_usd": offer,
     }, copy=False)
     reuse = np.full(n, np.nan)
-    dest: np.ndarray = np.asarray(best.copy())
+    dest = best.copy()
     if reuse_value_usd_per_kwh is not None and "reuse_eligible" in frame:
         eligible = frame["reuse_eligible"].fillna(False).to_numpy(dtype=bool)
         if "energy_kwh" not in frame:
@@ -218,8 +218,8 @@ def price_fleet(frame: pd.DataFrame, *, routes: Sequence[str] = DEFAULT_ROUTES, 
         dest = np.where(eligible & (reuse > offer), n_routes, dest)
     out["reuse_value_usd"] = reuse
     out["destination"] = pd.Categorical.from_codes(dest, categories=[f"recycle:{r}" for r in t.routes] + ["reuse"])
-    for name, net in nets.items():
-        out[name] = net
+    for col, v in nets.items():
+        out[col] = v
     return out
 
 

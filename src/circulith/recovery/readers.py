@@ -95,7 +95,7 @@ def read_lot_records(path: str | Path) -> list[AnyLot]:
             json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(p)) from None
-    lots = []
+    lots: list[AnyLot] = []
     problems: list[Problem] = []
     for n, payload in enumerate(payloads, start=1):
         try:

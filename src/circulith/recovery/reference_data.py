@@ -2,7 +2,8 @@
 
 Tables live in ``circulith/reference/data/`` (package data, each row with a ``source``):
 ``chemistries.csv`` (shared), ``compositions.csv``, ``pack_hardware.csv``, ``module_share.csv``,
-``prices.csv``, ``fx_rates.csv``, ``recovery_targets.csv`` and ``recovery_routes.toml``.
+``prices.csv``, ``fx_rates.csv``, ``recovery_targets.csv``, ``recovery_routes.toml`` and
+``lot_accounting.csv``.
 """
 
 from __future__ import annotations
@@ -37,5 +38,20 @@ def data_version() -> dict[str, str]:
     import hashlib
 
     names = ["chemistries.csv", "compositions.csv", "pack_hardware.csv", "module_share.csv", "prices.csv",
-             "fx_rates.csv", "recovery_targets.csv", "recovery_routes.toml"]
+             "fx_rates.csv", "recovery_targets.csv", "recovery_routes.toml", "lot_accounting.csv"]
     return {n: hashlib.sha256(_text(n).encode()).hexdigest()[:12] for n in names}
+
+
+@cache
+def lot_accounting_parameter(name: str) -> float:
+    """One parameter of ``lot_accounting.csv`` [its unit is in the file, with its source].
+
+    Raises
+    ------
+    KeyError
+        If the file has no such parameter.
+    """
+    for row in load_csv("lot_accounting.csv"):
+        if row["parameter"] == name:
+            return float(row["value"])
+    raise KeyError(f"lot_accounting.csv has no parameter '{name}'")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from circulith.errors import InvalidInput, Problem
-from circulith.recovery.composition import FORMS, check_chemistry, check_form, composition_table
+from circulith.recovery.composition import FORMS, check_form
 from circulith.recovery.reference_data import load_toml
 from circulith.recovery.species import (
     CARBON_FRACTION,
@@ -351,35 +351,3 @@ def lithium_product(params: Mapping[str, Any] | None = None) -> str:
     """Lithium salt made by the hydrometallurgical route (``Li2CO3`` or ``LiOH.H2O``)."""
     p = params if params is not None else load_toml("recovery_routes.toml")
     return str(p["operations"]["hydrometallurgy"].get("lithium_product", "Li2CO3"))
-
-
-@cache
-def _black_mass_table() -> np.ndarray:
-    table, codes = composition_table()
-    cr = compile_route("black_mass", "cell")
-    i = cr.stream_index("black_mass_sold")
-    out = np.zeros((len(codes), N_SPECIES))
-    for c in range(len(codes)):
-        bm = table[c, 0] * cr.stream_coef[i]
-        out[c] = bm / bm.sum()
-    return out
-
-
-def black_mass_fractions(chemistry: str) -> np.ndarray:
-    """Species fractions of the black mass made from a chemistry's cells by the default pretreatment."""
-    check_chemistry(chemistry)
-    _, codes = composition_table()
-    return _black_mass_table()[codes.index(chemistry)].copy()
-
-
-def black_mass_composition(chemistry: str) -> dict[str, float]:
-    """Black-mass species fractions as a dict (see :func:`black_mass_fractions`)."""
-    v = black_mass_fractions(chemistry)
-    return {s: float(x) for s, x in zip(SPECIES, v, strict=True) if x > 0}
-
-
-def form_composition_table() -> tuple[np.ndarray, tuple[str, ...]]:
-    """Species fractions (n_chemistries, 4 forms, n_species) including black mass as the fourth form."""
-    table, codes = composition_table()
-    full = np.concatenate([table, _black_mass_table()[:, None, :]], axis=1)
-    return full, codes

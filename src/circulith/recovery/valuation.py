@@ -21,9 +21,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from circulith.errors import InvalidInput, NotFound
+from circulith.recovery.black_mass import form_composition_table
 from circulith.recovery.composition import check_chemistry, check_form
 from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
-from circulith.recovery.routes import CompiledRoute, Stream, compile_route, form_composition_table
+from circulith.recovery.routes import CompiledRoute, Stream, compile_route
 from circulith.recovery.species import (
     ELEMENT_CONTENT,
     ELEMENTS,

@@ -28,12 +28,10 @@ from sqlalchemy.orm import Session
 
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import (
-    AUTHORITY_ROLES,
     BatteryFacts,
     Principal,
     Role,
     Scope,
-    is_restricted,
     may_append,
 )
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
@@ -88,14 +86,14 @@ __all__ = [
     "DEMO_PASSWORD", "DYNAMIC_FIELDS", "GRANT_DEFAULT_DAYS", "GRANT_PURPOSES", "KEY_TOUCH_INTERVAL",
     "RESTRICTED_SUMMARY", "SESSION_TTL", "VIEW_CACHE_SIZE", "_Seen", "_audiences", "_battery", "_cached_view",
     "_ceased", "_log", "_now", "_require_login", "_require_scope", "_ts", "append_event", "authenticate_api_key",
-    "capacity", "compliance", "compliance_plants", "create_api_key", "create_passports", "decide_grant",
+    "capacity", "create_api_key", "create_passports", "decide_grant",
     "demo_email", "fleet", "fleet_scope", "forecast", "history", "import_passports_work", "job_out", "job_status",
     "ledger_status", "lineage", "list_api_keys", "list_grants", "list_jobs", "login", "logout", "network_plan",
-    "price_dates", "price_passport", "price_scenario", "principal_for_org", "principal_for_user",
+    "principal_for_org", "principal_for_user",
     "principal_from_api_key", "principal_from_cookie", "public_passport", "read_access_log", "read_passport",
-    "record_key_use", "recovery_compare", "recovery_run", "request_grant", "resolve_identifier",
+    "record_key_use", "request_grant", "resolve_identifier",
     "revoke_api_key", "search", "seed_demo_users", "submit_job", "triage_grade", "triage_grade_work",
-    "triage_overview", "update_dynamic", "value_matrix", "warm_planning_caches",
+    "triage_overview", "update_dynamic", "warm_planning_caches",
 ]
 
 log = logging.getLogger(__name__)
@@ -366,176 +364,6 @@ def triage_overview(session: Session, principal: Principal) -> dict[str, Any]:
               "triage_overview") for b, _, _ in rows], "triage_overview")
     return {"graded_packs": len(rows), "grades": dict(sorted(grades.items())), "soh_pct_bins": soh_bins,
             "packs": packs, "regrouped": regrouped, "fit_modules": len(fit)}
-
-
-# ---------------------------------------------------------------- recovery and prices
-
-
-METAL_COMMODITIES = ("Al", "Co", "Cu", "Li2CO3", "Mn", "Ni")
-"""Commodities a metal-price multiplier scales (graphite and steel scrap keep their price)."""
-
-
-def price_scenario(price_date: Any = None, metal_price_multiplier: float = 1.0) -> tuple[Any, Any]:
-    """The shipped price book as of ``price_date`` (latest if None) with metal prices scaled.
-
-    Returns
-    -------
-    (PriceBook, date)
-    """
-    import datetime as dt
-
-    from circulith.recovery.prices import default_price_book, latest_price_date
-
-    if not 0 < metal_price_multiplier <= 10:
-        raise InvalidInput(Problem(None, "metal_price_multiplier", "must lie in (0, 10]"))
-    book = default_price_book()
-    for c in METAL_COMMODITIES:
-        if metal_price_multiplier != 1.0:
-            book = book.scaled(c, metal_price_multiplier)
-    as_of = price_date or latest_price_date(book)
-    if isinstance(as_of, str):
-        try:
-            as_of = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise InvalidInput(Problem(None, "price_date", f"'{as_of}' is not an ISO date (YYYY-MM-DD)")) from None
-    return book, as_of
-
-
-def price_dates() -> list[str]:
-    """Dates of the shipped price observations (for the scenario switch)."""
-    from circulith.recovery.prices import default_price_book
-
-    return sorted({o.date.isoformat() for o in default_price_book().observations})
-
-
-def recovery_run(principal: Principal, *, chemistry: str, form: str, mass_kg: float, route: str,
-                 price_date: Any = None, metal_price_multiplier: float = 1.0) -> dict[str, Any]:
-    """Run a lot through one route (any logged-in caller: a calculation on the caller's own inputs)."""
-    from circulith.recovery.compliance import material_recovery_check
-    from circulith.recovery.valuation import evaluate
-
-    _require_scope(principal, Scope.READ)
-    book, as_of = price_scenario(price_date, metal_price_multiplier)
-    res = evaluate(chemistry, form, mass_kg, route, prices=book, as_of=as_of)
-    out = res.model_dump(mode="json")
-    out["metal_price_multiplier"] = metal_price_multiplier
-    out["eu_material_recovery"] = [c.model_dump(mode="json") for c in material_recovery_check(res.element_recovery)]
-    return out
-
-
-def recovery_compare(principal: Principal, *, chemistry: str, form: str, mass_kg: float, price_date: Any = None,
-                     metal_price_multiplier: float = 1.0) -> dict[str, Any]:
-    """Every route side by side for one chemistry, form and mass."""
-    from circulith.recovery.pricing import DEFAULT_ROUTES
-    from circulith.recovery.valuation import theoretical_metal_value
-
-    runs = {r: recovery_run(principal, chemistry=chemistry, form=form, mass_kg=mass_kg, route=r,
-                            price_date=price_date, metal_price_multiplier=metal_price_multiplier)
-            for r in DEFAULT_ROUTES}
-    book, as_of = price_scenario(price_date, metal_price_multiplier)
-    keys = ("revenue_usd", "cost_usd", "net_usd", "energy_mj", "ghg_kg_co2e", "water_m3", "black_mass_kg",
-            "element_recovery")
-    return {"chemistry": chemistry, "form": form, "mass_kg": mass_kg, "price_date": as_of.isoformat(),
-            "metal_price_multiplier": metal_price_multiplier,
-            "theoretical_metal_value_usd_per_t": theoretical_metal_value(chemistry, form, prices=book, as_of=as_of),
-            "routes": {r: {k: d[k] for k in keys} for r, d in runs.items()}}
-
-
-def value_matrix(principal: Principal, *, form: str = "pack", price_date: Any = None,
-                 metal_price_multiplier: float = 1.0) -> dict[str, Any]:
-    """Net value per tonne of every route for every chemistry [USD/t] under a price scenario."""
-    from circulith.recovery.composition import FORMS
-    from circulith.recovery.pricing import DEFAULT_ROUTES, value_tables
-
-    _require_scope(principal, Scope.READ)
-    if form not in FORMS:
-        raise InvalidInput(Problem(None, "form", f"unknown form '{form}'; use {', '.join(FORMS)}"))
-    book, as_of = price_scenario(price_date, metal_price_multiplier)
-    t = value_tables(DEFAULT_ROUTES, prices=book, as_of=as_of)
-    f = list(FORMS).index(form)
-    rows = []
-    for c, chem in enumerate(t.chemistries):
-        k = c * len(FORMS) + f
-        rows.append({"chemistry": chem, **{f"{r}_usd_per_t": round(float(t.revenue[i, k] - t.cost[i, k]) * 1000, 1)
-                                           for i, r in enumerate(t.routes)}})
-    return {"form": form, "price_date": as_of.isoformat(), "metal_price_multiplier": metal_price_multiplier,
-            "routes": list(t.routes), "rows": rows, "prices_usd_per_kg": book.scenario(as_of)}
-
-
-def price_passport(session: Session, principal: Principal, identifier: str, *, price_date: Any = None,
-                   metal_price_multiplier: float = 1.0, logistics_usd_per_kg: float = 0.0,
-                   margin_fraction: float = 0.0) -> dict[str, Any]:
-    """Price one battery the caller may see beyond the public view (custody, maker, grant, authorities)."""
-    import pandas as pd
-
-    from circulith.recovery.pricing import price_fleet
-
-    _require_scope(principal, Scope.READ)
-    b = _battery(session, identifier)
-    (s,) = _audiences(session, principal, [b])
-    if not is_restricted(s.audience):
-        raise AccessDenied(f"you may not price {b.battery_id}: it is not in your custody, not made by you and you "
-                           "hold no grant for it (request one at /api/v1/grants)")
-    book, as_of = price_scenario(price_date, metal_price_multiplier)
-    form = b.level if b.level in ("pack", "module", "cell") else "pack"
-    frame = pd.DataFrame({"battery_id": [b.battery_id], "chemistry": [b.chemistry], "form": [form],
-                          "mass_kg": [b.mass_kg]})
-    priced = price_fleet(frame, prices=book, as_of=as_of, logistics_usd_per_kg=logistics_usd_per_kg,
-                         margin_fraction=margin_fraction)
-    row = priced.iloc[0]
-    nets = {c[4:-4]: round(float(row[c]), 2) for c in priced.columns if c.startswith("net_") and c.endswith("_usd")}
-    _log(session, principal, [s], "price")
-    return {"battery_id": b.battery_id, "chemistry": b.chemistry, "form": form, "mass_kg": b.mass_kg,
-            "price_date": as_of.isoformat(), "metal_price_multiplier": metal_price_multiplier,
-            "best_route": str(row["best_route"]), "destination": str(row["destination"]),
-            **{k: round(float(row[k]), 2) for k in ("revenue_usd", "processing_cost_usd", "logistics_usd",
-                                                     "margin_usd", "offer_usd")},
-            "net_by_route_usd": nets}
-
-
-# ---------------------------------------------------------------- compliance
-
-
-COMPLIANCE_READERS = AUTHORITY_ROLES | {Role.COMMISSION}
-"""Who reads every plant's compliance report (besides the plant's own organisation)."""
-
-
-def _plant_lots(session: Session, plant_id: str | None) -> list[tuple[str, Any]]:
-    """(recording organisation, lot) of a plant's recorded lots (all plants when None)."""
-    from circulith.store.lot_repo import plant_lots
-
-    return [(stored.actor_org_id, stored.lot) for stored in plant_lots(session, plant_id)]
-
-
-def compliance_plants(session: Session, principal: Principal) -> list[dict[str, Any]]:
-    """Plants with lot records the caller may report on: authorities and the Commission all, others their own."""
-    _require_scope(principal, Scope.READ)
-    plants: dict[str, dict[str, Any]] = {}
-    for actor, lot in _plant_lots(session, None):
-        if principal.role in COMPLIANCE_READERS or actor == principal.org_id:
-            p = plants.setdefault(lot.plant_id, {"plant_id": lot.plant_id, "org_id": actor, "years": set()})
-            when = getattr(lot, "received_on", None) or getattr(lot, "produced_on", None)
-            if when is not None:
-                p["years"].add(when.year)
-    return [{**p, "years": sorted(p["years"])} for _, p in sorted(plants.items())]
-
-
-def compliance(session: Session, principal: Principal, plant_id: str, year: int) -> dict[str, Any]:
-    """A plant's compliance report for a year from its lot records (Annex XII efficiencies, recovery targets).
-
-    Authorities and the Commission read any plant's; the organisation that recorded a plant's lots
-    reads its own. Another organisation's plant is reported as unknown (404), not as forbidden, so
-    that plant names do not leak.
-    """
-    from circulith.recovery.compliance import compliance_report
-
-    _require_scope(principal, Scope.READ)
-    lots = _plant_lots(session, plant_id)
-    mine = [lot for actor, lot in lots if principal.role in COMPLIANCE_READERS or actor == principal.org_id]
-    if not mine:
-        raise NotFound(f"no lot records of plant '{plant_id}' that you may report on")
-    report = compliance_report(mine, plant_id, year)
-    return report.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------- planning (cached: reference data only)

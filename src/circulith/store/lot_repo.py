@@ -1,7 +1,7 @@
 """Plant lots in the registry: insert, read, walk the lot graph, and the ledger events that anchor them.
 
-Only storage: the checks (custody, lifecycle, assay) and the events are composed in
-:mod:`circulith.services.recovery`. Every function runs in the caller's session.
+Only storage: the checks (custody, lifecycle, conservation) and the events are composed in the recovery
+services (:mod:`circulith.services.recovery` and its siblings). Every function runs in the caller's session.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from circulith.recovery.lots import AnyLot, InputLot, lot_from_payload
 from circulith.store.ledger_store import chunks
-from circulith.store.lot_models import PlantLot, PlantLotBattery, PlantLotSource
-from circulith.store.models import Event
+from circulith.store.lot_models import LotTransfer, PlantLot, PlantLotBattery, PlantLotSource
+from circulith.store.models import Battery, Event, Organisation
 
 #: Ledger event kinds whose payload names a lot (``lot_id``, ``lot_sha256``).
 LOT_EVENT_KINDS = ("shredded", "black_mass_lot_created", "material_output")
@@ -179,4 +179,102 @@ def lot_event_payloads(session: Session, battery_ids: Iterable[str]) -> list[tup
         for bid, kind, text in session.execute(select(Event.battery_id, Event.kind, Event.payload_json).where(
                 Event.battery_id.in_(part), Event.kind.in_(LOT_EVENT_KINDS))):
             out.append((bid, kind, json.loads(text)))
+    return out
+
+
+def consumers_of(session: Session, lot_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Source lot → the lots recorded as made from it (direct consumers only), sorted."""
+    out: dict[str, list[str]] = {}
+    for part in chunks(list(dict.fromkeys(lot_ids))):
+        for lot_id, src in session.execute(select(PlantLotSource.lot_id, PlantLotSource.source_lot_id)
+                                           .where(PlantLotSource.source_lot_id.in_(part))):
+            out.setdefault(src, []).append(lot_id)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def organisation_role(session: Session, org_id: str) -> str | None:
+    """The role of a registered organisation, or None if it is not registered."""
+    org = session.get(Organisation, org_id)
+    return None if org is None else org.role
+
+
+def get_battery(session: Session, battery_id: str) -> Battery:
+    """A registered battery by registry ID (the caller resolved the identifier)."""
+    return session.get_one(Battery, battery_id)
+
+
+def battery_states(session: Session, battery_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Battery ID → (lifecycle state, time of its last event) for the registered ones among ``battery_ids``."""
+    out: dict[str, tuple[str, str]] = {}
+    for part in chunks(list(dict.fromkeys(battery_ids))):
+        for bid, state, last in session.execute(select(Battery.battery_id, Battery.lifecycle_state,
+                                                       Battery.last_occurred_at).where(Battery.battery_id.in_(part))):
+            out[bid] = (state, last)
+    return out
+
+
+def battery_summaries(session: Session, battery_ids: Iterable[str]) -> list[tuple[str, str, str, float, str]]:
+    """(battery_id, passport_id, chemistry, mass_kg, lifecycle_state) of the batteries, sorted by ID."""
+    rows: list[tuple[str, str, str, float, str]] = []
+    for part in chunks(list(dict.fromkeys(battery_ids))):
+        rows.extend(tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(Battery.battery_id, Battery.passport_id, Battery.chemistry, Battery.mass_kg,
+                   Battery.lifecycle_state).where(Battery.battery_id.in_(part))))
+    return sorted(rows)
+
+
+def traceability_events(session: Session, year: int, kinds: Sequence[str], *, org_id: str | None = None,
+                        region: str | None = None, offset: int = 0,
+                        limit: int | None = None) -> list[tuple[str, str, str, str, str, str, str | None, str]]:
+    """The year's events of ``kinds`` with their operator's role and battery's region, in ledger order.
+
+    Rows are (event_id, battery_id, kind, occurred_at, actor_org_id, role, region, passport_id).
+    """
+    stmt = (select(Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id,
+                   Organisation.role, Battery.region, Battery.passport_id)
+            .join(Organisation, Organisation.org_id == Event.actor_org_id)
+            .join(Battery, Battery.battery_id == Event.battery_id)
+            .where(Event.kind.in_(list(kinds)), Event.occurred_at >= f"{year}-01-01T00:00:00",
+                   Event.occurred_at < f"{year + 1}-01-01T00:00:00")
+            .order_by(Event.global_seq).offset(offset))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if org_id:
+        stmt = stmt.where(Event.actor_org_id == org_id)
+    if region:
+        stmt = stmt.where(Battery.region == region)
+    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class StoredTransfer:
+    """A recorded shipment or receipt of a lot."""
+
+    lot_id: str
+    kind: str
+    org_id: str
+    counterparty_org_id: str
+    on_date: dt.date
+    recorded_at: str
+
+
+def insert_transfer(session: Session, transfer_id: str, t: StoredTransfer) -> None:
+    """Append one shipment or receipt of a lot (never updated: custody is a sequence of facts)."""
+    seq = session.execute(select(func.count()).select_from(LotTransfer)
+                          .where(LotTransfer.lot_id == t.lot_id)).scalar_one()
+    session.execute(insert(LotTransfer), [{
+        "transfer_id": transfer_id, "lot_id": t.lot_id, "kind": t.kind, "org_id": t.org_id,
+        "counterparty_org_id": t.counterparty_org_id, "on_date": t.on_date, "recorded_at": t.recorded_at,
+        "seq": seq + 1,
+    }])
+
+
+def transfers_of(session: Session, lot_ids: Iterable[str]) -> dict[str, list[StoredTransfer]]:
+    """Lot → its shipments and receipts in the order recorded."""
+    out: dict[str, list[StoredTransfer]] = {}
+    for part in chunks(list(dict.fromkeys(lot_ids))):
+        for r in session.execute(select(LotTransfer).where(LotTransfer.lot_id.in_(part))
+                                 .order_by(LotTransfer.lot_id, LotTransfer.seq)).scalars():
+            out.setdefault(r.lot_id, []).append(StoredTransfer(r.lot_id, r.kind, r.org_id, r.counterparty_org_id,
+                                                               r.on_date, r.recorded_at))
     return out

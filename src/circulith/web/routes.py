@@ -31,6 +31,7 @@ from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
 from circulith.services import platform as svc
 from circulith.web.pages_public import router as public_router
+from circulith.web.pages_recovery import price_dates, recovery_charts
 from circulith.web.templating import WEB, templates
 
 router = APIRouter(include_in_schema=False)
@@ -89,43 +90,6 @@ def _triage_charts(request: Request, principal: Principal, _params: dict[str, st
     ]
 
 
-def _scenario_params(params: dict[str, str]) -> tuple[str | None, float]:
-    date = params.get("price_date") or None
-    try:
-        mult = float(params.get("multiplier") or 1.0)
-    except ValueError:
-        raise InvalidInput(f"multiplier '{params.get('multiplier')}' is not a number") from None
-    return date, mult
-
-
-def _recovery_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    date, mult = _scenario_params(params)
-    vm = svc.value_matrix(principal, form="pack", price_date=date, metal_price_multiplier=mult)
-    routes = vm["routes"]
-    cols = ["chemistry", *[f"{r}_usd_per_t" for r in routes]]
-    rows = [[r[c] for c in cols] for r in vm["rows"]]
-    series = [{"name": r, "values": [row[i + 1] for row in rows]} for i, r in enumerate(routes)]
-    prices = [[c, b, round(v, 3)] for c, by in sorted(vm["prices_usd_per_kg"].items()) for b, v in sorted(by.items())]
-    charts = [
-        _table_chart("route_values", f"Net value per tonne of pack by route [USD/t], prices as of {vm['price_date']}"
-                     f" × {mult:g}", "grouped", cols, rows, labels=[r[0] for r in rows], series=series),
-        _table_chart("prices", "Prices in effect [USD/kg]", "bar", ["commodity", "basis", "usd_per_kg"], prices,
-                     labels=[f"{p[0]} ({p[1]})" for p in prices], values=[p[2] for p in prices]),
-    ]
-    plants = run(request, svc.compliance_plants, principal)
-    checks: list[list[Any]] = []
-    for plant in plants:
-        for year in plant["years"]:
-            rep = run(request, svc.compliance, principal, plant["plant_id"], year)
-            checks.extend([plant["plant_id"], year, c["regime"], c["metric"], c["material"], _num(c["value_pct"]),
-                           c["threshold_pct"], "n/a" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")]
-                          for c in rep["checks"])
-    charts.append(_table_chart("compliance", "Compliance per plant against each target", "table",
-                               ["plant_id", "year", "regime", "metric", "material", "value_pct", "target_pct",
-                                "result"], checks))
-    return charts
-
-
 def _planning_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
     f = svc.forecast(principal, stream="feedstock", metric="tonnes")
     charts = []
@@ -173,10 +137,11 @@ def _jobs_charts(request: Request, principal: Principal, params: dict[str, str])
                                                               "created_at", "finished_at", "error")] for j in jobs])]
 
 
-PAGE_CHARTS = {"triage": _triage_charts, "recovery": _recovery_charts, "planning": _planning_charts,
+PAGE_CHARTS = {"triage": _triage_charts, "recovery": recovery_charts, "planning": _planning_charts,
                "network": _network_charts, "jobs": _jobs_charts}
 TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
-              "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "capacity_gap": "planning",
+              "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "evidence": "recovery",
+              "plan": "recovery", "traceability_record": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
@@ -288,7 +253,7 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
         extra["query"] = ("?" + str(request.url.query)) if request.url.query else ""
         extra["params"] = params
         if page == "recovery":
-            extra["price_dates"] = svc.price_dates()
+            extra["price_dates"] = price_dates()
         if page == "jobs":
             extra["job_id"] = params.get("job")
     tables = {c["id"]: _chart_table(c) for c in charts}

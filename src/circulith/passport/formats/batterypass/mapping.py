@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import circulith.passport.formats.batterypass.codecs as c
 from circulith.passport.chemistry import read_chemistry_windows
-from circulith.passport.formats.batterypass import codecs as c
 from circulith.passport.formats.table import MISSING, Codec, DumpContext, Rule
 
 __all__ = ["DYNAMIC_STAMPED", "EPOCH", "EXTENSION", "PRESENCE", "TABLE"]
