@@ -33,6 +33,7 @@ def _register() -> None:
     """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
     from circulith.cli import (
         compliance_commands,
+        intake_commands,
         planning_commands,
         recovery_commands,
         registry_commands,
@@ -41,6 +42,7 @@ def _register() -> None:
     )
 
     registry_commands.register(app)
+    intake_commands.register(app)
     serve_commands.register(app)
     app.add_typer(triage_commands.app, name="triage")
     app.add_typer(recovery_commands.app, name="recovery")

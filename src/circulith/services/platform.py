@@ -714,17 +714,15 @@ def triage_grade(engine: Engine, principal: Principal, *, record: bool, chemistr
     from circulith.services.triage import grade_registry
 
     custodian = _triage_scope(principal, record=record)
-    out = grade_registry(engine, application=application, chemistry=chemistry, custodian_org_id=custodian,
-                         limit=limit, as_of=as_of, record=record)
+    res = grade_registry(engine, principal, application=application, chemistry=chemistry,
+                         custodian_org_id=custodian, limit=limit, as_of=as_of, record=record)
+    out = res.model_dump(mode="json")
     _log_graded(engine, principal, out["packs"], "triage_grade" if record else "triage_preview")
     packs = [{k: p.get(k) for k in PACK_RESULT_KEYS} for p in out["packs"]]
-    regroup = {k: {kk: v[kk] for kk in ("groups", "usable_energy_kwh", "leftovers")}
-               for k, v in out["regroup"].items()}
     return {"recorded": record, "scope": "every custodian" if custodian is None else custodian,
             "rules_version": out["rules_version"], "graded_packs": out["graded_packs"],
-            "counts": {lvl: {str(g): int(n) for g, n in c.items()} for lvl, c in out["counts"].items()},
-            "events_written": out["events_written"], "regroup": regroup, "packs": packs[:max_packs_listed],
-            "packs_truncated": len(packs) > max_packs_listed}
+            "counts": out["counts"], "events_written": out["events_written"], "regroup": out["regroup"],
+            "packs": packs[:max_packs_listed], "packs_truncated": len(packs) > max_packs_listed}
 
 
 def triage_grade_work(engine: Engine, principal: Principal, *, chemistry: str | None = None,
