@@ -138,3 +138,47 @@ def test_grade_csv_feeds_regroup_and_bad_lists_are_one_line_errors(registry, tmp
     out = _json(capsys)
     assert out["recorded"] is False and out["units"][0]["battery_id"] == truck[0]
     assert {"chemistry", "mass_kg", "identifier", "form"} <= set(out["units"][0])
+
+
+def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_figures(registry, tmp_path, capsys):
+    url, engine, truck = registry
+    thermal = truck[0]
+    # The dismantler's record of a thermal event, then the truck arrives at a second recycler.
+    from circulith.ledger.events import EventKind, LedgerEvent
+    from circulith.store.ledger_store import append_events
+
+    with transaction(engine) as s:
+        append_events(s, [LedgerEvent(battery_id=thermal, kind=EventKind.BMS_SNAPSHOT,
+                                      occurred_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+                                      actor_org_id="DIS-KREIS", payload={"accident": {"kind": "thermal"}})])
+    assert run(["--db", url, "receive", thermal, truck[1], "--org", "REC-HYDROLUX", "--json"]) == 0
+    intake = _json(capsys)
+    assert thermal in intake["quarantined"] and "SP 376" in intake["handling"][thermal]
+    rows = tmp_path / "offer.csv"
+    passport = passport_document(engine, thermal)[0]
+    rows.write_text(f"battery_id,grade\n{thermal},quarantine\n{truck[1]},recycle\n", encoding="utf-8")
+    assert run(["--db", url, "triage", "offer", str(rows), "--as", "REC-HYDROLUX", "--as-of", "2026-11-01",
+                "--json"]) == 0
+    out = _json(capsys)
+    newest = dt.date.fromisoformat(out["newest_price_date"])
+    if (dt.date(2026, 11, 1) - newest).days > 90:  # default age limit of offer_checks.toml
+        assert out["warnings"] and "days before 2026-11-01" in out["warnings"][0]
+    line = {x["battery_id"]: x for x in out["lines"]}
+    hot = line[thermal]
+    assert hot["damage_state"] == "critical" and hot["handling"]
+    from circulith.recovery.handling_costs import load_handling_costs
+
+    costs = load_handling_costs()
+    crit = costs[costs["damage_state"] == "critical"]
+    expected = sum(round(r.cost * (passport.mass_kg if r.basis == "per_kg" else 1.0), 2) for r in crit.itertuples())
+    assert hot["handling_usd"] == pytest.approx(expected, abs=0.02)
+    assert hot["offer_usd"] == pytest.approx(hot["revenue_usd"] - hot["processing_cost_usd"] - hot["logistics_usd"]
+                                             - hot["margin_usd"] - hot["handling_usd"], abs=0.02)
+    # A 10x mass typo and a 1e30 kg pack are refused by row; nothing is priced.
+    typo = tmp_path / "typo.csv"
+    typo.write_text(f"battery_id,mass_kg\n{thermal},{passport.mass_kg * 10:g}\n", encoding="utf-8")
+    assert run(["--db", url, "triage", "offer", str(typo), "--as", "REC-HYDROLUX"]) == 2
+    assert "passport declares" in capsys.readouterr().err
+    typo.write_text(f"battery_id,mass_kg\n{thermal},1e30\n", encoding="utf-8")
+    assert run(["--db", url, "triage", "offer", str(typo), "--as", "REC-HYDROLUX"]) == 2
+    assert "physical limit" in capsys.readouterr().err

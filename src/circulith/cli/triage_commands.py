@@ -225,3 +225,43 @@ def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade 
         console.print(f"  {g.group}: {', '.join(g.battery_ids)} -> {g.nominal_voltage_v:g} V, "
                       f"{g.usable_energy_kwh:.2f} kWh" + (f" as {g.successor_battery_id}" if g.successor_battery_id
                                                          else ""), highlight=False)
+
+
+@app.command()
+def offer(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade output (.json or .csv) or any table "
+                                                 "with battery_id (optional stated mass_kg, chemistry, form).")],
+          as_of: Annotated[str | None, typer.Option(help="Offer date YYYY-MM-DD (default today).")] = None,
+          max_price_age_days: Annotated[int | None, typer.Option(min=0, help="Warn when the newest price is older "
+                                                                 "(default 90, offer_checks.toml).")] = None,
+          prices: Annotated[Path | None, typer.Option("--prices", help="Current price file (columns of prices.csv) "
+                                                      "added to the shipped prices.")] = None,
+          logistics_usd_per_kg: Annotated[float, typer.Option(min=0.0, help="Collection and transport [USD/kg].")]
+          = 0.0,
+          margin: Annotated[float, typer.Option(min=0.0, max=0.99, help="Recycler's margin, fraction of revenue.")]
+          = 0.0,
+          acting: AsOpt = None,
+          json_: JsonOpt = False) -> None:
+    """Line-by-line recycling offer for the batteries graded recycle or quarantine, handling costs deducted."""
+    from circulith.services.intake import principal_for_org
+    from circulith.services.offers import load_price_file, recycling_offer
+
+    engine = _engine()
+    res = recycling_offer(engine, principal_for_org(engine, acting), _table(input_),
+                          as_of=date.fromisoformat(as_of) if as_of else None, max_price_age_days=max_price_age_days,
+                          prices=load_price_file(prices) if prices else None,
+                          logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin)
+    if json_:
+        emit_json(res)
+        return
+    for w in res.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for line in res.lines:
+        console.print(f"{line.battery_id} ({line.chemistry} {line.form}, {line.mass_kg:g} kg, {line.damage_state}): "
+                      f"{line.best_route} revenue {line.revenue_usd:,.2f} - processing {line.processing_cost_usd:,.2f}"
+                      f" - logistics {line.logistics_usd:,.2f} - margin {line.margin_usd:,.2f} - handling "
+                      f"{line.handling_usd:,.2f} = {line.offer_usd:,.2f} USD", highlight=False)
+        for h in line.handling:
+            console.print(f"    {h.item}: {h.quantity:g} x {h.rate:g} {h.unit} = {h.cost_usd:,.2f} USD",
+                          highlight=False)
+    console.print(f"total offer {res.offer_usd_total:,.2f} USD (handling {res.handling_usd_total:,.2f} USD)",
+                  highlight=False)

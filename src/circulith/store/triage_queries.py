@@ -174,3 +174,24 @@ def ever_placed_on_market(session: Session, battery_ids: Sequence[str]) -> set[s
         out |= set(session.execute(select(Event.battery_id).where(
             Event.battery_id.in_(part), Event.kind.in_(["placed_on_market", "installed"]))).scalars())
     return out
+
+
+def declared_figures(session: Session, battery_ids: Sequence[str]) -> pd.DataFrame:
+    """Passport declarations and damage state of batteries: ``battery_id, chemistry, mass_kg,
+    rated_energy_kwh, lifecycle_state, damage_state`` (``damage_state`` from the latest
+    ``quarantined`` event of a quarantined battery, else ``intact``)."""
+    found = batteries(session, battery_ids)
+    damage: dict[str, str] = {}
+    held = [b for b, x in found.items() if x.lifecycle_state == "quarantined"]
+    for part in chunks(held):
+        last = (select(Event.battery_id, func.max(Event.battery_seq).label("seq"))
+                .where(Event.battery_id.in_(part), Event.kind == "quarantined").group_by(Event.battery_id).subquery())
+        for bid, payload in session.execute(select(Event.battery_id, Event.payload_json).join(
+                last, (Event.battery_id == last.c.battery_id) & (Event.battery_seq == last.c.seq))):
+            damage[bid] = str(json.loads(payload).get("damage_state") or "damaged")
+    return pd.DataFrame([{"battery_id": b.battery_id, "chemistry": b.chemistry, "mass_kg": b.mass_kg,
+                          "rated_energy_kwh": b.rated_energy_kwh, "lifecycle_state": b.lifecycle_state,
+                          "damage_state": damage.get(b.battery_id, "damaged" if b.lifecycle_state == "quarantined"
+                                                     else "intact")} for b in found.values()],
+                        columns=["battery_id", "chemistry", "mass_kg", "rated_energy_kwh", "lifecycle_state",
+                                 "damage_state"])
