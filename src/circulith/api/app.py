@@ -80,11 +80,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_triage import router as triage_routes
     from circulith.services.jobs import JobRunner
     from circulith.web.routes import install_web
 
     app.state.jobs = JobRunner()
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
+    app.include_router(triage_routes)
     app.include_router(router)
     install_web(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -1,4 +1,4 @@
-"""API routes of the operations: triage, recovery and prices, compliance, forecast, capacity, network, jobs.
+"""API routes of the operations: recovery and prices, compliance, forecast, capacity, network, jobs (triage: routes_triage).
 
 Routes parse and format; :mod:`circulith.services.platform` decides who may do what.
 """
@@ -21,25 +21,6 @@ Stream = Literal["eol", "eol_damaged", "feedstock", "first_life_exit", "producti
 Metric = Literal["co_t", "gwh", "li_t", "mn_t", "ni_t", "tonnes", "units", "value_musd"]
 Multiplier = Annotated[float, Query(gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")]
 PriceDate = Annotated[date | None, Query(description="Prices in effect on this date (default: latest).")]
-
-
-# ---------------------------------------------------------------- triage
-
-
-@router.post("/triage/grade", response_model=s.TriageGradeOut, tags=["triage"])
-def triage_grade(request: Request, principal: CurrentPrincipal, body: s.TriageGradeIn) -> dict:
-    """Grade packs awaiting evaluation (operator: all; dismantlers and recyclers: their custody).
-
-    Records ``tested`` and ``graded`` events unless ``preview``; regroups modules fit for second life.
-    """
-    return svc.triage_grade(engine_of(request), principal, record=not body.preview, chemistry=body.chemistry,
-                            application=body.application, limit=body.limit)
-
-
-@router.get("/triage/overview", response_model=s.TriageOverviewOut, tags=["triage"])
-def triage_overview(request: Request, principal: CurrentPrincipal) -> dict:
-    """Grade mix, SOH distribution and regrouped packs from the latest graded events in your scope."""
-    return run(request, svc.triage_overview, principal)
 
 
 # ---------------------------------------------------------------- recovery and prices
