@@ -129,10 +129,10 @@ def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary 
     day = date.fromisoformat(as_of) if as_of else None
     registry = from_registry or bool(consignment) or bool(ids)
     if registry:
-        engine = _engine()
+        reg = _engine()
         if inputs and any(p.suffix.lower() == ".csv" and _is_bms(p) for p in inputs):
             raise InvalidInput("give a BMS-summary file or --from-registry, not both (measurement files may be added)")
-        result = grade_registry(engine, principal_for_org(engine, acting), consignment_id=consignment,
+        result = grade_registry(reg, principal_for_org(reg, acting), consignment_id=consignment,
                                 identifiers=list(ids or []) or None, chemistry=chemistry, custodian_org_id=custodian,
                                 limit=limit, application=application, as_of=day, measurements=list(inputs or []),
                                 model_path=model, record=not dry_run)

@@ -27,6 +27,7 @@ from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.planning.reference_data import load_transport_rules
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events
+from circulith.store.models import Battery
 from circulith.store.platform_repo import get_organisation
 from circulith.store.registry import get_battery
 from circulith.store.triage_queries import descendants, ever_placed_on_market, grading_frame
@@ -151,12 +152,13 @@ def receive(
     require_schema(engine)
     org_id = str(principal.org_id)
     at = received_at or dt.datetime.now(dt.UTC)
-    lines = [(k, x) if isinstance(x, str) else x for k, x in enumerate(identifiers, start=1)]
+    lines: list[tuple[int, str]] = [(k, x) if isinstance(x, str) else (int(x[0]), str(x[1]))
+                                    for k, x in enumerate(identifiers, start=1)]
     if not lines:
         raise InvalidInput(Problem(None, "identifiers", "the consignment lists no battery"))
     with transaction(engine) as session:
         problems: list[Problem] = []
-        found = {}
+        found: dict[str, Battery] = {}
         for row, ident in lines:
             try:
                 bat = get_battery(session, ident)

@@ -28,7 +28,6 @@ from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.passport.lineage import successor_passport
 from circulith.passport.model import Party, Passport
 from circulith.services.intake import require_role
-from circulith.services.triage import RegroupSummary, UnitGrade
 from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events
 from circulith.store.registry import get_battery, register_passports, stored_passport
@@ -66,25 +65,6 @@ class RegroupResult(BaseModel):
     usable_energy_kwh: float
     recorded: bool
     passports_registered: int
-
-
-def regroup_preview(units: list[UnitGrade], units_per_group: int) -> dict[str, RegroupSummary]:
-    """What regrouping the fit modules would give, per chemistry and application (no recording)."""
-    rules = load_rules()
-    fit = [u for u in units if u.level == "module" and u.grade in ("reuse", "repurpose")
-           and u.nominal_voltage_v and u.rated_capacity_ah]
-    out: dict[str, RegroupSummary] = {}
-    frame = pd.DataFrame([{"battery_id": u.battery_id, "chemistry": u.chemistry, "grade": u.grade,
-                           "application": u.application or "stationary_storage",
-                           "capacity_ah": float(u.rated_capacity_ah or 0) * u.soh_pct / 100.0,
-                           "nominal_voltage_v": u.nominal_voltage_v} for u in fit])
-    if frame.empty:
-        return out
-    for (chem, app), grp in frame.groupby(["chemistry", "application"]):
-        res = regroup(grp, application=str(app), units_per_group=units_per_group, rules=rules)
-        out[f"{chem}/{app}"] = RegroupSummary(groups=len(res.groups), usable_energy_kwh=round(res.usable_energy_kwh, 2),
-                                              leftovers=len(res.leftovers))
-    return out
 
 
 def _module_table(engine: Engine, units: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Passport]]:

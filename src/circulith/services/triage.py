@@ -41,6 +41,7 @@ from circulith.store.triage_queries import (
     select_pack_ids,
 )
 from circulith.triage.grading import aggregate_parents, grade_frame, reconcile_levels
+from circulith.triage.regroup import regroup
 from circulith.triage.rules import load_rules
 
 AWAITING_EVALUATION = ("removed", "collected")
@@ -174,7 +175,7 @@ def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: P
     for p, k in kinds.items():
         if k == "inspection":
             frame = merge_inspection(frame, read_inspection(p))
-    pulse_paths = [p for p, k in kinds.items() if k == "pulse"]
+    pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
     if pulse_paths:
         m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
         est = pd.DataFrame([asdict(e) for e in pulse_model.estimate(read_pulse_tables(pulse_paths), m)])
@@ -309,8 +310,6 @@ def grade_registry(
 
 def _result(units: list[UnitGrade], version: str, *, record: bool, scope: str, written: int,
             units_per_group: int) -> GradingResult:
-    from circulith.services.regroup import regroup_preview
-
     counts: dict[str, dict[str, int]] = {}
     for u in units:
         counts.setdefault(u.level, {}).setdefault(u.grade, 0)
@@ -428,3 +427,22 @@ def write_grades(units: list[UnitGrade], path: Path) -> None:
         pd.DataFrame(rows, columns=list(GRADE_COLUMNS)).to_csv(path, index=False)
     else:
         path.write_text(json.dumps({"units": rows}, indent=2), encoding="utf-8")
+
+
+def regroup_preview(units: list[UnitGrade], units_per_group: int) -> dict[str, RegroupSummary]:
+    """What regrouping the fit modules would give, per chemistry and application (no recording)."""
+    rules = load_rules()
+    fit = [u for u in units if u.level == "module" and u.grade in ("reuse", "repurpose")
+           and u.nominal_voltage_v and u.rated_capacity_ah]
+    out: dict[str, RegroupSummary] = {}
+    frame = pd.DataFrame([{"battery_id": u.battery_id, "chemistry": u.chemistry, "grade": u.grade,
+                           "application": u.application or "stationary_storage",
+                           "capacity_ah": float(u.rated_capacity_ah or 0) * u.soh_pct / 100.0,
+                           "nominal_voltage_v": u.nominal_voltage_v} for u in fit])
+    if frame.empty:
+        return out
+    for (chem, app), grp in frame.groupby(["chemistry", "application"]):
+        res = regroup(grp, application=str(app), units_per_group=units_per_group, rules=rules)
+        out[f"{chem}/{app}"] = RegroupSummary(groups=len(res.groups), usable_energy_kwh=round(res.usable_energy_kwh, 2),
+                                              leftovers=len(res.leftovers))
+    return out
