@@ -209,14 +209,24 @@ def grade_units(frame: pd.DataFrame, *, application: str | None = None, as_of: d
                          "lifecycle_state", "pack_battery_id", "soh_source") if c in frame]
     merged = results.merge(frame[["battery_id", *[c for c in extra if c not in results]]].drop_duplicates("battery_id"),
                            on="battery_id", how="left")
-    units = []
-    for r in merged.replace({np.nan: None}).to_dict(orient="records"):
-        r["identifier"] = r["battery_id"]
-        r["form"] = r["level"]
-        r["application"] = r.get("application") or None
-        r["further_test"] = r.get("further_test") or None
-        r["soh_source"] = r.get("soh_source") or "bms"
-        units.append(UnitGrade.model_validate({k: r.get(k) for k in GRADE_COLUMNS}))
+    n = len(merged)
+    merged["identifier"] = merged["battery_id"]
+    merged["form"] = merged["level"]
+    for col in ("application", "further_test"):
+        merged[col] = merged[col].where(merged[col].astype(bool), None)
+    if "soh_source" not in merged:
+        merged["soh_source"] = "bms"
+    columns = {}
+    for c in GRADE_COLUMNS:
+        if c not in merged:
+            columns[c] = [None] * n
+            continue
+        col = merged[c]
+        values = col.tolist() if col.dtype.kind in "biu" else col.astype(object).where(col.notna(), None).tolist()
+        columns[c] = values
+    columns["soh_source"] = [v or "bms" for v in columns["soh_source"]]
+    keys = list(columns)
+    units = [UnitGrade.model_validate(dict(zip(keys, row, strict=True))) for row in zip(*columns.values(), strict=True)]
     return units, str(rules["version"])
 
 
