@@ -154,14 +154,54 @@ def _classify(path: Path) -> str:
         return "pulse"
     if "soh_pct" in cols:
         return "bms"
+    if {"battery_id", "capacity_ah"} <= cols:
+        return "capacity"
     if "battery_id" in cols:
         return "inspection"
-    raise InvalidInput("not a BMS summary (battery_id, soh_pct...), inspection (battery_id, swelling...) "
-                       "or pulse table (cell_id, U1...)", source=str(path))
+    raise InvalidInput("not a BMS summary (battery_id, soh_pct...), capacity test results (battery_id, "
+                       "capacity_ah...), inspection (battery_id, swelling...) or pulse table (cell_id, U1...)",
+                       source=str(path))
+
+
+def _attach_capacity(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Measured capacities replace the SOH of the units they name (``soh_source = 'capacity_test'``)."""
+    tests = pd.read_csv(path)
+    unknown = sorted(set(tests["battery_id"].astype(str)) - set(frame["battery_id"].astype(str)))
+    if unknown:
+        raise InvalidInput([Problem(None, "battery_id", "capacity test of a unit not being graded", b)
+                            for b in unknown[:20]], source=str(path))
+    problems = [Problem(int(k) + 2, "capacity_ah", "missing, not a number or not positive", str(b))
+                for k, (b, c) in enumerate(zip(tests["battery_id"], pd.to_numeric(tests["capacity_ah"], errors="coerce"),
+                                               strict=True)) if not c > 0]
+    if problems:
+        raise InvalidInput(problems, source=str(path))
+    unc = float(load_rules()["defaults"]["capacity_test_uncertainty_pct"])
+    rated = frame.set_index("battery_id")["rated_capacity_ah"]
+    t = tests.set_index(tests["battery_id"].astype(str))
+    soh = 100.0 * t["capacity_ah"].astype(float) / rated.reindex(t.index).astype(float)
+    low = (100.0 * t["capacity_low_ah"].astype(float) / rated.reindex(t.index)) if "capacity_low_ah" in t \
+        else soh - unc
+    high = (100.0 * t["capacity_high_ah"].astype(float) / rated.reindex(t.index)) if "capacity_high_ah" in t \
+        else soh + unc
+    hit = frame["battery_id"].astype(str).isin(t.index)
+    ids = frame.loc[hit, "battery_id"].astype(str)
+    for col, values in (("soh_pct", soh), ("soh_low_pct", low), ("soh_high_pct", high)):
+        if col not in frame:
+            frame[col] = np.nan
+        frame.loc[hit, col] = values.loc[ids].to_numpy()
+    if "soh_source" not in frame:
+        frame["soh_source"] = "bms"
+    frame["soh_source"] = frame["soh_source"].fillna("bms").astype(object)
+    frame.loc[hit, "soh_source"] = "capacity_test"
+    return frame
 
 
 def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: Path | None = None) -> pd.DataFrame:
-    """Attach inspection records and pulse-table SOH estimates to the units they name.
+    """Attach inspection records, capacity-test results and pulse-table SOH estimates to the units they name.
+
+    Capacity-test results (``battery_id, capacity_ah`` [Ah], optional ``capacity_low_ah`` /
+    ``capacity_high_ah``) give SOH = capacity / rated capacity (``soh_source = 'capacity_test'``,
+    interval from the rules file's ``capacity_test_uncertainty_pct`` unless bounds are given).
 
     Pulse estimates replace ``soh_pct`` and its interval of the unit whose ``battery_id`` equals
     the table's ``cell_id`` (``soh_source = 'pulse'``); a measurement naming a unit not in the frame
@@ -175,6 +215,8 @@ def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: P
     for p, k in kinds.items():
         if k == "inspection":
             frame = merge_inspection(frame, read_inspection(p))
+        elif k == "capacity":
+            frame = _attach_capacity(frame, p)
     pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
     if pulse_paths:
         m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
