@@ -182,3 +182,17 @@ def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_fi
     typo.write_text(f"battery_id,mass_kg\n{thermal},1e30\n", encoding="utf-8")
     assert run(["--db", url, "triage", "offer", str(typo), "--as", "REC-HYDROLUX"]) == 2
     assert "physical limit" in capsys.readouterr().err
+
+
+def test_no_successor_for_a_battery_graded_for_recycling(registry, capsys):
+    url, engine, truck = registry
+    from circulith.services.intake import principal_for_org
+    from circulith.services.triage import grade_registry
+
+    graded = grade_registry(engine, principal_for_org(engine, RECEIVER), identifiers=truck, record=False)
+    bad = [u for u in graded.units if u.grade in ("recycle", "quarantine") and u.lifecycle_state == "evaluated"]
+    if not bad:
+        pytest.skip("no unit of the truck graded recycle or quarantine in evaluated state")
+    assert run(["--db", url, "passport", "successor", bad[0].battery_id, "--status", "repurposed", "--new-id",
+                "urn:uuid:8e3f2d85-6b0a-4f4b-8d8a-3f9e5e4a1b44", "--operator", RECEIVER]) == 2
+    assert "not fit for a second life" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from circulith.errors import InvalidInput, Problem
+from circulith.errors import InvalidInput, Problem, TransitionRefused
 from circulith.io.records import iter_records, write_rejects
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.verify import VerificationReport
@@ -244,14 +244,20 @@ def register_successor(
     Records the ``repurposed`` / ``reused`` / ``remanufactured`` event on the original battery (which
     must have been evaluated: tested or graded), sets its passport status, and registers the
     successor passport linked to it by ``predecessor_passport_id``. The successor starts its own
-    ledger chain; its later life is recorded under the new identifier.
+    ledger chain; its later life is recorded under the new identifier. A battery whose latest grade
+    is ``recycle`` or ``quarantine`` is refused: the grade recorded in the registry decides.
     """
     from circulith.passport.lineage import successor_passport
     from circulith.passport.model import Party
+    from circulith.store.triage_queries import latest_payload
 
     at = now or datetime.now(UTC)
     with transaction(engine) as session:
         bat = get_battery(session, identifier)
+        grade = latest_payload(session, bat.battery_id, "graded")
+        if grade and grade.get("grade") in ("recycle", "quarantine"):
+            raise TransitionRefused(f"battery {bat.battery_id}: graded '{grade['grade']}' (rule {grade.get('rule_id')})"
+                                    ": not fit for a second life, so no successor passport")
         old = stored_passport(bat)
         new = successor_passport(old, status, new_battery_id=new_battery_id,  # type: ignore[arg-type]
                                  operator=Party(id=operator_org_id, name=operator_name), **(changes or {}))

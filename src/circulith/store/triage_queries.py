@@ -195,3 +195,10 @@ def declared_figures(session: Session, battery_ids: Sequence[str]) -> pd.DataFra
                                                      else "intact")} for b in found.values()],
                         columns=["battery_id", "chemistry", "mass_kg", "rated_energy_kwh", "lifecycle_state",
                                  "damage_state"])
+
+
+def latest_payload(session: Session, battery_id: str, kind: str) -> dict[str, Any] | None:
+    """Payload of the battery's latest event of ``kind`` (None when it has none)."""
+    text = session.execute(select(Event.payload_json).where(Event.battery_id == battery_id, Event.kind == kind)
+                           .order_by(Event.battery_seq.desc()).limit(1)).scalar_one_or_none()
+    return None if text is None else json.loads(text)
