@@ -138,6 +138,19 @@ def test_grade_csv_feeds_regroup_and_bad_lists_are_one_line_errors(registry, tmp
     out = _json(capsys)
     assert out["recorded"] is False and out["units"][0]["battery_id"] == truck[0]
     assert {"chemistry", "mass_kg", "identifier", "form"} <= set(out["units"][0])
+    # The grade CSV (one schema with the JSON) feeds regroup directly.
+    csv_out = tmp_path / "grades.csv"
+    ids = [a for b in truck for a in ("--id", b)]
+    assert run(["--db", url, "triage", "grade", *ids, "--dry-run", "--out", str(csv_out), "--json"]) == 0
+    capsys.readouterr()
+    header = csv_out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    from circulith.services.triage import GRADE_COLUMNS
+
+    assert header == list(GRADE_COLUMNS)
+    code = run(["--db", url, "triage", "regroup", str(csv_out), "--units-per-group", "2", "--json"])
+    assert code == 0, capsys.readouterr().err
+    res = _json(capsys)
+    assert res["recorded"] is False and all(len(g["battery_ids"]) == 2 for g in res["groups"])
 
 
 def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_figures(registry, tmp_path, capsys):
