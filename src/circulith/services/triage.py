@@ -258,7 +258,7 @@ def grade_units(frame: pd.DataFrame, *, application: str | None = None, as_of: d
         merged[col] = merged[col].where(merged[col].astype(bool), None)
     if "soh_source" not in merged:
         merged["soh_source"] = "bms"
-    columns = {}
+    columns: dict[str, list[object]] = {}
     for c in GRADE_COLUMNS:
         if c not in merged:
             columns[c] = [None] * n
