@@ -35,6 +35,15 @@ def test_consignment_on_each_backend(engine: Engine) -> None:
     module = next(u for u in graded.units if u.level == "module")
     assert passport_document(engine, module.battery_id)[0].dynamic.soh_pct.value == round(module.soh_pct, 2)
     fit = pd.DataFrame([u.model_dump() for u in graded.units if u.level == "module"])
+    # A pack still recorded in service, handed over as it is: received, then graded (collected first).
+    with transaction(engine) as s:
+        used = s.execute(select(Battery.battery_id).where(Battery.level == "pack", Battery.lifecycle_state ==
+                                                          "in_service").limit(1)).scalar_one()
+    held = receive(engine, who, [used])
+    assert held.received == [used]
+    out = grade_registry(engine, who, identifiers=[used])
+    assert out.graded_packs == 1
+    assert passport_document(engine, used)[1]["lifecycle_state"] in ("evaluated", "quarantined")
     res = regroup_modules(engine, who, fit, units_per_group=2, record=True)
     assert all(g.modules == 2 for g in res.groups)
     assert verify(engine).ok

@@ -48,6 +48,9 @@ AWAITING_EVALUATION = ("removed", "collected")
 TRIAGE_ROLES = frozenset({Role.OPERATOR, Role.RECYCLER, Role.DISMANTLER, Role.REUSE_INTEGRATOR})
 """Who grades the registry: the operator (every pack), and the holders of the packs (their custody)."""
 NOT_GRADABLE = ("second_life", "shredded", "recycled", "dismantled")
+HELD_BEFORE_COLLECTION = ("manufactured", "on_market", "in_service")
+"""States of a pack named for grading (by consignment or identifier) that its holder has not recorded as
+collected: grading records ``collected`` first (the holder has it out of service, for evaluation)."""
 """Units skipped inside a graded pack: repurposed into a successor, or no longer a unit."""
 
 
@@ -290,8 +293,8 @@ def _selection(engine: Engine, principal: Principal, *, consignment_id: str | No
                     wanted.append(get_battery(session, ident).battery_id)
                 except InvalidInput as exc:
                     raise InvalidInput(Problem(k, "identifier", exc.problems[0].reason, ident)) from None
-            ids = select_pack_ids(session, states=GRADABLE_STATES, custodian_org_id=custodian, chemistry=chemistry,
-                                  battery_ids=list(dict.fromkeys(wanted)), limit=limit)
+            ids = select_pack_ids(session, states=GRADABLE_STATES + HELD_BEFORE_COLLECTION, custodian_org_id=custodian,
+                                  chemistry=chemistry, battery_ids=list(dict.fromkeys(wanted)), limit=limit)
             if identifiers and not ids:
                 raise InvalidInput(Problem(None, "identifiers", "none of these is a pack you hold in a gradable state "
                                            f"({', '.join(GRADABLE_STATES)})"))
@@ -430,9 +433,10 @@ def record_grades(engine: Engine, principal: Principal, units: list[UnitGrade], 
     events: list[LedgerEvent] = []
     ms = dt.timedelta(milliseconds=1)
     for u in units:
-        if u.level != "pack" and u.lifecycle_state in ("manufactured", "on_market", "in_service"):
+        if u.lifecycle_state in HELD_BEFORE_COLLECTION:
+            why = {"with_parent": u.pack_battery_id} if u.level != "pack" else {"reason": "held for evaluation"}
             events.append(LedgerEvent(battery_id=u.battery_id, kind=EventKind.COLLECTED, occurred_at=at,
-                                      actor_org_id=actor, payload={"with_parent": u.pack_battery_id}))
+                                      actor_org_id=actor, payload=why))
         tested = {"method": u.soh_source, "soh_pct": round(u.soh_pct, 2), "soh_low_pct": round(u.soh_low_pct, 2),
                   "soh_high_pct": round(u.soh_high_pct, 2)}
         if u.resistance_growth_pct is not None:
