@@ -20,7 +20,7 @@ from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.passport.examples import example_passport
 from circulith.recovery.pricing import price_fleet
 from circulith.services.demo import build_demo
-from circulith.services.intake import receive
+from circulith.services.intake import principal_for_org, receive
 from circulith.services.registry import passport_document, verify
 from circulith.services.triage import grade_registry
 from circulith.store.database import create_db_engine, transaction
@@ -70,7 +70,7 @@ def test_a_truck_is_received_flagged_graded_and_priced(yard, tmp_path, capsys):
         passports = [get_passport(s, bid) for bid in truck["battery_id"]]
     codes = [p.battery_id for p in passports[:6]] + [passports[6].identifiers[0], passports[7].passport_id,
                                                      orphan.identifiers[0]]
-    report = receive(engine, codes, org_id=RECYCLER, site_id="REC-HYDROLUX:intake")
+    report = receive(engine, principal_for_org(engine, RECYCLER), codes, site_id="REC-HYDROLUX:intake")
     assert len(report.received) == 9
     for bid in [*truck["battery_id"], orphan.battery_id]:
         _, state = passport_document(engine, bid)
@@ -80,16 +80,16 @@ def test_a_truck_is_received_flagged_graded_and_priced(yard, tmp_path, capsys):
     assert any("traceability" in r for r in report.flags[orphan.battery_id])
     assert sum(1 for reasons in report.flags.values() if any("thermal" in r for r in reasons)) == 2
 
-    graded = grade_registry(engine, custodian_org_id=RECYCLER)
-    grades = {p["battery_id"]: p for p in graded["packs"]}
+    graded = grade_registry(engine, principal_for_org(engine, RECYCLER), custodian_org_id=RECYCLER)
+    grades = {p.battery_id: p.model_dump() for p in graded.packs}
     assert {*truck["battery_id"], orphan.battery_id} <= set(grades)  # with the intake already on site
     for bid in thermal:
         assert grades[bid]["grade"] == "quarantine", grades[bid]["explanation"]
     assert grades[orphan.battery_id]["grade"] != "reuse"
-    for p in graded["packs"]:
-        assert p["explanation"] and p["rule_id"]
+    for p in graded.packs:
+        assert p.explanation and p.rule_id
 
-    to_recycle = [p for p in graded["packs"] if p["grade"] in ("recycle", "quarantine")]
+    to_recycle = [p.model_dump() for p in graded.packs if p.grade in ("recycle", "quarantine")]
     offers = price_fleet(pd.DataFrame({"battery_id": [p["battery_id"] for p in to_recycle],
                                        "chemistry": [p["chemistry"] for p in to_recycle], "form": "pack",
                                        "energy_kwh": [p["rated_energy_kwh"] for p in to_recycle]}),
@@ -111,7 +111,7 @@ def test_an_unreadable_code_rejects_the_whole_consignment(yard):
     engine, truck, _ = yard
     codes = [truck["battery_id"].iloc[0], "0ABPE0110000000000000000", "https://id.gs1.org/01/04012345000019/21/X"]
     with pytest.raises(InvalidInput) as info:
-        receive(engine, codes, org_id=RECYCLER)
+        receive(engine, principal_for_org(engine, RECYCLER), codes)
     assert {p.row for p in info.value.problems} == {2, 3}
     _, state = passport_document(engine, truck["battery_id"].iloc[0])
     assert state["custodian_org_id"] != RECYCLER

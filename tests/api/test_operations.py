@@ -44,7 +44,8 @@ def test_triage_preview_writes_nothing_then_dismantler_grades_only_its_custody(c
     assert out["scope"] == "DIS-KREIS" and out["recorded"] is True
     assert {p["battery_id"] for p in out["packs"]} == {scenario.custody}
     assert all(p["custodian_org_id"] == "DIS-KREIS" for p in out["packs"])
-    assert out["events_written"] == 2  # tested + graded
+    # tested + graded on the pack; collected (tracked only through the pack) + tested + graded on each module
+    assert out["events_written"] > 2 and (out["events_written"] - 2) % 3 == 0
     grade = out["packs"][0]["grade"]
     assert grade in ("reuse", "repurpose", "recycle", "quarantine") and out["packs"][0]["explanation"]
     # The graded event is in the battery's history, and the overview counts it in the dismantler's scope.

@@ -31,8 +31,8 @@ def test_grade_bms_summary_and_inspection(tmp_path):
     res = run("grade", str(bms), str(insp), "--as-of", "2026-01-01", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert len(out["batteries"]) == 40 and out["rules_version"] == "1.0.0"
-    first = out["batteries"][0]
+    assert len(out["units"]) == 40 and out["rules_version"] == "1.0.0"
+    first = out["units"][0]
     assert first["grade"] == "quarantine" and "Q2-physical" in first["rules_fired"]
     assert "Q6-self-discharge" in first["rules_fired"]  # 300 mV over 7 days = 43 mV/day
     assert out["parents"] and all("weakest series string" in p["explanation"] for p in out["parents"])
@@ -58,20 +58,28 @@ def test_fit_estimate_grade_with_pulses(tmp_path, pulse_20ah_two_widths):
     bms.to_csv(bp, index=False)
     res = run("grade", str(bp), str(p), "--json", "--as-of", "2026-01-01")
     assert res.exit_code == 0, res.output
-    graded = json.loads(res.stdout)["batteries"]
+    graded = json.loads(res.stdout)["units"]
     assert all("(pulse)" in b["explanation"] for b in graded)
 
 
 def test_regroup_json(tmp_path):
     fleet = make_fleet(64, seed=4, unsafe_fraction=0.0)
     p = tmp_path / "units.csv"
+    # Without a registry, the module voltage must be in the file: never a cell voltage in its place.
     fleet.to_csv(p, index=False)
-    res = run("regroup", str(p), "--units-per-group", "4", "--json")
+    res = run("regroup", str(p), "--no-registry", "--json")
+    assert res.exit_code != 0 and "nominal_voltage_v" in str(res.exception)
+    fleet.assign(nominal_voltage_v=51.2).to_csv(p, index=False)
+    res = run("regroup", str(p), "--units-per-group", "4", "--no-registry", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     used = [b for g in out["groups"] for b in g["battery_ids"]]
     assert len(used) + len(out["leftovers"]) == 64
+    assert all(len(g["battery_ids"]) == 4 for g in out["groups"])
     assert out["usable_energy_kwh"] > 0
+    g = out["groups"][0]
+    assert g["nominal_voltage_v"] == 4 * 51.2
+    assert g["usable_energy_kwh"] == round(g["min_capacity_ah"] * 4 * 51.2 * 0.8 / 1000, 3)  # DoD 0.8 (rules file)
 
 
 def test_bad_input_is_a_circulith_error(tmp_path):

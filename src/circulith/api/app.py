@@ -26,11 +26,13 @@ def install_api(app: FastAPI) -> None:
     from circulith.api.routes_ledger import router as ledger_router
     from circulith.api.routes_recovery import router as recovery_router
     from circulith.api.routes_reference import router as reference
+    from circulith.api.routes_triage import router as triage_routes
 
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(jobs)
     app.include_router(reference)
     app.include_router(recovery_router)  # before the catch-all /passports/{id}
+    app.include_router(triage_routes)
     app.include_router(router)
     app.include_router(formats_router)
     app.include_router(ledger_router)

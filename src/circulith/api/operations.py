@@ -1,5 +1,5 @@
-"""API routes of the operations: triage, forecast, capacity, network (recovery and compliance:
-:mod:`circulith.api.routes_recovery`; jobs: :mod:`circulith.api.routes_jobs`).
+"""API routes of the operations: forecast, capacity, network (triage: :mod:`circulith.api.routes_triage`;
+recovery and compliance: :mod:`circulith.api.routes_recovery`; jobs: :mod:`circulith.api.routes_jobs`).
 
 Routes parse and format; :mod:`circulith.services.platform` decides who may do what.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from circulith.api import schemas as s
-from circulith.api.deps import CurrentPrincipal, engine_of, run
+from circulith.api.deps import CurrentPrincipal
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.services import platform as svc
 
@@ -19,25 +19,6 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Stream = Literal["eol", "eol_damaged", "feedstock", "first_life_exit", "production_scrap", "second_life_entry"]
 Metric = Literal["co_t", "gwh", "li_t", "mn_t", "ni_t", "tonnes", "units", "value_musd"]
-
-
-# ---------------------------------------------------------------- triage
-
-
-@router.post("/triage/grade", response_model=s.TriageGradeOut, tags=["triage"])
-def triage_grade(request: Request, principal: CurrentPrincipal, body: s.TriageGradeIn) -> dict:
-    """Grade packs awaiting evaluation (operator: all; dismantlers and recyclers: their custody).
-
-    Records ``tested`` and ``graded`` events unless ``preview``; regroups modules fit for second life.
-    """
-    return svc.triage_grade(engine_of(request), principal, record=not body.preview, chemistry=body.chemistry,
-                            application=body.application, limit=body.limit)
-
-
-@router.get("/triage/overview", response_model=s.TriageOverviewOut, tags=["triage"])
-def triage_overview(request: Request, principal: CurrentPrincipal) -> dict:
-    """Grade mix, SOH distribution and regrouped packs from the latest graded events in your scope."""
-    return run(request, svc.triage_overview, principal)
 
 
 # ---------------------------------------------------------------- planning

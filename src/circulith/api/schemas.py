@@ -202,94 +202,17 @@ class LoginIn(_In):
 
 
 
-# ---------------------------------------------------------------- operations: triage, recovery, planning, jobs
+# ---------------------------------------------------------------- operations: recovery, planning, jobs
 
 Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
 Form = Literal["cell", "module", "pack", "black_mass"]
 
 
-class TriageGradeIn(_In):
-    """Grade the packs awaiting evaluation that you may grade (your custody; the operator: all)."""
-
-    chemistry: Chemistry | None = None
-    application: str | None = Field(None, max_length=40, description="Second-life application (default: per chemistry).")
-    limit: int | None = Field(None, ge=1, le=100_000, description="Grade at most this many packs.")
-    preview: bool = Field(False, description="Grade without recording events (read scope suffices).")
 
 
-class TriagePack(BaseModel):
-    """One pack's grade."""
-
-    battery_id: str
-    chemistry: str | None = None
-    grade: str | None = None
-    application: str | None = None
-    rule_id: str | None = None
-    clause: str | None = None
-    soh_pct: float | None = None
-    soh_low_pct: float | None = None
-    soh_high_pct: float | None = None
-    further_test: str | None = None
-    explanation: str | None = None
-    custodian_org_id: str | None = None
 
 
-class RegroupSummary(BaseModel):
-    """Regrouped second-life packs of one chemistry and application."""
 
-    groups: int
-    usable_energy_kwh: float
-    leftovers: int
-
-
-class TriageGradeOut(BaseModel):
-    """What grading did."""
-
-    recorded: bool
-    scope: str
-    rules_version: str
-    graded_packs: int
-    counts: dict[str, dict[str, int]]
-    events_written: int
-    regroup: dict[str, RegroupSummary]
-    packs: list[TriagePack]
-    packs_truncated: bool
-
-
-class GradedPack(BaseModel):
-    """A pack's latest grade (from its ``graded`` event)."""
-
-    battery_id: str
-    chemistry: str
-    graded_at: str
-    grade: str
-    application: str | None = None
-    rule_id: str | None = None
-    soh_pct: float | None = None
-    pack_decision: str | None = None
-    explanation: str | None = None
-
-
-class RegroupedPack(BaseModel):
-    """One regrouped second-life pack."""
-
-    group: str
-    chemistry: str
-    application: str
-    modules: int
-    capacity_spread_pct: float
-    usable_energy_kwh: float
-
-
-class TriageOverviewOut(BaseModel):
-    """Retirements and triage in the caller's scope."""
-
-    graded_packs: int
-    grades: dict[str, int]
-    soh_pct_bins: dict[str, int]
-    packs: list[GradedPack]
-    regrouped: list[RegroupedPack]
-    fit_modules: int
 
 
 class ForecastRow(BaseModel):

@@ -39,6 +39,7 @@ def _register() -> None:
     """Attach the command groups. Imported lazily so that ``--help`` stays fast."""
     from circulith.cli import (
         compliance_commands,
+        intake_commands,
         ledger_commands,
         measurement_commands,
         organisation_commands,
@@ -53,6 +54,7 @@ def _register() -> None:
     registry_commands.register(app)
     app.add_typer(organisation_commands.app, name="org")
     ledger_commands.register(app)  # after the registry's: its "ledger" group replaces the older one
+    intake_commands.register(app)
     serve_commands.register(app)
     triage_commands.app.command("read")(measurement_commands.read)
     app.add_typer(triage_commands.app, name="triage")

@@ -251,31 +251,6 @@ def passport_successor(
                       f"{new.predecessor_passport_id}, status {new.status}")
 
 
-def receive(
-    identifiers: Annotated[list[str] | None, typer.Argument(help="Scanned or typed identifiers (any scheme).")] = None,
-    org: Annotated[str, typer.Option("--org", help="Receiving organisation (becomes the custodian).")] = "",
-    site: Annotated[str | None, typer.Option("--site", help="Receiving site.")] = None,
-    from_file: Annotated[Path | None, typer.Option("--from", help="File with one identifier per line.")] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Record receipt of a consignment (custody moves to --org) and flag what must be handled apart."""
-    from circulith.errors import InvalidInput
-    from circulith.services.intake import receive as receive_consignment
-
-    idents = list(identifiers or [])
-    if from_file:
-        idents += [line.strip() for line in from_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not idents or not org:
-        raise InvalidInput("give identifiers (or --from FILE) and --org")
-    report = receive_consignment(_engine(), idents, org_id=org, site_id=site)
-    if json_out:
-        emit_json(report.as_dict())
-        return
-    console.print(f"received {len(report.received)} batteries ({len(report.already_held)} already held by {org})")
-    for bid, reasons in report.flags.items():
-        console.print(f"[yellow]![/] {bid}: {'; '.join(reasons)}", highlight=False)
-
-
 @fleet_app.command("summary")
 def fleet_summary(
     level: Annotated[str, typer.Option("--level", help="pack, module or cell.")] = "pack",
@@ -390,4 +365,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(passport_app, name="passport")
     app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
-    app.command("receive")(receive)

@@ -7,28 +7,22 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
+from sqlalchemy import Engine
 
-from circulith.cli.common import console, emit_json
+from circulith.auth.policy import Principal
+from circulith.cli.common import console, emit_json, state
 from circulith.errors import InvalidInput, Problem
-from circulith.reference.chemistries import chemistry_table
+from circulith.services.triage import GradingResult
 from circulith.triage import pulse_model
-from circulith.triage.grading import aggregate_parents, grade_frame
 from circulith.triage.readers.read_pulse_tables import read_pulse_tables
-from circulith.triage.readers.read_records import merge_inspection, read_bms_summary, read_inspection
-from circulith.triage.regroup import regroup as regroup_units
-from circulith.triage.rules import load_rules
+from circulith.triage.readers.read_records import read_bms_summary
 
 app = typer.Typer(help="Triage retired batteries: SOH from pulses, grades with reasons, regrouping.",
                   no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.replace({np.nan: None}).to_dict(orient="records")
 
 
 @app.command()
@@ -63,143 +57,211 @@ def estimate(tables: Annotated[list[Path], typer.Argument(help="Pulse tables (.x
                           f" ({e.n_rows_used} rows)")
 
 
-def _classify(path: Path) -> str:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return "pulse"
-    head = pd.read_parquet(path).head(0) if path.suffix.lower() == ".parquet" else pd.read_csv(path, nrows=0)
-    cols = set(head.columns)
-    if "U1" in cols and "cell_id" in cols:
-        return "pulse"
-    if "soh_pct" in cols:
-        return "bms"
-    if "battery_id" in cols:
-        return "inspection"
-    raise InvalidInput("not a BMS summary (battery_id, soh_pct...), inspection (battery_id, swelling...) "
-                       "or pulse table (cell_id, U1...)", source=str(path))
+def _table(path: Path) -> pd.DataFrame:
+    """A grade output (JSON ``{"units": [...]}`` or CSV) or any table of units."""
+    import json
+
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInput(Problem(None, "", f"not a readable JSON grade output ({exc})"), source=str(path)) from None
+        rows = data.get("units", data.get("batteries")) if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise InvalidInput(Problem(None, "units", "expected a list of units"), source=str(path))
+        return pd.DataFrame(rows)
+    return read_bms_summary(path)
 
 
-def grade_inputs(paths: list[Path], *, application: str | None = None, as_of: date | None = None,
-                 model_path: Path | None = None, rules_path: Path | None = None) -> dict:
-    """Read BMS summaries, inspection records and pulse tables; grade; aggregate parents.
+def _engine() -> Engine:
+    from circulith.store.database import create_db_engine
 
-    Pulse-table estimates replace ``soh_pct`` / interval of the battery whose ``battery_id`` equals
-    the ``cell_id`` (``soh_source = 'pulse'``).
-    """
-    kinds = {p: _classify(p) for p in paths}
-    bms = [read_bms_summary(p) for p, k in kinds.items() if k == "bms"]
-    if not bms:
-        raise InvalidInput("grade needs at least one BMS-summary file (battery_id, soh_pct, ...)")
-    frame = pd.concat(bms, ignore_index=True)
-    for p, k in kinds.items():
-        if k == "inspection":
-            frame = merge_inspection(frame, read_inspection(p))
-    pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
-    if pulse_paths:
-        m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
-        est = pd.DataFrame([asdict(e) for e in pulse_model.estimate(read_pulse_tables(pulse_paths), m)])
-        unknown = set(est["cell_id"]) - set(frame["battery_id"])
-        if unknown:
-            raise InvalidInput([Problem(None, "cell_id", "pulse estimate for a battery not in the BMS summary", c)
-                                for c in sorted(unknown)[:20]])
-        est = est.set_index("cell_id")
-        hit = frame["battery_id"].isin(est.index)
-        ids = frame.loc[hit, "battery_id"]
-        for col in ["soh_pct", "soh_low_pct", "soh_high_pct"]:
-            if col not in frame:
-                frame[col] = np.nan
-            frame.loc[hit, col] = est.loc[ids, col].to_numpy()
-        frame["soh_source"] = frame.get("soh_source", pd.Series("bms", index=frame.index)).astype(object)
-        frame.loc[hit, "soh_source"] = "pulse"
-    rules = load_rules(rules_path)
-    results = grade_frame(frame, application=application, rules=rules, as_of=as_of)
-    parents = aggregate_parents(results)
-    counts = results["grade"].value_counts().to_dict()
-    return {"rules_version": rules["version"], "counts": counts, "batteries": _records(results),
-            "parents": _records(parents)}
+    return create_db_engine(state.database_url())
+
+
+AsOpt = Annotated[str | None, typer.Option("--as", help="Organisation the command acts as (default: the registry "
+                                           "operator).")]
+
+
+def _print_grades(out: GradingResult) -> None:
+    for p in out.packs:
+        console.print(f"{p.battery_id}: {p.explanation} [{p.decided_by}: {p.decision}]", highlight=False)
+    console.print(f"graded {out.graded_packs} packs ({out.graded_units} units): {out.counts}; "
+                  f"{out.events_written} ledger events written", highlight=False)
+    for key, g in out.regroup.items():
+        console.print(f"fit for regrouping {key}: {g.groups} second-life packs, {g.usable_energy_kwh} kWh usable, "
+                      f"{g.leftovers} leftover modules", highlight=False)
 
 
 @app.command()
-def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary CSV, inspection CSV, pulse tables.")]
+def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary CSV, inspection CSV, pulse tables "
+                                                             "(with --from-registry: inspection and pulse files only).")]
           = None,
           application: Annotated[str | None, typer.Option(help="stationary_storage, low_speed_vehicle or ups.")] = None,
           as_of: Annotated[str | None, typer.Option(help="Grading date YYYY-MM-DD (default today).")] = None,
           model: Annotated[Path | None, typer.Option("--model", help="Pulse model (default shipped).")] = None,
           rules: Annotated[Path | None, typer.Option("--rules", help="Rules TOML (default shipped v1).")] = None,
-          from_registry: Annotated[bool, typer.Option("--from-registry", help="Grade the registry's packs awaiting "
-                                                      "evaluation (removed or collected) and record the results.")]
-          = False,
+          from_registry: Annotated[bool, typer.Option("--from-registry", help="Grade what you hold in the registry: "
+                                                      "by --consignment, --id or filter (default: packs awaiting "
+                                                      "evaluation).")] = False,
+          consignment: Annotated[str | None, typer.Option("--consignment", help="Grade this received consignment.")]
+          = None,
+          ids: Annotated[list[str] | None, typer.Option("--id", help="Grade these packs (repeatable).")] = None,
           chemistry: Annotated[str | None, typer.Option(help="--from-registry filter: chemistry code.")] = None,
           custodian: Annotated[str | None, typer.Option(help="--from-registry filter: custodian organisation.")] = None,
           limit: Annotated[int | None, typer.Option(help="--from-registry: grade at most this many packs.")] = None,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="--from-registry: grade without writing events.")]
           = False,
+          record: Annotated[bool, typer.Option("--record", help="Files: record the grades on the registry's passports "
+                                               "(every unit must be in the registry).")] = False,
+          out: Annotated[Path | None, typer.Option("--out", help="Also write the grade rows (.csv or .json); they feed "
+                                                   "triage regroup, recovery price and passport successor.")] = None,
+          acting: AsOpt = None,
           json_: JsonOpt = False) -> None:
-    """Grade every battery (reuse / repurpose / recycle / quarantine) with its explanation."""
+    """Grade every unit (reuse / repurpose / recycle / quarantine) with the rule that decided at each level.
+
+    Every grade (from the registry or from files naming registry batteries) is recorded as tested and
+    graded events on the pack and its modules and cells, unless --dry-run.
+    """
+    from circulith.services.intake import principal_for_org
+    from circulith.services.triage import grade_file_units, grade_registry, write_grades
+
     day = date.fromisoformat(as_of) if as_of else None
-    if from_registry:
-        if inputs:
-            raise InvalidInput("give input files or --from-registry, not both")
-        _grade_registry(application=application, as_of=day, chemistry=chemistry, custodian=custodian, limit=limit,
-                        record=not dry_run, json_=json_)
-        return
-    if not inputs:
-        raise InvalidInput("grade needs input files (BMS summary, inspection, pulse tables) or --from-registry")
-    out = grade_inputs(list(inputs), application=application, as_of=day, model_path=model, rules_path=rules)
+    registry = from_registry or bool(consignment) or bool(ids)
+    if registry:
+        reg = _engine()
+        if inputs and any(p.suffix.lower() == ".csv" and _is_bms(p) for p in inputs):
+            raise InvalidInput("give a BMS-summary file or --from-registry, not both (measurement files may be added)")
+        result = grade_registry(reg, principal_for_org(reg, acting), consignment_id=consignment,
+                                identifiers=list(ids or []) or None, chemistry=chemistry, custodian_org_id=custodian,
+                                limit=limit, application=application, as_of=day, measurements=list(inputs or []),
+                                model_path=model, record=not dry_run)
+    else:
+        if not inputs:
+            raise InvalidInput("grade needs input files (BMS summary, inspection, pulse tables) or --from-registry")
+        engine = _engine() if record and not dry_run else None
+        principal = principal_for_org(engine, acting) if engine is not None else _nobody()
+        result = grade_file_units(engine, principal, list(inputs), application=application, as_of=day,
+                                  model_path=model, rules_path=rules, record=engine is not None)
+    if out:
+        write_grades(result.units, out)
     if json_:
-        emit_json(out)
-        return
-    for b in out["batteries"]:
-        console.print(f"{b['battery_id']}: {b['explanation']}", highlight=False)
-    for p in out["parents"]:
-        console.print(f"{p['battery_id']} (parent): {p['explanation']}", highlight=False)
+        emit_json(result)
+    else:
+        _print_grades(result)
 
 
-def _grade_registry(*, application: str | None, as_of: date | None, chemistry: str | None, custodian: str | None,
-                    limit: int | None, record: bool, json_: bool) -> None:
-    from circulith.cli.common import state
-    from circulith.services.triage import grade_registry
-    from circulith.store.database import create_db_engine
+def _is_bms(path: Path) -> bool:
+    try:
+        return "soh_pct" in pd.read_csv(path, nrows=0).columns
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
 
-    out = grade_registry(create_db_engine(state.database_url()), application=application, as_of=as_of,
-                         chemistry=chemistry, custodian_org_id=custodian, limit=limit, record=record)
-    if json_:
-        emit_json(out)
-        return
-    for p in out["packs"]:
-        console.print(f"{p['battery_id']}: {p['explanation']}", highlight=False)
-    console.print(f"graded {out['graded_packs']} packs: {out['counts']}; {out['events_written']} ledger events written")
-    for key, g in out["regroup"].items():
-        console.print(f"regrouped {key}: {g['groups']} second-life packs, {g['usable_energy_kwh']} kWh usable, "
-                      f"{g['leftovers']} leftover modules")
+
+def _nobody() -> Principal:
+    """A principal that records nothing (grading files with --dry-run needs no registry)."""
+    return Principal()
+
+
+@app.command("export-bms")
+def export_bms(out: Annotated[Path, typer.Option("--out", help="CSV to write (BMS-summary schema).")],
+               consignment: Annotated[str | None, typer.Option("--consignment", help="Units of this consignment.")]
+               = None,
+               ids: Annotated[list[str] | None, typer.Option("--id", help="These packs (repeatable).")] = None,
+               chemistry: Annotated[str | None, typer.Option(help="Filter: chemistry code.")] = None,
+               custodian: Annotated[str | None, typer.Option(help="Filter: custodian organisation.")] = None,
+               limit: Annotated[int | None, typer.Option(help="At most this many packs.")] = None,
+               acting: AsOpt = None) -> None:
+    """Write the BMS summaries the registry holds (packs, modules, cells) as the CSV ``triage grade`` reads."""
+    from circulith.services.intake import principal_for_org
+    from circulith.services.triage import export_bms as export
+
+    engine = _engine()
+    frame = export(engine, principal_for_org(engine, acting), consignment_id=consignment,
+                   identifiers=list(ids or []) or None, chemistry=chemistry, custodian_org_id=custodian, limit=limit)
+    frame.to_csv(out, index=False)
+    console.print(f"wrote {len(frame)} rows to {out}", highlight=False)
 
 
 @app.command()
-def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV of units (graded or BMS summary).")],
+def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade output (.json or .csv) or any table "
+                                                  "of modules with battery_id.")],
             application: Annotated[str, typer.Option(help="Application whose limits apply.")] = "stationary_storage",
-            units_per_group: Annotated[int, typer.Option(help="Units in series per group.")] = 4,
+            units_per_group: Annotated[int, typer.Option(help="Modules in series per group.")] = 4,
+            record: Annotated[bool, typer.Option("--record", help="Register each group as a second-life pack with "
+                                                 "successor passports of its modules (Art. 77(7)).")] = False,
+            no_registry: Annotated[bool, typer.Option("--no-registry", help="Use only the file's figures "
+                                                      "(nominal_voltage_v and capacity_ah required).")] = False,
+            operator_name: Annotated[str | None, typer.Option("--operator-name", help="Name of the integrator.")]
+            = None,
+            acting: AsOpt = None,
             json_: JsonOpt = False) -> None:
-    """Match units into second-life groups; report groups, usable energy and leftovers.
+    """Match modules into second-life packs from their passports; report groups, usable energy and leftovers.
 
-    INPUT needs ``battery_id`` and either ``capacity_ah`` or ``rated_capacity_ah`` + ``soh_pct``;
-    ``nominal_voltage_v`` or ``chemistry``; optional ``resistance_ohm`` and ``grade``.
+    Module voltage and capacity come from the modules' passports (the file's ``nominal_voltage_v``,
+    ``capacity_ah`` or ``soh_pct`` override them); a module whose voltage is unknown is refused.
     """
-    units = read_bms_summary(input_)
-    if "capacity_ah" not in units:
-        if not {"rated_capacity_ah", "soh_pct"} <= set(units.columns):
-            raise InvalidInput("needs capacity_ah, or rated_capacity_ah and soh_pct", source=str(input_))
-        units["capacity_ah"] = units["rated_capacity_ah"] * units["soh_pct"] / 100.0
-    if "nominal_voltage_v" not in units:
-        if "chemistry" not in units:
-            raise InvalidInput("needs nominal_voltage_v or chemistry", source=str(input_))
-        chem = chemistry_table()["cell_nominal_voltage_v"]
-        units["nominal_voltage_v"] = units["chemistry"].map(chem)
-        if units["nominal_voltage_v"].isna().any():
-            raise InvalidInput("unknown chemistry code", source=str(input_))
-    res = regroup_units(units, application=application, units_per_group=units_per_group)
-    out = {"application": res.application, "groups": res.groups, "leftovers": res.leftovers,
-           "usable_energy_kwh": res.usable_energy_kwh}
-    if json_:
-        emit_json(out)
+    from circulith.services.intake import principal_for_org
+    from circulith.services.regroup import regroup_modules, regroup_table
+
+    units = _table(input_)
+    if no_registry:
+        if "capacity_ah" not in units:
+            if not {"rated_capacity_ah", "soh_pct"} <= set(units.columns):
+                raise InvalidInput("needs capacity_ah, or rated_capacity_ah and soh_pct", source=str(input_))
+            units["capacity_ah"] = units["rated_capacity_ah"] * units["soh_pct"] / 100.0
+        res = regroup_table(units, application=application, units_per_group=units_per_group)
     else:
-        console.print(f"{len(res.groups)} groups, {res.usable_energy_kwh:.2f} kWh usable, "
-                      f"{len(res.leftovers)} leftovers")
+        engine = _engine()
+        res = regroup_modules(engine, principal_for_org(engine, acting), units, application=application,
+                              units_per_group=units_per_group, record=record, operator_name=operator_name)
+    if json_:
+        emit_json(res)
+        return
+    console.print(f"{len(res.groups)} groups of {units_per_group}, {res.usable_energy_kwh:.2f} kWh usable, "
+                  f"{len(res.leftovers)} leftovers" + (f"; {res.passports_registered} passports registered"
+                                                       if res.recorded else ""), highlight=False)
+    for g in res.groups:
+        console.print(f"  {g.group}: {', '.join(g.battery_ids)} -> {g.nominal_voltage_v:g} V, "
+                      f"{g.usable_energy_kwh:.2f} kWh" + (f" as {g.successor_battery_id}" if g.successor_battery_id
+                                                         else ""), highlight=False)
+
+
+@app.command()
+def offer(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade output (.json or .csv) or any table "
+                                                 "with battery_id (optional stated mass_kg, chemistry, form).")],
+          as_of: Annotated[str | None, typer.Option(help="Offer date YYYY-MM-DD (default today).")] = None,
+          max_price_age_days: Annotated[int | None, typer.Option(min=0, help="Warn when the newest price is older "
+                                                                 "(default 90, offer_checks.toml).")] = None,
+          prices: Annotated[Path | None, typer.Option("--prices", help="Current price file (columns of prices.csv) "
+                                                      "added to the shipped prices.")] = None,
+          logistics_usd_per_kg: Annotated[float, typer.Option(min=0.0, help="Collection and transport [USD/kg].")]
+          = 0.0,
+          margin: Annotated[float, typer.Option(min=0.0, max=0.99, help="Recycler's margin, fraction of revenue.")]
+          = 0.0,
+          acting: AsOpt = None,
+          json_: JsonOpt = False) -> None:
+    """Line-by-line recycling offer for the batteries graded recycle or quarantine, handling costs deducted."""
+    from circulith.services.intake import principal_for_org
+    from circulith.services.offers import load_price_file, recycling_offer
+
+    engine = _engine()
+    res = recycling_offer(engine, principal_for_org(engine, acting), _table(input_),
+                          as_of=date.fromisoformat(as_of) if as_of else None, max_price_age_days=max_price_age_days,
+                          prices=load_price_file(prices) if prices else None,
+                          logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin)
+    if json_:
+        emit_json(res)
+        return
+    for w in res.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for line in res.lines:
+        console.print(f"{line.battery_id} ({line.chemistry} {line.form}, {line.mass_kg:g} kg, {line.damage_state}): "
+                      f"{line.best_route} revenue {line.revenue_usd:,.2f} - processing {line.processing_cost_usd:,.2f}"
+                      f" - logistics {line.logistics_usd:,.2f} - margin {line.margin_usd:,.2f} - handling "
+                      f"{line.handling_usd:,.2f} = {line.offer_usd:,.2f} USD", highlight=False)
+        for h in line.handling:
+            console.print(f"    {h.item}: {h.quantity:g} x {h.rate:g} {h.unit} = {h.cost_usd:,.2f} USD",
+                          highlight=False)
+    console.print(f"total offer {res.offer_usd_total:,.2f} USD (handling {res.handling_usd_total:,.2f} USD)",
+                  highlight=False)

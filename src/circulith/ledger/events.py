@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     RECEIVED = "received"
     TESTED = "tested"
     GRADED = "graded"
+    QUARANTINED = "quarantined"
     REPURPOSED = "repurposed"
     REUSED = "reused"
     REMANUFACTURED = "remanufactured"

@@ -6,6 +6,14 @@ States follow the chain of custody of a battery::
         → second_life (repurposed / reused / remanufactured, back in service)
         → dismantled → shredded → recycled (terminal: its passport ceases, Art. 77(8))
 
+    any live state → quarantined (damaged or defective: thermal event, crash, abuse, no
+        traceability data) → discharged / dismantled / shredded under the damaged-battery rules
+
+A quarantined battery stays quarantined while it is tested, graded, shipped or received (its
+grade is recorded, it is never released to a second life); it leaves quarantine only towards
+recycling. A battery never placed on the market, or a module or cell tracked only through its
+pack, may be collected as waste straight from ``manufactured``.
+
 Events that record facts without moving the battery (BMS snapshots, repairs, shipping,
 discharge, lot records) keep the state. Anything not listed here is refused with
 :class:`~circulith.errors.TransitionRefused`, whose message names the battery, the event
@@ -34,12 +42,17 @@ class LifecycleState(StrEnum):
     DISMANTLED = "dismantled"
     SHREDDED = "shredded"
     RECYCLED = "recycled"
+    QUARANTINED = "quarantined"
 
 
 S = LifecycleState
 _LIVE = frozenset({S.MANUFACTURED, S.ON_MARKET, S.IN_SERVICE, S.REMOVED, S.COLLECTED, S.EVALUATED, S.SECOND_LIFE})
 _OUT_OF_SERVICE = frozenset({S.REMOVED, S.COLLECTED, S.EVALUATED})
 _IN_USE = frozenset({S.IN_SERVICE, S.SECOND_LIFE})
+_Q = frozenset({S.QUARANTINED})
+# Events that may happen to a quarantined battery without releasing it from quarantine.
+_HELD_IN_QUARANTINE = frozenset({EventKind.BMS_SNAPSHOT, EventKind.SHIPPED, EventKind.RECEIVED, EventKind.TESTED,
+                                 EventKind.GRADED, EventKind.DISCHARGED, EventKind.QUARANTINED})
 
 # kind -> (states it may happen in, state afterwards; None keeps the state)
 TRANSITIONS: dict[EventKind, tuple[frozenset[LifecycleState], LifecycleState | None]] = {
@@ -47,22 +60,23 @@ TRANSITIONS: dict[EventKind, tuple[frozenset[LifecycleState], LifecycleState | N
     EventKind.MANUFACTURED: (frozenset({S.MANUFACTURED}), None),
     EventKind.PLACED_ON_MARKET: (frozenset({S.MANUFACTURED}), S.ON_MARKET),
     EventKind.INSTALLED: (frozenset({S.MANUFACTURED, S.ON_MARKET}) | _OUT_OF_SERVICE, S.IN_SERVICE),
-    EventKind.BMS_SNAPSHOT: (_LIVE, None),
+    EventKind.BMS_SNAPSHOT: (_LIVE | _Q, None),
     EventKind.REPAIRED: (_IN_USE | _OUT_OF_SERVICE, None),
     EventKind.MODULE_REPLACED: (_IN_USE | _OUT_OF_SERVICE, None),
     EventKind.SWAPPED: (_IN_USE, None),
     EventKind.REMOVED: (_IN_USE, S.REMOVED),
-    EventKind.COLLECTED: (frozenset({S.ON_MARKET}) | _IN_USE | _OUT_OF_SERVICE, S.COLLECTED),
-    EventKind.SHIPPED: (_LIVE | {S.DISMANTLED}, None),
-    EventKind.RECEIVED: (_LIVE | {S.DISMANTLED}, None),
-    EventKind.TESTED: (_OUT_OF_SERVICE, S.EVALUATED),
-    EventKind.GRADED: (_OUT_OF_SERVICE, S.EVALUATED),
+    EventKind.COLLECTED: (frozenset({S.MANUFACTURED, S.ON_MARKET}) | _IN_USE | _OUT_OF_SERVICE, S.COLLECTED),
+    EventKind.SHIPPED: (_LIVE | {S.DISMANTLED} | _Q, None),
+    EventKind.RECEIVED: (_LIVE | {S.DISMANTLED} | _Q, None),
+    EventKind.TESTED: (_OUT_OF_SERVICE | _Q, S.EVALUATED),
+    EventKind.GRADED: (_OUT_OF_SERVICE | _Q, S.EVALUATED),
+    EventKind.QUARANTINED: (_LIVE | _Q, S.QUARANTINED),
     EventKind.REPURPOSED: (frozenset({S.EVALUATED}), S.SECOND_LIFE),
     EventKind.REUSED: (frozenset({S.EVALUATED}), S.SECOND_LIFE),
     EventKind.REMANUFACTURED: (frozenset({S.EVALUATED}), S.SECOND_LIFE),
-    EventKind.DISCHARGED: (_OUT_OF_SERVICE | {S.DISMANTLED}, None),
-    EventKind.DISMANTLED: (_OUT_OF_SERVICE, S.DISMANTLED),
-    EventKind.SHREDDED: (_OUT_OF_SERVICE | {S.DISMANTLED}, S.SHREDDED),
+    EventKind.DISCHARGED: (_OUT_OF_SERVICE | {S.DISMANTLED} | _Q, None),
+    EventKind.DISMANTLED: (_OUT_OF_SERVICE | _Q, S.DISMANTLED),
+    EventKind.SHREDDED: (_OUT_OF_SERVICE | {S.DISMANTLED} | _Q, S.SHREDDED),
     EventKind.BLACK_MASS_LOT_CREATED: (frozenset({S.SHREDDED}), None),
     EventKind.REFINED: (frozenset({S.SHREDDED}), None),
     EventKind.MATERIAL_OUTPUT: (frozenset({S.SHREDDED}), None),
@@ -116,4 +130,6 @@ def check_transition(battery_id: str, state: LifecycleState | None, kind: EventK
             names = ", ".join(sorted(s.value for s in allowed)) or "none"
             why = f"it is '{state.value}' (allowed only when {names})"
         raise TransitionRefused(f"battery {battery_id}: cannot record '{kind.value}' because {why}")
+    if state is S.QUARANTINED and kind in _HELD_IN_QUARANTINE:
+        return state
     return after or state

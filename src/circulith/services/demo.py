@@ -60,9 +60,10 @@ def main_job(engine: Engine, *, as_of: dt.date | None = None) -> dict[str, Any]:
        shipped prices (best route and offer per pack, totals by chemistry).
     3. The fleet summary after both.
     """
+    from circulith.services.intake import principal_for_org
     from circulith.services.triage import grade_registry
 
-    triage = grade_registry(engine, as_of=as_of)
+    triage = grade_registry(engine, principal_for_org(engine, None), as_of=as_of).model_dump(mode="json")
     valuation = _value_recycling_packs(triage["packs"], as_of)
     with transaction(engine) as session:
         fleet = fleet_summary(session)

@@ -1,113 +1,238 @@
-"""A truck arrives: resolve every scanned or typed identifier, record receipt and custody, flag risks.
+"""A truck arrives: a consignment is received, its identifiers resolved, custody moved, risks quarantined.
 
-Journey 1 of the scenarios: the analyst scans each QR code (or types the code from a damaged label);
-every identifier, in any accepted scheme, is resolved to its battery; ``received`` events move the
-custody to the receiving organisation in one transaction; and the BMS histories are screened for
-what must be handled apart before anything else happens: thermal events, accidents, abuse, and
-missing traceability data (IEC 63338 forbids cell reuse without it).
+Journey 1 of the scenarios: the analyst scans each QR code (or types the code from a damaged label,
+or loads the dismantler's list as text, CSV, JSON or Excel); every identifier, in any accepted
+scheme, is resolved to its battery. In one transaction, ``received`` events naming the consignment
+(its ID, the shipper, the receipt time, the expected count) move the custody of each pack **and of
+its modules and cells** to the receiving organisation; the BMS histories are screened
+(:func:`circulith.triage.safety.intake_flags`) and every battery that must be handled apart gets a
+``quarantined`` event with its reasons and the damaged-battery transport provision that follows
+(``transport_rules.csv``). A list longer or shorter than the expected count, an unreadable or unknown
+identifier, or a battery already repurposed or recycled is refused with its row and nothing is
+recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
+import hashlib
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from circulith.auth.errors import AccessDenied, NotAuthenticated
+from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.planning.reference_data import load_transport_rules
 from circulith.store.database import require_schema, transaction
-from circulith.store.fleet_queries import bms_summary_frame
 from circulith.store.ledger_store import append_events
+from circulith.store.models import Battery
+from circulith.store.platform_repo import get_organisation
 from circulith.store.registry import get_battery
+from circulith.store.triage_queries import descendants, ever_placed_on_market, grading_frame
+from circulith.triage.rules import load_rules
+from circulith.triage.safety import IntakeFlag, intake_flags, worst_damage_state
+
+RECEIVING_ROLES = frozenset({Role.OPERATOR, Role.DISMANTLER, Role.RECYCLER, Role.REUSE_INTEGRATOR, Role.REFINER})
+"""Who receives consignments of used batteries."""
+NOT_RECEIVABLE = {"second_life": "it is in its second life under a successor passport (receive the successor)",
+                  "shredded": "it is shredded", "recycled": "it is recycled (its passport has ceased)"}
 
 
-@dataclass
-class IntakeReport:
-    """What was received and what needs attention."""
+class FlagOut(BaseModel):
+    """One reason a received battery is handled apart."""
 
-    received: list[str] = field(default_factory=list)
-    already_held: list[str] = field(default_factory=list)
-    flags: dict[str, list[str]] = field(default_factory=dict)
+    code: str
+    reason: str
+    quarantine: bool
 
-    def as_dict(self) -> dict[str, Any]:
+
+class IntakeReport(BaseModel):
+    """What a consignment brought: received, already held, quarantined and why."""
+
+    consignment_id: str
+    receiver_org_id: str
+    shipper_org_id: str | None
+    received_at: dt.datetime
+    expected_count: int | None
+    listed: int = Field(description="Distinct batteries on the list.")
+    received: list[str]
+    already_held: list[str]
+    components_received: int = Field(description="Modules and cells whose custody moved with their pack.")
+    quarantined: list[str]
+    flags: dict[str, list[str]]
+    flag_detail: dict[str, list[FlagOut]]
+    handling: dict[str, str] = Field(description="Damaged-battery transport provision per quarantined pack.")
+    events_written: int
+
+    def as_dict(self) -> dict[str, object]:
         """Plain-data form for JSON output."""
-        return {"received": self.received, "already_held": self.already_held, "flags": self.flags}
+        return self.model_dump(mode="json")
+
+
+def principal_for_org(engine: Engine, org_id: str | None) -> Principal:
+    """The principal a local (CLI) run acts as: ``org_id`` with its registered role, or the registry operator."""
+    if not org_id:
+        return Principal(org_id="ORG-REGISTRY", role=Role.OPERATOR, scopes=ALL_SCOPES, via="cli")
+    with transaction(engine) as session:
+        org = get_organisation(session, org_id)
+        if org is None:
+            raise InvalidInput(Problem(None, "org", f"unknown organisation '{org_id}' (register it first)"))
+        return Principal(org_id=org.org_id, role=Role(org.role), scopes=ALL_SCOPES, via="cli")
+
+
+def require_role(principal: Principal, roles: frozenset[Role], what: str, *, write: bool = True) -> None:
+    """Refuse unless the principal is authenticated, holds the scope and one of ``roles``."""
+    if not principal.authenticated:
+        raise NotAuthenticated("log in or present an API key")
+    needed = Scope.WRITE if write else Scope.READ
+    if needed not in principal.scopes:
+        raise AccessDenied(f"this credential lacks the '{needed.value}' scope")
+    if principal.role not in roles:
+        raise AccessDenied(f"{what} is for {', '.join(sorted(r.value for r in roles))}")
+
+
+def damaged_handling(damage_state: str) -> str:
+    """The ADR/RID provision and packing for carrying batteries in a damage state to recycling."""
+    rules = load_transport_rules()
+    hit = rules[(rules["jurisdiction"] == "ADR/RID") & (rules["damage_state"] == damage_state)]
+    if hit.empty:
+        return ""
+    r = hit.iloc[0]
+    return f"{r['rule_id']}: {r['provision']}, packing {r['packing']}, not by {r['modes_forbidden']}"
+
+
+def consignment_key(receiver: str, shipper: str | None, at: dt.datetime, battery_ids: list[str]) -> str:
+    """A consignment ID derived from its content (the same list received again gets the same ID)."""
+    text = "|".join([receiver, shipper or "", at.isoformat(), *sorted(battery_ids)])
+    return "CONS-" + hashlib.sha256(text.encode()).hexdigest()[:16].upper()
 
 
 def receive(
     engine: Engine,
-    identifiers: list[str],
+    principal: Principal,
+    identifiers: list[str] | list[tuple[int, str]],
     *,
-    org_id: str,
     site_id: str | None = None,
-    at: dt.datetime | None = None,
+    received_at: dt.datetime | None = None,
     shipper_org_id: str | None = None,
+    expected_count: int | None = None,
+    consignment_id: str | None = None,
 ) -> IntakeReport:
-    """Record receipt of a consignment of batteries, all or nothing, and screen them.
+    """Record receipt of a consignment, all or nothing, and quarantine what must be handled apart.
 
     Parameters
     ----------
     engine : Engine
         The registry.
-    identifiers : list of str
-        Scanned or typed identifiers (GS1 Digital Link, IEC 61406, GB/T 34014, URN, passport IDs).
-    org_id : str
-        The receiving organisation (becomes the custodian).
+    principal : Principal
+        The receiving organisation (becomes the custodian); see :data:`RECEIVING_ROLES`.
+    identifiers : list of str, or list of (row, str)
+        Scanned or typed identifiers (GS1 Digital Link, IEC 61406, GB/T 34014, URN, passport IDs),
+        with their row in the source list when read from a file.
     site_id : str, optional
         Receiving site.
-    at : datetime, optional
+    received_at : datetime, optional
         Time of receipt (default now).
     shipper_org_id : str, optional
-        Who handed them over (recorded in the payload).
+        Who handed the consignment over (default: each battery's custodian before).
+    expected_count : int, optional
+        Batteries the delivery note announces; a list with more or fewer is refused.
+    consignment_id : str, optional
+        The delivery note's number (default: derived from the content).
 
     Raises
     ------
     InvalidInput
-        Every identifier that fails its scheme's check or names no battery, each with its position
-        in the list; nothing is recorded then.
+        Every identifier that fails its scheme's check, names no battery or a battery that cannot
+        be received, each with its row; a count different from ``expected_count``.
     """
+    require_role(principal, RECEIVING_ROLES, "receiving a consignment")
     require_schema(engine)
-    at = at or dt.datetime.now(dt.UTC)
-    report = IntakeReport()
+    org_id = str(principal.org_id)
+    at = received_at or dt.datetime.now(dt.UTC)
+    lines: list[tuple[int, str]] = [(k, x) if isinstance(x, str) else (int(x[0]), str(x[1]))
+                                    for k, x in enumerate(identifiers, start=1)]
+    if not lines:
+        raise InvalidInput(Problem(None, "identifiers", "the consignment lists no battery"))
     with transaction(engine) as session:
         problems: list[Problem] = []
-        batteries = []
-        for i, ident in enumerate(identifiers, start=1):
+        found: dict[str, Battery] = {}
+        for row, ident in lines:
             try:
-                batteries.append(get_battery(session, ident))
+                bat = get_battery(session, ident)
             except InvalidInput as exc:
-                problems.append(Problem(i, "identifier", exc.problems[0].reason, ident))
+                problems.append(Problem(row, "identifier", exc.problems[0].reason, ident))
+                continue
             except NotFound as exc:
-                problems.append(Problem(i, "identifier", str(exc), ident))
+                problems.append(Problem(row, "identifier", str(exc), ident))
+                continue
+            if bat.lifecycle_state in NOT_RECEIVABLE:
+                problems.append(Problem(row, "identifier", f"{bat.battery_id} cannot be received: "
+                                        f"{NOT_RECEIVABLE[bat.lifecycle_state]}", ident))
+                continue
+            found.setdefault(bat.battery_id, bat)
         if problems:
             raise InvalidInput(problems, source="consignment")
-        events = []
-        for bat in {b.battery_id: b for b in batteries}.values():
-            if bat.custodian_org_id == org_id:
-                report.already_held.append(bat.battery_id)
-                continue
-            events.append(LedgerEvent(battery_id=bat.battery_id, kind=EventKind.RECEIVED, occurred_at=at,
+        if expected_count is not None and len(found) != expected_count:
+            diff = len(found) - expected_count
+            what = f"{-diff} missing (list cut short?)" if diff < 0 else f"{diff} more than announced"
+            raise InvalidInput(Problem(None, "expected_count", f"the list names {len(found)} distinct batteries, "
+                                       f"{expected_count} expected: {what}; nothing received"), source="consignment")
+        cons = consignment_id or consignment_key(org_id, shipper_org_id, at, list(found))
+        incoming = [b for b in found.values() if b.custodian_org_id != org_id]
+        report = IntakeReport(
+            consignment_id=cons, receiver_org_id=org_id, shipper_org_id=shipper_org_id, received_at=at,
+            expected_count=expected_count, listed=len(found), received=[b.battery_id for b in incoming],
+            already_held=[b for b, x in found.items() if x.custodian_org_id == org_id], components_received=0,
+            quarantined=[], flags={}, flag_detail={}, handling={}, events_written=0)
+        if not incoming:
+            return report
+        kids = descendants(session, [b.battery_id for b in incoming])
+        frame = grading_frame(session, [b.battery_id for b in incoming if b.level == "pack"])
+        placed = ever_placed_on_market(session, [b.battery_id for b in incoming])
+        events: list[LedgerEvent] = []
+        payload = {"consignment_id": cons, "shipper_org_id": shipper_org_id, "expected_count": expected_count}
+
+        def family(root: str) -> list[str]:
+            out, stack = [], [root]
+            while stack:
+                for c in kids.get(stack.pop(), []):
+                    if c.lifecycle_state not in NOT_RECEIVABLE and c.custodian_org_id != org_id:
+                        out.append(c.battery_id)
+                        stack.append(c.battery_id)
+            return out
+
+        members = {b.battery_id: family(b.battery_id) for b in incoming}
+        for b in incoming:
+            events.append(LedgerEvent(battery_id=b.battery_id, kind=EventKind.RECEIVED, occurred_at=at,
                                       actor_org_id=org_id, site_id=site_id,
-                                      payload={"from_org_id": shipper_org_id or bat.custodian_org_id}))
-            report.received.append(bat.battery_id)
-        append_events(session, events)
-        frame = bms_summary_frame(session, lifecycle_states=("removed", "collected", "evaluated", "in_service",
-                                                              "on_market", "manufactured", "second_life"),
-                                  custodian_org_id=org_id, include_modules=False)
-    ids = {b.battery_id for b in batteries}
-    screened = frame[frame["battery_id"].isin(ids)] if not frame.empty else frame
-    for _, row in screened.iterrows():
-        reasons = []
-        if row["thermal_accident"]:
-            reasons.append("thermal event in BMS history: handle as damaged (ADR SP 376), quarantine")
-        elif row["accident_count"] > 0:
-            reasons.append("accident in history: inspect before any use")
-        if not row["has_traceability"]:
-            reasons.append("no traceability data (no BMS history): IEC 63338 forbids cell reuse")
-        if row["overcharge_events"] > 0 or row["deep_discharge_events"] > 5:
-            reasons.append("abuse events recorded by the BMS")
-        if reasons:
-            report.flags[row["battery_id"]] = reasons
+                                      payload={**payload, "from_org_id": shipper_org_id or b.custodian_org_id}))
+            for c in members[b.battery_id]:
+                events.append(LedgerEvent(battery_id=c, kind=EventKind.RECEIVED, occurred_at=at, actor_org_id=org_id,
+                                          site_id=site_id, payload={**payload, "with_parent": b.battery_id}))
+        report.components_received = sum(len(v) for v in members.values())
+        flags: dict[str, list[IntakeFlag]] = {}
+        if not frame.empty:
+            packs = frame[frame["level"] == "pack"].copy()
+            packs["placed_on_market"] = packs["battery_id"].isin(placed)
+            flags = intake_flags(packs, load_rules())
+        q_at = at + dt.timedelta(milliseconds=1)
+        for bid, fl in flags.items():
+            report.flags[bid] = [f.reason for f in fl]
+            report.flag_detail[bid] = [FlagOut(code=f.code, reason=f.reason, quarantine=f.quarantine) for f in fl]
+            hold = [f for f in fl if f.quarantine]
+            if not hold:
+                continue
+            state = worst_damage_state(hold)
+            report.handling[bid] = damaged_handling(state)
+            report.quarantined.append(bid)
+            q = {"reasons": [f.reason for f in hold], "flags": [f.code for f in hold], "damage_state": state,
+                 "handling": report.handling[bid], "consignment_id": cons}
+            for target in [bid, *members.get(bid, [])]:
+                events.append(LedgerEvent(battery_id=target, kind=EventKind.QUARANTINED, occurred_at=q_at,
+                                          actor_org_id=org_id, site_id=site_id,
+                                          payload=q if target == bid else {**q, "with_parent": bid}))
+        report.events_written = append_events(session, events).appended
     return report

@@ -16,27 +16,23 @@ compliance, planning) moves to its own modules next; import new code from the mo
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import (
     BatteryFacts,
     Principal,
-    Role,
     Scope,
     may_append,
 )
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
-from circulith.passport.access import Audience
 from circulith.services.access_rules import Seen as _Seen
 from circulith.services.access_rules import audiences as _audiences
 from circulith.services.access_rules import ceased as _ceased
@@ -77,8 +73,12 @@ from circulith.services.passports import (
     resolve_identifier,
     search,
 )
+
+# Triage moved to circulith.services.triage_views; re-exported for callers not yet moved.
+from circulith.services.triage_views import triage_grade as triage_grade
+from circulith.services.triage_views import triage_grade_work as triage_grade_work
+from circulith.services.triage_views import triage_overview as triage_overview
 from circulith.store import platform_repo as repo
-from circulith.store.database import transaction
 from circulith.store.ledger_store import append_events, battery_history
 from circulith.store.models import Battery
 
@@ -214,156 +214,6 @@ def read_access_log(session: Session, principal: Principal, *, before: int | Non
     keys = ("entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground")
     return {"items": [{k: getattr(r, k) for k in keys} for r in rows],
             "next_before": rows[-1].entry_id if more and rows else None}
-
-
-# ---------------------------------------------------------------- triage
-
-
-TRIAGE_ROLES = frozenset({Role.OPERATOR, Role.RECYCLER, Role.DISMANTLER})
-"""Who grades the registry: the operator (every pack) and dismantlers and recyclers (packs in their custody)."""
-PACK_RESULT_KEYS = ("battery_id", "chemistry", "grade", "application", "rule_id", "clause", "soh_pct", "soh_low_pct",
-                    "soh_high_pct", "further_test", "explanation", "custodian_org_id")
-
-
-def _triage_scope(principal: Principal, *, record: bool) -> str | None:
-    """The custodian whose packs the caller may grade (None: every pack, the operator)."""
-    _require_scope(principal, Scope.WRITE if record else Scope.READ)
-    if principal.role not in TRIAGE_ROLES:
-        raise AccessDenied("grading is for the registry operator, dismantlers and recyclers")
-    return None if principal.is_operator else principal.org_id
-
-
-def _log_graded(engine: Engine, principal: Principal, packs: list[dict[str, Any]], action: str) -> None:
-    """Grading reads each pack's dynamic values (legitimate interest): log every read."""
-    if not packs:
-        return
-    ground = "operator" if principal.is_operator else "custody"
-    audience = Audience.PUBLIC.value if principal.is_operator else Audience.LEGITIMATE.value
-    at = _ts()
-    with transaction(engine) as session:
-        repo.log_reads(session, ({"at": at, "org_id": principal.org_id, "user_id": principal.user_id,
-                                  "key_id": principal.key_id, "battery_id": p["battery_id"], "audience": audience,
-                                  "action": action, "ground": ground} for p in packs))
-
-
-def triage_grade(engine: Engine, principal: Principal, *, record: bool, chemistry: str | None = None,
-                 application: str | None = None, limit: int | None = None, as_of: Any = None,
-                 max_packs_listed: int = 500) -> dict[str, Any]:
-    """Grade the packs awaiting evaluation that the caller may grade (see :data:`TRIAGE_ROLES`).
-
-    With ``record`` the ``tested``/``graded`` events are written (needs the ``write`` scope);
-    without, a preview (``read`` scope). Packs listed are capped at ``max_packs_listed``.
-    """
-    from circulith.services.triage import grade_registry
-
-    custodian = _triage_scope(principal, record=record)
-    out = grade_registry(engine, application=application, chemistry=chemistry, custodian_org_id=custodian,
-                         limit=limit, as_of=as_of, record=record)
-    _log_graded(engine, principal, out["packs"], "triage_grade" if record else "triage_preview")
-    packs = [{k: p.get(k) for k in PACK_RESULT_KEYS} for p in out["packs"]]
-    regroup = {k: {kk: v[kk] for kk in ("groups", "usable_energy_kwh", "leftovers")}
-               for k, v in out["regroup"].items()}
-    return {"recorded": record, "scope": "every custodian" if custodian is None else custodian,
-            "rules_version": out["rules_version"], "graded_packs": out["graded_packs"],
-            "counts": {lvl: {str(g): int(n) for g, n in c.items()} for lvl, c in out["counts"].items()},
-            "events_written": out["events_written"], "regroup": regroup, "packs": packs[:max_packs_listed],
-            "packs_truncated": len(packs) > max_packs_listed}
-
-
-def triage_grade_work(engine: Engine, principal: Principal, *, chemistry: str | None = None,
-                      application: str | None = None, batch: int = 100) -> Any:
-    """The background job "grade the registry": checks access now, returns the work for the job runner.
-
-    The work grades ``batch`` packs at a time (each batch is recorded, so it leaves the
-    awaiting-evaluation states) and reports progress after each batch.
-    """
-    from circulith.services.triage import AWAITING_EVALUATION
-
-    custodian = _triage_scope(principal, record=True)
-
-    def work(progress: Any) -> dict[str, Any]:
-        with transaction(engine) as session:
-            total = repo.count_packs(session, AWAITING_EVALUATION, custodian_org_id=custodian, chemistry=chemistry)
-        progress(0, total, "grading")
-        done = events = 0
-        counts: dict[str, int] = {}
-        for _ in range(total // batch + 2):  # bounded even if a batch were refused
-            part = triage_grade(engine, principal, record=True, chemistry=chemistry, application=application,
-                                limit=batch, max_packs_listed=0)
-            if part["graded_packs"] == 0:
-                break
-            done += part["graded_packs"]
-            events += part["events_written"]
-            for g, n in part["counts"].get("pack", {}).items():
-                counts[g] = counts.get(g, 0) + n
-            progress(min(done, total), total, "grading")
-            if part["events_written"] == 0:
-                break
-        return {"graded_packs": done, "events_written": events, "pack_grades": counts}
-
-    return work
-
-
-def triage_overview(session: Session, principal: Principal) -> dict[str, Any]:
-    """Retirements and triage for the dashboard, from the latest ``graded`` event of each pack in scope.
-
-    Grade mix, state-of-health distribution (the graded SOH estimate), and the modules fit for
-    second life regrouped into packs of consistent capacity (per chemistry and application).
-    """
-    import pandas as pd
-
-    from circulith.triage.regroup import regroup
-    from circulith.triage.rules import load_rules
-
-    scope = fleet_scope(principal)
-    rows = repo.latest_payloads(session, "graded", scope)
-    tested = {b.battery_id: json.loads(p) for b, _, p in repo.latest_payloads(session, "tested", scope)}
-    grades: dict[str, int] = {}
-    soh_bins = {f"{lo}-{lo + 5}": 0 for lo in range(50, 100, 5)}
-    soh_bins["<50"] = 0
-    packs: list[dict[str, Any]] = []
-    fit: list[dict[str, Any]] = []
-    for b, at, text in rows:
-        p = json.loads(text)
-        grade = str(p.get("grade"))
-        grades[grade] = grades.get(grade, 0) + 1
-        soh = tested.get(b.battery_id, {}).get("soh_pct")
-        if isinstance(soh, int | float):
-            lo = int(soh // 5 * 5)
-            soh_bins["<50" if soh < 50 else f"{min(lo, 95)}-{min(lo, 95) + 5}"] += 1
-        packs.append({"battery_id": b.battery_id, "chemistry": b.chemistry, "graded_at": at, "grade": grade,
-                      "application": p.get("application"), "rule_id": p.get("rule_id"),
-                      "soh_pct": soh, "pack_decision": p.get("pack_decision"),
-                      "explanation": p.get("explanation")})
-        for m in p.get("modules") or []:
-            if m.get("grade") in ("reuse", "repurpose"):
-                fit.append(m | {"chemistry": b.chemistry})
-    regrouped: list[dict[str, Any]] = []
-    if fit:
-        mods = {m.battery_id: m for m in repo.batteries_by_ids(session, [f["battery_id"] for f in fit])}
-        frame = pd.DataFrame([f for f in fit if f["battery_id"] in mods])
-        if not frame.empty:
-            docs = {bid: json.loads(m.document) for bid, m in mods.items()}
-            frame["capacity_ah"] = [docs[b]["rated_capacity_ah"] * s / 100.0
-                                    for b, s in zip(frame["battery_id"], frame["soh_pct"], strict=True)]
-            frame["nominal_voltage_v"] = [docs[b]["nominal_voltage_v"] for b in frame["battery_id"]]
-            rules = load_rules()
-            frame["application"] = frame["application"].fillna("").replace("", "stationary_storage")
-            for (chem, application), grp in frame.groupby(["chemistry", "application"]):
-                if application not in rules["applications"]:
-                    continue
-                res = regroup(grp[["battery_id", "capacity_ah", "nominal_voltage_v", "grade"]],
-                              application=application, rules=rules)
-                for k, g in enumerate(res.groups):
-                    regrouped.append({"group": f"{chem}/{application}/{k + 1}", "chemistry": chem,
-                                      "application": application, "modules": len(g["battery_ids"]),
-                                      "capacity_spread_pct": round(float(g["capacity_spread_pct"]), 2),
-                                      "usable_energy_kwh": round(float(g["usable_energy_kwh"]), 2)})
-    _log(session, principal, [
-        _Seen(b, Audience.LEGITIMATE if scope is not None else principal.global_audience or Audience.PUBLIC,
-              "triage_overview") for b, _, _ in rows], "triage_overview")
-    return {"graded_packs": len(rows), "grades": dict(sorted(grades.items())), "soh_pct_bins": soh_bins,
-            "packs": packs, "regrouped": regrouped, "fit_modules": len(fit)}
 
 
 # ---------------------------------------------------------------- planning (cached: reference data only)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import MAKER_ROLES, Principal, Scope
-from circulith.errors import InvalidInput, Problem
+from circulith.errors import InvalidInput, Problem, TransitionRefused
 from circulith.io.records import iter_records, write_rejects
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.verify import VerificationReport
@@ -275,7 +275,8 @@ def register_successor(
     Records the ``repurposed`` / ``reused`` / ``remanufactured`` event on the original battery (which
     must have been evaluated: tested or graded), sets its passport status, and registers the
     successor passport linked to it by ``predecessor_passport_id``. The successor starts its own
-    ledger chain; its later life is recorded under the new identifier.
+    ledger chain; its later life is recorded under the new identifier. A battery whose latest grade
+    is ``recycle`` or ``quarantine`` is refused: the grade recorded in the registry decides.
 
     The operator may record it for any operator; anyone else only as the new operator itself
     (``operator_org_id`` is the principal's organisation) and for a battery it has legitimate
@@ -288,6 +289,7 @@ def register_successor(
     """
     from circulith.passport.lineage import successor_passport
     from circulith.passport.model import Party
+    from circulith.store.triage_queries import latest_payload
 
     at = now or datetime.now(UTC)
     require_scope(principal, Scope.WRITE)
@@ -301,6 +303,10 @@ def register_successor(
             if seen.audience is not Audience.LEGITIMATE:
                 raise AccessDenied(f"you may not register a successor of {bat.battery_id}: it is not in your "
                                    "custody, not made by you and you hold no grant for it")
+        grade = latest_payload(session, bat.battery_id, "graded")
+        if grade and grade.get("grade") in ("recycle", "quarantine"):
+            raise TransitionRefused(f"battery {bat.battery_id}: graded '{grade['grade']}' (rule {grade.get('rule_id')})"
+                                    ": not fit for a second life, so no successor passport")
         old = stored_passport(bat)
         new = successor_passport(old, status, new_battery_id=new_battery_id,  # type: ignore[arg-type]
                                  operator=Party(id=operator_org_id, name=operator_name), **(changes or {}))

@@ -1,32 +1,138 @@
-"""Grading the registry's retired batteries: BMS summaries → grades → ledger events → regrouped packs.
+"""Grading in the registry: whatever the caller holds → grades at every level → recorded on every passport.
 
-The sequence the CLI (``circulith triage grade --from-registry``), the demo's main job and the API
-share: read BMS summaries of packs awaiting evaluation (and their modules), value each unit's
-recycling route with the recovery engine (the value seam of the grading rules), grade, aggregate
-each pack from its modules (weakest series string), record ``tested`` and ``graded`` events on
-every pack (which moves it to ``evaluated`` and updates its passport's state of health), and
-regroup the modules fit for second life into packs of consistent capacity.
+The sequence the CLI (``circulith triage grade``), the API and the demo share. Units are chosen by
+consignment, by identifiers or by filter (custodian, chemistry), from any state where grading makes
+sense (:data:`~circulith.store.triage_queries.GRADABLE_STATES`); by default the packs awaiting
+evaluation. Their BMS summaries come from the registry's own events
+(:func:`~circulith.store.triage_queries.grading_frame`, also exported by ``triage export-bms``);
+inspection records and pulse tables attach to the units they name. The recovery engine values each
+unit's recycling route (the value seam of the grading rules), every unit is graded, the levels are
+reconciled (:func:`circulith.triage.grading.reconcile_levels`: the JSON says which rule decided at
+each level), and ``tested`` + ``graded`` events are recorded on the pack **and its modules and
+cells**, updating their passports' SOH, resistance growth and state. A module or cell that was
+only tracked through its pack is first ``collected`` with it. The output rows
+(:class:`UnitGrade`, one schema for JSON and CSV) feed ``triage regroup``, ``recovery price`` and
+``passport successor`` directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from circulith.auth.policy import Principal, Role
+from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.recovery.pricing import price_fleet
+from circulith.services.intake import require_role
 from circulith.store.database import require_schema, transaction
-from circulith.store.fleet_queries import bms_summary_frame
 from circulith.store.ledger_store import append_events
-from circulith.triage.grading import aggregate_parents, grade_frame
+from circulith.store.registry import get_battery
+from circulith.store.triage_queries import (
+    GRADABLE_STATES,
+    consignment_battery_ids,
+    grading_frame,
+    select_pack_ids,
+)
+from circulith.triage.grading import aggregate_parents, grade_frame, reconcile_levels
 from circulith.triage.regroup import regroup
 from circulith.triage.rules import load_rules
 
 AWAITING_EVALUATION = ("removed", "collected")
+TRIAGE_ROLES = frozenset({Role.OPERATOR, Role.RECYCLER, Role.DISMANTLER, Role.REUSE_INTEGRATOR})
+"""Who grades the registry: the operator (every pack), and the holders of the packs (their custody)."""
+NOT_GRADABLE = ("second_life", "shredded", "recycled", "dismantled")
+HELD_BEFORE_COLLECTION = ("manufactured", "on_market", "in_service")
+"""States of a pack named for grading (by consignment or identifier) that its holder has not recorded as
+collected: grading records ``collected`` first (the holder has it out of service, for evaluation)."""
+"""Units skipped inside a graded pack: repurposed into a successor, or no longer a unit."""
+
+
+class UnitGrade(BaseModel):
+    """One graded unit: the grade-output schema (JSON and CSV), the input of regroup, price and successor."""
+
+    battery_id: str
+    identifier: str = Field(description="Same as battery_id (the column ``recovery price`` reads).")
+    level: str
+    form: str = Field(description="cell, module or pack (the column ``recovery price`` reads).")
+    parent_battery_id: str | None = None
+    pack_battery_id: str | None = None
+    chemistry: str
+    mass_kg: float | None = None
+    rated_capacity_ah: float | None = None
+    rated_energy_kwh: float | None = None
+    nominal_voltage_v: float | None = None
+    grade: str
+    application: str | None = None
+    rule_id: str
+    clause: str | None = None
+    rules_fired: str = Field("", description="Every rule that fired, ';'-separated.")
+    own_grade: str
+    own_rule_id: str
+    decided_by: str = Field(description="Rule that decided at this level (U-own-rules, P1-P4, C1).")
+    decision: str
+    weakest_child_id: str | None = None
+    soh_pct: float
+    soh_low_pct: float
+    soh_high_pct: float
+    soh_source: str = "bms"
+    resistance_growth_pct: float | None = None
+    further_test: str | None = None
+    straddles_boundary: bool = False
+    rul_years: float | None = None
+    custodian_org_id: str | None = None
+    lifecycle_state: str | None = None
+    explanation: str
+
+
+GRADE_COLUMNS: tuple[str, ...] = tuple(UnitGrade.model_fields)
+"""Column order of the grade CSV."""
+
+
+class RegroupSummary(BaseModel):
+    """Second-life packs that the fit modules of one chemistry and application would make."""
+
+    groups: int
+    usable_energy_kwh: float
+    leftovers: int
+
+
+class ParentDecision(BaseModel):
+    """A parent named by graded units but not graded itself (a file of modules): its decision from them."""
+
+    battery_id: str
+    n_children: int
+    grade: str
+    soh_pct: float
+    soh_low_pct: float
+    soh_high_pct: float
+    weakest_child_id: str
+    worst_child_id: str
+    worst_rule_id: str
+    decision: str
+    explanation: str
+
+
+class GradingResult(BaseModel):
+    """What grading did."""
+
+    recorded: bool
+    scope: str
+    rules_version: str
+    graded_packs: int
+    graded_units: int
+    counts: dict[str, dict[str, int]]
+    events_written: int
+    packs: list[UnitGrade]
+    units: list[UnitGrade]
+    parents: list[ParentDecision] = Field(default_factory=list)
+    regroup: dict[str, RegroupSummary]
 
 
 def recycling_value_per_kwh(frame: pd.DataFrame, as_of: dt.date | None = None) -> np.ndarray:
@@ -39,122 +145,360 @@ def recycling_value_per_kwh(frame: pd.DataFrame, as_of: dt.date | None = None) -
     return net / frame["rated_energy_kwh"].to_numpy(dtype=float)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.replace({np.nan: None}).to_dict(orient="records")
+def _classify(path: Path) -> str:
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return "pulse"
+    try:
+        head = pd.read_parquet(path).head(0) if path.suffix.lower() == ".parquet" else pd.read_csv(path, nrows=0)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(Problem(None, "", f"not a readable table ({exc})"), source=str(path)) from None
+    cols = set(head.columns)
+    if "U1" in cols and "cell_id" in cols:
+        return "pulse"
+    if "soh_pct" in cols:
+        return "bms"
+    if {"battery_id", "capacity_ah"} <= cols:
+        return "capacity"
+    if "battery_id" in cols:
+        return "inspection"
+    raise InvalidInput("not a BMS summary (battery_id, soh_pct...), capacity test results (battery_id, "
+                       "capacity_ah...), inspection (battery_id, swelling...) or pulse table (cell_id, U1...)",
+                       source=str(path))
+
+
+def _attach_capacity(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Measured capacities replace the SOH of the units they name (``soh_source = 'capacity_test'``)."""
+    tests = pd.read_csv(path)
+    unknown = sorted(set(tests["battery_id"].astype(str)) - set(frame["battery_id"].astype(str)))
+    if unknown:
+        raise InvalidInput([Problem(None, "battery_id", "capacity test of a unit not being graded", b)
+                            for b in unknown[:20]], source=str(path))
+    problems = [Problem(int(k) + 2, "capacity_ah", "missing, not a number or not positive", str(b))
+                for k, (b, c) in enumerate(zip(tests["battery_id"], pd.to_numeric(tests["capacity_ah"], errors="coerce"),
+                                               strict=True)) if not c > 0]
+    if problems:
+        raise InvalidInput(problems, source=str(path))
+    unc = float(load_rules()["defaults"]["capacity_test_uncertainty_pct"])
+    rated = frame.set_index("battery_id")["rated_capacity_ah"]
+    t = tests.set_index(tests["battery_id"].astype(str))
+    soh = 100.0 * t["capacity_ah"].astype(float) / rated.reindex(t.index).astype(float)
+    low = (100.0 * t["capacity_low_ah"].astype(float) / rated.reindex(t.index)) if "capacity_low_ah" in t \
+        else soh - unc
+    high = (100.0 * t["capacity_high_ah"].astype(float) / rated.reindex(t.index)) if "capacity_high_ah" in t \
+        else soh + unc
+    hit = frame["battery_id"].astype(str).isin(t.index)
+    ids = frame.loc[hit, "battery_id"].astype(str)
+    for col, values in (("soh_pct", soh), ("soh_low_pct", low), ("soh_high_pct", high)):
+        if col not in frame:
+            frame[col] = np.nan
+        frame.loc[hit, col] = values.loc[ids].to_numpy()
+    if "soh_source" not in frame:
+        frame["soh_source"] = "bms"
+    frame["soh_source"] = frame["soh_source"].fillna("bms").astype(object)
+    frame.loc[hit, "soh_source"] = "capacity_test"
+    return frame
+
+
+def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: Path | None = None) -> pd.DataFrame:
+    """Attach inspection records, capacity-test results and pulse-table SOH estimates to the units they name.
+
+    Capacity-test results (``battery_id, capacity_ah`` [Ah], optional ``capacity_low_ah`` /
+    ``capacity_high_ah``) give SOH = capacity / rated capacity (``soh_source = 'capacity_test'``,
+    interval from the rules file's ``capacity_test_uncertainty_pct`` unless bounds are given).
+
+    Pulse estimates replace ``soh_pct`` and its interval of the unit whose ``battery_id`` equals
+    the table's ``cell_id`` (``soh_source = 'pulse'``); a measurement naming a unit not in the frame
+    is refused.
+    """
+    from circulith.triage import pulse_model
+    from circulith.triage.readers.read_pulse_tables import read_pulse_tables
+    from circulith.triage.readers.read_records import merge_inspection, read_inspection
+
+    kinds = {p: _classify(p) for p in paths}
+    for p, k in kinds.items():
+        if k == "inspection":
+            frame = merge_inspection(frame, read_inspection(p))
+        elif k == "capacity":
+            frame = _attach_capacity(frame, p)
+    pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
+    if pulse_paths:
+        m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
+        est = pd.DataFrame([asdict(e) for e in pulse_model.estimate(read_pulse_tables(pulse_paths), m)])
+        unknown = set(est["cell_id"]) - set(frame["battery_id"])
+        if unknown:
+            raise InvalidInput([Problem(None, "cell_id", "pulse estimate for a unit not being graded", c)
+                                for c in sorted(unknown)[:20]])
+        est = est.set_index("cell_id")
+        hit = frame["battery_id"].isin(est.index)
+        ids = frame.loc[hit, "battery_id"]
+        for col in ["soh_pct", "soh_low_pct", "soh_high_pct"]:
+            if col not in frame:
+                frame[col] = np.nan
+            frame.loc[hit, col] = est.loc[ids, col].to_numpy()
+        if "soh_source" not in frame:
+            frame["soh_source"] = "bms"
+        frame["soh_source"] = frame["soh_source"].fillna("bms").astype(object)
+        frame.loc[hit, "soh_source"] = "pulse"
+    return frame
+
+
+def grade_units(frame: pd.DataFrame, *, application: str | None = None, as_of: dt.date | None = None,
+                rules_path: Path | None = None, value_seam: bool = True) -> tuple[list[UnitGrade], str]:
+    """Grade a BMS-summary frame (registry or file) and reconcile the levels; no recording."""
+    rules = load_rules(rules_path)
+    seam = (lambda df: recycling_value_per_kwh(frame, as_of)) if value_seam and "mass_kg" in frame \
+        and frame["mass_kg"].notna().all() and "rated_energy_kwh" in frame else None
+    results = reconcile_levels(grade_frame(frame, application=application, rules=rules, as_of=as_of,
+                                           recycling_value_usd_per_kwh=seam))
+    extra = [c for c in ("mass_kg", "rated_capacity_ah", "rated_energy_kwh", "nominal_voltage_v", "custodian_org_id",
+                         "lifecycle_state", "pack_battery_id", "soh_source") if c in frame]
+    merged = results.merge(frame[["battery_id", *[c for c in extra if c not in results]]].drop_duplicates("battery_id"),
+                           on="battery_id", how="left")
+    n = len(merged)
+    merged["identifier"] = merged["battery_id"]
+    merged["form"] = merged["level"]
+    for col in ("application", "further_test"):
+        merged[col] = merged[col].where(merged[col].astype(bool), None)
+    if "soh_source" not in merged:
+        merged["soh_source"] = "bms"
+    columns: dict[str, list[object]] = {}
+    for c in GRADE_COLUMNS:
+        if c not in merged:
+            columns[c] = [None] * n
+            continue
+        col = merged[c]
+        values = col.tolist() if col.dtype.kind in "biu" else col.astype(object).where(col.notna(), None).tolist()
+        columns[c] = values
+    columns["soh_source"] = [v or "bms" for v in columns["soh_source"]]
+    keys = list(columns)
+    units = [UnitGrade.model_validate(dict(zip(keys, row, strict=True))) for row in zip(*columns.values(), strict=True)]
+    return units, str(rules["version"])
+
+
+def _selection(engine: Engine, principal: Principal, *, consignment_id: str | None, identifiers: list[str] | None,
+               chemistry: str | None, custodian_org_id: str | None, limit: int | None) -> tuple[list[str], str | None]:
+    scope = None if principal.is_operator else principal.org_id
+    if scope and custodian_org_id and custodian_org_id != scope:
+        raise InvalidInput(Problem(None, "custodian", "you may grade only the batteries in your custody"))
+    custodian = scope or custodian_org_id
+    with transaction(engine) as session:
+        if consignment_id or identifiers:
+            wanted: list[str] = []
+            if consignment_id:
+                wanted = consignment_battery_ids(session, consignment_id)
+                if not wanted:
+                    raise InvalidInput(Problem(None, "consignment", f"no consignment '{consignment_id}' was received"))
+            for k, ident in enumerate(identifiers or [], start=1):
+                try:
+                    wanted.append(get_battery(session, ident).battery_id)
+                except InvalidInput as exc:
+                    raise InvalidInput(Problem(k, "identifier", exc.problems[0].reason, ident)) from None
+            ids = select_pack_ids(session, states=GRADABLE_STATES + HELD_BEFORE_COLLECTION, custodian_org_id=custodian,
+                                  chemistry=chemistry, battery_ids=list(dict.fromkeys(wanted)), limit=limit)
+            if identifiers and not ids:
+                raise InvalidInput(Problem(None, "identifiers", "none of these is a pack you hold in a gradable state "
+                                           f"({', '.join(GRADABLE_STATES)})"))
+        else:
+            ids = select_pack_ids(session, states=AWAITING_EVALUATION + ("quarantined",), custodian_org_id=custodian,
+                                  chemistry=chemistry, limit=limit, awaiting_only=True)
+    return ids, custodian
 
 
 def grade_registry(
     engine: Engine,
+    principal: Principal,
     *,
-    application: str | None = None,
+    consignment_id: str | None = None,
+    identifiers: list[str] | None = None,
     chemistry: str | None = None,
     custodian_org_id: str | None = None,
     limit: int | None = None,
+    application: str | None = None,
     as_of: dt.date | None = None,
+    measurements: list[Path] | None = None,
+    model_path: Path | None = None,
     record: bool = True,
     units_per_group: int = 4,
-) -> dict[str, Any]:
-    """Grade the packs awaiting evaluation (and their modules), record the results, regroup modules.
+) -> GradingResult:
+    """Grade the packs the caller holds (and their modules and cells); record every grade.
 
     Parameters
     ----------
     engine : Engine
         The registry.
+    principal : Principal
+        Who grades (:data:`TRIAGE_ROLES`); everyone but the operator grades only its own custody.
+    consignment_id, identifiers : optional
+        Grade these (any gradable state, re-grading evaluated packs); default: the packs awaiting
+        evaluation (removed, collected, or quarantined and not yet graded).
+    chemistry, custodian_org_id, limit : optional
+        Filters.
     application : str, optional
         Intended second-life application; default: each chemistry's preference order.
-    chemistry, custodian_org_id : str, optional
-        Filters (e.g. one recycler's intake).
-    limit : int, optional
-        Grade at most this many packs.
     as_of : date, optional
         Grading date (default today).
+    measurements : list of Path, optional
+        Inspection records and pulse tables naming graded units.
     record : bool
-        Write ``tested`` and ``graded`` events (default); False previews without writing.
+        Write ``collected`` (components only tracked through their pack), ``tested`` and ``graded``
+        events (default); False previews.
     units_per_group : int
-        Modules in series per regrouped second-life pack.
-
-    Returns
-    -------
-    dict
-        ``counts`` (grade → units), ``packs`` (pack decisions with explanations), ``modules``,
-        ``regroup`` per application, ``events_written``.
+        Modules in series per regrouped second-life pack (preview of ``triage regroup``).
     """
+    require_role(principal, TRIAGE_ROLES, "grading", write=record)
     require_schema(engine)
-    rules = load_rules()
+    ids, custodian = _selection(engine, principal, consignment_id=consignment_id, identifiers=identifiers,
+                                chemistry=chemistry, custodian_org_id=custodian_org_id, limit=limit)
+    scope = "every custodian" if custodian is None else custodian
+    if not ids:
+        return GradingResult(recorded=record, scope=scope, rules_version=str(load_rules()["version"]), graded_packs=0,
+                             graded_units=0, counts={}, events_written=0, packs=[], units=[], regroup={})
     with transaction(engine) as session:
-        frame = bms_summary_frame(session, lifecycle_states=AWAITING_EVALUATION, chemistry=chemistry,
-                                  custodian_org_id=custodian_org_id, limit=limit)
-    if frame.empty:
-        return {"rules_version": rules["version"], "graded_packs": 0, "counts": {}, "packs": [], "modules": [],
-                "regroup": {}, "events_written": 0}
-    results = grade_frame(frame, application=application, rules=rules, as_of=as_of,
-                          recycling_value_usd_per_kwh=lambda df: recycling_value_per_kwh(frame, as_of))
-    results = results.merge(frame[["battery_id", "rated_capacity_ah", "nominal_voltage_v", "rated_energy_kwh",
-                                   "custodian_org_id"]], on="battery_id", how="left")
-    packs = results[results["level"] == "pack"].set_index("battery_id")
-    modules = results[results["level"] == "module"]
-    parents = aggregate_parents(results[results["level"] == "module"]).set_index("battery_id")
-    written = _record(engine, packs, parents, modules) if record else 0
-    return {
-        "rules_version": rules["version"],
-        "graded_packs": int(len(packs)),
-        "counts": {lvl: results[results["level"] == lvl]["grade"].value_counts().to_dict()
-                   for lvl in ("pack", "module")},
-        "packs": _records(packs.reset_index()),
-        "parents": _records(parents.reset_index()),
-        "modules": _records(modules),
-        "regroup": _regroup(modules, rules, units_per_group),
-        "events_written": written,
-    }
+        frame = grading_frame(session, ids)
+    frame = frame[~frame["lifecycle_state"].isin(NOT_GRADABLE) | (frame["level"] == "pack")].reset_index(drop=True)
+    if measurements:
+        frame = attach_measurements(frame, measurements, model_path=model_path)
+    units, version = grade_units(frame, application=application, as_of=as_of)
+    written = record_grades(engine, principal, units) if record else 0
+    return _result(units, version, record=record, scope=scope, written=written, units_per_group=units_per_group)
 
 
-def _record(engine: Engine, packs: pd.DataFrame, parents: pd.DataFrame, modules: pd.DataFrame) -> int:
-    now = dt.datetime.now(dt.UTC)
-    by_parent = dict(list(modules.groupby("parent_battery_id")))
+def _result(units: list[UnitGrade], version: str, *, record: bool, scope: str, written: int,
+            units_per_group: int) -> GradingResult:
+    counts: dict[str, dict[str, int]] = {}
+    for u in units:
+        counts.setdefault(u.level, {}).setdefault(u.grade, 0)
+        counts[u.level][u.grade] += 1
+    packs = [u for u in units if u.level == "pack"]
+    graded = {u.battery_id for u in units}
+    orphans = pd.DataFrame([u.model_dump() for u in units if u.parent_battery_id
+                            and u.parent_battery_id not in graded])
+    parents = [] if orphans.empty else [ParentDecision.model_validate(r) for r in
+                                        aggregate_parents(orphans).to_dict(orient="records")]
+    return GradingResult(recorded=record, scope=scope, rules_version=version, graded_packs=len(packs),
+                         graded_units=len(units), counts=counts, events_written=written, packs=packs, units=units,
+                         parents=parents, regroup=regroup_preview(units, units_per_group))
+
+
+def grade_file_units(engine: Engine | None, principal: Principal, paths: list[Path], *,
+                     application: str | None = None, as_of: dt.date | None = None, model_path: Path | None = None,
+                     rules_path: Path | None = None, record: bool = False) -> GradingResult:
+    """Grade from files (a BMS summary, plus inspection records and pulse tables); record when in the registry.
+
+    With ``record`` (and ``engine``) the grades are recorded on the registry's passports: every unit
+    of the BMS summary must name a battery of the registry, else the unknown ones are refused by row.
+    """
+    from circulith.triage.readers.read_records import read_bms_summary
+
+    bms = [read_bms_summary(p) for p in paths if _classify(p) == "bms"]
+    if not bms:
+        raise InvalidInput("grade needs at least one BMS-summary file (battery_id, soh_pct, ...) or --from-registry")
+    frame = pd.concat(bms, ignore_index=True)
+    frame = attach_measurements(frame, [p for p in paths if _classify(p) != "bms"], model_path=model_path)
+    units, version = grade_units(frame, application=application, as_of=as_of, rules_path=rules_path)
+    written, recorded = 0, False
+    if engine is not None and record:
+        require_role(principal, TRIAGE_ROLES, "recording grades")
+        with transaction(engine) as session:
+            known, unknown = [], []
+            for k, u in enumerate(units, start=1):
+                try:
+                    b = get_battery(session, u.battery_id)
+                    known.append((u, b.battery_id))
+                except (InvalidInput, NotFound) as exc:
+                    unknown.append(Problem(k, "battery_id", f"not in the registry ({exc})", u.battery_id))
+        if unknown:
+            raise InvalidInput(unknown, source="BMS summary")
+        if known:
+            units = [u.model_copy(update={"battery_id": bid, "identifier": bid}) for u, bid in known]
+            written = record_grades(engine, principal, units)
+            recorded = True
+    return _result(units, version, record=recorded, scope=principal.org_id or "", written=written,
+                   units_per_group=4)
+
+
+def record_grades(engine: Engine, principal: Principal, units: list[UnitGrade], *,
+                  now: dt.datetime | None = None) -> int:
+    """Record ``tested`` and ``graded`` on every unit (pack, modules, cells), in one transaction.
+
+    Updates each passport's dynamic SOH and resistance growth; a module or cell still in a state
+    before service (tracked only through its pack) is first ``collected`` with its pack.
+    """
+    at = now or dt.datetime.now(dt.UTC)
+    actor = principal.org_id or "ORG-REGISTRY"
+    by_parent: dict[str, list[UnitGrade]] = {}
+    for u in units:
+        if u.parent_battery_id:
+            by_parent.setdefault(u.parent_battery_id, []).append(u)
     events: list[LedgerEvent] = []
-    for bid, row in packs.iterrows():
-        actor = row["custodian_org_id"] or "ORG-REGISTRY"
-        kids = by_parent.get(bid)
-        module_results = [] if kids is None else [
-            {"battery_id": k["battery_id"], "grade": k["grade"], "application": k["application"] or None,
-             "rule_id": k["rule_id"], "soh_pct": round(float(k["soh_pct"]), 2)}
-            for _, k in kids.iterrows()
-        ]
-        events.append(LedgerEvent(
-            battery_id=bid, kind=EventKind.TESTED, occurred_at=now, actor_org_id=actor,
-            payload={"method": "bms_summary", "soh_pct": round(float(row["soh_pct"]), 2),
-                     "soh_low_pct": round(float(row["soh_low_pct"]), 2),
-                     "soh_high_pct": round(float(row["soh_high_pct"]), 2)},
-        ))
-        parent = parents.loc[bid] if bid in parents.index else None
-        events.append(LedgerEvent(
-            battery_id=bid, kind=EventKind.GRADED, occurred_at=now + dt.timedelta(milliseconds=1), actor_org_id=actor,
-            payload={
-                "grade": row["grade"], "application": row["application"] or None, "rule_id": row["rule_id"],
-                "clause": row["clause"], "rules_version": row["rules_version"],
-                "soh_interval_pct": [round(float(row["soh_low_pct"]), 2), round(float(row["soh_high_pct"]), 2)],
-                "further_test": row["further_test"] or None, "explanation": row["explanation"],
-                "pack_decision": None if parent is None else parent["decision"],
-                "weakest_module_id": None if parent is None else parent["weakest_child_id"],
-                "modules": module_results,
-            },
-        ))
+    ms = dt.timedelta(milliseconds=1)
+    for u in units:
+        if u.lifecycle_state in HELD_BEFORE_COLLECTION:
+            why = {"with_parent": u.pack_battery_id} if u.level != "pack" else {"reason": "held for evaluation"}
+            events.append(LedgerEvent(battery_id=u.battery_id, kind=EventKind.COLLECTED, occurred_at=at,
+                                      actor_org_id=actor, payload=why))
+        tested = {"method": u.soh_source, "soh_pct": round(u.soh_pct, 2), "soh_low_pct": round(u.soh_low_pct, 2),
+                  "soh_high_pct": round(u.soh_high_pct, 2)}
+        if u.resistance_growth_pct is not None:
+            tested["internal_resistance_increase_pct"] = round(u.resistance_growth_pct, 2)
+        events.append(LedgerEvent(battery_id=u.battery_id, kind=EventKind.TESTED, occurred_at=at + ms,
+                                  actor_org_id=actor, payload=tested))
+        payload: dict[str, object] = {
+            "grade": u.grade, "application": u.application, "rule_id": u.rule_id, "clause": u.clause,
+            "decided_by": u.decided_by, "decision": u.decision, "own_grade": u.own_grade,
+            "rules_version": load_rules()["version"], "soh_interval_pct": [round(u.soh_low_pct, 2),
+                                                                           round(u.soh_high_pct, 2)],
+            "further_test": u.further_test, "explanation": u.explanation,
+        }
+        kids = by_parent.get(u.battery_id)
+        if kids is not None:
+            payload |= {"pack_decision": u.decision, "weakest_module_id": u.weakest_child_id,
+                        "modules": [{"battery_id": k.battery_id, "grade": k.grade, "application": k.application,
+                                     "rule_id": k.rule_id, "soh_pct": round(k.soh_pct, 2)} for k in kids]}
+        elif u.parent_battery_id:
+            payload["parent_battery_id"] = u.parent_battery_id
+        events.append(LedgerEvent(battery_id=u.battery_id, kind=EventKind.GRADED, occurred_at=at + 2 * ms,
+                                  actor_org_id=actor, payload=payload))
     with transaction(engine) as session:
         return append_events(session, events).appended
 
 
-def _regroup(modules: pd.DataFrame, rules: dict, units_per_group: int) -> dict[str, Any]:
-    fit = modules[modules["grade"].isin(["reuse", "repurpose"])]
-    out: dict[str, Any] = {}
-    for (chem, app), grp in fit.groupby([fit["chemistry"], fit["application"].fillna("")]):
-        application = app or "stationary_storage"
-        units = pd.DataFrame({
-            "battery_id": grp["battery_id"].to_numpy(),
-            "capacity_ah": grp["rated_capacity_ah"].to_numpy(dtype=float) * grp["soh_pct"].to_numpy(dtype=float) / 100.0,
-            "nominal_voltage_v": grp["nominal_voltage_v"].to_numpy(dtype=float),
-            "grade": grp["grade"].to_numpy(),
-        })
-        res = regroup(units, application=application, units_per_group=units_per_group, rules=rules)
-        out[f"{chem}/{application}"] = {"groups": len(res.groups), "usable_energy_kwh": round(res.usable_energy_kwh, 2),
-                                        "leftovers": len(res.leftovers), "group_detail": res.groups[:20]}
+def export_bms(engine: Engine, principal: Principal, *, consignment_id: str | None = None,
+               identifiers: list[str] | None = None, chemistry: str | None = None,
+               custodian_org_id: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The BMS-summary frame grading would use (the CSV ``triage export-bms`` writes)."""
+    require_role(principal, TRIAGE_ROLES, "exporting BMS summaries", write=False)
+    ids, _ = _selection(engine, principal, consignment_id=consignment_id, identifiers=identifiers,
+                        chemistry=chemistry, custodian_org_id=custodian_org_id, limit=limit)
+    with transaction(engine) as session:
+        return grading_frame(session, ids)
+
+
+def write_grades(units: list[UnitGrade], path: Path) -> None:
+    """Write grade rows as CSV (``.csv``) or JSON (anything else: ``{"units": [...]}``)."""
+    import json
+
+    rows = [u.model_dump(mode="json") for u in units]
+    if path.suffix.lower() == ".csv":
+        pd.DataFrame(rows, columns=list(GRADE_COLUMNS)).to_csv(path, index=False)
+    else:
+        path.write_text(json.dumps({"units": rows}, indent=2), encoding="utf-8")
+
+
+def regroup_preview(units: list[UnitGrade], units_per_group: int) -> dict[str, RegroupSummary]:
+    """What regrouping the fit modules would give, per chemistry and application (no recording)."""
+    rules = load_rules()
+    fit = [u for u in units if u.level == "module" and u.grade in ("reuse", "repurpose")
+           and u.nominal_voltage_v and u.rated_capacity_ah]
+    out: dict[str, RegroupSummary] = {}
+    frame = pd.DataFrame([{"battery_id": u.battery_id, "chemistry": u.chemistry, "grade": u.grade,
+                           "application": u.application or "stationary_storage",
+                           "capacity_ah": float(u.rated_capacity_ah or 0) * u.soh_pct / 100.0,
+                           "nominal_voltage_v": u.nominal_voltage_v} for u in fit])
+    if frame.empty:
+        return out
+    for (chem, app), grp in frame.groupby(["chemistry", "application"]):
+        res = regroup(grp, application=str(app), units_per_group=units_per_group, rules=rules)
+        out[f"{chem}/{app}"] = RegroupSummary(groups=len(res.groups), usable_energy_kwh=round(res.usable_energy_kwh, 2),
+                                              leftovers=len(res.leftovers))
     return out

@@ -375,3 +375,94 @@ def aggregate_parents(results: pd.DataFrame) -> pd.DataFrame:
     out = agg.reset_index().rename(columns={"parent_battery_id": "battery_id"})
     return out[["battery_id", "n_children", "grade", "soh_pct", "soh_low_pct", "soh_high_pct", "weakest_child_id",
                 "worst_child_id", "worst_rule_id", "decision", "explanation"]]
+
+
+LEVEL_ORDER = ("cell", "module", "pack")
+
+
+def reconcile_levels(results: pd.DataFrame) -> pd.DataFrame:
+    """One consistent decision per unit: each parent's follows from its children's and its own.
+
+    Applied bottom-up (cells, then modules, then packs), on the output of :func:`grade_frame`:
+
+    - ``P1-own-quarantine``: a parent whose own history or inspection quarantines it is quarantined
+      as a whole, whatever its children's grades, and every unit inside it is quarantined too
+      (``C1-inside-quarantined``: held until the parent is dismantled under the damaged-battery rules
+      and the unit inspected on its own);
+    - ``P2-child-quarantine``: a parent with a quarantined child is quarantined as a whole;
+    - ``P3-uniform``: children of one grade, no worse than the parent's own: graded as a whole, with
+      the worse of its own and its children's grade;
+    - ``P4-mixed``: children disagree: the parent takes its worst child's grade and is marked for
+      disassembly, so the good children can be regrouped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``results`` with ``grade`` / ``rule_id`` of parents and quarantined descendants updated, and
+        ``own_grade``, ``own_rule_id``, ``decided_by`` (rule of this level: U, P1-P4 or C1),
+        ``decision`` (what to do with the unit) and ``weakest_child_id`` added.
+    """
+    df = results.reset_index(drop=True).copy()
+    df["own_grade"] = df["grade"]
+    df["own_rule_id"] = df["rule_id"]
+    df["decided_by"] = "U-own-rules"
+    df["decision"] = np.where(df["grade"] == "quarantine", "quarantine: handle under the damaged-battery rules",
+                              "grade as a unit")
+    df["weakest_child_id"] = None
+    parent = df["parent_battery_id"].astype(object).where(df["parent_battery_id"].notna(), None).to_numpy()
+    index = {b: k for k, b in enumerate(df["battery_id"])}
+    children: dict[str, list[int]] = {}
+    for k, p in enumerate(parent):
+        if p is not None and p in index:
+            children.setdefault(str(p), []).append(k)
+    grade = df["grade"].to_numpy(dtype=object, copy=True)
+    rule = df["rule_id"].to_numpy(dtype=object, copy=True)
+    decided = df["decided_by"].to_numpy(dtype=object, copy=True)
+    decision = df["decision"].to_numpy(dtype=object, copy=True)
+    weakest = df["weakest_child_id"].to_numpy(dtype=object, copy=True)
+    soh_lo = df["soh_low_pct"].to_numpy(dtype=float)
+    ids = df["battery_id"].to_numpy(dtype=object)
+    levels = df["level"].to_numpy(dtype=object)
+    order = sorted(children, key=lambda b: LEVEL_ORDER.index(levels[index[b]]) if levels[index[b]] in LEVEL_ORDER else 9)
+    q = GRADE_RANK["quarantine"]
+    for pid in order:
+        k = index[pid]
+        kids = children[pid]
+        ranks = [GRADE_RANK[grade[c]] for c in kids]
+        worst = kids[int(np.argmax(ranks))]
+        weakest[k] = ids[kids[int(np.nanargmin(soh_lo[kids]))]] if np.isfinite(soh_lo[kids]).any() else None
+        own = GRADE_RANK[grade[k]]
+        if own == q:
+            decided[k], decision[k] = "P1-own-quarantine", ("quarantine whole unit (own rule " + str(rule[k]) +
+                                                             "); discharge and dismantle under damaged-battery rules")
+        elif max(ranks) == q:
+            grade[k], decided[k] = "quarantine", "P2-child-quarantine"
+            decision[k] = (f"quarantine whole unit: child {ids[worst]} quarantined (rule {rule[worst]}); discharge "
+                           "and dismantle under damaged-battery rules")
+            rule[k] = rule[worst]
+        elif min(ranks) == max(ranks):
+            if max(ranks) > own:
+                grade[k], rule[k] = grade[worst], rule[worst]
+            decided[k], decision[k] = "P3-uniform", "grade as a whole"
+        else:
+            if max(ranks) > own:
+                grade[k], rule[k] = grade[worst], rule[worst]
+            decided[k] = "P4-mixed"
+            decision[k] = "disassemble: children graded individually, regroup the good ones"
+    # quarantine reaches everything inside a quarantined unit (top-down)
+    for pid in reversed(order):
+        k = index[pid]
+        if grade[k] != "quarantine":
+            continue
+        for c in children[pid]:
+            if grade[c] != "quarantine":
+                grade[c], rule[c], decided[c] = "quarantine", "C1-inside-quarantined", "C1-inside-quarantined"
+                decision[c] = f"quarantined inside {pid}: inspect on its own once dismantled"
+    df["grade"], df["rule_id"], df["decided_by"], df["decision"] = grade, rule, decided, decision
+    df["weakest_child_id"] = weakest
+    changed = df["grade"] != df["own_grade"]
+    df.loc[changed, "application"] = ""
+    df.loc[changed, "explanation"] = (df.loc[changed, "grade"] + ": " + df.loc[changed, "decided_by"] + " ("
+                                      + df.loc[changed, "decision"] + "); own grading: "
+                                      + df.loc[changed, "explanation"])
+    return df

@@ -26,6 +26,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -144,3 +147,73 @@ def relaxation_plating_signature(time_s: np.ndarray, voltage_v: np.ndarray, *, m
     flag = best > min_rise
     return {"flag": bool(flag), "status": "evaluated", "rise": best,
             "bump_time_s": float(t_eval[k]) if flag else None}
+
+
+# ---------------------------------------------------------------- intake screening
+
+@dataclass(frozen=True)
+class IntakeFlag:
+    """One reason to handle a received battery apart.
+
+    ``damage_state`` is the ``transport_rules.csv`` damage state that follows: a thermal history is
+    liable to react dangerously (ADR SP 376 ``critical``, P911); a crash or abuse is damaged or
+    defective (SP 376 ``damaged``, P908); a battery without traceability data cannot be shown to
+    conform to its tested type, so it is handled as defective until inspected (assumption,
+    conservative); a battery never placed on the market is ``intact``.
+    """
+
+    code: str
+    reason: str
+    quarantine: bool
+    damage_state: str
+
+
+def intake_flags(summary: pd.DataFrame, rules: dict[str, Any]) -> dict[str, list[IntakeFlag]]:
+    """Screen received packs' BMS summaries: what must be quarantined or looked at before anything else.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Pack rows of the BMS-summary schema, with ``lifecycle_state`` and ``placed_on_market``
+        (bool: the battery's history has a ``placed_on_market`` or later in-use event).
+    rules : dict
+        Grading rules: the abuse limits are the rule file's ``Q4-overcharge`` and
+        ``R3-deep-discharge`` limits.
+
+    Returns
+    -------
+    dict
+        battery_id -> flags (only batteries with at least one flag).
+    """
+    limits = {r["id"]: r.get("limit") for r in rules["rules"]}
+    over_lim = float(limits.get("Q4-overcharge") or 0)
+    deep_lim = float(limits.get("R3-deep-discharge") or 0)
+    out: dict[str, list[IntakeFlag]] = {}
+    for row in summary.to_dict(orient="records"):
+        flags: list[IntakeFlag] = []
+        if row["thermal_accident"]:
+            flags.append(IntakeFlag("thermal_event", "thermal event in BMS history: handle as damaged, liable to "
+                                    "react dangerously (ADR SP 376), quarantine", True, "critical"))
+        elif row["accident_count"] > 0:
+            flags.append(IntakeFlag("crash", "accident in history: quarantine until inspected (ADR SP 376 damaged)",
+                                    True, "damaged"))
+        if row["overcharge_events"] > over_lim or row["deep_discharge_events"] > deep_lim:
+            flags.append(IntakeFlag("abuse", f"abuse events recorded by the BMS ({int(row['overcharge_events'])} "
+                                    f"overcharge, {int(row['deep_discharge_events'])} deep discharge): quarantine",
+                                    True, "damaged"))
+        if not row["has_traceability"]:
+            flags.append(IntakeFlag("no_traceability", "no traceability data (no BMS history): IEC 63338 forbids "
+                                    "cell reuse; quarantine as defective until inspected", True, "damaged"))
+        if not row.get("placed_on_market", True):
+            flags.append(IntakeFlag("never_on_market", "never placed on the market (no placing-on-market or use "
+                                    "event): unsold stock or production scrap, check who bears the EPR obligation",
+                                    False, "intact"))
+        if flags:
+            out[str(row["battery_id"])] = flags
+    return out
+
+
+def worst_damage_state(flags: list[IntakeFlag]) -> str:
+    """The most severe damage state among flags (``critical`` > ``damaged`` > ``intact``)."""
+    order = ["intact", "damaged", "critical"]
+    return max((f.damage_state for f in flags), key=order.index, default="intact")

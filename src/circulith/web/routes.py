@@ -30,6 +30,7 @@ from circulith.errors import InvalidInput
 from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
 from circulith.services import platform as svc
+from circulith.services.triage_views import triage_overview
 from circulith.web.pages_public import router as public_router
 from circulith.web.pages_recovery import price_dates, recovery_charts
 from circulith.web.templating import WEB, templates
@@ -73,15 +74,15 @@ def _num(x: Any, digits: int = 1) -> Any:
 
 
 def _triage_charts(request: Request, principal: Principal, _params: dict[str, str]) -> list[dict[str, Any]]:
-    ov = run(request, svc.triage_overview, principal)
-    packs = [[p["battery_id"], p["chemistry"], p["grade"], p["application"] or "", _num(p["soh_pct"]),
-              p["rule_id"] or "", p["graded_at"][:10]] for p in ov["packs"]]
-    groups = [[g["group"], g["chemistry"], g["application"], g["modules"], g["capacity_spread_pct"],
-               g["usable_energy_kwh"]] for g in ov["regrouped"]]
+    ov = run(request, triage_overview, principal)
+    packs = [[p.battery_id, p.chemistry, p.grade, p.application or "", _num(p.soh_pct), p.rule_id or "",
+              p.graded_at[:10]] for p in ov.packs]
+    groups = [[g.group, g.chemistry, g.application, g.modules, g.capacity_spread_pct, g.usable_energy_kwh]
+              for g in ov.regrouped]
     by_group = {g[0]: g[5] for g in groups}
     return [
-        _chart("grade_mix", "Grade mix of graded packs", ov["grades"], "pie"),
-        _chart("graded_soh", "State of health of graded packs [%]", ov["soh_pct_bins"]),
+        _chart("grade_mix", "Grade mix of graded packs", ov.grades, "pie"),
+        _chart("graded_soh", "State of health of graded packs [%]", ov.soh_pct_bins),
         _table_chart("regrouped", "Regrouped second-life packs: usable energy [kWh]", "bar",
                      ["group", "chemistry", "application", "modules", "capacity_spread_pct", "usable_energy_kwh"],
                      groups, labels=list(by_group), values=list(by_group.values())),
