@@ -80,12 +80,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_access import router as access_router
     from circulith.services.jobs import JobRunner
+    from circulith.web.pages_access import router as access_pages
     from circulith.web.routes import install_web
 
     app.state.jobs = JobRunner()
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(router)
+    app.include_router(access_router)
+    app.include_router(access_pages)
     install_web(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.passport.model import Passport
-from circulith.services.platform import GRANT_PURPOSES
-
-DynamicKey = Literal[
-    "soh_pct", "remaining_capacity_ah", "remaining_energy_kwh", "remaining_power_w", "full_cycles",
-    "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events", "overcharge_events",
-    "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
-]
-Purpose = Literal["repair", "remanufacturing", "preparing_for_reuse", "repurposing", "recycling", "energy_services"]
-assert set(Purpose.__args__) == set(GRANT_PURPOSES)  # noqa: S101 - one list of purposes
-EventKindIn = Literal[
-    "manufactured", "placed_on_market", "installed", "bms_snapshot", "repaired", "module_replaced", "swapped",
-    "removed", "collected", "shipped", "received", "tested", "graded", "repurposed", "reused", "remanufactured",
-    "dismantled", "discharged", "shredded", "black_mass_lot_created", "refined", "material_output", "recycled",
-]
+from circulith.services.access_models import (  # noqa: F401 - the access area's bodies, served from here too
+    AccessLogItem,
+    AccessLogOut,
+    AppendOut,
+    DynamicIn,
+    EventIn,
+    GrantDecisionIn,
+    GrantIn,
+    GrantOut,
+)
 
 
 class _In(BaseModel):
@@ -170,35 +166,6 @@ class HistoryOut(BaseModel):
     events: list[EventOut]
 
 
-class EventIn(_In):
-    """A lifecycle event recorded by the caller's organisation (the actor is the caller)."""
-
-    event_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")
-    battery_id: str = Field(min_length=1, max_length=300, description="Any identifier of the battery.")
-    kind: EventKindIn
-    occurred_at: datetime
-    site_id: str | None = Field(None, max_length=120)
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class DynamicIn(_In):
-    """New dynamic values (recorded as a ``bms_snapshot`` event, never by editing the passport)."""
-
-    values: dict[DynamicKey, float] = Field(min_length=1)
-    occurred_at: datetime | None = None
-    site_id: str | None = Field(None, max_length=120)
-
-
-class AppendOut(BaseModel):
-    """What an append did."""
-
-    appended: int
-    unchanged: int
-    event_id: str
-    head_global_seq: int
-    head_sha256: str
-
-
 class FleetOut(BaseModel):
     """Fleet aggregates within the caller's scope."""
 
@@ -229,58 +196,6 @@ class LedgerOut(BaseModel):
     batteries_checked: int | None = None
     truncated: bool | None = None
     findings: list[str] | None = None
-
-
-class GrantIn(_In):
-    """A legitimate-interest request (Art. 77(2)) for one battery's restricted data."""
-
-    battery_id: str = Field(min_length=1, max_length=300)
-    purpose: Purpose
-    justification: str = Field(min_length=10, max_length=2000)
-
-
-class GrantDecisionIn(_In):
-    """The operator's decision."""
-
-    decision: Literal["approve", "refuse", "revoke"]
-    note: str | None = Field(None, max_length=2000)
-    valid_days: int = Field(90, ge=1, le=365)
-
-
-class GrantOut(BaseModel):
-    """An access grant."""
-
-    grant_id: str
-    org_id: str
-    battery_id: str
-    purpose: str
-    justification: str
-    status: str
-    requested_at: str
-    decided_at: str | None = None
-    decision_note: str | None = None
-    expires_at: str | None = None
-
-
-class AccessLogItem(BaseModel):
-    """One logged read of non-public data."""
-
-    entry_id: int
-    at: str
-    org_id: str
-    user_id: str | None = None
-    key_id: str | None = None
-    battery_id: str
-    audience: str
-    action: str
-    ground: str
-
-
-class AccessLogOut(BaseModel):
-    """A page of the access log (newest first)."""
-
-    items: list[AccessLogItem]
-    next_before: int | None = None
 
 
 class ApiKeyIn(_In):

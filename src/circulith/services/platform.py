@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -33,7 +32,6 @@ from circulith.auth.policy import (
     audience_for,
     event_view,
     is_restricted,
-    may_append,
     may_read_history,
 )
 from circulith.auth.ratelimit import LoginLimiter
@@ -44,15 +42,15 @@ from circulith.auth.tokens import (
     open_session_cookie,
     parse_api_key,
 )
-from circulith.errors import Conflict, InvalidInput, NotFound, Problem
-from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
+from circulith.errors import InvalidInput, NotFound, Problem
+from circulith.ledger.events import format_timestamp
 from circulith.passport.access import Audience
 from circulith.passport.attributes import project, view_paths
 from circulith.passport.identifiers import parse_identifier
 from circulith.passport.model import Passport
 from circulith.store import platform_repo as repo
 from circulith.store.database import transaction
-from circulith.store.ledger_store import DYNAMIC_KEYS, append_events, battery_history, verify_ledger
+from circulith.store.ledger_store import DYNAMIC_KEYS, battery_history, verify_ledger
 from circulith.store.models import Battery
 from circulith.store.registry import register_passports
 
@@ -490,48 +488,6 @@ def history(session: Session, principal: Principal, identifier: str) -> dict[str
     return {"battery_id": b.battery_id, "audience": s.audience.value, "events": events}
 
 
-def append_event(session: Session, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """Record one lifecycle event as the caller's organisation (never as another)."""
-    _require_scope(principal, Scope.WRITE)
-    kind = body["kind"]
-    if kind == EventKind.REGISTERED.value:
-        raise InvalidInput(Problem(None, "kind", "'registered' is written by the registry: create the passport"))
-    b = _battery(session, body["battery_id"])
-    granted = bool(principal.org_id and repo.granted_battery_ids(session, principal.org_id, [b.battery_id], _ts()))
-    facts = BatteryFacts(b.manufacturer_id, b.custodian_org_id, granted)
-    if not may_append(principal, facts) and not _receiving(session, principal, b, kind):
-        raise AccessDenied(f"you may not record events on {b.battery_id}: not in your custody, not made by you, "
-                           "no grant")
-    event = LedgerEvent(
-        event_id=body.get("event_id") or "", battery_id=b.battery_id, kind=EventKind(kind),
-        occurred_at=body["occurred_at"], actor_org_id=principal.org_id or "", site_id=body.get("site_id"),
-        payload=body.get("payload") or {},
-    )
-    res = append_events(session, [event])
-    return {"appended": res.appended, "unchanged": res.unchanged, "event_id": event.with_derived_id().event_id,
-            "head_global_seq": res.head_global_seq, "head_sha256": res.head_sha256}
-
-
-def _receiving(session: Session, principal: Principal, b: Battery, kind: str) -> bool:
-    """Whether the caller receives a battery shipped to it (the last shipment names it)."""
-    if kind != EventKind.RECEIVED.value or Scope.WRITE not in principal.scopes:
-        return False
-    shipped = [e for e in battery_history(session, b.battery_id) if e["kind"] == "shipped"]
-    return bool(shipped) and shipped[-1]["payload"].get("to_org_id") == principal.org_id
-
-
-def update_dynamic(session: Session, principal: Principal, identifier: str, values: dict[str, float],
-                   occurred_at: datetime | None, site_id: str | None) -> dict[str, Any]:
-    """Record new dynamic values (SOH, cycles, ...) as a ``bms_snapshot`` ledger event."""
-    if not values:
-        raise InvalidInput(Problem(None, "values", "give at least one dynamic value"))
-    b = _battery(session, identifier)
-    return append_event(session, principal, {
-        "battery_id": b.battery_id, "kind": EventKind.BMS_SNAPSHOT.value, "occurred_at": occurred_at or _now(),
-        "site_id": site_id, "payload": dict(values),
-    })
-
-
 def resolve_identifier(session: Session, identifier: str) -> dict[str, Any]:
     """The battery behind an identifier in any accepted scheme (public)."""
     parsed = parse_identifier(identifier)
@@ -574,73 +530,6 @@ def ledger_status(session: Session, principal: Principal, *, full: bool) -> dict
                     "batteries_checked": report.batteries_checked, "truncated": report.truncated,
                     "findings": [str(f) for f in report.findings[:100]]})
     return out
-
-
-# ---------------------------------------------------------------- grants and access log
-
-
-def _grant_out(g: Any) -> dict[str, Any]:
-    keys = ("grant_id", "org_id", "battery_id", "purpose", "justification", "status", "requested_at",
-            "decided_at", "decision_note", "expires_at")
-    return {k: getattr(g, k) for k in keys}
-
-
-def request_grant(session: Session, principal: Principal, identifier: str, purpose: str,
-                  justification: str) -> dict[str, Any]:
-    """A chain actor asks for legitimate-interest access to one battery."""
-    _require_scope(principal, Scope.WRITE)
-    if principal.global_audience is not None:
-        raise AccessDenied("authorities, the Commission and the operator do not need grants")
-    b = _battery(session, identifier)
-    pending = [g for g in repo.list_grants(session, principal.org_id, "requested") if g.battery_id == b.battery_id]
-    if pending:
-        raise Conflict(f"a request for {b.battery_id} is already pending ({pending[0].grant_id})")
-    row = {"grant_id": str(uuid.uuid4()), "org_id": principal.org_id, "battery_id": b.battery_id, "purpose": purpose,
-           "justification": justification, "status": "requested", "requested_by": principal.user_id,
-           "requested_at": _ts(), "decided_by": None, "decided_at": None, "decision_note": None, "expires_at": None}
-    repo.add_grant(session, **row)
-    return _grant_out(repo.get_grant(session, row["grant_id"]))
-
-
-def list_grants(session: Session, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
-    """The caller's organisation's grants (the operator: every grant)."""
-    _require_scope(principal, Scope.READ)
-    org = None if principal.is_operator else principal.org_id
-    return [_grant_out(g) for g in repo.list_grants(session, org, status)]
-
-
-def decide_grant(session: Session, principal: Principal, grant_id: str, decision: str, note: str | None,
-                 valid_days: int = GRANT_DEFAULT_DAYS) -> dict[str, Any]:
-    """The operator approves, refuses or revokes a grant."""
-    _require_scope(principal, Scope.ADMIN)
-    if not principal.is_operator:
-        raise AccessDenied("only the registry operator decides on access requests")
-    g = repo.get_grant(session, grant_id)
-    if g is None:
-        raise NotFound(f"no grant '{grant_id}'")
-    allowed = {"approve": ("requested",), "refuse": ("requested",), "revoke": ("approved",)}[decision]
-    if g.status not in allowed:
-        raise Conflict(f"grant {grant_id} is '{g.status}': cannot {decision} it")
-    now = _now()
-    g.status = {"approve": "approved", "refuse": "refused", "revoke": "revoked"}[decision]
-    g.decided_by, g.decided_at, g.decision_note = principal.user_id, _ts(now), note
-    if decision == "approve":
-        g.expires_at = _ts(now + timedelta(days=valid_days))
-    return _grant_out(g)
-
-
-def read_access_log(session: Session, principal: Principal, *, before: int | None, org_id: str | None,
-                    battery_id: str | None, limit: int) -> dict[str, Any]:
-    """Who read what (operator only)."""
-    _require_scope(principal, Scope.ADMIN)
-    if not principal.is_operator:
-        raise AccessDenied("the access log is for the registry operator")
-    rows = repo.access_log(session, before=before, org_id=org_id, battery_id=battery_id, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    keys = ("entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground")
-    return {"items": [{k: getattr(r, k) for k in keys} for r in rows],
-            "next_before": rows[-1].entry_id if more and rows else None}
 
 
 # ---------------------------------------------------------------- demo users

@@ -30,6 +30,7 @@ from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput, NotFound
 from circulith.services import platform as svc
+from circulith.web.pages_access import access_context, grants_csv_rows, log_csv_rows
 
 WEB = files("circulith.web")
 templates = Jinja2Templates(directory=str(WEB / "templates"))
@@ -278,10 +279,7 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
         charts = [_chart("events_by_kind", "Ledger events by kind", data["events_by_kind"])]
         extra["ledger"] = run(request, svc.ledger_status, principal, full=principal.sees_whole_fleet)
     elif page == "access":
-        extra["grants"] = run(request, svc.list_grants, principal)
-        if principal.is_operator:
-            extra["log"] = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
-                               limit=200)["items"]
+        extra.update(access_context(request, principal))
     elif page in PAGE_CHARTS:
         params = dict(request.query_params)
         charts = PAGE_CHARTS[page](request, principal, params)
@@ -310,48 +308,22 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         writer.writerow([label, "count"])
         writer.writerows(data[key].items())
     elif table == "grants":
-        rows = run(request, svc.list_grants, principal)
-        cols = ["grant_id", "org_id", "battery_id", "purpose", "status", "requested_at", "decided_at", "expires_at"]
+        cols, rows = grants_csv_rows(request, principal)
         writer.writerow(cols)
-        writer.writerows([[r[c] for c in cols] for r in rows])
+        writer.writerows(rows)
     elif table in TABLE_PAGE:
         charts = PAGE_CHARTS[TABLE_PAGE[table]](request, principal, dict(request.query_params))
         cols, rows = _chart_table(next(c for c in charts if c["id"] == table))
         writer.writerow(cols)
         writer.writerows(rows)
     elif table == "access_log":
-        rows = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
-                   limit=500)["items"]
-        cols = ["entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground"]
+        cols, rows = log_csv_rows(request, principal)
         writer.writerow(cols)
-        writer.writerows([[r[c] for c in cols] for r in rows])
+        writer.writerows(rows)
     else:
         return Response(f"no table '{table}'\n", status_code=404, media_type="text/plain")
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{table}.csv"'})
-
-
-@router.post("/dashboard/grants")
-def dashboard_request_grant(request: Request, principal: Principal = Depends(current_principal),  # noqa: B008
-                            battery_id: str = Form(..., max_length=300), purpose: str = Form(..., max_length=40),
-                            justification: str = Form(..., max_length=2000)) -> Response:
-    """Request a grant from the access page."""
-    if purpose not in svc.GRANT_PURPOSES:
-        raise InvalidInput(f"unknown purpose '{purpose}'")
-    if len(justification.strip()) < 10:
-        raise InvalidInput("justification: say why in at least 10 characters")
-    run(request, svc.request_grant, principal, battery_id, purpose, justification)
-    return RedirectResponse("/dashboard/access", status_code=303)
-
-
-@router.post("/dashboard/grants/{grant_id}/decision")
-def dashboard_decide(request: Request, grant_id: str, principal: Principal = Depends(current_principal),  # noqa: B008
-                     decision: str = Form(..., max_length=10), note: str = Form("", max_length=2000)) -> Response:
-    """The operator decides from the access page."""
-    if decision not in ("approve", "refuse", "revoke"):
-        raise InvalidInput(f"unknown decision '{decision}'")
-    run(request, svc.decide_grant, principal, grant_id[:40], decision, note or None)
-    return RedirectResponse("/dashboard/access", status_code=303)
 
 
 @router.post("/dashboard/jobs/grade")
