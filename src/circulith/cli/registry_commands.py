@@ -44,13 +44,17 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
         console.print(f"schema at revision {revision} ({state.database_url()})")
 
 
-def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
+            as_org: str | None = None) -> None:
+    from functools import partial
+
     from circulith.services import registry as svc
+    from circulith.services.event_import import import_events
 
     total = _count_records(file, fmt) if console.is_terminal else 0
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
-        fn = svc.import_passports if kind == "passports" else svc.import_events
+        fn = svc.import_passports if kind == "passports" else partial(import_events, as_org=as_org)
         report = fn(_engine(), file, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
                     progress=lambda n: bar.advance(task, n))
     if json_out:
@@ -79,6 +83,7 @@ def _count_records(file: Path, fmt: str | None) -> int:
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or jsonl (default: from the suffix).")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
+AsOrgOpt = Annotated[str | None, typer.Option("--as", help="Record every event as this registered organisation.")]
 
 
 @import_app.command("passports")
@@ -90,9 +95,12 @@ def import_passports(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = 
 
 @import_app.command("events")
 def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                  json_out: JsonOpt = False) -> None:
-    """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid)."""
-    _import("events", file, fmt, skip_invalid, rejects, json_out)
+                  json_out: JsonOpt = False, as_org: AsOrgOpt = None) -> None:
+    """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid).
+
+    Each row's actor must be entitled to record it (custody and role); timestamps need a timezone.
+    """
+    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org)
 
 
 @passport_app.command("show")
