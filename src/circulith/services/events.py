@@ -75,8 +75,9 @@ def update_dynamic(session: Session, principal: Principal, identifier: str, body
     """Record new dynamic values (SOH, cycles, ...) as a ``bms_snapshot`` ledger event."""
     if not body.values:
         raise InvalidInput(Problem(None, "values", "give at least one dynamic value"))
-    event = EventIn(battery_id=identifier, kind="bms_snapshot", occurred_at=body.occurred_at or datetime.now(UTC),
-                    site_id=body.site_id, payload=dict(body.values))
+    payload: dict[str, object] = dict(body.values.items())
+    event = EventIn(event_id=None, battery_id=identifier, kind="bms_snapshot",
+                    occurred_at=body.occurred_at or datetime.now(UTC), site_id=body.site_id, payload=payload)
     try:
         return append_event(session, principal, event)
     except InvalidInput as exc:  # name the request's own fields ("values.soh_pct", not "payload.soh_pct")

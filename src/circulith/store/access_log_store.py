@@ -61,7 +61,7 @@ def append_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             digest = entry_digest(prev, entry)
             chained.append(entry | {"prev_sha256": prev, "entry_sha256": digest})
             prev = digest
-        conn.execute(insert(AccessLogEntry.__table__), chained)
+        conn.execute(insert(AccessLogEntry), chained)
         conn.execute(update(AccessLogHead).where(AccessLogHead.id == 1).values(sha256=prev))
 
 

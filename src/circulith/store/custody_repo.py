@@ -46,10 +46,11 @@ def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, Cus
     remover is the organisation of the latest ``removed`` event.
     """
     ids = list(dict.fromkeys(battery_ids))
-    rows = []
+    rows: list[tuple[str, str, str | None, str]] = []
     for part in chunks(ids):
-        rows.extend(session.execute(select(Battery.battery_id, Battery.manufacturer_id, Battery.custodian_org_id,
-                                           Battery.lifecycle_state).where(Battery.battery_id.in_(part))))
+        stmt = select(Battery.battery_id, Battery.manufacturer_id, Battery.custodian_org_id,
+                      Battery.lifecycle_state).where(Battery.battery_id.in_(part))
+        rows.extend((r[0], r[1], r[2], r[3]) for r in session.execute(stmt))
     roles = organisation_roles(session, [r[2] for r in rows])
     latest = _latest(session, ids, ("shipped", "received", "removed"))
     wanted = [(bid, latest[(bid, k)]) for bid in ids for k in ("shipped", "removed") if (bid, k) in latest]

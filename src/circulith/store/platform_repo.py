@@ -187,7 +187,8 @@ def granted_battery_ids(session: Session, org_id: str, battery_ids: Sequence[str
     return out
 
 
-def granted_batteries(session: Session, org_id: str, now: str, *, limit: int = 500) -> list[tuple[Battery, str, str]]:
+def granted_batteries(session: Session, org_id: str, now: str, *, limit: int = 500
+                      ) -> list[tuple[Battery, str, str | None]]:
     """(battery, purpose, expiry) of every battery ``org_id`` holds an active grant for, by battery ID."""
     stmt = (select(Battery, AccessGrant.purpose, AccessGrant.expires_at)
             .join(AccessGrant, AccessGrant.battery_id == Battery.battery_id)

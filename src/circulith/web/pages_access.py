@@ -65,7 +65,7 @@ def dashboard_request_grant(request: Request, principal: Principal = Depends(cur
         raise InvalidInput(f"unknown purpose '{purpose}'")
     if len(justification.strip()) < 10:
         raise InvalidInput("justification: say why in at least 10 characters")
-    body = GrantIn(battery_ids=_identifiers(battery_ids), consignment_id=consignment_id.strip() or None,
+    body = GrantIn(battery_id=None, battery_ids=_identifiers(battery_ids), consignment_id=consignment_id.strip() or None,
                    purpose=purpose, justification=justification.strip())  # type: ignore[arg-type]
     run(request, access_svc.request_grant, principal, body)
     return RedirectResponse("/dashboard/access", status_code=303)
