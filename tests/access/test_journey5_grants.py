@@ -109,3 +109,9 @@ def test_the_log_is_chained_and_an_edit_or_deletion_is_found(registry, clients, 
         s.rollback()
     with transaction(engine) as s:
         assert verify_access_log(s).ok
+
+
+def test_log_verification_route_is_for_overseers(clients, scenario) -> None:  # noqa: ANN001
+    r = clients["ORG-REGISTRY"].get("/api/v1/access-log/verify")
+    assert r.status_code == 200 and r.json()["ok"] is True and r.json()["entries_checked"] > 0
+    assert clients[scenario.maker].get("/api/v1/access-log/verify").status_code == 403

@@ -84,6 +84,12 @@ def decide_grant(request: Request, principal: CurrentPrincipal, grant_id: str, b
     return run(request, access_svc.decide_grant, principal, grant_id[:40], body.decision, body.note, body.valid_days)
 
 
+@router.get("/access-log/verify", response_model=access_svc.AccessLogVerification, tags=["access"])
+def access_log_verify(request: Request, principal: CurrentPrincipal) -> access_svc.AccessLogVerification:
+    """Verify the access log's hash chain: an edited or deleted entry is found (authorities, Commission, operator)."""
+    return run(request, access_svc.verify_log, principal)
+
+
 @router.get("/access-log", response_model=AccessLogOut, tags=["access"])
 def access_log(
     request: Request,

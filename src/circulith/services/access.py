@@ -257,3 +257,23 @@ def granted_passports(session: Session, principal: Principal, *, limit: int = 50
                                                    chemistry=b.chemistry, model=b.model,
                                                    manufacturer_id=b.manufacturer_id, purpose=p, expires_at=e)
                                    for b, p, e in rows])
+
+
+class AccessLogVerification(BaseModel):
+    """Outcome of verifying the access log's chain."""
+
+    ok: bool
+    entries_checked: int
+    findings: list[str]
+
+
+def verify_log(session: Session, principal: Principal) -> AccessLogVerification:
+    """Verify every access-log entry's digest and link and the head (authorities, the Commission, the operator)."""
+    from circulith.store.access_log_store import verify_access_log
+
+    _require(principal, Scope.READ)
+    if principal.role not in LOG_READERS:
+        raise AccessDenied("verifying the whole access log is for authorities, the Commission and the operator")
+    report = verify_access_log(session)
+    return AccessLogVerification(ok=report.ok, entries_checked=report.entries_checked,
+                                 findings=[str(f) for f in report.findings])
