@@ -8,8 +8,8 @@ byte-order mark is accepted at the start of every format.
 
 JSON that a standard reader would take but that cannot be stored faithfully is refused with the
 row and the field: ``NaN`` and ``Infinity`` (not JSON, RFC 8259 section 6), numbers that overflow
-to infinity (``1e999``), integers longer than :data:`MAX_INT_DIGITS` digits, nesting deeper than
-the parser follows, and text holding NUL or a lone surrogate.
+to infinity (``1e999``), integers beyond :data:`MAX_SAFE_INTEGER` (not exactly representable in JSON,
+RFC 7493 section 2.2), nesting deeper than the parser follows, and text holding NUL or a lone surrogate.
 """
 
 from __future__ import annotations
@@ -24,38 +24,27 @@ from typing import Any
 from circulith.errors import InvalidInput, Problem
 
 FORMATS = ("csv", "json", "jsonl")
-MAX_INT_DIGITS = 30
-"""Longest integer literal accepted [digits] (assumption: no quantity needs more; Python refuses over 4,300)."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON reader represents exactly (IEEE 754 binary64; RFC 7493 section 2.2)."""
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number (RFC 8259): write a finite number or leave the field empty")
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} overflows to infinity")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits exceeds {MAX_INT_DIGITS} digits")
-    return int(text)
-
-
 def loads_strict(text: str) -> Any:
-    """``json.loads`` that refuses NaN, infinities, overflowing numbers and huge integers.
+    """``json.loads`` that refuses ``NaN`` and ``Infinity`` (numbers overflowing to infinity are found by
+    :func:`record_problems`; the parser itself stays on its C fast path).
 
     Raises
     ------
     ValueError
-        With a message naming what was refused (:class:`json.JSONDecodeError` for malformed JSON).
+        With a message naming what was refused (:class:`json.JSONDecodeError` for malformed JSON;
+        also integers beyond Python's 4,300-digit limit).
     RecursionError
         For nesting deeper than the parser follows (callers report it as a problem of the row).
     """
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
+    return json.loads(text, parse_constant=_refuse_constant)
 
 
 def _text_problem(value: str) -> str | None:
@@ -67,12 +56,22 @@ def _text_problem(value: str) -> str | None:
 
 
 def record_problems(record: Any, row: int, path: str = "") -> list[Problem]:
-    """Text in ``record`` (keys and values, at any depth) that cannot be stored: NUL, lone surrogates."""
+    """Values in ``record`` (keys and values, at any depth) that cannot be stored faithfully.
+
+    Text with NUL or a lone surrogate, numbers that overflowed to infinity, integers beyond
+    :data:`MAX_SAFE_INTEGER`.
+    """
     out: list[Problem] = []
     if isinstance(record, str):
         why = _text_problem(record)
         if why:
             out.append(Problem(row, path, why))
+    elif isinstance(record, float):
+        if not math.isfinite(record):
+            out.append(Problem(row, path, f"the number overflows to {record!r}: write a finite number"))
+    elif isinstance(record, int) and not isinstance(record, bool):
+        if abs(record) > MAX_SAFE_INTEGER:
+            out.append(Problem(row, path, f"integer beyond ±{MAX_SAFE_INTEGER} (not exactly representable in JSON)"))
     elif isinstance(record, dict):
         for key, value in record.items():
             name = f"{path}.{key}" if path else str(key)
