@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from circulith.auth.policy import CHAIN_ROLES, Role
@@ -55,10 +55,11 @@ def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, Cus
     latest = _latest(session, ids, ("shipped", "received", "removed"))
     wanted = [(bid, latest[(bid, k)]) for bid in ids for k in ("shipped", "removed") if (bid, k) in latest]
     payload: dict[tuple[str, int], tuple[str, str]] = {}
-    for bid, seq in wanted:
-        actor, text = session.execute(select(Event.actor_org_id, Event.payload_json).where(
-            Event.battery_id == bid, Event.battery_seq == seq)).one()
-        payload[(bid, seq)] = (actor, text)
+    for part in chunks(wanted, 400):
+        stmt = select(Event.battery_id, Event.battery_seq, Event.actor_org_id, Event.payload_json).where(
+            tuple_(Event.battery_id, Event.battery_seq).in_(list(part)))
+        for bid, seq, actor, text in session.execute(stmt):
+            payload[(bid, int(seq))] = (actor, text)
     out: dict[str, CustodyFacts] = {}
     for bid, maker, custodian, state in rows:
         shipped_to = removed_by = None
