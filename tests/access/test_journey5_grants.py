@@ -115,3 +115,28 @@ def test_log_verification_route_is_for_overseers(clients, scenario) -> None:  # 
     r = clients["ORG-REGISTRY"].get("/api/v1/access-log/verify")
     assert r.status_code == 200 and r.json()["ok"] is True and r.json()["entries_checked"] > 0
     assert clients[scenario.maker].get("/api/v1/access-log/verify").status_code == 403
+
+
+def test_dashboard_request_and_owner_decision(registry, clients, scenario) -> None:  # noqa: ANN001
+    import re
+
+    _, engine, _ = registry
+    modules = _modules_of(engine, scenario.maker, 12)[8:12]
+    buyer = clients["REU-SECONDVOLT"]
+    page = buyer.http.get("/dashboard/access").text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    r = buyer.http.post("/dashboard/grants", data={"csrf_token": token, "battery_ids": "\n".join(modules),
+                                                   "purpose": "repurposing", "justification": "four modules, form"},
+                        follow_redirects=False)
+    assert r.status_code == 303, r.text
+    mine = [g for g in buyer.get("/api/v1/grants").json() if set(g["battery_ids"]) == set(modules)]
+    assert len(mine) == 1 and mine[0]["status"] == "requested"
+    owner = clients[scenario.maker]
+    owner_page = owner.http.get("/dashboard/access").text
+    assert f'/dashboard/grants/{mine[0]["grant_id"]}/decision' in owner_page  # the owner gets the buttons
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', owner_page).group(1)
+    r = owner.http.post(f"/dashboard/grants/{mine[0]['grant_id']}/decision",
+                        data={"csrf_token": token, "decision": "approve"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert {g["status"] for g in buyer.get("/api/v1/grants").json() if g["grant_id"] == mine[0]["grant_id"]} == \
+        {"approved"}
