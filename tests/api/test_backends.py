@@ -23,7 +23,7 @@ def test_access_layer_on_backend(engine) -> None:
     g = Client(app, "REF-SALTWORKS", sc.password).post(
         "/api/v1/grants", json={"battery_id": sc.recycled, "purpose": "recycling", "justification": "refining assay"})
     assert g.status_code == 201
-    assert op.post(f"/api/v1/grants/{g.json()['grant_id']}/decision", json={"decision": "approve"}).status_code == 200
+    assert op.post(f"/api/v1/grants/{g.json()['grants'][0]['grant_id']}/decision", json={"decision": "approve"}).status_code == 200
     ref = Client(app, "REF-SALTWORKS", sc.password)
     assert ref.get(f"/api/v1/passports/{sc.recycled}").json()["ground"] == "grant"
     assert ref.get("/api/v1/fleet/summary").json()["batteries"] == 1

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from circulith.server import create_app
 from circulith.api.settings import Settings
+from circulith.server import create_app
 from circulith.services import platform as svc
 from circulith.services.demo import build_demo
 from circulith.store.database import create_db_engine, transaction

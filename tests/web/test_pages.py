@@ -63,7 +63,10 @@ def test_each_dashboard_page_per_role(registry) -> None:
     assert "Full verification is run by" in _login(app, "DIS-KREIS").get("/dashboard/ledger").text
     access = _login(app, "ORG-REGISTRY").get("/dashboard/access").text
     assert 'id="access-log"' in access
-    assert 'id="access-log"' not in _login(app, "DIS-KREIS").get("/dashboard/access").text
+    # Journey 5: every organisation sees the log within its scope, and what it was granted.
+    own = _login(app, "DIS-KREIS").get("/dashboard/access").text
+    assert 'id="access-log"' in own and "reads by DIS-KREIS and reads of its batteries" in own
+    assert 'id="granted"' in own and 'id="granted"' not in access
 
 
 def test_csv_downloads(registry) -> None:

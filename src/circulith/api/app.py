@@ -21,6 +21,7 @@ def install_api(app: FastAPI) -> None:
     """Include the API routers in ``app`` (order matters: specific paths before catch-alls)."""
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_access import router as access_router
     from circulith.api.routes_formats import router as formats_router
     from circulith.api.routes_jobs import router as jobs
     from circulith.api.routes_ledger import router as ledger_router
@@ -36,3 +37,4 @@ def install_api(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(formats_router)
     app.include_router(ledger_router)
+    app.include_router(access_router)

@@ -12,7 +12,6 @@ from circulith.api.errors import ERROR_RESPONSES
 from circulith.auth.policy import Principal
 from circulith.services import credentials, passports
 from circulith.services import fleet as fleet_svc
-from circulith.services import platform as svc
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -133,14 +132,6 @@ def passport_events(request: Request, principal: CurrentPrincipal, identifier: I
     return run(request, passports.history, principal, identifier)
 
 
-@router.patch("/passports/{identifier:path}/dynamic", response_model=s.AppendOut, status_code=201,
-              tags=["passports"])
-def passport_dynamic(request: Request, principal: CurrentPrincipal, identifier: Identifier,
-                     body: s.DynamicIn) -> dict:
-    """Update dynamic values: recorded as a ``bms_snapshot`` ledger event, never by editing the document."""
-    return run(request, svc.update_dynamic, principal, identifier, dict(body.values), body.occurred_at, body.site_id)
-
-
 @router.get("/passports/{identifier:path}", response_model=s.PassportOut, tags=["passports"])
 def read_passport(request: Request, principal: CurrentPrincipal, identifier: Identifier) -> s.PassportOut:
     """The passport behind any identifier, filtered to what the caller may see (Annex XIII)."""
@@ -155,12 +146,6 @@ def resolve(request: Request, principal: CurrentPrincipal,
 
 
 # ---------------------------------------------------------------- events, fleet, ledger
-
-
-@router.post("/events", response_model=s.AppendOut, status_code=201, tags=["events"])
-def append_event(request: Request, principal: CurrentPrincipal, body: s.EventIn) -> dict:
-    """Record a lifecycle event as the caller's organisation (custodian, maker, grantee or receiver)."""
-    return run(request, svc.append_event, principal, body.model_dump())
 
 
 @router.get("/fleet/summary", response_model=s.FleetOut, tags=["fleet"])
@@ -180,44 +165,3 @@ def ledger_head(request: Request, principal: CurrentPrincipal) -> s.LedgerOut:
 def ledger_verify(request: Request, principal: CurrentPrincipal) -> s.LedgerOut:
     """Verify every hash chain (authorities, the Commission and the operator)."""
     return run(request, fleet_svc.ledger_status, principal, full=True)
-
-
-# ---------------------------------------------------------------- grants and the access log
-
-
-@router.post("/grants", response_model=s.GrantOut, status_code=201, tags=["access"],
-             responses={409: {"model": s.ErrorBody, "description": "A request is already pending."}})
-def request_grant(request: Request, principal: CurrentPrincipal, body: s.GrantIn) -> dict:
-    """Ask for legitimate-interest access to one battery's restricted data, stating the purpose."""
-    return run(request, svc.request_grant, principal, body.battery_id, body.purpose, body.justification)
-
-
-@router.get("/grants", response_model=list[s.GrantOut], tags=["access"])
-def list_grants(request: Request, principal: CurrentPrincipal,
-                status: Annotated[Literal["requested", "approved", "refused", "revoked"] | None, Query()] = None
-                ) -> list[dict]:
-    """Your organisation's grants (the operator: all)."""
-    return run(request, svc.list_grants, principal, status)
-
-
-@router.post("/grants/{grant_id}/decision", response_model=s.GrantOut, tags=["access"],
-             responses={409: {"model": s.ErrorBody, "description": "The grant is not in a decidable state."}})
-def decide_grant(request: Request, principal: CurrentPrincipal, grant_id: str,
-                 body: s.GrantDecisionIn) -> dict:
-    """Approve, refuse or revoke a grant (operator)."""
-    return run(request, svc.decide_grant, principal, grant_id[:40], body.decision, body.note, body.valid_days)
-
-
-@router.get("/access-log", response_model=s.AccessLogOut, tags=["access"])
-def access_log(
-    request: Request,
-    principal: CurrentPrincipal,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    org_id: Text120 = None,
-    battery_id: Annotated[str | None, Query(max_length=300)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict:
-    """Every read of non-public data, newest first (operator)."""
-    return run(request, svc.read_access_log, principal, before=before, org_id=org_id, battery_id=battery_id,
-               limit=limit)
-

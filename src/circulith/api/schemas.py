@@ -6,13 +6,21 @@ bodies stay here, separate from the storage models.
 
 from __future__ import annotations
 
-import typing
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.passport.model import Passport
+from circulith.services.access_models import (  # noqa: F401 - the access area's bodies, served from here too
+    AccessLogItem,
+    AccessLogOut,
+    AppendOut,
+    DynamicIn,
+    EventIn,
+    GrantDecisionIn,
+    GrantIn,
+    GrantOut,
+)
 
 # Response models that are the services' own (re-exported by name for the routes).
 from circulith.services.background import JobOut as JobOut
@@ -30,20 +38,6 @@ from circulith.services.passports import PassportPage as PassportPage
 from circulith.services.passports import PassportSummary as PassportSummary
 from circulith.services.passports import PublicPassportOut as PublicPassportOut
 from circulith.services.passports import ResolveOut as ResolveOut
-from circulith.services.platform import GRANT_PURPOSES
-
-DynamicKey = Literal[
-    "soh_pct", "remaining_capacity_ah", "remaining_energy_kwh", "remaining_power_w", "full_cycles",
-    "energy_throughput_kwh", "capacity_throughput_ah", "deep_discharge_events", "overcharge_events",
-    "time_above_max_temp_h", "time_below_min_temp_h", "internal_resistance_increase_pct", "soc_pct",
-]
-Purpose = Literal["repair", "remanufacturing", "preparing_for_reuse", "repurposing", "recycling", "energy_services"]
-assert set(typing.get_args(Purpose)) == set(GRANT_PURPOSES)
-EventKindIn = Literal[
-    "manufactured", "placed_on_market", "installed", "bms_snapshot", "repaired", "module_replaced", "swapped",
-    "removed", "collected", "shipped", "received", "tested", "graded", "repurposed", "reused", "remanufactured",
-    "dismantled", "discharged", "shredded", "black_mass_lot_created", "refined", "material_output", "recycled",
-]
 
 
 class _In(BaseModel):
@@ -74,113 +68,10 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-
-
-
-
-
-
 class BulkPassportsIn(_In):
     """Passports to register in one all-or-nothing request."""
 
     passports: list[Passport] = Field(min_length=1, max_length=500)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-class EventIn(_In):
-    """A lifecycle event recorded by the caller's organisation (the actor is the caller)."""
-
-    event_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")
-    battery_id: str = Field(min_length=1, max_length=300, description="Any identifier of the battery.")
-    kind: EventKindIn
-    occurred_at: datetime
-    site_id: str | None = Field(None, max_length=120)
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class DynamicIn(_In):
-    """New dynamic values (recorded as a ``bms_snapshot`` event, never by editing the passport)."""
-
-    values: dict[DynamicKey, float] = Field(min_length=1)
-    occurred_at: datetime | None = None
-    site_id: str | None = Field(None, max_length=120)
-
-
-class AppendOut(BaseModel):
-    """What an append did."""
-
-    appended: int
-    unchanged: int
-    event_id: str
-    head_global_seq: int
-    head_sha256: str
-
-
-
-
-
-
-class GrantIn(_In):
-    """A legitimate-interest request (Art. 77(2)) for one battery's restricted data."""
-
-    battery_id: str = Field(min_length=1, max_length=300)
-    purpose: Purpose
-    justification: str = Field(min_length=10, max_length=2000)
-
-
-class GrantDecisionIn(_In):
-    """The operator's decision."""
-
-    decision: Literal["approve", "refuse", "revoke"]
-    note: str | None = Field(None, max_length=2000)
-    valid_days: int = Field(90, ge=1, le=365)
-
-
-class GrantOut(BaseModel):
-    """An access grant."""
-
-    grant_id: str
-    org_id: str
-    battery_id: str
-    purpose: str
-    justification: str
-    status: str
-    requested_at: str
-    decided_at: str | None = None
-    decision_note: str | None = None
-    expires_at: str | None = None
-
-
-class AccessLogItem(BaseModel):
-    """One logged read of non-public data."""
-
-    entry_id: int
-    at: str
-    org_id: str
-    user_id: str | None = None
-    key_id: str | None = None
-    battery_id: str
-    audience: str
-    action: str
-    ground: str
-
-
-class AccessLogOut(BaseModel):
-    """A page of the access log (newest first)."""
-
-    items: list[AccessLogItem]
-    next_before: int | None = None
 
 
 class ApiKeyIn(_In):
@@ -191,8 +82,6 @@ class ApiKeyIn(_In):
     valid_days: int = Field(30, ge=1, le=365)
 
 
-
-
 class LoginIn(_In):
     """E-mail and password."""
 
@@ -200,19 +89,10 @@ class LoginIn(_In):
     password: str = Field(min_length=1, max_length=200)
 
 
-
-
 # ---------------------------------------------------------------- operations: recovery, planning, jobs
 
 Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
 Form = Literal["cell", "module", "pack", "black_mass"]
-
-
-
-
-
-
-
 
 
 class ForecastRow(BaseModel):

@@ -49,8 +49,11 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
         console.print(f"schema at revision {revision} ({state.database_url()})")
 
 
-def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
+            as_org: str | None = None) -> None:
+
     from circulith.services import registry as svc
+    from circulith.services.event_import import import_events
 
     total = _count_records(file, fmt) if console.is_terminal else 0
     with _progress() as bar:
@@ -60,7 +63,7 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
             report = svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
                                           rejects_path=rejects, progress=progress)
         else:
-            report = svc.import_events(engine, file, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
+            report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
                                        progress=progress)
     if json_out:
         emit_json(report.as_dict())
@@ -88,6 +91,7 @@ def _count_records(file: Path, fmt: str | None) -> int:
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or jsonl (default: from the suffix).")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
+AsOrgOpt = Annotated[str | None, typer.Option("--as", help="Record every event as this registered organisation.")]
 
 
 @import_app.command("passports")
@@ -111,9 +115,12 @@ def import_passports(
 
 @import_app.command("events")
 def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                  json_out: JsonOpt = False) -> None:
-    """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid)."""
-    _import("events", file, fmt, skip_invalid, rejects, json_out)
+                  json_out: JsonOpt = False, as_org: AsOrgOpt = None) -> None:
+    """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid).
+
+    Each row's actor must be entitled to record it (custody and role); timestamps need a timezone.
+    """
+    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org)
 
 
 LEVELS = ("public", "legitimate", "commission", "authority")

@@ -3,13 +3,20 @@
 Every record comes back with its 1-based row number in the file (the CSV header is not a row;
 row 1 is the first data line), so that validation can name the row. CSV columns with dotted
 names build nested objects (``manufacturer.id``, ``materials.cobalt_kg``); a cell holding a JSON
-array or object (``[...]``, ``{...}``) is parsed as JSON; empty cells are absent fields.
+array or object (``[...]``, ``{...}``) is parsed as JSON; empty cells are absent fields. A UTF-8
+byte-order mark is accepted at the start of every format.
+
+JSON that a standard reader would take but that cannot be stored faithfully is refused with the
+row and the field: ``NaN`` and ``Infinity`` (not JSON, RFC 8259 section 6), numbers that overflow
+to infinity (``1e999``), integers beyond :data:`MAX_SAFE_INTEGER` (not exactly representable in JSON,
+RFC 7493 section 2.2), nesting deeper than the parser follows, and text holding NUL or a lone surrogate.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,72 @@ from typing import Any
 from circulith.errors import InvalidInput, Problem
 
 FORMATS = ("csv", "json", "jsonl")
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON reader represents exactly (IEEE 754 binary64; RFC 7493 section 2.2)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259): write a finite number or leave the field empty")
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN`` and ``Infinity`` (numbers overflowing to infinity are found by
+    :func:`record_problems`; the parser itself stays on its C fast path).
+
+    Raises
+    ------
+    ValueError
+        With a message naming what was refused (:class:`json.JSONDecodeError` for malformed JSON;
+        also integers beyond Python's 4,300-digit limit).
+    RecursionError
+        For nesting deeper than the parser follows (callers report it as a problem of the row).
+    """
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "contains a NUL character"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        return "contains a lone surrogate (not Unicode text)"
+    return None
+
+
+def record_problems(record: Any, row: int, path: str = "") -> list[Problem]:
+    """Values in ``record`` (keys and values, at any depth) that cannot be stored faithfully.
+
+    Text with NUL or a lone surrogate, numbers that overflowed to infinity, integers beyond
+    :data:`MAX_SAFE_INTEGER`.
+    """
+    out: list[Problem] = []
+    if isinstance(record, str):
+        why = _text_problem(record)
+        if why:
+            out.append(Problem(row, path, why))
+    elif isinstance(record, float):
+        if not math.isfinite(record):
+            out.append(Problem(row, path, f"the number overflows to {record!r}: write a finite number"))
+    elif isinstance(record, int) and not isinstance(record, bool):
+        if abs(record) > MAX_SAFE_INTEGER:
+            out.append(Problem(row, path, f"integer beyond ±{MAX_SAFE_INTEGER} (not exactly representable in JSON)"))
+    elif isinstance(record, dict):
+        for key, value in record.items():
+            name = f"{path}.{key}" if path else str(key)
+            why = _text_problem(str(key))
+            if why:
+                out.append(Problem(row, name, f"field name {why}"))
+            out.extend(record_problems(value, row, name))
+    elif isinstance(record, list):
+        for i, value in enumerate(record):
+            out.extend(record_problems(value, row, f"{path}[{i}]"))
+    return out[:20]
+
+
+def _checked(row: int, record: dict[str, Any], source: str) -> tuple[int, dict[str, Any]]:
+    problems = record_problems(record, row)
+    if problems:
+        raise InvalidInput(problems, source=source)
+    return row, record
 
 
 def detect_format(path: Path) -> str:
@@ -36,9 +109,11 @@ def _cell(value: str, row: int, column: str) -> Any:
     text = value.strip()
     if text[:1] in "[{":
         try:
-            return json.loads(text)
+            return loads_strict(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(Problem(row, column, f"cell looks like JSON but does not parse: {exc.msg}")) from None
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput(Problem(row, column, f"cell holds JSON that cannot be stored: {exc}")) from None
     return text
 
 
@@ -94,32 +169,37 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InvalidInput(Problem(row, "", "more cells than header columns"), source=str(path))
             flat = {k.strip(): _cell(v, row, k) for k, v in raw.items() if v is not None and v.strip() != ""}
             try:
-                yield row, _nest(flat)
+                nested = _nest(flat)
             except ValueError as exc:
                 raise InvalidInput(Problem(row, "", str(exc)), source=str(path)) from None
+            yield _checked(row, nested, str(path))
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:
         for row, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = loads_strict(line)
             except json.JSONDecodeError as exc:
                 raise InvalidInput(Problem(row, "", f"malformed JSON: {exc.msg} (column {exc.colno})"),
                                    source=str(path)) from None
+            except (ValueError, RecursionError) as exc:
+                raise InvalidInput(Problem(row, "", f"JSON that cannot be stored: {exc}"), source=str(path)) from None
             if not isinstance(obj, dict):
                 raise InvalidInput(Problem(row, "", "each line must be a JSON object"), source=str(path))
-            yield row, obj
+            yield _checked(row, obj, str(path))
 
 
 def _iter_json(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads_strict(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InvalidInput(Problem(exc.lineno, "", f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"),
                            source=str(path)) from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(Problem(None, "", f"JSON that cannot be stored: {exc}"), source=str(path)) from None
     if isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -131,7 +211,7 @@ def _iter_json(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for row, obj in enumerate(doc, start=1):
         if not isinstance(obj, dict):
             raise InvalidInput(Problem(row, "", "each record must be a JSON object"), source=str(path))
-        yield row, obj
+        yield _checked(row, obj, str(path))
 
 
 def write_rejects(path: Path, rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]]) -> None:

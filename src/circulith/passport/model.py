@@ -288,18 +288,70 @@ class DynamicCondition(_Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> DynamicCondition:
-        for name, (lo, hi, integer) in _DYNAMIC_BOUNDS.items():
+        for name in _DYNAMIC_BOUNDS:
             dv: DynamicValue | None = getattr(self, name)
             if dv is None or dv.value is None:
                 continue
-            v = dv.value
-            if isinstance(v, bool):
-                raise ValueError(f"{name}: value must be a number, got a boolean")
-            if integer and float(v) != int(v):
-                raise ValueError(f"{name}: a count must be a whole number, got {v!r}")
-            if not lo <= v <= hi:
-                raise ValueError(f"{name}: {v!r} is outside the plausible range [{lo:g}, {hi:g}]")
+            problem = dynamic_value_problem(name, dv.value)
+            if problem is not None:
+                raise ValueError(f"{name}: {problem}")
         return self
+
+
+DYNAMIC_VALUE_NAMES: frozenset[str] = frozenset(_DYNAMIC_BOUNDS)
+"""Names of the numeric dynamic values (the fields of :class:`DynamicCondition` except ``accidents``)."""
+ACCIDENT_KINDS: tuple[str, ...] = ("thermal", "crash", "water", "mechanical", "electrical", "other")
+"""Kinds of :class:`Accident`."""
+
+
+def dynamic_value_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be the dynamic value ``name``, or None when it can (the check of every write).
+
+    Parameters
+    ----------
+    name : str
+        A field of :class:`DynamicCondition` (see :data:`_DYNAMIC_BOUNDS` for its range and unit).
+    value : object
+        The submitted value (in the field's unit).
+
+    Returns
+    -------
+    str or None
+        The reason, naming the range, or None for a valid value.
+    """
+    lo, hi, integer = _DYNAMIC_BOUNDS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {type(value).__name__} {str(value)[:40]!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if integer and float(value) != int(value):
+        return f"a count must be a whole number, got {value!r}"
+    if not lo <= value <= hi:
+        return f"{value!r} is outside the plausible range [{lo:g}, {hi:g}]"
+    return None
+
+
+def readable_dynamic(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Stored dynamic values split into those that validate and the names of those that do not.
+
+    Readers call this before validating a stored passport, so that a value that somehow fails
+    validation (recorded before the checks at write existed) is shown as invalid, never fatal.
+
+    Returns
+    -------
+    (dict, list of str)
+        The valid values (a :class:`DynamicCondition` accepts them) and the invalid fields' names.
+    """
+    valid: dict[str, Any] = {}
+    invalid: list[str] = []
+    for name, item in raw.items():
+        try:
+            DynamicCondition.model_validate({name: item})
+        except ValidationError:
+            invalid.append(name)
+            continue
+        valid[name] = item
+    return valid, sorted(invalid)
 
 
 class Passport(_Strict):

@@ -17,22 +17,14 @@ compliance, planning) moves to its own modules next; import new code from the mo
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import (
-    BatteryFacts,
     Principal,
     Scope,
-    may_append,
 )
-from circulith.errors import Conflict, InvalidInput, NotFound, Problem
-from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.errors import InvalidInput, Problem
 from circulith.services.access_rules import Seen as _Seen
 from circulith.services.access_rules import audiences as _audiences
 from circulith.services.access_rules import ceased as _ceased
@@ -78,22 +70,19 @@ from circulith.services.passports import (
 from circulith.services.triage_views import triage_grade as triage_grade
 from circulith.services.triage_views import triage_grade_work as triage_grade_work
 from circulith.services.triage_views import triage_overview as triage_overview
-from circulith.store import platform_repo as repo
-from circulith.store.ledger_store import append_events, battery_history
-from circulith.store.models import Battery
 
 __all__ = [
     "DEMO_PASSWORD", "DYNAMIC_FIELDS", "GRANT_DEFAULT_DAYS", "GRANT_PURPOSES", "KEY_TOUCH_INTERVAL",
     "RESTRICTED_SUMMARY", "SESSION_TTL", "VIEW_CACHE_SIZE", "_Seen", "_audiences", "_battery", "_cached_view",
-    "_ceased", "_log", "_now", "_require_login", "_require_scope", "_ts", "append_event", "authenticate_api_key",
-    "capacity", "create_api_key", "create_passports", "decide_grant",
+    "_ceased", "_log", "_now", "_require_login", "_require_scope", "_ts", "authenticate_api_key",
+    "capacity", "create_api_key", "create_passports",
     "demo_email", "fleet", "fleet_scope", "forecast", "history", "import_passports_work", "job_out", "job_status",
-    "ledger_status", "lineage", "list_api_keys", "list_grants", "list_jobs", "login", "logout", "network_plan",
+    "ledger_status", "lineage", "list_api_keys", "list_jobs", "login", "logout", "network_plan",
     "principal_for_org", "principal_for_user",
-    "principal_from_api_key", "principal_from_cookie", "public_passport", "read_access_log", "read_passport",
-    "record_key_use", "request_grant", "resolve_identifier",
+    "principal_from_api_key", "principal_from_cookie", "public_passport", "read_passport",
+    "record_key_use", "resolve_identifier",
     "revoke_api_key", "search", "seed_demo_users", "submit_job", "triage_grade", "triage_grade_work",
-    "triage_overview", "update_dynamic", "warm_planning_caches",
+    "triage_overview", "warm_planning_caches",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,118 +91,6 @@ GRANT_DEFAULT_DAYS = 90
 """Default validity of an approved grant [days] (assumption: a quarter covers one repair or recycling job)."""
 GRANT_PURPOSES = ("repair", "remanufacturing", "preparing_for_reuse", "repurposing", "recycling", "energy_services")
 """Purposes of Art. 77(2), third subparagraph (legitimate interest)."""
-
-
-# ---------------------------------------------------------------- events and dynamic values
-
-
-def append_event(session: Session, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """Record one lifecycle event as the caller's organisation (never as another)."""
-    _require_scope(principal, Scope.WRITE)
-    kind = body["kind"]
-    if kind == EventKind.REGISTERED.value:
-        raise InvalidInput(Problem(None, "kind", "'registered' is written by the registry: create the passport"))
-    b = _battery(session, body["battery_id"])
-    granted = bool(principal.org_id and repo.granted_battery_ids(session, principal.org_id, [b.battery_id], _ts()))
-    facts = BatteryFacts(b.manufacturer_id, b.custodian_org_id, granted)
-    if not may_append(principal, facts) and not _receiving(session, principal, b, kind):
-        raise AccessDenied(f"you may not record events on {b.battery_id}: not in your custody, not made by you, "
-                           "no grant")
-    event = LedgerEvent(
-        event_id=body.get("event_id") or "", battery_id=b.battery_id, kind=EventKind(kind),
-        occurred_at=body["occurred_at"], actor_org_id=principal.org_id or "", site_id=body.get("site_id"),
-        payload=body.get("payload") or {},
-    )
-    res = append_events(session, [event])
-    return {"appended": res.appended, "unchanged": res.unchanged, "event_id": event.with_derived_id().event_id,
-            "head_global_seq": res.head_global_seq, "head_sha256": res.head_sha256}
-
-
-def _receiving(session: Session, principal: Principal, b: Battery, kind: str) -> bool:
-    """Whether the caller receives a battery shipped to it (the last shipment names it)."""
-    if kind != EventKind.RECEIVED.value or Scope.WRITE not in principal.scopes:
-        return False
-    shipped = [e for e in battery_history(session, b.battery_id) if e["kind"] == "shipped"]
-    return bool(shipped) and shipped[-1]["payload"].get("to_org_id") == principal.org_id
-
-
-def update_dynamic(session: Session, principal: Principal, identifier: str, values: dict[str, float],
-                   occurred_at: datetime | None, site_id: str | None) -> dict[str, Any]:
-    """Record new dynamic values (SOH, cycles, ...) as a ``bms_snapshot`` ledger event."""
-    if not values:
-        raise InvalidInput(Problem(None, "values", "give at least one dynamic value"))
-    b = _battery(session, identifier)
-    return append_event(session, principal, {
-        "battery_id": b.battery_id, "kind": EventKind.BMS_SNAPSHOT.value, "occurred_at": occurred_at or _now(),
-        "site_id": site_id, "payload": dict(values),
-    })
-
-
-# ---------------------------------------------------------------- grants and access log
-
-
-def _grant_out(g: Any) -> dict[str, Any]:
-    keys = ("grant_id", "org_id", "battery_id", "purpose", "justification", "status", "requested_at",
-            "decided_at", "decision_note", "expires_at")
-    return {k: getattr(g, k) for k in keys}
-
-
-def request_grant(session: Session, principal: Principal, identifier: str, purpose: str,
-                  justification: str) -> dict[str, Any]:
-    """A chain actor asks for legitimate-interest access to one battery."""
-    _require_scope(principal, Scope.WRITE)
-    if principal.global_audience is not None:
-        raise AccessDenied("authorities, the Commission and the operator do not need grants")
-    b = _battery(session, identifier)
-    pending = [g for g in repo.list_grants(session, principal.org_id, "requested") if g.battery_id == b.battery_id]
-    if pending:
-        raise Conflict(f"a request for {b.battery_id} is already pending ({pending[0].grant_id})")
-    row = {"grant_id": str(uuid.uuid4()), "org_id": principal.org_id, "battery_id": b.battery_id, "purpose": purpose,
-           "justification": justification, "status": "requested", "requested_by": principal.user_id,
-           "requested_at": _ts(), "decided_by": None, "decided_at": None, "decision_note": None, "expires_at": None}
-    repo.add_grant(session, **row)
-    return _grant_out(repo.get_grant(session, str(row["grant_id"])))
-
-
-def list_grants(session: Session, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
-    """The caller's organisation's grants (the operator: every grant)."""
-    _require_scope(principal, Scope.READ)
-    org = None if principal.is_operator else principal.org_id
-    return [_grant_out(g) for g in repo.list_grants(session, org, status)]
-
-
-def decide_grant(session: Session, principal: Principal, grant_id: str, decision: str, note: str | None,
-                 valid_days: int = GRANT_DEFAULT_DAYS) -> dict[str, Any]:
-    """The operator approves, refuses or revokes a grant."""
-    _require_scope(principal, Scope.ADMIN)
-    if not principal.is_operator:
-        raise AccessDenied("only the registry operator decides on access requests")
-    g = repo.get_grant(session, grant_id)
-    if g is None:
-        raise NotFound(f"no grant '{grant_id}'")
-    allowed = {"approve": ("requested",), "refuse": ("requested",), "revoke": ("approved",)}[decision]
-    if g.status not in allowed:
-        raise Conflict(f"grant {grant_id} is '{g.status}': cannot {decision} it")
-    now = _now()
-    g.status = {"approve": "approved", "refuse": "refused", "revoke": "revoked"}[decision]
-    g.decided_by, g.decided_at, g.decision_note = principal.user_id, _ts(now), note
-    if decision == "approve":
-        g.expires_at = _ts(now + timedelta(days=valid_days))
-    return _grant_out(g)
-
-
-def read_access_log(session: Session, principal: Principal, *, before: int | None, org_id: str | None,
-                    battery_id: str | None, limit: int) -> dict[str, Any]:
-    """Who read what (operator only)."""
-    _require_scope(principal, Scope.ADMIN)
-    if not principal.is_operator:
-        raise AccessDenied("the access log is for the registry operator")
-    rows = repo.access_log(session, before=before, org_id=org_id, battery_id=battery_id, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    keys = ("entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground")
-    return {"items": [{k: getattr(r, k) for k in keys} for r in rows],
-            "next_before": rows[-1].entry_id if more and rows else None}
 
 
 # ---------------------------------------------------------------- planning (cached: reference data only)

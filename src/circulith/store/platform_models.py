@@ -72,6 +72,10 @@ class AccessGrant(Base):
     decided_at: Mapped[str | None] = mapped_column(String(27))
     decision_note: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[str | None] = mapped_column(String(27))
+    # One request over a set of batteries is one row per battery sharing ``request_id`` (migration 0004):
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    owner_org_id: Mapped[str | None] = mapped_column(String(120))  # whose data: the battery's manufacturer
+    decided_by_org_id: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (Index("ix_access_grants_org_battery", "org_id", "battery_id", "status"),)
 
@@ -91,3 +95,15 @@ class AccessLogEntry(Base):
     audience: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(40))
     ground: Mapped[str] = mapped_column(String(60))
+    prev_sha256: Mapped[str | None] = mapped_column(String(64))  # chained (migration 0004)
+    entry_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class AccessLogHead(Base):
+    """The access log's head: the last entry's ID and digest (one row, ``id`` 1)."""
+
+    __tablename__ = "access_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -113,23 +113,62 @@ def touch_api_key(session: Session, key_id: str, now: str) -> None:
 # ---------------------------------------------------------------- grants and the access log
 
 
+def add_grants(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert access-grant rows (one per battery of a request)."""
+    if rows:
+        session.execute(insert(AccessGrant), list(rows))
+
+
 def add_grant(session: Session, **values: Any) -> None:
-    """Insert an access grant request."""
-    session.execute(insert(AccessGrant), [values])
+    """Insert one access-grant row."""
+    add_grants(session, [values])
 
 
 def get_grant(session: Session, grant_id: str) -> AccessGrant | None:
-    """The grant ``grant_id`` or None."""
+    """The grant row ``grant_id`` or None."""
     return session.get(AccessGrant, grant_id)
 
 
-def list_grants(session: Session, org_id: str | None, status: str | None = None, limit: int = 500) -> list[AccessGrant]:
-    """Grants of one organisation (or all when ``org_id`` is None), newest first."""
+def grant_request_rows(session: Session, request_id: str) -> list[AccessGrant]:
+    """Every row of one grant request (by request ID, or the grant ID of a row made before requests)."""
+    stmt = select(AccessGrant).where(or_(AccessGrant.request_id == request_id, AccessGrant.grant_id == request_id))
+    return list(session.execute(stmt.order_by(AccessGrant.battery_id)).scalars())
+
+
+def list_grants(session: Session, org_id: str | None, status: str | None = None, limit: int = 5000,
+                *, owner_org_id: str | None = None) -> list[AccessGrant]:
+    """Grant rows of requests by ``org_id`` or over data of ``owner_org_id`` (both None: all), newest first."""
     stmt = select(AccessGrant).order_by(AccessGrant.requested_at.desc(), AccessGrant.grant_id).limit(limit)
+    terms = []
     if org_id is not None:
-        stmt = stmt.where(AccessGrant.org_id == org_id)
+        terms.append(AccessGrant.org_id == org_id)
+    if owner_org_id is not None:
+        terms.append(AccessGrant.owner_org_id == owner_org_id)
+    if terms:
+        stmt = stmt.where(or_(*terms))
     if status is not None:
         stmt = stmt.where(AccessGrant.status == status)
+    return list(session.execute(stmt).scalars())
+
+
+def pending_battery_ids(session: Session, org_id: str, battery_ids: Sequence[str]) -> dict[str, str]:
+    """Those of ``battery_ids`` with a pending request by ``org_id``: battery ID -> request ID."""
+    out: dict[str, str] = {}
+    for part in chunks(list(dict.fromkeys(battery_ids))):
+        for bid, rid, gid in session.execute(
+            select(AccessGrant.battery_id, AccessGrant.request_id, AccessGrant.grant_id)
+            .where(AccessGrant.org_id == org_id, AccessGrant.status == "requested", AccessGrant.battery_id.in_(part))
+        ):
+            out[bid] = rid or gid
+    return out
+
+
+def consignment_battery_ids(session: Session, consignment_id: str) -> list[str]:
+    """Batteries whose ``shipped`` or ``received`` event states ``consignment_id`` in its payload."""
+    needle = json.dumps({"consignment_id": consignment_id}, ensure_ascii=False, separators=(",", ":"))[1:-1]
+    stmt = (select(Event.battery_id).where(Event.kind.in_(("shipped", "received")),
+                                           Event.payload_json.contains(needle, autoescape=True))
+            .distinct().order_by(Event.battery_id))
     return list(session.execute(stmt).scalars())
 
 
@@ -148,23 +187,51 @@ def granted_battery_ids(session: Session, org_id: str, battery_ids: Sequence[str
     return out
 
 
+def granted_batteries(session: Session, org_id: str, now: str, *, limit: int = 500
+                      ) -> list[tuple[Battery, str, str | None]]:
+    """(battery, purpose, expiry) of every battery ``org_id`` holds an active grant for, by battery ID."""
+    stmt = (select(Battery, AccessGrant.purpose, AccessGrant.expires_at)
+            .join(AccessGrant, AccessGrant.battery_id == Battery.battery_id)
+            .where(_active_grant(org_id, now)).order_by(Battery.battery_id).limit(limit))
+    return [(b, p, e) for b, p, e in session.execute(stmt)]
+
+
 def log_reads(session: Session, rows: Iterable[dict[str, Any]]) -> None:
-    """Append access-log entries (``at, org_id, user_id, key_id, battery_id, audience, action, ground``)."""
-    rows = list(rows)
-    if rows:  # a Core insert in the caller's transaction: committed with the read, or not at all
-        session.execute(insert(AccessLogEntry.__table__), rows)  # type: ignore[arg-type]
+    """Append chained access-log entries (``at, org_id, user_id, key_id, battery_id, audience, action, ground``).
+
+    In the caller's transaction (committed with the read, or not at all); from an autocommit
+    session, in a short transaction of its own (see :mod:`circulith.store.access_log_store`).
+    """
+    from circulith.store.access_log_store import append_entries
+
+    append_entries(session, list(rows))
 
 
 def access_log(session: Session, *, before: int | None = None, org_id: str | None = None,
-               battery_id: str | None = None, limit: int = 100) -> list[AccessLogEntry]:
-    """Access-log entries, newest first (``before``: entry ID cursor)."""
+               battery_id: str | None = None, limit: int = 100, visible_to: str | None = None,
+               action: str | None = None, since: str | None = None, until: str | None = None
+               ) -> list[AccessLogEntry]:
+    """Access-log entries, newest first (``before``: entry ID cursor).
+
+    ``visible_to`` restricts to the entries an organisation may read: its own reads and reads of
+    batteries it manufactured (its data). ``since``/``until`` bound ``at`` (ISO timestamps).
+    """
     stmt = select(AccessLogEntry).order_by(AccessLogEntry.entry_id.desc()).limit(limit)
+    if visible_to is not None:
+        owned = select(Battery.battery_id).where(Battery.manufacturer_id == visible_to)
+        stmt = stmt.where(or_(AccessLogEntry.org_id == visible_to, AccessLogEntry.battery_id.in_(owned)))
     if before is not None:
         stmt = stmt.where(AccessLogEntry.entry_id < before)
     if org_id is not None:
         stmt = stmt.where(AccessLogEntry.org_id == org_id)
     if battery_id is not None:
         stmt = stmt.where(AccessLogEntry.battery_id == battery_id)
+    if action is not None:
+        stmt = stmt.where(AccessLogEntry.action == action)
+    if since is not None:
+        stmt = stmt.where(AccessLogEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AccessLogEntry.at < until)
     return list(session.execute(stmt).scalars())
 
 

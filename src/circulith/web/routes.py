@@ -31,18 +31,12 @@ from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
 from circulith.services import platform as svc
 from circulith.services.triage_views import triage_overview
+from circulith.web.pages_access import access_context, grants_csv_rows, log_csv_rows
 from circulith.web.pages_public import router as public_router
 from circulith.web.pages_recovery import price_dates, recovery_charts
-from circulith.web.templating import WEB, templates
+from circulith.web.templating import EXTRA_PAGES, PAGES, WEB, templates
 
 router = APIRouter(include_in_schema=False)
-
-PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("ledger", "Ledger"),
-         ("access", "Access"))
-EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
-                                      ("planning", "Forecast and capacity"), ("network", "Network map"),
-                                      ("jobs", "Jobs")]
-"""(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
 
 CSV_TABLES = {
     "chemistry": ("by_chemistry", "chemistry"), "lifecycle_state": ("by_lifecycle_state", "lifecycle_state"),
@@ -244,10 +238,7 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
         charts = [_chart("events_by_kind", "Ledger events by kind", data.events_by_kind)]
         extra["ledger"] = run(request, fleet_svc.ledger_status, principal, full=principal.sees_whole_fleet)
     elif page == "access":
-        extra["grants"] = run(request, svc.list_grants, principal)
-        if principal.is_operator:
-            extra["log"] = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
-                               limit=200)["items"]
+        extra.update(access_context(request, principal))
     elif page in PAGE_CHARTS:
         params = dict(request.query_params)
         charts = PAGE_CHARTS[page](request, principal, params)
@@ -276,48 +267,22 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         writer.writerow([label, "count"])
         writer.writerows(getattr(data, key).items())
     elif table == "grants":
-        rows = run(request, svc.list_grants, principal)
-        cols = ["grant_id", "org_id", "battery_id", "purpose", "status", "requested_at", "decided_at", "expires_at"]
+        cols, rows = grants_csv_rows(request, principal)
         writer.writerow(cols)
-        writer.writerows([[r[c] for c in cols] for r in rows])
+        writer.writerows(rows)
     elif table in TABLE_PAGE:
         charts = PAGE_CHARTS[TABLE_PAGE[table]](request, principal, dict(request.query_params))
         cols, cells = _chart_table(next(c for c in charts if c["id"] == table))
         writer.writerow(cols)
         writer.writerows(cells)
     elif table == "access_log":
-        rows = run(request, svc.read_access_log, principal, before=None, org_id=None, battery_id=None,
-                   limit=500)["items"]
-        cols = ["entry_id", "at", "org_id", "user_id", "key_id", "battery_id", "audience", "action", "ground"]
+        cols, rows = log_csv_rows(request, principal)
         writer.writerow(cols)
-        writer.writerows([[r[c] for c in cols] for r in rows])
+        writer.writerows(rows)
     else:
         return Response(f"no table '{table}'\n", status_code=404, media_type="text/plain")
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{table}.csv"'})
-
-
-@router.post("/dashboard/grants")
-def dashboard_request_grant(request: Request, principal: Principal = Depends(current_principal),
-                            battery_id: str = Form(..., max_length=300), purpose: str = Form(..., max_length=40),
-                            justification: str = Form(..., max_length=2000)) -> Response:
-    """Request a grant from the access page."""
-    if purpose not in svc.GRANT_PURPOSES:
-        raise InvalidInput(f"unknown purpose '{purpose}'")
-    if len(justification.strip()) < 10:
-        raise InvalidInput("justification: say why in at least 10 characters")
-    run(request, svc.request_grant, principal, battery_id, purpose, justification)
-    return RedirectResponse("/dashboard/access", status_code=303)
-
-
-@router.post("/dashboard/grants/{grant_id}/decision")
-def dashboard_decide(request: Request, grant_id: str, principal: Principal = Depends(current_principal),
-                     decision: str = Form(..., max_length=10), note: str = Form("", max_length=2000)) -> Response:
-    """The operator decides from the access page."""
-    if decision not in ("approve", "refuse", "revoke"):
-        raise InvalidInput(f"unknown decision '{decision}'")
-    run(request, svc.decide_grant, principal, grant_id[:40], decision, note or None)
-    return RedirectResponse("/dashboard/access", status_code=303)
 
 
 @router.post("/dashboard/jobs/grade")
@@ -373,6 +338,9 @@ def ledger_head_fragment(request: Request, principal: OptionalPrincipal) -> Resp
 def install_web(app: FastAPI) -> None:
     """Mount the static files and the web routes."""
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
+    from circulith.web.pages_access import router as access_pages
+
+    app.include_router(access_pages)  # before the catch-all /dashboard/{page}
     app.include_router(router)
     app.include_router(public_router)
 

@@ -8,3 +8,10 @@ from fastapi.templating import Jinja2Templates
 
 WEB = files("circulith.web")
 templates = Jinja2Templates(directory=str(WEB / "templates"))
+
+PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("ledger", "Ledger"),
+         ("access", "Access"))
+EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
+                                      ("planning", "Forecast and capacity"), ("network", "Network map"),
+                                      ("jobs", "Jobs")]
+"""(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""

@@ -57,12 +57,24 @@ def decode_text(data: bytes, *, source: str) -> str:
 
 
 def parse_json(text: str, *, source: str) -> Any:
-    """Parse JSON, naming line and column of a syntax error."""
+    """Parse JSON, naming line and column of a syntax error.
+
+    ``NaN``/``Infinity``, integers beyond the parser's digit limit and nesting deeper than it follows are
+    refused as malformed (RFC 8259 has no such numbers; nothing reads them back as the writer meant).
+    """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInput(Problem(None, "$", f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"),
                            source=source) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer of thousands of digits
+        raise InvalidInput(Problem(None, "$", f"malformed JSON: {exc}"), source=source) from None
+    except RecursionError:
+        raise InvalidInput(Problem(None, "$", "malformed JSON: nested too deeply"), source=source) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259)")
 
 
 def detect_format(doc: Any, *, source: str) -> str:

@@ -1,0 +1,259 @@
+"""``import events``: lifecycle events from a file, through the same checks as the API.
+
+Every row is parsed strictly (:func:`parse_event`: known fields and kinds, a timestamp with its
+timezone, a battery named by any identifier including its passport ID), its text and payload are
+checked (:mod:`circulith.ledger.payload_checks`), and its actor's right to record it is checked
+(:func:`circulith.auth.write_policy.write_refusal`) against the battery's custody as the file
+moves it, row after row. Then the state machine and the chain decide (``append_events``).
+
+Who is checked: with ``as_org`` (``--as``), every row is recorded by that registered organisation
+(a row naming another actor is refused). Without it, the registry operator imports on behalf of
+the actors the rows name: rows whose actor is a registered organisation are checked with its
+role; rows of actors the registry does not know (a registry loaded from files, without an
+organisation directory) are checked by the state machine only, and counted in the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from circulith.auth.write_policy import CustodyFacts, after_event, write_refusal
+from circulith.errors import InvalidInput, Problem, TransitionRefused
+from circulith.io.records import iter_records, write_rejects
+from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.ledger.payload_checks import payload_problems, text_field_problems
+from circulith.ledger.state_machine import check_transition
+from circulith.passport.identifiers import canonical
+from circulith.passport.model import DYNAMIC_VALUE_NAMES
+from circulith.services.registry import ImportReport
+from circulith.store.custody_repo import custody_facts, organisation_roles
+from circulith.store.database import require_schema, transaction
+from circulith.store.ledger_store import append_events, chunks, flush_states, resolve_battery_ids
+from circulith.store.models import Battery
+
+Progress = Callable[[int], None]
+EVENT_FIELDS = ("event_id", "battery_id", "kind", "occurred_at", "actor_org_id", "site_id", "payload")
+
+
+@lru_cache(maxsize=200_000)
+def _canonical_cached(identifier: str) -> str:
+    return canonical(identifier)
+
+
+def _number(value: Any) -> Any:
+    """A CSV cell's text as a number where it spells one (dynamic values arrive as text from CSV)."""
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eEnN") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_timestamp(value: Any, row: int, record_id: str | None) -> datetime:
+    """An ISO 8601 timestamp with its timezone; naive timestamps are refused, never taken as UTC."""
+    if isinstance(value, datetime):
+        at = value
+    elif isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(Problem(row, "occurred_at", f"'{value[:40]}' is not an ISO 8601 timestamp",
+                                       record_id)) from None
+    else:
+        raise InvalidInput(Problem(row, "occurred_at", "give an ISO 8601 timestamp with its timezone", record_id))
+    if at.tzinfo is None:
+        raise InvalidInput(Problem(row, "occurred_at", f"'{value}' has no timezone: add Z or +hh:mm (naive "
+                                   "timestamps are refused, not assumed to be UTC)", record_id))
+    return at
+
+
+def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
+    """Build a :class:`LedgerEvent` from an import record (battery by any identifier, payload checked)."""
+    rec = dict(record)
+    record_id = str(rec.get("event_id") or rec.get("battery_id") or "")[:80] or None
+    unknown = sorted(set(rec) - set(EVENT_FIELDS))
+    if unknown:
+        raise InvalidInput(Problem(row, unknown[0], f"unknown field (expected {', '.join(EVENT_FIELDS)})", record_id))
+    kind = rec.get("kind")
+    if kind == EventKind.REGISTERED.value:
+        raise InvalidInput(Problem(row, "kind", "'registered' is written by the registry; import the passport instead",
+                                   record_id))
+    if not isinstance(kind, str) or kind not in EventKind.__members__.values():
+        known = ", ".join(k.value for k in EventKind if k is not EventKind.REGISTERED)
+        raise InvalidInput(Problem(row, "kind", f"unknown event kind '{str(kind)[:40]}' (known: {known})", record_id))
+    texts = {k: rec.get(k) if isinstance(rec.get(k), str) or rec.get(k) is None else str(rec.get(k))
+             for k in ("event_id", "battery_id", "actor_org_id", "site_id")}
+    problems = text_field_problems(texts, row=row, record_id=record_id)
+    if problems:
+        raise InvalidInput(problems)
+    payload = rec.get("payload", {})
+    if isinstance(payload, str):
+        from circulith.io.records import loads_strict
+
+        try:
+            payload = loads_strict(payload)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(Problem(row, "payload", f"not valid JSON: {exc.msg}", record_id)) from None
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput(Problem(row, "payload", f"JSON that cannot be stored: {exc}", record_id)) from None
+    if not isinstance(payload, dict):
+        raise InvalidInput(Problem(row, "payload", "must be a JSON object", record_id))
+    payload = {k: _number(v) if k in DYNAMIC_VALUE_NAMES else v for k, v in payload.items()}
+    problems = payload_problems(payload, row=row, record_id=record_id)
+    if problems:
+        raise InvalidInput(problems)
+    rec["payload"] = payload
+    if "battery_id" in rec:
+        try:
+            rec["battery_id"] = _canonical_cached(str(rec["battery_id"]))
+        except InvalidInput as exc:
+            raise InvalidInput(Problem(row, "battery_id", exc.problems[0].reason, record_id)) from None
+    rec["occurred_at"] = parse_timestamp(rec.get("occurred_at"), row, record_id)
+    try:
+        return LedgerEvent.model_validate(rec)
+    except ValidationError as exc:
+        from circulith.passport.model import validation_problems
+
+        raise InvalidInput(validation_problems(exc, row=row, record_id=record_id)) from None
+
+
+def _resolve(session: Session, identifiers: list[str]) -> dict[str, str]:
+    """Battery IDs of canonical identifiers, including passport IDs (``urn:uuid:...``)."""
+    ids = resolve_battery_ids(session, identifiers)
+    missing = [i for i in dict.fromkeys(identifiers) if i not in ids]
+    for part in chunks(missing):
+        for pid, bid in session.execute(select(Battery.passport_id, Battery.battery_id)
+                                        .where(Battery.passport_id.in_(part))):
+            ids[pid] = bid
+    return ids
+
+
+class _Authoriser:
+    """Checks each event's actor against the custody the file has reached so far."""
+
+    def __init__(self, session: Session, as_org: str | None) -> None:
+        self.session = session
+        self.as_org = as_org
+        self.facts: dict[str, CustodyFacts] = {}
+        self.roles: dict[str, Any] = {}
+        self.unchecked = 0
+
+    def load(self, events: list[LedgerEvent]) -> None:
+        want = [e.battery_id for e in events if e.battery_id not in self.facts]
+        self.facts.update(custody_facts(self.session, want))
+        actors = [e.actor_org_id for e in events if e.actor_org_id not in self.roles]
+        found = organisation_roles(self.session, actors)
+        self.roles.update({a: found.get(a) for a in actors})
+
+    def refusal(self, ev: LedgerEvent) -> str | None:
+        facts = self.facts.get(ev.battery_id)
+        if facts is None:
+            return None  # unknown battery: append_events names it
+        role = self.roles.get(ev.actor_org_id)
+        why = None
+        if self.as_org is not None and ev.actor_org_id != self.as_org:
+            why = f"this import records as {self.as_org}, the row names '{ev.actor_org_id}'"
+        elif role is None and self.as_org is not None:
+            why = f"'{ev.actor_org_id}' is not a registered organisation"
+        elif role is not None:
+            why = write_refusal(ev.actor_org_id, role, ev.kind, facts)
+        else:
+            self.unchecked += 1
+        try:
+            state = check_transition(ev.battery_id, facts.state, ev.kind)
+        except TransitionRefused:
+            return why  # the state machine refuses it too: append_events reports that
+        if why is None:
+            to_org = ev.payload.get("to_org_id")
+            self.facts[ev.battery_id] = after_event(facts, ev.kind, ev.actor_org_id,
+                                                    to_org if isinstance(to_org, str) else None, state)
+        return why
+
+
+def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_invalid: bool = False,
+                  rejects_path: Path | None = None, progress: Progress | None = None, chunk_size: int = 20_000,
+                  as_org: str | None = None) -> ImportReport:
+    """Validate, authorise, check against each battery's state, chain and store every event in a file, atomically.
+
+    All-or-nothing unless ``skip_invalid`` (the valid events are recorded, the rejects written to a
+    file). Events carry an ``event_id`` or get one derived from their content, so re-importing a
+    file changes nothing.
+    """
+    require_schema(engine)
+    path = Path(path)
+    report = ImportReport(source=str(path))
+    problems: list[Problem] = []
+    rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
+    with transaction(engine) as session:
+        batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
+        states: dict = {}  # battery states across chunks, written once at the end
+        auth = _Authoriser(session, as_org)
+
+        def reject(row: int, rec: dict[str, Any] | None, p: Problem) -> None:
+            problems.append(p)
+            rejects.append((row, rec, [p]))
+
+        def flush() -> None:
+            if not batch:
+                return
+            ids = _resolve(session, [e.battery_id for _, _, e in batch])
+            events, rows, recs = [], [], {}
+            for row, rec, ev in batch:
+                bid = ids.get(ev.battery_id)
+                if bid is None:
+                    reject(row, rec, Problem(row, "battery_id", f"unknown battery '{ev.battery_id}' (register its "
+                                             "passport first)", ev.event_id or None))
+                    continue
+                events.append(ev if bid == ev.battery_id else ev.model_copy(update={"battery_id": bid}))
+                rows.append(row)
+                recs[row] = rec
+            auth.load(events)
+            allowed, allowed_rows = [], []
+            for ev, row in zip(events, rows, strict=True):
+                why = auth.refusal(ev)
+                if why is not None:
+                    reject(row, recs[row], Problem(row, "actor_org_id", f"may not record '{ev.kind.value}' on "
+                                                   f"{ev.battery_id}: {why}", ev.event_id or ev.battery_id))
+                    continue
+                allowed.append(ev)
+                allowed_rows.append(row)
+            result = append_events(session, allowed, rows=allowed_rows, skip_invalid=True, cache=states)
+            for p in result.rejected:
+                reject(p.row or 0, recs.get(p.row or 0), p)
+            report.written += result.appended
+            report.unchanged += result.unchanged
+            if progress:
+                progress(len(batch))
+            batch.clear()
+
+        for row, record in iter_records(path, fmt):
+            report.records += 1
+            try:
+                batch.append((row, record, parse_event(record, row)))
+            except InvalidInput as exc:
+                problems.extend(exc.problems)
+                rejects.append((row, record, exc.problems))
+            if len(batch) >= chunk_size:
+                flush()
+        flush()
+        if problems and not skip_invalid:
+            problems.sort(key=lambda p: p.row or 0)
+            raise InvalidInput(problems, source=str(path))  # rolls the whole import back
+        flush_states(session, states)
+    report.rejected = len(rejects)
+    report.problems = [str(p) for p in problems]
+    if rejects and skip_invalid:
+        target = rejects_path or path.with_name(path.name + ".rejects.jsonl")
+        write_rejects(target, rejects)
+        report.rejects_path = str(target)
+    return report

@@ -1,0 +1,77 @@
+"""Custody facts of stored batteries for write authorisation, and organisations' roles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from circulith.auth.policy import CHAIN_ROLES, Role
+from circulith.auth.write_policy import CustodyFacts
+from circulith.ledger.state_machine import LifecycleState
+from circulith.store.ledger_store import chunks
+from circulith.store.models import Battery, Event, Organisation
+
+
+def organisation_roles(session: Session, org_ids: Sequence[str | None]) -> dict[str, Role]:
+    """The role of each registered organisation among ``org_ids`` (unknown ones are absent)."""
+    wanted = sorted({o for o in org_ids if o})
+    out: dict[str, Role] = {}
+    for part in chunks(wanted):
+        for org, role in session.execute(select(Organisation.org_id, Organisation.role)
+                                         .where(Organisation.org_id.in_(part))):
+            try:
+                out[org] = Role(role)
+            except ValueError:
+                continue
+    return out
+
+
+def _latest(session: Session, battery_ids: Sequence[str], kinds: tuple[str, ...]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for part in chunks(list(battery_ids)):
+        stmt = (select(Event.battery_id, Event.kind, func.max(Event.battery_seq))
+                .where(Event.battery_id.in_(part), Event.kind.in_(kinds)).group_by(Event.battery_id, Event.kind))
+        for bid, kind, seq in session.execute(stmt):
+            out[(bid, kind)] = int(seq)
+    return out
+
+
+def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, CustodyFacts]:
+    """What :func:`circulith.auth.write_policy.write_refusal` needs, per stored battery (unknown: absent).
+
+    The consignee is that of the latest ``shipped`` event not followed by a ``received`` one; the
+    remover is the organisation of the latest ``removed`` event.
+    """
+    ids = list(dict.fromkeys(battery_ids))
+    rows: list[tuple[str, str, str | None, str]] = []
+    for part in chunks(ids):
+        stmt = select(Battery.battery_id, Battery.manufacturer_id, Battery.custodian_org_id,
+                      Battery.lifecycle_state).where(Battery.battery_id.in_(part))
+        rows.extend((r[0], r[1], r[2], r[3]) for r in session.execute(stmt))
+    roles = organisation_roles(session, [r[2] for r in rows])
+    latest = _latest(session, ids, ("shipped", "received", "removed"))
+    wanted = [(bid, latest[(bid, k)]) for bid in ids for k in ("shipped", "removed") if (bid, k) in latest]
+    payload: dict[tuple[str, int], tuple[str, str]] = {}
+    for part in chunks(wanted, 400):
+        events = select(Event.battery_id, Event.battery_seq, Event.actor_org_id, Event.payload_json).where(
+            tuple_(Event.battery_id, Event.battery_seq).in_(list(part)))
+        for bid, seq, actor, text in session.execute(events):
+            payload[(str(bid), int(seq))] = (str(actor), str(text))
+    out: dict[str, CustodyFacts] = {}
+    for bid, maker, custodian, state in rows:
+        shipped_to = removed_by = None
+        s_seq, r_seq = latest.get((bid, "shipped")), latest.get((bid, "received"), 0)
+        if s_seq is not None and s_seq > r_seq:
+            try:
+                shipped_to = json.loads(payload[(bid, s_seq)][1]).get("to_org_id")
+            except (ValueError, AttributeError):
+                shipped_to = None
+        if (bid, "removed") in latest:
+            removed_by = payload[(bid, latest[(bid, "removed")])][0]
+        role = roles.get(custodian or "")
+        out[bid] = CustodyFacts(maker, custodian, role in CHAIN_ROLES, LifecycleState(state),
+                                shipped_to if isinstance(shipped_to, str) else None, removed_by)
+    return out
