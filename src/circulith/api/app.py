@@ -80,18 +80,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     from circulith.api.operations import router as operations
     from circulith.api.routes import router
+    from circulith.api.routes_planning import router as planning_router
     from circulith.services.jobs import JobRunner
     from circulith.web.routes import install_web
 
     app.state.jobs = JobRunner()
     app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(router)
+    app.include_router(planning_router)
     install_web(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     if settings.env != "test":
-        from circulith.services.platform import warm_planning_caches
+        from circulith.services.planning import warm_planning_caches
 
         threading.Thread(target=warm_planning_caches, name="circulith-warm", daemon=True).start()
     return app

@@ -1,4 +1,4 @@
-"""API routes of the operations: triage, recovery and prices, compliance, forecast, capacity, network, jobs.
+"""API routes of the operations: triage, recovery and prices, compliance, jobs (planning: routes_planning).
 
 Routes parse and format; :mod:`circulith.services.platform` decides who may do what.
 """
@@ -6,7 +6,7 @@ Routes parse and format; :mod:`circulith.services.platform` decides who may do w
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -17,8 +17,6 @@ from circulith.services import platform as svc
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-Stream = Literal["eol", "eol_damaged", "feedstock", "first_life_exit", "production_scrap", "second_life_entry"]
-Metric = Literal["co_t", "gwh", "li_t", "mn_t", "ni_t", "tonnes", "units", "value_musd"]
 Multiplier = Annotated[float, Query(gt=0, le=10, description="Scales Al, Co, Cu, Li2CO3, Mn, Ni prices.")]
 PriceDate = Annotated[date | None, Query(description="Prices in effect on this date (default: latest).")]
 
@@ -95,29 +93,6 @@ def compliance(request: Request, principal: CurrentPrincipal, plant_id: str,
                year: Annotated[int, Query(ge=2000, le=2100)]) -> dict:
     """A plant's compliance report for a year (authorities, the Commission, the plant's own organisation)."""
     return run(request, svc.compliance, principal, plant_id[:120], year)
-
-
-# ---------------------------------------------------------------- planning
-
-
-@router.get("/planning/forecast", response_model=s.ForecastOut, tags=["planning"])
-def forecast(principal: CurrentPrincipal, stream: Annotated[Stream, Query()] = "feedstock",
-             metric: Annotated[Metric, Query()] = "tonnes",
-             region: Annotated[str | None, Query(max_length=40)] = None) -> dict:
-    """Retirement and feedstock forecast of the default scenario: median and interval per region and year."""
-    return svc.forecast(principal, stream=stream, metric=metric, region=region)
-
-
-@router.get("/planning/capacity", response_model=s.CapacityOut, tags=["planning"])
-def capacity(principal: CurrentPrincipal) -> dict:
-    """Recycling capacity against forecast feedstock per region and year (default scenario)."""
-    return svc.capacity(principal)
-
-
-@router.get("/planning/network", response_model=s.NetworkOut, tags=["planning"])
-def network(principal: CurrentPrincipal) -> dict:
-    """Collection-to-hub network plan on the shipped example sites and demand."""
-    return svc.network_plan(principal)
 
 
 # ---------------------------------------------------------------- jobs

@@ -29,6 +29,7 @@ from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput, NotFound
+from circulith.services import planning as planning_svc
 from circulith.services import platform as svc
 
 WEB = files("circulith.web")
@@ -127,41 +128,48 @@ def _recovery_charts(request: Request, principal: Principal, params: dict[str, s
 
 
 def _planning_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    f = svc.forecast(principal, stream="feedstock", metric="tonnes")
+    f = planning_svc.forecast(principal, stream="feedstock", metric="tonnes")
     charts = []
-    for region in f["regions"]:
-        rows = [[r["year"], _num(r["median"]), _num(r["lower"]), _num(r["upper"])] for r in f["rows"]
-                if r["region"] == region]
+    for region in f.regions:
+        rows = [[r.year, _num(r.median), _num(r.lower), _num(r.upper)] for r in f.rows if r.region == region]
         slug = region.lower().replace(" ", "_")
         charts.append(_table_chart(f"forecast_{slug}", f"Recycling feedstock, {region} [t/yr]: median and "
-                                   f"{int(f['interval'][0] * 100)}–{int(f['interval'][1] * 100)} % interval", "band",
+                                   f"{int(f.interval[0] * 100)}–{int(f.interval[1] * 100)} % interval", "band",
                                    ["year", "median_t", "lower_t", "upper_t"], rows))
-    cap = svc.capacity(principal)
-    regions = sorted({r["region"] for r in cap["rows"]})
-    years = sorted({r["year"] for r in cap["rows"]})
-    gap = {(r["region"], r["year"]): r["gap_t"] for r in cap["rows"]}
+    cap = planning_svc.capacity(principal)
+    regions = sorted({r.region for r in cap.rows})
+    years = sorted({r.year for r in cap.rows})
+    gap = {(r.region, r.year): r.gap_t for r in cap.rows}
     series = [{"name": reg, "values": [_num(gap.get((reg, y)), 0) for y in years]} for reg in regions]
-    charts.append(_table_chart("capacity_gap", f"Capacity gap: feedstock minus {cap['stage']} capacity [t/yr] "
+    charts.append(_table_chart("capacity_gap", f"Capacity gap: feedstock minus {cap.stage} capacity [t/yr] "
                                "(positive: deficit)", "grouped",
                                ["year", "region", "feedstock_t", "capacity_t", "gap_t", "position"],
-                               [[r["year"], r["region"], _num(r["feedstock_t"], 0), _num(r["capacity_t"], 0),
-                                 _num(r["gap_t"], 0), r["position"]] for r in cap["rows"]],
+                               [[r.year, r.region, _num(r.feedstock_t, 0), _num(r.capacity_t, 0),
+                                 _num(r.gap_t, 0), r.position] for r in cap.rows],
                                labels=years, series=series, line=True))
     return charts
 
 
 def _network_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    plan = svc.network_plan(principal)
-    places = {p["id"]: p for p in plan["places"]}
-    flows = [[fl["from_id"], fl["to_id"], fl["damage_state"], round(fl["tonnes"], 1), fl["trucks"],
-              round(fl["distance_km"], 0)] for fl in plan["flows"]]
+    plan = planning_svc.network_plan(principal)
+    return network_plan_charts(plan)
+
+
+def network_plan_charts(plan: planning_svc.NetworkOut) -> list[dict[str, Any]]:
+    """Map, flows table (trucks per period and per week) and sites table of a network plan."""
+    places = [p.model_dump() for p in plan.places]
+    flows = [[fl.from_id, fl.to_id, fl.damage_state, round(fl.tonnes, 1), fl.trucks, round(fl.trucks_per_week, 2),
+              round(fl.distance_km, 0), fl.regime] for fl in plan.flows]
+    gap = "n/a" if plan.mip_gap is None else f"{plan.mip_gap:.2%}"
+    greedy = "n/a" if plan.greedy_cost_usd is None else f"{plan.greedy_cost_usd:,.0f} USD"
     return [
-        _table_chart("network_flows", f"Network plan ({plan['status']}, cost {plan['objective_usd'] or 0:,.0f} USD/yr,"
-                     f" {plan['emissions_t_co2e']:,.0f} t CO₂e): flows [t/yr]", "map",
-                     ["from_id", "to_id", "damage_state", "tonnes", "trucks", "distance_km"], flows,
-                     places=list(places.values()), outline="/static/maps/europe_110m.geojson"),
+        _table_chart("network_flows", f"Network plan ({plan.status}, cost {plan.objective_usd or 0:,.0f} USD per "
+                     f"period, proven gap {gap}, greedy baseline {greedy}, {plan.trucks_per_week:,.1f} trucks/week, "
+                     f"{plan.emissions_t_co2e:,.0f} t CO₂e): flows [t per period]", "map",
+                     ["from_id", "to_id", "damage_state", "tonnes", "trucks", "trucks_per_week", "distance_km",
+                      "regime"], flows, places=places, outline="/static/maps/europe_110m.geojson"),
         _table_chart("network_sites", "Sites and sources", "table", ["id", "name", "kind", "lat", "lon", "opened"],
-                     [[p["id"], p["name"], p["kind"], p["lat"], p["lon"], p["opened"]] for p in places.values()]),
+                     [[p["id"], p["name"], p["kind"], p["lat"], p["lon"], p["opened"]] for p in places]),
     ]
 
 
