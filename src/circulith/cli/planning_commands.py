@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from circulith.auth.policy import ALL_SCOPES, Principal, Role
 from circulith.cli.common import console, emit_json
@@ -24,6 +25,14 @@ def _principal() -> Principal:
     return Principal(org_id="local-operator", role=Role.OPERATOR, scopes=ALL_SCOPES, via="cli")
 
 
+def _registry_engine() -> Engine:
+    """The registry's engine (``--db``), for scenarios that read the registry's own fleet."""
+    from circulith.cli.common import state
+    from circulith.store.database import create_db_engine
+
+    return create_db_engine(state.database_url())
+
+
 @forecast_app.command("run")
 def forecast_run(
     scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario TOML file (defaults if omitted).")] = None,
@@ -37,13 +46,14 @@ def forecast_run(
     from circulith.planning.readers import read_scenario
     from circulith.services.planning import forecast
 
-    out = forecast(_principal(), scenario=read_scenario(scenario) if scenario else None, stream=stream,
-                   metric=metric, region=region)  # fmt: skip
+    sc = read_scenario(scenario) if scenario else None
+    out = forecast(_principal(), scenario=sc, stream=stream, metric=metric, region=region,
+                   engine=_registry_engine() if sc is not None and sc.registry_fleet else None)  # fmt: skip
     if json_out:
         emit_json(out)
         return
     console.print(f"scenario {out.scenario}: {out.n_members} members, {stream} [{metric}], interval "
-                  f"{out.interval[0]:.0%}-{out.interval[1]:.0%}")  # fmt: skip
+                  f"{out.interval[0]:.0%}-{out.interval[1]:.0%}; cohorts: {out.cohorts_source}")  # fmt: skip
     table = Table("year", "region", "chemistry", "median", "lower", "upper")
     for r in out.rows:
         table.add_row(str(r.year), r.region, r.chemistry or "all", f"{r.median:,.2f}", f"{r.lower:,.2f}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal, Scope
 from circulith.errors import InvalidInput, Problem
@@ -53,6 +54,7 @@ class ForecastOut(BaseModel):
     """Forecast of one stream and metric."""
 
     scenario: str | None
+    cohorts_source: str
     stream: str
     metric: str
     n_members: int
@@ -162,9 +164,14 @@ class NetworkOut(BaseModel):
 # ---------------------------------------------------------------- forecast and capacity
 
 
+DEFAULT_COHORTS = "IEA Global EV Outlook 2024 sales and chemistry shares (shipped)"
+
+
 @lru_cache(maxsize=4)
 def _default_forecast() -> ForecastResult:
-    return run_forecast(scenario_from_mapping({}))
+    result = run_forecast(scenario_from_mapping({}))
+    result.assumptions["cohorts_source"] = DEFAULT_COHORTS
+    return result
 
 
 @lru_cache(maxsize=4)
@@ -187,15 +194,59 @@ def forecast_from_result(result: ForecastResult, *, stream: str = "feedstock", m
                        lower=float(r["lower"]), upper=float(r["upper"]))
            for r in rows.to_dict(orient="records")]  # fmt: skip
     return ForecastOut(scenario=result.assumptions.get("scenario"), stream=stream, metric=metric,
+                       cohorts_source=str(result.assumptions.get("cohorts_source", DEFAULT_COHORTS)),
                        n_members=int(result.n_members), interval=[float(x) for x in result.interval],
                        regions=sorted(set(result.summary["region"])), rows=out)  # fmt: skip
 
 
+def scenario_cohorts_input(scenario: Scenario, engine: Engine | None = None) -> tuple[pd.DataFrame | None, str]:
+    """The forecast cohorts a scenario asks for, and a note of their origin.
+
+    ``[inputs] sales``: the planner's sales file; ``[inputs] registry_fleet``: the registry's own cohorts (by
+    production year, region and chemistry, read with Ibis over the store's engine); neither: None (the
+    shipped IEA series and chemistry shares).
+    """
+    from circulith.planning.reference_data import load_pack_specific_energy_wh_per_kg
+    from circulith.planning.sales_input import sales_cohorts
+
+    if scenario.sales_file and scenario.registry_fleet:
+        raise InvalidInput(Problem(None, "inputs", "give either sales or registry_fleet, not both"))
+    if scenario.sales_file:
+        from circulith.planning.readers import read_sales_table
+
+        table = read_sales_table(scenario.sales_file)
+        cohorts = sales_cohorts(table, segments=scenario.lifetime, chemistries=load_pack_specific_energy_wh_per_kg().index,
+                                pack_kwh=scenario.pack_kwh, source=scenario.sales_file)  # fmt: skip
+        return cohorts, f"planner's sales file {scenario.sales_file} ({len(cohorts)} rows)"
+    if scenario.registry_fleet:
+        if engine is None:
+            raise InvalidInput(Problem(None, "inputs.registry_fleet", "needs the registry database (--db)"))
+        from circulith.analytics.connect import connect
+        from circulith.analytics.fleet import forecast_cohorts
+
+        cohorts = forecast_cohorts(connect(engine))
+        if cohorts.empty:
+            raise InvalidInput(Problem(None, "inputs.registry_fleet", "the registry has no packs with a region"))
+        return cohorts, f"registry fleet cohorts ({int(cohorts['units'].sum())} packs)"
+    return None, DEFAULT_COHORTS
+
+
+def run_scenario_forecast(scenario: Scenario, engine: Engine | None = None) -> ForecastResult:
+    """Run a scenario's forecast on the cohorts it names (see :func:`scenario_cohorts_input`)."""
+    cohorts, origin = scenario_cohorts_input(scenario, engine)
+    result = run_forecast(scenario, cohorts=cohorts)
+    result.assumptions["cohorts_source"] = origin
+    return result
+
+
 def forecast(principal: Principal, *, scenario: Scenario | None = None, stream: str = "feedstock",
-             metric: str = "tonnes", region: str | None = None) -> ForecastOut:  # fmt: skip
-    """Forecast (median and interval) of one stream and metric; the shipped default scenario when none given."""
+             metric: str = "tonnes", region: str | None = None, engine: Engine | None = None) -> ForecastOut:  # fmt: skip
+    """Forecast (median and interval) of one stream and metric; the shipped default scenario when none given.
+
+    ``engine`` is the registry's database, needed when the scenario asks for the registry's own fleet.
+    """
     _require_scope(principal, Scope.READ)
-    result = _default_forecast() if scenario is None else run_forecast(scenario)
+    result = _default_forecast() if scenario is None else run_scenario_forecast(scenario, engine)
     return forecast_from_result(result, stream=stream, metric=metric, region=region)
 
 
@@ -204,13 +255,17 @@ def _none_if_nan(v: Any) -> Any:
 
 
 def capacity(principal: Principal, *, scenario: Scenario | None = None, capacity_table: pd.DataFrame | None = None,
-             stage: str = "pretreatment", include_planned: bool = True) -> CapacityOut:  # fmt: skip
+             stage: str = "pretreatment", include_planned: bool = True,
+             engine: Engine | None = None) -> CapacityOut:  # fmt: skip
     """Recycling capacity against forecast feedstock per region and year (shipped plants and scenario by default)."""
     _require_scope(principal, Scope.READ)
     default = scenario is None and capacity_table is None and stage == "pretreatment" and include_planned
     sc = scenario or scenario_from_mapping({})
-    out = _default_capacity() if default else run_capacity(sc, capacity_table, stage=stage,
-                                                            include_planned=include_planned)  # fmt: skip
+    if default:
+        out = _default_capacity()
+    else:
+        cohorts, _origin = scenario_cohorts_input(sc, engine)
+        out = run_capacity(sc, capacity_table, stage=stage, include_planned=include_planned, cohorts=cohorts)
     gap = out["gap"]
     rows = [CapacityRow(year=int(r["year"]), region=str(r["region"]),
                         **{k: _none_if_nan(r.get(k)) for k in CapacityRow.model_fields if k not in ("year", "region")})
