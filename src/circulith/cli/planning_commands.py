@@ -52,8 +52,11 @@ def forecast_run(
     if json_out:
         emit_json(out)
         return
-    console.print(f"scenario {out.scenario}: {out.n_members} members, {stream} [{metric}], interval "
+    console.print(f"scenario {out.scenario}: {out.n_members} members, {stream} in {metric}, interval "
                   f"{out.interval[0]:.0%}-{out.interval[1]:.0%}; cohorts: {out.cohorts_source}")  # fmt: skip
+    cal = out.calibration
+    colour = "green" if cal.status == "ok" else "bold red"
+    console.print(f"[{colour}]ranges: {cal.message}[/] (parameter-only band: {cal.coverage_parameter_only:.0%})")
     table = Table("year", "region", "chemistry", "median", "lower", "upper")
     for r in out.rows:
         table.add_row(str(r.year), r.region, r.chemistry or "all", f"{r.median:,.2f}", f"{r.lower:,.2f}",
@@ -188,6 +191,7 @@ def forecast_backtest(
     from circulith.planning.readers import read_scenario
     from circulith.planning.scenario import scenario_from_mapping
     from circulith.planning.service import run_backtest
+    from circulith.services.planning import forecast_calibration
 
     sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
     r = run_backtest(sc, mode=mode, regions=region or None, origins=list(range(first_origin, last_origin + 1)),
@@ -205,6 +209,9 @@ def forecast_backtest(
                   f"bias {fmt(s['model']['bias'])}  interval coverage {fmt(s['model']['coverage'])}")
     console.print(f"baseline: MAPE {fmt(s['baseline']['mape'])}  WAPE {fmt(s['baseline']['wape'])}  "
                   f"bias {fmt(s['baseline']['bias'])}")
+    cal = forecast_calibration(_principal(), scenario=sc)
+    console.print(f"calibrated band: coverage {fmt(cal.coverage_calibrated)} on {cal.n_calibrated_windows} "
+                  f"rolling-origin windows (parameter-only {fmt(cal.coverage_parameter_only)}); {cal.message}")
 
 
 @forecast_app.command("lifetimes")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal, Scope
 from circulith.errors import InvalidInput, Problem
+from circulith.planning.calibration import Calibration
 from circulith.planning.forecast import ForecastResult
 from circulith.planning.network_milp import NetworkOptions, NetworkPlan, plan_network
 from circulith.planning.readers import read_csv_table
@@ -48,10 +49,30 @@ class ForecastRow(BaseModel):
     median: float
     lower: float
     upper: float
+    param_lower: float | None = None
+    param_upper: float | None = None
+
+
+class CalibrationOut(BaseModel):
+    """How far to trust the band: backtest coverage before and after calibration (planning/calibration.py)."""
+
+    status: str
+    message: str
+    interval: list[float]
+    target_coverage: list[float]
+    coverage_parameter_only: float
+    coverage_calibrated: float | None = None
+    n_calibrated_windows: int
+    width_parameter_only: float | None = None
+    width_calibrated: float | None = None
+    q_lo: float
+    q_hi: float
+    n_windows: int
+    basis: str
 
 
 class ForecastOut(BaseModel):
-    """Forecast of one stream and metric."""
+    """Forecast of one stream and metric; ``lower``/``upper`` carry parameter and observation uncertainty."""
 
     scenario: str | None
     cohorts_source: str
@@ -60,6 +81,7 @@ class ForecastOut(BaseModel):
     n_members: int
     interval: list[float]
     regions: list[str]
+    calibration: CalibrationOut
     rows: list[ForecastRow]
 
 
@@ -179,10 +201,41 @@ def _default_capacity() -> dict[str, Any]:
     return run_capacity(scenario_from_mapping({}))
 
 
+@lru_cache(maxsize=8)
+def _calibration(scenario_json: str) -> Calibration:
+    from circulith.planning.calibration import calibrate
+    from circulith.planning.reference_data import load_lifetime_defaults
+    from circulith.planning.service import run_backtest
+
+    cfg = load_lifetime_defaults()["calibration"]
+    bt = run_backtest(Scenario.model_validate_json(scenario_json))
+    return calibrate(bt, target_coverage=(float(cfg["target_coverage"][0]), float(cfg["target_coverage"][1])),
+                     min_windows=int(cfg["min_windows"]))  # fmt: skip
+
+
+def scenario_calibration(scenario: Scenario | None = None) -> Calibration:
+    """Calibration of a scenario's bands on its rolling-origin backtest (the shipped IEA fleet balance, Cars)."""
+    return _calibration((scenario or scenario_from_mapping({})).model_dump_json())
+
+
+def calibration_out(c: Calibration) -> CalibrationOut:
+    """A :class:`Calibration` as its API model."""
+    return CalibrationOut.model_validate({**c.to_dict(), "interval": list(c.interval),
+                                          "target_coverage": list(c.target_coverage)})  # fmt: skip
+
+
+def forecast_calibration(principal: Principal, *, scenario: Scenario | None = None) -> CalibrationOut:
+    """How far a scenario's forecast bands can be trusted (coverage on the rolling-origin backtest)."""
+    _require_scope(principal, Scope.READ)
+    return calibration_out(scenario_calibration(scenario))
+
+
 def forecast_from_result(result: ForecastResult, *, stream: str = "feedstock", metric: str = "tonnes",
-                         region: str | None = None) -> ForecastOut:  # fmt: skip
-    """One stream and metric of a forecast result as a :class:`ForecastOut` (clear error if absent)."""
-    rows = result.table(stream, metric)
+                         region: str | None = None, calibration: Calibration) -> ForecastOut:  # fmt: skip
+    """One stream and metric of a forecast result, bands calibrated, as a :class:`ForecastOut`."""
+    from circulith.planning.calibration import calibrate_summary
+
+    rows = calibrate_summary(result.table(stream, metric), calibration)
     if rows.empty:
         raise InvalidInput(Problem(None, "stream", f"no forecast rows for stream '{stream}' and metric '{metric}'"))
     if region:
@@ -191,10 +244,13 @@ def forecast_from_result(result: ForecastResult, *, stream: str = "feedstock", m
             raise InvalidInput(Problem(None, "region", f"unknown region '{region}'"))
     out = [ForecastRow(year=int(r["year"]), region=str(r["region"]),
                        chemistry=str(r["chemistry"]) if "chemistry" in r else None, median=float(r["median"]),
-                       lower=float(r["lower"]), upper=float(r["upper"]))
+                       lower=float(r["lower"]), upper=float(r["upper"]),
+                       param_lower=float(r["param_lower"]) if "param_lower" in r else None,
+                       param_upper=float(r["param_upper"]) if "param_upper" in r else None)
            for r in rows.to_dict(orient="records")]  # fmt: skip
     return ForecastOut(scenario=result.assumptions.get("scenario"), stream=stream, metric=metric,
                        cohorts_source=str(result.assumptions.get("cohorts_source", DEFAULT_COHORTS)),
+                       calibration=calibration_out(calibration),
                        n_members=int(result.n_members), interval=[float(x) for x in result.interval],
                        regions=sorted(set(result.summary["region"])), rows=out)  # fmt: skip
 
@@ -247,7 +303,8 @@ def forecast(principal: Principal, *, scenario: Scenario | None = None, stream: 
     """
     _require_scope(principal, Scope.READ)
     result = _default_forecast() if scenario is None else run_scenario_forecast(scenario, engine)
-    return forecast_from_result(result, stream=stream, metric=metric, region=region)
+    return forecast_from_result(result, stream=stream, metric=metric, region=region,
+                                calibration=scenario_calibration(scenario))
 
 
 def _none_if_nan(v: Any) -> Any:
@@ -337,6 +394,7 @@ def warm_planning_caches() -> None:
     """Compute the cached forecast, capacity gap and example network plan (at server start, in a thread)."""
     try:
         _default_forecast()
+        scenario_calibration()
         _default_capacity()
         _example_network(NETWORK_TIME_LIMIT_S, NETWORK_INTEGER_TRUCKS)
     except Exception:  # noqa: BLE001 - warming is best effort; the request that needs it will report the error

@@ -134,7 +134,9 @@ def _planning_charts(request: Request, principal: Principal, params: dict[str, s
         rows = [[r.year, _num(r.median), _num(r.lower), _num(r.upper)] for r in f.rows if r.region == region]
         slug = region.lower().replace(" ", "_")
         charts.append(_table_chart(f"forecast_{slug}", f"Recycling feedstock, {region} [t/yr]: median and "
-                                   f"{int(f.interval[0] * 100)}–{int(f.interval[1] * 100)} % interval", "band",
+                                   f"{int(f.interval[0] * 100)}–{int(f.interval[1] * 100)} % interval "
+                                   f"({'' if f.calibration.status == 'ok' else 'WARNING: '}{f.calibration.message})",
+                                   "band",
                                    ["year", "median_t", "lower_t", "upper_t"], rows))
     cap = planning_svc.capacity(principal)
     regions = sorted({r.region for r in cap.rows})
