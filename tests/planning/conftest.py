@@ -34,6 +34,7 @@ def planning_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClien
     client = TestClient(app)
     r = client.post("/api/v1/auth/login", json={"email": demo_email(PLANNER_ORG), "password": DEMO_PASSWORD})
     assert r.status_code == 200, r.text
+    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     yield client
     engine.dispose()
 

@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from circulith.api.routes import router
     from circulith.api.routes_planning import router as planning_router
     from circulith.services.jobs import JobRunner
+    from circulith.web.pages_planning import router as planning_pages
     from circulith.web.routes import install_web
 
     app.state.jobs = JobRunner()
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(router)
     app.include_router(planning_router)
     install_web(app)
+    app.include_router(planning_pages)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

@@ -5,13 +5,17 @@ Routes parse and format; :mod:`circulith.services.planning` does the work and it
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.api.deps import CurrentPrincipal
 from circulith.api.errors import ERROR_RESPONSES
+from circulith.errors import InvalidInput, Problem
+from circulith.planning.scenario import scenario_from_mapping
 from circulith.services import planning as svc
+from circulith.services.planning_compare import ComparisonOut, compare_example_scenarios, compare_scenarios
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["planning"])
 
@@ -39,3 +43,32 @@ def capacity(principal: CurrentPrincipal, stage: Annotated[Stage, Query()] = "pr
 def network(principal: CurrentPrincipal) -> svc.NetworkOut:
     """Collection-to-hub network plan on the shipped example sites and demand."""
     return svc.network_plan(principal)
+
+
+class CompareIn(BaseModel):
+    """Scenarios to compare: each as the mapping of a scenario TOML file (no file paths in ``inputs``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenarios: list[dict[str, Any]] = Field(min_length=2, max_length=8)
+    base: str | None = Field(None, max_length=120)
+    from_year: int = Field(2025, ge=2000, le=2100)
+    to_year: int = Field(2035, ge=2000, le=2100)
+
+
+@router.post("/planning/compare", response_model=ComparisonOut)
+def compare(principal: CurrentPrincipal, body: CompareIn) -> ComparisonOut:
+    """Scenarios side by side with differences to a base (feedstock, metals, value, capacity gap, network)."""
+    scs = []
+    for k, data in enumerate(body.scenarios):
+        if data.get("inputs"):
+            raise InvalidInput(Problem(k + 1, "inputs", "file inputs are not accepted over the API; use the CLI "
+                                       "or the dashboard upload"), source="scenarios")  # fmt: skip
+        scs.append(scenario_from_mapping(data, source=f"scenarios[{k}]"))
+    return compare_scenarios(principal, scs, base=body.base, from_year=body.from_year, to_year=body.to_year)
+
+
+@router.get("/planning/compare/examples", response_model=ComparisonOut)
+def compare_examples(principal: CurrentPrincipal, from_year: Annotated[int, Query(ge=2000, le=2100)] = 2025,
+                     to_year: Annotated[int, Query(ge=2000, le=2100)] = 2035) -> ComparisonOut:
+    """The shipped example scenarios side by side: base, metal-price drop, longer first life, new spoke."""
+    return compare_example_scenarios(principal, from_year=from_year, to_year=to_year)

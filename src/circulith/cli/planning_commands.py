@@ -64,6 +64,38 @@ def forecast_run(
     console.print(table)
 
 
+@forecast_app.command("compare")
+def forecast_compare(
+    scenario: Annotated[list[Path] | None, typer.Option("--scenario", help="Scenario TOML file (repeatable, 2-8); "
+                                                        "default: the shipped examples.")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Name of the base scenario (default: the first).")] = None,
+    from_year: Annotated[int, typer.Option("--from-year", help="First year of the window [year].")] = 2025,
+    to_year: Annotated[int, typer.Option("--to-year", help="Last year of the window [year].")] = 2035,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
+) -> None:
+    """Scenarios side by side: feedstock by region and chemistry, metals and value, capacity gap, network cost."""
+    from circulith.planning.readers import read_scenario
+    from circulith.services.planning_compare import compare_scenarios, example_scenarios
+
+    scs = [read_scenario(p) for p in scenario] if scenario else example_scenarios()
+    out = compare_scenarios(_principal(), scs, base=base, from_year=from_year, to_year=to_year,
+                            engine=_registry_engine() if any(s.registry_fleet for s in scs) else None)  # fmt: skip
+    if json_out:
+        emit_json(out)
+        return
+    names = [s.name for s in out.scenarios]
+    console.print(f"{len(names)} scenarios, {from_year}-{to_year}, differences to [bold]{out.base}[/]")
+    for s in out.scenarios:
+        colour = "green" if s.calibration.status == "ok" else "red"
+        console.print(f"  {s.name}: network {s.network_status}; [{colour}]ranges: {s.calibration.message}[/]")
+    table = Table("figure", "unit", "region", "chemistry", *names, *(f"{n} - {out.base}" for n in names if n != out.base))
+    for r in out.rows:
+        vals = [("n/a" if r.values[n] is None else f"{r.values[n]:,.1f}") for n in names]
+        diffs = [("n/a" if r.difference[n] is None else f"{r.difference[n]:+,.1f}") for n in names if n != out.base]
+        table.add_row(r.figure, r.unit, r.region or "", r.chemistry or "", *vals, *diffs)
+    console.print(table)
+
+
 @network_app.command("plan")
 def network_plan(
     sites: Annotated[Path | None, typer.Option("--sites", help="Sites CSV (default: the shipped example).")] = None,

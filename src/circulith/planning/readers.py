@@ -25,9 +25,9 @@ def read_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(Problem(None, "", f"not valid TOML: {exc}"), source=str(p)) from exc
     sc = scenario_from_mapping(data, source=str(p))
-    if sc.sales_file and not Path(sc.sales_file).is_absolute():
-        sc = sc.model_copy(update={"sales_file": str(p.parent / sc.sales_file)})
-    return sc
+    paths = {k: str(p.parent / v) for k in ("sales_file", "network_sites", "network_demand", "network_costs")
+             if isinstance(v := getattr(sc, k), str) and not Path(v).is_absolute()}  # fmt: skip
+    return sc.model_copy(update=paths) if paths else sc
 
 
 def read_sales_table(path: str | Path) -> pd.DataFrame:

@@ -40,7 +40,13 @@ A scenario file is TOML; every key is optional (the values shown are the shipped
     Mn = { value = 7.2, basis = "MnSO4.H2O" }    # a product basis is converted by mass fraction
                                          # contained prices outside scenario_price_ranges.csv are refused
 
+    [scenario]
+    price_multiplier = 1.0               # every contained-metal price times this (a price-drop scenario: 0.7)
+
     [inputs]
+    network_sites = "sites.csv"          # network plan of the scenario (default: the shipped example)
+    network_demand = "demand.csv"
+    network_costs = "costs.csv"          # optional cost or distance matrix (planning/network_costs.py)
     sales = "my_sales.csv"               # the planner's sales (planning/sales_input.py: region, chemistry,
                                          # year, units[, segment, pack_kwh]), path relative to this file;
                                          # replaces the IEA series and chemistry shares
@@ -65,6 +71,8 @@ from circulith.errors import InvalidInput, Problem
 from circulith.planning.lifetime import CompetingRisks
 from circulith.planning.reference_data import load_lifetime_defaults, load_scenario_price_ranges
 
+INPUT_KEYS = ("sales", "registry_fleet", "network_sites", "network_demand", "network_costs")
+"""Keys of a scenario's ``[inputs]`` section (file paths relative to the scenario file)."""
 LIFETIME_KEYS = ("battery_shape", "battery_scale_years", "vehicle_shape", "vehicle_scale_years",
                  "crash_hazard_per_year")  # fmt: skip
 
@@ -111,6 +119,10 @@ class Scenario(BaseModel):
     pack_kwh: dict[str, dict[str, float]]
     sales_file: str | None = None
     registry_fleet: bool = False
+    price_multiplier: float = Field(1.0, gt=0.0, le=10.0)
+    network_sites: str | None = None
+    network_demand: str | None = None
+    network_costs: str | None = None
 
     @field_validator("last_sales_year")
     @classmethod
@@ -146,7 +158,11 @@ class Scenario(BaseModel):
         note = f"recovery price book (prices.csv) as of {when}"
         if self.prices_usd_per_kg:
             note += f"; scenario overrides {sorted(self.prices_usd_per_kg)}"
-        return {**book, **self.prices_usd_per_kg}, note
+        prices = {**book, **self.prices_usd_per_kg}
+        if self.price_multiplier != 1.0:
+            note += f"; every metal price x {self.price_multiplier:g}"
+            prices = {k: v * self.price_multiplier for k, v in prices.items()}
+        return prices, note
 
     def scrap_share_by_year(self) -> dict[int, float]:
         """Production-scrap share by key year."""
@@ -180,10 +196,10 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
     # explicit overrides only (the rest from the price book), each on a stated basis and range-checked
     prices, bases = contained_prices(data.get("prices_usd_per_kg", {}), source=source)
     inputs = dict(data.get("inputs", {}))
-    unknown_inputs = set(inputs) - {"sales", "registry_fleet"}
+    unknown_inputs = set(inputs) - set(INPUT_KEYS)
     if unknown_inputs:
         raise InvalidInput(Problem(None, "inputs." + ",".join(sorted(unknown_inputs)), "unknown key(s); expected "
-                                   "sales (a sales file) and registry_fleet (true/false)"), source=source)  # fmt: skip
+                                   + ", ".join(INPUT_KEYS)), source=source)  # fmt: skip
     pack = {m: {p: v for p, v in d.items() if p != "source"} for m, d in defaults["pack_kwh"].items()}
     for m, d in data.get("pack_kwh", {}).items():
         pack[m] = {**pack.get(m, {}), **d}
@@ -200,6 +216,9 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
             pack_kwh=pack,
             sales_file=inputs.get("sales"),
             registry_fleet=bool(inputs.get("registry_fleet", False)),
+            network_sites=inputs.get("network_sites"),
+            network_demand=inputs.get("network_demand"),
+            network_costs=inputs.get("network_costs"),
         )
     except ValidationError as exc:
         problems = [Problem(None, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]

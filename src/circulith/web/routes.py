@@ -40,6 +40,7 @@ PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("led
          ("access", "Access"))
 EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
                                       ("planning", "Forecast and capacity"), ("network", "Network map"),
+                                      ("compare", "Scenario comparison"),
                                       ("jobs", "Jobs")]
 """(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
 
@@ -175,6 +176,35 @@ def network_plan_charts(plan: planning_svc.NetworkOut) -> list[dict[str, Any]]:
     ]
 
 
+def _compare_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    from circulith.services.planning_compare import compare_example_scenarios
+
+    def year(key: str, default: int) -> int:
+        v = params.get(key, "")
+        if not v.isdigit() or not 2000 <= int(v) <= 2100:
+            return default
+        return int(v)
+
+    out = compare_example_scenarios(principal, from_year=year("from_year", 2025), to_year=year("to_year", 2035))
+    names = [s.name for s in out.scenarios]
+    others = [n for n in names if n != out.base]
+    rows = [[r.figure, r.unit, r.region or "", r.chemistry or "", *(_num(r.values[n]) for n in names),
+             *(_num(r.difference[n]) for n in others)] for r in out.rows]
+    summary = [[s.name, s.cohorts_source, s.prices_source, s.network_inputs, s.network_status,
+                s.calibration.status, s.calibration.message] for s in out.scenarios]
+    value = next(r for r in out.rows if r.figure == "contained metal value")
+    return [
+        _table_chart("scenario_summary", "Scenarios: inputs, network status and how far to trust the ranges", "table",
+                     ["scenario", "cohorts", "prices", "network inputs", "network", "ranges", "calibration"], summary),
+        _table_chart("scenario_value", f"Contained metal value {out.from_year}–{out.to_year} [MUSD]", "bar",
+                     ["scenario", "value_musd"], [[n, _num(value.values[n])] for n in names],
+                     labels=names, values=[_num(value.values[n]) for n in names]),
+        _table_chart("scenario_comparison", f"Scenarios side by side, {out.from_year}–{out.to_year}, differences to "
+                     f"{out.base}", "table", ["figure", "unit", "region", "chemistry", *names,
+                                             *(f"{n} − {out.base}" for n in others)], rows),
+    ]
+
+
 def _jobs_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
     jobs = svc.list_jobs(request.app.state.jobs, principal)
     return [_table_chart("jobs", "Background jobs", "table",
@@ -184,10 +214,11 @@ def _jobs_charts(request: Request, principal: Principal, params: dict[str, str])
 
 
 PAGE_CHARTS = {"triage": _triage_charts, "recovery": _recovery_charts, "planning": _planning_charts,
-               "network": _network_charts, "jobs": _jobs_charts}
+               "network": _network_charts, "compare": _compare_charts, "jobs": _jobs_charts}
 TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "capacity_gap": "planning",
-              "network_flows": "network", "network_sites": "network", "jobs": "jobs"}
+              "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
+              "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
 
