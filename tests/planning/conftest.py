@@ -25,18 +25,41 @@ PLANNER_ORG = "OEM-ALBIS"
 
 @pytest.fixture(scope="session")
 def planning_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The API on a 12-pack demo registry, logged in as an OEM's demo user."""
+    """The API on a 60-pack demo registry, logged in as an OEM's demo user (``db_url`` attribute: its URL)."""
     path = tmp_path_factory.mktemp("planning") / "registry.db"
     engine = create_db_engine(f"sqlite:///{path}")
-    build_demo(engine, 12, today=dt.date(2026, 1, 15))
+    build_demo(engine, 60, today=dt.date(2026, 1, 15))
     seed_demo_users(engine)
     app = create_app(Settings(database_url=f"sqlite:///{path}", env="test"), engine=engine)
     client = TestClient(app)
+    client.db_url = f"sqlite:///{path}"  # type: ignore[attr-defined]
+    client.engine = engine  # type: ignore[attr-defined]
     r = client.post("/api/v1/auth/login", json={"email": demo_email(PLANNER_ORG), "password": DEMO_PASSWORD})
     assert r.status_code == 200, r.text
     client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     yield client
     engine.dispose()
+
+
+def login(client: TestClient, org_id: str) -> TestClient:
+    """A new client of the same app logged in as ``org_id``'s demo user."""
+    c = TestClient(client.app)
+    r = c.post("/api/v1/auth/login", json={"email": demo_email(org_id), "password": DEMO_PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return c
+
+
+@pytest.fixture(scope="session")
+def authority_api(planning_api: TestClient) -> TestClient:
+    """The same API logged in as the German market-surveillance authority (MSA-DE)."""
+    return login(planning_api, "MSA-DE")
+
+
+@pytest.fixture(scope="session")
+def commission_api(planning_api: TestClient) -> TestClient:
+    """The same API logged in as the European Commission (EC)."""
+    return login(planning_api, "EC")
 
 
 @pytest.fixture()

@@ -1,20 +1,24 @@
-"""API routes of planning: retirement forecast, capacity gap, network plan.
+"""API routes of planning: forecast, capacity gap, network plan, scenario comparison, the national view.
 
 Routes parse and format; :mod:`circulith.services.planning` does the work and its models are the responses.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from circulith.api.deps import CurrentPrincipal
+from circulith.api.deps import CurrentPrincipal, run
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.errors import InvalidInput, Problem
 from circulith.planning.scenario import scenario_from_mapping
 from circulith.services import planning as svc
+from circulith.services.national import NationalViewOut, national_table, national_view
 from circulith.services.planning_compare import ComparisonOut, compare_example_scenarios, compare_scenarios
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["planning"])
@@ -72,3 +76,24 @@ def compare_examples(principal: CurrentPrincipal, from_year: Annotated[int, Quer
                      to_year: Annotated[int, Query(ge=2000, le=2100)] = 2035) -> ComparisonOut:
     """The shipped example scenarios side by side: base, metal-price drop, longer first life, new spoke."""
     return compare_example_scenarios(principal, from_year=from_year, to_year=to_year)
+
+
+@router.get("/national", response_model=NationalViewOut, tags=["national"])
+def national(request: Request, principal: CurrentPrincipal,
+             region: Annotated[str | None, Query(max_length=40)] = None) -> NationalViewOut:
+    """The national view within the caller's jurisdiction (authorities; the Commission and operator see all)."""
+    return run(request, national_view, principal, request.app.state.engine, region=region)
+
+
+@router.get("/national/{table}.csv", tags=["national"], response_class=PlainTextResponse)
+def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["inventory", "flows", "retirements"],
+                 region: Annotated[str | None, Query(max_length=40)] = None) -> PlainTextResponse:
+    """One table of the national view as CSV (same scope as the view)."""
+    view = run(request, national_view, principal, request.app.state.engine, region=region,
+               with_forecast=table == "retirements")
+    cols, rows = national_table(view, table)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(cols)
+    writer.writerows(rows)
+    return PlainTextResponse(buf.getvalue(), media_type="text/csv")

@@ -47,6 +47,7 @@ def _register() -> None:
     app.add_typer(compliance_commands.app, name="compliance")
     app.add_typer(planning_commands.forecast_app, name="forecast")
     app.add_typer(planning_commands.network_app, name="network")
+    app.add_typer(planning_commands.national_app, name="national")
 
 
 _register()

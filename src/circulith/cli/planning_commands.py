@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from circulith.auth.policy import ALL_SCOPES, Principal, Role
+from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.cli.common import console, emit_json
 from circulith.errors import InvalidInput, Problem
 
@@ -264,3 +264,71 @@ def forecast_lifetimes(
         emit_json(report)
         return
     console.print_json(data=report)
+
+
+national_app = typer.Typer(help="The national view of an authority (journey 6).", no_args_is_help=True)
+
+
+@national_app.command("view")
+def national_view_cmd(
+    as_org: Annotated[str, typer.Option("--as", help="Organisation acting (its role and jurisdiction apply).")],
+    region: Annotated[str | None, typer.Option(help="Only this region (within the jurisdiction).")] = None,
+    table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
+) -> None:
+    """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters."""
+    import csv
+    import sys
+
+    from circulith.services.national import national_table, national_view
+    from circulith.store.database import transaction
+    from circulith.store.jurisdictions import org_jurisdiction
+
+    engine = _registry_engine()
+    with transaction(engine) as session:
+        role, _regions = org_jurisdiction(session, as_org)
+        principal = Principal(org_id=as_org, role=Role(role), scopes=frozenset({Scope.READ}), via="cli")
+        view = national_view(session, principal, engine, region=region)
+    if json_out:
+        emit_json(view)
+        return
+    if table:
+        cols, rows = national_table(view, table)
+        writer = csv.writer(sys.stdout)
+        writer.writerow(cols)
+        writer.writerows(rows)
+        return
+    console.print(f"national view of {as_org}: {view.scope}")
+    inv = Table("region", "status", "chemistry", "packs", "mass_kg")
+    for r in view.inventory:
+        inv.add_row(r.region or "", r.status or "", r.chemistry or "", str(r.units), f"{r.mass_kg:,.0f}")
+    console.print(inv)
+    fl = Table("from region", "to region", "packs", "mass_kg")
+    for f in view.flows:
+        fl.add_row(f.from_region or "unknown", f.to_region or "unknown", str(f.units), f"{f.mass_kg:,.0f}")
+    console.print(fl)
+    ret = Table("year", "observed", "forecast median", "forecast range")
+    for r in view.retirements:
+        rng = "" if r.forecast_lower is None else f"{r.forecast_lower:,.1f}-{r.forecast_upper:,.1f}"
+        ret.add_row(str(r.year), str(r.observed), "" if r.forecast_median is None else f"{r.forecast_median:,.1f}", rng)
+    console.print(ret)
+    console.print(f"late reporters: {view.late_reporters.note}")
+
+
+@national_app.command("jurisdiction")
+def national_jurisdiction(
+    org: Annotated[str, typer.Option("--org", help="Organisation (an authority).")],
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region it supervises (repeatable; none: "
+                                                     "back to its own country).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Configure the jurisdiction of an authority (as the registry operator)."""
+    from circulith.services.national import configure_jurisdiction
+    from circulith.store.database import transaction
+
+    with transaction(_registry_engine()) as session:
+        out = configure_jurisdiction(session, _principal(), org, region or [])
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"{out.org_id} ({out.role}) supervises {', '.join(out.regions) or 'nothing'}")

@@ -40,7 +40,7 @@ PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("led
          ("access", "Access"))
 EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
                                       ("planning", "Forecast and capacity"), ("network", "Network map"),
-                                      ("compare", "Scenario comparison"),
+                                      ("compare", "Scenario comparison"), ("national", "National view"),
                                       ("jobs", "Jobs")]
 """(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
 
@@ -205,6 +205,33 @@ def _compare_charts(request: Request, principal: Principal, params: dict[str, st
     ]
 
 
+def _national_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    from circulith.services.national import flow_matrix, national_table, national_view
+
+    region = (params.get("region") or "").strip()[:40] or None
+    view = run(request, national_view, principal, request.app.state.engine, region=region)
+    regions, matrix = flow_matrix(view)
+    inv_cols, inv_rows = national_table(view, "inventory")
+    flow_cols, flow_rows = national_table(view, "flows")
+    ret_cols, ret_rows = national_table(view, "retirements")
+    years = [r.year for r in view.retirements]
+    return [
+        _table_chart("national_inventory", f"Inventory by status and chemistry ({view.scope}) [packs]", "table",
+                     inv_cols, inv_rows),
+        _table_chart("national_flows", f"Flows between regions ({view.scope}): packs registered in one region "
+                     "entering custody in another [packs]", "table", ["from \\ to", *regions],
+                     [[regions[k], *row] for k, row in enumerate(matrix)]),
+        _table_chart("national_flow_list", "Flows between regions, one row per pair", "table", flow_cols, flow_rows),
+        _table_chart("national_retirements", f"Registry retirements against forecast ({view.scope}) [packs/yr]; "
+                     f"{view.forecast_note}", "grouped", ret_cols, ret_rows, labels=years,
+                     series=[{"name": "observed", "values": [r.observed for r in view.retirements]},
+                             {"name": "forecast median", "values": [_num(r.forecast_median, 2)
+                                                                    for r in view.retirements]}], line=True),
+        _table_chart("national_late_reporters", "Late reporters", "table", ["status"],
+                     [[view.late_reporters.note]]),
+    ]
+
+
 def _jobs_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
     jobs = svc.list_jobs(request.app.state.jobs, principal)
     return [_table_chart("jobs", "Background jobs", "table",
@@ -214,10 +241,12 @@ def _jobs_charts(request: Request, principal: Principal, params: dict[str, str])
 
 
 PAGE_CHARTS = {"triage": _triage_charts, "recovery": _recovery_charts, "planning": _planning_charts,
-               "network": _network_charts, "compare": _compare_charts, "jobs": _jobs_charts}
+               "network": _network_charts, "compare": _compare_charts,
+               "national": _national_charts, "jobs": _jobs_charts}
 TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
+              "national_inventory": "national", "national_flows": "national", "national_retirements": "national",
               "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
