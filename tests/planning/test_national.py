@@ -44,7 +44,7 @@ def test_retirements_against_forecast_and_late_reporters(commission_api) -> None
 
 def test_csv_tables_match_the_view(authority_api) -> None:  # noqa: ANN001
     view = authority_api.get("/api/v1/national").json()
-    for table in ("inventory", "flows", "retirements"):
+    for table in ("inventory", "flows", "retirements", "throughput"):
         r = authority_api.get(f"/api/v1/national/{table}.csv")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(r.text)))
@@ -77,3 +77,29 @@ def test_dashboard_national_page(authority_api) -> None:  # noqa: ANN001
     assert page.status_code == 200 and "Flows between regions (DE)" in page.text
     rows = list(csv.reader(io.StringIO(authority_api.get("/dashboard/csv/national_inventory.csv").text)))
     assert rows[0][:3] == ["region", "status", "lifecycle_state"] and {r[0] for r in rows[1:]} == {"DE"}
+
+
+def test_throughput_of_registered_plants_against_capacity(planning_api, authority_api, commission_api) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from sqlalchemy import delete
+
+    from circulith.store.lot_models import PlantLot
+
+    # an input lot of 2 x 400 kg recorded by the Belgian recycler at a plant of the shipped capacity table
+    doc = json.dumps({"lot_type": "input", "items": [{"battery_id": "x1", "mass_kg": 400.0},
+                                                     {"battery_id": "x2", "mass_kg": 400.0}]})
+    with transaction(planning_api.engine) as s:
+        s.add(PlantLot(lot_id="TEST-LOT-1", plant_id="LC-KINGSTON", lot_type="input", period=dt.date(2025, 3, 1),
+                       document=doc, document_sha256="0" * 64, recorded_at="2025-03-01T00:00:00.000000Z",
+                       actor_org_id="REC-HYDROLUX"))
+    try:
+        ec = commission_api.get("/api/v1/national").json()["throughput"]
+        row = next(r for r in ec if r["plant_id"] == "LC-KINGSTON" and r["year"] == 2025)
+        assert row["input_t"] == 0.8 and row["capacity_t"] == 5000.0  # recycling_capacity.csv LC-KINGSTON
+        assert row["utilisation"] == 0.8 / 5000.0 and row["country"] == "BE"
+        assert all(r["country"] == "DE" for r in authority_api.get("/api/v1/national").json()["throughput"])
+        assert commission_api.get("/api/v1/national", params={"region": "BE"}).json()["throughput"]
+    finally:
+        with transaction(planning_api.engine) as s:
+            s.execute(delete(PlantLot).where(PlantLot.lot_id == "TEST-LOT-1"))

@@ -86,7 +86,7 @@ def national(request: Request, principal: CurrentPrincipal,
 
 
 @router.get("/national/{table}.csv", tags=["national"], response_class=PlainTextResponse)
-def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["inventory", "flows", "retirements"],
+def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["inventory", "flows", "retirements", "throughput"],
                  region: Annotated[str | None, Query(max_length=40)] = None) -> PlainTextResponse:
     """One table of the national view as CSV (same scope as the view)."""
     view = run(request, national_view, principal, request.app.state.engine, region=region,

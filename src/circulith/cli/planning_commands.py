@@ -273,7 +273,8 @@ national_app = typer.Typer(help="The national view of an authority (journey 6)."
 def national_view_cmd(
     as_org: Annotated[str, typer.Option("--as", help="Organisation acting (its role and jurisdiction apply).")],
     region: Annotated[str | None, typer.Option(help="Only this region (within the jurisdiction).")] = None,
-    table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements.")] = None,
+    table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements, "
+                                               "throughput.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
 ) -> None:
     """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters."""
@@ -312,6 +313,12 @@ def national_view_cmd(
         rng = "" if r.forecast_lower is None else f"{r.forecast_lower:,.1f}-{r.forecast_upper:,.1f}"
         ret.add_row(str(r.year), str(r.observed), "" if r.forecast_median is None else f"{r.forecast_median:,.1f}", rng)
     console.print(ret)
+    tp = Table("plant", "operator", "year", "input_t", "capacity_t", "utilisation")
+    for p in view.throughput:
+        tp.add_row(p.plant_id, p.org_id, str(p.year), f"{p.input_t:,.1f}",
+                   "n/a" if p.capacity_t is None else f"{p.capacity_t:,.0f}",
+                   "n/a" if p.utilisation is None else f"{p.utilisation:.1%}")  # fmt: skip
+    console.print(tp)
     console.print(f"late reporters: {view.late_reporters.note}")
 
 

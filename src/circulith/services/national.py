@@ -10,6 +10,7 @@ region. A ``region`` filter narrows the scope and may not leave it. Each table r
   an organisation based in another, as a matrix;
 * registry retirements per year against the forecast of the same scope (the registry's own cohorts in scope,
   default lifetime laws, calibrated ranges);
+* throughput against capacity of the registered plants in scope, from their input lots;
 * late reporters: not computable until traceability submissions are recorded (:func:`late_reporters`).
 """
 
@@ -26,7 +27,7 @@ from circulith.errors import InvalidInput, Problem
 from circulith.services.platform import _require_scope
 from circulith.store.jurisdictions import org_countries, org_jurisdiction
 
-NATIONAL_TABLES = ("inventory", "flows", "retirements")
+NATIONAL_TABLES = ("inventory", "flows", "retirements", "throughput")
 
 
 class InventoryRow(BaseModel):
@@ -60,6 +61,18 @@ class RetirementRow(BaseModel):
     forecast_upper: float | None = None
 
 
+class ThroughputRow(BaseModel):
+    """A registered plant's input in one year against its capacity [t/yr] (capacity: shipped table, by plant_id)."""
+
+    plant_id: str
+    org_id: str
+    country: str | None
+    year: int
+    input_t: float
+    capacity_t: float | None = None
+    utilisation: float | None = None
+
+
 class LateReportersOut(BaseModel):
     """Operators late with their traceability reports (needs recorded submissions)."""
 
@@ -77,6 +90,7 @@ class NationalViewOut(BaseModel):
     inventory: list[InventoryRow]
     flows: list[FlowRow]
     retirements: list[RetirementRow]
+    throughput: list[ThroughputRow]
     forecast_note: str
     late_reporters: LateReportersOut
 
@@ -96,6 +110,26 @@ def jurisdiction_scope(session: Session, principal: Principal, region: str | Non
     if region not in regions:
         raise AccessDenied(f"region {region!r} is outside the jurisdiction of {principal.org_id} ({', '.join(regions)})")
     return [region]
+
+
+def plant_throughput(session: Session, regions: list[str] | None) -> list[ThroughputRow]:
+    """Input of the registered plants per year (from their lots) against capacity, plants in scope only.
+
+    A plant is in scope when its operator's country is; capacity comes from the shipped
+    ``recycling_capacity.csv`` where the plant_id matches (None otherwise: not declared).
+    """
+    from circulith.planning.reference_data import load_recycling_capacity
+    from circulith.store.plant_throughput import input_mass_by_plant_year
+
+    cap = load_recycling_capacity().set_index("plant_id")["capacity_t_per_year"].astype(float).to_dict()
+    out = []
+    for plant, org, country, year, kg in input_mass_by_plant_year(session):
+        if regions is not None and country not in regions:
+            continue
+        c = cap.get(plant)
+        out.append(ThroughputRow(plant_id=plant, org_id=org, country=country, year=year, input_t=kg / 1000.0,
+                                 capacity_t=c, utilisation=(kg / 1000.0) / c if c else None))  # fmt: skip
+    return out
 
 
 def late_reporters(session: Session, regions: list[str] | None) -> LateReportersOut:
@@ -153,7 +187,8 @@ def national_view(session: Session, principal: Principal, engine: Engine, *, reg
                          mass_kg=float(r.mass_kg or 0.0)) for r in flows.itertuples()]  # fmt: skip
     return NationalViewOut(
         org_id=principal.org_id, scope="all regions" if regions is None else ", ".join(regions), regions=regions,
-        inventory=out_inv, flows=out_flows, retirements=[rows[y] for y in sorted(rows)], forecast_note=note,
+        inventory=out_inv, flows=out_flows, retirements=[rows[y] for y in sorted(rows)],
+        throughput=plant_throughput(session, regions), forecast_note=note,
         late_reporters=late_reporters(session, regions),
     )  # fmt: skip
 
@@ -186,7 +221,8 @@ def national_table(view: NationalViewOut, table: str) -> tuple[list[str], list[l
     if table not in NATIONAL_TABLES:
         raise InvalidInput(Problem(None, "table", f"unknown table {table!r}; expected one of {NATIONAL_TABLES}"))
     items: list[BaseModel] = list(getattr(view, table))
-    model = {"inventory": InventoryRow, "flows": FlowRow, "retirements": RetirementRow}[table]
+    model = {"inventory": InventoryRow, "flows": FlowRow, "retirements": RetirementRow,
+             "throughput": ThroughputRow}[table]
     cols = list(model.model_fields)
     return cols, [[getattr(r, c) for c in cols] for r in items]
 

@@ -227,6 +227,8 @@ def _national_charts(request: Request, principal: Principal, params: dict[str, s
                      series=[{"name": "observed", "values": [r.observed for r in view.retirements]},
                              {"name": "forecast median", "values": [_num(r.forecast_median, 2)
                                                                     for r in view.retirements]}], line=True),
+        _table_chart("national_throughput", f"Registered plants ({view.scope}): input from their lots against "
+                     "capacity [t/yr]", "table", *national_table(view, "throughput")),
         _table_chart("national_late_reporters", "Late reporters", "table", ["status"],
                      [[view.late_reporters.note]]),
     ]
@@ -247,6 +249,7 @@ TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triag
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
               "national_inventory": "national", "national_flows": "national", "national_retirements": "national",
+              "national_throughput": "national",
               "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
