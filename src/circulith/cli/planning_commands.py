@@ -309,9 +309,9 @@ def national_view_cmd(
         fl.add_row(f.from_region or "unknown", f.to_region or "unknown", str(f.units), f"{f.mass_kg:,.0f}")
     console.print(fl)
     ret = Table("year", "observed", "forecast median", "forecast range")
-    for r in view.retirements:
-        rng = "" if r.forecast_lower is None else f"{r.forecast_lower:,.1f}-{r.forecast_upper:,.1f}"
-        ret.add_row(str(r.year), str(r.observed), "" if r.forecast_median is None else f"{r.forecast_median:,.1f}", rng)
+    for y in view.retirements:
+        rng = "" if y.forecast_lower is None else f"{y.forecast_lower:,.1f}-{y.forecast_upper:,.1f}"
+        ret.add_row(str(y.year), str(y.observed), "" if y.forecast_median is None else f"{y.forecast_median:,.1f}", rng)
     console.print(ret)
     tp = Table("plant", "operator", "year", "input_t", "capacity_t", "utilisation")
     for p in view.throughput:

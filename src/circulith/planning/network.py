@@ -101,7 +101,7 @@ class NetworkParams:
             "period_weeks": float(d["period"]["weeks"]),
         }
         base.update(overrides)
-        return cls(**base)
+        return cls(**base)  # type: ignore[arg-type]  # values typed by construction above
 
     def truck_cost_per_km(self, state: str) -> float:
         """All-in cost of one truck-km for a damage state, carbon included [USD/km]."""

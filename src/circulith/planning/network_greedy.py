@@ -139,9 +139,9 @@ def start_vector(model: NetworkModel, inst: NetworkInstance, g: GreedyPlan) -> N
         if model.r_arcs is None:
             return None
         ii, kk, xr, nr = model.r_arcs
-        p = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(ii, kk, strict=True))}
+        pos_r = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(ii, kk, strict=True))}
         for i, k_site, q in g.xr:
-            k = p.get((i, k_site))
+            k = pos_r.get((i, k_site))
             if k is None:
                 return None
             v[xr[k]] += q

@@ -420,7 +420,8 @@ def _plan_heuristic(inst: NetworkInstance, greedy: GreedyPlan, s_df: pd.DataFram
     if hr.lp_status == "Infeasible":
         return None
     bound = hr.lp_bound_usd
-    best: tuple[NetworkModel, dict[str, Any]] | None = (hr.model, hr.res) if hr.model is not None else None
+    best: tuple[NetworkModel, dict[str, Any]] | None = (
+        (hr.model, hr.res) if hr.model is not None and hr.res is not None else None)
     obj = hr.cost_usd
     heur_cost = hr.cost_usd
     all_arcs = [tuple(np.nonzero(a)) for a in inst.allowed]
@@ -431,6 +432,7 @@ def _plan_heuristic(inst: NetworkInstance, greedy: GreedyPlan, s_df: pd.DataFram
         full = build_model(inst, all_arcs, integer_trucks=True)  # type: ignore[arg-type]
         add_cover_rows(full, inst)
         add_cardinality_rows(full, inst)
+        start: NDArray[np.float64] | None
         if best is not None and best[1]["x"] is not None:
             start = transfer_start(best[0], best[1]["x"], full, inst)
         else:

@@ -372,8 +372,8 @@ def build_model(inst: NetworkInstance, arcsets: list[tuple[NDArray[np.int64], ND
         b.coef(row_of_src[ii], x, 1.0)
     y_arcs = None
     if len(second):
-        jj, hh = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
-        jj, hh = jj.ravel(), hh.ravel()
+        jg, hg = np.meshgrid(np.arange(len(first)), np.arange(len(second)), indexing="ij")
+        jj, hh = jg.ravel(), hg.ravel()
         pay = params.payload_t["processed"]
         cap_first = first["capacity_t"].to_numpy(float)
         cap_second = second["capacity_t"].to_numpy(float)

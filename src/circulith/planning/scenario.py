@@ -204,7 +204,7 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
     for m, d in data.get("pack_kwh", {}).items():
         pack[m] = {**pack.get(m, {}), **d}
     try:
-        scenario = Scenario(
+        scenario = Scenario.model_validate(dict(
             **sc,
             lifetime=lifetime,
             second_life_share=sl["share"],
@@ -219,7 +219,7 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str = "scenario") -> 
             network_sites=inputs.get("network_sites"),
             network_demand=inputs.get("network_demand"),
             network_costs=inputs.get("network_costs"),
-        )
+        ))
     except ValidationError as exc:
         problems = [Problem(None, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
         raise InvalidInput(problems, source=source) from exc

@@ -221,9 +221,9 @@ def national_table(view: NationalViewOut, table: str) -> tuple[list[str], list[l
     if table not in NATIONAL_TABLES:
         raise InvalidInput(Problem(None, "table", f"unknown table {table!r}; expected one of {NATIONAL_TABLES}"))
     items: list[BaseModel] = list(getattr(view, table))
-    model = {"inventory": InventoryRow, "flows": FlowRow, "retirements": RetirementRow,
-             "throughput": ThroughputRow}[table]
-    cols = list(model.model_fields)
+    models: dict[str, type[BaseModel]] = {"inventory": InventoryRow, "flows": FlowRow, "retirements": RetirementRow,
+                                          "throughput": ThroughputRow}
+    cols = list(models[table].model_fields)
     return cols, [[getattr(r, c) for c in cols] for r in items]
 
 

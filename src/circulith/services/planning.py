@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from importlib.resources import files
+from importlib.resources import as_file, files
 from typing import Any
 
 import pandas as pd
@@ -358,7 +358,8 @@ def network_out(plan: NetworkPlan, sites: pd.DataFrame, demand: pd.DataFrame, *,
 
 def _example_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     data = files("circulith.reference") / "data"
-    return read_csv_table(data / "example_sites.csv"), read_csv_table(data / "example_demand.csv")
+    with as_file(data / "example_sites.csv") as sites, as_file(data / "example_demand.csv") as demand:
+        return read_csv_table(sites), read_csv_table(demand)
 
 
 @lru_cache(maxsize=4)

@@ -63,7 +63,8 @@ async def network_upload(request: Request, principal: Principal = Depends(curren
                           max_open_spokes=_int_or_none(max_spokes, "max_spokes"), budget_usd=budget)  # fmt: skip
     plan = planning_svc.network_plan(principal, sites=s_df, demand=d_df, costs=c_df, options=opts,
                                      inputs=f"uploaded {sites.filename}, {demand.filename}"
-                                            + (f", {costs.filename}" if c_df is not None else ""))  # fmt: skip
+                                            + (f", {costs.filename}" if costs is not None and c_df is not None
+                                               else ""))  # fmt: skip
     charts = network_plan_charts(plan)
     tables = {c["id"]: _chart_table(c) for c in charts}
     return templates.TemplateResponse(request, "network.html",
