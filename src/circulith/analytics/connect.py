@@ -23,7 +23,7 @@ from circulith.store.database import create_db_engine
 log = logging.getLogger(__name__)
 
 BACKENDS = ("duckdb", "spark")
-__all__ = ["BACKENDS", "REGISTRY_COLUMNS", "connect", "export_parquet", "registry_arrow"]
+__all__ = ["BACKENDS", "REGISTRY_COLUMNS", "connect", "connect_arrow", "export_parquet", "registry_arrow"]
 
 
 def registry_arrow(source: str | Engine) -> dict[str, Any]:
@@ -123,4 +123,14 @@ def connect(source: str | Path | Engine, backend: str = "duckdb", *, spark_sessi
         return con
     for t, table in registry_arrow(source if isinstance(source, Engine) else str(source)).items():
         session.createDataFrame(table.to_pandas()).createOrReplaceTempView(t)
+    return con
+
+
+def connect_arrow(tables: dict[str, Any]) -> Any:
+    """A DuckDB Ibis backend on Arrow tables already read (e.g. :func:`registry_arrow`, cached by the caller)."""
+    import ibis
+
+    con = ibis.duckdb.connect()
+    for t, table in tables.items():
+        con.con.register(t, table)
     return con

@@ -16,6 +16,9 @@ region. A ``region`` filter narrows the scope and may not leave it. Each table r
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -151,17 +154,33 @@ def _int(v: object) -> int:
     return 0 if v is None or v != v else int(v)  # type: ignore[call-overload]
 
 
+@lru_cache(maxsize=1)
+def _registry_tables(url: str, head_seq: int, head_sha: str, engine: Engine) -> dict[str, Any]:
+    """The registry's analytics columns as Arrow, read once per ledger head (any new event changes the head)."""
+    from circulith.analytics.connect import registry_arrow
+
+    return registry_arrow(engine)
+
+
+def _registry_con(session: Session, engine: Engine) -> Any:
+    from circulith.analytics.connect import connect_arrow
+    from circulith.store.platform_repo import ledger_head
+
+    seq, sha = ledger_head(session)
+    return connect_arrow(_registry_tables(engine.url.render_as_string(hide_password=False), int(seq or 0),
+                                          str(sha or ""), engine))  # fmt: skip
+
+
 def national_view(session: Session, principal: Principal, engine: Engine, *, region: str | None = None,
                   with_forecast: bool = True) -> NationalViewOut:  # fmt: skip
     """Inventory, flows, retirements against forecast and late reporters within the caller's jurisdiction."""
-    from circulith.analytics.connect import connect
     from circulith.analytics.fleet import forecast_cohorts
     from circulith.analytics.national import custody_moves, inventory_by_status, retirements_per_year
 
     if region is not None and not region.strip():
         raise InvalidInput(Problem(None, "region", "empty"))
     regions = jurisdiction_scope(session, principal, region)
-    con = connect(engine)
+    con = _registry_con(session, engine)
     inv = inventory_by_status(con, regions)
     moves = custody_moves(con)
     country = org_countries(session)
