@@ -18,8 +18,8 @@ def _total(out: dict, figure: str, name: str) -> float:
     return sum(r["values"][name] for r in out["rows"] if r["figure"] == figure)
 
 
-def test_example_comparison_shows_each_scenario_and_its_difference(planning_api, relaxed_example_network) -> None:  # noqa: ANN001
-    out = planning_api.get("/api/v1/planning/compare/examples").json()
+def test_example_comparison_shows_each_scenario_and_its_difference(cli_json, relaxed_example_network) -> None:  # noqa: ANN001
+    out = cli_json("forecast", "compare")  # the shipped example scenarios
     names = [s["name"] for s in out["scenarios"]]
     assert names == ["base", "metal price drop", "longer first life", "new spoke"] and out["base"] == "base"
     value = _row(out, "contained metal value")

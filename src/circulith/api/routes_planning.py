@@ -10,7 +10,7 @@ import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.api.deps import CurrentPrincipal, run
@@ -19,7 +19,7 @@ from circulith.errors import InvalidInput, Problem
 from circulith.planning.scenario import scenario_from_mapping
 from circulith.services import planning as svc
 from circulith.services.national import NationalViewOut, national_table, national_view
-from circulith.services.planning_compare import ComparisonOut, compare_example_scenarios, compare_scenarios
+from circulith.services.planning_compare import ComparisonOut, compare_scenarios
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["planning"])
 
@@ -71,13 +71,6 @@ def compare(principal: CurrentPrincipal, body: CompareIn) -> ComparisonOut:
     return compare_scenarios(principal, scs, base=body.base, from_year=body.from_year, to_year=body.to_year)
 
 
-@router.get("/planning/compare/examples", response_model=ComparisonOut)
-def compare_examples(principal: CurrentPrincipal, from_year: Annotated[int, Query(ge=2000, le=2100)] = 2025,
-                     to_year: Annotated[int, Query(ge=2000, le=2100)] = 2035) -> ComparisonOut:
-    """The shipped example scenarios side by side: base, metal-price drop, longer first life, new spoke."""
-    return compare_example_scenarios(principal, from_year=from_year, to_year=to_year)
-
-
 @router.get("/national", response_model=NationalViewOut, tags=["national"])
 def national(request: Request, principal: CurrentPrincipal,
              region: Annotated[str | None, Query(max_length=40)] = None) -> NationalViewOut:
@@ -85,9 +78,13 @@ def national(request: Request, principal: CurrentPrincipal,
     return run(request, national_view, principal, request.app.state.engine, region=region)
 
 
-@router.get("/national/{table}.csv", tags=["national"], response_class=PlainTextResponse)
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The table as CSV."}}
+
+
+@router.get("/national/{table}.csv", tags=["national"], response_class=Response, responses=CSV_RESPONSE)
 def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["inventory", "flows", "retirements", "throughput"],
-                 region: Annotated[str | None, Query(max_length=40)] = None) -> PlainTextResponse:
+                 region: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """One table of the national view as CSV (same scope as the view)."""
     view = run(request, national_view, principal, request.app.state.engine, region=region,
                with_forecast=table == "retirements")
@@ -96,4 +93,4 @@ def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["
     writer = csv.writer(buf)
     writer.writerow(cols)
     writer.writerows(rows)
-    return PlainTextResponse(buf.getvalue(), media_type="text/csv")
+    return Response(buf.getvalue(), media_type="text/csv")
