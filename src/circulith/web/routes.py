@@ -206,10 +206,14 @@ def _compare_charts(request: Request, principal: Principal, params: dict[str, st
 
 
 def _national_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    from circulith.auth.errors import AccessDenied
     from circulith.services.national import flow_matrix, national_table, national_view
 
     region = (params.get("region") or "").strip()[:40] or None
-    view = run(request, national_view, principal, request.app.state.engine, region=region)
+    try:
+        view = run(request, national_view, principal, request.app.state.engine, region=region)
+    except AccessDenied as exc:  # the page says why instead of failing: other roles see the menu too
+        return [_table_chart("national_access", "National view", "table", ["access"], [[str(exc)]])]
     regions, matrix = flow_matrix(view)
     inv_cols, inv_rows = national_table(view, "inventory")
     flow_cols, flow_rows = national_table(view, "flows")
