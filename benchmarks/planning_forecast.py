@@ -18,9 +18,10 @@ rng = np.random.default_rng(0)
 rows = [(y, f"R{r:02d}", "Cars", c, float(rng.integers(1_000, 100_000)), 60.0)
         for r in range(50) for c in CHEMS for y in range(2000, 2030)]
 cohorts = pd.DataFrame(rows, columns=["year", "region", "segment", "chemistry", "units", "pack_kwh"])
-members = sample_lifetime_ensemble({"Cars": CompetingRisks(3.5, 15.0, 4.0, 16.0, 0.004)}, 200, seed=1)
+members = sample_lifetime_ensemble({"Cars": CompetingRisks(3.5, 15.0, 4.0, 16.0, 0.004)}, 200, relative_sd=0.12, seed=1)
 kw = {"contained_kg_per_kwh": load_contained_metals_fallback(), "prices_usd_per_kg": default_prices_usd_per_kg(),
-          "pack_wh_per_kg": load_pack_specific_energy_wh_per_kg(), "scrap_share_by_year": {2020: 0.1}}
+          "pack_wh_per_kg": load_pack_specific_energy_wh_per_kg(), "scrap_share_by_year": {2020: 0.1},
+      "second_life_share": 0.15, "second_life_years": 7}
 # baseline in the same run: a single-member forecast of the same cohorts
 t0 = time.perf_counter()
 forecast_flows(cohorts, {"Cars": CompetingRisks(3.5, 15.0, 4.0, 16.0, 0.004)}, end_year=2059, **kw)

@@ -14,7 +14,7 @@ import time
 
 import highspy
 
-from circulith.planning.network_milp import plan_network
+from circulith.planning.network_milp import NetworkOptions, plan_network
 from circulith.planning.synthetic import synthetic_network
 
 
@@ -25,7 +25,7 @@ def fmt(v, spec=",.0f"):
 def run(n_src, n_sp, limit, **kw):
     sites, demand = synthetic_network(n_src, n_sp, 4, seed=2)
     t = time.perf_counter()
-    p = plan_network(sites, demand, time_limit_s=limit, **kw)
+    p = plan_network(sites, demand, options=NetworkOptions(time_limit_s=limit, **kw))
     wall = time.perf_counter() - t
     lb = p.dual_bound_usd
     greedy_vs_bound = (p.greedy_cost_usd - lb) / p.greedy_cost_usd if lb and p.greedy_cost_usd else None

@@ -87,11 +87,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if not settings.production:
         install_docs(app)
     install_web(app)
+    # the planner's uploads (pages_planning builds on the dashboard's helpers, so it is wired here, above both)
+    from circulith.web.pages_planning import router as planning_pages
+
+    app.include_router(planning_pages)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     if settings.env != "test":
-        from circulith.services.platform import warm_planning_caches
+        from circulith.services.planning import warm_planning_caches
 
         threading.Thread(target=warm_planning_caches, name="circulith-warm", daemon=True).start()
     return app

@@ -143,8 +143,8 @@ def test_service_report_and_bad_input(registry, tmp_path):
     assert f["shape_interval"][0] <= f["fit"]["shape"] <= f["shape_interval"][1]
     with pytest.raises(InvalidInput):
         A.connect(registry.url, backend="oracle")
-    with pytest.raises(InvalidInput):
-        A.connect("postgresql://x/y")
+    with pytest.raises(NotFound, match="cannot read the registry database"):
+        A.connect("postgresql+psycopg://nobody@127.0.0.1:1/none")  # PostgreSQL is read through the store
     with pytest.raises(NotFound):
         A.connect(tmp_path)  # no Parquet export there
     with pytest.raises(InvalidInput):

@@ -47,6 +47,14 @@ def test_same_expressions_on_spark(registry, tmp_path):
         for fn in (A.cohorts, A.national_totals, A.retirement_events_per_year, A.inventory):
             pd.testing.assert_frame_equal(_norm(fn(spark)), _norm(fn(duck)), check_exact=False, rtol=1e-9,
                                           obj=fn.__name__)  # fmt: skip
+        from circulith.analytics import national as N
+
+        for name, fn2 in (("inventory_by_status DE", lambda c: N.inventory_by_status(c, ["DE"])),
+                          ("inventory_by_status all", lambda c: N.inventory_by_status(c, None)),
+                          ("custody_moves", N.custody_moves),
+                          ("retirements_per_year DE", lambda c: N.retirements_per_year(c, ["DE"]))):
+            pd.testing.assert_frame_equal(_norm(fn2(spark)), _norm(fn2(duck)), check_exact=False, rtol=1e-9,
+                                          obj=name)  # fmt: skip
         r_spark = A.observed_retirements(spark, as_of=AS_OF)
         r_duck = A.observed_retirements(duck, as_of=AS_OF)
         pd.testing.assert_frame_equal(_norm(r_spark), _norm(r_duck), check_exact=False, rtol=1e-9)

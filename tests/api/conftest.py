@@ -7,15 +7,15 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from circulith.api.settings import Settings
 from circulith.server import create_app
-from circulith.services import platform as svc
+from circulith.api.settings import Settings
+from circulith.services import planning as planning_svc
 from circulith.store.database import create_db_engine, upgrade
 
 from .scenario import Scenario, build_scenario, email
 
 # The example network plan with relaxed truck counts solves in ~0.4 s instead of ~12 s (same flows' shape).
-svc.NETWORK_INTEGER_TRUCKS = False
+planning_svc.NETWORK_INTEGER_TRUCKS = False
 
 
 class Client:

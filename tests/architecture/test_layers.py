@@ -18,8 +18,6 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "circulith"
 ENGINES = ("passport", "ledger", "triage", "recovery", "planning")
 KNOWN_CYCLES: list[list[str]] = [
-    # issue 9 item 4: removed by splitting network_milp (model building, greedy baseline, orchestration)
-    ["circulith.planning.network_heuristics", "circulith.planning.network_milp"],
 ]
 """Cycles that exist today and are being removed; the test fails on any other, and on an entry that is gone
 (delete it from this list then)."""

@@ -28,6 +28,8 @@ def one_cohort(units=1000.0, kwh=60.0, chem="NMC811", year=2020):
 
 def run(cohorts, risks, **kw):
     kw.setdefault("end_year", 2120)
+    kw.setdefault("second_life_share", 0.15)
+    kw.setdefault("second_life_years", 7)
     return forecast_flows(cohorts, {"Cars": risks}, contained_kg_per_kwh=METALS, prices_usd_per_kg=PRICES,
                           pack_wh_per_kg=WHKG, **kw)
 
@@ -75,9 +77,10 @@ def test_production_scrap_stream():
 
 
 def test_ensemble_interval_brackets_median():
-    members = sample_lifetime_ensemble({"Cars": CompetingRisks(3.0, 12.0, 4.0, 15.0, 0.005)}, 100, seed=2)
+    members = sample_lifetime_ensemble({"Cars": CompetingRisks(3.0, 12.0, 4.0, 15.0, 0.005)}, 100, relative_sd=0.12,
+                                       seed=2)
     r = forecast_flows(one_cohort(), members, end_year=2045, contained_kg_per_kwh=METALS,
-                       prices_usd_per_kg=PRICES, pack_wh_per_kg=WHKG)
+                       prices_usd_per_kg=PRICES, pack_wh_per_kg=WHKG, second_life_share=0.15, second_life_years=7)
     t = r.table("eol", "gwh")
     assert r.n_members == 100
     assert (t["lower"] <= t["median"] + 1e-12).all() and (t["median"] <= t["upper"] + 1e-12).all()

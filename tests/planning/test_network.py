@@ -19,7 +19,7 @@ from circulith.planning.network import (
     split_by_state,
     validate_demand,
 )
-from circulith.planning.network_milp import plan_network
+from circulith.planning.network_milp import NetworkOptions, plan_network
 
 
 def small_network():
@@ -73,7 +73,7 @@ def brute_force_cost(sites, demand, params):
 def test_three_by_two_optimum_matches_brute_force():
     sites, demand = small_network()
     params = NetworkParams.from_defaults()
-    plan = plan_network(sites, demand, params, time_limit_s=20)
+    plan = plan_network(sites, demand, params, options=NetworkOptions(time_limit_s=20))
     assert plan.status == "optimal" and plan.solver_status == "Optimal"
     assert plan.mip_gap is not None and plan.mip_gap <= 1e-4
     assert plan.objective_usd == pytest.approx(brute_force_cost(sites, demand, params), rel=1e-6)
@@ -85,7 +85,7 @@ def test_three_by_two_optimum_matches_brute_force():
 
 def test_damaged_flows_only_to_permitted_sites_and_never_by_air():
     sites, demand = small_network()
-    plan = plan_network(sites, demand, time_limit_s=20)
+    plan = plan_network(sites, demand, options=NetworkOptions(time_limit_s=20))
     permitted = set(sites.loc[sites.accepts_damaged, "site_id"])
     dmg = [f for f in plan.flows if f.damage_state in ("damaged", "critical")]
     assert dmg, "the instance has damaged tonnes"
@@ -99,7 +99,7 @@ def test_damaged_flows_only_to_permitted_sites_and_never_by_air():
 def test_infeasible_damaged_capacity_is_diagnosed_not_optimal():
     sites, demand = small_network()
     sites.loc[sites.site_id == "A", "capacity_t"] = 5.0  # the only damaged-permitted spoke
-    plan = plan_network(sites, demand, time_limit_s=20)
+    plan = plan_network(sites, demand, options=NetworkOptions(time_limit_s=20))
     assert plan.status == "infeasible_demand"
     text = " ".join(plan.diagnosis)
     # damaged tonnes = 0.1*40 + 0.2*30 = 10 t vs 5 t of permitted capacity
@@ -125,7 +125,7 @@ def test_bad_sites_are_refused_with_row_and_field():
 def test_chemistry_permit_is_respected():
     sites, demand = small_network()
     sites.loc[sites.site_id == "B", "chemistries"] = "LFP"
-    plan = plan_network(sites, demand, time_limit_s=20)
+    plan = plan_network(sites, demand, options=NetworkOptions(time_limit_s=20))
     assert all(f.to_id != "B" for f in plan.flows if f.from_id == "S1")
 
 

@@ -16,12 +16,11 @@ from circulith.planning.network import (
     split_by_state,
     validate_demand,
 )
+from circulith.planning.network_greedy import greedy_assign
 from circulith.planning.network_heuristics import _k_min
+from circulith.planning.network_milp import NetworkOptions
+from circulith.planning.network_model import make_instance
 from circulith.planning.synthetic import synthetic_network
-
-
-def _note(plan, key):
-    return next(float(n.split("=")[1]) for n in plan.notes if n.startswith(key + "="))
 
 
 def _tiny():
@@ -59,11 +58,11 @@ def test_k_min_is_the_fewest_sites_that_hold_the_tonnes():
 def test_heuristic_plan_is_feasible_and_lies_between_bound_and_greedy():
     sites, demand = synthetic_network(80, 10, 3, n_reuse=2, seed=7)
     params = NetworkParams.from_defaults()
-    plan = nm.plan_network(sites, demand, params, method="heuristic", time_limit_s=5)
+    plan = nm.plan_network(sites, demand, params, options=NetworkOptions(method="heuristic", time_limit_s=5))
     assert plan.status in ("optimal", "feasible") and not plan.unmet
     assert plan.solver_status.startswith("heuristic (LP relaxation Optimal")
-    lp = _note(plan, "lp_bound_usd")
-    heur = _note(plan, "heuristic_cost_usd")
+    lp = plan.lp_bound_usd
+    heur = plan.heuristic_cost_usd
     # proven bound <= plan <= heuristic's own plan <= greedy baseline
     assert lp <= plan.dual_bound_usd * (1 + 1e-9)
     assert plan.dual_bound_usd <= plan.objective_usd * (1 + 1e-9)
@@ -108,10 +107,10 @@ def test_heuristic_plan_is_feasible_and_lies_between_bound_and_greedy():
 def test_lp_bound_never_exceeds_the_exact_optimum(seed):
     """The cover and site-count rows are valid: the strengthened LP stays below the proven MILP optimum."""
     sites, demand = synthetic_network(14, 5, 3, seed=seed)
-    exact = nm.plan_network(sites, demand, method="milp", time_limit_s=20)
+    exact = nm.plan_network(sites, demand, options=NetworkOptions(method="milp", time_limit_s=20))
     assert exact.status == "optimal"
-    heur = nm.plan_network(sites, demand, method="heuristic", time_limit_s=5)
-    lp = _note(heur, "lp_bound_usd")
+    heur = nm.plan_network(sites, demand, options=NetworkOptions(method="heuristic", time_limit_s=5))
+    lp = heur.lp_bound_usd
     assert lp <= exact.dual_bound_usd * (1 + 1e-7)
     assert lp <= exact.objective_usd * (1 + 1e-7)
     assert heur.objective_usd >= exact.objective_usd * (1 - 1e-4)
@@ -119,17 +118,17 @@ def test_lp_bound_never_exceeds_the_exact_optimum(seed):
 
 def test_heuristic_on_brute_force_case_reaches_the_optimum():
     sites, demand = _tiny()
-    exact = nm.plan_network(sites, demand, method="milp", time_limit_s=10)
-    heur = nm.plan_network(sites, demand, method="heuristic", time_limit_s=5)
+    exact = nm.plan_network(sites, demand, options=NetworkOptions(method="milp", time_limit_s=10))
+    heur = nm.plan_network(sites, demand, options=NetworkOptions(method="heuristic", time_limit_s=5))
     assert heur.status == "optimal"
     assert heur.objective_usd == pytest.approx(exact.objective_usd, rel=1e-4)
-    assert _note(heur, "lp_bound_usd") <= exact.objective_usd * (1 + 1e-9)
+    assert heur.lp_bound_usd <= exact.objective_usd * (1 + 1e-9)
 
 
 def test_heuristic_infeasible_demand_falls_back_to_the_diagnosing_milp():
     sites, demand = _tiny()
     sites.loc[sites.site_id == "A", "capacity_t"] = 5.0  # the only damaged-permitted spoke
-    plan = nm.plan_network(sites, demand, method="heuristic", time_limit_s=5)
+    plan = nm.plan_network(sites, demand, options=NetworkOptions(method="heuristic", time_limit_s=5))
     assert plan.status == "infeasible_demand"
     assert "short by 5.0 t" in " ".join(plan.diagnosis)
 
@@ -137,7 +136,7 @@ def test_heuristic_infeasible_demand_falls_back_to_the_diagnosing_milp():
 def test_unknown_method_is_refused():
     sites, demand = _tiny()
     with pytest.raises(InvalidInput, match="method"):
-        nm.plan_network(sites, demand, method="magic")
+        nm.plan_network(sites, demand, options=NetworkOptions(method="magic"))
 
 
 def test_priced_lp_equals_the_lp_over_every_arc():
@@ -146,8 +145,8 @@ def test_priced_lp_equals_the_lp_over_every_arc():
     from circulith.planning.network_heuristics import lp_guided_plan
 
     sites, demand = synthetic_network(40, 8, 3, seed=4)
-    inst = nm._make_instance(validate_sites(sites), validate_demand(demand), NetworkParams.from_defaults(), 1.0)
-    g = nm._greedy(inst)
+    inst = make_instance(validate_sites(sites), validate_demand(demand), NetworkParams.from_defaults(), 1.0)
+    g = greedy_assign(inst)
     seeds = [(i, j, s) for i, j, s, _q in g.x1]
     full = lp_guided_plan(inst, 20, local_search=False, mip_rel_gap=1e-2)
     priced = lp_guided_plan(inst, 20, local_search=False, lp_arc_limit=1, k_start=2, seed_arcs=seeds,

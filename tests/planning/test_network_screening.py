@@ -5,24 +5,22 @@ import pytest
 
 from circulith.planning import network_milp as nm
 from circulith.planning.network import NetworkParams, validate_demand, validate_sites
+from circulith.planning.network_milp import NetworkOptions
+from circulith.planning.network_model import build_model, make_instance
 from circulith.planning.synthetic import synthetic_network
-
-
-def _lp_bound(note_list):
-    return next(float(n.split("=")[1]) for n in note_list if n.startswith("lp_bound_usd="))
 
 
 def test_priced_screening_bounds_the_full_optimum():
     sites, demand = synthetic_network(16, 6, 2, seed=5)
-    full = nm.plan_network(sites, demand, time_limit_s=30)
+    full = nm.plan_network(sites, demand, options=NetworkOptions(time_limit_s=30))
     assert full.status == "optimal"
-    scr = nm.plan_network(sites, demand, time_limit_s=30, k_nearest=2)
+    scr = nm.plan_network(sites, demand, options=NetworkOptions(time_limit_s=30, k_nearest=2))
     assert "pricing" in scr.screening
-    lp = _lp_bound(scr.notes)
+    lp = scr.lp_bound_usd
     # the priced LP equals the LP relaxation over every permitted arc
     params = NetworkParams.from_defaults()
-    inst = nm._make_instance(validate_sites(sites), validate_demand(demand), params, 1.0)
-    model = nm._build_model(inst, [tuple(np.nonzero(a)) for a in inst.allowed], integer_trucks=False)
+    inst = make_instance(validate_sites(sites), validate_demand(demand), params, 1.0)
+    model = build_model(inst, [tuple(np.nonzero(a)) for a in inst.allowed], integer_trucks=False)
     res = model.b.solve(30, 1e-4, None, relax=True)
     assert lp == pytest.approx(res["objective"], rel=1e-6)
     # bound <= full optimum <= screened plan
@@ -34,9 +32,9 @@ def test_priced_screening_bounds_the_full_optimum():
 def test_reduced_costs_match_solver_duals_on_present_arcs():
     """The pricing formula reproduces HiGHS' reduced costs for arcs already in the LP (sign convention)."""
     sites, demand = synthetic_network(12, 5, 2, seed=1)
-    inst = nm._make_instance(validate_sites(sites), validate_demand(demand), NetworkParams.from_defaults(), 1.0)
+    inst = make_instance(validate_sites(sites), validate_demand(demand), NetworkParams.from_defaults(), 1.0)
     arcsets = [tuple(np.nonzero(a)) for a in inst.allowed]
-    model = nm._build_model(inst, arcsets, integer_trucks=False)
+    model = build_model(inst, arcsets, integer_trucks=False)
     res = model.b.solve(30, 1e-4, None, relax=True)
     a = model.b.matrix()
     y, cost = res["row_dual"], res["cost"]
@@ -45,6 +43,6 @@ def test_reduced_costs_match_solver_duals_on_present_arcs():
 
 def test_warm_start_is_accepted_and_never_worse_than_greedy():
     sites, demand = synthetic_network(20, 5, 2, seed=3)
-    p = nm.plan_network(sites, demand, time_limit_s=10)
+    p = nm.plan_network(sites, demand, options=NetworkOptions(time_limit_s=10))
     assert "MIP start: greedy plan accepted" in p.notes
     assert p.objective_usd <= p.greedy_cost_usd * (1 + 1e-9)

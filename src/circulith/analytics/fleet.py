@@ -80,7 +80,7 @@ def forecast_cohorts(con: Any, *, segment: str = "Cars") -> pd.DataFrame:
     c["segment"] = segment
     c["pack_kwh"] = c["energy_kwh"] / c["units"]
     out = c.rename(columns={"production_year": "year"})[["year", "region", "segment", "chemistry", "units", "pack_kwh"]]
-    fill: list[dict[str, Any]] = []
+    fill: list[dict[str, object]] = []
     for region, g in out.groupby("region"):
         years = set(g["year"].tolist())
         chem = str(g["chemistry"].mode().iloc[0])

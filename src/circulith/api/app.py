@@ -19,17 +19,16 @@ you are the public: only public attributes (Annex XIII point 1). Every error has
 
 def install_api(app: FastAPI) -> None:
     """Include the API routers in ``app`` (order matters: specific paths before catch-alls)."""
-    from circulith.api.operations import router as operations
     from circulith.api.routes import router
     from circulith.api.routes_access import router as access_router
     from circulith.api.routes_formats import router as formats_router
     from circulith.api.routes_jobs import router as jobs
     from circulith.api.routes_ledger import router as ledger_router
+    from circulith.api.routes_planning import router as planning_router
     from circulith.api.routes_recovery import router as recovery_router
     from circulith.api.routes_reference import router as reference
     from circulith.api.routes_triage import router as triage_routes
 
-    app.include_router(operations)  # first: /passports/{id}/price before the catch-all /passports/{id}
     app.include_router(jobs)
     app.include_router(reference)
     app.include_router(recovery_router)  # before the catch-all /passports/{id}
@@ -38,3 +37,4 @@ def install_api(app: FastAPI) -> None:
     app.include_router(formats_router)
     app.include_router(ledger_router)
     app.include_router(access_router)
+    app.include_router(planning_router)

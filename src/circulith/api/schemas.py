@@ -6,7 +6,7 @@ bodies stay here, separate from the storage models.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,91 +93,6 @@ class LoginIn(_In):
 
 Chemistry = Literal["NMC111", "NMC532", "NMC622", "NMC811", "NCA", "LFP", "LMO", "LTO", "NaIon"]
 Form = Literal["cell", "module", "pack", "black_mass"]
-
-
-class ForecastRow(BaseModel):
-    """Median and interval of one region and year."""
-
-    year: int
-    region: str
-    median: float
-    lower: float
-    upper: float
-
-
-class ForecastOut(BaseModel):
-    """Forecast of one stream and metric (default scenario)."""
-
-    scenario: str | None
-    stream: str
-    metric: str
-    n_members: int
-    interval: list[float]
-    regions: list[str]
-    rows: list[ForecastRow]
-
-
-class CapacityRow(BaseModel):
-    """Capacity against feedstock in one region and year."""
-
-    year: int
-    region: str
-    feedstock_t: float | None = None
-    capacity_t: float | None = None
-    gap_t: float | None = None
-    position: str | None = None
-
-
-class CapacityOut(BaseModel):
-    """Recycling capacity gap per region and year."""
-
-    rows: list[CapacityRow]
-    summary: list[dict[str, Any]]
-    unmatched_plants: list[str]
-    stage: str
-
-
-class FlowOut(BaseModel):
-    """One arc of the network plan."""
-
-    from_id: str
-    to_id: str
-    tonnes: float
-    damage_state: str
-    mode: str
-    trucks: int | float
-    distance_km: float
-    regime: str
-
-
-class PlaceOut(BaseModel):
-    """A site or source of the network, with its location."""
-
-    id: str
-    lat: float
-    lon: float
-    kind: str
-    name: str
-    opened: bool
-
-
-class NetworkOut(BaseModel):
-    """The network plan on the shipped example sites and demand."""
-
-    status: str
-    solver_status: str
-    objective_usd: float | None = None
-    mip_gap: float | None = None
-    greedy_cost_usd: float | None = None
-    opened_sites: list[str]
-    flows: list[FlowOut]
-    unmet: list[dict[str, Any]]
-    diagnosis: list[str]
-    emissions_t_co2e: float
-    solve_seconds: float
-    places: list[PlaceOut]
-    inputs: str
-    integer_trucks: bool
 
 
 class GradeJobIn(_In):

@@ -63,6 +63,7 @@ def _register() -> None:
     app.add_typer(planning_commands.forecast_app, name="forecast")
     app.add_typer(planning_commands.network_app, name="network")
     app.add_typer(reference_commands.app, name="reference")
+    app.add_typer(planning_commands.national_app, name="national")
 
 
 _register()

@@ -6,70 +6,147 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from sqlalchemy import Engine
 
+from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.cli.common import console, emit_json
+from circulith.errors import InvalidInput, Problem
 
 forecast_app = typer.Typer(help="Retirement and feedstock forecast with ranges.", no_args_is_help=True)
 network_app = typer.Typer(help="Collection-to-hub network plan (MILP) and greedy baseline.", no_args_is_help=True)
 
 
+def _principal() -> Principal:
+    """Who a local planning command acts as: the registry operator (planning reads reference data and files).
+
+    A ``--as ORG`` option shared by every command replaces this once the CLI names its principal everywhere.
+    """
+    return Principal(org_id="local-operator", role=Role.OPERATOR, scopes=ALL_SCOPES, via="cli")
+
+
+def _registry_engine() -> Engine:
+    """The registry's engine (``--db``), for scenarios that read the registry's own fleet."""
+    from circulith.cli.common import state
+    from circulith.store.database import create_db_engine
+
+    return create_db_engine(state.database_url())
+
+
 @forecast_app.command("run")
 def forecast_run(
     scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario TOML file (defaults if omitted).")] = None,
-    stream: Annotated[str | None, typer.Option(help="Only this stream (e.g. eol, feedstock).")] = None,
-    metric: Annotated[str | None, typer.Option(help="Only this metric (e.g. gwh, tonnes, li_t).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    stream: Annotated[str, typer.Option(help="Stream: feedstock, eol, eol_damaged, first_life_exit, "
+                                        "second_life_entry, production_scrap.")] = "feedstock",
+    metric: Annotated[str, typer.Option(help="Metric: tonnes, gwh, units, li_t, ni_t, co_t, mn_t, value_musd.")] = "tonnes",
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
 ) -> None:
     """Forecast first-life exits, second life, end-of-life flows and production scrap (median and interval)."""
     from circulith.planning.readers import read_scenario
-    from circulith.planning.scenario import scenario_from_mapping
-    from circulith.planning.service import run_forecast
+    from circulith.services.planning import forecast
 
-    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
-    result = run_forecast(sc)
-    rows = result.summary
-    if stream:
-        rows = rows[rows["stream"] == stream]
-    if metric:
-        rows = rows[rows["metric"] == metric]
+    sc = read_scenario(scenario) if scenario else None
+    out = forecast(_principal(), scenario=sc, stream=stream, metric=metric, region=region,
+                   engine=_registry_engine() if sc is not None and sc.registry_fleet else None)  # fmt: skip
     if json_out:
-        emit_json({
-            "scenario": sc.name, "n_members": result.n_members, "interval": list(result.interval),
-            "group_by": list(result.group_by), "assumptions": result.assumptions,
-            "rows": rows.to_dict(orient="records"),
-        })
+        emit_json(out)
         return
-    shown = rows[(rows["stream"] == (stream or "feedstock")) & (rows["metric"] == (metric or "gwh"))]
-    console.print(f"scenario {sc.name}: {result.n_members} members, interval {result.interval}")
-    console.print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    console.print(f"scenario {out.scenario}: {out.n_members} members, {stream} in {metric}, interval "
+                  f"{out.interval[0]:.0%}-{out.interval[1]:.0%}; cohorts: {out.cohorts_source}")  # fmt: skip
+    cal = out.calibration
+    colour = "green" if cal.status == "ok" else "bold red"
+    console.print(f"[{colour}]ranges: {cal.message}[/] (parameter-only band: {cal.coverage_parameter_only:.0%})")
+    table = Table("year", "region", "chemistry", "median", "lower", "upper")
+    for r in out.rows:
+        table.add_row(str(r.year), r.region, r.chemistry or "all", f"{r.median:,.2f}", f"{r.lower:,.2f}",
+                      f"{r.upper:,.2f}")  # fmt: skip
+    console.print(table)
+
+
+@forecast_app.command("compare")
+def forecast_compare(
+    scenario: Annotated[list[Path] | None, typer.Option("--scenario", help="Scenario TOML file (repeatable, 2-8); "
+                                                        "default: the shipped examples.")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Name of the base scenario (default: the first).")] = None,
+    from_year: Annotated[int, typer.Option("--from-year", help="First year of the window [year].")] = 2025,
+    to_year: Annotated[int, typer.Option("--to-year", help="Last year of the window [year].")] = 2035,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
+) -> None:
+    """Scenarios side by side: feedstock by region and chemistry, metals and value, capacity gap, network cost."""
+    from circulith.planning.readers import read_scenario
+    from circulith.services.planning_compare import compare_scenarios, example_scenarios
+
+    scs = [read_scenario(p) for p in scenario] if scenario else example_scenarios()
+    out = compare_scenarios(_principal(), scs, base=base, from_year=from_year, to_year=to_year,
+                            engine=_registry_engine() if any(s.registry_fleet for s in scs) else None)  # fmt: skip
+    if json_out:
+        emit_json(out)
+        return
+    names = [s.name for s in out.scenarios]
+    console.print(f"{len(names)} scenarios, {from_year}-{to_year}, differences to [bold]{out.base}[/]")
+    for s in out.scenarios:
+        colour = "green" if s.calibration.status == "ok" else "red"
+        console.print(f"  {s.name}: network {s.network_status}; [{colour}]ranges: {s.calibration.message}[/]")
+    table = Table("figure", "unit", "region", "chemistry", *names, *(f"{n} - {out.base}" for n in names if n != out.base))
+    for r in out.rows:
+        vals = [("n/a" if r.values[n] is None else f"{r.values[n]:,.1f}") for n in names]
+        diffs = [("n/a" if r.difference[n] is None else f"{r.difference[n]:+,.1f}") for n in names if n != out.base]
+        table.add_row(r.figure, r.unit, r.region or "", r.chemistry or "", *vals, *diffs)
+    console.print(table)
 
 
 @network_app.command("plan")
 def network_plan(
-    sites: Annotated[Path, typer.Option("--sites", help="Sites CSV.")],
-    demand: Annotated[Path, typer.Option("--demand", help="Demand CSV.")],
+    sites: Annotated[Path | None, typer.Option("--sites", help="Sites CSV (default: the shipped example).")] = None,
+    demand: Annotated[Path | None, typer.Option("--demand", help="Demand CSV (default: the shipped example).")] = None,
+    costs: Annotated[Path | None, typer.Option("--costs", help="Cost or distance matrix CSV: origin_id, "
+                                               "destination_id, distance_km and/or cost_usd_per_t.")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit [s].")] = 60.0,
     gap: Annotated[float, typer.Option("--gap", help="Relative optimality gap tolerance.")] = 1e-4,
     k_nearest: Annotated[int | None, typer.Option("--k-nearest", help="Screen to k nearest spokes.")] = None,
     continuous_trucks: Annotated[bool, typer.Option("--continuous-trucks", help="Relax truck counts.")] = False,
     method: Annotated[str, typer.Option("--method", help="auto (exact MILP on small instances, LP-guided plan "
                                         "with a proven gap on large ones), milp or heuristic.")] = "auto",
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    max_spokes: Annotated[int | None, typer.Option("--max-spokes", help="At most this many spokes open.")] = None,
+    max_hubs: Annotated[int | None, typer.Option("--max-hubs", help="At most this many hubs open.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Fixed costs of opened sites within this "
+                                                 "budget [USD per period].")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (solver messages on stderr).")] = False,
 ) -> None:
-    """Cheapest rule-compliant network: opened sites, flows by damage state, trucks; greedy baseline alongside."""
-    from circulith.planning.network_milp import plan_network
+    """Cheapest rule-compliant network: opened sites, flows by damage state, trucks per week; greedy alongside."""
+    from circulith.planning.network_milp import NetworkOptions
     from circulith.planning.readers import read_csv_table
+    from circulith.services.planning import network_plan as plan_service
 
-    plan = plan_network(
-        read_csv_table(sites), read_csv_table(demand), time_limit_s=time_limit, mip_rel_gap=gap,
-        k_nearest=k_nearest, integer_trucks=not continuous_trucks, method=method,
+    if (sites is None) != (demand is None):
+        raise InvalidInput(Problem(None, "--sites" if sites is None else "--demand", "give both --sites and --demand"))
+    opts = NetworkOptions(time_limit_s=time_limit, mip_rel_gap=gap, k_nearest=k_nearest,
+                          integer_trucks=not continuous_trucks, method=method, max_open_spokes=max_spokes,
+                          max_open_hubs=max_hubs, budget_usd=budget)  # fmt: skip
+    plan = plan_service(
+        _principal(), sites=read_csv_table(sites) if sites else None,
+        demand=read_csv_table(demand) if demand else None, costs=read_csv_table(costs) if costs else None,
+        options=opts, inputs=f"{sites.name}, {demand.name}" if sites and demand else "",
     )
     if json_out:
-        emit_json(plan.to_dict())
+        emit_json(plan)
         return
-    console.print(f"status {plan.status} (solver: {plan.solver_status}), objective {plan.objective_usd}, "
-                  f"gap {plan.mip_gap}, greedy {plan.greedy_cost_usd}")
-    console.print("opened: " + ", ".join(plan.opened_sites))
+    def usd(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:,.0f} USD"
+
+    console.print(f"status {plan.status} (solver: {plan.solver_status})")
+    console.print(f"cost {usd(plan.objective_usd)} per period, proven bound {usd(plan.dual_bound_usd)}, gap "
+                  f"{'n/a' if plan.mip_gap is None else f'{plan.mip_gap:.2%}'}; greedy baseline "
+                  f"{usd(plan.greedy_cost_usd)}"
+                  f"{'' if plan.greedy_gap is None else f' ({plan.greedy_gap:+.1%} against the plan)'}")  # fmt: skip
+    console.print(f"{plan.trucks_per_week:,.1f} trucks per week ({plan.period_weeks:g}-week period), "
+                  f"{plan.emissions_t_co2e:,.1f} t CO2e; opened: " + ", ".join(plan.opened_sites))  # fmt: skip
+    table = Table("from", "to", "state", "tonnes", "trucks", "trucks/week", "km", "regime")
+    for f in plan.flows:
+        table.add_row(f.from_id, f.to_id, f.damage_state, f"{f.tonnes:,.1f}", str(f.trucks),
+                      f"{f.trucks_per_week:,.2f}", f"{f.distance_km:,.0f}", f.regime)  # fmt: skip
+    console.print(table)
     for line in plan.diagnosis:
         console.print(f"[red]binding:[/] {line}")
 
@@ -106,26 +183,29 @@ def forecast_capacity(
     capacity: Annotated[Path | None, typer.Option("--capacity", help="Capacity CSV (default: shipped plants).")] = None,
     stage: Annotated[str, typer.Option(help="Plant stage compared: pretreatment or refining.")] = "pretreatment",
     installed_only: Annotated[bool, typer.Option("--installed-only", help="Ignore planned plants.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
 ) -> None:
     """Recycling capacity against forecast feedstock: utilisation, gap, surplus or deficit per year and region."""
     from circulith.planning.readers import read_csv_table, read_scenario
-    from circulith.planning.scenario import scenario_from_mapping
-    from circulith.planning.service import run_capacity
+    from circulith.services.planning import capacity as capacity_service
 
-    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
-    cap = read_csv_table(capacity) if capacity else None
-    r = run_capacity(sc, cap, stage=stage, include_planned=not installed_only)
+    r = capacity_service(_principal(), scenario=read_scenario(scenario) if scenario else None,
+                         capacity_table=read_csv_table(capacity) if capacity else None, stage=stage,
+                         include_planned=not installed_only)  # fmt: skip
     if json_out:
-        emit_json({"scenario": sc.name, "assumptions": r["assumptions"], "summary": r["summary"],
-                   "unmatched_plants": r["unmatched_plants"], "rows": r["gap"].to_dict(orient="records")})
+        emit_json(r)
         return
-    console.print(f"scenario {sc.name}: feedstock (median) against {stage} capacity"
-                  f"{'' if installed_only else ' incl. planned'}")
-    console.print(r["gap"].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    for s in r["summary"]:
-        console.print(f"{s['region']}: first deficit {s['first_deficit_year']}, largest deficit "
-                      f"{s['largest_deficit_t']:,.0f} t in {s['largest_deficit_year']}")
+    console.print(f"scenario {r.scenario}: feedstock (median) against {stage} capacity"
+                  f"{'' if installed_only else ' incl. planned'} [t/yr]")
+    table = Table("year", "region", "feedstock_t", "capacity_t", "gap_t", "position")
+    for row in r.rows:
+        table.add_row(str(row.year), row.region, *(f"{v:,.0f}" if v is not None else "n/a"
+                                                   for v in (row.feedstock_t, row.capacity_t, row.gap_t)),
+                      row.position or "")  # fmt: skip
+    console.print(table)
+    for s in r.summary:
+        console.print(f"{s.region}: first deficit {s.first_deficit_year}, largest deficit "
+                      f"{s.largest_deficit_t:,.0f} t in {s.largest_deficit_year}")
 
 
 @forecast_app.command("backtest")
@@ -143,6 +223,7 @@ def forecast_backtest(
     from circulith.planning.readers import read_scenario
     from circulith.planning.scenario import scenario_from_mapping
     from circulith.planning.service import run_backtest
+    from circulith.services.planning import forecast_calibration
 
     sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
     r = run_backtest(sc, mode=mode, regions=region or None, origins=list(range(first_origin, last_origin + 1)),
@@ -160,6 +241,9 @@ def forecast_backtest(
                   f"bias {fmt(s['model']['bias'])}  interval coverage {fmt(s['model']['coverage'])}")
     console.print(f"baseline: MAPE {fmt(s['baseline']['mape'])}  WAPE {fmt(s['baseline']['wape'])}  "
                   f"bias {fmt(s['baseline']['bias'])}")
+    cal = forecast_calibration(_principal(), scenario=sc)
+    console.print(f"calibrated band: coverage {fmt(cal.coverage_calibrated)} on {cal.n_calibrated_windows} "
+                  f"rolling-origin windows (parameter-only {fmt(cal.coverage_parameter_only)}); {cal.message}")
 
 
 @forecast_app.command("lifetimes")
@@ -180,3 +264,78 @@ def forecast_lifetimes(
         emit_json(report)
         return
     console.print_json(data=report)
+
+
+national_app = typer.Typer(help="The national view of an authority (journey 6).", no_args_is_help=True)
+
+
+@national_app.command("view")
+def national_view_cmd(
+    as_org: Annotated[str, typer.Option("--as", help="Organisation acting (its role and jurisdiction apply).")],
+    region: Annotated[str | None, typer.Option(help="Only this region (within the jurisdiction).")] = None,
+    table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements, "
+                                               "throughput.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
+) -> None:
+    """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters."""
+    import csv
+    import sys
+
+    from circulith.services.national import national_table, national_view
+    from circulith.store.database import transaction
+    from circulith.store.jurisdictions import org_jurisdiction
+
+    engine = _registry_engine()
+    with transaction(engine) as session:
+        role, _regions = org_jurisdiction(session, as_org)
+        principal = Principal(org_id=as_org, role=Role(role), scopes=frozenset({Scope.READ}), via="cli")
+        view = national_view(session, principal, engine, region=region)
+    if json_out:
+        emit_json(view)
+        return
+    if table:
+        cols, rows = national_table(view, table)
+        writer = csv.writer(sys.stdout)
+        writer.writerow(cols)
+        writer.writerows(rows)
+        return
+    console.print(f"national view of {as_org}: {view.scope}")
+    inv = Table("region", "status", "chemistry", "packs", "mass_kg")
+    for r in view.inventory:
+        inv.add_row(r.region or "", r.status or "", r.chemistry or "", str(r.units), f"{r.mass_kg:,.0f}")
+    console.print(inv)
+    fl = Table("from region", "to region", "packs", "mass_kg")
+    for f in view.flows:
+        fl.add_row(f.from_region or "unknown", f.to_region or "unknown", str(f.units), f"{f.mass_kg:,.0f}")
+    console.print(fl)
+    ret = Table("year", "observed", "forecast median", "forecast range")
+    for y in view.retirements:
+        rng = "" if y.forecast_lower is None else f"{y.forecast_lower:,.1f}-{y.forecast_upper:,.1f}"
+        ret.add_row(str(y.year), str(y.observed), "" if y.forecast_median is None else f"{y.forecast_median:,.1f}", rng)
+    console.print(ret)
+    tp = Table("plant", "operator", "year", "input_t", "capacity_t", "utilisation")
+    for p in view.throughput:
+        tp.add_row(p.plant_id, p.org_id, str(p.year), f"{p.input_t:,.1f}",
+                   "n/a" if p.capacity_t is None else f"{p.capacity_t:,.0f}",
+                   "n/a" if p.utilisation is None else f"{p.utilisation:.1%}")  # fmt: skip
+    console.print(tp)
+    console.print(f"late reporters: {view.late_reporters.note}")
+
+
+@national_app.command("jurisdiction")
+def national_jurisdiction(
+    org: Annotated[str, typer.Option("--org", help="Organisation (an authority).")],
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region it supervises (repeatable; none: "
+                                                     "back to its own country).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Configure the jurisdiction of an authority (as the registry operator)."""
+    from circulith.services.national import configure_jurisdiction
+    from circulith.store.database import transaction
+
+    with transaction(_registry_engine()) as session:
+        out = configure_jurisdiction(session, _principal(), org, region or [])
+    if json_out:
+        emit_json(out)
+        return
+    console.print(f"{out.org_id} ({out.role}) supervises {', '.join(out.regions) or 'nothing'}")

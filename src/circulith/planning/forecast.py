@@ -47,7 +47,7 @@ COHORT_COLUMNS: tuple[str, ...] = ("year", "region", "segment", "chemistry", "un
 
 
 def sample_lifetime_ensemble(
-    base: Mapping[str, CompetingRisks], n_members: int, *, relative_sd: float = 0.12, seed: int | None = 0
+    base: Mapping[str, CompetingRisks], n_members: int, *, relative_sd: float, seed: int | None = 0
 ) -> dict[str, CompetingRisks]:
     """Ensemble of lifetime laws around central values (lognormal multiplicative perturbation).
 
@@ -196,8 +196,8 @@ def forecast_flows(
     contained_kg_per_kwh: pd.DataFrame,
     prices_usd_per_kg: Mapping[str, float],
     pack_wh_per_kg: Mapping[str, float] | pd.Series,
-    second_life_share: float = 0.15,
-    second_life_years: int = 7,
+    second_life_share: float,
+    second_life_years: int,
     scrap_share_by_year: Mapping[int, float] | None = None,
     group_by: Sequence[str] = ("region",),
     interval: tuple[float, float] = (0.05, 0.95),

@@ -162,7 +162,7 @@ def retirement_kernel(
     out = []
     for frac in (frac_b, frac_v, frac_c):
         acc = np.zeros((m, n_years))
-        np.add.at(acc, (slice(None), bin_of), d_surv * frac)  # type: ignore[arg-type]  # numpy stubs reject mixed slice/array indices
+        np.add.at(acc, (slice(None), bin_of), d_surv * frac)  # type: ignore[arg-type]  # numpy stubs: index tuple
         out.append(acc)
     return out[0], out[1], out[2]
 

@@ -40,6 +40,7 @@ from circulith.planning.network import (
     haversine_km,
     permitted_modes,
     site_accepts,
+    transport_regimes,
     validate_sites,
 )
 from circulith.planning.reference_data import load_load_compatibility, load_transport_rules
@@ -47,12 +48,6 @@ from circulith.planning.reference_data import load_load_compatibility, load_tran
 INVENTORY_COLUMNS: tuple[str, ...] = ("battery_id", "site_id", "mass_kg", "grade", "damage_state", "chemistry")
 GRADES: tuple[str, ...] = ("reuse", "repurpose", "recycle", "quarantine")
 _STATE_RANK = {s: i for i, s in enumerate(DAMAGE_STATES)}
-REGIME = {
-    "intact": "UN3480 SP 377 / P909 (49 CFR 173.185(d) in the US)",
-    "damaged": "UN3480 SP 376 / P908-LP904 (49 CFR 173.185(f) in the US)",
-    "critical": "UN3480 SP 376 / P911-LP906 (49 CFR 173.185(f) in the US)",
-    "reuse": "UN3480 P903 (not waste: batteries for reuse)",
-}
 
 
 def compatibility_matrix(table: pd.DataFrame | None = None) -> np.ndarray:
@@ -185,6 +180,7 @@ def route_lots(
     """
     params = params or NetworkParams.from_defaults()
     rules = load_transport_rules() if rules is None else rules
+    regimes = transport_regimes(rules)
     s_df = validate_sites(sites)
     inv = validate_inventory(inventory, set(s_df["site_id"]))
     prefix = {"ADR": "ADR", "US": "US"}.get(jurisdiction)
@@ -270,7 +266,7 @@ def route_lots(
                 "truck_id": tid, "from_site": origin, "to_site": str(s_df["site_id"][int(to)]),
                 "n_batteries": int(len(sel)), "mass_kg": mass_kg, "states": ";".join(states),
                 "load_share": float(usage[order][t_of == t].sum()),
-                "regime": REGIME["reuse"] if is_reuse else "; ".join(REGIME[s] for s in states),
+                "regime": regimes["reusable"] if is_reuse else "; ".join(regimes[s] for s in states),
                 "full_adr": bool(prefix == "ADR" and mass_kg > threshold_kg),
                 "distance_km": km,
                 "cost_usd": km * params.truck_cost_per_km("intact" if is_reuse else worst),

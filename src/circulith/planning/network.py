@@ -48,7 +48,7 @@ def _defaults() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class NetworkParams:
-    """Cost, payload and emission parameters (defaults from ``network_defaults.toml``, sourced there).
+    """Cost, payload and emission parameters (build with :meth:`from_defaults`: ``network_defaults.toml``).
 
     Attributes
     ----------
@@ -66,21 +66,20 @@ class NetworkParams:
         Price on transport emissions [USD/t CO2e].
     unmet_penalty_usd_per_t : float
         Penalty on unserved tonnes (diagnostic device) [USD/t].
+    period_weeks : float
+        Length of the planning period that tonnes, capacities and fixed costs refer to [weeks].
     state_cost_multiplier : mapping
         Per-state (or province) transport cost multiplier for flows leaving a source in that state [-].
     """
 
-    road_circuity: float = 1.3
-    truck_cost_usd_per_km: float = 2.0
-    truck_emissions_kg_co2e_per_km: float = 0.9
-    payload_t: Mapping[str, float] = field(
-        default_factory=lambda: {"intact": 18.0, "damaged": 8.0, "critical": 3.0, "processed": 18.0}
-    )
-    cost_multiplier: Mapping[str, float] = field(
-        default_factory=lambda: {"intact": 1.0, "damaged": 1.6, "critical": 3.0, "processed": 1.0}
-    )
-    carbon_price_usd_per_t: float = 85.0
-    unmet_penalty_usd_per_t: float = 1.0e6
+    road_circuity: float
+    truck_cost_usd_per_km: float
+    truck_emissions_kg_co2e_per_km: float
+    payload_t: Mapping[str, float]
+    cost_multiplier: Mapping[str, float]
+    carbon_price_usd_per_t: float
+    unmet_penalty_usd_per_t: float
+    period_weeks: float
     state_cost_multiplier: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -99,9 +98,10 @@ class NetworkParams:
             "cost_multiplier": mult,
             "carbon_price_usd_per_t": float(d["carbon"]["price_usd_per_t_co2e"]),
             "unmet_penalty_usd_per_t": float(d["unmet"]["penalty_usd_per_t"]),
+            "period_weeks": float(d["period"]["weeks"]),
         }
         base.update(overrides)
-        return cls(**base)
+        return cls(**base)  # values typed by construction above
 
     def truck_cost_per_km(self, state: str) -> float:
         """All-in cost of one truck-km for a damage state, carbon included [USD/km]."""
@@ -262,3 +262,35 @@ def permitted_modes(rules: pd.DataFrame, state: str, jurisdiction_prefix: str = 
         if isinstance(r["modes_forbidden"], str):
             forbidden |= set(r["modes_forbidden"].split(";"))
     return allowed - forbidden
+
+
+PROCESSED_REGIME = "processed output of the spoke (black mass or modules; not a battery consignment)"
+
+
+def transport_regimes(rules: pd.DataFrame) -> dict[str, str]:
+    """Carriage regime of each flow kind, read from the transport rules table.
+
+    For ``intact``, ``damaged``, ``critical`` and ``reusable`` the ADR/RID rule of that state (its UN number,
+    special provision and packing instructions) and, where the table has one, the US 49 CFR rule; the
+    spoke's processed output is not a battery consignment (``processed``).
+    """
+    out: dict[str, str] = {}
+    states = rules["damage_state"].astype(str).str.split(";")
+    for state in (*DAMAGE_STATES, "reusable"):
+        rows = rules[states.apply(lambda s, st=state: st in s) & (rules["purpose"].astype(str) != "any")]
+        adr = rows[rows["jurisdiction"].astype(str).str.startswith("ADR")]
+        us = rows[rows["jurisdiction"].astype(str).str.startswith("US")]
+        if adr.empty:
+            raise InvalidInput(Problem(None, "transport_rules", f"no ADR rule for {state} batteries"))
+        r = adr.iloc[0]
+        provision = str(r["provision"]) if isinstance(r["provision"], str) else ""
+        packing = str(r["packing"]).replace(";", "-") if isinstance(r["packing"], str) else ""
+        label = " ".join(x for x in (str(r["un_numbers"]).split(";")[0], provision,
+                                     "/" if provision and packing else "", packing) if x)  # fmt: skip
+        if not us.empty:
+            label += f" ({us.iloc[0]['provision']} in the US)"
+        if str(r["purpose"]) == "reuse":
+            label += " (not waste)"
+        out[state] = label
+    out["processed"] = PROCESSED_REGIME
+    return out

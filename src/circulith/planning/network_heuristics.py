@@ -25,22 +25,26 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from circulith.planning.network import DAMAGE_STATES
-
-if TYPE_CHECKING:
-    from circulith.planning.network_milp import _Instance, _Model
+from circulith.planning.network_model import (
+    NetworkInstance,
+    NetworkModel,
+    build_model,
+    reduced_costs,
+    run_highs,
+)
 
 log = logging.getLogger(__name__)
 OBJ_SCALE = 1.0e-3  # USD -> kUSD in the solver: fixed costs ~1e3, per-tonne costs ~1e-1 after scaling
 ROUNDING_THRESHOLDS = (0.5, 0.3, 0.1, 0.01, 1e-6)
 
 
-def add_cover_rows(model: _Model, inst: _Instance) -> list[NDArray[np.int64]]:
+def add_cover_rows(model: NetworkModel, inst: NetworkInstance) -> list[NDArray[np.int64]]:
     """Add ``sum_j n[i,j,s] >= ceil(D[i,s] / payload_s)`` for every source and state with ``D > payload``.
 
     Valid only when all demand is served (unmet slacks fixed to 0). Returns, per damage state, the row of
@@ -86,7 +90,7 @@ def _k_min(capacity: NDArray[np.float64], total: float) -> int:
     )
 
 
-def add_cardinality_rows(model: _Model, inst: _Instance) -> list[str]:
+def add_cardinality_rows(model: NetworkModel, inst: NetworkInstance) -> list[str]:
     """Add ``sum o_j >= k_min`` per echelon (and for the spokes permitted for damaged / critical tonnes).
 
     ``k_min`` is the fewest sites whose largest capacities can hold the tonnes that must pass through them:
@@ -128,8 +132,8 @@ class HeuristicResult:
     lp_status: str
     lp_bound_usd: float | None
     lp_seconds: float
-    model: _Model | None = None  # the model the plan lives in (arcs to chosen sites only)
-    res: dict[str, Any] | None = None  # the solve of ``model`` (as from ``_Builder.solve``)
+    model: NetworkModel | None = None  # the model the plan lives in (arcs to chosen sites only)
+    res: dict[str, Any] | None = None  # the solve of ``model`` (as from ``ModelBuilder.solve``)
     cost_usd: float | None = None
     open_sites: NDArray[np.int64] | None = None  # o-columns (of the full model) of the chosen open set
     proxy_evaluations: int = 0
@@ -137,11 +141,11 @@ class HeuristicResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _site_cols(model: _Model) -> NDArray[np.int64]:
+def _site_cols(model: NetworkModel) -> NDArray[np.int64]:
     return np.concatenate([model.o1, model.o2, model.o_r]).astype(int)
 
 
-def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None = None,
+def lp_guided_plan(inst: NetworkInstance, time_limit_s: float, *, threads: int | None = None,
                    lp_solver: str = "ipm", mip_rel_gap: float = 1e-4,
                    local_search: bool = True, lp_arc_limit: int = 150_000, k_start: int = 10,
                    seed_arcs: Any = None) -> HeuristicResult:  # fmt: skip
@@ -149,7 +153,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
 
     Parameters
     ----------
-    inst : _Instance
+    inst : NetworkInstance
         The validated instance.
     time_limit_s : float
         Budget for all four steps [s]: the LP up to 60 %, local search half of what is left after rounding, the
@@ -177,7 +181,6 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
         ``lp_bound_usd`` is None when the relaxation did not solve to optimality (then nothing is proven);
         ``res`` is None when no plan was found (e.g. the relaxation is infeasible: diagnose with the MILP).
     """
-    from circulith.planning.network_milp import _build_model, run_highs
 
     t0 = time.perf_counter()
 
@@ -202,7 +205,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     lp_secs = 0.0
     while True:
         rounds += 1
-        full = _build_model(inst, [tuple(np.nonzero(m)) for m in in_set], integer_trucks=False)  # type: ignore[misc]
+        full = build_model(inst, [tuple(np.nonzero(m)) for m in in_set], integer_trucks=False)  # type: ignore[misc]
         cover = add_cover_rows(full, inst)
         card = add_cardinality_rows(full, inst)
         h = full.b.highs(max(left() * 0.6, 1.0), mip_rel_gap, threads, zero_cols=full.slack_cols(), relax=True,
@@ -324,7 +327,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     for a in in_set:
         ii, jj = np.nonzero(a & open_first[None, :])
         sub_arcs.append((ii, jj))
-    sub = _build_model(inst, sub_arcs, integer_trucks=True)
+    sub = build_model(inst, sub_arcs, integer_trucks=True)
     add_cover_rows(sub, inst)
     closed = _site_cols(sub)[~best_mask]
     zero = np.concatenate([sub.slack_cols(), closed])
@@ -341,7 +344,7 @@ def lp_guided_plan(inst: _Instance, time_limit_s: float, *, threads: int | None 
     return out
 
 
-def max_violation(model: _Model, v: NDArray[np.float64], zero_cols: NDArray[np.int64]) -> float:
+def max_violation(model: NetworkModel, v: NDArray[np.float64], zero_cols: NDArray[np.int64]) -> float:
     """Largest violation of a row (relative to ``1 + |rhs|``), a bound or integrality of ``model`` by ``v``."""
     b = model.b
     r = b.matrix() @ v
@@ -356,7 +359,7 @@ def max_violation(model: _Model, v: NDArray[np.float64], zero_cols: NDArray[np.i
     return max(row, bnd, frac)
 
 
-def _priced_reduced_cost(inst: _Instance, model: _Model, lp: dict[str, Any], cover_row: NDArray[np.int64],
+def _priced_reduced_cost(inst: NetworkInstance, model: NetworkModel, lp: dict[str, Any], cover_row: NDArray[np.int64],
                          s_idx: int, ii: NDArray[np.int64], jj: NDArray[np.int64]) -> NDArray[np.float64]:  # fmt: skip
     """LP reduced cost of absent first-echelon arcs, truck-cover duals included.
 
@@ -365,9 +368,8 @@ def _priced_reduced_cost(inst: _Instance, model: _Model, lp: dict[str, Any], cov
     the source's cover row), the extended dual stays feasible (new rows' duals ``-max(0, -rc_x)`` and 0)
     iff ``rc_n >= m max(0, -rc_x)``; the returned ``min(rc_n / m, rc_x + rc_n / m)`` is >= 0 exactly then.
     """
-    from circulith.planning.network_milp import _reduced_costs
 
-    rc0, _pen = _reduced_costs(inst, model, lp, s_idx, ii, jj)
+    rc0, _pen = reduced_costs(inst, model, lp, s_idx, ii, jj)
     _c_x, c_n, m = inst.arc_cost(s_idx, ii, jj)
     rc_x = rc0 - c_n / m
     y = lp["row_dual"]
@@ -377,7 +379,7 @@ def _priced_reduced_cost(inst: _Instance, model: _Model, lp: dict[str, Any], cov
     return np.minimum(rc_n / m, rc_x + rc_n / m)
 
 
-def round_up_trucks(model: _Model, inst: _Instance, sol: NDArray[np.float64]) -> NDArray[np.float64]:
+def round_up_trucks(model: NetworkModel, inst: NetworkInstance, sol: NDArray[np.float64]) -> NDArray[np.float64]:
     """A feasible integer point from an LP point with integral site openings: flows kept, trucks rounded up.
 
     ``n = ceil(x / m)`` per arc meets ``x <= m n``, ``n <= n_max o`` (as ``x <= D``) and the truck-cover rows
@@ -404,7 +406,7 @@ def round_up_trucks(model: _Model, inst: _Instance, sol: NDArray[np.float64]) ->
     return v
 
 
-def _site_coords(inst: _Instance) -> dict[str, Any]:
+def _site_coords(inst: NetworkInstance) -> dict[str, Any]:
     """Echelon label and coordinates of every site column, in :func:`_site_cols` order."""
     frames = [inst.first, inst.second, inst.reuse]
     echelon = np.concatenate([np.full(len(f), k) for k, f in enumerate(frames)])
@@ -443,7 +445,7 @@ def _neighbours(mask: NDArray[np.bool_], o_val: NDArray[np.float64], sc: dict[st
 
 
 def transfer_start(
-    src: _Model, x_src: NDArray[np.float64], dst: _Model, inst: _Instance
+    src: NetworkModel, x_src: NDArray[np.float64], dst: NetworkModel, inst: NetworkInstance
 ) -> NDArray[np.float64]:
     """Map a solution of a model over a subset of first-echelon arcs onto a model over a superset.
 

@@ -90,3 +90,10 @@ def default_prices_usd_per_kg() -> dict[str, float]:
     """Fallback contained-metal prices [USD/kg of element] from ``lifetime_defaults.toml``."""
     p = load_lifetime_defaults()["prices_usd_per_kg"]
     return {k: float(p[k]) for k in ("Li", "Ni", "Co", "Mn")}
+
+
+@lru_cache(maxsize=1)
+def load_scenario_price_ranges() -> pd.DataFrame:
+    """Plausible contained-metal price ranges [USD/kg of element] (``scenario_price_ranges.csv``), by element."""
+    with _data_path("scenario_price_ranges.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh).set_index("element")

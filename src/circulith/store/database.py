@@ -120,6 +120,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def snapshot_engine(engine: Engine) -> Engine:
+    """The same engine, opening plain (deferred) transactions: for reads that must not wait for or block
+    writers (SQLite); PostgreSQL ignores the option."""
+    return engine.execution_options(**{_BEGIN: "DEFERRED"})
+
+
 @contextmanager
 def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any exception.
@@ -130,7 +136,7 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]
     write lock not obtained within the busy timeout, a guarded update of the ledger head that found
     it moved, a unique key taken meanwhile) raises :class:`WriteConflict`, after rolling back.
     """
-    bind = engine.execution_options(**{_BEGIN: "DEFERRED"}) if read_only else engine
+    bind = snapshot_engine(engine) if read_only else engine
     with Session(bind, expire_on_commit=False) as session:
         try:
             with session.begin():

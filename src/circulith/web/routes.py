@@ -29,6 +29,7 @@ from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput
 from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
+from circulith.services import planning as planning_svc
 from circulith.services import platform as svc
 from circulith.services.triage_views import triage_overview
 from circulith.web.pages_access import access_context, grants_csv_rows, log_csv_rows
@@ -86,41 +87,112 @@ def _triage_charts(request: Request, principal: Principal, _params: dict[str, st
 
 
 def _planning_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    f = svc.forecast(principal, stream="feedstock", metric="tonnes")
+    f = planning_svc.forecast(principal, stream="feedstock", metric="tonnes")
     charts = []
-    for region in f["regions"]:
-        rows = [[r["year"], _num(r["median"]), _num(r["lower"]), _num(r["upper"])] for r in f["rows"]
-                if r["region"] == region]
+    for region in f.regions:
+        rows = [[r.year, _num(r.median), _num(r.lower), _num(r.upper)] for r in f.rows if r.region == region]
         slug = region.lower().replace(" ", "_")
         charts.append(_table_chart(f"forecast_{slug}", f"Recycling feedstock, {region} [t/yr]: median and "
-                                   f"{int(f['interval'][0] * 100)}–{int(f['interval'][1] * 100)} % interval", "band",
+                                   f"{int(f.interval[0] * 100)}–{int(f.interval[1] * 100)} % interval "
+                                   f"({'' if f.calibration.status == 'ok' else 'WARNING: '}{f.calibration.message})",
+                                   "band",
                                    ["year", "median_t", "lower_t", "upper_t"], rows))
-    cap = svc.capacity(principal)
-    regions = sorted({r["region"] for r in cap["rows"]})
-    years = sorted({r["year"] for r in cap["rows"]})
-    gap = {(r["region"], r["year"]): r["gap_t"] for r in cap["rows"]}
+    cap = planning_svc.capacity(principal)
+    regions = sorted({r.region for r in cap.rows})
+    years = sorted({r.year for r in cap.rows})
+    gap = {(r.region, r.year): r.gap_t for r in cap.rows}
     series = [{"name": reg, "values": [_num(gap.get((reg, y)), 0) for y in years]} for reg in regions]
-    charts.append(_table_chart("capacity_gap", f"Capacity gap: feedstock minus {cap['stage']} capacity [t/yr] "
+    charts.append(_table_chart("capacity_gap", f"Capacity gap: feedstock minus {cap.stage} capacity [t/yr] "
                                "(positive: deficit)", "grouped",
                                ["year", "region", "feedstock_t", "capacity_t", "gap_t", "position"],
-                               [[r["year"], r["region"], _num(r["feedstock_t"], 0), _num(r["capacity_t"], 0),
-                                 _num(r["gap_t"], 0), r["position"]] for r in cap["rows"]],
+                               [[r.year, r.region, _num(r.feedstock_t, 0), _num(r.capacity_t, 0),
+                                 _num(r.gap_t, 0), r.position] for r in cap.rows],
                                labels=years, series=series, line=True))
     return charts
 
 
 def _network_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
-    plan = svc.network_plan(principal)
-    places = {p["id"]: p for p in plan["places"]}
-    flows = [[fl["from_id"], fl["to_id"], fl["damage_state"], round(fl["tonnes"], 1), fl["trucks"],
-              round(fl["distance_km"], 0)] for fl in plan["flows"]]
+    plan = planning_svc.network_plan(principal)
+    return network_plan_charts(plan)
+
+
+def network_plan_charts(plan: planning_svc.NetworkOut) -> list[dict[str, Any]]:
+    """Map, flows table (trucks per period and per week) and sites table of a network plan."""
+    places = [p.model_dump() for p in plan.places]
+    flows = [[fl.from_id, fl.to_id, fl.damage_state, round(fl.tonnes, 1), fl.trucks, round(fl.trucks_per_week, 2),
+              round(fl.distance_km, 0), fl.regime] for fl in plan.flows]
+    gap = "n/a" if plan.mip_gap is None else f"{plan.mip_gap:.2%}"
+    greedy = "n/a" if plan.greedy_cost_usd is None else f"{plan.greedy_cost_usd:,.0f} USD"
     return [
-        _table_chart("network_flows", f"Network plan ({plan['status']}, cost {plan['objective_usd'] or 0:,.0f} USD/yr,"
-                     f" {plan['emissions_t_co2e']:,.0f} t CO₂e): flows [t/yr]", "map",
-                     ["from_id", "to_id", "damage_state", "tonnes", "trucks", "distance_km"], flows,
-                     places=list(places.values()), outline="/static/maps/europe_110m.geojson"),
+        _table_chart("network_flows", f"Network plan ({plan.status}, cost {plan.objective_usd or 0:,.0f} USD per "
+                     f"period, proven gap {gap}, greedy baseline {greedy}, {plan.trucks_per_week:,.1f} trucks/week, "
+                     f"{plan.emissions_t_co2e:,.0f} t CO₂e): flows [t per period]", "map",
+                     ["from_id", "to_id", "damage_state", "tonnes", "trucks", "trucks_per_week", "distance_km",
+                      "regime"], flows, places=places, outline="/static/maps/europe_110m.geojson"),
         _table_chart("network_sites", "Sites and sources", "table", ["id", "name", "kind", "lat", "lon", "opened"],
-                     [[p["id"], p["name"], p["kind"], p["lat"], p["lon"], p["opened"]] for p in places.values()]),
+                     [[p["id"], p["name"], p["kind"], p["lat"], p["lon"], p["opened"]] for p in places]),
+    ]
+
+
+def _compare_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    from circulith.services.planning_compare import compare_example_scenarios
+
+    def year(key: str, default: int) -> int:
+        v = params.get(key, "")
+        if not v.isdigit() or not 2000 <= int(v) <= 2100:
+            return default
+        return int(v)
+
+    out = compare_example_scenarios(principal, from_year=year("from_year", 2025), to_year=year("to_year", 2035))
+    names = [s.name for s in out.scenarios]
+    others = [n for n in names if n != out.base]
+    rows = [[r.figure, r.unit, r.region or "", r.chemistry or "", *(_num(r.values[n]) for n in names),
+             *(_num(r.difference[n]) for n in others)] for r in out.rows]
+    summary = [[s.name, s.cohorts_source, s.prices_source, s.network_inputs, s.network_status,
+                s.calibration.status, s.calibration.message] for s in out.scenarios]
+    value = next(r for r in out.rows if r.figure == "contained metal value")
+    return [
+        _table_chart("scenario_summary", "Scenarios: inputs, network status and how far to trust the ranges", "table",
+                     ["scenario", "cohorts", "prices", "network inputs", "network", "ranges", "calibration"], summary),
+        _table_chart("scenario_value", f"Contained metal value {out.from_year}–{out.to_year} [MUSD]", "bar",
+                     ["scenario", "value_musd"], [[n, _num(value.values[n])] for n in names],
+                     labels=names, values=[_num(value.values[n]) for n in names]),
+        _table_chart("scenario_comparison", f"Scenarios side by side, {out.from_year}–{out.to_year}, differences to "
+                     f"{out.base}", "table", ["figure", "unit", "region", "chemistry", *names,
+                                             *(f"{n} − {out.base}" for n in others)], rows),
+    ]
+
+
+def _national_charts(request: Request, principal: Principal, params: dict[str, str]) -> list[dict[str, Any]]:
+    from circulith.auth.errors import AccessDenied
+    from circulith.services.national import flow_matrix, national_table, national_view
+
+    region = (params.get("region") or "").strip()[:40] or None
+    try:
+        view = run(request, national_view, principal, request.app.state.engine, region=region)
+    except AccessDenied as exc:  # the page says why instead of failing: other roles see the menu too
+        return [_table_chart("national_access", "National view", "table", ["access"], [[str(exc)]])]
+    regions, matrix = flow_matrix(view)
+    inv_cols, inv_rows = national_table(view, "inventory")
+    flow_cols, flow_rows = national_table(view, "flows")
+    ret_cols, ret_rows = national_table(view, "retirements")
+    years = [r.year for r in view.retirements]
+    return [
+        _table_chart("national_inventory", f"Inventory by status and chemistry ({view.scope}) [packs]", "table",
+                     inv_cols, inv_rows),
+        _table_chart("national_flows", f"Flows between regions ({view.scope}): packs registered in one region "
+                     "entering custody in another [packs]", "table", ["from \\ to", *regions],
+                     [[regions[k], *row] for k, row in enumerate(matrix)]),
+        _table_chart("national_flow_list", "Flows between regions, one row per pair", "table", flow_cols, flow_rows),
+        _table_chart("national_retirements", f"Registry retirements against forecast ({view.scope}) [packs/yr]; "
+                     f"{view.forecast_note}", "grouped", ret_cols, ret_rows, labels=years,
+                     series=[{"name": "observed", "values": [r.observed for r in view.retirements]},
+                             {"name": "forecast median", "values": [_num(r.forecast_median, 2)
+                                                                    for r in view.retirements]}], line=True),
+        _table_chart("national_throughput", f"Registered plants ({view.scope}): input from their lots against "
+                     "capacity [t/yr]", "table", *national_table(view, "throughput")),
+        _table_chart("national_late_reporters", "Late reporters", "table", ["status"],
+                     [[view.late_reporters.note]]),
     ]
 
 
@@ -133,11 +205,14 @@ def _jobs_charts(request: Request, principal: Principal, params: dict[str, str])
 
 
 PAGE_CHARTS = {"triage": _triage_charts, "recovery": recovery_charts, "planning": _planning_charts,
-               "network": _network_charts, "jobs": _jobs_charts}
+               "network": _network_charts, "compare": _compare_charts,
+               "national": _national_charts, "jobs": _jobs_charts}
 TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triage", "graded_packs": "triage",
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "evidence": "recovery",
               "plan": "recovery", "traceability_record": "recovery", "capacity_gap": "planning",
-              "network_flows": "network", "network_sites": "network", "jobs": "jobs"}
+              "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
+              "national_inventory": "national", "national_flows": "national", "national_retirements": "national",
+              "national_throughput": "national", "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
 

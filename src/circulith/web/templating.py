@@ -13,5 +13,6 @@ PAGES = (("fleet", "Fleet and feedstock"), ("retirements", "Retirements"), ("led
          ("access", "Access"))
 EXTRA_PAGES: list[tuple[str, str]] = [("triage", "Triage"), ("recovery", "Recovery and prices"),
                                       ("planning", "Forecast and capacity"), ("network", "Network map"),
+                                      ("compare", "Scenario comparison"), ("national", "National view"),
                                       ("jobs", "Jobs")]
 """(slug, title) of pages added by triage, recovery and planning (rendered from ``<slug>.html``)."""
