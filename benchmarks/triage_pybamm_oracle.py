@@ -65,6 +65,7 @@ from circulith.triage.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "triage_pybamm_oracle.json"
+DEFAULT_PULSE_ROWS = REPO / "benchmarks" / "results" / "triage_pybamm_lfp_pulses.csv"
 OPTIONS = {"SEI": "solvent-diffusion limited", "lithium plating": "irreversible",
            "SEI film resistance": "distributed", "SEI porosity change": "false"}
 SEI_KEY = "SEI solvent diffusivity [m2.s-1]"
@@ -350,6 +351,7 @@ def run_chemistry(chem: Chemistry, *, quick: bool, rng: np.random.Generator, log
               "fresh_q_c20_ah": fresh["q_c20_ah"], "states": out}
     if pulse_tables:
         table = pd.concat(pulse_tables, ignore_index=True)
+        result["_pulse_table"] = table
         try:
             ests = estimate(table, default_model())
             result["pulse_model"] = [{"cell_id": e.cell_id, "soh_true_1c_pct": e.soh_true_pct, "soh_pct": e.soh_pct,
@@ -440,6 +442,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--quick", action="store_true", help="three states per chemistry")
+    ap.add_argument("--pulse-rows", type=Path, default=DEFAULT_PULSE_ROWS,
+                    help="CSV of the simulated LFP pulse rows (input of benchmarks/triage_transfer.py)")
     ap.add_argument("--chemistry", choices=sorted(CHEMISTRIES), action="append")
     ap.add_argument("--plating-only", action="store_true",
                     help="run only the plating relaxation check and add it to an existing --out file")
@@ -458,6 +462,12 @@ def main() -> None:
         results.append(run_chemistry(CHEMISTRIES[key], quick=args.quick, rng=rng,
                                      log=lambda s: print(s, flush=True)))
     wall = time.perf_counter() - t0
+    for res in results:
+        table = res.pop("_pulse_table", None)
+        if table is not None:
+            args.pulse_rows.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(args.pulse_rows, index=False)
+            print(f"wrote {args.pulse_rows} ({len(table)} pulse rows)")
     print_tables(results)
     summary = summarise(results)
     print("\nsummary:", json.dumps(summary, indent=1))
