@@ -76,6 +76,8 @@ SEI_RESISTIVITY_SCALE = 0.2
 LFP_QN_AH = 20.0
 LFP_SIZE_FACTOR = 1.2  # assumption, see parameter_values
 PULSE_RATES_C = (0.5, 1.0, 1.5, 2.0, 2.5)
+PULSE_SOCS_PCT = [5, 20, 50, 70]  # SOC levels of the simulated pulse test [%] (--pulse-socs)
+PULSE_WIDTHS_MS = [100.0, 1000.0, 5000.0]  # pulse widths [ms] (--pulse-widths)
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def lfp_pulse_rows(model: pybamm.BaseModel, p_diag: pybamm.ParameterValues, empt
                    soh_pct: float, widths_ms: tuple[float, ...], cell_id: str) -> pd.DataFrame:
     """U1..U41 rows of the retired-LFP dataset's pulse protocol on a simulated cell (starts empty)."""
     # the dataset's SOC range ends at least 5 points below the cell's SOH (Tao et al. protocol)
-    socs = [s for s in (5, 20, 50, 70) if s <= soh_pct - 5]
+    socs = [s for s in PULSE_SOCS_PCT if s <= soh_pct - 5]
     rows, prev, state = [], 0, empty
     for soc in socs:
         steps: list = [f"Charge at 1C for {3 * (soc - prev) // 5} minutes or until 3.7 V", "Rest for 10 minutes"]
@@ -337,7 +339,7 @@ def run_chemistry(chem: Chemistry, *, quick: bool, rng: np.random.Generator, log
         out.append(rec)
         if chem.key == "LFP":
             pulse_tables.append(lfp_pulse_rows(model, p_diag, diag["end"], 100 * diag["q_1c_ah"] / LFP_QN_AH,
-                                               (100.0, 1000.0, 5000.0), f"sim-{label}"))
+                                               tuple(PULSE_WIDTHS_MS), f"sim-{label}"))
         log(f"{chem.key} {label}: age {t_age:.1f} s, SOH {truth_soh:.1f} %, R10 {1e3 * diag['r10_ohm']:.2f} mOhm "
             f"({time.perf_counter() - t0:.1f} s)")
     # resistance growth as circulith would report it (fresh measurement as beginning of life)
@@ -447,7 +449,14 @@ def main() -> None:
     ap.add_argument("--chemistry", choices=sorted(CHEMISTRIES), action="append")
     ap.add_argument("--plating-only", action="store_true",
                     help="run only the plating relaxation check and add it to an existing --out file")
+    ap.add_argument("--pulse-socs", help="comma-separated SOC levels of the pulse test [%%], e.g. 5,10,...,50")
+    ap.add_argument("--pulse-widths", help="comma-separated pulse widths [ms], e.g. 100,1000")
+    ap.add_argument("--no-plating", action="store_true", help="skip the plating relaxation check")
     args = ap.parse_args()
+    if args.pulse_socs:
+        PULSE_SOCS_PCT[:] = [int(v) for v in args.pulse_socs.split(",")]
+    if args.pulse_widths:
+        PULSE_WIDTHS_MS[:] = [float(v) for v in args.pulse_widths.split(",")]
     pybamm.set_logging_level("ERROR")
     if args.plating_only:
         doc = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
@@ -474,7 +483,7 @@ def main() -> None:
     doc = {"pybamm_version": pybamm.__version__, "model": "SPMe", "options": OPTIONS,
            "noise": {"voltage_sigma_v": NOISE_V, "current_sigma_rel": NOISE_I_REL, "seed": 0},
            "python": platform.python_version(), "wall_s": wall, "summary": summary, "results": results,
-           "plating_relaxation": plating_relaxation_check()}
+           "plating_relaxation": None if args.no_plating else plating_relaxation_check()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(f"wall {wall:.0f} s; wrote {args.out}")
