@@ -371,9 +371,20 @@ def predict_transfer(table: pd.DataFrame, model: TransferModel) -> pd.DataFrame:
     pred = np.where(share >= model.min_condition_share, pred, np.nan)
     nf = len(ROW_FEATURES)
     present = np.isfinite(x.reshape(len(x), len(model.conditions), nf)).all(axis=2)
-    missing = [", ".join(f"SOC {s:g} %/{w:g} ms" for (s, w), p in zip(model.conditions, row, strict=True) if not p)
-               for row in present]
+    missing = [_describe_missing(model.conditions, row) for row in present]
     return pd.DataFrame({"cell_id": cells, "soh_pct": pred, "condition_share": share, "missing_conditions": missing})
+
+
+def _describe_missing(conditions: list[tuple[float, float]], present: np.ndarray) -> str:
+    """'SOC 10, 15 % at 100 and 1000 ms; SOC 20 % at 100 ms' for the conditions a cell lacks."""
+    by_widths: dict[tuple[float, ...], list[float]] = {}
+    socs = sorted({s for s, _ in conditions})
+    for soc in socs:
+        widths = tuple(w for (s, w), p in zip(conditions, present, strict=True) if s == soc and not p)
+        if widths:
+            by_widths.setdefault(widths, []).append(soc)
+    return "; ".join(f"SOC {', '.join(f'{s:g}' for s in ss)} % at {' and '.join(f'{w:g}' for w in ws)} ms"
+                     for ws, ss in by_widths.items())
 
 
 # --------------------------------------------------------------------------- persistence
