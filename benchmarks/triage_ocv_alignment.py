@@ -12,7 +12,7 @@ The half-cell curves of the fit are those of the simulation (tabulated from the 
 so this checks that the per-cell alignment tracks ageing and that refusals fire where the rests do not
 determine it, not the error of a generic half-cell curve on a real cell.
 
-Requires PyBaMM (benchmark-only). Run: ``.venv/bin/python benchmarks/triage_ocv_alignment.py [--states N]``
+Requires PyBaMM (benchmark-only). Run: ``.venv/bin/python benchmarks/triage_ocv_alignment.py [--states N | --all-states]``
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def rests(model: pybamm.BaseModel, chem: oracle.Chemistry, p_diag: pybamm.Parame
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--states", type=int, default=4, help="aged states per chemistry (of the oracle's six)")
+    ap.add_argument("--states", type=int, default=4, help="first N aged states per chemistry (of the oracle's six)")
+    ap.add_argument("--all-states", action="store_true", help="all six states")
     args = ap.parse_args()
     pybamm.set_logging_level("ERROR")
     rng = np.random.default_rng(0)
@@ -77,8 +78,7 @@ def main() -> None:
         p_diag = oracle.scaled(p, 1e-6, 1e-6)
         qn = float(p["Nominal cell capacity [A.h]"])
         fresh_q = None
-        picks = [s for s in chem.states if s[0] in ("fresh", "sei-a", "sei-b", "sei+plating", "plating-a",
-                                                      "sei-mild")][: args.states]
+        picks = list(chem.states) if args.all_states else list(chem.states[: args.states])
         for label, sei, plating, cycles in picks:
             aged = oracle.age(model, chem, p, sei, plating, cycles)
             q20, q, v = rests(model, chem, p_diag, aged, qn)
