@@ -14,7 +14,8 @@ On the retired-LFP pulse dataset (20 Ah: 102 cells, 35 Ah: 56 cells; Tao, Xia & 
    held-out format, tested on the other).
 4. **Domain**: domain ratios of in-format and held-out-format cells; the PyBaMM oracle's simulated
    LFP cells (``benchmarks/results/triage_pybamm_lfp_pulses.csv`` from
-   ``benchmarks/triage_pybamm_oracle.py``) through :func:`estimate_in_domain`: share refused or covered.
+   ``benchmarks/triage_pybamm_oracle.py``; ``..._protocol.csv`` with ``--pulse-socs 5,10,...,50
+   --pulse-widths 100,1000``) through :func:`estimate_in_domain`: share refused or covered.
 5. **Recalibration**: expected RMSE against the number of labelled cells of the held-out format.
 6. **Staged testing**: per-stage out-of-fold bank estimates (one 1 s pulse at SOC 50 % first, as in
    journey 1), the ladder of :mod:`circulith.triage.staging`, share of cells needing a full test.
@@ -50,7 +51,8 @@ from circulith.triage.staging import FULL_TEST, TestStep, grade_boundaries, next
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "pulse_lfp_retired"
-ORACLE_ROWS = REPO / "benchmarks" / "results" / "triage_pybamm_lfp_pulses.csv"
+ORACLE_FILES = [REPO / "benchmarks" / "results" / "triage_pybamm_lfp_pulses.csv",  # oracle's SOC 5/20/50/70 %
+                REPO / "benchmarks" / "results" / "triage_pybamm_lfp_pulses_protocol.csv"]  # SOC 5-50 % x 100/1000 ms
 MODELS = REPO / "src" / "circulith" / "reference" / "models"
 CONDS = [(s, w) for s in pt.PROTOCOL_SOC_PCT for w in pt.PROTOCOL_WIDTHS_MS]
 STAGES = [  # (name, SOC levels [%], widths [ms]); journey 1 starts with one 1 s pulse at SOC 50 %
@@ -197,15 +199,26 @@ def main() -> None:
         print(f"  held-out {pt.format_key(q)} against the other format's domain: median {r_out.median():.2f}, "
               f"min {r_out.min():.2f}, max {r_out.max():.2f}")
     model = pt.fit_transfer(table, sources=[f"pulse_lfp_retired/{f.parent.name}/{f.name}" for f in files])
-    if ORACLE_ROWS.exists():
-        sim = pd.read_csv(ORACLE_ROWS)
+    lim = model.ratio_unseen_max
+    ratios = pd.concat([cell_ratios(table[table.Qn == q], fit_domain(table[table.Qn != q])) for q in formats])
+    vv = v.set_index("cell_id").assign(ratio=ratios)
+    acc = vv[vv.ratio <= lim]
+    err = (acc.soh_lofo_pct - acc.soh_true_pct).abs()
+    print(f"  widening limit (90th percentile of held-out ratios): {lim:.2f}; held-out cells within it: "
+          f"{len(acc)} of {len(vv)}, coverage {100 * np.mean(err <= model.half_width_unseen_pct):.1f} % "
+          f"(20 Ah {100 * np.mean(err[acc.qn_ah == 20] <= model.half_width_unseen_pct):.1f} %, 35 Ah "
+          f"{100 * np.mean(err[acc.qn_ah == 35] <= model.half_width_unseen_pct):.1f} %)")
+    for rows_file in ORACLE_FILES:
+        if not rows_file.exists():
+            continue
+        sim = pd.read_csv(rows_file)
         est = estimate_in_domain(sim, pm.default_model(), model, chemistry="LFP")
         ok = 0
-        print(f"  PyBaMM oracle cells ({ORACLE_ROWS.name}):")
+        print(f"  PyBaMM oracle cells ({rows_file.name}):")
         for e in est:
             covered = e.soh_low_pct is not None and e.soh_low_pct <= (e.soh_true_pct or 0) <= (e.soh_high_pct or 0)
             ok += e.status == "refused" or covered
-            print(f"    {e.cell_id}: {e.status}, ratio {e.domain_ratio:.1f}, truth {e.soh_true_pct:.1f}, "
+            print(f"    {e.cell_id}: {e.status}, ratio {e.domain_ratio or float('nan'):.1f}, truth {e.soh_true_pct:.1f}, "
                   f"{'' if e.soh_pct is None else f'{e.soh_pct:.1f} [{e.soh_low_pct:.1f}, {e.soh_high_pct:.1f}]'}"
                   f" {e.reason[:110]}")
         print(f"  oracle cells refused or covered: {ok} of {len(est)} ({100 * ok / len(est):.0f} %)")

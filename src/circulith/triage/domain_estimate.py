@@ -1,8 +1,8 @@
 """SOH from pulses with a domain check: the bank inside its formats, the transfer model outside, or a refusal.
 
 Decision per cell (``ratio`` is the domain ratio of :mod:`circulith.triage.domain`, 1.0 = the edge of
-the training rows of the cell's conditions; ``ratio_max`` the largest ratio of a held-out format's
-cells in the transfer model's leave-one-format-out validation):
+the training rows of the cell's conditions; ``ratio_max`` the 90th percentile of the held-out formats'
+cells' ratios in the transfer model's leave-one-format-out validation):
 
 1. no usable row (``U1..U17`` missing or empty) -> **refused**, naming the missing columns;
 2. stated chemistry outside the model's chemistries -> **refused**, naming the command that fits one;
@@ -134,7 +134,7 @@ def estimate_in_domain(table: pd.DataFrame, bank: PulseModel, transfer: Transfer
         half_unseen = transfer.half_width_unseen_pct
         if r_max is None or half_unseen is None or ratio > r_max:
             limit = "no held-out format was validated" if r_max is None else (
-                f"held-out formats were validated up to {r_max:.1f}")
+                f"the widened interval is validated on held-out formats up to {r_max:.1f}")
             out.append(refuse(f"pulse response outside the training domain: distance {ratio:.1f} x the edge of the "
                               f"training rows ({limit}); " + FIT_HINT))
             continue
