@@ -71,3 +71,23 @@ def test_fit_base_recalibrates_and_reports_label_curve(tmp_path, pulse_20ah_two_
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)["cells"]
     assert sum(r["status"] == "estimated" for r in rows) >= 10
+
+
+def test_fit_transfer_model_from_two_formats(tmp_path, pulse_dir):
+    from circulith.triage.readers.read_pulse_tables import read_pulse_tables
+
+    t = read_pulse_tables([pulse_dir / f"{q}Ah" / f"LFP_{q}Ah_W_1000.xlsx" for q in (20, 35)])
+    p = _csv(tmp_path, t[t.SOC <= 50])
+    out = tmp_path / "transfer.json"
+    res = run("fit", str(p), "--transfer", "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["kind"] == "transfer" and summary["half_width_unseen_pct"] > 0
+    chosen = summary["selection"]["chosen"]
+    rows = summary["selection"]["candidates"]
+    assert chosen == min(rows, key=lambda r: r["lofo_rmse_worst"])["estimator"]
+    # fitted on the 1000 ms rows only: its protocol is those conditions, so it applies to such tables
+    saved = json.loads(out.read_text())
+    assert {w for _, w in saved["conditions"]} == {1000.0}
+    res = run("estimate", str(p), "--transfer-model", str(out), "--json")
+    assert res.exit_code == 0, res.output

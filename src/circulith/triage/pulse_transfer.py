@@ -108,6 +108,26 @@ def cell_matrix(table: pd.DataFrame, conditions: list[tuple[float, float]]) -> t
     return cells, x
 
 
+def present_conditions(table: pd.DataFrame, conditions: list[tuple[float, float]],
+                       min_share: float = 0.9) -> list[tuple[float, float]]:
+    """The protocol conditions that at least ``min_share`` of the table's cells have (a model fitted on
+    conditions its training cells lack could never be applied).
+
+    Raises
+    ------
+    InvalidInput
+        No protocol condition is common enough.
+    """
+    cells, x = cell_matrix(table, conditions)
+    nf = len(ROW_FEATURES)
+    share = np.isfinite(x.reshape(len(x), len(conditions), nf)).all(axis=2).mean(axis=0)
+    keep = [c for c, sh in zip(conditions, share, strict=True) if sh >= min_share]
+    if not keep:
+        raise InvalidInput(f"no protocol condition (SOC [%], width [ms]) of {conditions} is present in "
+                           f"{100 * min_share:.0f} % of the {len(cells)} cells", source="pulse table")
+    return keep
+
+
 def condition_share(x: np.ndarray, n_conditions: int) -> np.ndarray:
     """Share of protocol conditions present per cell [-]."""
     nf = len(ROW_FEATURES)
@@ -231,7 +251,7 @@ def validate_estimators(table: pd.DataFrame, *, conditions: list[tuple[float, fl
         Per candidate, one row per cell: ``cell_id, qn_ah, soh_true_pct, soh_cv_pct, soh_lofo_pct``
         (``soh_lofo_pct`` NaN when the table has a single format).
     """
-    conds = conditions or [(s, w) for s in PROTOCOL_SOC_PCT for w in PROTOCOL_WIDTHS_MS]
+    conds = present_conditions(table, conditions or [(s, w) for s in PROTOCOL_SOC_PCT for w in PROTOCOL_WIDTHS_MS])
     cells, x = cell_matrix(table, conds)
     y, qn = _cell_labels(table, cells)
     fold = _folds(cells, qn, n_splits, seed)
@@ -310,7 +330,7 @@ def fit_transfer(table: pd.DataFrame, *, chemistry: str = "LFP", conditions: lis
             raise InvalidInput([Problem(None, col, "required for training")], source="pulse table")
     if not np.isfinite(table["SOH"].to_numpy(dtype=float)).all():
         raise InvalidInput([Problem(None, "SOH", "label missing on some rows")], source="pulse table")
-    conds = conditions or [(s, w) for s in PROTOCOL_SOC_PCT for w in PROTOCOL_WIDTHS_MS]
+    conds = present_conditions(table, conditions or [(s, w) for s in PROTOCOL_SOC_PCT for w in PROTOCOL_WIDTHS_MS])
     validation = validate_estimators(table, conditions=conds, candidates=candidates, n_splits=n_splits, seed=seed)
     rows = selection_table(validation)
     winner = choose_estimator(rows)
