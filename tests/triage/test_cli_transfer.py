@@ -91,3 +91,18 @@ def test_fit_transfer_model_from_two_formats(tmp_path, pulse_dir):
     assert {w for _, w in saved["conditions"]} == {1000.0}
     res = run("estimate", str(p), "--transfer-model", str(out), "--json")
     assert res.exit_code == 0, res.output
+
+
+def test_new_chemistry_is_guided_to_a_recalibrated_model(tmp_path, pulse_20ah_two_widths):
+    """Refused as another chemistry -> the command in the message -> estimated with the new model."""
+    t = pulse_20ah_two_widths
+    cells = sorted(t.cell_id.unique())[:12]
+    p = _csv(tmp_path, t[t.cell_id.isin(cells) & (t.SOC <= 50)].assign(Qn=30.0))
+    res = run("estimate", str(p), "--chemistry", "NMC")
+    assert type(res.exception).__name__ == "InvalidInput"
+    assert "--base shipped --chemistry" in str(res.exception)
+    out = tmp_path / "nmc.json"
+    assert run("fit", str(p), "--base", "shipped", "--chemistry", "NMC", "--out", str(out)).exit_code == 0
+    res = run("estimate", str(p), "--chemistry", "NMC", "--transfer-model", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    assert {r["status"] for r in json.loads(res.stdout)["cells"]} <= {"estimated", "widened"}

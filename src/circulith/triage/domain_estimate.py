@@ -26,8 +26,8 @@ from circulith.triage.domain import cell_ratios, missing_columns
 from circulith.triage.pulse_model import PulseModel, combine_rows
 from circulith.triage.pulse_transfer import TransferModel, format_key, predict_transfer
 
-FIT_HINT = ("fit one from a few labelled cells (full capacity tests): "
-            "circulith triage fit LABELLED.csv --base <transfer model> --out MODEL.json")
+FIT_HINT = ("fit one from a few labelled cells (full capacity tests): circulith triage fit LABELLED.csv "
+            "--base shipped --chemistry <chemistry> --out MODEL.json, then triage estimate --transfer-model MODEL.json")
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,7 @@ def _why_unmatched(rows: pd.DataFrame, model: PulseModel) -> str:
     formats = sorted({s.qn_ah for s in model.submodels})
     qn = float(rows["Qn"].iloc[0])
     hint = ("for another format use the transfer model (circulith triage estimate --domain), or fit one: "
-            "circulith triage fit LABELLED.csv --base <transfer model> --out MODEL.json")
+            "circulith triage fit LABELLED.csv --base shipped --out MODEL.json")
     if not any(abs(qn - f) < 1e-6 for f in formats):
         return f"format {qn:g} Ah not in the bank (trained on {', '.join(f'{f:g}' for f in formats)} Ah); {hint}"
     idx = _match(model, rows["Qn"].to_numpy(dtype=float), rows["SOC"].to_numpy(dtype=float),
