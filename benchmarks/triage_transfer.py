@@ -235,14 +235,17 @@ def main() -> None:
     # ---------------------------------------------------------------- 6. staged testing
     t6 = time.perf_counter()
     stage_pred = {k: pd.Series(dtype=float) for k in range(len(STAGES))}
+    sigma0 = pd.Series(dtype=float)
     for f in range(5):
         subs = pm._fit_bank(table[fold != f], 20)
         bank = pm.PulseModel(subs, top_k=20)
         test = table[fold == f]
         for k, (_, socs, widths) in enumerate(STAGES):
             rows = test[test.SOC.isin(socs) & test.pulse_width_ms.isin(widths)]
-            e = pm.combine_rows(rows, bank).set_index("cell_id")["soh_pct"]
-            stage_pred[k] = pd.concat([stage_pred[k], e])
+            comb = pm.combine_rows(rows, bank).set_index("cell_id")
+            stage_pred[k] = pd.concat([stage_pred[k], comb["soh_pct"]])
+            if k == 0:
+                sigma0 = pd.concat([sigma0, comb["sigma_pct"]])
     truth = cells["soh"]
     steps = []
     for k, (name, socs, widths) in enumerate(STAGES):
@@ -287,6 +290,17 @@ def main() -> None:
     one = ~next_tests(single, single - h0, single + h0, unsafe=np.zeros(len(truth), bool),
                       done=np.full(len(truth), len(steps)), steps=steps, boundaries_pct=bounds)["settled"]
     print(f"  with the single 1 s pulse only: {int(one.sum())} of {len(truth)} open ({100 * one.mean():.1f} %)")
+    # journey 1 as today: the bank's own interval (shipped conformal q x sigma) on the single pulse
+    hw = pm.default_model().conformal_q * sigma0.reindex(truth.index).to_numpy()
+    err = np.abs(single - truth.to_numpy())
+    for tag, bb in (("decision boundaries", bounds), ("all four boundaries", grade_boundaries(rules))):
+        open0 = next_tests(single, single - hw, single + hw, unsafe=np.zeros(len(truth), bool),
+                           done=np.full(len(truth), len(steps)), steps=steps, boundaries_pct=bb)["settled"]
+        open1 = next_tests(single, single - h0, single + h0, unsafe=np.zeros(len(truth), bool),
+                           done=np.full(len(truth), len(steps)), steps=steps, boundaries_pct=bb)["settled"]
+        print(f"  journey 1, {tag}: bank's own interval (mean width {2 * np.mean(hw):.1f}, coverage "
+              f"{100 * np.mean(err <= hw):.0f} %) settles {100 * open0.mean():.1f} %; measured step half-width "
+              f"settles {100 * open1.mean():.1f} %")
 
     if "--write-default" in sys.argv:
         model.metadata["training"]["dataset"] = (
