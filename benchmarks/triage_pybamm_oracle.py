@@ -65,6 +65,7 @@ from circulith.triage.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "triage_pybamm_oracle.json"
+DEFAULT_PULSE_ROWS = REPO / "benchmarks" / "results" / "triage_pybamm_lfp_pulses.csv"
 OPTIONS = {"SEI": "solvent-diffusion limited", "lithium plating": "irreversible",
            "SEI film resistance": "distributed", "SEI porosity change": "false"}
 SEI_KEY = "SEI solvent diffusivity [m2.s-1]"
@@ -75,6 +76,8 @@ SEI_RESISTIVITY_SCALE = 0.2
 LFP_QN_AH = 20.0
 LFP_SIZE_FACTOR = 1.2  # assumption, see parameter_values
 PULSE_RATES_C = (0.5, 1.0, 1.5, 2.0, 2.5)
+PULSE_SOCS_PCT = [5, 20, 50, 70]  # SOC levels of the simulated pulse test [%] (--pulse-socs)
+PULSE_WIDTHS_MS = [100.0, 1000.0, 5000.0]  # pulse widths [ms] (--pulse-widths)
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def lfp_pulse_rows(model: pybamm.BaseModel, p_diag: pybamm.ParameterValues, empt
                    soh_pct: float, widths_ms: tuple[float, ...], cell_id: str) -> pd.DataFrame:
     """U1..U41 rows of the retired-LFP dataset's pulse protocol on a simulated cell (starts empty)."""
     # the dataset's SOC range ends at least 5 points below the cell's SOH (Tao et al. protocol)
-    socs = [s for s in (5, 20, 50, 70) if s <= soh_pct - 5]
+    socs = [s for s in PULSE_SOCS_PCT if s <= soh_pct - 5]
     rows, prev, state = [], 0, empty
     for soc in socs:
         steps: list = [f"Charge at 1C for {3 * (soc - prev) // 5} minutes or until 3.7 V", "Rest for 10 minutes"]
@@ -336,7 +339,7 @@ def run_chemistry(chem: Chemistry, *, quick: bool, rng: np.random.Generator, log
         out.append(rec)
         if chem.key == "LFP":
             pulse_tables.append(lfp_pulse_rows(model, p_diag, diag["end"], 100 * diag["q_1c_ah"] / LFP_QN_AH,
-                                               (100.0, 1000.0, 5000.0), f"sim-{label}"))
+                                               tuple(PULSE_WIDTHS_MS), f"sim-{label}"))
         log(f"{chem.key} {label}: age {t_age:.1f} s, SOH {truth_soh:.1f} %, R10 {1e3 * diag['r10_ohm']:.2f} mOhm "
             f"({time.perf_counter() - t0:.1f} s)")
     # resistance growth as circulith would report it (fresh measurement as beginning of life)
@@ -350,6 +353,7 @@ def run_chemistry(chem: Chemistry, *, quick: bool, rng: np.random.Generator, log
               "fresh_q_c20_ah": fresh["q_c20_ah"], "states": out}
     if pulse_tables:
         table = pd.concat(pulse_tables, ignore_index=True)
+        result["_pulse_table"] = table
         try:
             ests = estimate(table, default_model())
             result["pulse_model"] = [{"cell_id": e.cell_id, "soh_true_1c_pct": e.soh_true_pct, "soh_pct": e.soh_pct,
@@ -440,10 +444,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--quick", action="store_true", help="three states per chemistry")
+    ap.add_argument("--pulse-rows", type=Path, default=DEFAULT_PULSE_ROWS,
+                    help="CSV of the simulated LFP pulse rows (input of benchmarks/triage_transfer.py)")
     ap.add_argument("--chemistry", choices=sorted(CHEMISTRIES), action="append")
     ap.add_argument("--plating-only", action="store_true",
                     help="run only the plating relaxation check and add it to an existing --out file")
+    ap.add_argument("--pulse-socs", help="comma-separated SOC levels of the pulse test [%%], e.g. 5,10,...,50")
+    ap.add_argument("--pulse-widths", help="comma-separated pulse widths [ms], e.g. 100,1000")
+    ap.add_argument("--no-plating", action="store_true", help="skip the plating relaxation check")
     args = ap.parse_args()
+    if args.pulse_socs:
+        PULSE_SOCS_PCT[:] = [int(v) for v in args.pulse_socs.split(",")]
+    if args.pulse_widths:
+        PULSE_WIDTHS_MS[:] = [float(v) for v in args.pulse_widths.split(",")]
     pybamm.set_logging_level("ERROR")
     if args.plating_only:
         doc = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
@@ -458,13 +471,19 @@ def main() -> None:
         results.append(run_chemistry(CHEMISTRIES[key], quick=args.quick, rng=rng,
                                      log=lambda s: print(s, flush=True)))
     wall = time.perf_counter() - t0
+    for res in results:
+        table = res.pop("_pulse_table", None)
+        if table is not None:
+            args.pulse_rows.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(args.pulse_rows, index=False)
+            print(f"wrote {args.pulse_rows} ({len(table)} pulse rows)")
     print_tables(results)
     summary = summarise(results)
     print("\nsummary:", json.dumps(summary, indent=1))
     doc = {"pybamm_version": pybamm.__version__, "model": "SPMe", "options": OPTIONS,
            "noise": {"voltage_sigma_v": NOISE_V, "current_sigma_rel": NOISE_I_REL, "seed": 0},
            "python": platform.python_version(), "wall_s": wall, "summary": summary, "results": results,
-           "plating_relaxation": plating_relaxation_check()}
+           "plating_relaxation": None if args.no_plating else plating_relaxation_check()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(f"wall {wall:.0f} s; wrote {args.out}")

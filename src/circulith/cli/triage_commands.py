@@ -29,10 +29,39 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard ou
 def fit(tables: Annotated[list[Path], typer.Argument(help="Labelled pulse tables (.xlsx or .csv).")],
         out: Annotated[Path, typer.Option("--out", help="Model file to write (JSON).")],
         folds: Annotated[int, typer.Option(help="Cross-validation folds (by cell); 0 skips.")] = 5,
+        base: Annotated[Path | None, typer.Option(
+            "--base", help="Recalibrate this transfer model (or 'shipped') on the labelled cells of a new "
+                           "format/chemistry instead of fitting a bank.")] = None,
+        transfer: Annotated[bool, typer.Option(
+            "--transfer", help="Fit a transfer model (estimator chosen by leave-one-format-out).")] = False,
+        chemistry: Annotated[str | None, typer.Option(help="Chemistry of the labelled cells (e.g. NMC).")] = None,
         json_: JsonOpt = False) -> None:
     """Train the pulse -> SOH model; the file records data, features, version and CV error."""
+    from circulith.cli import triage_model_commands
+
     table = read_pulse_tables(list(tables))
-    model = pulse_model.fit(table, n_splits=folds, sources=[p.name for p in tables])
+    names = [p.name for p in tables]
+    if base is not None:
+        summary = triage_model_commands.recalibrate_file(
+            table, None if str(base) == "shipped" else base, out, chemistry=chemistry, sources=names)
+        if json_:
+            emit_json(summary)
+        else:
+            console.print(f"wrote {out}: {summary['kind']} for {summary['format']} ({summary['chemistry']}) from "
+                          f"{summary['n_cells']} labelled cells; 90 % half-width {summary['half_width_pct']:.1f} points")
+            console.print("expected RMSE [SOH points] vs labelled cells: " + ", ".join(
+                f"{c['n_labels']}: {c['rmse_soh_pct']:.2f}" for c in summary["expected_rmse_vs_labels"]))
+        return
+    if transfer:
+        summary = triage_model_commands.fit_transfer_file(table, out, chemistry=chemistry or "LFP", folds=folds,
+                                                          sources=names)
+        if json_:
+            emit_json(summary)
+        else:
+            console.print(f"wrote {out}: transfer model ({summary['estimator']}); 90 % half-width in format "
+                          f"{summary['half_width_by_format']}, unseen formats {summary['half_width_unseen_pct']}")
+        return
+    model = pulse_model.fit(table, n_splits=folds, sources=names)
     pulse_model.save_model(model, out)
     summary = {"model": str(out), "n_submodels": len(model.submodels), **model.metadata}
     if json_:
@@ -44,17 +73,46 @@ def fit(tables: Annotated[list[Path], typer.Argument(help="Labelled pulse tables
 @app.command()
 def estimate(tables: Annotated[list[Path], typer.Argument(help="Pulse tables (.xlsx or .csv).")],
              model: Annotated[Path | None, typer.Option("--model", help="Model file (default: shipped).")] = None,
+             transfer_model: Annotated[Path | None, typer.Option(
+                 "--transfer-model", help="Transfer model with the training domain (default: shipped).")] = None,
+             domain: Annotated[bool | None, typer.Option(
+                 "--domain/--no-domain", help="Check each cell against the training domain and use the transfer "
+                                              "model (wider interval) or refuse outside it; default on unless "
+                                              "--model is given.")] = None,
+             chemistry: Annotated[str | None, typer.Option(help="Chemistry of the cells (e.g. LFP).")] = None,
+             stage: Annotated[bool, typer.Option("--stage", help="Add the cheapest next test per cell.")] = False,
              json_: JsonOpt = False) -> None:
     """SOH per cell_id with its interval, combining every row of the cell."""
-    m = pulse_model.load_model(model) if model else pulse_model.default_model()
-    est = pulse_model.estimate(read_pulse_tables(list(tables)), m)
-    rows = [asdict(e) for e in est]
+    from circulith.cli import triage_model_commands
+
+    table = read_pulse_tables(list(tables))
+    use_domain = domain if domain is not None else (model is None or transfer_model is not None)
+    if not use_domain:
+        m = pulse_model.load_model(model) if model else pulse_model.default_model()
+        est = pulse_model.estimate(table, m)
+        rows = [asdict(e) for e in est]
+        if json_:
+            emit_json({"model_version": m.metadata.get("version"), "cells": rows})
+        else:
+            for e in est:
+                console.print(f"{e.cell_id}: SOH {e.soh_pct:.1f} % [{e.soh_low_pct:.1f}, {e.soh_high_pct:.1f}]"
+                              f" ({e.n_rows_used} rows)")
+        return
+    rows = triage_model_commands.domain_estimates(table, bank_path=model, transfer_path=transfer_model,
+                                                  chemistry=chemistry, stage=stage)
+    err = triage_model_commands.all_refused(rows)
+    if err is not None:
+        raise err
     if json_:
-        emit_json({"model_version": m.metadata.get("version"), "cells": rows})
-    else:
-        for e in est:
-            console.print(f"{e.cell_id}: SOH {e.soh_pct:.1f} % [{e.soh_low_pct:.1f}, {e.soh_high_pct:.1f}]"
-                          f" ({e.n_rows_used} rows)")
+        emit_json({"model_version": pulse_model.MODEL_VERSION, "cells": rows})
+        return
+    for r in rows:
+        nxt = f"; next: {r['next_test'] or 'none (settled)'}" if stage else ""
+        if r["status"] == "refused":
+            console.print(f"{r['cell_id']}: refused: {r['reason']}{nxt}")
+        else:
+            console.print(f"{r['cell_id']}: SOH {r['soh_pct']:.1f} % [{r['soh_low_pct']:.1f}, {r['soh_high_pct']:.1f}]"
+                          f" ({r['status']}, {r['model']}: {r['reason']}){nxt}")
 
 
 def _table(path: Path) -> pd.DataFrame:

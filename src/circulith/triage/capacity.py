@@ -15,6 +15,10 @@ maps tens of mV to tens of % SOC. With it, a partial test read through the gener
 refused as insufficient data and on NMC gets an honestly wide interval; a cell-specific table
 narrows it. Results above :data:`MAX_PLAUSIBLE_SOH_PCT` are refused as implausible (wrong rated
 capacity, units, or curve) instead of being reported.
+
+A fixed OCV-SOC table (even the cell's own fresh one) under-reads aged cells' SOC span; the
+ageing-aware alternative for a partial discharge with several rests is
+:func:`circulith.triage.ocv_alignment.fit_alignment`, which fits the electrode alignment per cell.
 """
 
 from __future__ import annotations

@@ -286,6 +286,54 @@ def _combine(table: pd.DataFrame, model: PulseModel) -> pd.DataFrame:
     return out.reset_index()[["cell_id", "soh_pct", "sigma_pct", "n_rows_used", "n_rows"]]
 
 
+def combine_rows(table: pd.DataFrame, model: PulseModel) -> pd.DataFrame:
+    """Per cell, the combined bank prediction without interval or checks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cell_id, soh_pct`` [%], ``sigma_pct`` [%] (scale of the interval), ``n_rows_used, n_rows``;
+        ``n_rows_used`` is 0 (and ``soh_pct`` NaN) for a cell no sub-model can read.
+    """
+    return _combine(table, model)
+
+
+def _why_unmatched(rows: pd.DataFrame, model: PulseModel) -> str:
+    """What a cell without a usable row lacks: format, SOC level, width, or the voltage columns."""
+    formats = sorted({s.qn_ah for s in model.submodels})
+    qn = float(rows["Qn"].iloc[0])
+    hint = ("for another format use the transfer model (circulith triage estimate --domain), or fit one: "
+            "circulith triage fit LABELLED.csv --base shipped --out MODEL.json")
+    if not any(abs(qn - f) < 1e-6 for f in formats):
+        return f"format {qn:g} Ah not in the bank (trained on {', '.join(f'{f:g}' for f in formats)} Ah); {hint}"
+    idx = _match(model, rows["Qn"].to_numpy(dtype=float), rows["SOC"].to_numpy(dtype=float),
+                 rows["pulse_width_ms"].to_numpy(dtype=float))
+    if (idx < 0).all():
+        socs = sorted({s.soc_pct for s in model.submodels if abs(s.qn_ah - qn) < 1e-6})
+        widths = sorted({s.pulse_width_ms for s in model.submodels if abs(s.qn_ah - qn) < 1e-6})
+        return (f"no row at a trained condition of the {qn:g} Ah format: SOC levels "
+                f"{', '.join(f'{v:g}' for v in socs)} %, widths {', '.join(f'{v:g}' for v in widths)} ms "
+                f"(input has SOC {', '.join(f'{v:g}' for v in sorted(rows['SOC'].unique()))} %, widths "
+                f"{', '.join(f'{v:g}' for v in sorted(rows['pulse_width_ms'].unique()))} ms)")
+    u = rows[U_COLUMNS].to_numpy(dtype=float)
+    need: set[int] = set()
+    for r, k in enumerate(idx):
+        if k >= 0:
+            cols = model.submodels[k].columns
+            need |= {c for c in cols if not np.isfinite(u[r, c])}
+    missing = [U_COLUMNS[c] for c in sorted(need)]
+    return (f"the matching sub-models need voltage columns the input lacks or leaves empty: "
+            f"{_span(missing)}; {hint}")
+
+
+def _span(cols: list[str]) -> str:
+    """``U22..U41`` for a contiguous run of U columns, else the list."""
+    nums = [int(c[1:]) for c in cols]
+    if len(nums) > 2 and nums == list(range(nums[0], nums[-1] + 1)):
+        return f"U{nums[0]}..U{nums[-1]}"
+    return ", ".join(cols)
+
+
 def estimate(table: pd.DataFrame, model: PulseModel) -> list[CellEstimate]:
     """Estimate SOH per ``cell_id`` from its pulse rows, with a calibrated interval.
 
@@ -313,11 +361,8 @@ def estimate(table: pd.DataFrame, model: PulseModel) -> list[CellEstimate]:
     combined = _combine(table, model)
     none = combined[combined["n_rows_used"] == 0]
     if len(none):
-        known = sorted({(s.qn_ah, s.soc_pct) for s in model.submodels})
-        fmts = sorted({q for q, _ in known})
-        raise InvalidInput([Problem(None, "", "insufficient data: no row matches a trained condition "
-                                    f"(formats {fmts} Ah, SOC levels 5-90 %, the trained pulse widths); "
-                                    "add a pulse test at a trained SOC and width", str(c))
+        ids = table["cell_id"].astype(str)
+        raise InvalidInput([Problem(None, "", f"insufficient data: {_why_unmatched(table[ids == c], model)}", str(c))
                             for c in none["cell_id"]], source="pulse table")
     truth = None
     if "SOH" in table:
