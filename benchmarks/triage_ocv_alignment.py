@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import triage_pybamm_oracle as oracle  # noqa: E402  (sibling benchmark script: PyBaMM set-up and ageing)
+import triage_pybamm_oracle as oracle
 
-from circulith.errors import InvalidInput  # noqa: E402
-from circulith.triage.ocv_alignment import fit_alignment  # noqa: E402
+from circulith.errors import InvalidInput
+from circulith.triage.ocv_alignment import fit_alignment
 
 pybamm = oracle.pybamm
 OUT = Path(__file__).resolve().parent / "results" / "triage_ocv_alignment.json"

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
-import pybamm  # noqa: E402  (benchmark-only dependency, imported after the telemetry switch)
+import pybamm
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "circulith" / "reference" / "models" / "halfcell_ocp.csv"
 CURVES = {

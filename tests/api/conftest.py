@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from circulith.server import create_app
 from circulith.api.settings import Settings
+from circulith.server import create_app
 from circulith.services import planning as planning_svc
 from circulith.store.database import create_db_engine, upgrade
 

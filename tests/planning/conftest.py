@@ -12,9 +12,9 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from circulith.server import create_app
 from circulith.api.settings import Settings
 from circulith.cli.planning_commands import forecast_app, network_app
+from circulith.server import create_app
 from circulith.services import planning as planning_svc
 from circulith.services.demo import build_demo
 from circulith.services.platform import DEMO_PASSWORD, demo_email, seed_demo_users
