@@ -174,12 +174,16 @@ def _cached_view(document: str, status: str, dynamic_json: str, audience: Audien
     values) is a new key and can never be served stale. The returned objects are shared: callers
     must not mutate them.
     """
+    from circulith.passport.model import readable_dynamic
+
     doc = json.loads(document)
     doc["status"] = status
-    doc["dynamic"] = json.loads(dynamic_json)
+    # a stored value that fails today's checks (recorded before them) is shown as invalid, never fatal
+    doc["dynamic"], invalid = readable_dynamic(json.loads(dynamic_json))
     full = Passport.model_validate(doc).model_dump(mode="json")
     shown = project(full, view_paths(audience))
-    return shown, sorted(_withheld_paths(full, shown))
+    withheld = sorted(_withheld_paths(full, shown))
+    return shown, withheld + [f"dynamic.{name} (invalid)" for name in invalid]
 
 
 def _withheld_paths(full: dict[str, Any], shown: dict[str, Any], prefix: str = "") -> list[str]:

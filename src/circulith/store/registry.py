@@ -53,10 +53,15 @@ def split_document(passport: Passport) -> tuple[str, str]:
 
 
 def stored_passport(battery: Battery) -> Passport:
-    """The current passport of a stored battery: static document, status and dynamic values."""
+    """The current passport of a stored battery: static document, status and dynamic values.
+
+    Dynamic values that fail today's checks (recorded before them) are left out rather than fatal.
+    """
+    from circulith.passport.model import readable_dynamic
+
     doc = json.loads(battery.document)
     doc["status"] = battery.status
-    doc["dynamic"] = json.loads(battery.dynamic_json)
+    doc["dynamic"] = readable_dynamic(json.loads(battery.dynamic_json))[0]
     return Passport.model_validate(doc)
 
 
