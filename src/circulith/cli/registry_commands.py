@@ -63,8 +63,14 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
             report = svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
                                           rejects_path=rejects, progress=progress)
         else:
-            report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects,
-                                       progress=progress)
+            report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
+                                   skip_invalid=skip_invalid, rejects_path=rejects, progress=progress)
+    if report.written:
+        from circulith.services.ledger_trust import checkpoint_after_import
+
+        head = checkpoint_after_import(engine)  # a signed tree head, when the operator's key is at hand
+        if head is not None and not json_out:
+            console.print(f"checkpoint issued: tree size {head.tree_size}")
     if json_out:
         emit_json(report.as_dict())
         return

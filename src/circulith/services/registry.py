@@ -320,7 +320,7 @@ def register_successor(
 
 def passport_document(engine: Engine, identifier: str) -> tuple[Passport, dict[str, Any]]:
     """The passport behind any identifier and its registry state (lifecycle, custody, region)."""
-    with transaction(engine) as session:
+    with transaction(engine, read_only=True) as session:
         bat = get_battery(session, identifier)
         state = {
             "battery_id": bat.battery_id, "lifecycle_state": bat.lifecycle_state, "custodian_org_id": bat.custodian_org_id,
@@ -332,12 +332,12 @@ def passport_document(engine: Engine, identifier: str) -> tuple[Passport, dict[s
 
 def history(engine: Engine, identifier: str) -> list[dict[str, Any]]:
     """The ledger history of the battery behind any identifier."""
-    with transaction(engine) as session:
+    with transaction(engine, read_only=True) as session:
         return battery_history(session, get_battery(session, identifier).battery_id)
 
 
 def verify(engine: Engine) -> VerificationReport:
     """Verify the whole ledger."""
     require_schema(engine)
-    with transaction(engine) as session:
+    with transaction(engine, read_only=True) as session:
         return verify_ledger(session)
