@@ -106,3 +106,27 @@ def test_throughput_of_registered_plants_against_capacity(planning_api, authorit
     finally:
         with transaction(planning_api.engine) as s:
             s.execute(delete(PlantLot).where(PlantLot.lot_id == "TEST-LOT-1"))
+
+
+def test_late_reporters_come_from_recorded_submissions(commission_api) -> None:
+    """Once a submission is recorded, "late" is a fact: an operator with a due event not uploaded in time."""
+    import datetime as dt
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from circulith.services.national import late_reporters
+    from circulith.store.models import Event
+    from circulith.store.traceability_repo import insert_submission
+
+    engine = commission_api.app.state.engine
+    with Session(engine) as s:  # rolled back at the end: the session-wide registry stays as it was
+        ev = s.execute(select(Event.event_id, Event.actor_org_id).where(Event.kind == "received").limit(1)).first()
+        assert ev is not None
+        insert_submission(s, submission_id="SUB-T1", org_id=ev.actor_org_id, submitted_on=dt.date(2026, 1, 1),
+                          recorded_at="2026-01-01T00:00:00Z", user_id=None, platform_reference=None,
+                          event_ids=[ev.event_id])
+        out = late_reporters(s, None, as_of=dt.date(2026, 12, 31))
+        s.rollback()
+    assert out.available and "recorded submissions" in out.note
+    assert all(isinstance(o, str) for o in out.operators)

@@ -16,6 +16,7 @@ region. A ``region`` filter narrows the scope and may not leave it. Each table r
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from typing import Any
 
@@ -135,15 +136,33 @@ def plant_throughput(session: Session, regions: list[str] | None) -> list[Throug
     return out
 
 
-def late_reporters(session: Session, regions: list[str] | None) -> LateReportersOut:
-    """Operators late with traceability reports in scope.
+def late_reporters(session: Session, regions: list[str] | None, *, as_of: dt.date | None = None) -> LateReportersOut:
+    """Operators late with traceability reports in scope, from the recorded submissions.
 
-    Needs the recorded traceability submissions (added with the lots-and-compliance work); until they are in
-    the registry this says so instead of guessing from events.
+    An operator is late when, for the current year, an event it had to report was uploaded after its
+    deadline or is past its deadline and not uploaded (:func:`circulith.store.traceability_repo.late_reporters`,
+    deadlines from :mod:`circulith.recovery.traceability_rules`). Without any recorded submission the view
+    says so instead of guessing from events.
     """
-    return LateReportersOut(available=False, operators=[],
-                            note="no traceability submissions are recorded in this registry yet: late reporters "
-                                 "cannot be determined")  # fmt: skip
+    from circulith.recovery.traceability_rules import rule_days
+    from circulith.store.traceability_repo import any_submission
+    from circulith.store.traceability_repo import late_reporters as recorded
+
+    if not any_submission(session):
+        return LateReportersOut(available=False, operators=[],
+                                note="no traceability submissions are recorded in this registry yet: late reporters "
+                                     "cannot be determined")  # fmt: skip
+    day = as_of or dt.date.today()
+    days = rule_days()
+    late: set[str] = set()
+    scopes: list[str | None] = list(regions) if regions else [None]
+    for region in scopes:
+        for r in recorded(session, day.year, days, as_of=day, region=region):
+            if r.submitted_late or r.overdue:
+                late.add(r.org_id)
+    return LateReportersOut(available=True, operators=sorted(late),
+                            note=f"{day.year}: operators with an event uploaded after its deadline or overdue, from "
+                                 "the recorded submissions")
 
 
 def _s(v: object) -> str | None:

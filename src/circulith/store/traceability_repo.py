@@ -117,3 +117,12 @@ def late_reporters(session: Session, year: int, working_days: Mapping[tuple[str,
             t[2] += 1
     out = [LateReporter(org, *t) for org, t in tally.items()]
     return sorted(out, key=lambda r: (-r.overdue, -r.submitted_late, r.org_id))
+
+
+def any_submission(session: Session) -> bool:
+    """Whether any traceability submission is recorded."""
+    from sqlalchemy import select
+
+    from circulith.store.lot_models import TraceabilitySubmission
+
+    return session.execute(select(TraceabilitySubmission.submission_id).limit(1)).first() is not None
