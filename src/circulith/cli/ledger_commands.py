@@ -45,26 +45,36 @@ def ledger_verify(
     """Recompute every event digest, both hash chains and every battery tip; with --checkpoint, prove the
     ledger extends a checkpoint held elsewhere and name the first event that breaks it."""
     from circulith.services import ledger_trust
-    from circulith.services.registry import verify
+    from circulith.services.registry import verify, verify_access_log
 
     engine = _engine()
     if checkpoint is None:
         report = verify(engine)
+        log = verify_access_log(engine)  # the access log is evidence too: chained, and checked here
         if json_out:
             emit_json({
                 "ok": report.ok, "events_checked": report.events_checked, "batteries_checked": report.batteries_checked,
                 "head_global_seq": report.head_global_seq, "head_sha256": report.head_sha256,
                 "findings": [f.__dict__ for f in report.findings], "truncated": report.truncated,
+                "access_log": {"ok": log.ok, "entries_checked": log.entries_checked,
+                               "findings": [str(f) for f in log.findings]},
             })
         else:
             for f in report.findings[:50]:
                 console.print(f"[red]✗[/] {f}", highlight=False)
+            for lf in log.findings[:50]:
+                console.print(f"[red]✗[/] access log: {lf}", highlight=False)
             if report.ok:
                 console.print(f"[green]✓[/] ledger intact: {report.events_checked} events, {report.batteries_checked} "
                               f"batteries, head #{report.head_global_seq} {report.head_sha256}")
+            if log.ok:
+                console.print(f"[green]✓[/] access log intact: {log.entries_checked} entries")
         if not report.ok:
             raise IntegrityViolation(f"ledger verification failed: {len(report.findings)} finding(s); first: "
                                      f"{report.findings[0]}")
+        if not log.ok:
+            raise IntegrityViolation(f"access log verification failed: {len(log.findings)} finding(s); first: "
+                                     f"{log.findings[0]}")
         return
     held = ledger_trust.parse_checkpoint(checkpoint.read_text(encoding="utf-8"), source=str(checkpoint))
     principal = ledger_trust.operator_principal("local")

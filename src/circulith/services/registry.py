@@ -23,6 +23,7 @@ from circulith.passport.access import Audience
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
+from circulith.store.access_log_store import AccessLogReport
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import (
     append_events,
@@ -341,3 +342,12 @@ def verify(engine: Engine) -> VerificationReport:
     require_schema(engine)
     with transaction(engine, read_only=True) as session:
         return verify_ledger(session)
+
+
+def verify_access_log(engine: Engine) -> AccessLogReport:
+    """Verify the chained access log: every entry's digest, its link to the one before, and the head."""
+    from circulith.store.access_log_store import verify_access_log as verify_log
+
+    require_schema(engine)
+    with transaction(engine, read_only=True) as session:
+        return verify_log(session)
