@@ -34,7 +34,7 @@ from circulith.ledger.payload_checks import payload_problems, text_field_problem
 from circulith.ledger.state_machine import check_transition
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import DYNAMIC_VALUE_NAMES
-from circulith.services.registry import ImportReport
+from circulith.services.import_report import ImportReport
 from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events, chunks, flush_states, resolve_battery_ids

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from circulith.auth.errors import AccessDenied
@@ -20,9 +16,10 @@ from circulith.io.records import iter_records, write_rejects
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
-from circulith.passport.identifiers import canonical
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
+from circulith.services.event_import import parse_event
+from circulith.services.import_report import ImportReport
 from circulith.store.access_log_store import AccessLogReport
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import (
@@ -39,26 +36,6 @@ Progress = Callable[[int], None]
 
 REGISTRY_ORG = "ORG-REGISTRY"
 EVENT_FIELDS = ("event_id", "battery_id", "kind", "occurred_at", "actor_org_id", "site_id", "payload")
-
-
-@dataclass
-class ImportReport:
-    """Outcome of an import."""
-
-    source: str
-    records: int = 0
-    written: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    rejects_path: str | None = None
-    problems: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-data form for JSON output."""
-        return {
-            "source": self.source, "records": self.records, "written": self.written, "unchanged": self.unchanged,
-            "rejected": self.rejected, "rejects_path": self.rejects_path, "problems": self.problems[:100],
-        }
 
 
 def _finish(report: ImportReport, rejects: list, problems: list[Problem], skip_invalid: bool,
@@ -143,53 +120,6 @@ def import_passports(
     report.written, report.unchanged = result.created, result.unchanged
     _finish(report, rejects, problems, skip_invalid, rejects_path, path)
     return report
-
-
-@lru_cache(maxsize=200_000)
-def _canonical_cached(identifier: str) -> str:
-    return canonical(identifier)
-
-
-def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
-    """Build a :class:`LedgerEvent` from an import record (battery identifier in any scheme)."""
-    rec = dict(record)
-    record_id = str(rec.get("event_id") or rec.get("battery_id") or "") or None
-    unknown = sorted(set(rec) - set(EVENT_FIELDS))
-    if unknown:
-        raise InvalidInput(Problem(row, unknown[0], f"unknown field (expected {', '.join(EVENT_FIELDS)})", record_id))
-    kind = rec.get("kind")
-    if kind == EventKind.REGISTERED.value:
-        raise InvalidInput(Problem(row, "kind", "'registered' is written by the registry; import the passport instead",
-                                   record_id))
-    if isinstance(kind, str) and kind not in EventKind.__members__.values():
-        known = ", ".join(k.value for k in EventKind if k is not EventKind.REGISTERED)
-        raise InvalidInput(Problem(row, "kind", f"unknown event kind '{kind}' (known: {known})", record_id))
-    payload = rec.get("payload", {})
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(Problem(row, "payload", f"not valid JSON: {exc.msg}", record_id)) from None
-    if not isinstance(payload, dict):
-        raise InvalidInput(Problem(row, "payload", "must be a JSON object", record_id))
-    rec["payload"] = payload
-    if "battery_id" in rec:
-        try:
-            rec["battery_id"] = _canonical_cached(str(rec["battery_id"]))
-        except InvalidInput as exc:
-            raise InvalidInput(Problem(row, "battery_id", exc.problems[0].reason, record_id)) from None
-    at = rec.get("occurred_at")
-    if isinstance(at, str):
-        try:
-            rec["occurred_at"] = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(Problem(row, "occurred_at", f"'{at}' is not an ISO 8601 timestamp", record_id)) from None
-    try:
-        return LedgerEvent.model_validate(rec)
-    except ValidationError as exc:
-        from circulith.passport.model import validation_problems
-
-        raise InvalidInput(validation_problems(exc, row=row, record_id=record_id)) from None
 
 
 def import_events(
