@@ -2,7 +2,7 @@
 
 Each takes the acting principal and returns a typed model (the API's response models). Grading
 reads each pack's dynamic values under legitimate interest (custody, or the operator), so every
-graded pack's read is logged in the access log, as the overview's are.
+graded pack's read is logged in the access log; an overview is logged once per request with its scope.
 """
 
 from __future__ import annotations
@@ -217,13 +217,29 @@ def triage_overview(session: Session, principal: Principal) -> TriageOverview:
     regrouped = _regrouped(session, fit)
     seen = Audience.LEGITIMATE if scope is not None else principal.global_audience or Audience.PUBLIC
     audience = seen.value
-    if is_restricted(seen):
-        at = _ts()
-        repo.log_reads(session, ({"at": at, "org_id": principal.org_id or "public", "user_id": principal.user_id,
-                                  "key_id": principal.key_id, "battery_id": b.battery_id, "audience": audience,
-                                  "action": "triage_overview", "ground": "triage_overview"} for b, _, _ in rows))
+    if is_restricted(seen) and rows:
+        repo.log_reads(session, [overview_log_entry(principal, audience, len(rows), scoped=scope is not None)])
     return TriageOverview(graded_packs=len(rows), grades=dict(sorted(grades.items())), soh_pct_bins=soh_bins,
                           packs=packs, regrouped=regrouped, fit_modules=len(fit))
+
+
+def overview_log_entry(principal: Principal, audience: str, packs: int, *, scoped: bool) -> dict[str, Any]:
+    """The one access-log entry of a triage overview: its subject, the scope it read and how many packs.
+
+    One entry per request (not one per pack), so an overview of a thousand packs does not push the
+    real reads of single passports off the log's pages. The subject and count go in the battery
+    column (``triage_overview: <n> graded packs``), the scope filter in the ground column.
+    """
+    if not scoped:
+        ground = "scope: whole fleet"
+    elif principal.role in MAKER_ROLES:
+        ground = "scope: custody, own make, grants"
+    else:
+        ground = "scope: custody, grants"
+    subject = f"triage_overview: {packs} graded pack{'' if packs == 1 else 's'}"
+    return {"at": _ts(), "org_id": principal.org_id or "public", "user_id": principal.user_id,
+            "key_id": principal.key_id, "battery_id": subject, "audience": audience, "action": "triage_overview",
+            "ground": ground}
 
 
 def _regrouped(session: Session, fit: list[dict[str, Any]]) -> list[RegroupedGroup]:
