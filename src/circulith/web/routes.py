@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
 from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput
+from circulith.services import access as access_svc
 from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
 from circulith.services import planning as planning_svc
@@ -38,6 +40,9 @@ from circulith.web.pages_recovery import price_dates, recovery_charts
 from circulith.web.templating import EXTRA_PAGES, PAGES, WEB, templates
 
 router = APIRouter(include_in_schema=False)
+
+FLEET_GRANTED_ROWS = 50
+"""Granted passports listed on the fleet page (all of them: the access page and its CSV)."""
 
 CSV_TABLES = {
     "chemistry": ("by_chemistry", "chemistry"), "lifecycle_state": ("by_lifecycle_state", "lifecycle_state"),
@@ -62,6 +67,36 @@ def _table_chart(chart_id: str, title: str, kind: str, columns: list[str], rows:
                  **spec: Any) -> dict[str, Any]:
     """A chart whose table has several columns (``columns``/``rows``, also its CSV)."""
     return {"id": chart_id, "title": title, "kind": kind, "columns": columns, "rows": rows, **spec}
+
+
+def _blank(values: Any) -> bool:
+    """Whether a series holds no data point (nothing, or only zeros and gaps)."""
+    return not values or all(v in (None, 0) for v in values)
+
+
+def chart_no_data(chart: dict[str, Any]) -> str | None:
+    """What an empty chart would have shown (for its "No data for ... in your scope" line); None if it has data.
+
+    A chart is empty when its series hold no point other than zero: no labels, no rows, or only zero
+    counts (a histogram of nothing). The subject is the chart's ``what``, else its title up to the
+    first unit bracket, parenthesis or colon.
+    """
+    kind = chart.get("kind")
+    if kind == "table" or kind == "band":
+        empty = not chart.get("rows")
+    elif kind == "map":
+        empty = not chart.get("rows") and not chart.get("places")
+    elif kind == "grouped":
+        empty = not chart.get("labels") or all(_blank(s.get("values")) for s in chart.get("series") or [])
+    else:
+        empty = _blank(chart.get("values")) and not chart.get("rows")
+    if not empty:
+        return None
+    what = str(chart.get("what") or re.split(r" \[|\(|:", str(chart.get("title", "")), maxsplit=1)[0]).strip()
+    return what[:1].lower() + what[1:] if what[1:2].islower() else what
+
+
+templates.env.globals["no_data"] = chart_no_data
 
 
 def _num(x: Any, digits: int = 1) -> Any:
@@ -305,6 +340,10 @@ def dashboard_page(request: Request, principal: OptionalPrincipal, page: str) ->
                   _chart("region", "Packs by region", data.by_region),
                   _chart("production_year", "Packs by production year", data.by_production_year),
                   _chart("status", "Packs by passport status", data.by_status, "pie")]
+        if principal.global_audience is None:  # a reuse customer's fleet may be only what it was granted
+            granted = run(request, access_svc.granted_passports, principal, limit=FLEET_GRANTED_ROWS + 1).items
+            extra["granted"] = [g.model_dump() for g in granted[:FLEET_GRANTED_ROWS]]
+            extra["granted_more"] = len(granted) > FLEET_GRANTED_ROWS
     elif page == "retirements":
         charts = [_chart("lifecycle_state", "Packs by lifecycle state", data.by_lifecycle_state),
                   _chart("retirements_by_year", "Removals per year", data.retirements_by_year),
