@@ -16,10 +16,11 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from circulith.api.deps import run_read, settings_of
+from circulith.api.deps import engine_of, run_read, settings_of
 from circulith.auth.policy import Principal
 from circulith.errors import InvalidInput, NotFound
 from circulith.passport.attributes import read_passport_attributes
+from circulith.services.passport_seal import passport_seal
 from circulith.services.passports import public_passport, resolve_identifier
 from circulith.web.templating import templates
 
@@ -81,7 +82,11 @@ def qr_png(request: Request, identifier: str) -> Response:
 
 @router.get("/p/{identifier:path}", response_class=HTMLResponse)
 def public_page(request: Request, identifier: str) -> Response:
-    """The public passport page: public attributes only, no login, readable on a phone."""
+    """The public passport page: public attributes only, no login, readable on a phone.
+
+    It says whether what it shows verifies from its organisations' signatures
+    (:func:`~circulith.services.passport_seal.passport_seal`).
+    """
     try:
         data = run_read(request, public_passport, identifier)
     except (NotFound, InvalidInput) as exc:
@@ -90,8 +95,9 @@ def public_page(request: Request, identifier: str) -> Response:
             "request": request, "principal": Principal(), "pages": (), "status": status, "message": str(exc),
         }, status_code=status)
     quoted = quote(data.battery_id, safe="")
+    seal = passport_seal(engine_of(request), Principal(), data.battery_id)
     return templates.TemplateResponse(request, "passport.html", {
-        "request": request, "p": data.passport, "data": data, "lineage": data.lineage, "quoted": quoted,
+        "request": request, "p": data.passport, "data": data, "lineage": data.lineage, "quoted": quoted, "seal": seal,
         "public_url": public_url(settings_of(request).public_base_url, data.battery_id),
         "recycled_lines": recycled_content_lines(data.passport), "quote": lambda s: quote(s, safe=""),
     }, headers={"Cache-Control": "public, max-age=60"})

@@ -1,0 +1,90 @@
+"""The line a public passport page shows about its signatures: who signed what it displays, and whether it verifies.
+
+The verdict is :func:`circulith.ledger.attestation.verify_passport_bundle` over the passport's bundle
+(its registration and the events behind its dynamic values, with the published keys), as in
+:func:`circulith.services.ledger_signatures.passport_verification`; this adds which key of which
+organisation each signature names, and one readable sentence. Public, like the page.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from circulith.auth.policy import Principal
+from circulith.errors import CirculithError
+from circulith.ledger.attestation import PassportBundle
+from circulith.ledger.signing import SignatureInvalid, jws_header
+from circulith.services.ledger_signatures import _bundle, verify_exported_passport
+from circulith.store.database import transaction
+
+SealState = Literal["verifies", "does_not_verify", "not_signed", "unavailable"]
+
+
+class Signer(BaseModel):
+    """An organisation's key that signed at least one event the passport rests on."""
+
+    org_id: str
+    key_id: str
+
+
+class PassportSeal(BaseModel):
+    """Whether what the public page shows verifies from its organisations' signatures."""
+
+    battery_id: str
+    state: SealState
+    signers: list[Signer]
+    problems: list[str] = Field(description="Why it does not verify (empty when it verifies or is not signed).")
+    line: str = Field(description="The sentence the page shows.")
+
+
+def _signers(bundle: PassportBundle) -> list[Signer]:
+    orgs = {str(k["key_id"]): str(k["org_id"]) for k in bundle.keys}
+    out: dict[tuple[str, str], Signer] = {}
+    for ev in [bundle.registration, *bundle.dynamic_events]:
+        if ev.jws is None:
+            continue
+        try:
+            kid = str(jws_header(ev.jws).get("kid"))
+        except SignatureInvalid:
+            kid = "unreadable"
+        org = orgs.get(kid, ev.actor_org_id)
+        out.setdefault((org, kid), Signer(org_id=org, key_id=kid))
+    return list(out.values())
+
+
+def seal_line(state: SealState, signers: list[Signer], problems: list[str]) -> str:
+    """The readable sentence for a verdict: "Signed by <org>, key <kid>: verifies" and its variants."""
+    if state == "not_signed":
+        return "Not signed: no organisation has signed the events this passport rests on."
+    if state == "unavailable":
+        return f"Signatures could not be checked: {problems[0] if problems else 'unknown reason'}."
+    by = "; ".join(f"{s.org_id}, key {s.key_id}" for s in signers)
+    if state == "verifies":
+        return f"Signed by {by}: verifies."
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"Signed by {by}: does not verify: {problems[0]}{more}."
+
+
+def passport_seal(engine: Engine, _principal: Principal, identifier: str) -> PassportSeal:
+    """Who signed what the public page of ``identifier`` displays, and whether it verifies (public).
+
+    Never raises for a passport the page can show: a registry without keys or signatures gives
+    ``not_signed``, a stored record the check cannot read gives ``unavailable`` with the reason.
+    """
+    try:
+        with transaction(engine, read_only=True) as s:
+            bundle = _bundle(s, identifier)
+    except CirculithError as exc:
+        return PassportSeal(battery_id=identifier, state="unavailable", signers=[], problems=[str(exc)],
+                            line=seal_line("unavailable", [], [str(exc)]))
+    signers = _signers(bundle)
+    if not signers:
+        return PassportSeal(battery_id=bundle.battery_id, state="not_signed", signers=[], problems=[],
+                            line=seal_line("not_signed", [], []))
+    problems = verify_exported_passport(bundle)
+    state: SealState = "does_not_verify" if problems else "verifies"
+    return PassportSeal(battery_id=bundle.battery_id, state=state, signers=signers, problems=problems,
+                        line=seal_line(state, signers, problems))
