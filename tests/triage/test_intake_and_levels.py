@@ -123,3 +123,28 @@ def test_handling_lines_and_plausibility() -> None:
     assert wrong[0].field == "chemistry"
     huge = plausibility_problems(pd.DataFrame({"battery_id": ["Z"], "mass_kg": [1e30]}), declared)
     assert "physical limit" in huge[0].reason
+
+
+def test_handling_cost_table_says_what_is_sourced_and_derives_the_container_cost() -> None:
+    """Each handling cost is sourced, derived from a published figure, or an assumption saying so.
+
+    The P911 container line is derived from the published container value (25,000 EUR in 2022, Handelsblatt,
+    August 2022) at the ECB's 2022 annual average rate (fx_rates.csv) over the stated number of uses.
+    """
+    import datetime as dt
+    import re
+
+    from circulith.recovery.prices import usd_per_unit
+
+    costs = load_handling_costs()
+    assert set(costs["status"]) <= {"sourced", "derived", "assumption"}
+    for row in costs.itertuples():
+        assert row.source.startswith("assumption:") == (row.status == "assumption"), row.item
+        assert row.unit == {"per_kg": "USD/kg", "per_unit": "USD/unit"}[row.basis], row.item
+    (p911,) = costs.query("item == 'sp376_packaging_p911'").itertuples()
+    assert p911.status == "derived" and p911.basis == "per_unit" and "Handelsblatt" in p911.source
+    eur = float(re.search(r"(\d+) EUR per container \(2022\)", p911.source_figure).group(1))
+    uses = float(re.search(r"(\d+) uses per container", p911.source_figure).group(1))
+    usd_per_eur = usd_per_unit("EUR", dt.date(2022, 8, 1))  # the ECB's 2022 annual average (fx_rates.csv)
+    assert eur == 25000.0 and usd_per_eur == pytest.approx(1.0530)
+    assert p911.cost == pytest.approx(eur * usd_per_eur / uses, abs=0.005)

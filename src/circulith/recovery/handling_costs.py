@@ -29,19 +29,59 @@ from circulith.reference.chemistries import chemistry_table
 DAMAGE_STATES = ("intact", "damaged", "critical")
 
 
+COST_UNITS = {"per_kg": "USD/kg", "per_unit": "USD/unit"}
+"""The unit of ``cost`` for each basis: the table is in US dollars, like the offers it is deducted from."""
+COST_STATUSES = ("sourced", "derived", "assumption")
+"""``sourced``: the published figure as is; ``derived``: computed from a published figure as ``source_figure``
+says (any assumed factor named there); ``assumption``: no published figure found, said so in ``source``."""
+
+
 @cache
 def load_handling_costs() -> pd.DataFrame:
-    """The damaged-battery handling cost table (``damaged_handling_costs.csv``)."""
+    """The damaged-battery handling cost table (``damaged_handling_costs.csv``).
+
+    Each row: ``item, damage_state, basis`` (per_kg or per_unit), ``cost`` [USD per kg or per battery],
+    ``unit``, ``status`` (see :data:`COST_STATUSES`), ``source_figure`` (the published figure and its
+    conversion, for derived rows) and ``source``.
+
+    Raises
+    ------
+    InvalidInput
+        If a row's basis, unit, status or source is missing or inconsistent (naming the row).
+    """
     with resources.files("circulith.reference").joinpath("data/damaged_handling_costs.csv").open(
             "r", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    for k, r in enumerate(rows, start=1):
+        problem = _row_problem(r)
+        if problem is not None:
+            raise InvalidInput(Problem(k, problem[0], problem[1]), source="damaged_handling_costs.csv")
     frame = pd.DataFrame(rows)
     frame["cost"] = frame["cost"].astype(float)
-    bad = frame[~frame["basis"].isin(["per_kg", "per_unit"]) | frame["source"].str.strip().eq("")]
-    if not bad.empty:
-        raise InvalidInput(Problem(int(bad.index[0]) + 1, "basis", "must be per_kg or per_unit, with a source"),
-                           source="damaged_handling_costs.csv")
     return frame
+
+
+def _row_problem(r: dict[str, str]) -> tuple[str, str] | None:
+    """(field, reason) of what is wrong with one row of the handling cost table, or None."""
+    basis, status, source = r.get("basis", ""), r.get("status", ""), (r.get("source") or "").strip()
+    if basis not in COST_UNITS:
+        return "basis", "must be per_kg or per_unit"
+    if r.get("unit") != COST_UNITS[basis]:
+        return "unit", f"must be {COST_UNITS[basis]} for basis {basis}"
+    try:
+        if float(r.get("cost", "")) < 0:
+            return "cost", "must not be negative"
+    except ValueError:
+        return "cost", f"'{r.get('cost')}' is not a number"
+    if status not in COST_STATUSES:
+        return "status", f"must be one of {', '.join(COST_STATUSES)}"
+    if not source:
+        return "source", "every cost needs its source"
+    if (status == "assumption") != source.startswith("assumption:"):
+        return "source", "an assumption says so ('assumption: ...'); a sourced or derived cost cites its source"
+    if status == "derived" and not (r.get("source_figure") or "").strip():
+        return "source_figure", "a derived cost states the published figure and how it was converted"
+    return None
 
 
 @cache
