@@ -51,6 +51,7 @@ def test_unsigned_signed_and_tampered_passports(registry, scenario, tmp_path) ->
     try:
         state, line = _line(client, scenario.own)
         assert state == "does_not_verify"
+        assert not sig.passport_verification(engine, op, scenario.own).verifies  # the same verdict
         assert line.startswith(f"Signed by {scenario.maker}, key {key.key_id}: does not verify: event {reg} (registered)")
     finally:
         with transaction(engine) as s:

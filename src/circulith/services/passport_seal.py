@@ -3,7 +3,8 @@
 The verdict is :func:`circulith.ledger.attestation.verify_passport_bundle` over the passport's bundle
 (its registration and the events behind its dynamic values, with the published keys), as in
 :func:`circulith.services.ledger_signatures.passport_verification`; this adds which key of which
-organisation each signature names, and one readable sentence. Public, like the page.
+organisation each signature names, and one readable sentence, and reads only the battery's own
+signatures (the page checks on every view). Public, like the page.
 """
 
 from __future__ import annotations
@@ -14,13 +15,24 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal
-from circulith.errors import CirculithError
-from circulith.ledger.attestation import PassportBundle
-from circulith.ledger.signing import SignatureInvalid, jws_header
-from circulith.services.ledger_signatures import _bundle, verify_exported_passport
+from circulith.errors import CirculithError, NotFound
+from circulith.ledger.attestation import (
+    PassportBundle,
+    PublishedKey,
+    SignedEvent,
+    passport_bundle,
+    verify_passport_bundle,
+)
+from circulith.ledger.signing import SignatureInvalid, b64url_decode, jws_header, public_jwk
+from circulith.store import trust_store
 from circulith.store.database import transaction
+from circulith.store.ledger_store import DYNAMIC_KEYS
+from circulith.store.passport_signature_reads import signed_battery_events
+from circulith.store.registry import get_battery
+from circulith.store.trust_models import SigningKey
 
 SealState = Literal["verifies", "does_not_verify", "not_signed", "unavailable"]
+_DYNAMIC = frozenset(DYNAMIC_KEYS)
 
 
 class Signer(BaseModel):
@@ -68,15 +80,33 @@ def seal_line(state: SealState, signers: list[Signer], problems: list[str]) -> s
     return f"Signed by {by}: does not verify: {problems[0]}{more}."
 
 
+def _published(k: SigningKey) -> PublishedKey:
+    return PublishedKey(key_id=k.key_id, org_id=k.org_id, jwk=public_jwk(b64url_decode(k.public_key), k.key_id),
+                        created_at=k.created_at, revoked_at=k.revoked_at, retired_at=k.retired_at)
+
+
+def _passport_bundle(engine: Engine, identifier: str) -> PassportBundle:
+    """The bundle of the passport shown for ``identifier``: only its own events and signatures are read."""
+    with transaction(engine, read_only=True) as s:
+        bat = get_battery(s, identifier)
+        events = [SignedEvent.model_validate(e) for e in signed_battery_events(s, bat.battery_id)]
+        keys = [_published(k) for k in trust_store.keys(s)]
+        if not any(e.kind == "registered" for e in events):
+            raise NotFound(f"battery {bat.battery_id} has no registration event")
+        return passport_bundle(bat.battery_id, bat.document, bat.status, bat.dynamic_json, events, keys, _DYNAMIC)
+
+
 def passport_seal(engine: Engine, _principal: Principal, identifier: str) -> PassportSeal:
     """Who signed what the public page of ``identifier`` displays, and whether it verifies (public).
 
-    Never raises for a passport the page can show: a registry without keys or signatures gives
-    ``not_signed``, a stored record the check cannot read gives ``unavailable`` with the reason.
+    The same check as :func:`circulith.services.ledger_signatures.passport_verification` (the bundle of
+    the registration and of the events behind the dynamic values, verified with the published keys),
+    reading only this battery's events and signatures. Never raises for a passport the page can show:
+    a registry without keys or signatures gives ``not_signed``, a stored record the check cannot read
+    gives ``unavailable`` with the reason.
     """
     try:
-        with transaction(engine, read_only=True) as s:
-            bundle = _bundle(s, identifier)
+        bundle = _passport_bundle(engine, identifier)
     except CirculithError as exc:
         return PassportSeal(battery_id=identifier, state="unavailable", signers=[], problems=[str(exc)],
                             line=seal_line("unavailable", [], [str(exc)]))
@@ -84,7 +114,7 @@ def passport_seal(engine: Engine, _principal: Principal, identifier: str) -> Pas
     if not signers:
         return PassportSeal(battery_id=bundle.battery_id, state="not_signed", signers=[], problems=[],
                             line=seal_line("not_signed", [], []))
-    problems = verify_exported_passport(bundle)
+    problems = verify_passport_bundle(bundle, dynamic_keys=_DYNAMIC)
     state: SealState = "does_not_verify" if problems else "verifies"
     return PassportSeal(battery_id=bundle.battery_id, state=state, signers=signers, problems=problems,
                         line=seal_line(state, signers, problems))
