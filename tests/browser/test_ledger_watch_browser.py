@@ -85,4 +85,9 @@ def test_a_held_head_with_a_wrong_root_shows_the_banner(browser, live_server, re
     }""", second.tree_size + 5)
     _load(page, ledger, "inconsistent")
     assert "smaller than the one this browser saw" in page.locator("#ledger-warning").inner_text()
+    # Nothing is graded in this registry: the triage page says so instead of drawing empty charts.
+    page.goto(f"{live_server}/dashboard/triage", wait_until="load")
+    assert page.locator("#nodata-grade_mix").is_visible()
+    assert "No data for grade mix of graded packs in your scope" in page.locator("#nodata-grade_mix").inner_text()
+    assert page.locator("#chart-grade_mix").count() == 0
     page.close()
