@@ -30,6 +30,18 @@ def _held(page) -> dict:
     return json.loads(items[0])
 
 
+def _other_key_x() -> str:
+    """The JWK ``x`` of a fresh Ed25519 key (not the operator's)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from circulith.ledger.signing import b64url
+
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.Raw,
+                                                                 serialization.PublicFormat.Raw)
+    return b64url(raw)
+
+
 def _load(page, url: str, state: str) -> None:
     page.goto(url, wait_until="load")
     page.wait_for_selector("body[data-ledger-check]", state="attached", timeout=15_000)
@@ -61,7 +73,27 @@ def test_a_held_head_with_a_wrong_root_shows_the_banner(browser, live_server, re
     _load(page, ledger, "consistent")
     assert not page.locator("#ledger-warning").is_visible()
     assert _held(page)["tree_size"] == second.tree_size
-    assert f"({second.tree_size} events) extends" in page.locator("#ledger-check").inner_text()
+    status = page.locator("#ledger-check").inner_text()
+    assert f"({second.tree_size} events) (signed by key {second.key_id}) extends the one this browser held" in status
+    assert _held(page)["key"]["kid"] == second.key_id  # the operator's key is pinned with the head
+    real_x = _held(page)["key"]["x"]
+    # A pinned key other than the one that signed the served head: the head is not genuine, red banner.
+    page.evaluate("""(x) => {
+        const k = Object.keys(localStorage).find(k => k.startsWith('circulith.ledger.treeHead.'));
+        const h = JSON.parse(localStorage.getItem(k));
+        h.key.x = x;
+        localStorage.setItem(k, JSON.stringify(h));
+    }""", _other_key_x())
+    _load(page, ledger, "inconsistent")
+    assert "is not genuine: its signature by key" in page.locator("#ledger-warning").inner_text()
+    page.evaluate("""(x) => {
+        const k = Object.keys(localStorage).find(k => k.startsWith('circulith.ledger.treeHead.'));
+        const h = JSON.parse(localStorage.getItem(k));
+        h.key.x = x;
+        localStorage.setItem(k, JSON.stringify(h));
+    }""", real_x)
+    _load(page, ledger, "consistent")  # the right key again: no warning
+    assert not page.locator("#ledger-warning").is_visible()
     # The head this browser holds had another root (as after a rewrite of the earlier history): red banner.
     wrong = ("0" if first.root_sha256[0] != "0" else "1") + first.root_sha256[1:]
     page.evaluate("""([size, root]) => {

@@ -65,3 +65,47 @@ def test_the_browser_check_agrees_with_rfc9162_in_python() -> None:
                 for c in cases]
     assert got == expected
     assert sum(expected) >= 90 and expected.count(False) >= 150  # both outcomes well covered
+
+
+HEAD_RUNNER = """
+const api = require(process.argv[1]);
+const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+(async () => {
+  const out = [];
+  for (const [head, jwk] of cases) { out.push(await api.treeHeadProblem(head, jwk)); }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+def test_the_browser_checks_the_tree_head_signature() -> None:
+    """A head signed by the operator's key holds; an edited field, another key or a forged signature does not."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from circulith.ledger.checkpoint import TREE_HEAD_TYP, tree_head_payload
+    from circulith.ledger.signing import public_jwk, sign_compact
+
+    def jwk_of(key: Ed25519PrivateKey, kid: str) -> dict:
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return public_jwk(raw, kid)
+
+    operator, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    payload = tree_head_payload(5, "ab" * 32, "cd" * 32, "2026-01-01T00:00:00.000000Z", "test-log")
+    head = payload | {"key_id": "op-1", "jws": sign_compact(payload, operator, kid="op-1", typ=TREE_HEAD_TYP)}
+    forged = payload | {"key_id": "op-1", "jws": sign_compact(payload, other, kid="op-1", typ=TREE_HEAD_TYP)}
+    cases = [
+        [head, jwk_of(operator, "op-1")],
+        [head | {"root_sha256": "ef" * 32}, jwk_of(operator, "op-1")],  # served root is not the signed one
+        [head, jwk_of(other, "op-1")],  # the pinned key is another
+        [forged, jwk_of(operator, "op-1")],  # signed by someone else under the operator's key ID
+        [head, jwk_of(operator, "op-2")],
+    ]
+    script = str(files("circulith.web") / "static" / "app" / "ledger_watch.js")
+    done = subprocess.run([NODE, "-e", HEAD_RUNNER, script], input=json.dumps(cases), capture_output=True, text=True,
+                          timeout=60, check=True)
+    got = json.loads(done.stdout)
+    assert got[0] is None
+    assert got[1] == "its root_sha256 differs from what its signature covers"
+    assert got[2] == got[3] == "its signature by key op-1 does not verify"
+    assert got[4] == "it names key op-1, not op-2"

@@ -3,7 +3,9 @@
 // On each dashboard page the browser fetches the latest signed tree head (GET /api/v1/ledger/tree-head) and
 // compares it with the head it kept from an earlier visit (localStorage, per log): a smaller tree, a different
 // root at the same size, or a consistency proof (GET /api/v1/ledger/consistency) that does not verify shows a
-// red banner and the held head is kept; a head that extends it consistently replaces it.
+// red banner and the held head is kept; a head that extends it consistently replaces it. The head's signature
+// (EdDSA) is checked with the operator key pinned with the held head (a rotated key: the registry's published
+// one, GET /api/v1/ledger/keys); a head whose signature does not hold shows the banner too.
 // The proof is checked here, not by the server: RFC 9162 section 2.1.4.2, as circulith.ledger.merkle does it.
 (function (root) {
   "use strict";
@@ -61,7 +63,37 @@
     return equal(fr, firstRoot) && equal(sr, secondRoot) && sn === 0;
   }
 
-  var api = { verifyConsistency: verifyConsistency };
+  function b64urlBytes(text) {
+    var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) { b64 += "="; }
+    var bin = atob(b64), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out;
+  }
+  var FIELDS = ["tree_size", "root_sha256", "global_chain_sha256", "issued_at", "log_id"];
+
+  // Why the head's JWS (EdDSA over its canonical JSON) does not hold with the Ed25519 JWK, or null when it does.
+  // Throws when this browser's WebCrypto has no Ed25519 (the caller then says the signature was not checked).
+  async function treeHeadProblem(head, jwk) {
+    var parts = String(head.jws || "").split(".");
+    if (parts.length !== 3) { return "its signature is not a compact JWS"; }
+    var header, payload;
+    try {
+      header = JSON.parse(new TextDecoder().decode(b64urlBytes(parts[0])));
+      payload = JSON.parse(new TextDecoder().decode(b64urlBytes(parts[1])));
+    } catch (e) { return "its signature cannot be read"; }
+    if (header.alg !== "EdDSA" || header.typ !== "circulith-tree-head+jws") { return "it is not a signed tree head"; }
+    if (header.kid !== jwk.kid) { return "it names key " + header.kid + ", not " + jwk.kid; }
+    for (var i = 0; i < FIELDS.length; i++) {
+      if (payload[FIELDS[i]] !== head[FIELDS[i]]) { return "its " + FIELDS[i] + " differs from what its signature covers"; }
+    }
+    var key = await subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, false, ["verify"]);
+    var ok = await subtle.verify({ name: "Ed25519" }, key, b64urlBytes(parts[2]),
+                                 new TextEncoder().encode(parts[0] + "." + parts[1]));
+    return ok ? null : "its signature by key " + jwk.kid + " does not verify";
+  }
+
+  var api = { verifyConsistency: verifyConsistency, treeHeadProblem: treeHeadProblem };
   if (typeof module !== "undefined" && module.exports) { module.exports = api; return; }
   root.circulithLedger = api;
 
@@ -80,11 +112,29 @@
     }
     setState("inconsistent", text);
   }
-  function keep(head) {
+  function keep(head, jwk) {
     localStorage.setItem(PREFIX + head.log_id, JSON.stringify({
       tree_size: head.tree_size, root_sha256: head.root_sha256, issued_at: head.issued_at, log_id: head.log_id,
-      seen_at: new Date().toISOString()
+      key: jwk || null, seen_at: new Date().toISOString()
     }));
+  }
+  // The key the head names: the one pinned with the held head, else the registry's published key of that ID
+  // (a rotation); null when the registry publishes no such key.
+  async function keyFor(head, held) {
+    if (held && held.key && held.key.kid === head.key_id) { return held.key; }
+    var keys = await getJson("/api/v1/ledger/keys");
+    var found = (keys.ok && Array.isArray(keys.body) ? keys.body : []).filter(function (k) { return k.key_id === head.key_id; });
+    return found.length ? found[0].jwk : null;
+  }
+  // "": the signature holds; "unchecked": this browser cannot check Ed25519; else why it does not hold.
+  async function signatureProblem(head, jwk) {
+    if (!jwk) { return "it is signed with key " + head.key_id + ", which the registry does not publish"; }
+    try {
+      return (await treeHeadProblem(head, jwk)) || "";
+    } catch (e) {
+      if (e && e.name === "NotSupportedError") { return "unchecked"; }  // no Ed25519 in this browser
+      return "its signature cannot be checked with key " + jwk.kid + " (" + (e && e.message ? e.message : e) + ")";
+    }
   }
   async function getJson(url) {
     var r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -99,10 +149,19 @@
     var head = served.body;
     var heldText = localStorage.getItem(PREFIX + head.log_id);
     var held = heldText ? JSON.parse(heldText) : null;
+    var jwk = await keyFor(head, held);
+    var sigProblem = await signatureProblem(head, jwk);
+    if (sigProblem && sigProblem !== "unchecked") {
+      warn("The tree head this registry serves (" + head.tree_size + " events) is not genuine: " + sigProblem +
+           ". This browser keeps the head it held; report this to the registry operator and the authorities.");
+      return;
+    }
+    var sigNote = sigProblem === "unchecked" ? " (this browser cannot check its Ed25519 signature)" :
+                  " (signed by key " + head.key_id + ")";
     if (!held) {
-      keep(head);
+      keep(head, jwk);
       setState("stored", "This browser now holds the tree head of " + head.tree_size + " events (issued " +
-               head.issued_at + ") and will check that later heads extend it.");
+               head.issued_at + ")" + sigNote + " and will check that later heads extend it.");
       return;
     }
     var m = held.tree_size, n = head.tree_size;
@@ -132,9 +191,9 @@
            "this to the registry operator and the authorities.");
       return;
     }
-    keep(head);
-    setState("consistent", "The registry's tree head (" + n + " events) extends the one this browser held (" + m +
-             " events) consistently.");
+    keep(head, jwk);
+    setState("consistent", "The registry's tree head (" + n + " events)" + sigNote + " extends the one this " +
+             "browser held (" + m + " events) consistently.");
   }
   function start() {
     if (!subtle || !root.localStorage) { setState("unsupported", "This browser cannot check the ledger head."); return; }
