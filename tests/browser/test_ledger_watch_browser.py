@@ -117,6 +117,10 @@ def test_a_held_head_with_a_wrong_root_shows_the_banner(browser, live_server, re
     }""", second.tree_size + 5)
     _load(page, ledger, "inconsistent")
     assert "smaller than the one this browser saw" in page.locator("#ledger-warning").inner_text()
+    # A registry rebuilt on purpose: the user may forget the held head; the served one is held from then on.
+    page.click("#ledger-forget")
+    page.wait_for_selector("body[data-ledger-check=stored]", state="attached", timeout=15_000)
+    assert _held(page)["tree_size"] == second.tree_size and not page.locator("#ledger-warning").is_visible()
     # Nothing is graded in this registry: the triage page says so instead of drawing empty charts.
     page.goto(f"{live_server}/dashboard/triage", wait_until="load")
     assert page.locator("#nodata-grade_mix").is_visible()

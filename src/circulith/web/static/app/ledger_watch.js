@@ -104,11 +104,15 @@
     var status = document.getElementById("ledger-check");
     if (status && message) { status.textContent = message; }
   }
-  function warn(text) {
+  function warn(text, logId) {
     var banner = document.getElementById("ledger-warning");
     if (banner) {
       banner.querySelector(".text").textContent = text;
       banner.hidden = false;
+      var forget = document.getElementById("ledger-forget");
+      if (forget) {
+        forget.onclick = function () { localStorage.removeItem(PREFIX + logId); window.location.reload(); };
+      }
     }
     setState("inconsistent", text);
   }
@@ -153,7 +157,7 @@
     var sigProblem = await signatureProblem(head, jwk);
     if (sigProblem && sigProblem !== "unchecked") {
       warn("The tree head this registry serves (" + head.tree_size + " events) is not genuine: " + sigProblem +
-           ". This browser keeps the head it held; report this to the registry operator and the authorities.");
+           ". This browser keeps the head it held; report this to the registry operator and the authorities.", head.log_id);
       return;
     }
     var sigNote = sigProblem === "unchecked" ? " (this browser cannot check its Ed25519 signature)" :
@@ -169,7 +173,7 @@
                    short(held.root_sha256) + ")";
     if (n < m) {
       warn("The registry serves a tree head of " + n + " events, smaller than " + heldDesc +
-           ": events were removed from its ledger.");
+           ": events were removed from its ledger.", head.log_id);
       return;
     }
     var ok;
@@ -179,7 +183,7 @@
       var proof = await getJson("/api/v1/ledger/consistency?first=" + m + "&second=" + n);
       if (!proof.ok || !proof.body) {
         warn("The registry gives no consistency proof from " + m + " to " + n + " events (HTTP " + proof.status +
-             "): it cannot show that its tree head extends " + heldDesc + ".");
+             "): it cannot show that its tree head extends " + heldDesc + ".", head.log_id);
         return;
       }
       ok = await verifyConsistency(m, n, held.root_sha256, head.root_sha256, proof.body.proof);
@@ -188,7 +192,7 @@
       warn("The ledger head this registry serves (" + n + " events, root " + short(head.root_sha256) +
            ") is inconsistent with " + heldDesc + ": the ledger no longer extends what the registry showed " +
            "before (its history was rewritten or forked). This browser keeps the earlier head as evidence; report " +
-           "this to the registry operator and the authorities.");
+           "this to the registry operator and the authorities.", head.log_id);
       return;
     }
     keep(head, jwk);
