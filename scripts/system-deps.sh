@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, when missing: a PostgreSQL server (the tests
 # start their own throwaway cluster with initdb/pg_ctl; nothing is configured system-wide) and
-# Chromium (the browser tests drive Debian's chromium, never a downloaded browser) and a Java runtime
+# Chromium (the browser tests drive Debian's chromium, never a downloaded browser), Node.js (the
+# dashboard's proof-checking script is tested under it) and a Java runtime
 # (the analytics test runs on a local Spark session).
 set -euo pipefail
 need=()
@@ -10,6 +11,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 if ! command -v java >/dev/null 2>&1; then
   need+=(default-jre-headless)   # the analytics test runs the same expressions on a local Spark session
+fi
+if ! command -v node >/dev/null 2>&1; then
+  need+=(nodejs)   # the dashboard's RFC 9162 proof check (web/static/app/ledger_watch.js) is tested under Node
 fi
 if [ ! -x /usr/bin/chromium ]; then
   need+=(chromium)
