@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
+
+from circulith.io.terminal import printable, printable_json
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -66,6 +69,16 @@ def call_service(fn: Callable[Concatenate[Session, Principal, P], T], *args: P.a
         return fn(session, principal, *args, **kwargs)
 
 
+def shown(text: object) -> str:
+    """Stored or user text made safe to print with the consoles above.
+
+    Control characters become visible escapes (:func:`circulith.io.terminal.printable`: an
+    ``ESC [ 2 J`` in a site ID is shown as ``\\x1b[2J``, never sent to the terminal), and Rich markup
+    in it (``[bold]``, ``[/]``) is printed as written, never interpreted.
+    """
+    return escape(printable(text))
+
+
 def _default(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
@@ -79,6 +92,6 @@ def _default(obj: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
-    """Write ``obj`` as JSON to standard output (one document, UTF-8, stable key order)."""
-    sys.stdout.write(json.dumps(obj, default=_default, indent=2, ensure_ascii=False) + "\n")
+    """Write ``obj`` as JSON to standard output (one document, UTF-8, stable key order, no raw control codes)."""
+    sys.stdout.write(printable_json(json.dumps(obj, default=_default, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from circulith.cli.common import acting_principal, call_service, console, emit_json, state
+from circulith.cli.common import acting_principal, call_service, console, emit_json, shown, state
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -46,7 +46,7 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json({"database": state.database_url(), "revision": revision})
     else:
-        console.print(f"schema at revision {revision} ({state.database_url()})")
+        console.print(f"schema at revision {revision} ({shown(state.database_url())})")
 
 
 def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
@@ -74,10 +74,10 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
     if json_out:
         emit_json(report.as_dict())
         return
-    console.print(f"{report.source}: {report.records} records, {report.written} written, "
+    console.print(f"{shown(report.source)}: {report.records} records, {report.written} written, "
                   f"{report.unchanged} already recorded, {report.rejected} rejected")
     if report.rejects_path:
-        console.print(f"rejects written to {report.rejects_path}")
+        console.print(f"rejects written to {shown(report.rejects_path)}")
 
 
 def _count_records(file: Path, fmt: str | None) -> int:
@@ -151,14 +151,14 @@ def passport_show(
     if json_out:
         emit_json(out)
         return
-    table = Table(title=f"passport {out.battery_id} ({out.audience} view, ground: {out.ground})", show_lines=False)
+    table = Table(title=f"passport {shown(out.battery_id)} ({out.audience} view, ground: {out.ground})", show_lines=False)
     table.add_column("attribute")
     table.add_column("value", overflow="fold")
     for key, value in _flatten(out.passport):
-        table.add_row(key, str(value))
+        table.add_row(shown(key), shown(value))
     console.print(table)
     if out.withheld:
-        console.print(f"withheld from this view: {', '.join(out.withheld)}")
+        console.print(f"withheld from this view: {shown(', '.join(out.withheld))}")
 
 
 @passport_app.command("lineage")
@@ -170,17 +170,17 @@ def passport_lineage(identifier: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(out)
         return
-    console.print(f"{out.level} {out.battery_id} (passport {out.passport_id}){' [ceased]' if out.ceased else ''}")
+    console.print(f"{out.level} {shown(out.battery_id)} (passport {shown(out.passport_id)}){' [ceased]' if out.ceased else ''}")
     if out.parent:
-        console.print(f"  part of {out.parent.level} {out.parent.battery_id}")
+        console.print(f"  part of {out.parent.level} {shown(out.parent.battery_id)}")
     for c in out.children:
-        console.print(f"  contains {c.level} {c.battery_id}")
+        console.print(f"  contains {c.level} {shown(c.battery_id)}")
     if out.predecessor:
-        console.print(f"  successor of {out.predecessor.battery_id} (passport {out.predecessor.passport_id})")
+        console.print(f"  successor of {shown(out.predecessor.battery_id)} (passport {shown(out.predecessor.passport_id)})")
     for s in out.successors:
-        console.print(f"  succeeded by {s.battery_id} (passport {s.passport_id})")
+        console.print(f"  succeeded by {shown(s.battery_id)} (passport {shown(s.passport_id)})")
     if out.withheld:
-        console.print(f"  withheld: {', '.join(out.withheld)}")
+        console.print(f"  withheld: {shown(', '.join(out.withheld))}")
 
 
 def _flatten(obj: object, prefix: str = "") -> list[tuple[str, object]]:
@@ -201,13 +201,20 @@ def passport_history(identifier: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(out)
         return
-    table = Table(title=f"ledger history of {out.battery_id} ({out.audience} view)")
-    for col in ("#", "occurred_at", "kind", "actor", "site", "sha256"):
-        table.add_column(col)
+    table = Table(title=f"ledger history of {shown(out.battery_id)} ({out.audience} view)")
+    for col in ("#", "occurred_at", "kind", "actor", "site", "payload", "sha256"):
+        table.add_column(col, overflow="fold")  # stored text is wrapped, never cut
     for e in out.events:
-        table.add_row(str(e.battery_seq), e.occurred_at, e.kind, e.actor_org_id, e.site_id or "",
-                      e.battery_chain_sha256[:16] + "…")
+        table.add_row(str(e.battery_seq), shown(e.occurred_at), shown(e.kind), shown(e.actor_org_id),
+                      shown(e.site_id or ""), shown(_payload_text(e.payload)), e.battery_chain_sha256[:16] + "…")
     console.print(table)
+
+
+def _payload_text(payload: object) -> str:
+    """A payload as one line of JSON for the history table (``{}`` when there is none)."""
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str) if payload else ""
 
 
 @passport_app.command("export")
@@ -230,14 +237,16 @@ def passport_export(
 
         format_commands.export_document(identifier, fmt, out)
         return
+    from circulith.io.terminal import printable_json
+
     passport = call_service(export_passport, identifier)
     doc = passport.model_dump(mode="json", exclude_none=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"written {out}")
+        console.print(f"written {shown(out)}")
     else:
-        typer.echo(text)
+        typer.echo(printable_json(text))
 
 
 @passport_app.command("successor")
@@ -260,8 +269,8 @@ def passport_successor(
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
                    "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})
     else:
-        console.print(f"registered {new.battery_id} (passport {new.passport_id}), successor of "
-                      f"{new.predecessor_passport_id}, status {new.status}")
+        console.print(f"registered {shown(new.battery_id)} (passport {shown(new.passport_id)}), successor of "
+                      f"{shown(new.predecessor_passport_id)}, status {shown(new.status)}")
 
 
 @fleet_app.command("summary")
@@ -283,7 +292,7 @@ def fleet_summary(
                   f"mean SOH {out.mean_soh_pct if out.mean_soh_pct is not None else 'n/a'} %")
     for title, counts in (("chemistry", out.by_chemistry), ("lifecycle state", out.by_lifecycle_state),
                           ("region", out.by_region)):
-        console.print(f"  by {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        console.print(f"  by {title}: " + ", ".join(f"{shown(k)} {v}" for k, v in counts.items()))
 
 
 def demo(
@@ -332,7 +341,7 @@ def _print_logins(users: list[DemoUser]) -> None:
     for col in ("role", "organisation", "e-mail"):
         table.add_column(col)
     for u in users:
-        table.add_row(u.role, u.org_id, u.email)
+        table.add_row(shown(u.role), shown(u.org_id), shown(u.email))
     console.print(table)
     if users:
         console.print(f"password: [bold]{users[0].password}[/]  (demo only)")
@@ -352,7 +361,7 @@ def _print_summary(result: dict) -> None:
         table.add_column(key.split("_by_")[1])
         table.add_column("packs", justify="right")
         for k, v in fleet[key].items():
-            table.add_row(k, str(v))
+            table.add_row(shown(k), str(v))
         console.print(table)
     console.print(f"batteries by level: {fleet['batteries_by_level']}; pack energy {fleet['pack_energy_mwh']} MWh, "
                   f"pack mass {fleet['pack_mass_t']} t; {fleet['events']} ledger events")
