@@ -50,12 +50,13 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
 
 
 def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
-            as_org: str | None = None) -> None:
+            as_org: str | None = None, migration: bool = False) -> None:
 
     from circulith.services import registry as svc
     from circulith.services.event_import import import_events
 
     total = _count_records(file, fmt) if console.is_terminal else 0
+    migrated: list[int] = []
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
         engine, progress = _engine(), (lambda n: bar.advance(task, n))
@@ -64,7 +65,8 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
                                           rejects_path=rejects, progress=progress)
         else:
             report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
-                                   skip_invalid=skip_invalid, rejects_path=rejects, progress=progress)
+                                   skip_invalid=skip_invalid, rejects_path=rejects, progress=progress,
+                                   migration=migration, on_migrated=migrated.append)
     if report.written:
         from circulith.services.ledger_trust import checkpoint_after_import
 
@@ -78,6 +80,9 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
                   f"{report.unchanged} already recorded, {report.rejected} rejected")
     if report.rejects_path:
         console.print(f"rejects written to {shown(report.rejects_path)}")
+    if migrated:
+        console.print(f"migration import: {migrated[0]} rows recorded without the custody and role checks "
+                      "(state machine and registered actors checked)")
 
 
 def _count_records(file: Path, fmt: str | None) -> int:
@@ -98,6 +103,9 @@ FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or js
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
 AsOrgOpt = Annotated[str | None, typer.Option("--as", help="Record every event as this registered organisation.")]
+MigrationOpt = Annotated[bool, typer.Option(
+    "--migration", help="Registry operator only: a bulk import of histories recorded in another system; the "
+                        "custody and role checks are lifted (actors must still be registered organisations).")]
 
 
 @import_app.command("passports")
@@ -121,12 +129,13 @@ def import_passports(
 
 @import_app.command("events")
 def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                  json_out: JsonOpt = False, as_org: AsOrgOpt = None) -> None:
+                  json_out: JsonOpt = False, as_org: AsOrgOpt = None, migration: MigrationOpt = False) -> None:
     """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid).
 
-    Each row's actor must be entitled to record it (custody and role); timestamps need a timezone.
+    Each row's actor must be a registered organisation entitled to record it (custody and role, as
+    through the API); timestamps need a timezone. --migration: see its help.
     """
-    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org)
+    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org, migration)
 
 
 LEVELS = ("public", "legitimate", "commission", "authority")
