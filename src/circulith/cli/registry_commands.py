@@ -54,23 +54,33 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
 
     from circulith.services import registry as svc
     from circulith.services.event_import import import_events
+    from circulith.services.import_report import ImportReport
+    from circulith.store.database import with_write_retries
 
     total = _count_records(file, fmt) if console.is_terminal else 0
     migrated: list[int] = []
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
         engine, progress = _engine(), (lambda n: bar.advance(task, n))
-        if kind == "passports":
-            report = svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
-                                          rejects_path=rejects, progress=progress)
-        else:
-            report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
-                                   skip_invalid=skip_invalid, rejects_path=rejects, progress=progress,
-                                   migration=migration, on_migrated=migrated.append)
+
+        def unit() -> ImportReport:
+            # One unit of work, run again from the start when another writer held the registry (a
+            # concurrent import): the import waits and retries, then says the registry is busy (exit 2).
+            bar.reset(task)
+            migrated.clear()
+            if kind == "passports":
+                return svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
+                                            rejects_path=rejects, progress=progress)
+            return import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
+                                 skip_invalid=skip_invalid, rejects_path=rejects, progress=progress,
+                                 migration=migration, on_migrated=migrated.append)
+
+        report = with_write_retries(unit)
     if report.written:
         from circulith.services.ledger_trust import checkpoint_after_import
 
-        head = checkpoint_after_import(engine)  # a signed tree head, when the operator's key is at hand
+        # a signed tree head, when the operator's key is at hand
+        head = with_write_retries(lambda: checkpoint_after_import(engine))
         if head is not None and not json_out:
             console.print(f"checkpoint issued: tree size {head.tree_size}")
     if json_out:
@@ -272,8 +282,12 @@ def passport_successor(
     from circulith.services.registry import register_successor
 
     changes = {"category": category} if category else {}
-    new = register_successor(_engine(), acting_principal(), identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
-                             operator_name=operator_name or operator, changes=changes)
+    from circulith.store.database import with_write_retries
+
+    engine, principal = _engine(), acting_principal()
+    new = with_write_retries(lambda: register_successor(
+        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
+        operator_name=operator_name or operator, changes=changes))
     if json_out:
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
                    "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})

@@ -51,7 +51,7 @@ from circulith.passport.identifiers import canonical
 from circulith.passport.model import DYNAMIC_VALUE_NAMES
 from circulith.services.import_report import ImportReport
 from circulith.store.custody_repo import custody_facts, organisation_roles
-from circulith.store.database import require_schema, transaction
+from circulith.store.database import require_schema, snapshot_engine, transaction
 from circulith.store.ledger_store import append_events, chunks, flush_states, resolve_battery_ids
 from circulith.store.models import Battery
 
@@ -243,7 +243,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
     InvalidInput
         For any refused row (row, field and reason), or a migration asked for by anyone but the operator.
     """
-    require_schema(engine)
+    require_schema(snapshot_engine(engine))  # a plain read: it must not queue for another writer's lock
     path = Path(path)
     report = ImportReport(source=str(path))
     problems: list[Problem] = []
