@@ -52,7 +52,7 @@ from circulith.passport.model import DYNAMIC_VALUE_NAMES
 from circulith.services.import_report import ImportReport
 from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, snapshot_engine, transaction
-from circulith.store.ledger_store import append_events, chunks, flush_states, resolve_battery_ids
+from circulith.store.ledger_store import append_events, chunks, flush_states, lock_head, resolve_battery_ids
 from circulith.store.models import Battery
 
 Progress = Callable[[int], None]
@@ -249,6 +249,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     with transaction(engine) as session:
+        lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
         batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
         states: dict = {}  # battery states across chunks, written once at the end
         if migration:
