@@ -117,3 +117,23 @@ def test_an_import_that_keeps_finding_the_registry_locked_says_so(tmp_path, flee
     err = capsys.readouterr().err
     assert "busy with another write" in err and "nothing was written" in err and "Traceback" not in err
     assert _snapshots(url) == 0
+
+
+def test_a_passport_import_that_finds_the_registry_locked_says_so(tmp_path, fleet, capsys, monkeypatch) -> None:
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    _registry(url, fleet, tmp_path)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(database, "time", types.SimpleNamespace(sleep=lambda _s: None))
+    more = tmp_path / "more.jsonl"
+    more.write_text("".join(json.dumps(p.model_dump(mode="json", exclude_none=True)) + "\n"
+                            for p in generate_fleet(1, seed=10, today=dt.date(2026, 11, 1)).passports), encoding="utf-8")
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    capsys.readouterr()
+    try:
+        assert run(["--db", url, "import", "passports", str(more)]) == 2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert "busy with another write" in err and "nothing was written" in err and "Traceback" not in err

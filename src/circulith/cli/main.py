@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from circulith.cli.common import err_console, shown, state
 from circulith.errors import CirculithError
@@ -80,12 +81,25 @@ class _PrintableStderr:
         sys.stderr.flush()
 
 
+def _registry_busy(exc: OperationalError) -> bool:
+    """Whether the database refused for contention (SQLite's lock, PostgreSQL's lock or serialisation codes)."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text or \
+        getattr(exc.orig, "sqlstate", None) in ("40001", "40P01", "55P03")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 success, 2 bad input, 1 unexpected failure."""
     try:
         app(args=argv, standalone_mode=False)
     except CirculithError as exc:
         err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
+        return 2
+    except OperationalError as exc:  # a lock not obtained outside a unit of work (before it could retry)
+        if not _registry_busy(exc):
+            raise
+        err_console.print("[bold red]error:[/] the registry is busy with another write: nothing was written, "
+                          "retry shortly", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
