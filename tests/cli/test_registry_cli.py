@@ -26,6 +26,7 @@ def fleet():
 def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'reg.db'}"
     assert run(["--db", url, "db", "upgrade"]) == 0
+    _register_organisations(url)  # events are imported only for registered organisations (issue 14)
     return url
 
 

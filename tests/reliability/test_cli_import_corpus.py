@@ -28,6 +28,8 @@ def fleet():
 def db(tmp_path: Path, fleet) -> str:
     url = f"sqlite:///{tmp_path / 'reg.db'}"
     assert run(["--db", url, "db", "upgrade"]) == 0
+    with transaction(create_db_engine(url)) as s:  # events are imported only for registered organisations
+        ensure_organisations(s, ORGANISATIONS)
     path = tmp_path / "passports.jsonl"
     path.write_text("".join(json.dumps(p.model_dump(mode="json", exclude_none=True)) + "\n" for p in fleet.passports))
     assert run(["--db", url, "import", "passports", str(path)]) == 0

@@ -92,6 +92,33 @@ def domain_error_response(exc: CirculithError) -> JSONResponse:
     return error_response(status, str(exc), headers=headers)
 
 
+UNPARSEABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 detail for a body it could not decode (answered here as a 422 naming the body)."""
+
+
+def _invalid_body(problems: list[dict[str, Any]]) -> JSONResponse:
+    first = problems[0] if problems else {"field": "body", "reason": "invalid request"}
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return error_response(422, f"field '{first['field']}': {first['reason']}{more}", field=first["field"],
+                          problems=problems)
+
+
+def _not_json_body(request: Request) -> str:
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        return "expected a JSON object with Content-Type: application/json (no Content-Type was given)"
+    if "json" not in content_type.lower():
+        return (f"expected a JSON object with Content-Type: application/json, got Content-Type "
+                f"'{content_type[:60]}'")
+    return "expected a JSON object"
+
+
+def _unparseable_reason(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (byte {cause.start}): send JSON encoded as UTF-8"
+    return "the body cannot be parsed as JSON"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to the common JSON shape."""
 
@@ -100,24 +127,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:100]:
-            msg = str(err.get("msg", "invalid"))
+            loc = tuple(err.get("loc", ()))
+            field, msg = _loc_field(loc), str(err.get("msg", "invalid"))
             if err.get("type") == "extra_forbidden":
                 msg = "unknown field"
             elif err.get("type") == "json_invalid":
-                msg = f"malformed JSON: {err.get('ctx', {}).get('error', 'cannot parse')}"
-            problems.append({"field": _loc_field(tuple(err.get("loc", ()))), "reason": msg, "row": None,
-                             "record_id": None})
-        first = problems[0] if problems else {"field": "body", "reason": "invalid request"}
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        return error_response(422, f"field '{first['field']}': {first['reason']}{more}", field=first["field"],
-                              problems=problems)
+                field = "body"  # the location is a character offset, not a field
+                msg = f"malformed JSON at character {loc[-1]}: {err.get('ctx', {}).get('error', 'cannot parse')}"
+            elif loc == ("body",) and err.get("type") == "model_attributes_type":
+                msg = _not_json_body(request)
+            problems.append({"field": field, "reason": msg, "row": None, "record_id": None})
+        return _invalid_body(problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 400 and exc.detail == UNPARSEABLE_BODY:  # FastAPI's answer to a body it cannot decode
+            return _invalid_body([{"field": "body", "reason": _unparseable_reason(exc.__cause__), "row": None,
+                                   "record_id": None}])
         return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)

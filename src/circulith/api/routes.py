@@ -10,6 +10,7 @@ from circulith.api import schemas as s
 from circulith.api.deps import CurrentPrincipal, run, run_read, settings_of
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.auth.policy import Principal
+from circulith.auth.ratelimit import client_address
 from circulith.services import credentials, passports
 from circulith.services import fleet as fleet_svc
 
@@ -28,7 +29,8 @@ Text120 = Annotated[str | None, Query(max_length=120)]
 def login(request: Request, response: Response, body: s.LoginIn) -> s.MeOut:
     """Log in with e-mail and password: sets the session cookie and returns the CSRF token."""
     settings = settings_of(request)
-    client = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else None
+    client = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_networks)
     cookie, principal = run(request, credentials.login, body.email, body.password, limiter=request.app.state.limiter,
                             client=client, secret_key=settings.secret_key)
     response.set_cookie(settings.session_cookie, cookie, httponly=True, samesite="lax", secure=settings.cookie_secure,

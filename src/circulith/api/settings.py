@@ -12,11 +12,16 @@ CIRCULITH_MAX_BODY_BYTES   largest accepted request body [bytes] (default 2 MiB)
 CIRCULITH_PUBLIC_BASE_URL  the registry's public address, used in QR codes and permanent links of the
                            public passport pages (required in production, https; development default:
                            http://127.0.0.1:8000, the address ``circulith serve`` listens on)
+CIRCULITH_TRUSTED_PROXIES  comma-separated addresses or networks of the reverse proxies in front of the
+                           server (``10.0.0.5``, ``10.0.0.0/8``, ``::1``); only from these peers is
+                           ``X-Forwarded-For`` believed for the login limits (default: none, the header
+                           is ignored and the TCP peer is the client)
 =========================  ==============================================================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -26,6 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from circulith.auth.ratelimit import trusted_networks
 from circulith.errors import CirculithError
 
 DEV_SECRET_KEY = "circulith-development-secret-key-do-not-use-in-production"
@@ -49,12 +55,18 @@ class Settings:
     login_window_s: float = 300.0
     session_cookie: str = "circulith_session"
     public_base_url: str = DEV_PUBLIC_BASE_URL
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         """Whether the production checks apply."""
         return self.env == "production"
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies as networks (:func:`circulith.auth.ratelimit.trusted_networks`)."""
+        return trusted_networks(self.trusted_proxies)
 
     @property
     def cookie_secure(self) -> bool:
@@ -80,6 +92,7 @@ class Settings:
             env=mode,
             max_body_bytes=max_body,
             public_base_url=(env.get("CIRCULITH_PUBLIC_BASE_URL") or "").strip().rstrip("/") or DEV_PUBLIC_BASE_URL,
+            trusted_proxies=tuple(p.strip() for p in env.get("CIRCULITH_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )
         settings.check()
         return settings
@@ -96,6 +109,12 @@ class Settings:
         except ArgumentError:
             out.append(f"CIRCULITH_DATABASE_URL '{self.database_url}' is not a database URL")
             url = None
+        for proxy in self.trusted_proxies:
+            try:
+                trusted_networks([proxy])
+            except ValueError:
+                out.append(f"CIRCULITH_TRUSTED_PROXIES: '{proxy}' is neither an IP address nor a network "
+                           "(e.g. 10.0.0.5 or 10.0.0.0/8)")
         base = urlsplit(self.public_base_url)
         if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:
             out.append(f"CIRCULITH_PUBLIC_BASE_URL '{self.public_base_url}' is not an http(s) address such as "

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
+
+from circulith.io.terminal import printable, printable_json
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -54,16 +57,38 @@ def call_service(fn: Callable[Concatenate[Session, Principal, P], T], *args: P.a
 
     The principal is resolved by :func:`circulith.services.credentials.principal_for_cli` (``--as ORG``,
     ``CIRCULITH_AS``, or the registry operator), so a command obeys the same access rules as the API and
-    its reads of restricted data are written to the access log in the same transaction.
+    its reads of restricted data are written to the access log in the same transaction. A unit of work
+    that lost a race with another writer is run again (:func:`~circulith.store.database.with_write_retries`);
+    if the registry stays busy, the :class:`~circulith.store.database.WriteConflict` says so (exit 2).
     """
     from circulith.services.credentials import principal_for_cli
-    from circulith.store.database import create_db_engine, require_schema, transaction
+    from circulith.store.database import (
+        create_db_engine,
+        require_schema,
+        snapshot_engine,
+        transaction,
+        with_write_retries,
+    )
 
     engine = create_db_engine(state.database_url())
-    require_schema(engine)
-    with transaction(engine) as session:
-        principal = principal_for_cli(session, state.acting_org_id())
-        return fn(session, principal, *args, **kwargs)
+    require_schema(snapshot_engine(engine))  # a plain read: it must not queue for another writer's lock
+
+    def unit() -> T:
+        with transaction(engine) as session:
+            principal = principal_for_cli(session, state.acting_org_id())
+            return fn(session, principal, *args, **kwargs)
+
+    return with_write_retries(unit)
+
+
+def shown(text: object) -> str:
+    """Stored or user text made safe to print with the consoles above.
+
+    Control characters become visible escapes (:func:`circulith.io.terminal.printable`: an
+    ``ESC [ 2 J`` in a site ID is shown as ``\\x1b[2J``, never sent to the terminal), and Rich markup
+    in it (``[bold]``, ``[/]``) is printed as written, never interpreted.
+    """
+    return escape(printable(text))
 
 
 def _default(obj: Any) -> Any:
@@ -79,6 +104,6 @@ def _default(obj: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
-    """Write ``obj`` as JSON to standard output (one document, UTF-8, stable key order)."""
-    sys.stdout.write(json.dumps(obj, default=_default, indent=2, ensure_ascii=False) + "\n")
+    """Write ``obj`` as JSON to standard output (one document, UTF-8, stable key order, no raw control codes)."""
+    sys.stdout.write(printable_json(json.dumps(obj, default=_default, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from circulith.cli.common import call_service, console, emit_json, err_console, state
+from circulith.cli.common import call_service, console, emit_json, err_console, shown, state
 from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def ledger_verify(
             })
         else:
             for f in report.findings[:50]:
-                console.print(f"[red]✗[/] {f}", highlight=False)
+                console.print(f"[red]✗[/] {shown(f)}", highlight=False)
             for lf in log.findings[:50]:
-                console.print(f"[red]✗[/] access log: {lf}", highlight=False)
+                console.print(f"[red]✗[/] access log: {shown(lf)}", highlight=False)
             if report.ok:
                 console.print(f"[green]✓[/] ledger intact: {report.events_checked} events, {report.batteries_checked} "
                               f"batteries, head #{report.head_global_seq} {report.head_sha256}")
@@ -84,7 +84,7 @@ def ledger_verify(
             emit_json(inc)
         else:
             for line in inc.findings[:50]:
-                console.print(f"[red]✗[/] {line}", highlight=False)
+                console.print(f"[red]✗[/] {shown(line)}", highlight=False)
             mark = "[green]✓[/]" if inc.ok else "[red]✗[/]"
             console.print(f"{mark} {inc.events_checked} events after the checkpoint of {inc.checkpoint_size} verified; "
                           f"tree head now {inc.current_size} events, root {inc.root_sha256} "
@@ -98,22 +98,22 @@ def ledger_verify(
         emit_json({**out.model_dump(mode="json"), "remote": remote_note})
     else:
         for line in out.chain_findings[:50]:
-            console.print(f"[red]✗[/] {line}", highlight=False)
+            console.print(f"[red]✗[/] {shown(line)}", highlight=False)
         cmp = out.checkpoint
         if cmp.consistent:
             console.print(f"[green]✓[/] the ledger ({cmp.current_size} events) extends the checkpoint of "
-                          f"{cmp.checkpoint_size} events signed by {held.tree_head.key_id} ({out.key_status})")
+                          f"{cmp.checkpoint_size} events signed by {shown(held.tree_head.key_id)} ({out.key_status})")
         else:
             first = out.first_broken_event or {}
             lo, hi = cmp.broken_range or (0, 0)
             console.print(f"[red]✗[/] the ledger does not extend the checkpoint of {cmp.checkpoint_size} events: "
-                          f"{cmp.reason}; first event that breaks it: global #{first.get('global_seq')} "
-                          f"{first.get('event_id') or '(missing)'} (events #{lo + 1}..#{hi})", highlight=False)
+                          f"{shown(cmp.reason)}; first event that breaks it: global #{first.get('global_seq')} "
+                          f"{shown(first.get('event_id') or '(missing)')} (events #{lo + 1}..#{hi})", highlight=False)
         if out.key_status not in ("active", "retired"):
             console.print(f"[red]✗[/] checkpoint key: {out.key_status}", highlight=False)
         if remote_note:
             style = "yellow" if remote_note.startswith("WARNING") else "green"
-            console.print(f"[{style}]{remote_note}[/]", highlight=False)
+            console.print(f"[{style}]{shown(remote_note)}[/]", highlight=False)
     if not out.ok:
         raise IntegrityViolation("the ledger does not verify against the checkpoint"
                                  + (f": {out.checkpoint.reason}" if out.checkpoint.reason else ""))
@@ -173,7 +173,7 @@ def ledger_status_command(
         console.print(f"{'intact' if out.ok else 'NOT intact'}: {out.events_checked} events, "
                       f"{out.batteries_checked} batteries checked")
         for f in out.findings or []:
-            console.print(f"[red]✗[/] {f}", highlight=False)
+            console.print(f"[red]✗[/] {shown(f)}", highlight=False)
 
 
 @ledger_app.command("watch")
@@ -215,7 +215,7 @@ def ledger_watch(
                                          [bytes.fromhex(p) for p in proof["proof"]]):
             raise IntegrityViolation(f"WARNING: the tree head {remote} serves ({n} events) is inconsistent with the "
                                      f"one held ({m} events, issued {old.issued_at}): the registry rewrote its history")
-        console.print(f"[green]✓[/] {remote} grew from {m} to {n} events consistently", highlight=False)
+        console.print(f"[green]✓[/] {shown(remote)} grew from {m} to {n} events consistently", highlight=False)
     else:
         console.print(f"first tree head held: {served.tree_size} events, root {served.root_sha256}", highlight=False)
     held_file.write_text(json.dumps({"tree_head": served.model_dump(), "keys": keys}, indent=1) + "\n",
@@ -243,7 +243,7 @@ def ledger_checkpoint(
     else:
         head = cp.tree_head
         console.print(f"[green]✓[/] tree head: {head.tree_size} events, root {head.root_sha256}, signed by "
-                      f"{head.key_id} at {head.issued_at}" + (f"; checkpoint written to {out}" if out else ""))
+                      f"{shown(head.key_id)} at {head.issued_at}" + (f"; checkpoint written to {shown(out)}" if out else ""))
 
 
 @ledger_app.command("schedule")
@@ -291,8 +291,8 @@ def ledger_keygen(
     if json_out:
         emit_json(key)
     else:
-        console.print(f"[green]✓[/] key {key.key_id} for {key.org_id} (private key in "
-                      f"{ledger_trust.key_dir(key_dir)})", highlight=False)
+        console.print(f"[green]✓[/] key {shown(key.key_id)} for {shown(key.org_id)} (private key in "
+                      f"{shown(ledger_trust.key_dir(key_dir))})", highlight=False)
 
 
 @ledger_app.command("revoke-key")
@@ -317,7 +317,7 @@ def ledger_keys(org: Annotated[str | None, typer.Option("--org")] = None, json_o
         emit_json(keys)
         return
     for k in keys:
-        console.print(f"{k.key_id}  {k.status:8}  created {k.created_at}  x={k.jwk['x']}", highlight=False)
+        console.print(f"{shown(k.key_id)}  {k.status:8}  created {k.created_at}  x={k.jwk['x']}", highlight=False)
 
 
 @ledger_app.command("sign-events")
@@ -341,7 +341,7 @@ def ledger_sign_events(
         return
     console.print(f"signed {out.signed} events", highlight=False)
     for who, n in sorted(out.unsigned_by_org.items()):
-        console.print(f"[yellow]![/] {n} events by {who} left unsigned (no key of {who} in the key directory)",
+        console.print(f"[yellow]![/] {n} events by {shown(who)} left unsigned (no key of {shown(who)} in the key directory)",
                       highlight=False)
 
 
@@ -355,9 +355,9 @@ def ledger_verify_signatures(json_out: JsonOpt = False) -> None:
         emit_json(out)
     else:
         for line in out.invalid[:50]:
-            console.print(f"[red]✗[/] {line}", highlight=False)
+            console.print(f"[red]✗[/] {shown(line)}", highlight=False)
         console.print(f"{out.signed} of {out.events} events signed; {len(out.invalid)} invalid; unsigned by "
-                      f"organisation: {out.unsigned_by_org or 'none'}", highlight=False)
+                      f"organisation: {shown(out.unsigned_by_org or 'none')}", highlight=False)
     if not out.ok:
         raise IntegrityViolation(f"{len(out.invalid)} event signature(s) do not verify; first: {out.invalid[0]}")
 
@@ -375,7 +375,7 @@ def ledger_export_passport(
     principal = ledger_trust.operator_principal(ledger_trust.operator_org(engine, org))
     bundle = ledger_signatures.export_signed_passport(engine, principal, identifier)
     out.write_text(bundle.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    console.print(f"signed passport of {bundle.battery_id} written to {out} ({1 + len(bundle.dynamic_events)} signed "
+    console.print(f"signed passport of {shown(bundle.battery_id)} written to {shown(out)} ({1 + len(bundle.dynamic_events)} signed "
                   "events)", highlight=False)
 
 
@@ -406,11 +406,11 @@ def ledger_verify_passport(
                            source=str(bundle_file)) from exc
     problems = verify_exported_passport(bundle, trusted)
     for p in problems:
-        console.print(f"[red]✗[/] {p}", highlight=False)
+        console.print(f"[red]✗[/] {shown(p)}", highlight=False)
     if problems:
         raise IntegrityViolation(f"the passport of {bundle.battery_id} does not verify: {problems[0]}")
-    console.print(f"[green]✓[/] the passport of {bundle.battery_id} verifies: signed by "
-                  f"{', '.join(sorted({k['org_id'] for k in bundle.keys}))}", highlight=False)
+    console.print(f"[green]✓[/] the passport of {shown(bundle.battery_id)} verifies: signed by "
+                  f"{shown(', '.join(sorted({k['org_id'] for k in bundle.keys})))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,11 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
-from circulith.cli.common import err_console, state
+from circulith.cli.common import err_console, shown, state
 from circulith.errors import CirculithError
+from circulith.io.terminal import printable
 
 app = typer.Typer(
     name="circulith",
@@ -69,12 +71,35 @@ def _register() -> None:
 _register()
 
 
+class _PrintableStderr:
+    """Standard error that shows control characters as visible escapes (for click's usage errors)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(printable(text))
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _registry_busy(exc: OperationalError) -> bool:
+    """Whether the database refused for contention (SQLite's lock, PostgreSQL's lock or serialisation codes)."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text or \
+        getattr(exc.orig, "sqlstate", None) in ("40001", "40P01", "55P03")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 success, 2 bad input, 1 unexpected failure."""
     try:
         app(args=argv, standalone_mode=False)
     except CirculithError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
+        return 2
+    except OperationalError as exc:  # a lock not obtained outside a unit of work (before it could retry)
+        if not _registry_busy(exc):
+            raise
+        err_console.print("[bold red]error:[/] the registry is busy with another write: nothing was written, "
+                          "retry shortly", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
@@ -84,7 +109,7 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
         if code is not None and hasattr(exc, "show"):
-            exc.show()
+            exc.show(file=_PrintableStderr())  # a usage error repeats what was typed: escape it too
             return 2
         raise
     return 0

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from circulith.cli.common import acting_principal, call_service, console, emit_json, state
+from circulith.cli.common import acting_principal, call_service, console, emit_json, shown, state
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -46,38 +46,53 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json({"database": state.database_url(), "revision": revision})
     else:
-        console.print(f"schema at revision {revision} ({state.database_url()})")
+        console.print(f"schema at revision {revision} ({shown(state.database_url())})")
 
 
 def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
-            as_org: str | None = None) -> None:
+            as_org: str | None = None, migration: bool = False) -> None:
 
     from circulith.services import registry as svc
     from circulith.services.event_import import import_events
+    from circulith.services.import_report import ImportReport
+    from circulith.store.database import with_write_retries
 
     total = _count_records(file, fmt) if console.is_terminal else 0
+    migrated: list[int] = []
     with _progress() as bar:
         task = bar.add_task(f"importing {kind}", total=total or None)
         engine, progress = _engine(), (lambda n: bar.advance(task, n))
-        if kind == "passports":
-            report = svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
-                                          rejects_path=rejects, progress=progress)
-        else:
-            report = import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
-                                   skip_invalid=skip_invalid, rejects_path=rejects, progress=progress)
+
+        def unit() -> ImportReport:
+            # One unit of work, run again from the start when another writer held the registry (a
+            # concurrent import): the import waits and retries, then says the registry is busy (exit 2).
+            bar.reset(task)
+            migrated.clear()
+            if kind == "passports":
+                return svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
+                                            rejects_path=rejects, progress=progress)
+            return import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
+                                 skip_invalid=skip_invalid, rejects_path=rejects, progress=progress,
+                                 migration=migration, on_migrated=migrated.append)
+
+        report = with_write_retries(unit)
     if report.written:
         from circulith.services.ledger_trust import checkpoint_after_import
 
-        head = checkpoint_after_import(engine)  # a signed tree head, when the operator's key is at hand
+        # a signed tree head, when the operator's key is at hand
+        head = with_write_retries(lambda: checkpoint_after_import(engine))
         if head is not None and not json_out:
             console.print(f"checkpoint issued: tree size {head.tree_size}")
     if json_out:
         emit_json(report.as_dict())
         return
-    console.print(f"{report.source}: {report.records} records, {report.written} written, "
+    console.print(f"{shown(report.source)}: {report.records} records, {report.written} written, "
                   f"{report.unchanged} already recorded, {report.rejected} rejected")
     if report.rejects_path:
-        console.print(f"rejects written to {report.rejects_path}")
+        console.print(f"rejects written to {shown(report.rejects_path)}")
+    if migrated:
+        console.print(f"migration import: {migrated[0]} rows recorded without the custody and role checks "
+                      "(state machine and registered actors checked)")
 
 
 def _count_records(file: Path, fmt: str | None) -> int:
@@ -98,6 +113,9 @@ FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or js
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
 AsOrgOpt = Annotated[str | None, typer.Option("--as", help="Record every event as this registered organisation.")]
+MigrationOpt = Annotated[bool, typer.Option(
+    "--migration", help="Registry operator only: a bulk import of histories recorded in another system; the "
+                        "custody and role checks are lifted (actors must still be registered organisations).")]
 
 
 @import_app.command("passports")
@@ -121,12 +139,13 @@ def import_passports(
 
 @import_app.command("events")
 def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                  json_out: JsonOpt = False, as_org: AsOrgOpt = None) -> None:
+                  json_out: JsonOpt = False, as_org: AsOrgOpt = None, migration: MigrationOpt = False) -> None:
     """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid).
 
-    Each row's actor must be entitled to record it (custody and role); timestamps need a timezone.
+    Each row's actor must be a registered organisation entitled to record it (custody and role, as
+    through the API); timestamps need a timezone. --migration: see its help.
     """
-    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org)
+    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org, migration)
 
 
 LEVELS = ("public", "legitimate", "commission", "authority")
@@ -151,14 +170,14 @@ def passport_show(
     if json_out:
         emit_json(out)
         return
-    table = Table(title=f"passport {out.battery_id} ({out.audience} view, ground: {out.ground})", show_lines=False)
+    table = Table(title=f"passport {shown(out.battery_id)} ({out.audience} view, ground: {out.ground})", show_lines=False)
     table.add_column("attribute")
     table.add_column("value", overflow="fold")
     for key, value in _flatten(out.passport):
-        table.add_row(key, str(value))
+        table.add_row(shown(key), shown(value))
     console.print(table)
     if out.withheld:
-        console.print(f"withheld from this view: {', '.join(out.withheld)}")
+        console.print(f"withheld from this view: {shown(', '.join(out.withheld))}")
 
 
 @passport_app.command("lineage")
@@ -170,17 +189,17 @@ def passport_lineage(identifier: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(out)
         return
-    console.print(f"{out.level} {out.battery_id} (passport {out.passport_id}){' [ceased]' if out.ceased else ''}")
+    console.print(f"{out.level} {shown(out.battery_id)} (passport {shown(out.passport_id)}){' [ceased]' if out.ceased else ''}")
     if out.parent:
-        console.print(f"  part of {out.parent.level} {out.parent.battery_id}")
+        console.print(f"  part of {out.parent.level} {shown(out.parent.battery_id)}")
     for c in out.children:
-        console.print(f"  contains {c.level} {c.battery_id}")
+        console.print(f"  contains {c.level} {shown(c.battery_id)}")
     if out.predecessor:
-        console.print(f"  successor of {out.predecessor.battery_id} (passport {out.predecessor.passport_id})")
+        console.print(f"  successor of {shown(out.predecessor.battery_id)} (passport {shown(out.predecessor.passport_id)})")
     for s in out.successors:
-        console.print(f"  succeeded by {s.battery_id} (passport {s.passport_id})")
+        console.print(f"  succeeded by {shown(s.battery_id)} (passport {shown(s.passport_id)})")
     if out.withheld:
-        console.print(f"  withheld: {', '.join(out.withheld)}")
+        console.print(f"  withheld: {shown(', '.join(out.withheld))}")
 
 
 def _flatten(obj: object, prefix: str = "") -> list[tuple[str, object]]:
@@ -201,13 +220,20 @@ def passport_history(identifier: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(out)
         return
-    table = Table(title=f"ledger history of {out.battery_id} ({out.audience} view)")
-    for col in ("#", "occurred_at", "kind", "actor", "site", "sha256"):
-        table.add_column(col)
+    table = Table(title=f"ledger history of {shown(out.battery_id)} ({out.audience} view)")
+    for col in ("#", "occurred_at", "kind", "actor", "site", "payload", "sha256"):
+        table.add_column(col, overflow="fold")  # stored text is wrapped, never cut
     for e in out.events:
-        table.add_row(str(e.battery_seq), e.occurred_at, e.kind, e.actor_org_id, e.site_id or "",
-                      e.battery_chain_sha256[:16] + "…")
+        table.add_row(str(e.battery_seq), shown(e.occurred_at), shown(e.kind), shown(e.actor_org_id),
+                      shown(e.site_id or ""), shown(_payload_text(e.payload)), e.battery_chain_sha256[:16] + "…")
     console.print(table)
+
+
+def _payload_text(payload: object) -> str:
+    """A payload as one line of JSON for the history table (``{}`` when there is none)."""
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str) if payload else ""
 
 
 @passport_app.command("export")
@@ -230,14 +256,16 @@ def passport_export(
 
         format_commands.export_document(identifier, fmt, out)
         return
+    from circulith.io.terminal import printable_json
+
     passport = call_service(export_passport, identifier)
     doc = passport.model_dump(mode="json", exclude_none=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"written {out}")
+        console.print(f"written {shown(out)}")
     else:
-        typer.echo(text)
+        typer.echo(printable_json(text))
 
 
 @passport_app.command("successor")
@@ -254,14 +282,18 @@ def passport_successor(
     from circulith.services.registry import register_successor
 
     changes = {"category": category} if category else {}
-    new = register_successor(_engine(), acting_principal(), identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
-                             operator_name=operator_name or operator, changes=changes)
+    from circulith.store.database import with_write_retries
+
+    engine, principal = _engine(), acting_principal()
+    new = with_write_retries(lambda: register_successor(
+        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
+        operator_name=operator_name or operator, changes=changes))
     if json_out:
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
                    "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})
     else:
-        console.print(f"registered {new.battery_id} (passport {new.passport_id}), successor of "
-                      f"{new.predecessor_passport_id}, status {new.status}")
+        console.print(f"registered {shown(new.battery_id)} (passport {shown(new.passport_id)}), successor of "
+                      f"{shown(new.predecessor_passport_id)}, status {shown(new.status)}")
 
 
 @fleet_app.command("summary")
@@ -283,7 +315,7 @@ def fleet_summary(
                   f"mean SOH {out.mean_soh_pct if out.mean_soh_pct is not None else 'n/a'} %")
     for title, counts in (("chemistry", out.by_chemistry), ("lifecycle state", out.by_lifecycle_state),
                           ("region", out.by_region)):
-        console.print(f"  by {title}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        console.print(f"  by {title}: " + ", ".join(f"{shown(k)} {v}" for k, v in counts.items()))
 
 
 def demo(
@@ -332,7 +364,7 @@ def _print_logins(users: list[DemoUser]) -> None:
     for col in ("role", "organisation", "e-mail"):
         table.add_column(col)
     for u in users:
-        table.add_row(u.role, u.org_id, u.email)
+        table.add_row(shown(u.role), shown(u.org_id), shown(u.email))
     console.print(table)
     if users:
         console.print(f"password: [bold]{users[0].password}[/]  (demo only)")
@@ -352,7 +384,7 @@ def _print_summary(result: dict) -> None:
         table.add_column(key.split("_by_")[1])
         table.add_column("packs", justify="right")
         for k, v in fleet[key].items():
-            table.add_row(k, str(v))
+            table.add_row(shown(k), str(v))
         console.print(table)
     console.print(f"batteries by level: {fleet['batteries_by_level']}; pack energy {fleet['pack_energy_mwh']} MWh, "
                   f"pack mass {fleet['pack_mass_t']} t; {fleet['events']} ledger events")

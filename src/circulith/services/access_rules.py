@@ -109,13 +109,21 @@ def audiences(session: Session, principal: Principal, batteries: list[Battery]) 
     return out
 
 
-def log_seen(session: Session, principal: Principal, seen: list[Seen], action: str) -> None:
-    """Append one access-log entry per battery read with a restricted audience (in the caller's transaction)."""
+def log_seen(session: Session, principal: Principal, seen: list[Seen], action: str, *,
+             revealed: bool = False) -> None:
+    """Append one access-log entry per battery read with non-public data (in the caller's transaction).
+
+    Every read of non-public data by anyone is logged: reads with a restricted audience, and, with
+    ``revealed``, reads that showed non-public data whatever the audience (the registry operator
+    reading other organisations' private event fields: its audience is public, its ground its
+    role). Public reads are not logged.
+    """
     at = timestamp()
     repo.log_reads(session, (
         {"at": at, "org_id": principal.org_id or "public", "user_id": principal.user_id, "key_id": principal.key_id,
-         "battery_id": s.battery.battery_id, "audience": s.audience.value, "action": action, "ground": s.ground}
-        for s in seen if is_restricted(s.audience)
+         "battery_id": s.battery.battery_id, "audience": s.audience.value, "action": action,
+         "ground": s.ground if is_restricted(s.audience) or principal.role is None else principal.role.value}
+        for s in seen if is_restricted(s.audience) or (revealed and principal.authenticated)
     ))
 
 

@@ -6,11 +6,25 @@ checked (:mod:`circulith.ledger.payload_checks`), and its actor's right to recor
 (:func:`circulith.auth.write_policy.write_refusal`) against the battery's custody as the file
 moves it, row after row. Then the state machine and the chain decide (``append_events``).
 
-Who is checked: with ``as_org`` (``--as``), every row is recorded by that registered organisation
-(a row naming another actor is refused). Without it, the registry operator imports on behalf of
-the actors the rows name: rows whose actor is a registered organisation are checked with its
-role; rows of actors the registry does not know (a registry loaded from files, without an
-organisation directory) are checked by the state machine only, and counted in the report.
+Who is checked, the same rules as ``POST /api/v1/events`` (:mod:`circulith.services.events`):
+
+* with ``as_org`` (``--as ORG``), every row is recorded by that registered organisation (a row
+  naming another actor is refused) and must be one it may record: custody and role;
+* without it, the registry operator imports on behalf of the actors the rows name. Each actor
+  must be a registered organisation (an unknown one is refused: register it first with
+  ``circulith org add``), and each row is checked with that organisation's role against the
+  battery's custody, exactly as if the organisation had posted it;
+* ``migration=True`` (``--migration``) is the one documented exception, for the registry operator
+  only (no ``--as``, or ``--as`` an organisation with the operator's role): a bulk import of
+  histories recorded in another system before they reach this registry (a migration, or a
+  restore from another registry's export). The custody and role checks are lifted, because those
+  histories name hand-overs this registry never saw; everything else still holds: each actor
+  must be a registered organisation of the value chain (an operator, authority or the Commission
+  records no lifecycle event), the state machine checks every transition, and the chain records
+  who the rows name as actor. The CLI says how many rows were recorded this way.
+
+A refusal names the row, the field (``actor_org_id``) and the reason; nothing of the file is
+written (unless ``skip_invalid``).
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from circulith.auth.policy import CHAIN_ROLES, Role
 from circulith.auth.write_policy import CustodyFacts, after_event, write_refusal
 from circulith.errors import InvalidInput, Problem, TransitionRefused
 from circulith.io.records import iter_records, write_rejects
@@ -36,8 +51,8 @@ from circulith.passport.identifiers import canonical
 from circulith.passport.model import DYNAMIC_VALUE_NAMES
 from circulith.services.import_report import ImportReport
 from circulith.store.custody_repo import custody_facts, organisation_roles
-from circulith.store.database import require_schema, transaction
-from circulith.store.ledger_store import append_events, chunks, flush_states, resolve_battery_ids
+from circulith.store.database import require_schema, snapshot_engine, transaction
+from circulith.store.ledger_store import append_events, chunks, flush_states, lock_head, resolve_battery_ids
 from circulith.store.models import Battery
 
 Progress = Callable[[int], None]
@@ -139,14 +154,26 @@ def _resolve(session: Session, identifiers: list[str]) -> dict[str, str]:
 
 
 class _Authoriser:
-    """Checks each event's actor against the custody the file has reached so far."""
+    """Checks each event's actor against the custody the file has reached so far.
 
-    def __init__(self, session: Session, as_org: str | None) -> None:
+    Parameters
+    ----------
+    session : Session
+        The import's transaction.
+    as_org : str or None
+        The organisation every row must be recorded by (None: the actors the rows name).
+    migration : bool
+        The registry operator's migration import: custody and role are not checked (module docstring).
+    """
+
+    def __init__(self, session: Session, as_org: str | None, *, migration: bool = False) -> None:
         self.session = session
         self.as_org = as_org
+        self.migration = migration
         self.facts: dict[str, CustodyFacts] = {}
-        self.roles: dict[str, Any] = {}
+        self.roles: dict[str, Role | None] = {}
         self.unchecked = 0
+        """Rows recorded without the custody and role checks (migration imports only)."""
 
     def load(self, events: list[LedgerEvent]) -> None:
         want = [e.battery_id for e in events if e.battery_id not in self.facts]
@@ -155,20 +182,25 @@ class _Authoriser:
         found = organisation_roles(self.session, actors)
         self.roles.update({a: found.get(a) for a in actors})
 
+    def _actor_refusal(self, ev: LedgerEvent, facts: CustodyFacts) -> str | None:
+        role = self.roles.get(ev.actor_org_id)
+        if self.as_org is not None and not self.migration and ev.actor_org_id != self.as_org:
+            return f"this import records as {self.as_org}, the row names '{ev.actor_org_id}'"
+        if role is None:
+            return (f"'{ev.actor_org_id}' is not a registered organisation (register it with 'circulith org add' "
+                    "before importing its events)")
+        if not self.migration:
+            return write_refusal(ev.actor_org_id, role, ev.kind, facts)
+        if role not in CHAIN_ROLES:
+            return f"'{ev.actor_org_id}' is a {role.value}: only organisations of the value chain record events"
+        self.unchecked += 1
+        return None
+
     def refusal(self, ev: LedgerEvent) -> str | None:
         facts = self.facts.get(ev.battery_id)
         if facts is None:
             return None  # unknown battery: append_events names it
-        role = self.roles.get(ev.actor_org_id)
-        why = None
-        if self.as_org is not None and ev.actor_org_id != self.as_org:
-            why = f"this import records as {self.as_org}, the row names '{ev.actor_org_id}'"
-        elif role is None and self.as_org is not None:
-            why = f"'{ev.actor_org_id}' is not a registered organisation"
-        elif role is not None:
-            why = write_refusal(ev.actor_org_id, role, ev.kind, facts)
-        else:
-            self.unchecked += 1
+        why = self._actor_refusal(ev, facts)
         try:
             state = check_transition(ev.battery_id, facts.state, ev.kind)
         except TransitionRefused:
@@ -180,24 +212,49 @@ class _Authoriser:
         return why
 
 
+def _check_migration(session: Session, as_org: str | None) -> None:
+    """A migration import is the registry operator's: refused for anyone else."""
+    if as_org is None:
+        return
+    role = organisation_roles(session, [as_org]).get(as_org)
+    if role is not Role.OPERATOR:
+        raise InvalidInput(Problem(None, "--migration", f"a migration import is the registry operator's; "
+                                   f"{as_org} is {'a ' + role.value if role else 'not a registered organisation'} "
+                                   "(import as the organisation itself, without --migration)"))
+
+
 def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_invalid: bool = False,
                   rejects_path: Path | None = None, progress: Progress | None = None, chunk_size: int = 20_000,
-                  as_org: str | None = None) -> ImportReport:
+                  as_org: str | None = None, migration: bool = False,
+                  on_migrated: Callable[[int], None] | None = None) -> ImportReport:
     """Validate, authorise, check against each battery's state, chain and store every event in a file, atomically.
 
     All-or-nothing unless ``skip_invalid`` (the valid events are recorded, the rejects written to a
     file). Events carry an ``event_id`` or get one derived from their content, so re-importing a
-    file changes nothing.
+    file changes nothing. Who may record which row: the module docstring (``as_org``, ``migration``).
+
+    Parameters
+    ----------
+    on_migrated : callable, optional
+        Called once with the number of rows recorded without the custody and role checks (migration).
+
+    Raises
+    ------
+    InvalidInput
+        For any refused row (row, field and reason), or a migration asked for by anyone but the operator.
     """
-    require_schema(engine)
+    require_schema(snapshot_engine(engine))  # a plain read: it must not queue for another writer's lock
     path = Path(path)
     report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     with transaction(engine) as session:
+        lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
         batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
         states: dict = {}  # battery states across chunks, written once at the end
-        auth = _Authoriser(session, as_org)
+        if migration:
+            _check_migration(session, as_org)
+        auth = _Authoriser(session, as_org, migration=migration)
 
         def reject(row: int, rec: dict[str, Any] | None, p: Problem) -> None:
             problems.append(p)
@@ -250,6 +307,8 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
             problems.sort(key=lambda p: p.row or 0)
             raise InvalidInput(problems, source=str(path))  # rolls the whole import back
         flush_states(session, states)
+    if on_migrated is not None and migration:
+        on_migrated(auth.unchecked)
     report.rejected = len(rejects)
     report.problems = [str(p) for p in problems]
     if rejects and skip_invalid:

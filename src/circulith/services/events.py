@@ -23,7 +23,7 @@ from circulith.ledger.payload_checks import payload_problems, text_field_problem
 from circulith.passport.identifiers import canonical
 from circulith.services.access_models import AppendOut, DynamicIn, EventIn
 from circulith.store.custody_repo import custody_facts
-from circulith.store.ledger_store import append_events
+from circulith.store.ledger_store import append_events, lock_head
 from circulith.store.platform_repo import battery_by_identifier
 
 
@@ -60,6 +60,7 @@ def append_event(session: Session, principal: Principal, body: EventIn) -> Appen
     problems = payload_problems(dict(body.payload))
     if problems:
         raise InvalidInput(problems)
+    lock_head(session)  # first: the custody read below stays current until commit (PostgreSQL)
     facts = custody_facts(session, [bid])[bid]
     why = write_refusal(principal.org_id, principal.role, kind, facts)
     if why is not None:

@@ -352,6 +352,10 @@ def _lineage(session: Session, principal: Principal, b: Battery, s: Seen,
 def history(session: Session, principal: Principal, identifier: str) -> HistoryOut:
     """A battery's ledger events, payloads filtered by :func:`~circulith.auth.policy.event_view`.
 
+    Every read is logged: a history is never public (the public page shows no custody chain), and
+    the registry operator, whose audience is public, is shown other organisations' private event
+    fields (issue 14: every read of non-public data by anyone, the operator included, is logged).
+
     Raises
     ------
     AccessDenied
@@ -364,7 +368,7 @@ def history(session: Session, principal: Principal, identifier: str) -> HistoryO
         raise AccessDenied(f"you may not read the history of {b.battery_id}: it is not in your custody, not "
                            "made by you and you hold no grant for it (request one at /api/v1/grants)")
     events = [event_view(e, principal, s.audience, DYNAMIC_FIELDS) for e in battery_history(session, b.battery_id)]
-    log_seen(session, principal, [s], "history")
+    log_seen(session, principal, [s], "history", revealed=True)
     return HistoryOut(battery_id=b.battery_id, audience=s.audience.value, events=[EventOut(**e) for e in events])
 
 
