@@ -211,7 +211,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def require_schema(engine: Engine) -> None:
     """Refuse to work on a database that was never migrated, with the command that fixes it."""
-    if "batteries" not in inspect(engine).get_table_names():
+    if "batteries" not in inspect(snapshot_engine(engine)).get_table_names():
         raise CirculithError(
             f"database {engine.url.render_as_string(hide_password=True)} has no circulith schema: "
             "run 'circulith db upgrade' first"

@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from circulith.api.deps import OptionalPrincipal, current_principal, engine_of, run, settings_of
 from circulith.auth.errors import NotAuthenticated, TooManyAttempts
 from circulith.auth.policy import Principal
+from circulith.auth.ratelimit import client_address
 from circulith.auth.tokens import csrf_token
 from circulith.errors import InvalidInput
 from circulith.services import access as access_svc
@@ -291,7 +292,8 @@ def login_submit(request: Request, email: str = Form(..., max_length=254), passw
                  next: str = Form("/dashboard", max_length=300)) -> Response:
     """Check the password, set the session cookie, go to the dashboard."""
     settings = settings_of(request)
-    client = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else None
+    client = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_networks)
     try:
         cookie, _ = run(request, credentials.login, email, password, limiter=request.app.state.limiter, client=client,
                         secret_key=settings.secret_key)
