@@ -17,7 +17,7 @@ from circulith.cli.planning_commands import forecast_app, network_app
 from circulith.server import create_app
 from circulith.services import planning as planning_svc
 from circulith.services.demo import build_demo
-from circulith.services.platform import DEMO_PASSWORD, demo_email, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, demo_email, seed_demo_users
 from circulith.store.database import create_db_engine
 
 PLANNER_ORG = "OEM-ALBIS"

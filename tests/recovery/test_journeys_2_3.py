@@ -30,7 +30,7 @@ from circulith.passport.examples import example_passport
 from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductLot
 from circulith.recovery.plan import plan_lots
 from circulith.server import create_app
-from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, seed_demo_users
 from circulith.store.database import create_db_engine, transaction, upgrade
 from circulith.store.ledger_store import append_events
 from circulith.store.lot_models import PlantLot
