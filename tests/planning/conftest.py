@@ -23,6 +23,17 @@ from circulith.store.database import create_db_engine
 PLANNER_ORG = "OEM-ALBIS"
 
 
+@pytest.fixture(autouse=True)
+def _cli_acts_as_nobody_named() -> Iterator[None]:
+    """Each test starts with no global ``--as`` left over from an earlier in-process CLI run."""
+    from circulith.cli.common import state
+
+    old = state.acting_org
+    state.acting_org = None
+    yield
+    state.acting_org = old
+
+
 @pytest.fixture(scope="session")
 def planning_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The API on a 60-pack demo registry, logged in as an OEM's demo user (``db_url`` attribute: its URL)."""

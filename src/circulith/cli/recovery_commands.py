@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from circulith.auth.policy import Principal
-from circulith.cli.common import console, emit_json
+from circulith.cli.common import acting_principal, console, emit_json
+from circulith.cli.principal import calculation_principal
 from circulith.errors import InvalidInput
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
 from circulith.services.lot_custody import LotCustody
-from circulith.services.recovery import LOCAL_OPERATOR
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 app = typer.Typer(help="Recovery: what a lot contains, what each route recovers, what it is worth, and compliance.",
                   no_args_is_help=True)
@@ -66,7 +62,7 @@ def run(
     from circulith.services.recovery_runs import recovery_run
 
     book, as_of = _scenario(prices, date)
-    res = recovery_run(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, route=route, price_date=as_of,
+    res = recovery_run(calculation_principal(), chemistry=chemistry, form=form, mass_kg=mass_kg, route=route, price_date=as_of,
                        price_book=book, params=_params(plant_params))
     if json_:
         emit_json(res)
@@ -100,7 +96,7 @@ def compare(
     from circulith.services.recovery_runs import recovery_compare
 
     book, as_of = _scenario(prices, date)
-    res = recovery_compare(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, price_date=as_of,
+    res = recovery_compare(calculation_principal(), chemistry=chemistry, form=form, mass_kg=mass_kg, price_date=as_of,
                            price_book=book, params=_params(plant_params))
     if json_:
         emit_json(res)
@@ -132,7 +128,7 @@ def price(
     from circulith.services.recovery_runs import price_batteries
 
     book, as_of = _scenario(prices, date)
-    res = price_batteries(LOCAL_OPERATOR, read_batteries(file), price_date=as_of, price_book=book,
+    res = price_batteries(calculation_principal(), read_batteries(file), price_date=as_of, price_book=book,
                           params=_params(plant_params), logistics_usd_per_kg=logistics_usd_per_kg,
                           margin_fraction=margin, reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
     if json_:
@@ -165,7 +161,7 @@ def compliance(
     from circulith.services.compliance import compliance_of_lot_file
 
     rules = CountingRules(count_graphite=not no_graphite, excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_of_lot_file(LOCAL_OPERATOR, read_lot_records(lots), plant, year, rules=rules)
+    rep = compliance_of_lot_file(calculation_principal(), read_lot_records(lots), plant, year, rules=rules)
     if json_:
         emit_json(rep)
         return
@@ -197,37 +193,22 @@ def _engine() -> Engine:
     return create_db_engine(state.database_url())
 
 
-OrgOpt = Annotated[str | None, typer.Option("--org", help="Recording organisation (default: the plant's, i.e. the "
-                                            "part of plant_id before ':').")]
-AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (default: the registry operator, "
-                                           "who reads every lot).")]
-
-
-def acting_as(engine: Engine, org: str | None) -> Principal:
-    """The principal a command acts as: the organisation named, else the local registry operator."""
-    from circulith.services.recovery import principal_of_org
-
-    return principal_of_org(engine, org) if org else LOCAL_OPERATOR
-
-
 @lot_app.command("record")
 def lot_record(
     file: Annotated[Path, typer.Argument(help="Lot payloads: a JSON list or JSON Lines (sources before the lots "
                                          "made from them).")],
-    org: OrgOpt = None,
     close: Annotated[bool, typer.Option("--close", help="Close (recycled) every battery traced to these product "
                                         "lots.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Record lots in the registry: ledger events on every battery they trace to, all or nothing."""
-    from circulith.services.recovery import principal_of_org, record_lots_as
+    """Record lots in the registry as your organisation (``--as``, the plants' owner): ledger events on every
+    battery they trace to, all or nothing."""
+    from circulith.services.recovery import record_lots_as
 
     lots = read_lot_records(file)
     if not lots:
         raise InvalidInput("no lots in the file", source=str(file))
-    engine = _engine()
-    principal = principal_of_org(engine, org or lots[0].plant_id.split(":", 1)[0])
-    rep = record_lots_as(engine, principal, lots, close=close)
+    rep = record_lots_as(_engine(), acting_principal(), lots, close=close)
     if json_:
         emit_json(rep)
         return
@@ -240,12 +221,11 @@ def lot_record(
 
 
 @lot_app.command("show")
-def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None, json_: JsonOpt = False) -> None:
+def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
     """A lot: its document, sources, products made from it, batteries, yields, energy, emissions, mass balance."""
     from circulith.services.lot_reports import lot_report
 
-    engine = _engine()
-    rep = lot_report(engine, acting_as(engine, org), lot_id)
+    rep = lot_report(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json(rep)
         return
@@ -281,13 +261,12 @@ def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt 
 
 
 @lot_app.command("trace")
-def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")], org: AsOpt = None,
+def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")],
               json_: JsonOpt = False) -> None:
     """The battery identifiers that fed a lot, through its black-mass and shred lots."""
     from circulith.services.lot_reports import trace_report
 
-    engine = _engine()
-    rep = trace_report(engine, acting_as(engine, org), lot_id)
+    rep = trace_report(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json(rep)
         return
@@ -300,16 +279,11 @@ def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a pr
 
 
 @lot_app.command("close")
-def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOpt = None,
-              json_: JsonOpt = False) -> None:
-    """Close a lot: every battery traced to it that is not yet recycled gets 'recycled'."""
-    from circulith.services.lot_reports import lot_report
-    from circulith.services.recovery import close_lot_as, principal_of_org
+def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
+    """Close a lot of your plant (``--as``): every battery traced to it that is not yet recycled gets 'recycled'."""
+    from circulith.services.recovery import close_lot_as
 
-    engine = _engine()
-    if org is None:
-        org = str(lot_report(engine, LOCAL_OPERATOR, lot_id).lot["plant_id"]).split(":", 1)[0]
-    closed = close_lot_as(engine, principal_of_org(engine, org), lot_id)
+    closed = close_lot_as(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json({"lot_id": lot_id, "closed": closed})
     else:
@@ -320,37 +294,29 @@ def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOp
 def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
              to: Annotated[str, typer.Option("--to", help="Receiving organisation.")],
              on: Annotated[str, typer.Option("--on", help="Shipping date (YYYY-MM-DD).")],
-             org: Annotated[str, typer.Option("--org", help="Shipping organisation (the lot's holder).")],
              json_: JsonOpt = False) -> None:
-    """Record the shipment of a lot to another organisation (its custody moves on receipt)."""
+    """Record the shipment of a lot you hold (``--as``) to another organisation (its custody moves on receipt)."""
     from circulith.services.lot_custody import ship_lot
-    from circulith.services.recovery import principal_of_org
 
-    engine = _engine()
-    _custody_out(ship_lot(engine, principal_of_org(engine, org), lot_id, to, _day(on, "--on")), json_)
+    _custody_out(ship_lot(_engine(), acting_principal(), lot_id, to, _day(on, "--on")), json_)
 
 
 @lot_app.command("receive")
 def lot_receive(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
                 on: Annotated[str, typer.Option("--on", help="Receipt date (YYYY-MM-DD).")],
-                org: Annotated[str, typer.Option("--org", help="Receiving organisation.")],
                 json_: JsonOpt = False) -> None:
-    """Record the receipt of a lot shipped to your organisation: you hold it from now on."""
+    """Record the receipt of a lot shipped to your organisation (``--as``): you hold it from now on."""
     from circulith.services.lot_custody import receive_lot
-    from circulith.services.recovery import principal_of_org
 
-    engine = _engine()
-    _custody_out(receive_lot(engine, principal_of_org(engine, org), lot_id, _day(on, "--on")), json_)
+    _custody_out(receive_lot(_engine(), acting_principal(), lot_id, _day(on, "--on")), json_)
 
 
 @lot_app.command("custody")
-def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None,
-                json_: JsonOpt = False) -> None:
+def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
     """Who holds a lot, and its shipments and receipts."""
     from circulith.services.lot_custody import lot_custody as custody
 
-    engine = _engine()
-    _custody_out(custody(engine, acting_as(engine, org), lot_id), json_)
+    _custody_out(custody(_engine(), acting_principal(), lot_id), json_)
 
 
 def _day(text: str, option: str) -> dt.date:

@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from circulith.auth.policy import Principal, Role, Scope
+from circulith.auth.policy import Principal, Scope
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.hashing import canonical_json
@@ -74,8 +74,8 @@ from circulith.store.lot_repo import (
 )
 from circulith.store.registry import resolve
 
-__all__ = ["CLOSING_ELEMENTS", "LOCAL_OPERATOR", "SHREDDABLE_STATES", "LotRecordResult", "RecordReport", "close_lot", "close_lot_as",
-           "lot_document", "plan_lots", "principal_of_org", "record_lot", "record_lots", "record_lots_as", "stored_lot",
+__all__ = ["CLOSING_ELEMENTS", "SHREDDABLE_STATES", "LotRecordResult", "RecordReport", "close_lot", "close_lot_as",
+           "lot_document", "plan_lots", "record_lot", "record_lots", "record_lots_as", "stored_lot",
            "trace_in_session", "traced_batteries"]
 
 #: Cathode metals whose presence in product lots closes a battery (``recycled``) automatically.
@@ -505,22 +505,3 @@ def record_lots_as(engine: Engine, principal: Principal, lots: Sequence[AnyLot],
 def close_lot_as(engine: Engine, principal: Principal, lot_id: str, *, now: dt.datetime | None = None) -> list[str]:
     """Close a lot as ``principal``'s organisation (write scope): :func:`close_lot`."""
     return close_lot(engine, lot_id, _recording_org(principal), now=now)
-
-
-def principal_of_org(engine: Engine, org_id: str) -> Principal:
-    """The principal a local command acts as when it names an organisation (``--org``/``--as``).
-
-    The organisation must be registered; it gets read and write scopes (never ``admin``), like a browser
-    session of one of its users.
-    """
-    require_schema(engine)
-    with transaction(engine, read_only=True) as session:
-        role = organisation_role(session, org_id)
-    if role is None:
-        raise NotFound(f"unknown organisation '{org_id}'")
-    return Principal(org_id=org_id, role=Role(role), scopes=frozenset({Scope.READ, Scope.WRITE}), via="cli")
-
-
-LOCAL_OPERATOR = Principal(org_id="local", role=Role.OPERATOR, scopes=frozenset({Scope.READ}), via="cli")
-"""Who a local command acts as when it names no organisation: the registry operator, read only (it reads every
-lot, as the operator does through the API, and runs calculations on the user's own inputs)."""
