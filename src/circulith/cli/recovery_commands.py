@@ -6,13 +6,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
 from circulith.cli.common import acting_principal, console, emit_json
 from circulith.cli.principal import calculation_principal
-from circulith.errors import InvalidInput
+from circulith.errors import InvalidInput, Problem
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
@@ -116,19 +117,37 @@ def compare(
 
 @app.command()
 def price(
-    file: Annotated[Path, typer.Argument(help="A battery JSON (object or list) or a lot CSV, one row per battery.")],
+    file: Annotated[Path, typer.Argument(help="The grade output of 'triage grade' (--json or --out, JSON or CSV), "
+                                         "a battery JSON (object or list) or a lot CSV, one row per battery.")],
     prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None,
     logistics_usd_per_kg: Annotated[float, typer.Option(help="Collection and transport [USD/kg].")] = 0.0,
     margin: Annotated[float, typer.Option(help="Recycler margin as a fraction of revenue.")] = 0.0,
     reuse_value_usd_per_kwh: Annotated[float | None, typer.Option(
         help="Second-life value [USD per kWh of remaining capacity] (give its source); enables reuse comparison.")] = None,
+    all_units: Annotated[bool, typer.Option("--all-units", help="Grade output: price every graded unit (top level), "
+                                            "not only those graded recycle or quarantine.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Price batteries or a lot: best route per battery and the offer, line by line."""
+    """Price batteries or a lot: best route per battery and the offer, line by line.
+
+    A grade output is priced as 'triage offer' prices it, as the acting organisation (``--as``): the units
+    routed to recycling (every unit with --all-units), chemistry and mass from their passports unless the
+    file states them (a stated figure the passport contradicts is refused by row), handling costs of
+    damaged batteries deducted, and a warning when the newest price is stale.
+    """
+    from circulith.io.grade_output import read_grade_output
     from circulith.services.recovery_runs import price_batteries
 
+    graded = read_grade_output(file)
+    if graded is not None:
+        _price_graded(graded, prices, date, plant_params, logistics_usd_per_kg, margin, reuse_value_usd_per_kwh,
+                      all_units, json_)
+        return
+    if all_units:
+        raise InvalidInput(Problem(None, "--all-units", "applies to a grade output (from 'triage grade'); this file "
+                                   "is a list of batteries, all priced"), source=str(file))
     book, as_of = _scenario(prices, date)
-    res = price_batteries(calculation_principal(), read_batteries(file), price_date=as_of, price_book=book,
+    res = price_batteries(calculation_principal(), _batteries(file), price_date=as_of, price_book=book,
                           params=_params(plant_params), logistics_usd_per_kg=logistics_usd_per_kg,
                           margin_fraction=margin, reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
     if json_:
@@ -144,6 +163,38 @@ def price(
                                             if len(res.batteries) > 50 else ""))
     console.print(t)
     console.print("total: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
+
+
+def _batteries(file: Path) -> pd.DataFrame:
+    """A list of batteries to price (JSON or CSV); a CSV that does not parse is one line naming the reason."""
+    try:
+        return read_batteries(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(Problem(None, "", f"not a readable battery list ({reason})"), source=str(file)) from None
+
+
+def _price_graded(graded: pd.DataFrame, prices: str | None, date: str | None, plant_params: Path | None,
+                  logistics_usd_per_kg: float, margin: float, reuse_value_usd_per_kwh: float | None,
+                  all_units: bool, json_: bool) -> None:
+    """``recovery price`` on a grade output: the recycling offer of ``triage offer``, one service."""
+    from circulith.cli.offer_output import print_offer
+    from circulith.services.offers import RECYCLING_GRADES, recycling_offer
+    from circulith.services.recovery_runs import price_scenario
+
+    if reuse_value_usd_per_kwh is not None:
+        raise InvalidInput(Problem(None, "--reuse-value-usd-per-kwh", "not with a grade output: grading has decided "
+                                   "reuse; price its recycle units, or --all-units"))
+    book, _ = _scenario(prices, None)  # the user's price file, when --prices names one
+    day = _scenario(None if book is not None else prices, date)[1]  # --date, or --prices DATE; None: today
+    res = recycling_offer(_engine(), acting_principal(), graded, as_of=day,
+                          prices=price_scenario(None, price_book=book)[0] if book is not None else None,
+                          logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin,
+                          grades=None if all_units else RECYCLING_GRADES, params=_params(plant_params))
+    if json_:
+        emit_json(res)
+    else:
+        print_offer(res)
 
 
 @app.command()
