@@ -7,6 +7,7 @@ traceability report: one service answers each, whatever the door.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -87,3 +88,18 @@ def test_traceability_report_is_the_same_through_cli_and_api(capsys: pytest.Capt
     assert api.status_code == 200, api.text
     assert _cli(capsys, registry, "compliance", "traceability", "--year", str(params["year"]), "--as-of",
                 "2026-12-31", "--limit", "5", "--json", org=org) == api.json()
+
+
+def test_recovery_price_of_grade_rows_equals_the_api_offer(capsys: pytest.CaptureFixture[str], registry: Registry,
+                                                           clients: Clients, tmp_path: Path) -> None:
+    sc = registry[2]
+    units = [{"battery_id": sc.custody, "grade": "recycle", "decided_by": "U-own-rules"},
+             {"battery_id": sc.own, "grade": "quarantine", "decided_by": "U-own-rules"},
+             {"battery_id": sc.recycled, "grade": "repurpose", "decided_by": "U-own-rules"}]
+    f = tmp_path / "grades.json"
+    f.write_text(json.dumps({"units": units}), encoding="utf-8")
+    api = clients["REC-HYDROLUX"].post("/api/v1/triage/offer", json={"units": units, "as_of": "2026-06-30"})
+    assert api.status_code == 200, api.text
+    assert [x["battery_id"] for x in api.json()["lines"]] == [sc.custody, sc.own]
+    assert _cli(capsys, registry, "recovery", "price", str(f), "--date", "2026-06-30", "--json",
+                org="REC-HYDROLUX") == api.json()
