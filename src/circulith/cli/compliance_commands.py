@@ -39,7 +39,7 @@ def report(
 ) -> None:
     """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint.
 
-    Acts as ``--as ORG``: the plant's own organisation, or an authority or the Commission (every plant).
+    Acts as circulith --as ORG: the plant's own organisation, or an authority or the Commission (every plant).
     """
     from circulith.recovery.compliance import CountingRules
     from circulith.services.compliance import compliance
@@ -133,7 +133,7 @@ def traceability_submit(
 ) -> None:
     """Record an upload to the national traceability platform, so that 'late' is a recorded fact.
 
-    Acts as ``--as ORG``, the reporting operator (its own events only).
+    Acts as circulith --as ORG, the reporting operator (its own events only).
     """
     from circulith.services.traceability import SubmissionIn, submit_traceability
 

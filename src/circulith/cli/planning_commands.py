@@ -270,7 +270,7 @@ def national_view_cmd(
 ) -> None:
     """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters.
 
-    Acts as ``--as ORG`` (an authority, the Commission or the registry operator): its role and jurisdiction apply.
+    Acts as circulith --as ORG (an authority, the Commission or the registry operator): its role and jurisdiction apply.
     """
     import csv
     import sys
@@ -317,7 +317,7 @@ def national_jurisdiction(
                                                      "back to its own country).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Configure the jurisdiction of an authority (as the registry operator, the default ``--as``)."""
+    """Configure the jurisdiction of an authority (as the registry operator, the default principal)."""
     from circulith.services.national import configure_jurisdiction
 
     out = call_service(configure_jurisdiction, org, region or [])

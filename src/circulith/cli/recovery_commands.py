@@ -130,10 +130,10 @@ def price(
 ) -> None:
     """Price batteries or a lot: best route per battery and the offer, line by line.
 
-    A grade output is priced as 'triage offer' prices it, as the acting organisation (``--as``): the units
-    routed to recycling (every unit with --all-units), chemistry and mass from their passports unless the
-    file states them (a stated figure the passport contradicts is refused by row), handling costs of
-    damaged batteries deducted, and a warning when the newest price is stale.
+    A grade output (triage grade) is priced as triage offer prices it, as the organisation of circulith --as:
+    its units graded for recycling (all units with --all-units), chemistry and mass from their passports
+    unless the file states them (a figure the passport contradicts is refused by row), damaged-battery
+    handling deducted, and a warning when the newest price is stale.
     """
     from circulith.io.grade_output import read_grade_output
     from circulith.services.recovery_runs import price_batteries
@@ -252,7 +252,7 @@ def lot_record(
                                         "lots.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Record lots in the registry as your organisation (``--as``, the plants' owner): ledger events on every
+    """Record lots in the registry as your organisation (circulith --as ORG, the plants' owner): ledger events on every
     battery they trace to, all or nothing."""
     from circulith.services.recovery import record_lots_as
 
@@ -331,7 +331,7 @@ def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a pr
 
 @lot_app.command("close")
 def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
-    """Close a lot of your plant (``--as``): every battery traced to it that is not yet recycled gets 'recycled'."""
+    """Close a lot of your plant (circulith --as ORG): every battery traced to it that is not yet recycled gets 'recycled'."""
     from circulith.services.recovery import close_lot_as
 
     closed = close_lot_as(_engine(), acting_principal(), lot_id)
@@ -346,7 +346,7 @@ def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
              to: Annotated[str, typer.Option("--to", help="Receiving organisation.")],
              on: Annotated[str, typer.Option("--on", help="Shipping date (YYYY-MM-DD).")],
              json_: JsonOpt = False) -> None:
-    """Record the shipment of a lot you hold (``--as``) to another organisation (its custody moves on receipt)."""
+    """Record the shipment of a lot you hold (circulith --as ORG) to another organisation (its custody moves on receipt)."""
     from circulith.services.lot_custody import ship_lot
 
     _custody_out(ship_lot(_engine(), acting_principal(), lot_id, to, _day(on, "--on")), json_)
@@ -356,7 +356,7 @@ def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
 def lot_receive(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
                 on: Annotated[str, typer.Option("--on", help="Receipt date (YYYY-MM-DD).")],
                 json_: JsonOpt = False) -> None:
-    """Record the receipt of a lot shipped to your organisation (``--as``): you hold it from now on."""
+    """Record the receipt of a lot shipped to your organisation (circulith --as ORG): you hold it from now on."""
     from circulith.services.lot_custody import receive_lot
 
     _custody_out(receive_lot(_engine(), acting_principal(), lot_id, _day(on, "--on")), json_)
