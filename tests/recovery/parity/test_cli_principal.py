@@ -115,3 +115,25 @@ def test_a_traceability_upload_is_recorded_as_the_reporting_operator(capsys: pyt
     code, out, err = _run(capsys, db, "--as", "REC-HYDROLUX", *args)
     assert code == 0, err
     assert json.loads(out)["events"] == 1
+
+
+def test_an_allocation_is_recorded_by_the_lots_holder(capsys: pytest.CaptureFixture[str], registry: Registry) -> None:
+    from circulith.recovery.lots import ProductLot
+
+    db = _url(registry)
+    with transaction(registry[1]) as s:
+        from circulith.store.lot_repo import plant_lots
+
+        lot, el = next((x.lot, el) for x in plant_lots(s, PLANT) if isinstance(x.lot, ProductLot)
+                       for el in ("Ni", "Co", "Li") if x.lot.element_kg().get(el, 0.0) > 1.0)
+    args = ("compliance", "allocate", "--lot", lot.lot_id, "--element", f"{el}=0.5", "--batch", "B-CLI-1",
+            "--batch-content", f"{el}=100", "--json")
+    code, _, err = _run(capsys, db, "--as", "DIS-KREIS", *args)  # not its lot
+    assert code == 2 and "Traceback" not in err
+    code, out, err = _run(capsys, db, "--as", "REC-HYDROLUX", *args)
+    assert code == 0, err
+    assert json.loads(out)["lines"][0]["kg"] == pytest.approx(0.5)
+    # the shares of the batch, read as the registry operator (the default principal)
+    code, out, err = _run(capsys, db, "compliance", "recycled-content-of", "B-CLI-1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["target_id"] == "B-CLI-1"
