@@ -167,3 +167,26 @@ def test_bad_files_and_options_are_one_line_errors(graded: dict[str, Any]) -> No
     assert read_grade_output(plain) is None  # a plain battery list is priced as before
     code, out, err = _cli("--db", url, "recovery", "price", str(plain), "--json")
     assert code == 0 and json.loads(out)["batteries"][0]["battery_id"] == "B1"
+
+
+@pytest.mark.parametrize("args", [
+    ("recovery", "compliance", "--lots", "{x}", "--plant", "P", "--year", "2026"),
+    ("recovery", "run", "--chemistry", "LFP", "--route", "hydro", "--prices", "{x}"),
+    ("recovery", "run", "--chemistry", "LFP", "--route", "hydro", "--plant-params", "{x}"),
+    ("recovery", "lot", "record", "{x}"),
+    ("compliance", "recycled-content", "--lots", "L", "--new-batteries", "{x}"),
+    ("forecast", "run", "--scenario", "{x}"),
+])
+def test_a_workbook_where_text_was_expected_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    wb = Workbook()
+    wb.active.append(["battery_id", "chemistry"])
+    wb.save(tmp_path / "book.xlsx")
+    (tmp_path / "book.json").write_bytes((tmp_path / "book.xlsx").read_bytes())  # a workbook under a text name
+    for name in ("book.xlsx", "book.json"):
+        argv = [a.format(x=tmp_path / name) for a in args]
+        code, out, err = _cli("--db", f"sqlite:///{tmp_path / 'none.db'}", *argv)
+        assert code == 2 and "Excel workbook" in err and len(err.strip().splitlines()) == 1, err
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes('[{"battery_id": "Müll"}]'.encode("latin-1"))
+    code, _, err = _cli("--db", f"sqlite:///{tmp_path / 'none.db'}", *[a.format(x=bad) for a in args])
+    assert code == 2 and "not UTF-8" in err and "line 1" in err

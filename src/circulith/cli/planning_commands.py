@@ -17,6 +17,13 @@ forecast_app = typer.Typer(help="Retirement and feedstock forecast with ranges."
 network_app = typer.Typer(help="Collection-to-hub network plan (MILP) and greedy baseline.", no_args_is_help=True)
 
 
+def _toml(path: Path) -> Path:
+    """``path``, checked to be UTF-8 text (a workbook or another encoding is one line, exit 2)."""
+    from circulith.io.text_files import require_text_file
+
+    return require_text_file(path, "TOML text")
+
+
 def _registry_engine() -> Engine:
     """The registry's engine (``--db``), for scenarios that read the registry's own fleet."""
     from circulith.cli.common import state
@@ -38,7 +45,7 @@ def forecast_run(
     from circulith.planning.readers import read_scenario
     from circulith.services.planning import forecast
 
-    sc = read_scenario(scenario) if scenario else None
+    sc = read_scenario(_toml(scenario)) if scenario else None
     out = forecast(calculation_principal(), scenario=sc, stream=stream, metric=metric, region=region,
                    engine=_registry_engine() if sc is not None and sc.registry_fleet else None)  # fmt: skip
     if json_out:
@@ -69,7 +76,7 @@ def forecast_compare(
     from circulith.planning.readers import read_scenario
     from circulith.services.planning_compare import compare_scenarios, example_scenarios
 
-    scs = [read_scenario(p) for p in scenario] if scenario else example_scenarios()
+    scs = [read_scenario(_toml(p)) for p in scenario] if scenario else example_scenarios()
     out = compare_scenarios(calculation_principal(), scs, base=base, from_year=from_year, to_year=to_year,
                             engine=_registry_engine() if any(s.registry_fleet for s in scs) else None)  # fmt: skip
     if json_out:
@@ -181,7 +188,7 @@ def forecast_capacity(
     from circulith.planning.readers import read_csv_table, read_scenario
     from circulith.services.planning import capacity as capacity_service
 
-    r = capacity_service(calculation_principal(), scenario=read_scenario(scenario) if scenario else None,
+    r = capacity_service(calculation_principal(), scenario=read_scenario(_toml(scenario)) if scenario else None,
                          capacity_table=read_csv_table(capacity) if capacity else None, stage=stage,
                          include_planned=not installed_only)  # fmt: skip
     if json_out:
@@ -217,7 +224,7 @@ def forecast_backtest(
     from circulith.planning.service import run_backtest
     from circulith.services.planning import forecast_calibration
 
-    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
+    sc = read_scenario(_toml(scenario)) if scenario else scenario_from_mapping({})
     r = run_backtest(sc, mode=mode, regions=region or None, origins=list(range(first_origin, last_origin + 1)),
                      horizon=horizon, lookback=lookback)  # fmt: skip
     if json_out:

@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from circulith.cli.common import acting_principal, console, emit_json
 from circulith.cli.principal import calculation_principal
 from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import require_text_file
+from circulith.recovery.lots import AnyLot
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
@@ -37,7 +39,7 @@ def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook | None, d
         try:
             as_of = dt.date.fromisoformat(prices)
         except ValueError:
-            book = read_price_file(prices)
+            book = read_price_file(require_text_file(prices, "a CSV price file"))
             as_of = latest_price_date(book)
     if date:
         try:
@@ -47,8 +49,12 @@ def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook | None, d
     return book, as_of
 
 
+def _lot_records(path: Path) -> list[AnyLot]:
+    return read_lot_records(require_text_file(path, "JSON or JSON Lines text"))
+
+
 def _params(path: Path | None) -> dict[str, Any] | None:
-    return apply_overrides(read_plant_overrides(path)) if path else None
+    return apply_overrides(read_plant_overrides(require_text_file(path, "TOML text"))) if path else None
 
 
 @app.command()
@@ -212,7 +218,7 @@ def compliance(
     from circulith.services.compliance import compliance_of_lot_file
 
     rules = CountingRules(count_graphite=not no_graphite, excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_of_lot_file(calculation_principal(), read_lot_records(lots), plant, year, rules=rules)
+    rep = compliance_of_lot_file(calculation_principal(), _lot_records(lots), plant, year, rules=rules)
     if json_:
         emit_json(rep)
         return
@@ -256,7 +262,7 @@ def lot_record(
     battery they trace to, all or nothing."""
     from circulith.services.recovery import record_lots_as
 
-    lots = read_lot_records(file)
+    lots = _lot_records(file)
     if not lots:
         raise InvalidInput("no lots in the file", source=str(file))
     rep = record_lots_as(_engine(), acting_principal(), lots, close=close)

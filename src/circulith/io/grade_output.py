@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import read_text_file
 
 GRADE_UNITS_KEY = "units"
 """Key of the graded units in the JSON grade output."""
@@ -32,34 +33,6 @@ grade and the rule that decided it)."""
 TEXT_COLUMNS = ("battery_id", "identifier", "parent_battery_id", "pack_battery_id", "chemistry", "level", "form",
                 "grade", "rule_id", "own_rule_id", "decided_by", "custodian_org_id")
 """Grade columns read as text (identifiers such as ``0012`` keep their digits)."""
-
-_WORKBOOKS = ((b"PK\x03\x04", "an Excel workbook (.xlsx, a zip archive)"),
-              (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"))
-
-
-def refuse_workbook(data: bytes, source: str) -> None:
-    """Raise :class:`InvalidInput` if ``data`` is a spreadsheet workbook rather than CSV or JSON text."""
-    for magic, what in _WORKBOOKS:
-        if data.startswith(magic):
-            raise InvalidInput(Problem(None, "", f"{what}, not CSV or JSON text: save the sheet as CSV (UTF-8) "
-                                       "or give the grade output as written by 'triage grade --out'"), source=source)
-
-
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise InvalidInput(Problem(None, "", "file not found"), source=str(path))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(Problem(None, "", f"cannot read the file ({exc.strerror})"), source=str(path)) from None
-    refuse_workbook(data, str(path))
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InvalidInput(Problem(None, "", f"not UTF-8 text (byte {exc.start}, line {line})"),
-                           source=str(path)) from None
-
 
 def _is_grade_row(row: object) -> bool:
     return isinstance(row, dict) and all(k in row for k in GRADE_SIGNATURE)
@@ -118,7 +91,7 @@ def read_grade_output(path: str | Path) -> pd.DataFrame | None:
         JSON, or a grade output with a malformed row (named).
     """
     p = Path(path)
-    text = _read_text(p)
+    text = read_text_file(p, "CSV or JSON text (a grade output as 'triage grade --out' writes it)")
     if p.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
