@@ -36,8 +36,8 @@ def cli(sqlite_engine):
     app = typer.Typer()
     app.add_typer(recovery_commands.app, name="recovery")
     app.add_typer(compliance_commands.app, name="compliance")
-    old = state.db_url
-    state.db_url = sqlite_engine.url.render_as_string(hide_password=False)
+    old = state.db_url, state.acting_org
+    state.db_url, state.acting_org = sqlite_engine.url.render_as_string(hide_password=False), None
     runner = CliRunner()
 
     def run(*args: str) -> dict:
@@ -46,7 +46,7 @@ def cli(sqlite_engine):
         return json.loads(res.stdout)
 
     yield sqlite_engine, run, runner, app
-    state.db_url = old
+    state.db_url, state.acting_org = old
 
 
 def _recycler_packs(engine) -> tuple[str, list]:
@@ -73,7 +73,8 @@ def test_journeys_2_and_3(cli, tmp_path):
     path = tmp_path / "lots.jsonl"
     path.write_text("\n".join(json.dumps(lot.to_payload()) for lot in [inp, *planned]), encoding="utf-8")
 
-    # Journey 2: record, all in one go; the plant's organisation is read from plant_id.
+    # Journey 2: record, all in one go, as the plant's organisation (``circulith --as ORG``).
+    state.acting_org = org
     rec = run("recovery", "lot", "record", str(path))
     assert rec["created"] == 1 + len(planned) and rec["unchanged"] == 0
     ids = sorted(b for b, *_ in packs)

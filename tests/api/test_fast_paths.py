@@ -2,7 +2,7 @@
 
 * the cached, precomputed passport view equals the Annex XIII view of the validated passport;
 * an API-key read is still logged, every time, and the key's ``last_used_at`` is written at most
-  once per :data:`~circulith.services.platform.KEY_TOUCH_INTERVAL`;
+  once per :data:`~circulith.services.credentials.KEY_TOUCH_INTERVAL`;
 * the public page and an authenticated passport read stay within a fixed number of SQL statements.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select, text
 
 from circulith.passport.access import Audience
 from circulith.passport.attributes import view
-from circulith.services import platform as svc
+from circulith.services import passports as svc
 from circulith.store.database import transaction
 from circulith.store.models import Battery
 from circulith.store.platform_models import AccessLogEntry, ApiKey

@@ -153,8 +153,8 @@ def test_api_does_not_import_web() -> None:
 
 TYPED_SERVICE_MODULES = ("access_rules", "background", "credentials", "demo_users", "fleet", "passports",
                          "reference_tables")
-"""Service modules whose public functions return typed models (add each module as it moves out of
-``services/platform.py``)."""
+"""Service modules whose public functions return typed models (add each module once all of its public
+functions do)."""
 
 
 @pytest.mark.parametrize("module", TYPED_SERVICE_MODULES)

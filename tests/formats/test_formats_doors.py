@@ -13,7 +13,7 @@ from circulith.cli.main import run
 from circulith.passport.formats.table import get_path, leaf_paths
 from circulith.server import create_app
 from circulith.services.demo import build_demo
-from circulith.services.platform import DEMO_PASSWORD, demo_email, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, demo_email, seed_demo_users
 from circulith.store.database import create_db_engine, upgrade
 
 from .conftest import as_manufacturer, read_example

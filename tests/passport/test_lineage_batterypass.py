@@ -121,7 +121,7 @@ def test_shipped_example_payloads_validate(batterypass_dir):
 
 
 def test_shipped_schemas_are_the_published_ones(batterypass_dir):
-    from circulith.passport.batterypass import read_batterypass_schema
+    from circulith.passport.formats.batterypass import read_batterypass_schema
 
     for aspect in ASPECTS:
         published = json.loads(

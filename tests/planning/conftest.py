@@ -17,10 +17,21 @@ from circulith.cli.planning_commands import forecast_app, network_app
 from circulith.server import create_app
 from circulith.services import planning as planning_svc
 from circulith.services.demo import build_demo
-from circulith.services.platform import DEMO_PASSWORD, demo_email, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, demo_email, seed_demo_users
 from circulith.store.database import create_db_engine
 
 PLANNER_ORG = "OEM-ALBIS"
+
+
+@pytest.fixture(autouse=True)
+def _cli_acts_as_nobody_named() -> Iterator[None]:
+    """Each test starts with no global ``--as`` left over from an earlier in-process CLI run."""
+    from circulith.cli.common import state
+
+    old = state.acting_org
+    state.acting_org = None
+    yield
+    state.acting_org = old
 
 
 @pytest.fixture(scope="session")

@@ -65,10 +65,10 @@ def test_configured_jurisdiction_widens_the_scope(planning_api, authority_api) -
 
 
 def test_cli_national_view_equals_the_api(planning_api, authority_api) -> None:
-    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "national", "view", "--as", "MSA-DE", "--json"])
+    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "--as", "MSA-DE", "national", "view", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == authority_api.get("/api/v1/national").json()
-    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "national", "view", "--as", "OEM-ALBIS"])
+    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "--as", "OEM-ALBIS", "national", "view"])
     assert res.exit_code != 0
 
 

@@ -33,7 +33,7 @@ def _total(out, region: str | None = None) -> float:
 
 
 def test_own_sales_file_drives_the_forecast(tmp_path: Path, cli_json) -> None:
-    from circulith.cli.planning_commands import _principal
+    from circulith.cli.principal import registry_operator as _principal
     from circulith.services.planning import forecast
 
     sc = read_scenario(_write(tmp_path, _sales()))
@@ -62,7 +62,7 @@ def test_own_sales_file_drives_the_forecast(tmp_path: Path, cli_json) -> None:
     (lambda d: d.assign(year=[2020, 2021, 2020], region=["Bavaria", "Bavaria", "Bavaria"]), r"row 3.*given twice"),
 ])
 def test_bad_sales_file_is_refused_with_row_and_field(tmp_path: Path, mutate, match) -> None:
-    from circulith.cli.planning_commands import _principal
+    from circulith.cli.principal import registry_operator as _principal
     from circulith.services.planning import forecast
 
     sc = read_scenario(_write(tmp_path, mutate(_sales())))
@@ -71,7 +71,7 @@ def test_bad_sales_file_is_refused_with_row_and_field(tmp_path: Path, mutate, ma
 
 
 def test_missing_sales_file_and_unknown_input_key(tmp_path: Path) -> None:
-    from circulith.cli.planning_commands import _principal
+    from circulith.cli.principal import registry_operator as _principal
     from circulith.services.planning import forecast
 
     p = tmp_path / "s.toml"

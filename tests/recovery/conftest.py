@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,6 +12,17 @@ from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductL
 from circulith.recovery.valuation import evaluate
 
 YEAR = 2031
+
+
+@pytest.fixture(autouse=True)
+def _cli_acts_as_nobody_named() -> Iterator[None]:
+    """Each test starts with no global ``--as`` left over from an earlier in-process CLI run."""
+    from circulith.cli.common import state
+
+    old = state.acting_org
+    state.acting_org = None
+    yield
+    state.acting_org = old
 
 
 def plant_lots(plant: str = "P1", year: int = YEAR, route: str = "hydro") -> list:

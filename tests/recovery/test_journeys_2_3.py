@@ -30,7 +30,7 @@ from circulith.passport.examples import example_passport
 from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductLot
 from circulith.recovery.plan import plan_lots
 from circulith.server import create_app
-from circulith.services.platform import DEMO_PASSWORD, seed_demo_users
+from circulith.services.demo_users import DEMO_PASSWORD, seed_demo_users
 from circulith.store.database import create_db_engine, transaction, upgrade
 from circulith.store.ledger_store import append_events
 from circulith.store.lot_models import PlantLot
@@ -92,8 +92,8 @@ def _client(app: FastAPI, org: str) -> TestClient:
     return c
 
 
-def _cli(capsys: pytest.CaptureFixture[str], url: str, *args: str, code: int = 0) -> str:
-    rc = cli(["--db", url, *args])
+def _cli(capsys: pytest.CaptureFixture[str], url: str, *args: str, code: int = 0, org: str | None = None) -> str:
+    rc = cli(["--db", url, *(["--as", org] if org else []), *args])
     out = capsys.readouterr()
     assert rc == code, out.out + out.err
     return out.out if code == 0 else out.err
@@ -116,7 +116,7 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     plant_products = [p for p in world["products"] if p.source_lot_ids != [bm.lot_id]]
     # --- journey 2: shredder to black mass at REC-A (CLI)
     rep = json.loads(_cli(capsys, url, "recovery", "lot", "record",
-                          str(_write(tmp_path / "a.json", [world["input"], bm, *plant_products])), "--json"))
+                          str(_write(tmp_path / "a.json", [world["input"], bm, *plant_products])), "--json", org="REC-A"))
     assert rep["created"] == 2 + len(plant_products)
     # another recycler's lot made from a black mass it never received: refused (API, 422), nothing written
     n = _lots(engine)
@@ -126,7 +126,7 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     assert r.status_code == 422 and "held by 'REC-A'" in r.text and _lots(engine) == n
     # the black mass goes to the hub: shipment by REC-A (CLI), receipt by HUB-B (API)
     shipped_on = str(bm.produced_on + dt.timedelta(days=1))
-    _cli(capsys, url, "recovery", "lot", "ship", bm.lot_id, "--to", "HUB-B", "--on", shipped_on, "--org", "REC-A")
+    _cli(capsys, url, "recovery", "lot", "ship", bm.lot_id, "--to", "HUB-B", "--on", shipped_on, org="REC-A")
     hub = _client(world["app"], "HUB-B")
     r = hub.post(f"/api/v1/lots/{bm.lot_id}/receipt", json={"received_on": shipped_on})
     assert r.status_code == 200 and r.json()["holder"] == "HUB-B", r.text
@@ -139,7 +139,7 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     n = _lots(engine)
     ni = next(p for p in hub_products if p.commodity == "NiSO4.6H2O")
     err = _cli(capsys, url, "recovery", "lot", "record",
-               str(_write(tmp_path / "ni2.json", [ni.model_copy(update={"lot_id": "NI-AGAIN"})])), "--org", "HUB-B",
+               str(_write(tmp_path / "ni2.json", [ni.model_copy(update={"lot_id": "NI-AGAIN"})])), org="HUB-B",
                code=2)
     assert "Ni:" in err and "kg" in err and ni.lot_id in err and "NI-AGAIN" in err and bm.lot_id in err
     assert _lots(engine) == n
@@ -156,7 +156,8 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     # --- journey 3: the year-end figure is the same through every door
     rec_a = _client(world["app"], "REC-A")
     year = str(DAY.year)
-    cli_rep = json.loads(_cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year, "--json"))
+    cli_rep = json.loads(_cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year, "--json",
+                              org="REC-A"))
     msa = _client(world["app"], "MSA-DE")
     for c in (rec_a, msa):
         api = c.get(f"/api/v1/compliance/{PLANT}", params={"year": year})
@@ -168,7 +169,7 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     bats = list(csv.reader(io.StringIO(msa.get(f"/api/v1/compliance/{PLANT}/batteries.csv", params={"year": year}).text)))
     assert sorted(r[1] for r in bats[1:]) == world["batteries"]  # the battery identifiers behind the figure
     no_c = json.loads(_cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year, "--exclude-element",
-                           "C", "--no-graphite", "--json"))
+                           "C", "--no-graphite", "--json", org="MSA-DE"))
     api_no_c = msa.get(f"/api/v1/compliance/{PLANT}", params={"year": year, "exclude_element": "C", "no_graphite": True})
     assert api_no_c.json() == no_c and no_c["counting_rules"]["excluded_elements"] == ["C"]
     assert no_c["counted_input_mass_kg"] < cli_rep["counted_input_mass_kg"]
@@ -189,10 +190,10 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     assert "against the plan (hydro)" in _cli(capsys, url, "recovery", "lot", "show", "IN-24")
     assert "held by HUB-B" in _cli(capsys, url, "recovery", "lot", "custody", bm.lot_id)
     text = _cli(capsys, url, "compliance", "report", "--plant", PLANT, "--year", year,
-                "--evidence-csv", str(tmp_path / "ev.csv"))
+                "--evidence-csv", str(tmp_path / "ev.csv"), org="REC-A")
     assert f"{cli_rep['recycling_efficiency_pct']:.1f}%" in text and "IN-24" in (tmp_path / "ev.csv").read_text()
     assert "MODEL-X-2031-B1" in _cli(capsys, url, "compliance", "recycled-content-of", "MODEL-X-2031-B1")
-    assert "DIS-Y" in _cli(capsys, url, "compliance", "late", "--year", year, "--as", "MSA-DE")
+    assert "DIS-Y" in _cli(capsys, url, "compliance", "late", "--year", year, org="MSA-DE")
     assert "status" in _cli(capsys, url, "compliance", "traceability", "--year", year, "--limit", "3")
     # the hub received no waste batteries: its report says so (no 422)
     h = hub.get(f"/api/v1/compliance/{HUB}", params={"year": year})

@@ -47,6 +47,14 @@ def _report(engine, plant: str, year: int):
         return compliance(s, AUTHORITY, plant, year)
 
 
+def _as(engine, org_id: str) -> Principal:
+    """The principal of ``circulith --as ORG_ID``."""
+    from circulith.services.credentials import principal_for_org
+
+    with transaction(engine, read_only=True) as s:
+        return principal_for_org(s, org_id)
+
+
 def _at(day: dt.date, hour: int = 9) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC)
 
@@ -191,7 +199,7 @@ def test_black_mass_and_products_trace_back_and_close_the_batteries(reg):
                       source_lot_ids=[bm.lot_id], mass_kg=10, commodity="Co")
     with pytest.raises(InvalidInput, match="already closed as recycled"):
         svc.record_lot(engine, late, "REC-A")
-    rep = lot_report(engine, svc.principal_of_org(engine, "REC-A"), "IN-1")
+    rep = lot_report(engine, _as(engine, "REC-A"), "IN-1")
     assert rep.mass_balance.closes and rep.batteries == sorted(p.battery_id for p in pp[:4])
     assert 0.5 < rep.yields.element_yield["Ni"] <= 1.0
     assert rep.plan is not None and rep.plan.route == "hydro"  # actual against the engine's plan for the feed
@@ -200,7 +208,7 @@ def test_black_mass_and_products_trace_back_and_close_the_batteries(reg):
     bm_rep = lot_report(engine, AUTHORITY, bm.lot_id)  # a black mass's own yield comes from its assay
     assert 0.5 < bm_rep.yields.element_yield["Ni"] <= 1.0
     with pytest.raises(NotFound):  # another recycler does not see REC-A's lots
-        lot_report(engine, svc.principal_of_org(engine, "REC-B"), "IN-1")
+        lot_report(engine, _as(engine, "REC-B"), "IN-1")
     with pytest.raises(NotFound):
         trace_product(engine, "nope")
     with transaction(engine) as s:
@@ -263,7 +271,7 @@ def test_products_made_at_a_hub_count_for_the_plant_pro_rata(reg):
     svc.record_lots(engine, [inp, bm], "REC-A")
     with pytest.raises(InvalidInput, match="held by 'REC-A'"):  # a black mass REC-B never received
         svc.record_lots(engine, hub_products, "REC-B")
-    rec_a, rec_b = svc.principal_of_org(engine, "REC-A"), svc.principal_of_org(engine, "REC-B")
+    rec_a, rec_b = _as(engine, "REC-A"), _as(engine, "REC-B")
     ship_lot(engine, rec_a, bm.lot_id, "REC-B", bm.produced_on)
     with pytest.raises(InvalidInput, match="in transit to 'REC-B'"):
         svc.record_lots(engine, hub_products, "REC-B")
@@ -290,7 +298,7 @@ def test_traceability_deadlines(reg):
     engine, pp = reg
     assert add_working_days(dt.date(2025, 6, 2), 30) == dt.date(2025, 7, 14)  # six Mon-Fri weeks
     assert add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 9)  # Friday -> Monday
-    rec_a = svc.principal_of_org(engine, "REC-A")  # its own unit of work, not nested in the one below
+    rec_a = _as(engine, "REC-A")  # its own unit of work, not nested in the one below
     with transaction(engine) as s:
         d = traceability_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1)).model_dump(mode="json")
         cn = traceability_report(s, AUTHORITY, 2025, region="CN").model_dump(mode="json")
@@ -335,7 +343,7 @@ def test_traceability_submissions_make_late_a_fact(reg):
         rep = traceability_report(s, AUTHORITY, 2025, as_of=dt.date(2025, 7, 1))
     dis = [r for r in rep.events if r.actor_org_id == "DIS-Y" and r.kind == "removed"]
     assert dis and all(r.status == "overdue" for r in dis)  # nothing reported, deadline 2025-03-24 passed
-    dis_y = svc.principal_of_org(engine, "DIS-Y")
+    dis_y = _as(engine, "DIS-Y")
     on_time, late = dis[0], dis[1]
     with transaction(engine) as s:
         out = submit_traceability(s, dis_y, SubmissionIn(event_ids=[on_time.event_id], submitted_on=dt.date(2025, 3, 20),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from circulith.api.settings import Settings
 from circulith.server import create_app
-from circulith.services import platform as svc
+from circulith.services import demo_users as svc
 from circulith.services.demo import build_demo
 from circulith.store.database import create_db_engine, transaction
 from circulith.store.models import Battery

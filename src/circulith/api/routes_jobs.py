@@ -11,7 +11,7 @@ from circulith.api import schemas as s
 from circulith.api.deps import CurrentPrincipal, engine_of
 from circulith.api.errors import ERROR_RESPONSES
 from circulith.services import background
-from circulith.services import platform as svc
+from circulith.services import triage_views as svc
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 

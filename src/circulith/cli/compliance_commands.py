@@ -10,10 +10,10 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.table import Table
-from sqlalchemy import Engine
 
-from circulith.cli.common import console, emit_json, state
+from circulith.cli.common import call_service, console, emit_json
 from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import read_text_file
 from circulith.recovery.lots import NewBattery
 
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
@@ -21,16 +21,6 @@ app = typer.Typer(help="Compliance from the registry: EU Annex XII report per pl
 
 M = TypeVar("M", bound=BaseModel)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
-
-
-def _engine() -> Engine:
-    from circulith.store.database import create_db_engine
-
-    return create_db_engine(state.database_url())
-
-
-AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (an authority reads every plant; "
-                                           "default: the plant's own, the part of its ID before ':').")]
 
 
 @app.command()
@@ -44,24 +34,21 @@ def report(
                                                 help="Leave dismantled components out of the input.")] = False,
     hardware_kg: Annotated[float, typer.Option("--hardware-kg", help="Mass of dismantled components in the input [kg] "
                                                "(with --no-dismantled-components).")] = 0.0,
-    org: AsOpt = None,
     evidence_csv: Annotated[Path | None, typer.Option("--evidence-csv", help="Also write the evidence lots to this "
                                                       "CSV file.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint."""
+    """Recycling efficiency, material recovery per element against the EU 2025-2031 targets, MIIT, footprint.
+
+    Acts as circulith --as ORG: the plant's own organisation, or an authority or the Commission (every plant).
+    """
     from circulith.recovery.compliance import CountingRules
     from circulith.services.compliance import compliance
     from circulith.services.compliance import evidence_csv as to_csv
-    from circulith.services.recovery import principal_of_org
-    from circulith.store.database import transaction
 
     rules = CountingRules(include_dismantled_components=not no_dismantled, count_graphite=not no_graphite,
                           excluded_elements=frozenset(exclude_element or []))
-    engine = _engine()
-    principal = principal_of_org(engine, org or plant.split(":", 1)[0])
-    with transaction(engine) as session:
-        rep = compliance(session, principal, plant, year, rules=rules, hardware_kg=hardware_kg)
+    rep = call_service(compliance, plant, year, rules=rules, hardware_kg=hardware_kg)
     if evidence_csv is not None:
         evidence_csv.write_text(to_csv(rep), encoding="utf-8")
     if json_:
@@ -100,14 +87,13 @@ def traceability(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date for days left (YYYY-MM-DD; default today).")] = None,
     offset: Annotated[int, typer.Option("--offset", min=0, help="First row of the page.")] = 0,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Rows per page.")] = 1000,
-    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (default: the registry "
-                                               "operator, who reads every operator's events).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """China-bound report: the year's traceability events with their upload deadlines (MIIT 2018 provisions)."""
-    from circulith.cli.recovery_commands import acting_as
+    """China-bound report: the year's traceability events with their upload deadlines (MIIT 2018 provisions).
+
+    The registry operator (the default) and authorities read every operator's events, others their own.
+    """
     from circulith.services.traceability import traceability_report
-    from circulith.store.database import transaction
 
     day = None
     if as_of:
@@ -115,11 +101,7 @@ def traceability(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
-    engine = _engine()
-    principal = acting_as(engine, acting)
-    with transaction(engine) as session:
-        d = traceability_report(session, principal, year, org_id=org, region=region, as_of=day, offset=offset,
-                                limit=limit)
+    d = call_service(traceability_report, year, org_id=org, region=region, as_of=day, offset=offset, limit=limit)
     if json_:
         emit_json(d)
         return
@@ -144,25 +126,23 @@ def traceability(
 
 @app.command("traceability-submit")
 def traceability_submit(
-    org: Annotated[str, typer.Option("--org", help="The reporting operator (its own events only).")],
     on: Annotated[str, typer.Option("--on", help="Date of the upload to the national platform (YYYY-MM-DD).")],
     events: Annotated[list[str], typer.Option("--events", help="Event IDs reported (repeat or comma-separate), or "
                                               "@FILE with one per line.")],
     reference: Annotated[str | None, typer.Option("--reference", help="The platform's receipt number.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Record an upload to the national traceability platform, so that 'late' is a recorded fact."""
-    from circulith.services.recovery import principal_of_org
+    """Record an upload to the national traceability platform, so that 'late' is a recorded fact.
+
+    Acts as circulith --as ORG, the reporting operator (its own events only).
+    """
     from circulith.services.traceability import SubmissionIn, submit_traceability
-    from circulith.store.database import transaction
 
     ids: list[str] = []
     for v in _split(events):
         if v.startswith("@"):
-            path = Path(v[1:])
-            if not path.is_file():
-                raise InvalidInput(f"file not found: {path}")
-            ids.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+            text = read_text_file(v[1:], "a text list of event IDs")
+            ids.extend(line.strip() for line in text.splitlines() if line.strip())
         else:
             ids.append(v)
     try:
@@ -171,11 +151,8 @@ def traceability_submit(
         raise InvalidInput(f"--on '{on}' is not an ISO date (YYYY-MM-DD)") from None
     if not ids:
         raise InvalidInput("no event IDs given (--events)")
-    engine = _engine()
-    principal = principal_of_org(engine, org)
-    with transaction(engine) as session:
-        out = submit_traceability(session, principal, _validated(SubmissionIn, {
-            "event_ids": ids, "submitted_on": day, "platform_reference": reference}))
+    out = call_service(submit_traceability, _validated(SubmissionIn, {
+        "event_ids": ids, "submitted_on": day, "platform_reference": reference}))
     if json_:
         emit_json(out)
         return
@@ -188,22 +165,17 @@ def late(
     year: Annotated[int, typer.Option("--year", help="Events that occurred in this year.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date for overdue (YYYY-MM-DD; default today).")] = None,
     region: Annotated[str | None, typer.Option("--region", help="Only batteries in this region (e.g. CN).")] = None,
-    acting: Annotated[str | None, typer.Option("--as", help="Organisation to act as (an authority; default: the "
-                                               "registry operator).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Every operator's traceability record for a year: due, reported on time or late, overdue."""
-    from circulith.cli.recovery_commands import acting_as
+    """Every operator's traceability record for a year: due, reported on time or late, overdue (as an authority
+    or the registry operator)."""
     from circulith.services.traceability import late_report
-    from circulith.store.database import transaction
 
     try:
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise InvalidInput(f"--as-of '{as_of}' is not an ISO date (YYYY-MM-DD)") from None
-    engine = _engine()
-    with transaction(engine) as session:
-        rep = late_report(session, acting_as(engine, acting), year, as_of=day, region=region)
+    rep = call_service(late_report, year, as_of=day, region=region)
     if json_:
         emit_json(rep)
         return
@@ -234,10 +206,8 @@ def _new_batteries(path: Path | None) -> list[NewBattery]:
         return []
     from pydantic import ValidationError
 
-    if not path.is_file():
-        raise InvalidInput(f"file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_file(path, "JSON text"))
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
     out: list[NewBattery] = []
@@ -265,13 +235,10 @@ def recycled_content(
     json_: JsonOpt = False,
 ) -> None:
     """Recycled-content shares of new batteries by mass balance from product lots (for their new passports)."""
-    from circulith.services.recovery import LOCAL_OPERATOR
     from circulith.services.recycled_content import recycled_content_for
-    from circulith.store.database import transaction
 
-    with transaction(_engine()) as session:
-        res = recycled_content_for(session, LOCAL_OPERATOR, _split(lots), _split(batteries),
-                                   new_batteries=_new_batteries(new_batteries), primary_kg=_primary(primary), year=year)
+    res = call_service(recycled_content_for, _split(lots), _split(batteries),
+                       new_batteries=_new_batteries(new_batteries), primary_kg=_primary(primary), year=year)
     if json_:
         emit_json(res)
         return
@@ -311,8 +278,7 @@ def _element_kg(values: list[str] | None, option: str) -> dict[str, float]:
 
 @app.command("allocate")
 def allocate(
-    lot: Annotated[str, typer.Option("--lot", help="Product lot you hold.")],
-    org: Annotated[str, typer.Option("--org", help="Your organisation (the lot's holder).")],
+    lot: Annotated[str, typer.Option("--lot", help="Product lot you (--as, the lot's holder) hold.")],
     element: Annotated[list[str], typer.Option("--element", help="Recycled kilograms to allocate, ELEMENT=KG "
                                                "(Co, Li, Ni, Pb; repeat or comma-separate).")],
     passport: Annotated[str | None, typer.Option("--passport", help="Target battery (any identifier).")] = None,
@@ -322,9 +288,7 @@ def allocate(
     json_: JsonOpt = False,
 ) -> None:
     """Record an allocation of a lot's recycled kilograms to a passport or batch (mass balance, reserved once)."""
-    from circulith.services.recovery import principal_of_org
     from circulith.services.recycled_content import AllocationIn, allocate_to_target
-    from circulith.store.database import transaction
 
     if (passport is None) == (batch is None):
         raise InvalidInput("give exactly one of --passport and --batch")
@@ -332,10 +296,7 @@ def allocate(
         "product_lot_id": lot, "target_kind": "passport" if passport else "batch", "target_id": passport or batch,
         "element_kg": _element_kg(element, "--element"),
         "target_element_kg": _element_kg(batch_content, "--batch-content")})
-    engine = _engine()
-    principal = principal_of_org(engine, org)
-    with transaction(engine) as session:
-        out = allocate_to_target(session, principal, body)
+    out = call_service(allocate_to_target, body)
     if json_:
         emit_json(out)
         return
@@ -349,12 +310,9 @@ def allocate(
 def recycled_content_of(target: Annotated[str, typer.Argument(help="Battery identifier or batch ID.")],
                         json_: JsonOpt = False) -> None:
     """A passport's or batch's recycled-content shares from its recorded allocations (Art. 8)."""
-    from circulith.services.recovery import LOCAL_OPERATOR
     from circulith.services.recycled_content import recycled_content_of as shares_of
-    from circulith.store.database import transaction
 
-    with transaction(_engine()) as session:
-        out = shares_of(session, LOCAL_OPERATOR, target)
+    out = call_service(shares_of, target)
     if json_:
         emit_json(out)
         return

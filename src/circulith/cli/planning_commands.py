@@ -9,20 +9,19 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
-from circulith.cli.common import console, emit_json
+from circulith.cli.common import call_service, console, emit_json
+from circulith.cli.principal import calculation_principal
 from circulith.errors import InvalidInput, Problem
 
 forecast_app = typer.Typer(help="Retirement and feedstock forecast with ranges.", no_args_is_help=True)
 network_app = typer.Typer(help="Collection-to-hub network plan (MILP) and greedy baseline.", no_args_is_help=True)
 
 
-def _principal() -> Principal:
-    """Who a local planning command acts as: the registry operator (planning reads reference data and files).
+def _toml(path: Path) -> Path:
+    """``path``, checked to be UTF-8 text (a workbook or another encoding is one line, exit 2)."""
+    from circulith.io.text_files import require_text_file
 
-    A ``--as ORG`` option shared by every command replaces this once the CLI names its principal everywhere.
-    """
-    return Principal(org_id="local-operator", role=Role.OPERATOR, scopes=ALL_SCOPES, via="cli")
+    return require_text_file(path, "TOML text")
 
 
 def _registry_engine() -> Engine:
@@ -46,8 +45,8 @@ def forecast_run(
     from circulith.planning.readers import read_scenario
     from circulith.services.planning import forecast
 
-    sc = read_scenario(scenario) if scenario else None
-    out = forecast(_principal(), scenario=sc, stream=stream, metric=metric, region=region,
+    sc = read_scenario(_toml(scenario)) if scenario else None
+    out = forecast(calculation_principal(), scenario=sc, stream=stream, metric=metric, region=region,
                    engine=_registry_engine() if sc is not None and sc.registry_fleet else None)  # fmt: skip
     if json_out:
         emit_json(out)
@@ -77,8 +76,8 @@ def forecast_compare(
     from circulith.planning.readers import read_scenario
     from circulith.services.planning_compare import compare_scenarios, example_scenarios
 
-    scs = [read_scenario(p) for p in scenario] if scenario else example_scenarios()
-    out = compare_scenarios(_principal(), scs, base=base, from_year=from_year, to_year=to_year,
+    scs = [read_scenario(_toml(p)) for p in scenario] if scenario else example_scenarios()
+    out = compare_scenarios(calculation_principal(), scs, base=base, from_year=from_year, to_year=to_year,
                             engine=_registry_engine() if any(s.registry_fleet for s in scs) else None)  # fmt: skip
     if json_out:
         emit_json(out)
@@ -125,7 +124,7 @@ def network_plan(
                           integer_trucks=not continuous_trucks, method=method, max_open_spokes=max_spokes,
                           max_open_hubs=max_hubs, budget_usd=budget)  # fmt: skip
     plan = plan_service(
-        _principal(), sites=read_csv_table(sites) if sites else None,
+        calculation_principal(), sites=read_csv_table(sites) if sites else None,
         demand=read_csv_table(demand) if demand else None, costs=read_csv_table(costs) if costs else None,
         options=opts, inputs=f"{sites.name}, {demand.name}" if sites and demand else "",
     )
@@ -189,7 +188,7 @@ def forecast_capacity(
     from circulith.planning.readers import read_csv_table, read_scenario
     from circulith.services.planning import capacity as capacity_service
 
-    r = capacity_service(_principal(), scenario=read_scenario(scenario) if scenario else None,
+    r = capacity_service(calculation_principal(), scenario=read_scenario(_toml(scenario)) if scenario else None,
                          capacity_table=read_csv_table(capacity) if capacity else None, stage=stage,
                          include_planned=not installed_only)  # fmt: skip
     if json_out:
@@ -225,7 +224,7 @@ def forecast_backtest(
     from circulith.planning.service import run_backtest
     from circulith.services.planning import forecast_calibration
 
-    sc = read_scenario(scenario) if scenario else scenario_from_mapping({})
+    sc = read_scenario(_toml(scenario)) if scenario else scenario_from_mapping({})
     r = run_backtest(sc, mode=mode, regions=region or None, origins=list(range(first_origin, last_origin + 1)),
                      horizon=horizon, lookback=lookback)  # fmt: skip
     if json_out:
@@ -241,7 +240,7 @@ def forecast_backtest(
                   f"bias {fmt(s['model']['bias'])}  interval coverage {fmt(s['model']['coverage'])}")
     console.print(f"baseline: MAPE {fmt(s['baseline']['mape'])}  WAPE {fmt(s['baseline']['wape'])}  "
                   f"bias {fmt(s['baseline']['bias'])}")
-    cal = forecast_calibration(_principal(), scenario=sc)
+    cal = forecast_calibration(calculation_principal(), scenario=sc)
     console.print(f"calibrated band: coverage {fmt(cal.coverage_calibrated)} on {cal.n_calibrated_windows} "
                   f"rolling-origin windows (parameter-only {fmt(cal.coverage_parameter_only)}); {cal.message}")
 
@@ -271,25 +270,21 @@ national_app = typer.Typer(help="The national view of an authority (journey 6)."
 
 @national_app.command("view")
 def national_view_cmd(
-    as_org: Annotated[str, typer.Option("--as", help="Organisation acting (its role and jurisdiction apply).")],
     region: Annotated[str | None, typer.Option(help="Only this region (within the jurisdiction).")] = None,
     table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements, "
                                                "throughput.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
 ) -> None:
-    """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters."""
+    """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters.
+
+    Acts as circulith --as ORG (an authority, the Commission or the registry operator): its role and jurisdiction apply.
+    """
     import csv
     import sys
 
     from circulith.services.national import national_table, national_view
-    from circulith.store.database import transaction
-    from circulith.store.jurisdictions import org_jurisdiction
 
-    engine = _registry_engine()
-    with transaction(engine) as session:
-        role, _regions = org_jurisdiction(session, as_org)
-        principal = Principal(org_id=as_org, role=Role(role), scopes=frozenset({Scope.READ}), via="cli")
-        view = national_view(session, principal, engine, region=region)
+    view = call_service(national_view, _registry_engine(), region=region)
     if json_out:
         emit_json(view)
         return
@@ -299,7 +294,7 @@ def national_view_cmd(
         writer.writerow(cols)
         writer.writerows(rows)
         return
-    console.print(f"national view of {as_org}: {view.scope}")
+    console.print(f"national view of {view.org_id}: {view.scope}")
     inv = Table("region", "status", "chemistry", "packs", "mass_kg")
     for r in view.inventory:
         inv.add_row(r.region or "", r.status or "", r.chemistry or "", str(r.units), f"{r.mass_kg:,.0f}")
@@ -329,12 +324,10 @@ def national_jurisdiction(
                                                      "back to its own country).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Configure the jurisdiction of an authority (as the registry operator)."""
+    """Configure the jurisdiction of an authority (as the registry operator, the default principal)."""
     from circulith.services.national import configure_jurisdiction
-    from circulith.store.database import transaction
 
-    with transaction(_registry_engine()) as session:
-        out = configure_jurisdiction(session, _principal(), org, region or [])
+    out = call_service(configure_jurisdiction, org, region or [])
     if json_out:
         emit_json(out)
         return

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from circulith.auth.policy import Principal
-from circulith.cli.common import console, emit_json
-from circulith.errors import InvalidInput
+from circulith.cli.common import acting_principal, console, emit_json
+from circulith.cli.principal import calculation_principal
+from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import require_text_file
+from circulith.recovery.lots import AnyLot
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
 from circulith.recovery.routes import apply_overrides
 from circulith.services.lot_custody import LotCustody
-from circulith.services.recovery import LOCAL_OPERATOR
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 app = typer.Typer(help="Recovery: what a lot contains, what each route recovers, what it is worth, and compliance.",
                   no_args_is_help=True)
@@ -40,7 +39,7 @@ def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook | None, d
         try:
             as_of = dt.date.fromisoformat(prices)
         except ValueError:
-            book = read_price_file(prices)
+            book = read_price_file(require_text_file(prices, "a CSV price file"))
             as_of = latest_price_date(book)
     if date:
         try:
@@ -50,8 +49,12 @@ def _scenario(prices: str | None, date: str | None) -> tuple[PriceBook | None, d
     return book, as_of
 
 
+def _lot_records(path: Path) -> list[AnyLot]:
+    return read_lot_records(require_text_file(path, "JSON or JSON Lines text"))
+
+
 def _params(path: Path | None) -> dict[str, Any] | None:
-    return apply_overrides(read_plant_overrides(path)) if path else None
+    return apply_overrides(read_plant_overrides(require_text_file(path, "TOML text"))) if path else None
 
 
 @app.command()
@@ -66,7 +69,7 @@ def run(
     from circulith.services.recovery_runs import recovery_run
 
     book, as_of = _scenario(prices, date)
-    res = recovery_run(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, route=route, price_date=as_of,
+    res = recovery_run(calculation_principal(), chemistry=chemistry, form=form, mass_kg=mass_kg, route=route, price_date=as_of,
                        price_book=book, params=_params(plant_params))
     if json_:
         emit_json(res)
@@ -100,7 +103,7 @@ def compare(
     from circulith.services.recovery_runs import recovery_compare
 
     book, as_of = _scenario(prices, date)
-    res = recovery_compare(LOCAL_OPERATOR, chemistry=chemistry, form=form, mass_kg=mass_kg, price_date=as_of,
+    res = recovery_compare(calculation_principal(), chemistry=chemistry, form=form, mass_kg=mass_kg, price_date=as_of,
                            price_book=book, params=_params(plant_params))
     if json_:
         emit_json(res)
@@ -120,19 +123,37 @@ def compare(
 
 @app.command()
 def price(
-    file: Annotated[Path, typer.Argument(help="A battery JSON (object or list) or a lot CSV, one row per battery.")],
+    file: Annotated[Path, typer.Argument(help="The grade output of 'triage grade' (--json or --out, JSON or CSV), "
+                                         "a battery JSON (object or list) or a lot CSV, one row per battery.")],
     prices: PricesOpt = None, date: DateOpt = None, plant_params: OverridesOpt = None,
     logistics_usd_per_kg: Annotated[float, typer.Option(help="Collection and transport [USD/kg].")] = 0.0,
     margin: Annotated[float, typer.Option(help="Recycler margin as a fraction of revenue.")] = 0.0,
     reuse_value_usd_per_kwh: Annotated[float | None, typer.Option(
         help="Second-life value [USD per kWh of remaining capacity] (give its source); enables reuse comparison.")] = None,
+    all_units: Annotated[bool, typer.Option("--all-units", help="Grade output: price every graded unit (top level), "
+                                            "not only those graded recycle or quarantine.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Price batteries or a lot: best route per battery and the offer, line by line."""
+    """Price batteries or a lot: best route per battery and the offer, line by line.
+
+    A grade output (triage grade) is priced as triage offer prices it, as the organisation of circulith --as:
+    its units graded for recycling (all units with --all-units), chemistry and mass from their passports
+    unless the file states them (a figure the passport contradicts is refused by row), damaged-battery
+    handling deducted, and a warning when the newest price is stale.
+    """
+    from circulith.io.grade_output import read_grade_output
     from circulith.services.recovery_runs import price_batteries
 
+    graded = read_grade_output(file)
+    if graded is not None:
+        _price_graded(graded, prices, date, plant_params, logistics_usd_per_kg, margin, reuse_value_usd_per_kwh,
+                      all_units, json_)
+        return
+    if all_units:
+        raise InvalidInput(Problem(None, "--all-units", "applies to a grade output (from 'triage grade'); this file "
+                                   "is a list of batteries, all priced"), source=str(file))
     book, as_of = _scenario(prices, date)
-    res = price_batteries(LOCAL_OPERATOR, read_batteries(file), price_date=as_of, price_book=book,
+    res = price_batteries(calculation_principal(), _batteries(file), price_date=as_of, price_book=book,
                           params=_params(plant_params), logistics_usd_per_kg=logistics_usd_per_kg,
                           margin_fraction=margin, reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
     if json_:
@@ -150,6 +171,38 @@ def price(
     console.print("total: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
 
 
+def _batteries(file: Path) -> pd.DataFrame:
+    """A list of batteries to price (JSON or CSV); a CSV that does not parse is one line naming the reason."""
+    try:
+        return read_batteries(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(Problem(None, "", f"not a readable battery list ({reason})"), source=str(file)) from None
+
+
+def _price_graded(graded: pd.DataFrame, prices: str | None, date: str | None, plant_params: Path | None,
+                  logistics_usd_per_kg: float, margin: float, reuse_value_usd_per_kwh: float | None,
+                  all_units: bool, json_: bool) -> None:
+    """``recovery price`` on a grade output: the recycling offer of ``triage offer``, one service."""
+    from circulith.cli.offer_output import print_offer
+    from circulith.services.offers import RECYCLING_GRADES, recycling_offer
+    from circulith.services.recovery_runs import price_scenario
+
+    if reuse_value_usd_per_kwh is not None:
+        raise InvalidInput(Problem(None, "--reuse-value-usd-per-kwh", "not with a grade output: grading has decided "
+                                   "reuse; price its recycle units, or --all-units"))
+    book, _ = _scenario(prices, None)  # the user's price file, when --prices names one
+    day = _scenario(None if book is not None else prices, date)[1]  # --date, or --prices DATE; None: today
+    res = recycling_offer(_engine(), acting_principal(), graded, as_of=day,
+                          prices=price_scenario(None, price_book=book)[0] if book is not None else None,
+                          logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin,
+                          grades=None if all_units else RECYCLING_GRADES, params=_params(plant_params))
+    if json_:
+        emit_json(res)
+    else:
+        print_offer(res)
+
+
 @app.command()
 def compliance(
     lots: Annotated[Path, typer.Option("--lots", help="Lot records: JSON list or JSON Lines of lot payloads.")],
@@ -165,7 +218,7 @@ def compliance(
     from circulith.services.compliance import compliance_of_lot_file
 
     rules = CountingRules(count_graphite=not no_graphite, excluded_elements=frozenset(exclude_element or []))
-    rep = compliance_of_lot_file(LOCAL_OPERATOR, read_lot_records(lots), plant, year, rules=rules)
+    rep = compliance_of_lot_file(calculation_principal(), _lot_records(lots), plant, year, rules=rules)
     if json_:
         emit_json(rep)
         return
@@ -197,37 +250,22 @@ def _engine() -> Engine:
     return create_db_engine(state.database_url())
 
 
-OrgOpt = Annotated[str | None, typer.Option("--org", help="Recording organisation (default: the plant's, i.e. the "
-                                            "part of plant_id before ':').")]
-AsOpt = Annotated[str | None, typer.Option("--org", help="Organisation to act as (default: the registry operator, "
-                                           "who reads every lot).")]
-
-
-def acting_as(engine: Engine, org: str | None) -> Principal:
-    """The principal a command acts as: the organisation named, else the local registry operator."""
-    from circulith.services.recovery import principal_of_org
-
-    return principal_of_org(engine, org) if org else LOCAL_OPERATOR
-
-
 @lot_app.command("record")
 def lot_record(
     file: Annotated[Path, typer.Argument(help="Lot payloads: a JSON list or JSON Lines (sources before the lots "
                                          "made from them).")],
-    org: OrgOpt = None,
     close: Annotated[bool, typer.Option("--close", help="Close (recycled) every battery traced to these product "
                                         "lots.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Record lots in the registry: ledger events on every battery they trace to, all or nothing."""
-    from circulith.services.recovery import principal_of_org, record_lots_as
+    """Record lots in the registry as your organisation (circulith --as ORG, the plants' owner): ledger events on every
+    battery they trace to, all or nothing."""
+    from circulith.services.recovery import record_lots_as
 
-    lots = read_lot_records(file)
+    lots = _lot_records(file)
     if not lots:
         raise InvalidInput("no lots in the file", source=str(file))
-    engine = _engine()
-    principal = principal_of_org(engine, org or lots[0].plant_id.split(":", 1)[0])
-    rep = record_lots_as(engine, principal, lots, close=close)
+    rep = record_lots_as(_engine(), acting_principal(), lots, close=close)
     if json_:
         emit_json(rep)
         return
@@ -240,12 +278,11 @@ def lot_record(
 
 
 @lot_app.command("show")
-def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None, json_: JsonOpt = False) -> None:
+def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
     """A lot: its document, sources, products made from it, batteries, yields, energy, emissions, mass balance."""
     from circulith.services.lot_reports import lot_report
 
-    engine = _engine()
-    rep = lot_report(engine, acting_as(engine, org), lot_id)
+    rep = lot_report(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json(rep)
         return
@@ -281,13 +318,12 @@ def lot_show(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt 
 
 
 @lot_app.command("trace")
-def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")], org: AsOpt = None,
+def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a product lot).")],
               json_: JsonOpt = False) -> None:
     """The battery identifiers that fed a lot, through its black-mass and shred lots."""
     from circulith.services.lot_reports import trace_report
 
-    engine = _engine()
-    rep = trace_report(engine, acting_as(engine, org), lot_id)
+    rep = trace_report(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json(rep)
         return
@@ -300,16 +336,11 @@ def lot_trace(lot_id: Annotated[str, typer.Argument(help="Lot ID (typically a pr
 
 
 @lot_app.command("close")
-def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOpt = None,
-              json_: JsonOpt = False) -> None:
-    """Close a lot: every battery traced to it that is not yet recycled gets 'recycled'."""
-    from circulith.services.lot_reports import lot_report
-    from circulith.services.recovery import close_lot_as, principal_of_org
+def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
+    """Close a lot of your plant (circulith --as ORG): every battery traced to it that is not yet recycled gets 'recycled'."""
+    from circulith.services.recovery import close_lot_as
 
-    engine = _engine()
-    if org is None:
-        org = str(lot_report(engine, LOCAL_OPERATOR, lot_id).lot["plant_id"]).split(":", 1)[0]
-    closed = close_lot_as(engine, principal_of_org(engine, org), lot_id)
+    closed = close_lot_as(_engine(), acting_principal(), lot_id)
     if json_:
         emit_json({"lot_id": lot_id, "closed": closed})
     else:
@@ -320,37 +351,29 @@ def lot_close(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: OrgOp
 def lot_ship(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
              to: Annotated[str, typer.Option("--to", help="Receiving organisation.")],
              on: Annotated[str, typer.Option("--on", help="Shipping date (YYYY-MM-DD).")],
-             org: Annotated[str, typer.Option("--org", help="Shipping organisation (the lot's holder).")],
              json_: JsonOpt = False) -> None:
-    """Record the shipment of a lot to another organisation (its custody moves on receipt)."""
+    """Record the shipment of a lot you hold (circulith --as ORG) to another organisation (its custody moves on receipt)."""
     from circulith.services.lot_custody import ship_lot
-    from circulith.services.recovery import principal_of_org
 
-    engine = _engine()
-    _custody_out(ship_lot(engine, principal_of_org(engine, org), lot_id, to, _day(on, "--on")), json_)
+    _custody_out(ship_lot(_engine(), acting_principal(), lot_id, to, _day(on, "--on")), json_)
 
 
 @lot_app.command("receive")
 def lot_receive(lot_id: Annotated[str, typer.Argument(help="Lot ID.")],
                 on: Annotated[str, typer.Option("--on", help="Receipt date (YYYY-MM-DD).")],
-                org: Annotated[str, typer.Option("--org", help="Receiving organisation.")],
                 json_: JsonOpt = False) -> None:
-    """Record the receipt of a lot shipped to your organisation: you hold it from now on."""
+    """Record the receipt of a lot shipped to your organisation (circulith --as ORG): you hold it from now on."""
     from circulith.services.lot_custody import receive_lot
-    from circulith.services.recovery import principal_of_org
 
-    engine = _engine()
-    _custody_out(receive_lot(engine, principal_of_org(engine, org), lot_id, _day(on, "--on")), json_)
+    _custody_out(receive_lot(_engine(), acting_principal(), lot_id, _day(on, "--on")), json_)
 
 
 @lot_app.command("custody")
-def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], org: AsOpt = None,
-                json_: JsonOpt = False) -> None:
+def lot_custody(lot_id: Annotated[str, typer.Argument(help="Lot ID.")], json_: JsonOpt = False) -> None:
     """Who holds a lot, and its shipments and receipts."""
     from circulith.services.lot_custody import lot_custody as custody
 
-    engine = _engine()
-    _custody_out(custody(engine, acting_as(engine, org), lot_id), json_)
+    _custody_out(custody(_engine(), acting_principal(), lot_id), json_)
 
 
 def _day(text: str, option: str) -> dt.date:

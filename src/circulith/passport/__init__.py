@@ -2,14 +2,14 @@
 
 from circulith.passport.access import ENTITLEMENTS, AccessPoint, Audience, entitled, may_see, parse_audience
 from circulith.passport.attributes import Attribute, field_paths, read_passport_attributes, view, withheld
-from circulith.passport.batterypass import (
+from circulith.passport.examples import example_passport, example_passport_data
+from circulith.passport.formats.batterypass import (
     ASPECTS,
     export_batterypass,
     import_batterypass,
     validate_aspect,
     validate_batterypass,
 )
-from circulith.passport.examples import example_passport, example_passport_data
 from circulith.passport.identifiers import (
     Identifier,
     canonical,

@@ -14,8 +14,9 @@ model that the API serves as its response model and the CLI prints with ``--json
 * :mod:`~circulith.services.demo_users` -- demo log-ins
 * :mod:`~circulith.services.reference_tables` -- the shipped reference tables with versions and digests
 * :mod:`~circulith.services.registry` -- file imports of passports and events, successors, verification
-* :mod:`~circulith.services.platform` -- what has not moved out yet (events and dynamic values, grants,
-  triage, recovery, compliance, planning), and re-exports of the above for older callers
+* one module per further area: ``events``, ``access`` (grants and the access log), ``intake``, ``triage``,
+  ``triage_views``, ``regroup``, ``offers``, ``recovery`` and ``recovery_runs``, ``lot_reports``,
+  ``lot_custody``, ``compliance``, ``traceability``, ``recycled_content``, ``planning``, ``national``
 
 Nothing here formats output for a terminal or an HTTP response.
 """

@@ -41,7 +41,7 @@ from circulith.recovery.compliance import (
     upcoming_targets,
 )
 from circulith.recovery.lots import AnyLot, InputLot, ProductLot
-from circulith.services.platform import _require_scope
+from circulith.services.access_rules import require_scope
 from circulith.store.lot_repo import (
     StoredLot,
     batteries_of,
@@ -99,7 +99,7 @@ def _may_report(principal: Principal, own: list[StoredLot]) -> bool:
 
 def compliance_plants(session: Session, principal: Principal) -> list[PlantOut]:
     """Plants with lot records the caller may report on: authorities and the Commission all, others their own."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     plants: dict[str, PlantOut] = {}
     for stored in plant_lots(session, None):
         if principal.role in COMPLIANCE_READERS or stored.actor_org_id == principal.org_id:
@@ -202,7 +202,7 @@ def compliance(session: Session, principal: Principal, plant_id: str, year: int,
         Mass of dismantled components in the input [kg] left out with
         ``rules.include_dismantled_components=False``.
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     rules = rules or CountingRules()
     try:
         own, lots, evidence, notes = plant_year_lots(session, plant_id, year)
@@ -227,7 +227,7 @@ def compliance_of_lot_file(principal: Principal, lots: list[AnyLot], plant_id: s
 
     The same computation as :func:`compliance` on the caller's own data, without evidence from the registry.
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     return compliance_report(lots, plant_id, year, rules=rules)
 
 
@@ -255,7 +255,7 @@ class EvidenceBattery(BaseModel):
 
 def compliance_batteries(session: Session, principal: Principal, plant_id: str, year: int) -> list[EvidenceBattery]:
     """The battery identifiers behind a plant-year's compliance figures (same access as :func:`compliance`)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     own = plant_lots(session, plant_id, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31))
     if not own or not _may_report(principal, own):
         raise NotFound(f"no lot records of plant '{plant_id}' in {year} that you may report on")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from circulith.auth.policy import AUTHORITY_ROLES, Principal, Role, Scope
 from circulith.errors import NotFound
-from circulith.services.platform import _require_scope
+from circulith.services.access_rules import require_scope
 from circulith.store.lot_repo import downstream, get_lots, transfers_of, upstream
 
 #: Roles that read every lot (besides the organisations of its chain of custody).
@@ -20,7 +20,7 @@ LOT_READERS = AUTHORITY_ROLES | {Role.COMMISSION, Role.OPERATOR}
 
 def require_lot_reader(session: Session, principal: Principal, lot_id: str) -> None:
     """Raise :class:`NotFound` unless the lot is recorded and the caller may read it."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if lot_id not in get_lots(session, [lot_id]):
         raise NotFound(f"no lot '{lot_id}' is recorded")
     if principal.role in LOT_READERS:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from circulith.auth.policy import Principal, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import format_timestamp
+from circulith.services.access_rules import require_scope
 from circulith.services.lot_access import require_lot_reader
-from circulith.services.platform import _require_scope
 from circulith.store.database import require_schema, transaction
 from circulith.store.lot_repo import (
     StoredLot,
@@ -103,7 +103,7 @@ def lot_custody(engine: Engine, principal: Principal, lot_id: str) -> LotCustody
 def ship_lot(engine: Engine, principal: Principal, lot_id: str, to_org_id: str, shipped_on: dt.date, *,
              now: dt.datetime | None = None) -> LotCustody:
     """Record the shipment of a lot by its holder to another registered organisation."""
-    _require_scope(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     require_schema(engine)
     now = now or dt.datetime.now(dt.UTC)
     with transaction(engine) as session:
@@ -130,7 +130,7 @@ def ship_lot(engine: Engine, principal: Principal, lot_id: str, to_org_id: str, 
 def receive_lot(engine: Engine, principal: Principal, lot_id: str, received_on: dt.date, *,
                 now: dt.datetime | None = None) -> LotCustody:
     """Record the receipt of a lot shipped to the caller's organisation."""
-    _require_scope(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     require_schema(engine)
     now = now or dt.datetime.now(dt.UTC)
     with transaction(engine) as session:

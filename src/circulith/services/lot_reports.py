@@ -27,7 +27,7 @@ from circulith.recovery.plan import plan_lots
 from circulith.recovery.reference_data import lot_accounting_parameter
 from circulith.services.lot_access import require_lot_reader
 from circulith.services.lot_custody import custody_state
-from circulith.services.recovery import _get, _traced_batteries, trace_in_session
+from circulith.services.recovery import stored_lot, trace_in_session, traced_batteries
 from circulith.store.allocation_repo import allocated_kg
 from circulith.store.database import require_schema, transaction
 from circulith.store.lot_repo import (
@@ -200,12 +200,12 @@ def lot_report(engine: Engine, principal: Principal, lot_id: str) -> LotReport:
     require_schema(engine)
     with transaction(engine) as session:
         require_lot_reader(session, principal, lot_id)
-        stored = _get(session, lot_id)
+        stored = stored_lot(session, lot_id)
         up = get_lots(session, upstream(session, [lot_id]))
         inputs = [s.lot for s in up.values() if isinstance(s.lot, InputLot)]
         family = get_lots(session, downstream(session, [i.lot_id for i in inputs]))
         processed_all = [s.lot for s in family.values() if not isinstance(s.lot, InputLot)]
-        batteries = _traced_batteries(session, inputs)
+        batteries = traced_batteries(session, inputs)
         made = sorted(downstream(session, [lot_id]) - {lot_id})
     own: list[IntermediateLot | ProductLot]
     if isinstance(stored.lot, InputLot):
@@ -247,7 +247,7 @@ def trace_report(engine: Engine, principal: Principal, lot_id: str) -> TraceRepo
     require_schema(engine)
     with transaction(engine) as session:
         require_lot_reader(session, principal, lot_id)
-        stored = _get(session, lot_id)
+        stored = stored_lot(session, lot_id)
         up = get_lots(session, upstream(session, [lot_id]))
         bids = trace_in_session(session, lot_id)
         rows = battery_summaries(session, bids)

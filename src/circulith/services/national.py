@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import AUTHORITY_ROLES, Principal, Role, Scope
 from circulith.errors import InvalidInput, Problem
-from circulith.services.platform import _require_scope
+from circulith.services.access_rules import require_scope
 from circulith.store.jurisdictions import org_countries, org_jurisdiction
 
 NATIONAL_TABLES = ("inventory", "flows", "retirements", "throughput")
@@ -101,7 +101,7 @@ class NationalViewOut(BaseModel):
 
 def jurisdiction_scope(session: Session, principal: Principal, region: str | None) -> list[str] | None:
     """Regions the caller may see (None: all), narrowed by ``region``; AccessDenied outside the scope."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if principal.role in (Role.COMMISSION, Role.OPERATOR):
         return [region] if region else None
     if principal.role not in AUTHORITY_ROLES:
@@ -287,7 +287,7 @@ def configure_jurisdiction(session: Session, principal: Principal, org_id: str, 
     """Set the regions an authority supervises (the registry operator only; empty: its own country)."""
     from circulith.store.jurisdictions import set_jurisdiction
 
-    _require_scope(principal, Scope.ADMIN)
+    require_scope(principal, Scope.ADMIN)
     if not principal.is_operator:
         raise AccessDenied("only the registry operator configures jurisdictions")
     bad = [r for r in regions if not r.strip() or len(r) > 40 or ";" in r]

@@ -10,8 +10,11 @@ warning when the newest price is older than the configured age (a current price 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -28,6 +31,8 @@ from circulith.store.registry import get_battery
 from circulith.store.triage_queries import declared_figures
 
 OFFER_ROLES = frozenset({Role.OPERATOR, Role.RECYCLER, Role.DISMANTLER, Role.REFINER})
+RECYCLING_GRADES = frozenset({"recycle", "quarantine"})
+"""Grades whose units go to recycling (and are priced by default)."""
 
 
 class HandlingLine(BaseModel):
@@ -81,18 +86,27 @@ def load_price_file(path: Path) -> PriceBook:
     return default_price_book().extend(price_book_from_rows(rows, source=str(path)))
 
 
-def _to_price(units: pd.DataFrame) -> pd.DataFrame:
-    """Rows to price: top-level units only (a pack's modules are in its price), recycle/quarantine grades."""
+def _to_price(units: pd.DataFrame, grades: Collection[str] | None) -> pd.DataFrame:
+    """Rows to price: top-level units only (a pack's modules are in its price) of ``grades`` (None: all).
+
+    Column ``_row`` keeps each row's 1-based position in ``units`` (its row in the input file).
+    """
     df = units.copy()
+    df["_row"] = range(1, len(df) + 1)
     if "battery_id" not in df and "identifier" in df:
         df["battery_id"] = df["identifier"]
     if "battery_id" not in df:
         raise InvalidInput(Problem(None, "battery_id", "required column missing"), source="offer input")
     if "parent_battery_id" in df:
         df = df[~df["parent_battery_id"].isin(set(df["battery_id"]))]
-    if "grade" in df:
-        df = df[df["grade"].isin(["recycle", "quarantine"])]
+    if "grade" in df and grades is not None:
+        df = df[df["grade"].isin(list(grades))]
     return df.reset_index(drop=True)
+
+
+def _at_input_rows(problems: list[Problem], rows: pd.Series) -> list[Problem]:
+    """``problems`` numbered by row of the priced table, renumbered by row of the input."""
+    return [dataclasses.replace(p, row=int(rows.iloc[p.row - 1])) if p.row is not None else p for p in problems]
 
 
 def recycling_offer(
@@ -105,6 +119,8 @@ def recycling_offer(
     prices: PriceBook | None = None,
     logistics_usd_per_kg: float = 0.0,
     margin_fraction: float = 0.0,
+    grades: Collection[str] | None = RECYCLING_GRADES,
+    params: Mapping[str, Any] | None = None,
 ) -> OfferResult:
     """Price batteries for recycling with their handling costs; refuse implausible figures.
 
@@ -119,12 +135,22 @@ def recycling_offer(
         Price age that triggers the warning [days] (default ``offer_checks.toml``: 90).
     prices : PriceBook, optional
         Prices to use (default: the shipped ones; see :func:`load_price_file`).
+    logistics_usd_per_kg : float
+        Collection and transport [USD/kg].
+    margin_fraction : float
+        Recycler's margin [fraction of revenue].
+    grades : collection of str, optional
+        Grades of the units priced (default :data:`RECYCLING_GRADES`; None: every top-level unit).
+    params : mapping, optional
+        A plant's own route figures (:func:`circulith.recovery.routes.apply_overrides`).
+
+    Problems name the row of ``units`` (the row in the input file) and the battery.
     """
     require_role(principal, OFFER_ROLES, "making recycling offers", write=False)
-    frame = _to_price(units)
+    frame = _to_price(units, grades)
     if frame.empty:
-        raise InvalidInput(Problem(None, "grade", "no battery graded recycle or quarantine to price"),
-                           source="offer input")
+        what = "no unit" if grades is None else f"no battery graded {' or '.join(sorted(grades))}"
+        raise InvalidInput(Problem(None, "grade", f"{what} to price"), source="offer input")
     with transaction(engine) as session:
         ids: list[str] = []
         problems: list[Problem] = []
@@ -134,12 +160,12 @@ def recycling_offer(
             except (InvalidInput, NotFound) as exc:
                 problems.append(Problem(k, "battery_id", f"not in the registry ({exc})", ident))
         if problems:
-            raise InvalidInput(problems, source="offer input")
+            raise InvalidInput(_at_input_rows(problems, frame["_row"]), source="offer input")
         declared = declared_figures(session, ids)
     frame["battery_id"] = ids
     problems = plausibility_problems(frame, declared)
     if problems:
-        raise InvalidInput(problems, source="offer input")
+        raise InvalidInput(_at_input_rows(problems, frame["_row"]), source="offer input")
     dec = declared.set_index("battery_id")
     for col in ("chemistry", "mass_kg"):
         stated = frame[col] if col in frame else pd.Series(None, index=frame.index, dtype=object)
@@ -151,7 +177,7 @@ def recycling_offer(
     newest = latest_price_date(book)
     warnings = [w for w in [price_age_warning(newest, day, max_price_age_days)] if w]
     priced = price_fleet(frame[["battery_id", "chemistry", "form", "mass_kg"]], prices=book,
-                         as_of=day, detail=False,
+                         as_of=day, detail=False, params=params,
                          logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin_fraction)
     lines = handling_lines(frame)
     by_bat = dict(list(lines.groupby("battery_id")))

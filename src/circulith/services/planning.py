@@ -26,7 +26,7 @@ from circulith.planning.network_milp import NetworkOptions, NetworkPlan, plan_ne
 from circulith.planning.readers import read_csv_table
 from circulith.planning.scenario import Scenario, scenario_from_mapping
 from circulith.planning.service import run_capacity, run_forecast
-from circulith.services.platform import _require_scope
+from circulith.services.access_rules import require_scope
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def calibration_out(c: Calibration) -> CalibrationOut:
 
 def forecast_calibration(principal: Principal, *, scenario: Scenario | None = None) -> CalibrationOut:
     """How far a scenario's forecast bands can be trusted (coverage on the rolling-origin backtest)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     return calibration_out(scenario_calibration(scenario))
 
 
@@ -301,7 +301,7 @@ def forecast(principal: Principal, *, scenario: Scenario | None = None, stream: 
 
     ``engine`` is the registry's database, needed when the scenario asks for the registry's own fleet.
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     result = _default_forecast() if scenario is None else run_scenario_forecast(scenario, engine)
     return forecast_from_result(result, stream=stream, metric=metric, region=region,
                                 calibration=scenario_calibration(scenario))
@@ -315,7 +315,7 @@ def capacity(principal: Principal, *, scenario: Scenario | None = None, capacity
              stage: str = "pretreatment", include_planned: bool = True,
              engine: Engine | None = None) -> CapacityOut:  # fmt: skip
     """Recycling capacity against forecast feedstock per region and year (shipped plants and scenario by default)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     default = scenario is None and capacity_table is None and stage == "pretreatment" and include_planned
     sc = scenario or scenario_from_mapping({})
     if default:
@@ -378,7 +378,7 @@ def network_plan(principal: Principal, *, sites: pd.DataFrame | None = None, dem
     Without ``sites`` and ``demand``: the shipped example (cached). Either both or neither must be given;
     ``costs`` is the planner's cost or distance matrix (see :mod:`circulith.planning.network_costs`).
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if (sites is None) != (demand is None):
         raise InvalidInput(Problem(None, "sites" if sites is None else "demand", "give both sites and demand"))
     if sites is None or demand is None:

@@ -22,6 +22,7 @@ from circulith.planning.readers import read_csv_table
 from circulith.planning.scenario import Scenario
 from circulith.planning.service import run_capacity
 from circulith.services import planning as planning_svc
+from circulith.services.access_rules import require_scope
 from circulith.services.planning import (
     CalibrationOut,
     NetworkOut,
@@ -31,7 +32,6 @@ from circulith.services.planning import (
     scenario_calibration,
     scenario_cohorts_input,
 )
-from circulith.services.platform import _require_scope
 
 MAX_SCENARIOS = 8
 METALS = (("li_t", "Li"), ("ni_t", "Ni"), ("co_t", "Co"), ("mn_t", "Mn"))
@@ -110,7 +110,7 @@ def compare_scenarios(principal: Principal, scenarios: list[Scenario], *, base: 
     network_time_limit_s : float
         Solver time limit per scenario network [s].
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     names = [s.name for s in scenarios]
     if not 2 <= len(scenarios) <= MAX_SCENARIOS:
         raise InvalidInput(Problem(None, "scenario", f"give 2 to {MAX_SCENARIOS} scenarios, got {len(scenarios)}"))
@@ -188,5 +188,5 @@ def _examples(from_year: int, to_year: int, integer_trucks: bool) -> ComparisonO
 
 def compare_example_scenarios(principal: Principal, *, from_year: int, to_year: int) -> ComparisonOut:
     """:func:`compare_scenarios` on the shipped example scenarios (base first; cached: shipped inputs only)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     return _examples(from_year, to_year, planning_svc.NETWORK_INTEGER_TRUCKS)

@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from circulith.auth.policy import Principal, Role, Scope
+from circulith.auth.policy import Principal, Scope
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.hashing import canonical_json
@@ -53,8 +53,8 @@ from circulith.recovery.conservation import check_conservation
 from circulith.recovery.lots import AnyLot, InputLot, IntermediateLot, LotItem, ProductLot, check_assay
 from circulith.recovery.plan import plan_lots
 from circulith.recovery.species import ELEMENTS
+from circulith.services.access_rules import require_scope
 from circulith.services.lot_custody import require_held
-from circulith.services.platform import _require_scope
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events
 from circulith.store.lot_repo import (
@@ -74,8 +74,9 @@ from circulith.store.lot_repo import (
 )
 from circulith.store.registry import resolve
 
-__all__ = ["CLOSING_ELEMENTS", "LOCAL_OPERATOR", "SHREDDABLE_STATES", "LotRecordResult", "RecordReport", "close_lot", "close_lot_as",
-           "lot_document", "plan_lots", "principal_of_org", "record_lot", "record_lots", "record_lots_as", "trace_in_session"]
+__all__ = ["CLOSING_ELEMENTS", "SHREDDABLE_STATES", "LotRecordResult", "RecordReport", "close_lot", "close_lot_as",
+           "lot_document", "plan_lots", "record_lot", "record_lots", "record_lots_as", "stored_lot",
+           "trace_in_session", "traced_batteries"]
 
 #: Cathode metals whose presence in product lots closes a battery (``recycled``) automatically.
 CLOSING_ELEMENTS = ("Li", "Ni", "Co", "Mn")
@@ -226,7 +227,8 @@ def _upstream_inputs(session: Session, lot: IntermediateLot | ProductLot) -> tup
     return sources, [s.lot for s in up.values() if isinstance(s.lot, InputLot)]
 
 
-def _traced_batteries(session: Session, inputs: Sequence[InputLot]) -> list[str]:
+def traced_batteries(session: Session, inputs: Sequence[InputLot]) -> list[str]:
+    """Registry battery IDs recorded in the input lots ``inputs`` (sorted, each once)."""
     by_lot = batteries_of(session, [i.lot_id for i in inputs])
     return sorted({b for bs in by_lot.values() for b in bs})
 
@@ -281,7 +283,7 @@ def _record_one(session: Session, lot: AnyLot, actor_org_id: str, now: dt.dateti
         else:
             _check_product(lot, sources, inputs)
         require_held(session, sources, actor_org_id, lot.lot_id)
-        bids = _open_batteries(session, lot, _traced_batteries(session, inputs))
+        bids = _open_batteries(session, lot, traced_batteries(session, inputs))
         _check_conserved(session, lot, sources)
         times = _event_times(session, lot, bids, now, problems)
         if problems:
@@ -457,7 +459,7 @@ def close_lot(engine: Engine, lot_id: str, actor_org_id: str, *, now: dt.datetim
     require_schema(engine)
     now = now or dt.datetime.now(dt.UTC)
     with transaction(engine) as session:
-        stored = _get(session, lot_id)
+        stored = stored_lot(session, lot_id)
         if not _plant_owned(stored.lot.plant_id, actor_org_id):
             raise InvalidInput(Problem(None, "plant_id", f"lot {lot_id} belongs to plant '{stored.lot.plant_id}', not "
                                        f"to organisation '{actor_org_id}'", lot_id))
@@ -470,7 +472,8 @@ def close_lot(engine: Engine, lot_id: str, actor_org_id: str, *, now: dt.datetim
         return _close(session, bids, actor_org_id, now, reason="closed by the plant", lot_id=lot_id)
 
 
-def _get(session: Session, lot_id: str) -> StoredLot:
+def stored_lot(session: Session, lot_id: str) -> StoredLot:
+    """The recorded lot ``lot_id``; NotFound when no such lot is recorded."""
     stored = get_lots(session, [lot_id]).get(lot_id)
     if stored is None:
         raise NotFound(f"no lot '{lot_id}' is recorded")
@@ -479,17 +482,17 @@ def _get(session: Session, lot_id: str) -> StoredLot:
 
 def trace_in_session(session: Session, lot_id: str) -> list[str]:
     """Registry battery IDs that fed a lot (through its shred and black-mass lots)."""
-    _get(session, lot_id)
+    stored_lot(session, lot_id)
     up = get_lots(session, upstream(session, [lot_id]))
-    return _traced_batteries(session, [s.lot for s in up.values() if isinstance(s.lot, InputLot)])
+    return traced_batteries(session, [s.lot for s in up.values() if isinstance(s.lot, InputLot)])
 
 
 # ---------------------------------------------------------------- the same, as a principal
 
 
 def _recording_org(principal: Principal) -> str:
-    _require_scope(principal, Scope.WRITE)
-    assert principal.org_id is not None  # _require_scope checked the login
+    require_scope(principal, Scope.WRITE)
+    assert principal.org_id is not None  # require_scope checked the login
     return principal.org_id
 
 
@@ -502,22 +505,3 @@ def record_lots_as(engine: Engine, principal: Principal, lots: Sequence[AnyLot],
 def close_lot_as(engine: Engine, principal: Principal, lot_id: str, *, now: dt.datetime | None = None) -> list[str]:
     """Close a lot as ``principal``'s organisation (write scope): :func:`close_lot`."""
     return close_lot(engine, lot_id, _recording_org(principal), now=now)
-
-
-def principal_of_org(engine: Engine, org_id: str) -> Principal:
-    """The principal a local command acts as when it names an organisation (``--org``/``--as``).
-
-    The organisation must be registered; it gets read and write scopes (never ``admin``), like a browser
-    session of one of its users.
-    """
-    require_schema(engine)
-    with transaction(engine, read_only=True) as session:
-        role = organisation_role(session, org_id)
-    if role is None:
-        raise NotFound(f"unknown organisation '{org_id}'")
-    return Principal(org_id=org_id, role=Role(role), scopes=frozenset({Scope.READ, Scope.WRITE}), via="cli")
-
-
-LOCAL_OPERATOR = Principal(org_id="local", role=Role.OPERATOR, scopes=frozenset({Scope.READ}), via="cli")
-"""Who a local command acts as when it names no organisation: the registry operator, read only (it reads every
-lot, as the operator does through the API, and runs calculations on the user's own inputs)."""

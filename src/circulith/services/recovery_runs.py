@@ -24,7 +24,7 @@ from circulith.recovery.composition import FORMS
 from circulith.recovery.prices import PriceBook, default_price_book, latest_price_date
 from circulith.recovery.pricing import DEFAULT_ROUTES, price_fleet, value_tables
 from circulith.recovery.valuation import RecoveryResult, black_mass_value, evaluate, theoretical_metal_value
-from circulith.services.platform import _audiences, _battery, _log, _require_scope
+from circulith.services.access_rules import audiences, find_battery, log_seen, require_scope
 
 #: Commodities the metal-price multiplier scales.
 METAL_COMMODITIES = ("Al", "Co", "Cu", "Li2CO3", "Mn", "Ni")
@@ -138,7 +138,7 @@ def recovery_run(principal: Principal, *, chemistry: str, form: str, mass_kg: fl
 
     ``params`` are a plant's own route figures (:func:`circulith.recovery.routes.apply_overrides`).
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     book, as_of = price_scenario(price_date, metal_price_multiplier, price_book=price_book)
     res = evaluate(chemistry, form, mass_kg, route, prices=book, as_of=as_of, params=params)
     return RecoveryRun(**dict(res), metal_price_multiplier=metal_price_multiplier,
@@ -149,7 +149,7 @@ def recovery_compare(principal: Principal, *, chemistry: str, form: str, mass_kg
                      price_date: dt.date | str | None = None, metal_price_multiplier: float = 1.0,
                      price_book: PriceBook | None = None, params: Mapping[str, Any] | None = None) -> RouteComparison:
     """Every route side by side for one chemistry, form and mass (black-mass value for cells and black mass)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     book, as_of = price_scenario(price_date, metal_price_multiplier, price_book=price_book)
     lines = {}
     for r in DEFAULT_ROUTES:
@@ -166,7 +166,7 @@ def recovery_compare(principal: Principal, *, chemistry: str, form: str, mass_kg
 def value_matrix(principal: Principal, *, form: str = "pack", price_date: dt.date | str | None = None,
                  metal_price_multiplier: float = 1.0) -> ValueMatrix:
     """Net value per tonne of every route for every chemistry [USD/t] under a price scenario."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if form not in FORMS:
         raise InvalidInput(Problem(None, "form", f"unknown form '{form}'; use {', '.join(FORMS)}"))
     book, as_of = price_scenario(price_date, metal_price_multiplier)
@@ -186,7 +186,7 @@ def price_batteries(principal: Principal, batteries: pd.DataFrame, *, price_date
                     params: Mapping[str, Any] | None = None, logistics_usd_per_kg: float = 0.0,
                     margin_fraction: float = 0.0, reuse_value_usd_per_kwh: float | None = None) -> BatteriesPrice:
     """Price batteries the caller describes (a file or a lot): best route per battery and the offer."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     book, as_of = price_scenario(price_date, metal_price_multiplier, price_book=price_book)
     out = price_fleet(batteries, prices=book, as_of=as_of, params=params, logistics_usd_per_kg=logistics_usd_per_kg,
                       margin_fraction=margin_fraction, reuse_value_usd_per_kwh=reuse_value_usd_per_kwh)
@@ -199,9 +199,9 @@ def price_passport(session: Session, principal: Principal, identifier: str, *,
                    price_date: dt.date | str | None = None, metal_price_multiplier: float = 1.0,
                    logistics_usd_per_kg: float = 0.0, margin_fraction: float = 0.0) -> PassportPrice:
     """Price one battery the caller may see beyond the public view (custody, maker, grant, authorities)."""
-    _require_scope(principal, Scope.READ)
-    b = _battery(session, identifier)
-    (s,) = _audiences(session, principal, [b])
+    require_scope(principal, Scope.READ)
+    b = find_battery(session, identifier)
+    (s,) = audiences(session, principal, [b])
     if not is_restricted(s.audience):
         raise AccessDenied(f"you may not price {b.battery_id}: it is not in your custody, not made by you and you "
                            "hold no grant for it (request one at /api/v1/grants)")
@@ -213,7 +213,7 @@ def price_passport(session: Session, principal: Principal, identifier: str, *,
                          margin_fraction=margin_fraction)
     row = priced.iloc[0]
     nets = {c[4:-4]: round(float(row[c]), 2) for c in priced.columns if c.startswith("net_") and c.endswith("_usd")}
-    _log(session, principal, [s], "price")
+    log_seen(session, principal, [s], "price")
     return PassportPrice(
         battery_id=b.battery_id, chemistry=b.chemistry, form=form, mass_kg=b.mass_kg, price_date=as_of,
         metal_price_multiplier=metal_price_multiplier, best_route=str(row["best_route"]),

@@ -21,8 +21,8 @@ from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import format_timestamp
 from circulith.recovery.compliance import Check, recycled_content_checks
 from circulith.recovery.lots import NewBattery, ProductLot, RecycledContentShare, allocate_recycled_content
+from circulith.services.access_rules import require_scope
 from circulith.services.lot_custody import custody_state
-from circulith.services.platform import _require_scope
 from circulith.store.allocation_repo import StoredAllocation, allocated_kg, allocations, insert_allocations
 from circulith.store.lot_repo import get_battery, get_lots, transfers_of
 from circulith.store.registry import resolve, stored_passport
@@ -53,7 +53,7 @@ def recycled_content_for(session: Session, principal: Principal, product_lot_ids
 
     A calculation: nothing is reserved; :func:`allocate_to_target` records the kilograms.
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     problems: list[Problem] = []
     recycled = {"Co": 0.0, "Li": 0.0, "Ni": 0.0}
     bats: list[NewBattery] = list(new_batteries)
@@ -181,7 +181,7 @@ def allocate_to_target(session: Session, principal: Principal, body: AllocationI
     no element may be allocated beyond the lot's battery-origin content less what is already allocated,
     nor beyond the target's own content of it. Origin: lots traced to waste batteries are post-consumer.
     """
-    _require_scope(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     now = now or dt.datetime.now(dt.UTC)
     stored = get_lots(session, [body.product_lot_id]).get(body.product_lot_id)
     if stored is None:
@@ -226,7 +226,7 @@ def allocate_to_target(session: Session, principal: Principal, body: AllocationI
 
 def recycled_content_of(session: Session, principal: Principal, target: str) -> TargetRecycledContent:
     """A passport's (any battery identifier) or batch's recycled-content shares from its recorded allocations."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     try:
         target_id = resolve(session, target)
     except (InvalidInput, NotFound):

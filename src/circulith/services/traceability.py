@@ -24,8 +24,8 @@ from circulith.recovery.traceability_rules import (
     add_working_days,
     rule_days,
 )
+from circulith.services.access_rules import require_scope
 from circulith.services.compliance import COMPLIANCE_READERS
-from circulith.services.platform import _require_scope
 from circulith.store.lot_repo import traceability_events
 from circulith.store.traceability_repo import events_of, first_submissions, insert_submission, late_reporters
 
@@ -146,7 +146,7 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
     offset, limit : int
         The page (at most :data:`MAX_PAGE` rows); ``truncated`` says whether more rows follow.
     """
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if principal.role not in TRACEABILITY_READERS:
         org_id = principal.org_id
     as_of = as_of or dt.date.today()
@@ -193,7 +193,7 @@ def submit_traceability(session: Session, principal: Principal, body: Submission
     Every event must be the caller's organisation's and carry a reporting obligation; an event reported
     before keeps its first date (re-submitting duplicates nothing).
     """
-    _require_scope(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     now = now or dt.datetime.now(dt.UTC)
     if body.submitted_on > now.date():
         raise InvalidInput(Problem(None, "submitted_on", f"{body.submitted_on} is in the future"))
@@ -230,7 +230,7 @@ def submit_traceability(session: Session, principal: Principal, body: Submission
 def late_report(session: Session, principal: Principal, year: int, *, as_of: dt.date | None = None,
                 region: str | None = None) -> LateReport:
     """Every operator's traceability record for a year (authorities, the Commission, the registry operator)."""
-    _require_scope(principal, Scope.READ)
+    require_scope(principal, Scope.READ)
     if principal.role not in TRACEABILITY_READERS:
         raise AccessDenied("only authorities, the Commission and the registry operator see every operator's record")
     as_of = as_of or dt.date.today()

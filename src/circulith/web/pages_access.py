@@ -84,7 +84,7 @@ def dashboard_decide(request: Request, grant_id: str, principal: Principal = Dep
 @router.get("/dashboard/access/passport/{identifier:path}", response_class=HTMLResponse)
 def dashboard_passport(request: Request, principal: OptionalPrincipal, identifier: str) -> Response:
     """A passport opened at the caller's level (legitimate interest where granted; the read is logged)."""
-    from circulith.services import platform as svc
+    from circulith.services import passports as svc
     from circulith.web.templating import templates
 
     if not principal.authenticated:

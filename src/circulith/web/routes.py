@@ -33,7 +33,7 @@ from circulith.services import access as access_svc
 from circulith.services import background, credentials
 from circulith.services import fleet as fleet_svc
 from circulith.services import planning as planning_svc
-from circulith.services import platform as svc
+from circulith.services import triage_views as svc
 from circulith.services.triage_views import triage_overview
 from circulith.web.pages_access import access_context, grants_csv_rows, log_csv_rows
 from circulith.web.pages_public import router as public_router

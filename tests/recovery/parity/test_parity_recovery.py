@@ -7,6 +7,7 @@ traceability report: one service answers each, whatever the door.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -21,9 +22,10 @@ Registry = tuple[FastAPI, Engine, Scenario]
 Clients = dict[str | None, Client]
 
 
-def _cli(capsys: pytest.CaptureFixture[str], registry: Registry, *args: str) -> dict:
+def _cli(capsys: pytest.CaptureFixture[str], registry: Registry, *args: str, org: str | None = None) -> dict:
+    """The JSON ``circulith --db URL [--as ORG] ARGS`` prints."""
     _, engine, _ = registry
-    code = cli(["--db", engine.url.render_as_string(hide_password=False), *args])
+    code = cli(["--db", engine.url.render_as_string(hide_password=False), *(["--as", org] if org else []), *args])
     out = capsys.readouterr()
     assert code == 0, out.err
     return json.loads(out.out)
@@ -41,8 +43,8 @@ def test_compliance_report_is_the_same_through_cli_and_api(capsys: pytest.Captur
     year = _plant_year(clients)
     api = clients[org].get(f"/api/v1/compliance/{PLANT}", params={"year": year})
     assert api.status_code == 200, api.text
-    assert _cli(capsys, registry, "compliance", "report", "--plant", PLANT, "--year", str(year), "--org", org,
-                "--json") == api.json()
+    assert _cli(capsys, registry, "compliance", "report", "--plant", PLANT, "--year", str(year), "--json",
+                org=org) == api.json()
     assert api.json()["evidence"] and api.json()["method"].startswith("Regulation (EU) 2023/1542")
     csv_ = clients[org].get(f"/api/v1/compliance/{PLANT}/evidence.csv", params={"year": year})
     assert csv_.status_code == 200 and "IN-HYDROLUX-1" in csv_.text
@@ -60,12 +62,12 @@ def test_recovery_run_and_compare_are_the_same_through_cli_and_api(capsys: pytes
     api = clients["REC-HYDROLUX"].post("/api/v1/recovery/run", json=body)
     assert api.status_code == 200, api.text
     assert _cli(capsys, registry, "recovery", "run", "--chemistry", "NMC622", "--form", "pack", "--mass-kg", "400",
-                "--route", "hydro", "--date", "2023-06-30", "--json") == api.json()
+                "--route", "hydro", "--date", "2023-06-30", "--json", org="REC-HYDROLUX") == api.json()
     body.pop("route")
     api = clients["REC-HYDROLUX"].post("/api/v1/recovery/compare", json=body)
     assert api.status_code == 200, api.text
     assert _cli(capsys, registry, "recovery", "compare", "--chemistry", "NMC622", "--form", "pack", "--mass-kg",
-                "400", "--date", "2023-06-30", "--json") == api.json()
+                "400", "--date", "2023-06-30", "--json", org="REC-HYDROLUX") == api.json()
 
 
 def test_lot_show_and_trace_are_the_same_through_cli_and_api(capsys: pytest.CaptureFixture[str], registry: Registry,
@@ -73,8 +75,8 @@ def test_lot_show_and_trace_are_the_same_through_cli_and_api(capsys: pytest.Capt
     for path, cmd in (("", "show"), ("/trace", "trace")):
         api = clients["REC-HYDROLUX"].get(f"/api/v1/lots/IN-HYDROLUX-1{path}")
         assert api.status_code == 200, api.text
-        assert _cli(capsys, registry, "recovery", "lot", cmd, "IN-HYDROLUX-1", "--org", "REC-HYDROLUX",
-                    "--json") == api.json()
+        assert _cli(capsys, registry, "recovery", "lot", cmd, "IN-HYDROLUX-1", "--json",
+                    org="REC-HYDROLUX") == api.json()
     assert clients["DIS-KREIS"].get("/api/v1/lots/IN-HYDROLUX-1").status_code == 404
 
 
@@ -85,4 +87,19 @@ def test_traceability_report_is_the_same_through_cli_and_api(capsys: pytest.Capt
     api = clients[org].get("/api/v1/compliance/traceability", params=params)
     assert api.status_code == 200, api.text
     assert _cli(capsys, registry, "compliance", "traceability", "--year", str(params["year"]), "--as-of",
-                "2026-12-31", "--limit", "5", "--as", org, "--json") == api.json()
+                "2026-12-31", "--limit", "5", "--json", org=org) == api.json()
+
+
+def test_recovery_price_of_grade_rows_equals_the_api_offer(capsys: pytest.CaptureFixture[str], registry: Registry,
+                                                           clients: Clients, tmp_path: Path) -> None:
+    sc = registry[2]
+    units = [{"battery_id": sc.custody, "grade": "recycle", "decided_by": "U-own-rules"},
+             {"battery_id": sc.own, "grade": "quarantine", "decided_by": "U-own-rules"},
+             {"battery_id": sc.recycled, "grade": "repurpose", "decided_by": "U-own-rules"}]
+    f = tmp_path / "grades.json"
+    f.write_text(json.dumps({"units": units}), encoding="utf-8")
+    api = clients["REC-HYDROLUX"].post("/api/v1/triage/offer", json={"units": units, "as_of": "2026-06-30"})
+    assert api.status_code == 200, api.text
+    assert [x["battery_id"] for x in api.json()["lines"]] == [sc.custody, sc.own]
+    assert _cli(capsys, registry, "recovery", "price", str(f), "--date", "2026-06-30", "--json",
+                org="REC-HYDROLUX") == api.json()
