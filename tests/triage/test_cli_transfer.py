@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from circulith.cli.triage_commands import app as triage_app
+from circulith.triage.pulse_transfer import choose_estimator
 
 root = typer.Typer()
 root.add_typer(triage_app, name="triage")
@@ -85,7 +86,9 @@ def test_fit_transfer_model_from_two_formats(tmp_path, pulse_dir):
     assert summary["kind"] == "transfer" and summary["half_width_unseen_pct"] > 0
     chosen = summary["selection"]["chosen"]
     rows = summary["selection"]["candidates"]
-    assert chosen == min(rows, key=lambda r: r["lofo_rmse_worst"])["estimator"]
+    # the rule of pulse_transfer.choose_estimator: held-out formats against the plain ridge, then worst held-out RMSE
+    assert chosen == choose_estimator(rows)
+    assert all("baseline_lofo_rmse_20Ah" in r and "cross_coverage_35Ah" in r for r in rows)
     # fitted on the 1000 ms rows only: its protocol is those conditions, so it applies to such tables
     saved = json.loads(out.read_text())
     assert {w for _, w in saved["conditions"]} == {1000.0}
