@@ -234,3 +234,44 @@ def test_shipped_ladder_and_protocol_durations():
     assert all(s.half_width_pct > 0 and "measured" in s.source for s in steps)
     # SOC 50 % from empty: 30 min at 1C in 3-minute steps + 10 min rest + 5 rates x 32 x 1 s
     assert pulse_duration_min((50.0,), (1000.0,)) == pytest.approx(30 + 10 + 160 / 60)
+
+
+def test_shipped_economics_and_full_test_cost():
+    from circulith.triage.staging import load_economics
+
+    e = load_economics()
+    # 8 h of a 26000 USD, 30-module station over 21024 h, plus 0.25 h at 40 USD/h (staging_economics.csv)
+    assert e.full_test_cost_usd == pytest.approx(8 * 26000 / (21024 * 30) + 0.25 * 40)
+    assert e.value_reuse_usd_per_kwh > e.value_repurpose_usd_per_kwh >= e.value_recycle_usd_per_kwh
+
+
+def test_value_of_information_settles_small_units_conservatively():
+    from circulith.triage.staging import (
+        SETTLED_MEASURED,
+        SETTLED_UNSAFE,
+        SETTLED_VALUE,
+        StagingEconomics,
+        expected_gain_usd,
+    )
+
+    e = StagingEconomics(132.0, 38.0, 0.0, 8.0, 0.05, 0.25, 40.0)  # full test 10.40 USD
+    steps = [TestStep("second pulse", (50.0,), (100.0, 1000.0), 43.0, 3.9, "test")]
+    soh = np.array([80.5, 80.5, 90.0, 79.0, 80.5])
+    lo, hi = soh - 4.0, soh + 4.0
+    energy = np.array([0.064, 5.0, 5.0, 5.0, 5.0])  # one cell, four 5 kWh modules
+    dec = next_tests(soh, lo, hi, unsafe=np.array([False, False, False, False, True]), done=np.full(5, -1),
+                     steps=steps, boundaries_pct=[60.0, 80.0], economics=e, energy_kwh=energy, reuse_pct=80.0)
+    # the cell: P(SOH >= 80) ~ 0.6 x 94 USD/kWh x 0.064 kWh ~ 3.6 USD < 10.40 USD: settled at the lower grade
+    assert dec["settled_by"].tolist() == [SETTLED_VALUE, "", SETTLED_MEASURED, "", SETTLED_UNSAFE]
+    assert dec["next_test"].tolist() == ["", FULL_TEST, "", FULL_TEST, ""]
+    assert "below its cost" in dec["reason"].iloc[0] and "pays" in dec["reason"].iloc[1]
+    gain = expected_gain_usd(soh[:2], lo[:2], hi[:2], energy_kwh=energy[:2], boundaries_pct=[60.0, 80.0],
+                             reuse_pct=80.0, economics=e)
+    sigma = 4.0 / 1.6448536
+    from scipy.stats import norm
+    assert gain[1] == pytest.approx(norm.sf(-0.5 / sigma) * 94.0 * 5.0)
+    assert gain[0] / gain[1] == pytest.approx(0.064 / 5.0)
+    # without economics the old behaviour: every open unit is advised the full test
+    old = next_tests(soh, lo, hi, unsafe=np.zeros(5, bool), done=np.full(5, -1), steps=steps,
+                     boundaries_pct=[60.0, 80.0])
+    assert (old["next_test"] == FULL_TEST).sum() == 4
