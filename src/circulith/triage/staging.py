@@ -169,15 +169,18 @@ def load_steps(text: str | None = None) -> list[TestStep]:
     return sorted(steps, key=lambda s: s.duration_min)
 
 
-def grade_boundaries(rules: dict[str, Any], chemistry_family: str | None = None) -> list[float]:
+def grade_boundaries(rules: dict[str, Any], chemistry_family: str | None = None,
+                     application: str | None = None) -> list[float]:
     """SOH boundaries [%] at which the grade (or the chosen application) of a unit can change.
 
-    Without ``chemistry_family``: reuse and every application's entry floor (as grading flags
-    straddling). With it (``'LFP'``, ``'NMC'``, ``'default'``): reuse, and along the family's preferred
-    application order only the floors below every earlier one (the first fitting application is
-    chosen, so a higher floor later in the list never changes the decision).
+    Without ``chemistry_family``: reuse and every application's entry floor. With it (``'LFP'``,
+    ``'NMC'``, ``'default'``): reuse, and along the family's preferred application order only the
+    floors below every earlier one (the first fitting application is chosen, so a higher floor later
+    in the list never changes the decision). With ``application``: reuse and that application's floor.
     """
     bounds = {float(rules["reuse"]["min_soh_pct"])}
+    if application is not None:
+        return sorted(bounds | {float(rules["applications"][application]["min_soh_pct"])})
     if chemistry_family is None:
         return sorted(bounds | {float(a["min_soh_pct"]) for a in rules["applications"].values()})
     chem = rules["chemistry"].get(chemistry_family, rules["chemistry"]["default"])
