@@ -209,6 +209,7 @@ def test_grade_boundaries_follow_preferred_applications():
     assert grade_boundaries(rules, "LFP") == [60.0, 80.0]  # stationary storage (60 %) comes first for LFP
     assert grade_boundaries(rules, "NMC") == [60.0, 65.0, 80.0]  # ups 65 %, then stationary 60 %
     assert grade_boundaries(rules) == [60.0, 65.0, 70.0, 80.0]
+    assert grade_boundaries(rules, "LFP", "low_speed_vehicle") == [70.0, 80.0]  # an application asked for
 
 
 def test_next_tests_cheapest_settling_step_and_unsafe_units():
