@@ -18,7 +18,9 @@ On the retired-LFP pulse dataset (20 Ah: 102 cells, 35 Ah: 56 cells; Tao, Xia & 
    --pulse-widths 100,1000``) through :func:`estimate_in_domain`: share refused or covered.
 5. **Recalibration**: expected RMSE against the number of labelled cells of the held-out format.
 6. **Staged testing**: per-stage out-of-fold bank estimates (one 1 s pulse at SOC 50 % first, as in
-   journey 1), the ladder of :mod:`circulith.triage.staging`, share of cells needing a full test.
+   journey 1), the ladder of :mod:`circulith.triage.staging`, share of cells needing a full test;
+   with the value of information (``reference/data/staging_economics.csv``): settled by measurement,
+   settled conservatively at the lower grade (the full test does not pay), full test advised.
 
 ``--write-default`` writes ``src/circulith/reference/models/pulse_soh_lfp_transfer_v1.json`` and
 ``staging_steps_lfp.csv`` (measured half-widths). Runtime: about 1-2 min on the shared 2-core VM.
@@ -40,6 +42,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from circulith.reference.chemistries import chemistry_table
 from circulith.triage import pulse_model as pm
 from circulith.triage import pulse_transfer as pt
 from circulith.triage.domain import cell_ratios, fit_domain
@@ -47,7 +50,16 @@ from circulith.triage.domain_estimate import estimate_in_domain
 from circulith.triage.readers.read_pulse_tables import read_pulse_tables
 from circulith.triage.recalibration import label_curve
 from circulith.triage.rules import load_rules
-from circulith.triage.staging import FULL_TEST, TestStep, grade_boundaries, next_tests, pulse_duration_min
+from circulith.triage.staging import (
+    FULL_TEST,
+    SETTLED_MEASURED,
+    SETTLED_VALUE,
+    TestStep,
+    grade_boundaries,
+    load_economics,
+    next_tests,
+    pulse_duration_min,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "pulse_lfp_retired"
@@ -285,6 +297,27 @@ def main() -> None:
     print(f"  settled without a full capacity test: {int(graded.sum())} of {len(truth)} "
           f"({100 * graded.mean():.1f} %); full test advised: {n_full} ({100 * n_full / len(truth):.1f} %); "
           f"graded above the true SOH band: {better}; mean pulse-test time {minutes.mean():.0f} min")
+    # value of information: a full test only where its expected gain pays for it (staging_economics.csv)
+    econ = load_economics()
+    volt = float(chemistry_table().loc["LFP", "cell_nominal_voltage_v"])
+    cell_kwh = cells.loc[truth.index, "qn"].to_numpy(dtype=float) * volt / 1000.0
+    print(f"  value of information: full test {econ.full_test_cost_usd:.2f} USD; grade values reuse "
+          f"{econ.value_reuse_usd_per_kwh:g}, repurpose {econ.value_repurpose_usd_per_kwh:g}, recycle "
+          f"{econ.value_recycle_usd_per_kwh:g} USD/kWh")
+    print("  | unit energy | settled by measurement | settled conservatively (value of information) | "
+          "full test advised | graded above true band |")
+    print("  | --- | --- | --- | --- | --- |")
+    for tag, kwh in (("cells as measured (64 / 112 Wh)", cell_kwh), ("as 1 kWh units", np.ones(len(truth))),
+                     ("as 2 kWh units", np.full(len(truth), 2.0)), ("as 5 kWh units", np.full(len(truth), 5.0))):
+        dv = next_tests(cur, lo, hi, unsafe=np.zeros(len(truth), bool), done=done, steps=steps, boundaries_pct=bounds,
+                        economics=econ, energy_kwh=kwh, reuse_pct=float(rules["reuse"]["min_soh_pct"]))
+        by = dv["settled_by"].to_numpy()
+        above = int((dv["settled"].to_numpy() & (low_rank > true_rank)).sum())
+        n = len(truth)
+        print(f"  | {tag} | {np.sum(by == SETTLED_MEASURED)} ({100 * np.mean(by == SETTLED_MEASURED):.1f} %) | "
+              f"{np.sum(by == SETTLED_VALUE)} ({100 * np.mean(by == SETTLED_VALUE):.1f} %) | "
+              f"{int((dv['next_test'] == FULL_TEST).sum())} ({100 * (dv['next_test'] == FULL_TEST).sum() / n:.1f} %) "
+              f"| {above} |")
     single = stage_pred[0].reindex(truth.index).to_numpy()
     h0 = steps[0].half_width_pct
     one = ~next_tests(single, single - h0, single + h0, unsafe=np.zeros(len(truth), bool),
@@ -301,6 +334,38 @@ def main() -> None:
         print(f"  journey 1, {tag}: bank's own interval (mean width {2 * np.mean(hw):.1f}, coverage "
               f"{100 * np.mean(err <= hw):.0f} %) settles {100 * open0.mean():.1f} %; measured step half-width "
               f"settles {100 * open1.mean():.1f} %")
+
+    # ---------------------------------------------------------------- 7. the grading path (journey 1's short test)
+    print("\n7. triage grading on one 1 s pulse at SOC 50 % per unit (services.triage.grade_file_units; in-sample:"
+          " the shipped bank was fitted on these cells, so this checks the wiring, not the accuracy)")
+    import tempfile
+
+    from circulith.auth.policy import Principal
+    from circulith.services.triage import grade_file_units
+
+    single = table[(table.SOC == 50) & (table.pulse_width_ms == 1000)].drop(columns=["source_file"], errors="ignore")
+    with tempfile.TemporaryDirectory() as tmp:
+        pulses = Path(tmp) / "pulses.csv"
+        single.to_csv(pulses, index=False)
+        for tag, kwh in (("cells as measured", cell_kwh), ("as 2 kWh modules", np.full(len(truth), 2.0))):
+            bms = pd.DataFrame({
+                "battery_id": truth.index, "level": "module", "chemistry": "LFP",
+                "rated_capacity_ah": cells.loc[truth.index, "qn"].to_numpy(), "rated_energy_kwh": kwh,
+                "soh_pct": 80.0,  # the BMS figure a refused unit keeps: left open (80 +- 3 straddles 80 %)
+                "full_cycles": 1000, "deep_discharge_events": 0, "overcharge_events": 0,
+                "time_above_max_temp_h": 0.0, "accident_count": 0, "thermal_accident": False,
+                "manufacturing_date": "2019-01-01", "has_traceability": True})
+            bms_path = Path(tmp) / "bms.csv"
+            bms.to_csv(bms_path, index=False)
+            out = grade_file_units(None, Principal(), [bms_path, pulses])
+            st = out.staging
+            if st is None:
+                continue
+            n_pulse = sum(u.soh_source == "pulse" for u in out.units)
+            print(f"  {tag}: {st.units} units ({n_pulse} estimated from the pulse, {st.units - n_pulse} refused by the"
+                  f" domain check, kept on the BMS figure): settled by measurement {st.settled_by_measurement}, "
+                  f"conservatively {st.settled_conservatively}, pulse step advised {st.cheaper_test_advised}, full "
+                  f"test advised {st.full_test_advised} ({100 * st.full_test_share:.1f} %)")
 
     if "--write-default" in sys.argv:
         model.metadata["training"]["dataset"] = (

@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from circulith.cli.triage_commands import app as triage_app
+from circulith.triage.pulse_transfer import choose_estimator
 
 root = typer.Typer()
 root.add_typer(triage_app, name="triage")
@@ -85,7 +86,9 @@ def test_fit_transfer_model_from_two_formats(tmp_path, pulse_dir):
     assert summary["kind"] == "transfer" and summary["half_width_unseen_pct"] > 0
     chosen = summary["selection"]["chosen"]
     rows = summary["selection"]["candidates"]
-    assert chosen == min(rows, key=lambda r: r["lofo_rmse_worst"])["estimator"]
+    # the rule of pulse_transfer.choose_estimator: held-out formats against the plain ridge, then worst held-out RMSE
+    assert chosen == choose_estimator(rows)
+    assert all("baseline_lofo_rmse_20Ah" in r and "cross_coverage_35Ah" in r for r in rows)
     # fitted on the 1000 ms rows only: its protocol is those conditions, so it applies to such tables
     saved = json.loads(out.read_text())
     assert {w for _, w in saved["conditions"]} == {1000.0}
@@ -106,3 +109,24 @@ def test_new_chemistry_is_guided_to_a_recalibrated_model(tmp_path, pulse_20ah_tw
     res = run("estimate", str(p), "--chemistry", "NMC", "--transfer-model", str(out), "--json")
     assert res.exit_code == 0, res.output
     assert {r["status"] for r in json.loads(res.stdout)["cells"]} <= {"estimated", "widened"}
+
+
+def test_nmc_lmo_tables_with_fewer_columns_get_the_right_message(tmp_path, pulse_20ah_two_widths):
+    """NMC / LMO cells measured with the same protocol but only U1..U21: the message names the real cause
+    (chemistry), what the input has, what each model needs, and the command that fits one."""
+    t = pulse_20ah_two_widths
+    cell = t[(t.cell_id == t.cell_id.iloc[0]) & (t.SOC <= 50)].copy()
+    cell[[f"U{i}" for i in range(22, 42)]] = np.nan
+    for chem in ("NMC", "LMO"):
+        p = _csv(tmp_path, cell.assign(Qn=2.4), f"{chem}.csv")
+        res = run("estimate", str(p), "--chemistry", chem)
+        assert res.exit_code != 0 and type(res.exception).__name__ == "InvalidInput"
+        msg = str(res.exception)
+        assert f"chemistry {chem} outside the model's domain (LFP)" in msg
+        assert "input has U1..U21" in msg and "needs U22..U41" in msg and "U1..U17 only (present)" in msg
+        assert f"triage fit LABELLED.csv --base shipped --chemistry {chem}" in msg
+    # the bank alone (--no-domain) blames the missing columns and points to the transfer model
+    res = run("estimate", str(_csv(tmp_path, cell, "bank.csv")), "--no-domain")
+    msg = str(res.exception)
+    assert "U22..U41" in msg and "U1..U17" in msg and "--base shipped --chemistry" in msg
+    assert "format" not in msg.split("U22..U41")[0]  # not blamed on the format

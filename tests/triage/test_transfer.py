@@ -41,19 +41,48 @@ def both_formats(pulse_dir: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def transfer(both_formats: pd.DataFrame) -> pt.TransferModel:
-    return pt.fit_transfer(both_formats, candidates=("ridge", "pls1", "pls2"))
+    return pt.fit_transfer(both_formats, candidates=("ridge", "pls2", "pls2_log", "cpls2_log"))
 
 
-def test_estimator_chosen_by_leave_one_format_out(transfer):
-    rows = transfer.metadata["selection"]["candidates"]
-    assert {r["estimator"] for r in rows} == {"ridge", "pls1", "pls2"}
-    best = min(rows, key=lambda r: r["lofo_rmse_worst"])
-    assert transfer.estimator == best["estimator"]
-    # the chosen estimator holds on the held-out format far better than ridge on the same features
-    # (benchmarks/RESULTS.md: 5.4 vs 34.8 SOH points worst-format RMSE on the full data)
-    ridge = next(r for r in rows if r["estimator"] == "ridge")
-    assert best["lofo_rmse_worst"] < 8.0 < ridge["lofo_rmse_worst"]
+def test_estimator_chosen_against_the_plain_ridge_on_held_out_formats(transfer):
+    rows = {r["estimator"]: r for r in transfer.metadata["selection"]["candidates"]}
+    assert set(rows) == {"ridge", "pls2", "pls2_log", "cpls2_log"}
+    # benchmarks/RESULTS.md (triage transfer): plain ridge on raw U held out 39.1 (20 Ah) and 5.32 (35 Ah)
+    assert rows["pls2"]["baseline_lofo_rmse_20Ah"] == pytest.approx(39.1, abs=0.1)
+    assert rows["pls2"]["baseline_lofo_rmse_35Ah"] == pytest.approx(5.32, abs=0.02)
+    # the shipped PLS-2 lost to it on the 35 Ah cells (5.40 vs 5.32); per-condition PLS-2 on log
+    # resistances is at least as good on both held-out formats, and its intervals cover
+    chosen = rows[transfer.estimator]
+    assert transfer.estimator == "cpls2_log" and transfer.feature_transform == "log_resistance"
+    for k in ("20Ah", "35Ah"):
+        assert chosen[f"lofo_rmse_{k}"] <= chosen[f"baseline_lofo_rmse_{k}"]
+        assert chosen[f"cross_coverage_{k}"] >= pt.MIN_CROSS_COVERAGE
+    assert rows["pls2"]["lofo_rmse_35Ah"] > rows["pls2"]["baseline_lofo_rmse_35Ah"]
+    # pls2_log is more accurate on held-out formats but its interval under-covers the 35 Ah cells
+    assert rows["pls2_log"]["lofo_rmse_worst"] < chosen["lofo_rmse_worst"]
+    assert rows["pls2_log"]["cross_coverage_35Ah"] < pt.MIN_CROSS_COVERAGE
     assert transfer.half_width_unseen_pct > max(transfer.half_width_by_format["20Ah"], 1.0)
+
+
+def test_per_condition_model_is_one_linear_model(both_formats):
+    cells, x = pt.cell_matrix(both_formats, pt.present_conditions(both_formats, [(20.0, 100.0), (50.0, 1000.0)]))
+    y, _ = pt._cell_labels(both_formats, cells)
+    whole = pt._fit_linear(x, y, "cpls2_log").predict(x)
+    nf = x.shape[1] // 2
+    parts = [pt._fit_linear(x[:, j:j + nf], y, "pls2_log").predict(x[:, j:j + nf]) for j in (0, nf)]
+    np.testing.assert_allclose(whole, np.mean(parts, axis=0), rtol=1e-9)
+
+
+def test_choose_estimator_falls_back_when_none_beats_the_ridge():
+    rows = [{"estimator": "a", "lofo_rmse_20Ah": 6.0, "baseline_lofo_rmse_20Ah": 5.0, "cross_coverage_20Ah": 0.9,
+             "lofo_rmse_worst": 6.0, "lofo_rmse_mean": 6.0, "cv_rmse_worst": 1.0},
+            {"estimator": "b", "lofo_rmse_20Ah": 7.0, "baseline_lofo_rmse_20Ah": 5.0, "cross_coverage_20Ah": 0.9,
+             "lofo_rmse_worst": 7.0, "lofo_rmse_mean": 7.0, "cv_rmse_worst": 1.0}]
+    assert pt.choose_estimator(rows) == "a"
+    rows[1] |= {"lofo_rmse_20Ah": 4.9, "lofo_rmse_worst": 7.0}  # b now beats the ridge: admissible wins
+    assert pt.choose_estimator(rows) == "b"
+    rows[1]["cross_coverage_20Ah"] = 0.7  # ... unless its interval under-covers
+    assert pt.choose_estimator(rows) == "a"
 
 
 def test_transfer_model_round_trip(transfer, both_formats, tmp_path):
@@ -144,7 +173,7 @@ def test_pybamm_oracle_cells_are_refused_or_covered(name):
 
 
 def test_recalibration_from_few_labels(both_formats):
-    base = pt.fit_transfer(both_formats[both_formats.Qn == 35], candidates=("pls2",))
+    base = pt.fit_transfer(both_formats[both_formats.Qn == 35], candidates=("cpls2_log",))
     target = both_formats[both_formats.Qn == 20]
     cells = sorted(target.cell_id.unique())
     labelled, rest = target[target.cell_id.isin(cells[:10])], target[target.cell_id.isin(cells[10:])]
@@ -180,6 +209,7 @@ def test_grade_boundaries_follow_preferred_applications():
     assert grade_boundaries(rules, "LFP") == [60.0, 80.0]  # stationary storage (60 %) comes first for LFP
     assert grade_boundaries(rules, "NMC") == [60.0, 65.0, 80.0]  # ups 65 %, then stationary 60 %
     assert grade_boundaries(rules) == [60.0, 65.0, 70.0, 80.0]
+    assert grade_boundaries(rules, "LFP", "low_speed_vehicle") == [70.0, 80.0]  # an application asked for
 
 
 def test_next_tests_cheapest_settling_step_and_unsafe_units():
@@ -205,3 +235,44 @@ def test_shipped_ladder_and_protocol_durations():
     assert all(s.half_width_pct > 0 and "measured" in s.source for s in steps)
     # SOC 50 % from empty: 30 min at 1C in 3-minute steps + 10 min rest + 5 rates x 32 x 1 s
     assert pulse_duration_min((50.0,), (1000.0,)) == pytest.approx(30 + 10 + 160 / 60)
+
+
+def test_shipped_economics_and_full_test_cost():
+    from circulith.triage.staging import load_economics
+
+    e = load_economics()
+    # 8 h of a 26000 USD, 30-module station over 21024 h, plus 0.25 h at 40 USD/h (staging_economics.csv)
+    assert e.full_test_cost_usd == pytest.approx(8 * 26000 / (21024 * 30) + 0.25 * 40)
+    assert e.value_reuse_usd_per_kwh > e.value_repurpose_usd_per_kwh >= e.value_recycle_usd_per_kwh
+
+
+def test_value_of_information_settles_small_units_conservatively():
+    from circulith.triage.staging import (
+        SETTLED_MEASURED,
+        SETTLED_UNSAFE,
+        SETTLED_VALUE,
+        StagingEconomics,
+        expected_gain_usd,
+    )
+
+    e = StagingEconomics(132.0, 38.0, 0.0, 8.0, 0.05, 0.25, 40.0)  # full test 10.40 USD
+    steps = [TestStep("second pulse", (50.0,), (100.0, 1000.0), 43.0, 3.9, "test")]
+    soh = np.array([80.5, 80.5, 90.0, 79.0, 80.5])
+    lo, hi = soh - 4.0, soh + 4.0
+    energy = np.array([0.064, 5.0, 5.0, 5.0, 5.0])  # one cell, four 5 kWh modules
+    dec = next_tests(soh, lo, hi, unsafe=np.array([False, False, False, False, True]), done=np.full(5, -1),
+                     steps=steps, boundaries_pct=[60.0, 80.0], economics=e, energy_kwh=energy, reuse_pct=80.0)
+    # the cell: P(SOH >= 80) ~ 0.6 x 94 USD/kWh x 0.064 kWh ~ 3.6 USD < 10.40 USD: settled at the lower grade
+    assert dec["settled_by"].tolist() == [SETTLED_VALUE, "", SETTLED_MEASURED, "", SETTLED_UNSAFE]
+    assert dec["next_test"].tolist() == ["", FULL_TEST, "", FULL_TEST, ""]
+    assert "below its cost" in dec["reason"].iloc[0] and "pays" in dec["reason"].iloc[1]
+    gain = expected_gain_usd(soh[:2], lo[:2], hi[:2], energy_kwh=energy[:2], boundaries_pct=[60.0, 80.0],
+                             reuse_pct=80.0, economics=e)
+    sigma = 4.0 / 1.6448536
+    from scipy.stats import norm
+    assert gain[1] == pytest.approx(norm.sf(-0.5 / sigma) * 94.0 * 5.0)
+    assert gain[0] / gain[1] == pytest.approx(0.064 / 5.0)
+    # without economics the old behaviour: every open unit is advised the full test
+    old = next_tests(soh, lo, hi, unsafe=np.zeros(5, bool), done=np.full(5, -1), steps=steps,
+                     boundaries_pct=[60.0, 80.0])
+    assert (old["next_test"] == FULL_TEST).sum() == 4

@@ -146,6 +146,12 @@ def _print_grades(out: GradingResult) -> None:
         console.print(f"{p.battery_id}: {p.explanation} [{p.decided_by}: {p.decision}]", highlight=False)
     console.print(f"graded {out.graded_packs} packs ({out.graded_units} units): {out.counts}; "
                   f"{out.events_written} ledger events written", highlight=False)
+    s = out.staging
+    if s is not None and s.units:
+        console.print(f"next tests of the {s.units} units graded on their SOH: {s.settled_by_measurement} settled by "
+                      f"measurement, {s.settled_conservatively} settled conservatively at the lower grade (a full "
+                      f"test would not pay), {s.cheaper_test_advised} need a pulse step, {s.full_test_advised} a full "
+                      f"capacity test ({100 * s.full_test_share:.0f} %)", highlight=False)
     for key, g in out.regroup.items():
         console.print(f"fit for regrouping {key}: {g.groups} second-life packs, {g.usable_energy_kwh} kWh usable, "
                       f"{g.leftovers} leftover modules", highlight=False)

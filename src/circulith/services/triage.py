@@ -18,7 +18,6 @@ only tracked through its pack is first ``collected`` with it. The output rows
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +84,13 @@ class UnitGrade(BaseModel):
     resistance_growth_pct: float | None = None
     further_test: str | None = None
     straddles_boundary: bool = False
+    next_test: str | None = Field(None, description="Cheapest next test expected to settle the grade (None: none).")
+    next_test_reason: str | None = Field(None, description="Why that test, or why none (settled, and how).")
+    settled_by: str | None = Field(None, description="measurement, unsafe, value of information, rule; None: open.")
+    expected_gain_usd: float | None = Field(None, description="Expected value of a full capacity test [USD].")
+    full_test_cost_usd: float | None = Field(None, description="Cost of a full capacity test [USD].")
+    pulse_status: str | None = Field(None, description="Pulse estimate: estimated, widened or refused.")
+    pulse_reason: str | None = Field(None, description="Model used for the pulse estimate and the domain decision.")
     rul_years: float | None = None
     custodian_org_id: str | None = None
     lifecycle_state: str | None = None
@@ -119,6 +125,18 @@ class ParentDecision(BaseModel):
     explanation: str
 
 
+class StagingSummary(BaseModel):
+    """How the units whose grade their SOH decides were settled, and how many need a full capacity test."""
+
+    units: int = Field(description="Units graded on their SOH (not decided by a safety or history rule).")
+    settled_by_measurement: int = Field(description="Interval clear of every decision boundary.")
+    settled_conservatively: int = Field(description="Straddling, graded at the lower bound's grade: a full test "
+                                                    "would not pay (value of information).")
+    cheaper_test_advised: int = Field(description="A pulse step of the ladder is expected to settle the grade.")
+    full_test_advised: int
+    full_test_share: float = Field(description="full_test_advised / units [-].")
+
+
 class GradingResult(BaseModel):
     """What grading did."""
 
@@ -133,6 +151,7 @@ class GradingResult(BaseModel):
     units: list[UnitGrade]
     parents: list[ParentDecision] = Field(default_factory=list)
     regroup: dict[str, RegroupSummary]
+    staging: StagingSummary | None = None
 
 
 def recycling_value_per_kwh(frame: pd.DataFrame, as_of: dt.date | None = None) -> np.ndarray:
@@ -206,11 +225,12 @@ def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: P
     ``capacity_high_ah``) give SOH = capacity / rated capacity (``soh_source = 'capacity_test'``,
     interval from the rules file's ``capacity_test_uncertainty_pct`` unless bounds are given).
 
-    Pulse estimates replace ``soh_pct`` and its interval of the unit whose ``battery_id`` equals
-    the table's ``cell_id`` (``soh_source = 'pulse'``); a measurement naming a unit not in the frame
-    is refused.
+    Pulse estimates (domain-checked: the bank in its formats, the transfer model with a wider interval
+    outside, or refused with the reason) replace ``soh_pct`` and its interval of the unit whose
+    ``battery_id`` equals the table's ``cell_id`` (``soh_source = 'pulse'``, ``pulse_step_done`` the
+    test-ladder rung the rows amount to); a measurement naming a unit not in the frame is refused, and
+    so is a table whose every cell the models refuse.
     """
-    from circulith.triage import pulse_model
     from circulith.triage.readers.read_pulse_tables import read_pulse_tables
     from circulith.triage.readers.read_records import merge_inspection, read_inspection
 
@@ -222,23 +242,52 @@ def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: P
             frame = _attach_capacity(frame, p)
     pulse_paths: list[str | Path] = [p for p, k in kinds.items() if k == "pulse"]
     if pulse_paths:
-        m = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
-        est = pd.DataFrame([asdict(e) for e in pulse_model.estimate(read_pulse_tables(pulse_paths), m)])
-        unknown = set(est["cell_id"]) - set(frame["battery_id"])
-        if unknown:
-            raise InvalidInput([Problem(None, "cell_id", "pulse estimate for a unit not being graded", c)
-                                for c in sorted(unknown)[:20]])
-        est = est.set_index("cell_id")
-        hit = frame["battery_id"].isin(est.index)
-        ids = frame.loc[hit, "battery_id"]
-        for col in ["soh_pct", "soh_low_pct", "soh_high_pct"]:
-            if col not in frame:
-                frame[col] = np.nan
-            frame.loc[hit, col] = est.loc[ids, col].to_numpy()
-        if "soh_source" not in frame:
-            frame["soh_source"] = "bms"
-        frame["soh_source"] = frame["soh_source"].fillna("bms").astype(object)
-        frame.loc[hit, "soh_source"] = "pulse"
+        frame = _attach_pulses(frame, read_pulse_tables(pulse_paths), model_path)
+    return frame
+
+
+def _attach_pulses(frame: pd.DataFrame, table: pd.DataFrame, model_path: Path | None) -> pd.DataFrame:
+    """Domain-checked pulse estimates (:func:`circulith.triage.pulse_assessment.assess_pulses`) replace the
+    SOH of the units they name; a refused cell keeps its previous SOH, with the refusal in ``pulse_reason``."""
+    from circulith.triage import pulse_model
+    from circulith.triage.grading import unit_energy_kwh
+    from circulith.triage.pulse_assessment import all_refused, assess_pulses
+
+    unknown = set(table["cell_id"].astype(str)) - set(frame["battery_id"].astype(str))
+    if unknown:
+        raise InvalidInput([Problem(None, "cell_id", "pulse estimate for a unit not being graded", c)
+                            for c in sorted(unknown)[:20]])
+    by_id = frame.assign(battery_id=frame["battery_id"].astype(str)).drop_duplicates("battery_id").set_index("battery_id")
+    cells = table.assign(cell_id=table["cell_id"].astype(str))
+    if "chemistry" not in cells and "chemistry" in by_id:
+        cells["chemistry"] = cells["cell_id"].map(by_id["chemistry"].astype(str))
+    energy = pd.Series(unit_energy_kwh(by_id.reindex(columns=["rated_energy_kwh", "rated_capacity_ah",
+                                                              "nominal_voltage_v"])), index=by_id.index)
+    bank = pulse_model.load_model(model_path) if model_path else pulse_model.default_model()
+    rows = assess_pulses(cells, bank=bank, energy_kwh=energy.dropna().to_dict())
+    err = all_refused(rows)
+    if err is not None:
+        raise err
+    est = pd.DataFrame(rows).set_index("cell_id")
+    for col in ["soh_pct", "soh_low_pct", "soh_high_pct"]:
+        if col not in frame:
+            frame[col] = np.nan
+    if "soh_source" not in frame:
+        frame["soh_source"] = "bms"
+    frame["soh_source"] = frame["soh_source"].fillna("bms").astype(object)
+    for col in ("pulse_status", "pulse_reason"):
+        frame[col] = frame[col].astype(object) if col in frame else None
+    frame["pulse_step_done"] = pd.to_numeric(frame["pulse_step_done"], errors="coerce") if "pulse_step_done" in frame \
+        else np.nan
+    ids = frame["battery_id"].astype(str)
+    named = ids.isin(est.index)
+    frame.loc[named, "pulse_status"] = est.loc[ids[named], "status"].to_numpy()
+    frame.loc[named, "pulse_reason"] = (est.loc[ids[named], "model"] + ": " + est.loc[ids[named], "reason"]).to_numpy()
+    ok = named & ids.map(est["status"]).ne("refused")
+    for col in ["soh_pct", "soh_low_pct", "soh_high_pct"]:
+        frame.loc[ok, col] = est.loc[ids[ok], col].astype(float).to_numpy()
+    frame.loc[ok, "pulse_step_done"] = est.loc[ids[ok], "step_done"].astype(float).to_numpy()
+    frame.loc[ok, "soh_source"] = "pulse"
     return frame
 
 
@@ -251,13 +300,14 @@ def grade_units(frame: pd.DataFrame, *, application: str | None = None, as_of: d
     results = reconcile_levels(grade_frame(frame, application=application, rules=rules, as_of=as_of,
                                            recycling_value_usd_per_kwh=seam))
     extra = [c for c in ("mass_kg", "rated_capacity_ah", "rated_energy_kwh", "nominal_voltage_v", "custodian_org_id",
-                         "lifecycle_state", "pack_battery_id", "soh_source") if c in frame]
+                         "lifecycle_state", "pack_battery_id", "soh_source", "pulse_status", "pulse_reason")
+             if c in frame]
     merged = results.merge(frame[["battery_id", *[c for c in extra if c not in results]]].drop_duplicates("battery_id"),
                            on="battery_id", how="left")
     n = len(merged)
     merged["identifier"] = merged["battery_id"]
     merged["form"] = merged["level"]
-    for col in ("application", "further_test"):
+    for col in ("application", "further_test", "next_test", "next_test_reason", "settled_by"):
         merged[col] = merged[col].where(merged[col].astype(bool), None)
     if "soh_source" not in merged:
         merged["soh_source"] = "bms"
@@ -377,7 +427,22 @@ def _result(units: list[UnitGrade], version: str, *, record: bool, scope: str, w
                                         aggregate_parents(orphans).to_dict(orient="records")]
     return GradingResult(recorded=record, scope=scope, rules_version=version, graded_packs=len(packs),
                          graded_units=len(units), counts=counts, events_written=written, packs=packs, units=units,
-                         parents=parents, regroup=regroup_preview(units, units_per_group))
+                         parents=parents, regroup=regroup_preview(units, units_per_group),
+                         staging=staging_summary(units))
+
+
+def staging_summary(units: list[UnitGrade]) -> StagingSummary:
+    """Count how the SOH-graded units were settled (see :class:`StagingSummary`)."""
+    from circulith.triage.staging import FULL_TEST, SETTLED_MEASURED, SETTLED_VALUE
+
+    soh = [u for u in units if u.settled_by not in ("rule", "unsafe")]
+    open_ = [u for u in soh if u.settled_by is None]
+    full = sum(1 for u in open_ if (u.next_test or "").startswith(FULL_TEST))
+    cheaper = len(open_) - full
+    return StagingSummary(units=len(soh), settled_by_measurement=sum(u.settled_by == SETTLED_MEASURED for u in soh),
+                          settled_conservatively=sum(u.settled_by == SETTLED_VALUE for u in soh),
+                          cheaper_test_advised=cheaper, full_test_advised=full,
+                          full_test_share=full / len(soh) if soh else 0.0)
 
 
 def grade_file_units(engine: Engine | None, principal: Principal, paths: list[Path], *,
@@ -448,7 +513,8 @@ def record_grades(engine: Engine, principal: Principal, units: list[UnitGrade], 
             "decided_by": u.decided_by, "decision": u.decision, "own_grade": u.own_grade,
             "rules_version": load_rules()["version"], "soh_interval_pct": [round(u.soh_low_pct, 2),
                                                                            round(u.soh_high_pct, 2)],
-            "further_test": u.further_test, "explanation": u.explanation,
+            "further_test": u.further_test, "next_test": u.next_test, "next_test_reason": u.next_test_reason,
+            "settled_by": u.settled_by, "explanation": u.explanation,
         }
         kids = by_parent.get(u.battery_id)
         if kids is not None:

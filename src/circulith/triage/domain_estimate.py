@@ -25,9 +25,51 @@ import pandas as pd
 from circulith.triage.domain import cell_ratios, missing_columns
 from circulith.triage.pulse_model import PulseModel, combine_rows
 from circulith.triage.pulse_transfer import TransferModel, format_key, predict_transfer
+from circulith.triage.rules import chemistry_family
 
 FIT_HINT = ("fit one from a few labelled cells (full capacity tests): circulith triage fit LABELLED.csv "
             "--base shipped --chemistry <chemistry> --out MODEL.json, then triage estimate --transfer-model MODEL.json")
+_ALL_U = [f"U{i}" for i in range(1, 42)]
+
+
+def _span(cols: list[str]) -> str:
+    """``U1..U21`` for a run of U columns (gaps listed), 'none' when empty."""
+    nums = sorted(int(c[1:]) for c in cols)
+    if not nums:
+        return "none"
+    runs: list[list[int]] = [[nums[0], nums[0]]]
+    for v in nums[1:]:
+        if v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(f"U{a}" if a == b else f"U{a}..U{b}" for a, b in runs)
+
+
+def input_summary(rows: pd.DataFrame, bank: PulseModel, transfer: TransferModel, missing_conditions: str) -> str:
+    """What a cell's rows hold and what each model needs that they lack (columns, SOC levels, widths).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The cell's pulse rows.
+    bank, transfer
+        The models.
+    missing_conditions : str
+        The transfer model's protocol conditions the cell lacks (``''``: none).
+    """
+    have = [c for c in _ALL_U if c in rows and np.isfinite(pd.to_numeric(rows[c], errors="coerce")).any()]
+    socs = ", ".join(f"{v:g}" for v in sorted(rows["SOC"].astype(float).unique()))
+    widths = ", ".join(f"{v:g}" for v in sorted(rows["pulse_width_ms"].astype(float).unique()))
+    bank_cols = sorted({c for sm in bank.submodels for c in sm.columns})
+    bank_missing = [_ALL_U[c] for c in bank_cols if _ALL_U[c] not in have]
+    trans_missing = [c for c in _ALL_U[:17] if c not in have]
+    formats = _fmt_formats(sorted({sm.qn_ah for sm in bank.submodels}))
+    bank_txt = f"the bank (formats {formats}) " + (f"needs {_span(bank_missing)}" if bank_missing else "has its columns")
+    trans_txt = ("the transfer model (" + ", ".join(transfer.chemistries) + ", any format) needs "
+                 + (_span(trans_missing) if trans_missing else "U1..U17 only (present)")
+                 + (f" and pulses at {missing_conditions}" if missing_conditions else ""))
+    return f"input has {_span(have)} at SOC {socs} %, widths {widths} ms; {bank_txt}; {trans_txt}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +125,7 @@ def estimate_in_domain(table: pd.DataFrame, bank: PulseModel, transfer: Transfer
     truth = tab.groupby("cell_id")["SOH"].first() * 100.0 if "SOH" in tab else None
     bank_formats = sorted({s.qn_ah for s in bank.submodels})
     known_chem = {c.upper() for c in transfer.chemistries}
+    known_fam = {chemistry_family(c) for c in transfer.chemistries}
     out = []
     for cid, row in per.iterrows():
         cid = str(cid)
@@ -101,8 +144,10 @@ def estimate_in_domain(table: pd.DataFrame, bank: PulseModel, transfer: Transfer
             return DomainEstimate(cid, status, model, soh, lo, hi, transfer.coverage, dom_ratio, reason, n_rows,
                                   true_v)
 
-        def refuse(reason: str) -> DomainEstimate:
-            return make("refused", "", None, 0.0, reason)
+        def refuse(reason: str, cid: str = cid) -> DomainEstimate:
+            miss = str(trans.loc[cid, "missing_conditions"]) if cid in trans.index else ""
+            summary = input_summary(tab[tab["cell_id"] == cid], bank, transfer, miss)
+            return make("refused", "", None, 0.0, f"{reason} [{summary}]")
 
         if math.isnan(ratio):
             miss = missing_columns(tab[tab["cell_id"] == cid])
@@ -111,9 +156,10 @@ def estimate_in_domain(table: pd.DataFrame, bank: PulseModel, transfer: Transfer
             continue
         c = chem.get(cid)
         stated = c is not None and str(c) not in {"", "None", "nan"}
-        if stated and str(c).upper() not in known_chem:
-            out.append(refuse(f"chemistry {c} outside the model's domain ({', '.join(transfer.chemistries)}); "
-                              + FIT_HINT))
+        if stated and str(c).upper() not in known_chem and not (
+                chemistry_family(str(c)) != "default" and chemistry_family(str(c)) in known_fam):
+            out.append(refuse(f"chemistry {c} outside the model's domain ({', '.join(transfer.chemistries)}): no "
+                              f"shipped model applies; " + FIT_HINT.replace("<chemistry>", str(c))))
             continue
         note = "" if stated else f"; chemistry not stated, model covers {', '.join(transfer.chemistries)}"
         if qn in bank_formats and ratio <= 1.0 and cid in bank_est.index and bank_est.loc[cid, "n_rows_used"] > 0:

@@ -28,6 +28,17 @@ from circulith.errors import InvalidInput, Problem
 from circulith.triage.rul import remaining_useful_life
 from circulith.triage.rules import GRADE_RANK, GRADES, chemistry_family, load_rules
 from circulith.triage.safety import robust_z
+from circulith.triage.staging import (
+    FULL_TEST,
+    SETTLED_MEASURED,
+    SETTLED_UNSAFE,
+    SETTLED_VALUE,
+    grade_boundaries,
+    load_economics,
+    load_steps,
+    next_tests,
+    straddles,
+)
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,10 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
     pandas.DataFrame
         Columns ``battery_id, level, parent_battery_id, chemistry, grade, application, rule_id,
         clause, rules_fired, soh_pct, soh_low_pct, soh_high_pct, straddles_boundary, further_test,
-        rul_years, rul_years_low, rul_years_high, rul_cycles, rul_cycles_low, rul_cycles_high,
+        next_test`` (same as ``further_test``), ``next_test_reason, settled_by`` (``measurement``,
+        ``unsafe``, ``value of information``, ``rule`` or '' while open), ``expected_gain_usd,
+        full_test_cost_usd`` (value of information of a full test, pulse-estimated units), ``rul_years,
+        rul_years_low, rul_years_high, rul_cycles, rul_cycles_low, rul_cycles_high,
         rules_version, explanation``.
     """
     rules = rules or load_rules()
@@ -276,19 +290,29 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
         clause[to_rec] = "recycling value per kWh exceeds the second-life value (recovery engine figure)"
         app_out[to_rec] = ""
     grade = np.asarray(GRADES, dtype=object)[grade_rank]
-    # --- boundary straddling and the test that would settle it
-    bounds = [reuse_cfg["min_soh_pct"]] + [a["min_soh_pct"] for a in rules["applications"].values()]
+    # --- boundary straddling and the next test that would settle it (triage.staging)
     soh_decided = np.isin(rule_id, ["U1-reuse", "A-none", "R5-soh-floor"]) | np.char.startswith(
         rule_id.astype(str), "A-")
-    straddle = np.zeros(n, dtype=bool)
-    for b in bounds:
-        straddle |= (soh_lo < b) & (soh_hi >= b)
-    straddle &= soh_decided
     src = df["soh_source"].astype(str).str.lower().to_numpy()
-    further = np.where(src == "pulse", "full capacity test (GB/T 34015 residual capacity test)",
+    staged = _next_tests(df, fam, soh, soh_lo, soh_hi, soh_decided & (src == "pulse"), rules, application, rec)
+    straddle = np.zeros(n, dtype=bool)
+    for f in np.unique(fam):
+        m = fam == f
+        straddle[m] = straddles(soh_lo[m], soh_hi[m], grade_boundaries(rules, str(f), application))
+    straddle &= soh_decided
+    pulse_next = np.where(staged["next_test"] == FULL_TEST, FULL_TEST + " (GB/T 34015 residual capacity test)",
+                          staged["next_test"])
+    further = np.where(src == "pulse", pulse_next,
                        np.where(src == "capacity_test", "repeat capacity test at reference conditions",
-                                "multi-SOC pulse test (see triage estimate), then a full capacity test if still open"))
-    further = np.where(straddle, further, "")
+                                f"{load_steps()[0].name} (triage estimate --stage), then a full capacity test if "
+                                "still open"))
+    further = np.where(straddle, further, "").astype(object)
+    settled_by = np.where(staged["settled_by"] != "", staged["settled_by"],
+                          np.where(grade_rank == GRADE_RANK["quarantine"], SETTLED_UNSAFE,
+                                   np.where(soh_decided & ~straddle, SETTLED_MEASURED,
+                                            np.where(soh_decided, "", "rule"))))
+    next_reason = np.where(staged["reason"] != "", staged["reason"],
+                           np.where(further != "", "interval straddles a grade boundary", "")).astype(object)
     res_near = soh_decided & ~r_unknown & (grade_rank <= GRADE_RANK["recycle"])
     res_limits = [reuse_cfg["max_resistance_growth_pct"]] + [a["max_resistance_growth_pct"]
                                                             for a in rules["applications"].values()]
@@ -317,6 +341,13 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
         "grade": grade, "application": app_out, "rule_id": rule_id, "clause": clause,
         "rules_fired": rules_fired, "soh_pct": soh, "soh_low_pct": soh_lo, "soh_high_pct": soh_hi,
         "resistance_growth_pct": rgrowth, "straddles_boundary": straddle, "further_test": further,
+        "next_test": further, "next_test_reason": np.where(
+            further == "EIS / HPPC resistance test",
+            np.where(staged["reason"] != "", "resistance growth within 10 % of a grade limit; SOH: " + staged["reason"],
+                     "resistance growth within 10 % of a grade limit"),
+            np.where(further != "", next_reason, staged["reason"])),
+        "settled_by": settled_by, "expected_gain_usd": staged["expected_gain_usd"],
+        "full_test_cost_usd": staged["full_test_cost_usd"],
         "rul_years": rul_y, "rul_years_low": rul_lo, "rul_years_high": rul_hi,
         "rul_cycles": rul_c, "rul_cycles_low": rul_clo, "rul_cycles_high": rul_chi,
         "rules_version": str(rules["version"]),
@@ -330,8 +361,45 @@ def grade_frame(bms_summary: pd.DataFrame, *, application: str | None = None, ru
         + np.where(r_unknown, ", resistance not measured", ", resistance growth " + np.round(rg, 1).astype(str) + " %")
         + np.where(out["rules_fired"] != "", "; rules fired: " + out["rules_fired"], "")
         + np.where(df["sibling_resistance_outlier"].to_numpy(bool), "; resistance outlier among siblings", "")
-        + np.where(straddle, "; interval straddles a grade boundary: settle with " + further, "")
+        + np.where(straddle & (further != ""), "; interval straddles a grade boundary: settle with " + further, "")
+        + np.where(straddle & (settled_by == SETTLED_VALUE), "; interval straddles a grade boundary: "
+                   + staged["reason"], "")
     )
+    return out
+
+
+def unit_energy_kwh(df: pd.DataFrame) -> np.ndarray:
+    """Rated energy per unit [kWh]: ``rated_energy_kwh``, else rated capacity x nominal voltage, else NaN."""
+    energy = df["rated_energy_kwh"].to_numpy(dtype=float) if "rated_energy_kwh" in df else np.full(len(df), np.nan)
+    derived = df["rated_capacity_ah"].to_numpy(dtype=float) * df["nominal_voltage_v"].to_numpy(dtype=float) / 1000.0
+    return np.where(np.isfinite(energy), energy, derived)
+
+
+def _next_tests(df: pd.DataFrame, fam: np.ndarray, soh: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                staged: np.ndarray, rules: dict, application: str | None,
+                recycle_usd_per_kwh: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Next test of the pulse-estimated units whose grade the SOH decides (:func:`staging.next_tests`, with
+    the value of information); empty strings / NaN elsewhere."""
+    n = len(df)
+    out = {"next_test": np.full(n, "", dtype=object), "reason": np.full(n, "", dtype=object),
+           "settled_by": np.full(n, "", dtype=object), "expected_gain_usd": np.full(n, np.nan),
+           "full_test_cost_usd": np.full(n, np.nan)}
+    if not staged.any():
+        return out
+    steps, econ = load_steps(), load_economics()
+    done = (pd.to_numeric(df["pulse_step_done"], errors="coerce").fillna(-1).to_numpy(dtype=int)
+            if "pulse_step_done" in df else np.full(n, -1))
+    energy = unit_energy_kwh(df)
+    rec = None if recycle_usd_per_kwh is None else np.asarray(recycle_usd_per_kwh, dtype=float)
+    for f in np.unique(fam[staged]):
+        m = staged & (fam == f)
+        dec = next_tests(soh[m], lo[m], hi[m], unsafe=np.zeros(int(m.sum()), dtype=bool), done=done[m], steps=steps,
+                         boundaries_pct=grade_boundaries(rules, str(f), application), economics=econ,
+                         energy_kwh=energy[m], reuse_pct=float(rules["reuse"]["min_soh_pct"]),
+                         recycle_usd_per_kwh=None if rec is None else rec[m])
+        for key, col in (("next_test", "next_test"), ("reason", "reason"), ("settled_by", "settled_by"),
+                         ("expected_gain_usd", "expected_gain_usd"), ("full_test_cost_usd", "full_test_cost_usd")):
+            out[key][m] = dec[col].to_numpy()
     return out
 
 

@@ -323,7 +323,9 @@ def _why_unmatched(rows: pd.DataFrame, model: PulseModel) -> str:
             need |= {c for c in cols if not np.isfinite(u[r, c])}
     missing = [U_COLUMNS[c] for c in sorted(need)]
     return (f"the matching sub-models need voltage columns the input lacks or leaves empty: "
-            f"{_span(missing)}; {hint}")
+            f"{_span(missing)}; the transfer model needs only U1..U17 (circulith triage estimate --domain; "
+            "it is fitted on LFP: for another chemistry fit one from a few labelled cells: circulith triage fit "
+            "LABELLED.csv --base shipped --chemistry <chemistry> --out MODEL.json)")
 
 
 def _span(cols: list[str]) -> str:
