@@ -133,7 +133,11 @@ def test_statement_budget_of_the_benchmarked_paths(registry, clients, scenario, 
     with statements(engine) as seen:
         assert _get(clients, f"/p/{quoted}").status_code == 200
     reads = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 1, seen  # the battery by identifier with its children
+    # The battery by identifier with its children; then the signature line (services.passport_seal): the
+    # battery by its key, its own events with their signatures, the published keys. None grows with the ledger.
+    assert len(reads) == 4, seen
+    assert sum("FROM identifiers" in q for q in reads) == 0, seen
+    assert sum("event_signatures" in q for q in reads) == 1, seen
     assert not [q for q in seen if q.lstrip().upper().startswith(("INSERT", "UPDATE"))], seen
     with statements(engine) as seen:
         assert _get(clients, f"/api/v1/passports/{quoted}", key["secret"]).status_code == 200

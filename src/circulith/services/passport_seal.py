@@ -27,7 +27,7 @@ from circulith.ledger.signing import SignatureInvalid, b64url_decode, jws_header
 from circulith.store import trust_store
 from circulith.store.database import transaction
 from circulith.store.ledger_store import DYNAMIC_KEYS
-from circulith.store.passport_signature_reads import signed_battery_events
+from circulith.store.passport_signature_reads import battery_by_key, signed_battery_events
 from circulith.store.registry import get_battery
 from circulith.store.trust_models import SigningKey
 
@@ -88,7 +88,7 @@ def _published(k: SigningKey) -> PublishedKey:
 def _passport_bundle(engine: Engine, identifier: str) -> PassportBundle:
     """The bundle of the passport shown for ``identifier``: only its own events and signatures are read."""
     with transaction(engine, read_only=True) as s:
-        bat = get_battery(s, identifier)
+        bat = battery_by_key(s, identifier) or get_battery(s, identifier)  # the page passes its resolved key
         events = [SignedEvent.model_validate(e) for e in signed_battery_events(s, bat.battery_id)]
         keys = [_published(k) for k in trust_store.keys(s)]
         if not any(e.kind == "registered" for e in events):
