@@ -131,3 +131,23 @@ def test_ledger_keys_and_signatures_as_the_global_organisation(registry: Registr
     assert signed["unsigned_by_org"].get("OEM-ALBIS", 0) > 0
     code, _, err = _cli(capsys, url, "ledger", "sign-events", "--org", "OEM-ALBIS", "--key-dir", keys)
     assert code == 2 and "No such option: --org" in err
+
+
+def test_passport_search_filters_restricted_columns_within_the_global_organisations_interest(
+        registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:
+    url, engine = registry
+    with transaction(engine) as s:
+        held = set(s.execute(select(Battery.battery_id).where(Battery.custodian_org_id == RECEIVER)).scalars())
+    assert held, "the demo's recycler holds batteries"
+    args = ("passport", "search", "--custodian", RECEIVER, "--limit", "500", "--json")
+    code, out, err = _cli(capsys, url, "--as", RECEIVER, *args)
+    assert code == 0, err
+    found = json.loads(out)["items"]
+    assert found and {p["battery_id"] for p in found} <= held
+    assert {p["custodian_org_id"] for p in found} == {RECEIVER}
+    # a dismantler with no interest in them matches none of them on the restricted custodian column
+    code, out, err = _cli(capsys, url, "--as", "DIS-KREIS", *args)
+    assert code == 0, err
+    assert json.loads(out)["items"] == []
+    code, _, err = _cli(capsys, url, "passport", "search", "--level", "packs")
+    assert code == 2 and "--level" in err and "pack, module, cell" in err
