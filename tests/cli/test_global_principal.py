@@ -76,6 +76,16 @@ def test_triage_records_as_the_global_organisation(registry: Registry, tmp_path:
         pack, _ = passport_document(engine, g["successor_battery_id"])
         assert pack.operator is not None and pack.operator.id == RECEIVER
         assert history(engine, g["successor_battery_id"])[0]["actor_org_id"] == RECEIVER
+    # a fit module left over: its successor's operator is, by default, the organisation acting
+    used = {b for g in groups for b in g["battery_ids"]}
+    spare = next(u["battery_id"] for u in graded["units"] if u["level"] == "module"
+                 and u["grade"] in ("reuse", "repurpose") and u["battery_id"] not in used)
+    new_id = "urn:uuid:3f1d2b7a-9c4e-4f7b-8a2d-5e6c7b8a9d01"
+    code, _, err = _cli(capsys, url, "--as", RECEIVER, "passport", "successor", spare, "--status", "repurposed",
+                        "--new-id", new_id)
+    assert code == 0, err
+    successor, _ = passport_document(engine, new_id)
+    assert successor.operator is not None and successor.operator.id == RECEIVER
 
 
 def test_compliance_late_is_shown_only_to_the_global_organisations_role(registry: Registry,

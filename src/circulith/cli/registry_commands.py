@@ -273,7 +273,8 @@ def passport_successor(
     identifier: str,
     status: Annotated[str, typer.Option("--status", help="repurposed, reused or remanufactured.")],
     new_id: Annotated[str, typer.Option("--new-id", help="Identifier of the battery as placed on the market again.")],
-    operator: Annotated[str, typer.Option("--operator", help="Organisation ID of the operator now responsible.")],
+    operator: Annotated[str | None, typer.Option("--operator", help="Organisation ID of the operator now responsible "
+                                                 "(default: the organisation of circulith --as).")] = None,
     operator_name: Annotated[str, typer.Option("--operator-name", help="Its registered name.")] = "",
     category: Annotated[str | None, typer.Option("--category", help="New category (e.g. stationary).")] = None,
     json_out: JsonOpt = False,
@@ -285,9 +286,10 @@ def passport_successor(
     from circulith.store.database import with_write_retries
 
     engine, principal = _engine(), acting_principal()
+    responsible = operator or principal.org_id or ""
     new = with_write_retries(lambda: register_successor(
-        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
-        operator_name=operator_name or operator, changes=changes))
+        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=responsible,
+        operator_name=operator_name or responsible, changes=changes))
     if json_out:
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
                    "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})
