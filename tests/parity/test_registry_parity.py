@@ -32,6 +32,11 @@ CASES = [
     Case("ledger head", "{maker}", ["ledger", "status"], "/api/v1/ledger/head"),
     Case("ledger verification", AUTHORITY, ["ledger", "status", "--verify"], "/api/v1/ledger/verify"),
     Case("reference tables", "{maker}", ["reference", "list"], "/api/v1/reference"),
+    Case("passport search as a maker", "{maker}", ["passport", "search", "--level", "pack", "--limit", "20"],
+         "/api/v1/passports?level=pack&limit=20"),
+    Case("passport search on restricted columns as an authority", AUTHORITY,
+         ["passport", "search", "--state", "collected", "--limit", "20"],
+         "/api/v1/passports?lifecycle_state=collected&limit=20"),
 ]
 
 

@@ -163,6 +163,6 @@ def test_import_applies_the_write_policy_to_registered_actors(db, fleet, tmp_pat
     own = tmp_path / "own.jsonl"
     own.write_text(_line(fleet, '{"soh_pct": 90.0}'), encoding="utf-8")
     someone_else = "OEM-ALBIS" if pack.manufacturer.id != "OEM-ALBIS" else "OEM-NORDVIK"
-    assert run(["--db", db, "import", "events", str(own), "--as", someone_else]) == 2
+    assert run(["--db", db, "--as", someone_else, "import", "events", str(own)]) == 2
     assert f"records as {someone_else}" in capsys.readouterr().err
-    assert run(["--db", db, "import", "events", str(own), "--as", pack.manufacturer.id]) == 0
+    assert run(["--db", db, "--as", pack.manufacturer.id, "import", "events", str(own)]) == 0

@@ -93,7 +93,7 @@ def test_the_operators_migration_import_lifts_custody_but_not_registration(db, p
 
 def test_only_the_registry_operator_imports_a_migration(db, pack, tmp_path, capsys) -> None:
     path = _file(tmp_path, pack, ("collected", RECYCLER))
-    assert run(["--db", db, "import", "events", str(path), "--migration", "--as", RECYCLER]) == 2
+    assert run(["--db", db, "--as", RECYCLER, "import", "events", str(path), "--migration"]) == 2
     err = capsys.readouterr().err
     assert "--migration" in err and "registry operator" in err
     assert run(["--db", db, "--as", pack.manufacturer.id, "import", "events", str(path), "--migration"]) == 2

@@ -36,7 +36,7 @@ def registry(tmp_path: Path) -> tuple[str, str, str]:
     events.write_text(json.dumps({"battery_id": pack.battery_id, "kind": "bms_snapshot", "occurred_at": at,
                                   "actor_org_id": pack.manufacturer.id, "site_id": SITE,
                                   "payload": {"soh_pct": 91.0, "note": f"n{CLEAR}"}}) + "\n", encoding="utf-8")
-    assert run(["--db", url, "import", "events", str(events), "--as", pack.manufacturer.id]) == 0
+    assert run(["--db", url, "--as", pack.manufacturer.id, "import", "events", str(events)]) == 0
     return url, pack.battery_id, pack.manufacturer.id
 
 

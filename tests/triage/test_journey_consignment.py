@@ -68,7 +68,7 @@ def test_truck_received_graded_regrouped_and_not_sold_twice(registry, tmp_path, 
         assert state["lifecycle_state"] == "quarantined"
 
     grades = tmp_path / "grades.json"
-    assert run(["--db", url, "triage", "grade", "--consignment", cons, "--as", RECEIVER, "--out", str(grades),
+    assert run(["--db", url, "--as", RECEIVER, "triage", "grade", "--consignment", cons, "--out", str(grades),
                 "--json"]) == 0
     graded = _json(capsys)
     assert graded["graded_packs"] == 40 and graded["recorded"] is True
@@ -91,7 +91,7 @@ def test_truck_received_graded_regrouped_and_not_sold_twice(registry, tmp_path, 
 
     fit = [u for u in modules if u["grade"] in ("reuse", "repurpose")]
     assert len(fit) >= 4, "some modules of the truck should be fit for a second life"
-    assert run(["--db", url, "triage", "regroup", str(grades), "--as", RECEIVER, "--record", "--json"]) == 0
+    assert run(["--db", url, "--as", RECEIVER, "triage", "regroup", str(grades), "--record", "--json"]) == 0
     res = _json(capsys)
     assert res["recorded"] and res["groups"]
     dod = 0.8  # stationary_storage depth_of_discharge (grading_rules_v1.toml)
@@ -114,7 +114,7 @@ def test_truck_received_graded_regrouped_and_not_sold_twice(registry, tmp_path, 
         assert new.predecessor_passport_id == old.passport_id and new.parent_battery_id == pack.battery_id
         assert old.status == "repurposed" and old_state["lifecycle_state"] == "second_life"
     # A second sale of the same modules is refused, and so is receiving or shredding them as if free.
-    assert run(["--db", url, "triage", "regroup", str(grades), "--as", RECEIVER, "--record"]) == 2
+    assert run(["--db", url, "--as", RECEIVER, "triage", "regroup", str(grades), "--record"]) == 2
     assert "already repurposed" in capsys.readouterr().err
     assert run(["--db", url, "passport", "successor", g["battery_ids"][0], "--status", "repurposed", "--new-id",
                 "urn:uuid:7d2e1c74-5a9f-4e3a-9c79-2e8f4d3f0a33", "--operator", RECEIVER]) == 2
@@ -170,7 +170,7 @@ def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_fi
     rows = tmp_path / "offer.csv"
     passport = passport_document(engine, thermal)[0]
     rows.write_text(f"battery_id,grade\n{thermal},quarantine\n{truck[1]},recycle\n", encoding="utf-8")
-    assert run(["--db", url, "triage", "offer", str(rows), "--as", "REC-HYDROLUX", "--as-of", "2026-11-01",
+    assert run(["--db", url, "--as", "REC-HYDROLUX", "triage", "offer", str(rows), "--as-of", "2026-11-01",
                 "--json"]) == 0
     out = _json(capsys)
     newest = dt.date.fromisoformat(out["newest_price_date"])
@@ -190,10 +190,10 @@ def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_fi
     # A 10x mass typo and a 1e30 kg pack are refused by row; nothing is priced.
     typo = tmp_path / "typo.csv"
     typo.write_text(f"battery_id,mass_kg\n{thermal},{passport.mass_kg * 10:g}\n", encoding="utf-8")
-    assert run(["--db", url, "triage", "offer", str(typo), "--as", "REC-HYDROLUX"]) == 2
+    assert run(["--db", url, "--as", "REC-HYDROLUX", "triage", "offer", str(typo)]) == 2
     assert "passport declares" in capsys.readouterr().err
     typo.write_text(f"battery_id,mass_kg\n{thermal},1e30\n", encoding="utf-8")
-    assert run(["--db", url, "triage", "offer", str(typo), "--as", "REC-HYDROLUX"]) == 2
+    assert run(["--db", url, "--as", "REC-HYDROLUX", "triage", "offer", str(typo)]) == 2
     assert "physical limit" in capsys.readouterr().err
 
 

@@ -8,20 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from circulith.cli.common import call_service, console, emit_json, err_console, shown, state
+from circulith.cli.common import acting_principal, call_service, console, emit_json, err_console, shown, state
 from circulith.errors import IntegrityViolation
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from sqlalchemy import Engine
 
+    from circulith.auth.policy import Principal
     from circulith.ledger.checkpoint import CheckpointFile
 
 ledger_app = typer.Typer(help="The tamper-evident lifecycle ledger and its signed tree heads.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")]
-OrgOpt = Annotated[str | None, typer.Option("--org", help="Operator organisation (default: the only one with "
-                                                           "the operator role).")]
 KeyDirOpt = Annotated[Path | None, typer.Option("--key-dir", help="Directory of private keys (default: "
                                                                   "$CIRCULITH_KEY_DIR or ./circulith-keys).")]
 
@@ -30,6 +29,18 @@ def _engine() -> Engine:
     from circulith.store.database import create_db_engine
 
     return create_db_engine(state.database_url())
+
+
+def _signing_principal(engine: Engine) -> Principal:
+    """Who signs a tree head or an export: circulith --as ORG (CIRCULITH_AS), else the registry operator.
+
+    Without ``--as`` the operator is the only organisation with the operator role, as its key signs.
+    """
+    from circulith.services import ledger_trust
+
+    if state.acting_org_id() is None:
+        return ledger_trust.operator_principal(ledger_trust.operator_org(engine, None))
+    return acting_principal()
 
 
 @ledger_app.command("verify")
@@ -77,7 +88,7 @@ def ledger_verify(
                                      f"{log.findings[0]}")
         return
     held = ledger_trust.parse_checkpoint(checkpoint.read_text(encoding="utf-8"), source=str(checkpoint))
-    principal = ledger_trust.operator_principal("local")
+    principal = acting_principal()
     if only_after:
         inc = ledger_trust.verify_since_checkpoint(engine, principal, held)
         if json_out:
@@ -225,15 +236,17 @@ def ledger_watch(
 @ledger_app.command("checkpoint")
 def ledger_checkpoint(
     out: Annotated[Path | None, typer.Option("--out", help="Write the checkpoint file here.")] = None,
-    org: OrgOpt = None,
     key_dir: KeyDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Issue a signed tree head over every event now stored (RFC 9162 Merkle root, Ed25519 JWS) and record it."""
+    """Issue a signed tree head over every event now stored (RFC 9162 Merkle root, Ed25519 JWS) and record it.
+
+    Signed by circulith --as ORG, an operator (default: the only organisation with the operator role).
+    """
     from circulith.services import ledger_trust
 
     engine = _engine()
-    principal = ledger_trust.operator_principal(ledger_trust.operator_org(engine, org))
+    principal = _signing_principal(engine)
     cp = ledger_trust.issue_checkpoint(engine, principal, directory=key_dir)
     text = cp.model_dump_json(indent=1)
     if out:
@@ -253,14 +266,16 @@ def ledger_schedule(
     = None,
     count: Annotated[int, typer.Option("--count", min=0, help="Stop after this many rounds (0: run until stopped).")]
     = 0,
-    org: OrgOpt = None,
     key_dir: KeyDirOpt = None,
 ) -> None:
-    """Issue a signed tree head every --interval seconds when the ledger has grown (run it under a supervisor)."""
+    """Issue a signed tree head every --interval seconds when the ledger has grown (run it under a supervisor).
+
+    Signed by circulith --as ORG, an operator (default: the only organisation with the operator role).
+    """
     from circulith.services import ledger_trust
 
     engine = _engine()
-    principal = ledger_trust.operator_principal(ledger_trust.operator_org(engine, org))
+    principal = _signing_principal(engine)
     last = -1
     rounds = 0
     while count == 0 or rounds < count:
@@ -280,14 +295,19 @@ def ledger_schedule(
 
 @ledger_app.command("keygen")
 def ledger_keygen(
-    org: Annotated[str, typer.Option("--org", help="Organisation the key signs for.")],
+    org: Annotated[str | None, typer.Option("--org", help="Organisation the key signs for (default: the one "
+                                                          "the command acts as).")] = None,
     key_dir: KeyDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make a new Ed25519 signing key for an organisation (rotation: its previous key is retired, not revoked)."""
+    """Make a new Ed25519 signing key for an organisation (rotation: its previous key is retired, not revoked).
+
+    Acts as circulith --as ORG: an organisation makes its own keys, the registry operator (the default) anyone's.
+    """
     from circulith.services import ledger_trust
 
-    key = ledger_trust.create_key(_engine(), ledger_trust.operator_principal(org), org, directory=key_dir)
+    principal = acting_principal()
+    key = ledger_trust.create_key(_engine(), principal, org or principal.org_id or "", directory=key_dir)
     if json_out:
         emit_json(key)
     else:
@@ -300,19 +320,23 @@ def ledger_revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key to revoke.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the key).")],
 ) -> None:
-    """Revoke a signing key: signatures it makes from now on are refused; its history stays published."""
+    """Revoke a signing key: signatures it makes from now on are refused; its history stays published.
+
+    Acts as circulith --as ORG: the key's own organisation, or the registry operator (the default).
+    """
     from circulith.services import ledger_trust
 
-    key = ledger_trust.revoke_key(_engine(), ledger_trust.operator_principal("local"), key_id, reason)
+    key = ledger_trust.revoke_key(_engine(), acting_principal(), key_id, reason)
     console.print(f"key {key.key_id} revoked at {key.revoked_at}", highlight=False)
 
 
 @ledger_app.command("keys")
-def ledger_keys(org: Annotated[str | None, typer.Option("--org")] = None, json_out: JsonOpt = False) -> None:
+def ledger_keys(org: Annotated[str | None, typer.Option("--org", help="Only this organisation's keys.")] = None,
+                json_out: JsonOpt = False) -> None:
     """The published signing keys with their history (JWK)."""
     from circulith.services import ledger_trust
 
-    keys = ledger_trust.published_keys(_engine(), ledger_trust.operator_principal("local"), org)
+    keys = ledger_trust.published_keys(_engine(), acting_principal(), org)
     if json_out:
         emit_json(keys)
         return
@@ -322,19 +346,18 @@ def ledger_keys(org: Annotated[str | None, typer.Option("--org")] = None, json_o
 
 @ledger_app.command("sign-events")
 def ledger_sign_events(
-    org: Annotated[str | None, typer.Option("--org", help="Sign only as this organisation (default: the operator, "
-                                                          "for every organisation whose key is in the key directory).")]
-    = None,
     key_dir: KeyDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sign every unsigned event with the active key of the organisation that recorded it."""
-    from circulith.auth.policy import ALL_SCOPES, Principal
-    from circulith.services import ledger_signatures, ledger_trust
+    """Sign every unsigned event with the active key of the organisation that recorded it.
+
+    Acts as circulith --as ORG: an organisation signs only its own events; the operator (the default) every
+    organisation's whose key is in the key directory.
+    """
+    from circulith.services import ledger_signatures
 
     engine = _engine()
-    principal = (Principal(org_id=org, scopes=ALL_SCOPES, via="cli") if org
-                 else ledger_trust.operator_principal(ledger_trust.operator_org(engine, None)))
+    principal = _signing_principal(engine)
     out = ledger_signatures.sign_events(engine, principal, directory=key_dir)
     if json_out:
         emit_json(out)
@@ -348,9 +371,9 @@ def ledger_sign_events(
 @ledger_app.command("verify-signatures")
 def ledger_verify_signatures(json_out: JsonOpt = False) -> None:
     """Check every event's signature against the organisations' published keys and their history."""
-    from circulith.services import ledger_signatures, ledger_trust
+    from circulith.services import ledger_signatures
 
-    out = ledger_signatures.verify_event_signatures(_engine(), ledger_trust.operator_principal("local"))
+    out = ledger_signatures.verify_event_signatures(_engine(), acting_principal())
     if json_out:
         emit_json(out)
     else:
@@ -366,13 +389,15 @@ def ledger_verify_signatures(json_out: JsonOpt = False) -> None:
 def ledger_export_passport(
     identifier: Annotated[str, typer.Argument(help="Any identifier of the battery.")],
     out: Annotated[Path, typer.Option("--out", help="Write the signed passport bundle here.")],
-    org: OrgOpt = None,
 ) -> None:
-    """Export a passport with the signed events it rests on and the keys, to verify offline."""
-    from circulith.services import ledger_signatures, ledger_trust
+    """Export a passport with the signed events it rests on and the keys, to verify offline.
+
+    Acts as circulith --as ORG: the battery's maker or holder, an authority, or the operator (the default).
+    """
+    from circulith.services import ledger_signatures
 
     engine = _engine()
-    principal = ledger_trust.operator_principal(ledger_trust.operator_org(engine, org))
+    principal = _signing_principal(engine)
     bundle = ledger_signatures.export_signed_passport(engine, principal, identifier)
     out.write_text(bundle.model_dump_json(indent=1) + "\n", encoding="utf-8")
     console.print(f"signed passport of {shown(bundle.battery_id)} written to {shown(out)} ({1 + len(bundle.dynamic_events)} signed "

@@ -45,6 +45,7 @@ def _register() -> None:
         ledger_commands,
         measurement_commands,
         organisation_commands,
+        passport_search_commands,
         planning_commands,
         recovery_commands,
         reference_commands,
@@ -54,6 +55,7 @@ def _register() -> None:
     )
 
     registry_commands.register(app)
+    registry_commands.passport_app.command("search")(passport_search_commands.search)
     app.add_typer(organisation_commands.app, name="org")
     ledger_commands.register(app)  # after the registry's: its "ledger" group replaces the older one
     intake_commands.register(app)

@@ -50,7 +50,7 @@ def db_upgrade(json_out: JsonOpt = False) -> None:
 
 
 def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
-            as_org: str | None = None, migration: bool = False) -> None:
+            migration: bool = False) -> None:
 
     from circulith.services import registry as svc
     from circulith.services.event_import import import_events
@@ -71,7 +71,7 @@ def _import(kind: str, file: Path, fmt: str | None, skip_invalid: bool, rejects:
             if kind == "passports":
                 return svc.import_passports(engine, acting_principal(), file, fmt=fmt, skip_invalid=skip_invalid,
                                             rejects_path=rejects, progress=progress)
-            return import_events(engine, file, as_org=as_org or state.acting_org_id(), fmt=fmt,
+            return import_events(engine, file, as_org=state.acting_org_id(), fmt=fmt,
                                  skip_invalid=skip_invalid, rejects_path=rejects, progress=progress,
                                  migration=migration, on_migrated=migrated.append)
 
@@ -112,7 +112,6 @@ def _count_records(file: Path, fmt: str | None) -> int:
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, json or jsonl (default: from the suffix).")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records; write the rejects to a file.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Where to write rejects (default: FILE.rejects.jsonl).")]
-AsOrgOpt = Annotated[str | None, typer.Option("--as", help="Record every event as this registered organisation.")]
 MigrationOpt = Annotated[bool, typer.Option(
     "--migration", help="Registry operator only: a bulk import of histories recorded in another system; the "
                         "custody and role checks are lifted (actors must still be registered organisations).")]
@@ -139,13 +138,14 @@ def import_passports(
 
 @import_app.command("events")
 def import_events(file: Path, fmt: FormatOpt = None, skip_invalid: SkipOpt = False, rejects: RejectsOpt = None,
-                  json_out: JsonOpt = False, as_org: AsOrgOpt = None, migration: MigrationOpt = False) -> None:
+                  json_out: JsonOpt = False, migration: MigrationOpt = False) -> None:
     """Append lifecycle events from FILE; nothing is written if any event is invalid (unless --skip-invalid).
 
     Each row's actor must be a registered organisation entitled to record it (custody and role, as
-    through the API); timestamps need a timezone. --migration: see its help.
+    through the API); timestamps need a timezone. circulith --as ORG (or CIRCULITH_AS) records every
+    event as that registered organisation. --migration: see its help.
     """
-    _import("events", file, fmt, skip_invalid, rejects, json_out, as_org, migration)
+    _import("events", file, fmt, skip_invalid, rejects, json_out, migration)
 
 
 LEVELS = ("public", "legitimate", "commission", "authority")
@@ -273,7 +273,8 @@ def passport_successor(
     identifier: str,
     status: Annotated[str, typer.Option("--status", help="repurposed, reused or remanufactured.")],
     new_id: Annotated[str, typer.Option("--new-id", help="Identifier of the battery as placed on the market again.")],
-    operator: Annotated[str, typer.Option("--operator", help="Organisation ID of the operator now responsible.")],
+    operator: Annotated[str | None, typer.Option("--operator", help="Organisation ID of the operator now responsible "
+                                                 "(default: the organisation of circulith --as).")] = None,
     operator_name: Annotated[str, typer.Option("--operator-name", help="Its registered name.")] = "",
     category: Annotated[str | None, typer.Option("--category", help="New category (e.g. stationary).")] = None,
     json_out: JsonOpt = False,
@@ -285,9 +286,10 @@ def passport_successor(
     from circulith.store.database import with_write_retries
 
     engine, principal = _engine(), acting_principal()
+    responsible = operator or principal.org_id or ""
     new = with_write_retries(lambda: register_successor(
-        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=operator,
-        operator_name=operator_name or operator, changes=changes))
+        engine, principal, identifier, status=status, new_battery_id=new_id, operator_org_id=responsible,
+        operator_name=operator_name or responsible, changes=changes))
     if json_out:
         emit_json({"battery_id": new.battery_id, "passport_id": new.passport_id,
                    "predecessor_passport_id": new.predecessor_passport_id, "status": new.status})

@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal
-from circulith.cli.common import console, emit_json, state
+from circulith.cli.common import acting_principal, console, emit_json, state
 from circulith.errors import InvalidInput, Problem
 from circulith.services.triage import GradingResult
 from circulith.triage import pulse_model
@@ -137,10 +137,6 @@ def _engine() -> Engine:
     return create_db_engine(state.database_url())
 
 
-AsOpt = Annotated[str | None, typer.Option("--as", help="Organisation the command acts as (default: the registry "
-                                           "operator).")]
-
-
 def _print_grades(out: GradingResult) -> None:
     for p in out.packs:
         console.print(f"{p.battery_id}: {p.explanation} [{p.decided_by}: {p.decision}]", highlight=False)
@@ -174,20 +170,20 @@ def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary 
           chemistry: Annotated[str | None, typer.Option(help="--from-registry filter: chemistry code.")] = None,
           custodian: Annotated[str | None, typer.Option(help="--from-registry filter: custodian organisation.")] = None,
           limit: Annotated[int | None, typer.Option(help="--from-registry: grade at most this many packs.")] = None,
-          dry_run: Annotated[bool, typer.Option("--dry-run", help="--from-registry: grade without writing events.")]
-          = False,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="Grade without writing events (registry grading "
+                                                "records by default; files only with --record).")] = False,
           record: Annotated[bool, typer.Option("--record", help="Files: record the grades on the registry's passports "
                                                "(every unit must be in the registry).")] = False,
           out: Annotated[Path | None, typer.Option("--out", help="Also write the grade rows (.csv or .json); they feed "
                                                    "triage regroup, recovery price and passport successor.")] = None,
-          acting: AsOpt = None,
           json_: JsonOpt = False) -> None:
     """Grade every unit (reuse / repurpose / recycle / quarantine) with the rule that decided at each level.
 
-    Every grade (from the registry or from files naming registry batteries) is recorded as tested and
-    graded events on the pack and its modules and cells, unless --dry-run.
+    Grading from the registry (--from-registry, --consignment or --id) records tested and graded events on
+    the pack and its modules and cells, unless --dry-run. Grading files records nothing unless --record
+    (every unit must then be a registry battery). Acts as circulith --as ORG (default: the registry
+    operator), the actor of every recorded event.
     """
-    from circulith.services.intake import principal_for_org
     from circulith.services.triage import grade_file_units, grade_registry, write_grades
 
     day = date.fromisoformat(as_of) if as_of else None
@@ -196,7 +192,7 @@ def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary 
         reg = _engine()
         if inputs and any(p.suffix.lower() == ".csv" and _is_bms(p) for p in inputs):
             raise InvalidInput("give a BMS-summary file or --from-registry, not both (measurement files may be added)")
-        result = grade_registry(reg, principal_for_org(reg, acting), consignment_id=consignment,
+        result = grade_registry(reg, acting_principal(), consignment_id=consignment,
                                 identifiers=list(ids or []) or None, chemistry=chemistry, custodian_org_id=custodian,
                                 limit=limit, application=application, as_of=day, measurements=list(inputs or []),
                                 model_path=model, record=not dry_run)
@@ -204,7 +200,7 @@ def grade(inputs: Annotated[list[Path] | None, typer.Argument(help="BMS-summary 
         if not inputs:
             raise InvalidInput("grade needs input files (BMS summary, inspection, pulse tables) or --from-registry")
         engine = _engine() if record and not dry_run else None
-        principal = principal_for_org(engine, acting) if engine is not None else _nobody()
+        principal = acting_principal() if engine is not None else _nobody()
         result = grade_file_units(engine, principal, list(inputs), application=application, as_of=day,
                                   model_path=model, rules_path=rules, record=engine is not None)
     if out:
@@ -234,14 +230,12 @@ def export_bms(out: Annotated[Path, typer.Option("--out", help="CSV to write (BM
                ids: Annotated[list[str] | None, typer.Option("--id", help="These packs (repeatable).")] = None,
                chemistry: Annotated[str | None, typer.Option(help="Filter: chemistry code.")] = None,
                custodian: Annotated[str | None, typer.Option(help="Filter: custodian organisation.")] = None,
-               limit: Annotated[int | None, typer.Option(help="At most this many packs.")] = None,
-               acting: AsOpt = None) -> None:
+               limit: Annotated[int | None, typer.Option(help="At most this many packs.")] = None) -> None:
     """Write the BMS summaries the registry holds (packs, modules, cells) as the CSV ``triage grade`` reads."""
-    from circulith.services.intake import principal_for_org
     from circulith.services.triage import export_bms as export
 
     engine = _engine()
-    frame = export(engine, principal_for_org(engine, acting), consignment_id=consignment,
+    frame = export(engine, acting_principal(), consignment_id=consignment,
                    identifiers=list(ids or []) or None, chemistry=chemistry, custodian_org_id=custodian, limit=limit)
     frame.to_csv(out, index=False)
     console.print(f"wrote {len(frame)} rows to {out}", highlight=False)
@@ -258,14 +252,12 @@ def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade 
                                                       "(nominal_voltage_v and capacity_ah required).")] = False,
             operator_name: Annotated[str | None, typer.Option("--operator-name", help="Name of the integrator.")]
             = None,
-            acting: AsOpt = None,
-            json_: JsonOpt = False) -> None:
+              json_: JsonOpt = False) -> None:
     """Match modules into second-life packs from their passports; report groups, usable energy and leftovers.
 
     Module voltage and capacity come from the modules' passports (the file's ``nominal_voltage_v``,
     ``capacity_ah`` or ``soh_pct`` override them); a module whose voltage is unknown is refused.
     """
-    from circulith.services.intake import principal_for_org
     from circulith.services.regroup import regroup_modules, regroup_table
 
     units = _table(input_)
@@ -277,7 +269,7 @@ def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade 
         res = regroup_table(units, application=application, units_per_group=units_per_group)
     else:
         engine = _engine()
-        res = regroup_modules(engine, principal_for_org(engine, acting), units, application=application,
+        res = regroup_modules(engine, acting_principal(), units, application=application,
                               units_per_group=units_per_group, record=record, operator_name=operator_name)
     if json_:
         emit_json(res)
@@ -303,14 +295,12 @@ def offer(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade ou
           = 0.0,
           margin: Annotated[float, typer.Option(min=0.0, max=0.99, help="Recycler's margin, fraction of revenue.")]
           = 0.0,
-          acting: AsOpt = None,
           json_: JsonOpt = False) -> None:
     """Line-by-line recycling offer for the batteries graded recycle or quarantine, handling costs deducted."""
-    from circulith.services.intake import principal_for_org
     from circulith.services.offers import load_price_file, recycling_offer
 
     engine = _engine()
-    res = recycling_offer(engine, principal_for_org(engine, acting), _table(input_),
+    res = recycling_offer(engine, acting_principal(), _table(input_),
                           as_of=date.fromisoformat(as_of) if as_of else None, max_price_age_days=max_price_age_days,
                           prices=load_price_file(prices) if prices else None,
                           logistics_usd_per_kg=logistics_usd_per_kg, margin_fraction=margin)

@@ -54,12 +54,19 @@ def test_a_calculation_needs_no_database_unless_an_organisation_is_named(
     assert code == 2 and "NO-SUCH-ORG" in err
 
 
-def test_lot_commands_obey_the_global_principal(capsys: pytest.CaptureFixture[str], registry: Registry) -> None:
+def test_lot_commands_obey_the_global_principal(capsys: pytest.CaptureFixture[str], registry: Registry,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     db = _url(registry)
     # the operator (no --as) reads every lot; another recycler is told the lot does not exist for it
     assert _run(capsys, db, "recovery", "lot", "show", "IN-HYDROLUX-1", "--json")[0] == 0
     code, _, err = _run(capsys, db, "--as", "DIS-KREIS", "recovery", "lot", "show", "IN-HYDROLUX-1")
     assert code == 2 and "IN-HYDROLUX-1" in err
+    monkeypatch.setenv("CIRCULITH_AS", "DIS-KREIS")  # the environment's organisation likewise
+    code, _, err = _run(capsys, db, "recovery", "lot", "show", "IN-HYDROLUX-1")
+    assert code == 2 and "IN-HYDROLUX-1" in err
+    code, out, err = _run(capsys, db, "--as", "REC-HYDROLUX", "recovery", "lot", "show", "IN-HYDROLUX-1", "--json")
+    assert code == 0, err  # the global option before the environment: the lot's own recycler
+    monkeypatch.delenv("CIRCULITH_AS")
     # the local --org option is gone: the principal is the global one
     assert _run(capsys, db, "recovery", "lot", "show", "IN-HYDROLUX-1", "--org", "REC-HYDROLUX")[0] == 2
 
