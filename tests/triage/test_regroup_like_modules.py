@@ -180,3 +180,18 @@ def test_an_invalid_pack_passport_is_one_line_naming_its_group() -> None:
                        dt.datetime.now(dt.UTC))
     msg = str(err.value)
     assert "\n" not in msg and "NMC622/stationary_storage/41" in msg and "would be invalid" in msg
+
+
+def test_only_the_holder_regroups_its_modules(sqlite_engine: Engine) -> None:
+    _, units = _registry(sqlite_engine)
+    with transaction(sqlite_engine) as s:
+        ensure_organisations(s, [{"org_id": "REU-OTHER", "name": "Another integrator", "role": "reuse_integrator"}])
+    other = Principal(org_id="REU-OTHER", role=Role.REUSE_INTEGRATOR, scopes=ALL_SCOPES, via="cli")
+    head = verify(sqlite_engine).head_global_seq
+    # a grade output lists the pack first: the problem names the module's own row of the input (row 2)
+    rows = pd.concat([pd.DataFrame([{"battery_id": "P-PACK", "level": "pack"}]), units.assign(level="module")])
+    with pytest.raises(InvalidInput) as err:
+        regroup_modules(sqlite_engine, other, rows, units_per_group=4, record=True)
+    assert f"row 2 ({units['battery_id'][0]}), field 'battery_id': held by '{INTEGRATOR}', not by 'REU-OTHER'" in str(
+        err.value)
+    assert verify(sqlite_engine).head_global_seq == head

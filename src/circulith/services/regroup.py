@@ -87,12 +87,16 @@ class RegroupResult(BaseModel):
     passports_registered: int
 
 
-def _module_table(engine: Engine, units: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Passport]]:
-    """Module figures from their passports, overridden by the input's columns where given."""
+def _module_table(engine: Engine, units: pd.DataFrame, holder: str | None) -> tuple[pd.DataFrame, dict[str, Passport]]:
+    """Module figures from their passports, overridden by the input's columns where given.
+
+    ``holder``: the organisation that must hold every module (None: the operator, any holder).
+    ``units`` is indexed by position in the input: problems name the input's 1-based row.
+    """
     problems: list[Problem] = []
     rows, passports = [], {}
     with transaction(engine) as session:
-        for k, r in enumerate(units.to_dict(orient="records"), start=1):
+        for k, r in zip((int(i) + 1 for i in units.index), units.to_dict(orient="records"), strict=True):
             ident = str(r.get("battery_id") or r.get("identifier") or "")
             try:
                 b = get_battery(session, ident)
@@ -103,6 +107,10 @@ def _module_table(engine: Engine, units: pd.DataFrame) -> tuple[pd.DataFrame, di
             if p.level == "pack":
                 problems.append(Problem(k, "battery_id", "is a pack; regroup modules (grade with --from-registry "
                                         "to get the pack's modules)", b.battery_id))
+                continue
+            if holder is not None and b.custodian_org_id != holder:
+                problems.append(Problem(k, "battery_id", f"held by '{b.custodian_org_id}', not by '{holder}': only "
+                                        "its holder regroups a module (receive it first)", b.battery_id))
                 continue
             passports[b.battery_id] = p
             dyn = json.loads(b.dynamic_json).get("soh_pct")
@@ -239,13 +247,17 @@ def regroup_modules(
     record : bool
         Register each group as a new storage pack with successor passports of its modules, and
         record ``repurposed`` on the original modules (all in one transaction).
+
+    Everyone but the operator regroups only the modules in its custody (as in grading).
     """
     require_role(principal, REGROUP_ROLES, "regrouping", write=record)
+    units = units.reset_index(drop=True)  # row k of the input is index k - 1
     if "level" in units:
         units = units[units["level"].astype(str) != "pack"]
     if units.empty:
         raise InvalidInput(Problem(None, "battery_id", "no module to regroup"), source="regroup input")
-    table, passports = _module_table(engine, units.reset_index(drop=True))
+    table, passports = _module_table(engine, units,
+                                     None if principal.is_operator else principal.org_id)
     taken = table[table["state"] == "second_life"]
     if not taken.empty:
         raise InvalidInput([Problem(None, "battery_id", "already repurposed into a second-life pack", str(b))
