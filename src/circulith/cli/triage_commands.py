@@ -281,6 +281,11 @@ def regroup(input_: Annotated[Path, typer.Argument(metavar="INPUT", help="Grade 
         console.print(f"  {g.group}: {', '.join(g.battery_ids)} -> {g.nominal_voltage_v:g} V, "
                       f"{g.usable_energy_kwh:.2f} kWh" + (f" as {g.successor_battery_id}" if g.successor_battery_id
                                                          else ""), highlight=False)
+    by_reason: dict[str, list[str]] = {}
+    for x in res.leftover_reasons:
+        by_reason.setdefault(x.reason, []).append(x.battery_id)
+    for reason, ids in by_reason.items():
+        console.print(f"  left over ({len(ids)}), {reason}: {', '.join(ids)}", highlight=False)
 
 
 @app.command()

@@ -65,6 +65,14 @@ class OfferLine(BaseModel):
     offer_usd: float = Field(description="Revenue - processing - logistics - margin - handling.")
 
 
+class ExcludedUnit(BaseModel):
+    """A battery left out of the offer, and why."""
+
+    battery_id: str
+    lifecycle_state: str
+    reason: str
+
+
 class OfferResult(BaseModel):
     """The offer for a consignment."""
 
@@ -74,6 +82,32 @@ class OfferResult(BaseModel):
     lines: list[OfferLine]
     handling_usd_total: float
     offer_usd_total: float
+    excluded: list[ExcludedUnit] = Field(default_factory=list,
+                                         description="Batteries not priced: recycled, shredded or in a second life.")
+
+
+NOT_OFFERED: dict[str, str] = {
+    "recycled": "already recycled: its passport has ceased (Art. 77(8)); there is no battery left to offer for",
+    "shredded": "already shredded: its material is in a black-mass lot (price the lot, not the battery)",
+    "second_life": "in a second life (repurposed, reused or remanufactured): not for recycling",
+}
+"""Lifecycle states whose batteries are never priced for recycling, with the reason."""
+
+
+def _offerable(battery_id: str, state: str, excluded: list[ExcludedUnit]) -> bool:
+    """Whether a battery in ``state`` may be priced; if not, it is added to ``excluded`` with the reason."""
+    why = NOT_OFFERED.get(state)
+    if why is not None:
+        excluded.append(ExcludedUnit(battery_id=battery_id, lifecycle_state=state, reason=why))
+    return why is None
+
+
+def _kept(frame: pd.DataFrame, keep: list[bool], excluded: list[ExcludedUnit]) -> pd.DataFrame:
+    """The rows of ``frame`` still to price; refused in one line per battery when none is left."""
+    if not any(keep):
+        raise InvalidInput([Problem(None, "battery_id", x.reason, x.battery_id) for x in excluded][:20],
+                           source="offer input")
+    return frame[keep].reset_index(drop=True)
 
 
 def load_price_file(path: Path) -> PriceBook:
@@ -154,14 +188,20 @@ def recycling_offer(
     with transaction(engine) as session:
         ids: list[str] = []
         problems: list[Problem] = []
+        keep: list[bool] = []
+        excluded: list[ExcludedUnit] = []
         for k, ident in enumerate(frame["battery_id"].astype(str), start=1):
             try:
-                ids.append(get_battery(session, ident).battery_id)
+                bat = get_battery(session, ident)
+                keep.append(_offerable(bat.battery_id, bat.lifecycle_state, excluded))
+                if keep[-1]:
+                    ids.append(bat.battery_id)
             except (InvalidInput, NotFound) as exc:
                 problems.append(Problem(k, "battery_id", f"not in the registry ({exc})", ident))
         if problems:
             raise InvalidInput(_at_input_rows(problems, frame["_row"]), source="offer input")
         declared = declared_figures(session, ids)
+    frame = _kept(frame, keep, excluded)
     frame["battery_id"] = ids
     problems = plausibility_problems(frame, declared)
     if problems:
@@ -193,6 +233,7 @@ def recycling_offer(
                              logistics_usd=round(float(r["logistics_usd"]), 2),
                              margin_usd=round(float(r["margin_usd"]), 2), handling=handling, handling_usd=h_usd,
                              offer_usd=round(float(r["offer_usd"]) - h_usd, 2)))
+    warnings += [f"{x.battery_id} not priced: {x.reason}" for x in excluded]
     return OfferResult(as_of=day, newest_price_date=newest, warnings=warnings, lines=out,
                        handling_usd_total=round(sum(x.handling_usd for x in out), 2),
-                       offer_usd_total=round(sum(x.offer_usd for x in out), 2))
+                       offer_usd_total=round(sum(x.offer_usd for x in out), 2), excluded=excluded)

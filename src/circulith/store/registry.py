@@ -282,7 +282,7 @@ def fleet_summary(session: Session) -> dict[str, Any]:
         stmt = select(col, func.count()).group_by(col).order_by(col)
         if level:
             stmt = stmt.where(Battery.level == level)
-        return {str(k): int(v) for k, v in session.execute(stmt)}
+        return {("unknown" if k is None else str(k)): int(v) for k, v in session.execute(stmt)}  # as fleet_counts
 
     energy = session.execute(
         select(func.coalesce(func.sum(Battery.rated_energy_kwh), 0.0), func.coalesce(func.sum(Battery.mass_kg), 0.0))
