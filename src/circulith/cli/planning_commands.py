@@ -88,6 +88,7 @@ def forecast_compare(
     for s in out.scenarios:
         colour = "green" if s.calibration.status == "ok" else "red"
         console.print(f"  {s.name}: network {s.network_status}; [{colour}]ranges: {s.calibration.message}[/]")
+        console.print(f"    network {s.network_demand}")
     table = Table("figure", "unit", "region", "chemistry", *names, *(f"{n} - {out.base}" for n in names if n != out.base))
     for r in out.rows:
         vals = [("n/a" if r.values[n] is None else f"{r.values[n]:,.1f}") for n in names]

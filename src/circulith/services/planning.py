@@ -391,6 +391,25 @@ def network_plan(principal: Principal, *, sites: pd.DataFrame | None = None, dem
     return network_out(plan, sites, demand, inputs=inputs, integer_trucks=opts.integer_trucks)
 
 
+def forecast_network_demand(result: ForecastResult, year: int) -> tuple[pd.DataFrame, str]:
+    """Network demand from a forecast: its median feedstock of ``year`` over the shipped example collection points.
+
+    Returns the demand rows [t per period of a year] and a note of what they are (see
+    :mod:`circulith.planning.forecast_demand`).
+    """
+    from circulith.planning.forecast_demand import demand_from_forecast
+    from circulith.planning.network import validate_demand
+    from circulith.planning.reference_data import load_region_states
+
+    _sites, points = _example_tables()
+    built = demand_from_forecast(result.table("feedstock", "tonnes"), validate_demand(points, source="example_demand.csv"),
+                                 year=year, region_states=load_region_states())  # fmt: skip
+    if built.demand.empty:
+        raise InvalidInput(Problem(None, "network_demand", f"the forecast has no feedstock in {year} at the example "
+                                   "collection points"))  # fmt: skip
+    return built.demand, built.note("example_demand.csv")
+
+
 def warm_planning_caches() -> None:
     """Compute the cached forecast, capacity gap and example network plan (at server start, in a thread)."""
     try:
