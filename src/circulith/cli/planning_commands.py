@@ -56,7 +56,9 @@ def forecast_run(
                   f"{out.interval[0]:.0%}-{out.interval[1]:.0%}; cohorts: {out.cohorts_source}")  # fmt: skip
     cal = out.calibration
     colour = "green" if cal.status == "ok" else "bold red"
-    console.print(f"[{colour}]ranges: {cal.message}[/] (parameter-only band: {cal.coverage_parameter_only:.0%})")
+    console.print(f"[{colour}]ranges: {cal.message}[/] (the lifetime-parameter band alone covered "
+                  f"{cal.coverage_parameter_only:.0%})")  # fmt: skip
+    console.print(out.width_note)
     table = Table("year", "region", "chemistry", "median", "lower", "upper")
     for r in out.rows:
         table.add_row(str(r.year), r.region, r.chemistry or "all", f"{r.median:,.2f}", f"{r.lower:,.2f}",
