@@ -91,3 +91,17 @@ def test_compare_network_follows_each_scenarios_feedstock_unless_a_demand_file_i
     assert all("overrides the forecast" in s.network_demand for s in out.scenarios)
     cost = next(r for r in out.rows if r.figure == "network cost")
     assert cost.difference["b"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_network_plan_of_a_scenario_collects_its_forecast(tmp_path: Path, cli_json) -> None:
+    path = _scenario(tmp_path, "mine", 1.0)
+    plan = cli_json("network", "plan", "--scenario", str(path), "--year", "2030", "--continuous-trucks")
+    assert "demand from the forecast: median feedstock of 2030" in plan["inputs"]
+    total = float(plan["inputs"].split("2030, ")[1].split(" t")[0].replace(",", ""))
+    # every forecast tonne leaves a collection point (one source per point and chemistry), nothing unmet
+    collected = sum(f["tonnes"] for f in plan["flows"] if "/" in f["from_id"])
+    assert collected == pytest.approx(total, rel=1e-3) and plan["unmet"] == []
+    # the planner's own demand file overrides the forecast
+    with as_file(files("circulith.reference") / "data" / "example_demand.csv") as demand:
+        own = cli_json("network", "plan", "--scenario", str(path), "--demand", str(demand), "--continuous-trucks")
+    assert "overrides the forecast" in own["inputs"]

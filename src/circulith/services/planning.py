@@ -451,6 +451,34 @@ def forecast_network_demand(result: ForecastResult, year: int) -> tuple[pd.DataF
     return built.demand, built.note("example_demand.csv")
 
 
+def scenario_network(principal: Principal, scenario: Scenario, *, year: int, result: ForecastResult | None = None,
+                     options: NetworkOptions | None = None, engine: Engine | None = None) -> tuple[NetworkOut, str]:  # fmt: skip
+    """The network plan of a scenario's own sites, its demand following its forecast; and a note of that demand.
+
+    Sites: ``[inputs] network_sites`` (required). Demand: ``[inputs] network_demand`` when given (the planner's
+    file overrides the forecast), else the scenario's median feedstock of ``year`` by region and chemistry over
+    the example collection points (:func:`forecast_network_demand`). ``result`` is the scenario's forecast
+    grouped by region and chemistry when already run.
+    """
+    _require_scope(principal, Scope.READ)
+    if scenario.network_sites is None:
+        raise InvalidInput(Problem(None, "inputs.network_sites", f"scenario {scenario.name!r}: a network plan on the "
+                                   "forecast needs the scenario's own sites (network_sites or --sites)"))  # fmt: skip
+    sites = read_csv_table(scenario.network_sites)
+    costs = read_csv_table(scenario.network_costs) if scenario.network_costs else None
+    if scenario.network_demand is not None:
+        note = f"planner's demand file {scenario.network_demand} (overrides the forecast)"
+        demand = read_csv_table(scenario.network_demand)
+    else:
+        if result is None:
+            grouped = scenario.model_copy(update={"group_by": ["region", "chemistry"]})
+            result = run_scenario_forecast(grouped, engine)
+        demand, note = forecast_network_demand(result, year)
+    plan = network_plan(principal, sites=sites, demand=demand, costs=costs, options=options or NetworkOptions(),
+                        inputs=f"{scenario.network_sites}; {note}")  # fmt: skip
+    return plan, note
+
+
 def warm_planning_caches() -> None:
     """Compute the cached forecast, capacity gap and example network plan (at server start, in a thread)."""
     try:

@@ -21,7 +21,6 @@ from circulith.auth.policy import Principal, Scope
 from circulith.errors import InvalidInput, Problem
 from circulith.planning.forecast import ForecastResult
 from circulith.planning.network_milp import NetworkOptions
-from circulith.planning.readers import read_csv_table
 from circulith.planning.scenario import Scenario
 from circulith.planning.service import run_capacity
 from circulith.services import planning as planning_svc
@@ -30,11 +29,11 @@ from circulith.services.planning import (
     CalibrationOut,
     NetworkOut,
     calibration_out,
-    forecast_network_demand,
     network_plan,
     run_scenario_forecast,
     scenario_calibration,
     scenario_cohorts_input,
+    scenario_network,
 )
 from circulith.services.platform import _require_scope
 
@@ -97,17 +96,8 @@ def _network(principal: Principal, sc: Scenario, time_limit_s: float, result: Fo
                                        "network_sites"))  # fmt: skip
         return network_plan(principal), (f"shipped example demand ({EXAMPLE_INPUTS}); it does not follow the "
                                          "forecast: give network_sites for a plan on the forecast")  # fmt: skip
-    costs = read_csv_table(sc.network_costs) if sc.network_costs else None
     opts = NetworkOptions(time_limit_s=time_limit_s, integer_trucks=planning_svc.NETWORK_INTEGER_TRUCKS)
-    sites = read_csv_table(sc.network_sites)
-    if sc.network_demand is not None:
-        note = f"planner's demand file {sc.network_demand} (overrides the forecast)"
-        demand = read_csv_table(sc.network_demand)
-    else:
-        demand, note = forecast_network_demand(result, year)
-    net = network_plan(principal, sites=sites, demand=demand, costs=costs, options=opts,
-                       inputs=f"{sc.network_sites}; {note}")  # fmt: skip
-    return net, note
+    return scenario_network(principal, sc, year=year, result=result, options=opts)
 
 
 def compare_scenarios(principal: Principal, scenarios: list[Scenario], *, base: str | None = None,
