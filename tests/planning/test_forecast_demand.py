@@ -49,6 +49,10 @@ def test_a_group_region_takes_every_point_in_its_countries() -> None:
     assert built.points_without_region == []
     # shares follow the template tonnes over all four points (530 t in all)
     assert built.demand.set_index("source_id").loc["BER", "tonnes"] == pytest.approx(600.0)
+    # a region may be named in any case, or by its state code
+    lower = demand_from_forecast(feed.assign(region="germany"), _points(), year=2030, region_states=load_region_states())
+    code = demand_from_forecast(feed.assign(region="FR"), _points(), year=2030, region_states=load_region_states())
+    assert set(lower.demand["source_id"]) == {"BER", "MUC"} and set(code.demand["source_id"]) == {"PAR"}
     with pytest.raises(InvalidInput, match="no forecast for 2050"):
         demand_from_forecast(feed, _points(), year=2050, region_states=load_region_states())
     with pytest.raises(InvalidInput, match="no collection point lies in the forecast regions"):

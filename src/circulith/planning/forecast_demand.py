@@ -65,9 +65,13 @@ class ForecastDemand:
 
 
 def _region_of(state: str, region_states: Mapping[str, frozenset[str]], regions: list[str]) -> str | None:
-    """The forecast region a state belongs to: the region itself, or the smallest group that contains it."""
-    hits = [r for r in regions if r == state or state in region_states.get(r, frozenset())]
-    return min(hits, key=lambda r: len(region_states.get(r, frozenset()))) if hits else None
+    """The forecast region a state belongs to: the region itself, or the smallest group that contains it.
+
+    Region names match case-insensitively (``germany`` is ``Germany``); a region may also be a state code.
+    """
+    codes = {k.casefold(): v for k, v in region_states.items()}
+    hits = [r for r in regions if r.upper() == state or state in codes.get(r.casefold(), frozenset())]
+    return min(hits, key=lambda r: len(codes.get(r.casefold(), frozenset()))) if hits else None
 
 
 def demand_from_forecast(feedstock: pd.DataFrame, points: pd.DataFrame, *, year: int,
@@ -103,7 +107,8 @@ def demand_from_forecast(feedstock: pd.DataFrame, points: pd.DataFrame, *, year:
     pts = pts[pts["region"].notna()]
     if pts.empty:
         raise InvalidInput(Problem(None, "network_demand", f"no collection point lies in the forecast regions "
-                                   f"{regions} (points need a state code such as DE)"))  # fmt: skip
+                                   f"{regions}: regions are countries or groups of region_states.csv (or state "
+                                   "codes such as DE) and points need their state code"))  # fmt: skip
     weight = pts["tonnes"].astype(float)
     share = pd.Series(0.0, index=pts.index)
     for _region, g in pts.groupby("region"):
