@@ -71,3 +71,38 @@ def test_api_and_cli_report_the_calibration(planning_api, cli_json) -> None:
     assert 0.80 <= api["calibration"]["coverage_calibrated"] <= 0.95
     assert all(r["lower"] <= r["param_lower"] + 1e-9 and r["upper"] >= r["param_upper"] - 1e-9 for r in api["rows"])
     assert cli_json("forecast", "run")["calibration"] == api["calibration"]
+
+
+def test_only_the_retirement_part_is_widened() -> None:
+    """The residuals are of vehicle exits: production scrap (set by the sales) is not widened by them."""
+    c = calibrate(_synthetic(2.0), target_coverage=(0.80, 0.95), min_windows=20)
+    s = pd.DataFrame({"median": [10.0, 10.0, 10.0], "lower": [9.0, 9.0, 9.0], "upper": [11.0, 11.0, 11.0]})
+    out = calibrate_summary(s, c, np.array([10.0, 4.0, 0.0]))
+    full, part, none = out["upper"].to_numpy()
+    assert full > part > none and none == pytest.approx(11.0)
+    # quadrature: upper = median + sqrt((upper0 - median)^2 + (exposed * q_hi)^2)
+    assert part == pytest.approx(10.0 + np.hypot(1.0, 4.0 * c.q_hi))
+
+
+def test_forecast_on_a_short_sales_file_says_what_sets_the_width(tmp_path) -> None:
+    from circulith.auth.policy import Principal, Scope
+    from circulith.planning.readers import read_scenario
+    from circulith.services.planning import forecast
+
+    rows = [{"region": "Germany", "chemistry": "NMC811", "year": y, "units": 1000 * 1.25 ** (y - 2015),
+             "segment": "Cars", "pack_kwh": 65} for y in range(2015, 2027)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "sales.csv", index=False)
+    (tmp_path / "s.toml").write_text('[scenario]\nname = "s"\nensemble_members = 30\nend_year = 2035\n'
+                                     '[inputs]\nsales = "sales.csv"\n')  # fmt: skip
+    sc = read_scenario(tmp_path / "s.toml")
+    who = Principal(org_id="T", scopes=frozenset({Scope.READ}), via="test")
+    feed = {r.year: r for r in forecast(who, scenario=sc).rows}
+    eol = {r.year: r for r in forecast(who, scenario=sc, stream="eol").rows}
+    scrap = forecast(who, scenario=sc, stream="production_scrap")
+    assert all(r.upper == pytest.approx(r.param_upper) for r in scrap.rows)  # scrap: its own (zero) band only
+    # in 2020 most feedstock is production scrap: its band is far narrower, relative to the median, than the
+    # end of life's alone; after the sales end (2026) feedstock is all end of life and both bands agree
+    assert feed[2020].upper / feed[2020].median < 0.5 * eol[2020].upper / eol[2020].median
+    assert feed[2032].upper == pytest.approx(eol[2032].upper)
+    note = forecast(who, scenario=sc).width_note
+    assert "from the lifetime parameters alone" in note and "the sales end in 2026" in note

@@ -110,7 +110,7 @@ def test_infeasible_damaged_capacity_is_diagnosed_not_optimal():
 def test_bad_sites_are_refused_with_row_and_field():
     sites, demand = small_network()
     sites.loc[1, "capacity_t"] = 0.0
-    with pytest.raises(InvalidInput, match=r"row 3 \(B\), field 'capacity_t'"):
+    with pytest.raises(InvalidInput, match=r"row 2 \(B\), field 'capacity_t'"):
         plan_network(sites, demand)
     sites, demand = small_network()
     sites.loc[0, "kind"] = "warehouse"

@@ -144,3 +144,28 @@ def test_cli_text_shows_the_flows_table(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "trucks/week" in proc.stdout and "S1" in proc.stdout and "greedy baseline" in proc.stdout
+
+
+def test_a_number_typed_with_its_unit_is_refused_with_its_column_and_data_row() -> None:
+    """Rows are data rows (the first row under the header is row 1), as the sales and BMS readers count them."""
+    from circulith.planning.capacity import validate_capacity
+    from circulith.planning.network import validate_demand, validate_sites
+
+    sites, demand = small_network()
+    sites["capacity_t"] = sites["capacity_t"].astype(object)
+    sites.loc[1, "capacity_t"] = "4000 t"
+    with pytest.raises(InvalidInput) as err:
+        validate_sites(sites)
+    assert str(err.value) == "sites: row 2 (B), field 'capacity_t': unit in value '4000 t': write 4000 in column capacity_t"
+    sites.loc[1, "capacity_t"] = "lots"
+    with pytest.raises(InvalidInput, match=r"row 2 \(B\), field 'capacity_t': not a number: 'lots'$"):
+        validate_sites(sites)
+    demand["tonnes"] = demand["tonnes"].astype(object)
+    demand.loc[0, "tonnes"] = "1,200 t"
+    with pytest.raises(InvalidInput, match=r"row 1 \(S1\), field 'tonnes': unit in value '1,200 t': write 1200 in"):
+        validate_demand(demand)
+    cap = pd.DataFrame({"plant_id": ["P1"], "country": ["Germany"], "region": ["Europe"], "stage": ["pretreatment"],
+                        "status": ["installed"], "start_year": [2020], "end_year": [None],
+                        "capacity_t_per_year": ["10 kt"]})  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"row 1 \(P1\), field 'capacity_t_per_year': unit in value '10 kt'"):
+        validate_capacity(cap)

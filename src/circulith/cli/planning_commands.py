@@ -55,7 +55,9 @@ def forecast_run(
                   f"{out.interval[0]:.0%}-{out.interval[1]:.0%}; cohorts: {out.cohorts_source}")  # fmt: skip
     cal = out.calibration
     colour = "green" if cal.status == "ok" else "bold red"
-    console.print(f"[{colour}]ranges: {cal.message}[/] (parameter-only band: {cal.coverage_parameter_only:.0%})")
+    console.print(f"[{colour}]ranges: {cal.message}[/] (the lifetime-parameter band alone covered "
+                  f"{cal.coverage_parameter_only:.0%})")  # fmt: skip
+    console.print(out.width_note)
     table = Table("year", "region", "chemistry", "median", "lower", "upper")
     for r in out.rows:
         table.add_row(str(r.year), r.region, r.chemistry or "all", f"{r.median:,.2f}", f"{r.lower:,.2f}",
@@ -87,6 +89,7 @@ def forecast_compare(
     for s in out.scenarios:
         colour = "green" if s.calibration.status == "ok" else "red"
         console.print(f"  {s.name}: network {s.network_status}; [{colour}]ranges: {s.calibration.message}[/]")
+        console.print(f"    network {s.network_demand}")
     table = Table("figure", "unit", "region", "chemistry", *names, *(f"{n} - {out.base}" for n in names if n != out.base))
     for r in out.rows:
         vals = [("n/a" if r.values[n] is None else f"{r.values[n]:,.1f}") for n in names]
@@ -112,29 +115,43 @@ def network_plan(
     budget: Annotated[float | None, typer.Option("--budget", help="Fixed costs of opened sites within this "
                                                  "budget [USD per period].")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (solver messages on stderr).")] = False,
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="Scenario TOML: without --demand (or its "
+                                                  "network_demand) the demand follows its forecast.")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Forecast year of the demand with --scenario "
+                                             "[year] (default: next year).")] = None,
 ) -> None:
     """Cheapest rule-compliant network: opened sites, flows by damage state, trucks per week; greedy alongside."""
-    from circulith.planning.network_milp import NetworkOptions
-    from circulith.planning.readers import read_csv_table
-    from circulith.services.planning import network_plan as plan_service
+    import datetime as dt
 
-    if (sites is None) != (demand is None):
+    from circulith.planning.network_milp import NetworkOptions
+    from circulith.planning.readers import read_csv_table, read_scenario
+    from circulith.services.planning import network_plan as plan_service
+    from circulith.services.planning import scenario_network
+
+    if scenario is None and (sites is None) != (demand is None):
         raise InvalidInput(Problem(None, "--sites" if sites is None else "--demand", "give both --sites and --demand"))
     opts = NetworkOptions(time_limit_s=time_limit, mip_rel_gap=gap, k_nearest=k_nearest,
                           integer_trucks=not continuous_trucks, method=method, max_open_spokes=max_spokes,
                           max_open_hubs=max_hubs, budget_usd=budget)  # fmt: skip
-    plan = plan_service(
-        calculation_principal(), sites=read_csv_table(sites) if sites else None,
-        demand=read_csv_table(demand) if demand else None, costs=read_csv_table(costs) if costs else None,
-        options=opts, inputs=f"{sites.name}, {demand.name}" if sites and demand else "",
-    )
+    if scenario is not None:
+        given = {"network_sites": sites, "network_demand": demand, "network_costs": costs}
+        sc = read_scenario(scenario)
+        sc = sc.model_copy(update={k: str(v) for k, v in given.items() if v is not None})
+        plan, _note = scenario_network(calculation_principal(), sc, year=year or dt.datetime.now(dt.UTC).year + 1,
+                                       options=opts, engine=_registry_engine() if sc.registry_fleet else None)
+    else:
+        plan = plan_service(
+            calculation_principal(), sites=read_csv_table(sites) if sites else None,
+            demand=read_csv_table(demand) if demand else None, costs=read_csv_table(costs) if costs else None,
+            options=opts, inputs=f"{sites.name}, {demand.name}" if sites and demand else "",
+        )
     if json_out:
         emit_json(plan)
         return
     def usd(v: float | None) -> str:
         return "n/a" if v is None else f"{v:,.0f} USD"
 
-    console.print(f"status {plan.status} (solver: {plan.solver_status})")
+    console.print(f"status {plan.status} (solver: {plan.solver_status}); inputs: {plan.inputs}")
     console.print(f"cost {usd(plan.objective_usd)} per period, proven bound {usd(plan.dual_bound_usd)}, gap "
                   f"{'n/a' if plan.mip_gap is None else f'{plan.mip_gap:.2%}'}; greedy baseline "
                   f"{usd(plan.greedy_cost_usd)}"

@@ -10,7 +10,9 @@ to the parameter band (independent errors)::
     lower' = median - sqrt((median - lower)^2 + (median * max(-q_lo, 0))^2)
     upper' = median + sqrt((upper - median)^2 + (median * max(q_hi, 0))^2)
 
-with ``q_lo, q_hi`` the interval's quantiles of ``e``. In the backtest each window is widened only with the
+with ``q_lo, q_hi`` the interval's quantiles of ``e``. The residuals describe vehicle exits, so a forecast
+widens only the retirement part of a stream (the feedstock's end of life; production scrap follows the sales
+and is not widened). In the backtest each window is widened only with the
 residuals of windows that had ended by its origin year (rolling origin: no look-ahead); the coverage of those
 widened bands is the honest figure reported with every forecast. A forecast is widened with the residuals of
 every backtest window. The same formula is used in both places, so the reported coverage measures the method
@@ -81,11 +83,16 @@ class Calibration:
 
 
 def widen(median: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64], q_lo: float,
-          q_hi: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # fmt: skip
-    """The parameter band widened by the residual quantiles, in quadrature (formula in the module docstring)."""
+          q_hi: float, exposed: NDArray[np.float64] | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # fmt: skip
+    """The parameter band widened by the residual quantiles, in quadrature (formula in the module docstring).
+
+    ``exposed`` is the part of the median the residuals apply to (default: all of it); the widening is
+    ``exposed * q`` instead of ``median * q``.
+    """
     med = np.asarray(median, float)
-    lo = med - np.sqrt((med - np.asarray(lower, float)) ** 2 + (np.abs(med) * max(-q_lo, 0.0)) ** 2)
-    hi = med + np.sqrt((np.asarray(upper, float) - med) ** 2 + (np.abs(med) * max(q_hi, 0.0)) ** 2)
+    scale = np.abs(med if exposed is None else np.asarray(exposed, float))
+    lo = med - np.sqrt((med - np.asarray(lower, float)) ** 2 + (scale * max(-q_lo, 0.0)) ** 2)
+    hi = med + np.sqrt((np.asarray(upper, float) - med) ** 2 + (scale * max(q_hi, 0.0)) ** 2)
     return lo, hi
 
 
@@ -142,8 +149,9 @@ def calibrate(backtest: BacktestResult, *, target_coverage: tuple[float, float],
         message = (f"calibration poor: the {nominal} band covered {cov:.0%} of {len(covered)} held-out backtest "
                    f"windows (target {target_coverage[0]:.0%}-{target_coverage[1]:.0%}): the band is {side}")  # fmt: skip
     if width0 and width1:
-        message += (f"; median band width {np.median(width1):.1f} x the median after calibration "
-                    f"({np.median(width0):.2f} x before)")  # fmt: skip
+        message += (f"; on those windows the median band width was {np.median(width1):.1f} x the median after "
+                    f"calibration ({np.median(width0):.2f} x before; backtest bands may reach below zero, a "
+                    "forecast's stop at zero)")  # fmt: skip
     return Calibration(
         q_lo=q_lo, q_hi=q_hi, n_windows=int(e_all.size), coverage_parameter_only=raw_cov, coverage_calibrated=cov,
         n_calibrated_windows=len(covered), width_parameter_only=float(np.median(width0)) if width0 else None,
@@ -154,12 +162,18 @@ def calibrate(backtest: BacktestResult, *, target_coverage: tuple[float, float],
     )  # fmt: skip
 
 
-def calibrate_summary(summary: pd.DataFrame, calibration: Calibration) -> pd.DataFrame:
-    """A forecast summary with ``lower``/``upper`` widened (kept as ``param_lower``/``param_upper``), >= 0."""
+def calibrate_summary(summary: pd.DataFrame, calibration: Calibration,
+                      exposed: NDArray[np.float64] | None = None) -> pd.DataFrame:  # fmt: skip
+    """A forecast summary with ``lower``/``upper`` widened (kept as ``param_lower``/``param_upper``), >= 0.
+
+    ``exposed`` is, per row, the part of the median that the backtest residuals describe (retirements): the
+    feedstock's end-of-life part, not its production scrap, whose amount follows the sales and is not a
+    vehicle exit (default: the whole median).
+    """
     out = summary.copy()
     out["param_lower"], out["param_upper"] = out["lower"], out["upper"]
     lo, hi = widen(out["median"].to_numpy(float), out["lower"].to_numpy(float), out["upper"].to_numpy(float),
-                   calibration.q_lo, calibration.q_hi)  # fmt: skip
+                   calibration.q_lo, calibration.q_hi, exposed)  # fmt: skip
     out["lower"] = np.maximum(lo, 0.0)
     out["upper"] = hi
     return out

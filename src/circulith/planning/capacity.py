@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.planning.network import first_per_cell, numeric_columns
 
 CAPACITY_COLUMNS: tuple[str, ...] = ("plant_id", "country", "region", "stage", "status", "start_year", "end_year",
                                      "capacity_t_per_year")  # fmt: skip
@@ -38,18 +39,17 @@ STAGES: tuple[str, ...] = ("pretreatment", "refining")
 
 
 def validate_capacity(capacity: pd.DataFrame, *, source: str = "capacity") -> pd.DataFrame:
-    """Check a capacity table; every problem named by row (file line), field and plant."""
+    """Check a capacity table; every problem named by data row (1-based), field and plant."""
     missing = [c for c in CAPACITY_COLUMNS if c not in capacity.columns]
     if missing:
         raise InvalidInput(Problem(None, ",".join(missing), "missing column(s)"), source=source)
     df = capacity.copy().reset_index(drop=True)
     for col in ("plant_id", "country", "region", "stage", "status"):
         df[col] = df[col].astype(str).str.strip()
-    for col in ("start_year", "end_year", "capacity_t_per_year"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
     problems: list[Problem] = []
+    numeric_columns(df, ("start_year", "end_year", "capacity_t_per_year"), df["plant_id"], problems)
     for i, r in df.iterrows():
-        row, pid = int(i) + 2, str(r["plant_id"])
+        row, pid = int(i) + 1, str(r["plant_id"])  # data row, 1-based
         if not (np.isfinite(r["capacity_t_per_year"]) and r["capacity_t_per_year"] > 0):
             problems.append(Problem(row, "capacity_t_per_year", f"must be > 0, got {r['capacity_t_per_year']}", pid))
         if r["status"] not in STATUSES:
@@ -65,7 +65,7 @@ def validate_capacity(capacity: pd.DataFrame, *, source: str = "capacity") -> pd
     dups = df["plant_id"][df["plant_id"].duplicated()].unique()
     problems.extend(Problem(None, "plant_id", "duplicate plant_id", str(p)) for p in dups)
     if problems:
-        raise InvalidInput(problems, source=source)
+        raise InvalidInput(first_per_cell(problems), source=source)
     return df
 
 

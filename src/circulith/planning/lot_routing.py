@@ -37,7 +37,9 @@ from circulith.planning.network import (
     FIRST_ECHELON,
     REUSE,
     NetworkParams,
+    first_per_cell,
     haversine_km,
+    numeric_columns,
     permitted_modes,
     site_accepts,
     transport_regimes,
@@ -98,7 +100,7 @@ class LotRouting:
 
 
 def validate_inventory(inventory: pd.DataFrame, site_ids: set[str], *, source: str = "inventory") -> pd.DataFrame:
-    """Check an inventory frame; every problem named by row (file line), field and battery."""
+    """Check an inventory frame; every problem named by data row (1-based), field and battery."""
     missing = [c for c in INVENTORY_COLUMNS if c not in inventory.columns]
     if missing:
         raise InvalidInput(Problem(None, ",".join(missing), "missing column(s)"), source=source)
@@ -107,9 +109,9 @@ def validate_inventory(inventory: pd.DataFrame, site_ids: set[str], *, source: s
         df[col] = df[col].astype(str).str.strip()
     df["grade"] = df["grade"].str.lower()
     df["damage_state"] = df["damage_state"].str.lower()
-    df["mass_kg"] = pd.to_numeric(df["mass_kg"], errors="coerce")
     problems: list[Problem] = []
-    line = df.index.to_numpy() + 2  # header line and 1-based
+    numeric_columns(df, ("mass_kg",), df["battery_id"], problems)
+    line = df.index.to_numpy() + 1  # data row, 1-based (as every planning reader)
     checks = [
         (~(np.isfinite(df["mass_kg"].to_numpy(float)) & (df["mass_kg"].to_numpy(float) > 0)), "mass_kg",
          lambda r: f"must be a number > 0, got {r['mass_kg']}"),
@@ -124,7 +126,7 @@ def validate_inventory(inventory: pd.DataFrame, site_ids: set[str], *, source: s
     for b in df["battery_id"][df["battery_id"].duplicated()].unique()[:50]:
         problems.append(Problem(None, "battery_id", "duplicate battery_id", str(b)))
     if problems:
-        raise InvalidInput(problems, source=source)
+        raise InvalidInput(first_per_cell(problems), source=source)
     return df
 
 

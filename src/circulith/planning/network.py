@@ -11,10 +11,14 @@ Demand file columns: ``source_id, lat, lon, tonnes, damaged_share, chemistry`` a
 ``critical_share`` (share of the tonnes that is damaged *and* critical, within ``damaged_share``),
 ``reusable_share`` (share of the intact tonnes graded reusable) and ``state`` (for cost multipliers).
 All tonnes and capacities refer to the same planning period; fixed costs are per period.
+
+Errors name the data row (1-based: the first row under the header is row 1), as every planning reader does,
+and a number typed with its unit (``4000 t``) is refused with the column it belongs in.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +136,42 @@ def _parse_bool(v: Any) -> bool | None:
     return None
 
 
+_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)\s*$")
+
+
+def numeric_columns(df: pd.DataFrame, columns: tuple[str, ...], ids: pd.Series,
+                    problems: list[Problem]) -> None:  # fmt: skip
+    """Convert ``columns`` of ``df`` to numbers in place; name each cell that is text, not a number.
+
+    A value with a unit (``"4000 t"``) is refused as ``unit in value: write 4000 in column capacity_t``; other
+    text as ``not a number``. Blank cells become NaN for the caller's own checks (:func:`first_per_cell` then
+    keeps one problem per cell). Rows are data rows, 1-based.
+    """
+    for col in columns:
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        for i in np.flatnonzero(num.isna().to_numpy() & raw.notna().to_numpy()):
+            text = str(raw.iloc[i]).strip()
+            if not text:
+                continue
+            m = _NUMBER_WITH_UNIT.match(text)
+            why = (f"unit in value {text!r}: write {m.group(1).replace(',', '')} in column {col}" if m
+                   else f"not a number: {text!r}")  # fmt: skip
+            problems.append(Problem(int(i) + 1, col, why, str(ids.iloc[i])))
+        df[col] = num
+
+
+def first_per_cell(problems: list[Problem]) -> list[Problem]:
+    """The first problem named for each (row, field) cell (a text value is not also "out of range")."""
+    seen: set[tuple[int | None, str]] = set()
+    out = []
+    for p in problems:
+        if p.row is None or (p.row, p.field) not in seen:
+            out.append(p)
+            seen.add((p.row, p.field))
+    return out
+
+
 def validate_sites(sites: pd.DataFrame, *, source: str = "sites") -> pd.DataFrame:
     """Check a sites frame; return it with parsed types and a ``chem_set`` column (frozenset or None = all).
 
@@ -145,10 +185,10 @@ def validate_sites(sites: pd.DataFrame, *, source: str = "sites") -> pd.DataFram
     df["site_id"] = df["site_id"].astype(str).str.strip()
     df["kind"] = df["kind"].astype(str).str.strip().str.lower()
     problems: list[Problem] = []
-    for col in ("lat", "lon", "capacity_t", "fixed_cost_usd", "variable_cost_usd_per_t"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
+    numeric_columns(df, ("lat", "lon", "capacity_t", "fixed_cost_usd", "variable_cost_usd_per_t"),
+                            df["site_id"], problems)  # fmt: skip
     for i, r in df.iterrows():
-        row, sid = int(i) + 2, r["site_id"]  # +2: header line and 1-based
+        row, sid = int(i) + 1, r["site_id"]  # data row, 1-based
         if r["kind"] not in SITE_KINDS:
             problems.append(Problem(row, "kind", f"unknown kind {r['kind']!r}; expected one of {sorted(SITE_KINDS)}", sid))
         if not (np.isfinite(r["lat"]) and -90 <= r["lat"] <= 90):
@@ -167,7 +207,7 @@ def validate_sites(sites: pd.DataFrame, *, source: str = "sites") -> pd.DataFram
     dups = df["site_id"][df["site_id"].duplicated()].unique()
     problems.extend(Problem(None, "site_id", "duplicate site_id", str(s)) for s in dups)
     if problems:
-        raise InvalidInput(problems, source=source)
+        raise InvalidInput(first_per_cell(problems), source=source)
     df["accepts_damaged"] = [bool(_parse_bool(v)) for v in df["accepts_damaged"]]
     if "accepts_critical" in df.columns:
         df["accepts_critical"] = [
@@ -200,12 +240,12 @@ def validate_demand(demand: pd.DataFrame, *, source: str = "demand") -> pd.DataF
     if "state" not in df.columns:
         df["state"] = ""
     df["state"] = df["state"].fillna("").astype(str)
-    for col in ("lat", "lon", "tonnes", "damaged_share", "critical_share", "reusable_share"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
-    df[["critical_share", "reusable_share"]] = df[["critical_share", "reusable_share"]].fillna(0.0)
     problems: list[Problem] = []
+    numeric_columns(df, ("lat", "lon", "tonnes", "damaged_share", "critical_share", "reusable_share"),
+                            df["source_id"], problems)  # fmt: skip
+    df[["critical_share", "reusable_share"]] = df[["critical_share", "reusable_share"]].fillna(0.0)
     for i, r in df.iterrows():
-        row, sid = int(i) + 2, r["source_id"]
+        row, sid = int(i) + 1, r["source_id"]  # data row, 1-based
         if not (np.isfinite(r["lat"]) and -90 <= r["lat"] <= 90):
             problems.append(Problem(row, "lat", f"must be in [-90, 90], got {r['lat']}", sid))
         if not (np.isfinite(r["lon"]) and -180 <= r["lon"] <= 180):
@@ -218,7 +258,7 @@ def validate_demand(demand: pd.DataFrame, *, source: str = "demand") -> pd.DataF
         if not (np.isfinite(r["critical_share"]) and 0 <= r["critical_share"] <= r["damaged_share"]):
             problems.append(Problem(row, "critical_share", f"must lie in [0, damaged_share], got {r['critical_share']}", sid))
     if problems:
-        raise InvalidInput(problems, source=source)
+        raise InvalidInput(first_per_cell(problems), source=source)
     return df
 
 

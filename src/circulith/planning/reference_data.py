@@ -97,3 +97,12 @@ def load_scenario_price_ranges() -> pd.DataFrame:
     """Plausible contained-metal price ranges [USD/kg of element] (``scenario_price_ranges.csv``), by element."""
     with _data_path("scenario_price_ranges.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh).set_index("element")
+
+
+@lru_cache(maxsize=1)
+def load_region_states() -> dict[str, frozenset[str]]:
+    """ISO 3166-1 alpha-2 codes of each forecast region (``region_states.csv``: a country or a group of them)."""
+    with _data_path("region_states.csv").open("r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh)
+    return {str(r.region): frozenset(s.strip() for s in str(r.state).split(";") if s.strip())
+            for r in table.itertuples()}  # fmt: skip

@@ -45,7 +45,8 @@ A scenario file is TOML; every key is optional (the values shown are the shipped
 
     [inputs]
     network_sites = "sites.csv"          # network plan of the scenario (default: the shipped example)
-    network_demand = "demand.csv"
+    network_demand = "demand.csv"        # optional: without it the plan's collection volumes follow this
+                                         # scenario's forecast (planning/forecast_demand.py)
     network_costs = "costs.csv"          # optional cost or distance matrix (planning/network_costs.py)
     sales = "my_sales.csv"               # the planner's sales (planning/sales_input.py: region, chemistry,
                                          # year, units[, segment, pack_kwh]), path relative to this file;

@@ -82,6 +82,7 @@ class ForecastOut(BaseModel):
     interval: list[float]
     regions: list[str]
     calibration: CalibrationOut
+    width_note: str = ""
     rows: list[ForecastRow]
 
 
@@ -230,12 +231,50 @@ def forecast_calibration(principal: Principal, *, scenario: Scenario | None = No
     return calibration_out(scenario_calibration(scenario))
 
 
+def _exposed_median(result: ForecastResult, stream: str, metric: str, table: pd.DataFrame) -> Any:
+    """Per row, the part of the median that is retirements (what the backtest residuals describe) [metric]."""
+    import numpy as np
+
+    if stream == "production_scrap":
+        return np.zeros(len(table))
+    if stream != "feedstock":
+        return None
+    keys = ["year", *result.group_by]
+    eol = result.table("eol", metric)[[*keys, "median"]].rename(columns={"median": "eol_median"})
+    return table[keys].merge(eol, on=keys, how="left")["eol_median"].fillna(0.0).to_numpy(float)
+
+
+def _width_note(rows: pd.DataFrame, calibration: Calibration, result: ForecastResult) -> str:
+    """What sets the width of the bands: the lifetime parameters, the backtest's noise, the end of the sales."""
+    import numpy as np
+
+    pos = rows[rows["median"] > 0]
+    if pos.empty:
+        return "no positive median: no band width to explain"
+    param = float(np.median((pos["param_upper"] - pos["param_lower"]) / pos["median"]))
+    total = float(np.median((pos["upper"] - pos["lower"]) / pos["median"]))
+    note = (f"band width (median over rows): {param:.2f} x the median from the lifetime parameters alone, "
+            f"{total:.1f} x with the backtest's observation noise (relative residuals {calibration.q_lo:+.1f} to "
+            f"{calibration.q_hi:+.1f} of the modelled exits; the IEA fleet balance of single countries counts net "
+            "trade in used EVs and stock revisions as exits), applied to the end-of-life part only")  # fmt: skip
+    last = result.assumptions.get("last_sales_year")
+    if isinstance(last, int) and last < int(rows["year"].max()):
+        note += (f"; the sales end in {last}: later years carry only packs sold by then and no production scrap, "
+                 "and the ranges are calibrated on the IEA countries, not on this sales file")  # fmt: skip
+    return note
+
+
 def forecast_from_result(result: ForecastResult, *, stream: str = "feedstock", metric: str = "tonnes",
                          region: str | None = None, calibration: Calibration) -> ForecastOut:  # fmt: skip
-    """One stream and metric of a forecast result, bands calibrated, as a :class:`ForecastOut`."""
+    """One stream and metric of a forecast result, bands calibrated, as a :class:`ForecastOut`.
+
+    Only the retirement part of a stream is widened by the backtest residuals (vehicle exits): the
+    feedstock's end of life, not its production scrap (see :func:`circulith.planning.calibration.calibrate_summary`).
+    """
     from circulith.planning.calibration import calibrate_summary
 
-    rows = calibrate_summary(result.table(stream, metric), calibration)
+    table = result.table(stream, metric)
+    rows = calibrate_summary(table, calibration, _exposed_median(result, stream, metric, table))
     if rows.empty:
         raise InvalidInput(Problem(None, "stream", f"no forecast rows for stream '{stream}' and metric '{metric}'"))
     if region:
@@ -250,7 +289,7 @@ def forecast_from_result(result: ForecastResult, *, stream: str = "feedstock", m
            for r in rows.to_dict(orient="records")]  # fmt: skip
     return ForecastOut(scenario=result.assumptions.get("scenario"), stream=stream, metric=metric,
                        cohorts_source=str(result.assumptions.get("cohorts_source", DEFAULT_COHORTS)),
-                       calibration=calibration_out(calibration),
+                       calibration=calibration_out(calibration), width_note=_width_note(rows, calibration, result),
                        n_members=int(result.n_members), interval=[float(x) for x in result.interval],
                        regions=sorted(set(result.summary["region"])), rows=out)  # fmt: skip
 
@@ -292,6 +331,8 @@ def run_scenario_forecast(scenario: Scenario, engine: Engine | None = None) -> F
     cohorts, origin = scenario_cohorts_input(scenario, engine)
     result = run_forecast(scenario, cohorts=cohorts)
     result.assumptions["cohorts_source"] = origin
+    if cohorts is not None and not cohorts.empty:
+        result.assumptions["last_sales_year"] = int(cohorts["year"].max())
     return result
 
 
@@ -389,6 +430,53 @@ def network_plan(principal: Principal, *, sites: pd.DataFrame | None = None, dem
     opts = options or NetworkOptions()
     plan = plan_network(sites, demand, options=opts, costs=costs)
     return network_out(plan, sites, demand, inputs=inputs, integer_trucks=opts.integer_trucks)
+
+
+def forecast_network_demand(result: ForecastResult, year: int) -> tuple[pd.DataFrame, str]:
+    """Network demand from a forecast: its median feedstock of ``year`` over the shipped example collection points.
+
+    Returns the demand rows [t per period of a year] and a note of what they are (see
+    :mod:`circulith.planning.forecast_demand`).
+    """
+    from circulith.planning.forecast_demand import demand_from_forecast
+    from circulith.planning.network import validate_demand
+    from circulith.planning.reference_data import load_region_states
+
+    _sites, points = _example_tables()
+    built = demand_from_forecast(result.table("feedstock", "tonnes"), validate_demand(points, source="example_demand.csv"),
+                                 year=year, region_states=load_region_states())  # fmt: skip
+    if built.demand.empty:
+        raise InvalidInput(Problem(None, "network_demand", f"the forecast has no feedstock in {year} at the example "
+                                   "collection points"))  # fmt: skip
+    return built.demand, built.note("example_demand.csv")
+
+
+def scenario_network(principal: Principal, scenario: Scenario, *, year: int, result: ForecastResult | None = None,
+                     options: NetworkOptions | None = None, engine: Engine | None = None) -> tuple[NetworkOut, str]:  # fmt: skip
+    """The network plan of a scenario's own sites, its demand following its forecast; and a note of that demand.
+
+    Sites: ``[inputs] network_sites`` (required). Demand: ``[inputs] network_demand`` when given (the planner's
+    file overrides the forecast), else the scenario's median feedstock of ``year`` by region and chemistry over
+    the example collection points (:func:`forecast_network_demand`). ``result`` is the scenario's forecast
+    grouped by region and chemistry when already run.
+    """
+    require_scope(principal, Scope.READ)
+    if scenario.network_sites is None:
+        raise InvalidInput(Problem(None, "inputs.network_sites", f"scenario {scenario.name!r}: a network plan on the "
+                                   "forecast needs the scenario's own sites (network_sites or --sites)"))  # fmt: skip
+    sites = read_csv_table(scenario.network_sites)
+    costs = read_csv_table(scenario.network_costs) if scenario.network_costs else None
+    if scenario.network_demand is not None:
+        note = f"planner's demand file {scenario.network_demand} (overrides the forecast)"
+        demand = read_csv_table(scenario.network_demand)
+    else:
+        if result is None:
+            grouped = scenario.model_copy(update={"group_by": ["region", "chemistry"]})
+            result = run_scenario_forecast(grouped, engine)
+        demand, note = forecast_network_demand(result, year)
+    plan = network_plan(principal, sites=sites, demand=demand, costs=costs, options=options or NetworkOptions(),
+                        inputs=f"{scenario.network_sites}; {note}")  # fmt: skip
+    return plan, note
 
 
 def warm_planning_caches() -> None:

@@ -3,7 +3,9 @@
 Per scenario, over a window of years: recycling feedstock by region and chemistry [t], contained Li, Ni, Co,
 Mn [t] and their value [MUSD], the capacity deficit per region (feedstock above pretreatment capacity) [t],
 and the network plan's cost [USD per period], CO2e [t per period] and trucks per week, on the scenario's own
-network inputs or the shipped example. Every figure is a row with one value per scenario and its difference to
+network inputs or the shipped example. A scenario that names its sites but no demand file gets the demand of its
+own forecast (feedstock of the window's last year over the example collection points), so its network follows
+its feedstock; a demand file overrides the forecast, and each scenario says which demand it used. Every figure is a row with one value per scenario and its difference to
 the base scenario (absolute and relative).
 """
 
@@ -17,13 +19,14 @@ from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal, Scope
 from circulith.errors import InvalidInput, Problem
+from circulith.planning.forecast import ForecastResult
 from circulith.planning.network_milp import NetworkOptions
-from circulith.planning.readers import read_csv_table
 from circulith.planning.scenario import Scenario
 from circulith.planning.service import run_capacity
 from circulith.services import planning as planning_svc
 from circulith.services.access_rules import require_scope
 from circulith.services.planning import (
+    EXAMPLE_INPUTS,
     CalibrationOut,
     NetworkOut,
     calibration_out,
@@ -31,6 +34,7 @@ from circulith.services.planning import (
     run_scenario_forecast,
     scenario_calibration,
     scenario_cohorts_input,
+    scenario_network,
 )
 
 MAX_SCENARIOS = 8
@@ -56,6 +60,7 @@ class ScenarioSummary(BaseModel):
     cohorts_source: str
     prices_source: str
     network_inputs: str
+    network_demand: str = ""
     network_status: str
     network_gap: float | None = None
     calibration: CalibrationOut
@@ -75,19 +80,24 @@ def _window(df: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     return df[(df["year"] >= y0) & (df["year"] <= y1)]
 
 
-def _network(principal: Principal, sc: Scenario, time_limit_s: float) -> NetworkOut:
-    if (sc.network_sites is None) != (sc.network_demand is None):
-        raise InvalidInput(Problem(None, "inputs.network_sites", f"scenario {sc.name!r}: give both network_sites "
-                                   "and network_demand"))  # fmt: skip
-    if sc.network_sites is None or sc.network_demand is None:
-        if sc.network_costs is not None:
-            raise InvalidInput(Problem(None, "inputs.network_costs", "needs network_sites and network_demand"))
-        return network_plan(principal)
-    costs = read_csv_table(sc.network_costs) if sc.network_costs else None
+def _network(principal: Principal, sc: Scenario, time_limit_s: float, result: ForecastResult,
+             year: int) -> tuple[NetworkOut, str]:  # fmt: skip
+    """The scenario's network plan and a note of the demand it used.
+
+    The planner's demand file when the scenario names one; else, with the scenario's own sites, the forecast
+    feedstock of ``year`` over the shipped example collection points (:mod:`circulith.planning.forecast_demand`);
+    with neither, the shipped example network as it is (its demand does not follow the forecast).
+    """
+    if sc.network_costs is not None and sc.network_sites is None:
+        raise InvalidInput(Problem(None, "inputs.network_costs", "needs network_sites"))
+    if sc.network_sites is None:
+        if sc.network_demand is not None:
+            raise InvalidInput(Problem(None, "inputs.network_sites", f"scenario {sc.name!r}: network_demand needs "
+                                       "network_sites"))  # fmt: skip
+        return network_plan(principal), (f"shipped example demand ({EXAMPLE_INPUTS}); it does not follow the "
+                                         "forecast: give network_sites for a plan on the forecast")  # fmt: skip
     opts = NetworkOptions(time_limit_s=time_limit_s, integer_trucks=planning_svc.NETWORK_INTEGER_TRUCKS)
-    return network_plan(principal, sites=read_csv_table(sc.network_sites), demand=read_csv_table(sc.network_demand),
-                        costs=costs, options=opts,
-                        inputs=f"{sc.network_sites}, {sc.network_demand}")  # fmt: skip
+    return scenario_network(principal, sc, year=year, result=result, options=opts)
 
 
 def compare_scenarios(principal: Principal, scenarios: list[Scenario], *, base: str | None = None,
@@ -142,13 +152,14 @@ def compare_scenarios(principal: Principal, scenarios: list[Scenario], *, base: 
         gap = _window(run_capacity(sc, cohorts=cohorts)["gap"], from_year, to_year)
         for region, g in gap.groupby("region", sort=True):
             put("capacity deficit", "t", str(region), None, sc.name, float(g["gap_t"].clip(lower=0).sum()))
-        net = _network(principal, sc, network_time_limit_s)
+        net, demand_note = _network(principal, sc, network_time_limit_s, result, to_year)
         put("network cost", "USD per period", None, None, sc.name, net.objective_usd)
         put("network CO2e", "t per period", None, None, sc.name, net.emissions_t_co2e)
         put("trucks", "per week", None, None, sc.name, net.trucks_per_week)
         summaries.append(ScenarioSummary(
             name=sc.name, cohorts_source=str(result.assumptions.get("cohorts_source", "")),
             prices_source=str(result.assumptions.get("prices_source", "")), network_inputs=net.inputs,
+            network_demand=demand_note,
             network_status=net.status, network_gap=net.mip_gap, calibration=calibration_out(scenario_calibration(sc)),
         ))  # fmt: skip
     rows = []
