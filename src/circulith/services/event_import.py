@@ -141,6 +141,8 @@ def parse_event(record: dict[str, Any], row: int) -> LedgerEvent:
 # -- The hot path of large imports: same records, same events, same messages, less work per row. ------------------
 
 _LONG_DIGITS = re.compile(r"[0-9]{16}")
+_DIGITS_AS_0 = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # ASCII digits to "0", other bytes to " "
+_SIXTEEN_DIGITS = b"0" * 16
 _BLOCK_CHARS = 1 << 22  # lines read at a time by the fast JSON Lines reader [characters, about]
 _EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
 _IMPORTED_KINDS = {k.value: k for k in EventKind if k is not EventKind.REGISTERED}
@@ -177,7 +179,7 @@ def _jsonl_lines(lines: list[str], first_row: int) -> Iterator[tuple[int, dict[s
     checked with :func:`circulith.io.records.record_problems`, as the standard reader does.
     """
     block = "".join(lines)
-    suspect = "\\u0000" in block or _LONG_DIGITS.search(block) is not None
+    suspect = "\\u0000" in block or _SIXTEEN_DIGITS in block.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_0)
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for row, line in enumerate(lines, start=first_row):
         if not line.strip():
@@ -278,9 +280,28 @@ def _clean_payload(value: Any, depth: int) -> int:
 
 def _payload_text(payload: dict[str, Any]) -> str | None:
     """The canonical JSON of a payload :func:`payload_problems` takes, or None where it may object."""
-    verdict = _clean_payload(payload, 1)
-    if verdict < 0:
-        return None
+    verdict = 0
+    for key, value in payload.items():  # the top level inline (most payloads are flat), deeper levels recursively
+        t = type(value)
+        if t is float:
+            if not -math.inf < value < math.inf:
+                return None
+            magnitude = abs(value)
+            if magnitude and not _REPR_SAFE_MIN <= magnitude < _REPR_SAFE_MAX:
+                verdict = 1
+        elif t is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return None
+        elif t is str:
+            if not _clean_text(value, len(value)):
+                return None
+        elif value is not None and t is not bool:
+            got = _clean_payload(value, 2)
+            if got < 0:
+                return None
+            verdict |= got
+        if type(key) is not str or not _clean_text(key, len(key)):
+            return None
     text = canonical_json(payload) if verdict else orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
     if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:  # (at most 4 bytes a character)
         return None

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import String, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
@@ -82,14 +83,24 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
+def in_clauses(session: Session, column: Any, values: Sequence[str]) -> Iterator[Any]:
+    """``column IN values`` as few WHERE clauses as the backend takes: chunks of :data:`CHUNK` on SQLite,
+    one ``= ANY(array)`` on PostgreSQL (a single parameter, however many values)."""
+    unique = list(dict.fromkeys(values))
+    if not unique:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam("values", unique, type_=ARRAY(String)))
+        return
+    for part in chunks(unique):
+        yield column.in_(part)
+
+
 def resolve_battery_ids(session: Session, identifiers: Sequence[str]) -> dict[str, str]:
     """Map canonical identifiers (any scheme) to battery IDs; unknown ones are absent."""
     out: dict[str, str] = {}
-    unique = list(dict.fromkeys(identifiers))
-    for part in chunks(unique):
-        for ident, bat in session.execute(
-            select(Identifier.identifier, Identifier.battery_id).where(Identifier.identifier.in_(part))
-        ):
+    for where in in_clauses(session, Identifier.identifier, identifiers):
+        for ident, bat in session.execute(select(Identifier.identifier, Identifier.battery_id).where(where)):
             out[ident] = bat
     return out
 
@@ -131,13 +142,22 @@ def write_head(session: Session, seq: int, sha: str, *, read: tuple[int, str]) -
 
 def insert_event_rows(session: Session, rows: Sequence) -> None:
     """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`, or tuples in its field order)."""
-    if rows:
-        conn = session.connection()
-        mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-        conn.exec_driver_sql(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})",
-            [astuple_event(row) if isinstance(row, StoredEvent) else row for row in rows],
-        )
+    if not rows:
+        return
+    conn = session.connection()
+    tuples = [astuple_event(row) if isinstance(row, StoredEvent) else row for row in rows]
+    if conn.dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
+        cursor = conn.connection.cursor()
+        try:
+            with cursor.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                for row in tuples:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    conn.exec_driver_sql(
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})", tuples)
 
 
 def astuple_event(row: StoredEvent) -> tuple:
@@ -154,8 +174,8 @@ def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _Bat
         Battery.last_occurred_at, Battery.custodian_org_id, Battery.custody_site_id, Battery.region,
         Battery.soh_pct, Battery.dynamic_json, Battery.last_seq, Battery.last_chain_sha256,
     )
-    for part in chunks(list(dict.fromkeys(battery_ids))):
-        for r in session.execute(select(*cols).where(Battery.battery_id.in_(part))):
+    for where in in_clauses(session, Battery.battery_id, battery_ids):
+        for r in session.execute(select(*cols).where(where)):
             states[r[0]] = _BatteryState(
                 battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
                 last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
@@ -168,8 +188,8 @@ def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tu
     found: dict[str, tuple] = {}
     cols = (Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id, Event.site_id,
             Event.payload_json)
-    for part in chunks(list(dict.fromkeys(event_ids))):
-        for r in session.execute(select(*cols).where(Event.event_id.in_(part))):
+    for where in in_clauses(session, Event.event_id, event_ids):
+        for r in session.execute(select(*cols).where(where)):
             found[r[0]] = tuple(r)
     return found
 
@@ -386,6 +406,9 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
             "dynamic_json": dynamic_json, "last_seq": st.head.seq,
             "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
         })
+    if session.get_bind().dialect.name == "postgresql":
+        _write_states_postgres(session, params)
+        return
     table = cast(Table, Battery.__table__)
     stmt = (
         update(table)
@@ -393,6 +416,23 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
         .values({k: bindparam(k) for k in params[0] if k != "b_id"})
     )
     session.connection().execute(stmt, params)
+
+
+_STATE_SQL_TYPES = {"b_id": "varchar", "lifecycle_state": "varchar", "status": "varchar", "last_occurred_at": "varchar",
+                    "custodian_org_id": "varchar", "custody_site_id": "varchar", "region": "varchar",
+                    "soh_pct": "double precision", "dynamic_json": "text", "last_seq": "integer",
+                    "last_chain_sha256": "varchar", "updated_at": "varchar"}
+
+
+def _write_states_postgres(session: Session, params: list[dict[str, Any]]) -> None:
+    """The batteries' new state in one ``UPDATE ... FROM unnest(arrays)`` instead of a statement per battery."""
+    names = list(_STATE_SQL_TYPES)
+    sets = ", ".join(f"{n} = v.{n}" for n in names if n != "b_id")
+    arrays = ", ".join(f"%s::{_STATE_SQL_TYPES[n]}[]" for n in names)
+    session.connection().exec_driver_sql(
+        f"UPDATE batteries SET {sets} FROM unnest({arrays}) AS v ({', '.join(names)}) WHERE batteries.battery_id = v.b_id",
+        tuple([p[n] for p in params] for n in names),
+    )
 
 
 def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
