@@ -454,14 +454,13 @@ def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
 def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) -> Iterator[tuple]:
     """Event rows in global order (those after global #``after``), as tuples in :class:`StoredEvent` order."""
     cols = ", ".join(EVENT_COLUMNS)
-    result = session.connection().exec_driver_sql(
-        f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"
-    )
-    while True:
-        part = result.fetchmany(batch)
-        if not part:
-            break
-        yield from part
+    cursor = session.connection().connection.cursor()  # the driver's own cursor: plain tuples, no row objects
+    try:
+        cursor.execute(f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq")
+        while part := cursor.fetchmany(batch):
+            yield from part
+    finally:
+        cursor.close()
 
 
 def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None
@@ -477,12 +476,14 @@ def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[by
     replay = StateReplay(DYNAMIC_KEYS)
 
     def rows() -> Iterator[tuple]:
+        feed = replay.feed
         for row in stream_event_rows(session):
-            replay.feed(row)
+            feed(row)
             yield row
 
-    report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
-                           max_findings=max_findings, leaves=leaves)
+    with paused_gc():
+        report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
+                               max_findings=max_findings, leaves=leaves)
     room = max_findings - len(report.findings)
     state_findings = replay.compare(_stored_states(session), limit=max(room, 0) + 1)
     if len(state_findings) > room:
