@@ -198,6 +198,13 @@ _DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)
 _TRANSITIONS: dict[tuple[LifecycleState, EventKind], LifecycleState] = {}
 
 
+def _utc_text(value: datetime) -> str:
+    """:func:`circulith.ledger.events.format_timestamp`, without a copy of the datetime when it is in UTC already."""
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"  # (drops "+00:00")
+    return format_timestamp(value)
+
+
 def _transition(battery_id: str, state: LifecycleState, kind: EventKind) -> LifecycleState:
     """:func:`check_transition`, with the allowed (state, kind) pairs remembered (refusals are not)."""
     after = _TRANSITIONS.get((state, kind))
@@ -296,7 +303,7 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
     prepared: list[tuple[LedgerEvent, str, str, str, str]] = []
     texts = payload_texts if payload_texts is not None else [canonical_json(e.payload) for e in events]
     for e, payload_json in zip(events, texts, strict=True):
-        at = format_timestamp(e.occurred_at)
+        at = _utc_text(e.occurred_at)
         text0 = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
         event_id = e.event_id or event_uuid5(text0)
         prepared.append((e, event_id, payload_json, at, with_event_id(text0, event_id)))
@@ -309,64 +316,61 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
     states: dict[str, _BatteryState] = cache if cache is not None else {}
     states.update(_load_states(session, [b for b in touched if b not in states]))
     builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
+    link = builder.link
     new_rows = []
     seen_ids: dict[str, tuple] = {}
 
     for (ev, event_id, payload_json, at, text), rowno in zip(prepared, rows, strict=True):
-        signature = (ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
-
-        def reject(fld: str, reason: str, *, _row: int = rowno, _id: str = event_id) -> None:
-            problems.append(Problem(_row, fld, reason, _id))
-
-        if event_id in existing:
-            if existing[event_id][1:] == signature:
+        bat, kind, actor, site = ev.battery_id, ev.kind, ev.actor_org_id, ev.site_id
+        signature = (bat, kind.value, at, actor, site, payload_json)
+        if event_id in existing or event_id in seen_ids:
+            known = existing[event_id][1:] if event_id in existing else seen_ids[event_id]
+            if known == signature:
                 result.unchanged += 1
+            elif event_id in existing:
+                problems.append(Problem(rowno, "event_id", "an event with this ID is already recorded with different "
+                                        "content", event_id))
             else:
-                reject("event_id", "an event with this ID is already recorded with different content")
+                problems.append(Problem(rowno, "event_id", "the same event ID appears twice with different content",
+                                        event_id))
             continue
-        if event_id in seen_ids:
-            if seen_ids[event_id] == signature:
-                result.unchanged += 1
-            else:
-                reject("event_id", "the same event ID appears twice with different content")
-            continue
-        st = states.get(ev.battery_id)
+        st = states.get(bat)
+        why = None
         if st is None:
-            reject("battery_id", f"unknown battery '{ev.battery_id}' (register its passport first)")
+            problems.append(Problem(rowno, "battery_id", f"unknown battery '{bat}' (register its passport first)",
+                                    event_id))
             continue
         if at < st.manufactured_from:
-            reject("occurred_at", f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})")
-            continue
-        if at > limit:
-            reject("occurred_at", f"{at} is in the future")
-            continue
-        if at < st.last_occurred_at and ev.kind not in _OUT_OF_ORDER_OK:
-            reject("occurred_at", f"{at} is before the battery's last recorded event ({st.last_occurred_at})")
+            why = f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})"
+        elif at > limit:
+            why = f"{at} is in the future"
+        elif at < st.last_occurred_at and kind not in _OUT_OF_ORDER_OK:
+            why = f"{at} is before the battery's last recorded event ({st.last_occurred_at})"
+        if why is not None:
+            problems.append(Problem(rowno, "occurred_at", why, event_id))
             continue
         try:
-            new_state = _transition(ev.battery_id, st.state, ev.kind)
+            new_state = _transition(bat, st.state, kind)
         except TransitionRefused as exc:
-            reject("kind", str(exc))
+            problems.append(Problem(rowno, "kind", str(exc), event_id))
             continue
         seen_ids[event_id] = signature
-        if problems and not skip_invalid:
-            # Keep validating the rest for a complete report, but build no more rows.
-            st.state = new_state
-            st.last_occurred_at = max(st.last_occurred_at, at)
-            continue
-        new_rows.append(builder.link(ev.battery_id, event_id, ev.kind.value, at, ev.actor_org_id, ev.site_id,
-                                     payload_json, text))
         st.state = new_state
-        st.last_occurred_at = max(st.last_occurred_at, at)
-        st.status = STATUS_AFTER.get(ev.kind, st.status)
-        if ev.kind in CUSTODY_TAKING:
-            st.custodian_org_id = ev.actor_org_id
-            st.custody_site_id = ev.site_id
-        if ev.kind is EventKind.SHIPPED and ev.payload.get("to_org_id"):
+        if at > st.last_occurred_at:
+            st.last_occurred_at = at
+        if problems and not skip_invalid:
+            continue  # keep validating the rest for a complete report, but build no more rows
+        new_rows.append(link(bat, event_id, kind.value, at, actor, site, payload_json, text))
+        if kind in STATUS_AFTER:
+            st.status = STATUS_AFTER[kind]
+        if kind in CUSTODY_TAKING:
+            st.custodian_org_id = actor
+            st.custody_site_id = site
+        if kind is EventKind.SHIPPED and ev.payload.get("to_org_id"):
             st.custody_site_id = None
-        if ev.kind is EventKind.INSTALLED and isinstance(ev.payload.get("region"), str):
+        if kind is EventKind.INSTALLED and isinstance(ev.payload.get("region"), str):
             st.region = ev.payload["region"]
-        if ev.kind in _DYNAMIC_KINDS:
+        if kind in _DYNAMIC_KINDS:
             _apply_dynamic(st, ev.payload, at)
         st.dirty = True
 
