@@ -164,3 +164,45 @@ def test_plain_records_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
     for payload in ({"soh_pct": 95.5, "full_cycles": 3}, {"soh_pct": "95.5"}, {"note": "Köln", "a": [1, {"b": None}]}):
         event, text = parse_event_text({**BASE, "site_id": "S-1", "payload": payload}, 1)
         assert text == canonical_json(event.payload)
+
+
+# SHA-256 over [event_id, payload_json, content_sha256] of the 18 snapshots below, as imported by the
+# implementation before the fast path (commit 2843003: json, pydantic, uuid.uuid5): the stored bytes must not change.
+IMPORTED_BEFORE_SHA256 = "83cd99830763f9d60677448ab04a74f0351b5409214b04b150a966c00bc03248"
+
+
+def test_import_stores_the_bytes_it_stored_before(tmp_path: Path) -> None:
+    import datetime as dt
+    import hashlib
+    import random
+
+    from circulith.passport.examples import example_passport_data
+    from circulith.passport.identifiers import mint_gs1_digital_link, mint_passport_id
+    from circulith.passport.model import Passport
+    from circulith.services.registry import import_events
+    from circulith.store.database import create_db_engine, transaction, upgrade
+    from circulith.store.ledger_store import verify_ledger
+    from circulith.store.registry import register_passports
+
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    upgrade(engine)
+    rng, base = random.Random(7), example_passport_data()
+    packs = [Passport.model_validate(dict(base, passport_id=mint_passport_id(rng), identifiers=[],
+                                          battery_id=mint_gs1_digital_link("4012345000009", f"G{i}"))) for i in range(3)]
+    with transaction(engine) as s:
+        register_passports(s, packs, actor_org_id="OEM-G", now=t0)
+    payloads = [{"soh_pct": 99.5, "full_cycles": 3}, {"soh_pct": "98.25", "note": "é \"q\"\n\u2028"},
+                {"x": 1e-7, "y": 1e17, "z": -0.0, "w": 123456.789}, {"nested": {"b": [1, 2.5, None, True], "a": "ü"}},
+                {}, {"accident": {"kind": "thermal", "description": "hot"}, "soh_pct": 97}]
+    lines = [json.dumps({"battery_id": p.battery_id, "kind": "bms_snapshot", "actor_org_id": "OEM-ü",
+                         "occurred_at": (t0 + dt.timedelta(days=j + 1, seconds=k)).isoformat(),
+                         **({"site_id": "Köln-1"} if k == 1 else {}), "payload": payload}, ensure_ascii=k == 2)
+             for j, payload in enumerate(payloads) for k, p in enumerate(packs)]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert import_events(engine, tmp_path / "e.jsonl").written == 18
+    with transaction(engine) as s:
+        assert verify_ledger(s).ok
+        rows = s.connection().exec_driver_sql("SELECT event_id, payload_json, content_sha256 FROM events "
+                                              "WHERE kind = 'bms_snapshot' ORDER BY global_seq").fetchall()
+    assert hashlib.sha256(json.dumps([list(r) for r in rows]).encode()).hexdigest() == IMPORTED_BEFORE_SHA256
