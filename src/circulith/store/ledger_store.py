@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, func, select, update
+from sqlalchemy import Connection, String, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
@@ -140,6 +141,17 @@ def write_head(session: Session, seq: int, sha: str, *, read: tuple[int, str]) -
         raise WriteConflict(f"the ledger head moved past #{read[0]} during this write: nothing was written, retry")
 
 
+@contextmanager
+def _driver_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's (as its own statements do), for work on the driver's cursor:
+    :func:`circulith.store.database.transaction` tells lost races from them."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+
+
 def insert_event_rows(session: Session, rows: Sequence) -> None:
     """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`, or tuples in its field order)."""
     if not rows:
@@ -147,9 +159,10 @@ def insert_event_rows(session: Session, rows: Sequence) -> None:
     conn = session.connection()
     tuples = [astuple_event(row) if isinstance(row, StoredEvent) else row for row in rows]
     if conn.dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
+        statement = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
         cursor = conn.connection.cursor()
         try:
-            with cursor.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+            with _driver_errors(conn, statement), cursor.copy(statement) as copy:
                 for row in tuples:
                     copy.write_row(row)
         finally:
@@ -458,11 +471,17 @@ def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
 def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) -> Iterator[tuple]:
     """Event rows in global order (those after global #``after``), as tuples in :class:`StoredEvent` order."""
     cols = ", ".join(EVENT_COLUMNS)
-    cursor = session.connection().connection.cursor()  # the driver's own cursor: plain tuples, no row objects
+    conn = session.connection()
+    statement = f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"
+    cursor = conn.connection.cursor()  # the driver's own cursor: plain tuples, no row objects
     try:
-        cursor.execute(f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq")
-        while part := cursor.fetchmany(batch):
+        with _driver_errors(conn, statement):
+            cursor.execute(statement)
+            part = cursor.fetchmany(batch)
+        while part:
             yield from part
+            with _driver_errors(conn, statement):
+                part = cursor.fetchmany(batch)
     finally:
         cursor.close()
 
