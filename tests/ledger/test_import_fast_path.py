@@ -206,3 +206,29 @@ def test_import_stores_the_bytes_it_stored_before(tmp_path: Path) -> None:
         rows = s.connection().exec_driver_sql("SELECT event_id, payload_json, content_sha256 FROM events "
                                               "WHERE kind = 'bms_snapshot' ORDER BY global_seq").fetchall()
     assert hashlib.sha256(json.dumps([list(r) for r in rows]).encode()).hexdigest() == IMPORTED_BEFORE_SHA256
+
+
+TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=st.lists(st.tuples(st.sampled_from(["B1", "B\u00e9\"2", "B\\3"]), TEXT, TEXT, st.none() | TEXT,
+                                 st.dictionaries(TEXT, st.integers() | TEXT, max_size=2)), min_size=1, max_size=6))
+def test_verify_recomputes_the_digests_the_chain_wrote(events: list[tuple]) -> None:
+    """The verifier's inline digests equal :mod:`circulith.ledger.hashing`'s, for any text, and see an edit."""
+    from circulith.ledger.chain import ChainBuilder
+    from circulith.ledger.hashing import GENESIS_SHA256, content_text
+    from circulith.ledger.verify import verify_chains
+
+    builder = ChainBuilder(0, GENESIS_SHA256, {})
+    rows = []
+    for i, (bat, kind, actor, site, payload) in enumerate(events):
+        at = f"2026-01-01T00:00:{i:02d}.000000Z"
+        payload_json = canonical_json(payload)
+        rows.append(builder.link(bat, f"id-{i}", kind, at, actor, site, payload_json,
+                                 content_text(f"id-{i}", bat, kind, at, actor, site, payload_json)))
+    assert verify_chains(rows, expected_head=(builder.global_seq, builder.global_sha256)).ok
+    edited = list(rows[-1])
+    edited[6] = edited[6] + "x"  # the actor
+    found = verify_chains([*rows[:-1], tuple(edited)]).findings
+    assert [f.problem for f in found] == ["altered"]
