@@ -29,6 +29,8 @@ GENESIS_SHA256 = "0" * 64
 # JSON string literal of a str, UTF-8 kept: what json.dumps(..., ensure_ascii=False) writes for a str,
 # without the encoder's per-call overhead (the C implementation when available).
 _dumps = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+json_string = _dumps
+"""The JSON string literal of a str as :func:`canonical_json` writes it (UTF-8 characters kept)."""
 
 
 def canonical_json(obj: Any) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from circulith.errors import TransitionRefused
 from circulith.ledger.events import EventKind
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
@@ -27,6 +29,24 @@ from circulith.ledger.verify import Finding
 DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT.value, EventKind.TESTED.value, EventKind.GRADED.value})
 _PAYLOAD_KINDS = frozenset({EventKind.REGISTERED, EventKind.SHIPPED, EventKind.INSTALLED, EventKind.BMS_SNAPSHOT,
                             EventKind.TESTED, EventKind.GRADED})
+
+
+_KINDS = {k.value: k for k in EventKind}
+_TRANSITIONS: dict[tuple[LifecycleState | None, EventKind], LifecycleState] = {}  # allowed ones, as computed
+_HUGE = 9.2e18  # orjson reads integers beyond 64 bits as floats: payloads with floats this large take json
+
+
+def _loads(payload_json: str) -> Any:
+    """A stored payload as ``json.loads`` reads it (orjson where that is certainly the same)."""
+    try:
+        payload = orjson.loads(payload_json)
+    except orjson.JSONDecodeError:
+        return json.loads(payload_json)
+    if isinstance(payload, dict):
+        for value in payload.values():
+            if type(value) is float and not -_HUGE < value < _HUGE or isinstance(value, dict | list):
+                return json.loads(payload_json)
+    return payload
 
 
 @dataclass
@@ -77,18 +97,29 @@ class StateReplay:
         st = self.states.get(bat)
         if st is None:
             st = self.states[bat] = ReplayedState()
-        try:
-            ek = EventKind(kind)
-            st.state = check_transition(bat, st.state, ek) if st.broken is None else st.state
-        except (ValueError, TransitionRefused) as exc:
-            st.broken = st.broken or f"event kind {kind!r} at {at}: {exc}"
-            return
+        ek = _KINDS.get(kind)
+        if ek is None:
+            try:
+                ek = EventKind(kind)
+            except ValueError as exc:
+                st.broken = st.broken or f"event kind {kind!r} at {at}: {exc}"
+                return
+        if st.broken is None:  # (a broken history keeps the state it reached)
+            after = _TRANSITIONS.get((st.state, ek))
+            if after is None:
+                try:
+                    after = check_transition(bat, st.state, ek)
+                except TransitionRefused as exc:
+                    st.broken = f"event kind {kind!r} at {at}: {exc}"
+                    return
+                _TRANSITIONS[(st.state, ek)] = after
+            st.state = after
         if ek not in _PAYLOAD_KINDS:
             if ek in CUSTODY_TAKING:
                 st.custodian_org_id, st.custody_site_id = actor, site
             st.status = STATUS_AFTER.get(ek, st.status)
             return
-        payload = json.loads(payload_json)
+        payload = _loads(payload_json)
         if ek is EventKind.REGISTERED:
             st.document_sha256 = payload.get("document_sha256")
             st.status = payload.get("status")

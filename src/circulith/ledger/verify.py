@@ -8,10 +8,11 @@ batteries, not events.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from circulith.ledger.hashing import GENESIS_SHA256, chain_sha256, content_sha256, content_text
+from circulith.ledger.hashing import GENESIS_SHA256, json_string
 from circulith.ledger.merkle import leaf_hash
 
 
@@ -119,11 +120,20 @@ def verify_chains(
             report.truncated = True
 
     n = 0
+    sha256 = hashlib.sha256
+    quoted: dict[str, str] = {}  # JSON string literals of repeated fields (batteries, kinds, actors, sites)
     for row in rows:
         (gseq, bat, bseq, ev, kind, at, actor, site, payload, c_sha, b_prev, b_chain, g_prev, g_chain) = row
         n += 1
-        text = content_text(ev, bat, kind, at, actor, site, payload)
-        digest = content_sha256(text, bseq, gseq)
+        # content_text and content_sha256 (circulith.ledger.hashing), inline, with the repeated literals remembered
+        q_bat = quoted.get(bat) or quoted.setdefault(bat, json_string(bat))
+        q_kind = quoted.get(kind) or quoted.setdefault(kind, json_string(kind))
+        q_actor = quoted.get(actor) or quoted.setdefault(actor, json_string(actor))
+        q_site = "null" if site is None else quoted.get(site) or quoted.setdefault(site, json_string(site))
+        digest = sha256(
+            f'{bseq}|{gseq}|{{"actor_org_id":{q_actor},"battery_id":{q_bat},"event_id":{json_string(ev)},'
+            f'"kind":{q_kind},"occurred_at":{json_string(at)},"payload":{payload},"site_id":{q_site}}}'.encode()
+        ).hexdigest()
         if leaves is not None:
             leaves.append(leaf_hash(bytes.fromhex(digest)))
         if digest != c_sha:
@@ -137,7 +147,7 @@ def verify_chains(
                 add("inserted_or_reordered", gseq, ev, bat, f"global sequence goes back from #{prev_global_seq}")
         elif g_prev != prev_global:  # (after a gap the broken link is its consequence, not news)
             add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event in the global chain")
-        if chain_sha256(g_prev, c_sha) != g_chain:
+        if sha256((g_prev + c_sha).encode("ascii")).hexdigest() != g_chain:  # chain_sha256, inline
             add("altered", gseq, ev, bat, "global chain digest does not match predecessor and content")
         prev_global_seq, prev_global = gseq, g_chain
         # Battery chain.
@@ -150,7 +160,7 @@ def verify_chains(
                     f"battery sequence #{bseq} does not follow #{last_seq}")
         elif b_prev != last_chain:
             add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event of this battery")
-        if chain_sha256(b_prev, c_sha) != b_chain:
+        if sha256((b_prev + c_sha).encode("ascii")).hexdigest() != b_chain:
             add("altered", gseq, ev, bat, "battery chain digest does not match predecessor and content")
         batteries[bat] = (bseq, b_chain)
 

@@ -18,7 +18,7 @@ from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
-from circulith.services.event_import import parse_event
+from circulith.services.event_import import iter_event_records, parse_event_text
 from circulith.services.import_report import ImportReport
 from circulith.store.access_log_store import AccessLogReport
 from circulith.store.database import require_schema, transaction
@@ -26,6 +26,7 @@ from circulith.store.ledger_store import (
     append_events,
     battery_history,
     flush_states,
+    paused_gc,
     resolve_battery_ids,
     verify_ledger,
 )
@@ -142,16 +143,16 @@ def import_events(
     report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
-    with transaction(engine) as session:
-        batch: list[tuple[int, dict[str, Any], LedgerEvent]] = []
+    with transaction(engine) as session, paused_gc():
+        batch: list[tuple[int, dict[str, Any], LedgerEvent, str]] = []
         states: dict = {}  # battery states across chunks, written once at the end
 
         def flush() -> None:
             if not batch:
                 return
-            ids = resolve_battery_ids(session, [e.battery_id for _, _, e in batch])
-            events, rows, recs = [], [], {}
-            for row, rec, ev in batch:
+            ids = resolve_battery_ids(session, [e.battery_id for _, _, e, _ in batch])
+            events, rows, recs, texts = [], [], {}, []
+            for row, rec, ev, text in batch:
                 bid = ids.get(ev.battery_id)
                 if bid is None:
                     p = Problem(row, "battery_id", f"unknown battery '{ev.battery_id}' (register its passport first)",
@@ -162,7 +163,8 @@ def import_events(
                 events.append(ev if bid == ev.battery_id else ev.model_copy(update={"battery_id": bid}))
                 rows.append(row)
                 recs[row] = rec
-            result = append_events(session, events, rows=rows, skip_invalid=True, cache=states)
+                texts.append(text)
+            result = append_events(session, events, rows=rows, skip_invalid=True, cache=states, payload_texts=texts)
             for p in result.rejected:
                 problems.append(p)
                 rejects.append((p.row or 0, recs.get(p.row or 0), [p]))
@@ -172,10 +174,10 @@ def import_events(
                 progress(len(batch))
             batch.clear()
 
-        for row, record in iter_records(path, fmt):
+        for row, record in iter_event_records(path, fmt):
             report.records += 1
             try:
-                batch.append((row, record, parse_event(record, row)))
+                batch.append((row, record, *parse_event_text(record, row)))
             except InvalidInput as exc:
                 problems.extend(exc.problems)
                 rejects.append((row, record, exc.problems))

@@ -12,20 +12,24 @@ offending event, and the caller's transaction rolls everything back.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import typing
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Connection, String, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from circulith.errors import InvalidInput, NotFound, Problem, TransitionRefused
-from circulith.ledger.chain import BatteryHead, ChainBuilder
-from circulith.ledger.events import EventKind, LedgerEvent, derived_event_id, format_timestamp
+from circulith.ledger.chain import BatteryHead, ChainBuilder, event_uuid5
+from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.hashing import canonical_json, content_text, with_event_id
 from circulith.ledger.replay import StateReplay, StoredState
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
@@ -80,14 +84,24 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
+def in_clauses(session: Session, column: Any, values: Sequence[str]) -> Iterator[Any]:
+    """``column IN values`` as few WHERE clauses as the backend takes: chunks of :data:`CHUNK` on SQLite,
+    one ``= ANY(array)`` on PostgreSQL (a single parameter, however many values)."""
+    unique = list(dict.fromkeys(values))
+    if not unique:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam("values", unique, type_=ARRAY(String)))
+        return
+    for part in chunks(unique):
+        yield column.in_(part)
+
+
 def resolve_battery_ids(session: Session, identifiers: Sequence[str]) -> dict[str, str]:
     """Map canonical identifiers (any scheme) to battery IDs; unknown ones are absent."""
     out: dict[str, str] = {}
-    unique = list(dict.fromkeys(identifiers))
-    for part in chunks(unique):
-        for ident, bat in session.execute(
-            select(Identifier.identifier, Identifier.battery_id).where(Identifier.identifier.in_(part))
-        ):
+    for where in in_clauses(session, Identifier.identifier, identifiers):
+        for ident, bat in session.execute(select(Identifier.identifier, Identifier.battery_id).where(where)):
             out[ident] = bat
     return out
 
@@ -127,15 +141,36 @@ def write_head(session: Session, seq: int, sha: str, *, read: tuple[int, str]) -
         raise WriteConflict(f"the ledger head moved past #{read[0]} during this write: nothing was written, retry")
 
 
+@contextmanager
+def _driver_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's (as its own statements do), for work on the driver's cursor:
+    :func:`circulith.store.database.transaction` tells lost races from them."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+
+
 def insert_event_rows(session: Session, rows: Sequence) -> None:
-    """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`)."""
-    if rows:
-        conn = session.connection()
-        mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-        conn.exec_driver_sql(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})",
-            [astuple_event(row) for row in rows],
-        )
+    """Bulk-insert chained rows (:class:`~circulith.ledger.verify.StoredEvent`, or tuples in its field order)."""
+    if not rows:
+        return
+    conn = session.connection()
+    tuples = [astuple_event(row) if isinstance(row, StoredEvent) else row for row in rows]
+    if conn.dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
+        statement = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+        cursor = conn.connection.cursor()
+        try:
+            with _driver_errors(conn, statement), cursor.copy(statement) as copy:
+                for row in tuples:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    conn.exec_driver_sql(
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})", tuples)
 
 
 def astuple_event(row: StoredEvent) -> tuple:
@@ -152,8 +187,8 @@ def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _Bat
         Battery.last_occurred_at, Battery.custodian_org_id, Battery.custody_site_id, Battery.region,
         Battery.soh_pct, Battery.dynamic_json, Battery.last_seq, Battery.last_chain_sha256,
     )
-    for part in chunks(list(dict.fromkeys(battery_ids))):
-        for r in session.execute(select(*cols).where(Battery.battery_id.in_(part))):
+    for where in in_clauses(session, Battery.battery_id, battery_ids):
+        for r in session.execute(select(*cols).where(where)):
             states[r[0]] = _BatteryState(
                 battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
                 last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
@@ -166,13 +201,29 @@ def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tu
     found: dict[str, tuple] = {}
     cols = (Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id, Event.site_id,
             Event.payload_json)
-    for part in chunks(list(dict.fromkeys(event_ids))):
-        for r in session.execute(select(*cols).where(Event.event_id.in_(part))):
+    for where in in_clauses(session, Event.event_id, event_ids):
+        for r in session.execute(select(*cols).where(where)):
             found[r[0]] = tuple(r)
     return found
 
 
 _DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)
+_TRANSITIONS: dict[tuple[LifecycleState, EventKind], LifecycleState] = {}
+
+
+def _utc_text(value: datetime) -> str:
+    """:func:`circulith.ledger.events.format_timestamp`, without a copy of the datetime when it is in UTC already."""
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"  # (drops "+00:00")
+    return format_timestamp(value)
+
+
+def _transition(battery_id: str, state: LifecycleState, kind: EventKind) -> LifecycleState:
+    """:func:`check_transition`, with the allowed (state, kind) pairs remembered (refusals are not)."""
+    after = _TRANSITIONS.get((state, kind))
+    if after is None:
+        after = _TRANSITIONS[(state, kind)] = check_transition(battery_id, state, kind)
+    return after
 
 
 def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
@@ -196,6 +247,23 @@ def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
     st.dirty = True
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk step (the previous setting comes back after).
+
+    A bulk import allocates hundreds of thousands of long-lived containers (records, events, rows)
+    and no reference cycles; each collection would traverse all of them again, which cost more than
+    half the time of parsing. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def append_events(
     session: Session,
     events: Sequence[LedgerEvent],
@@ -204,6 +272,7 @@ def append_events(
     rows: Sequence[int] | None = None,
     now: datetime | None = None,
     cache: dict[str, _BatteryState] | None = None,
+    payload_texts: Sequence[str] | None = None,
 ) -> AppendResult:
     """Check, chain and store lifecycle events in the caller's transaction.
 
@@ -222,6 +291,9 @@ def append_events(
     cache : dict or None
         Battery states kept across calls within one transaction (bulk imports in chunks): states are
         read once, and written only by :func:`flush_states`, which the caller must call before commit.
+    payload_texts : sequence of str or None
+        The canonical JSON of each event's payload (:func:`circulith.ledger.hashing.canonical_json`),
+        when the caller has it already (bulk imports serialise each payload once).
 
     Raises
     ------
@@ -230,15 +302,23 @@ def append_events(
         event already recorded under its ID, predates the battery's manufacture, lies in the
         future, goes back in time, or is an impossible transition.
     """
+    with paused_gc():
+        return _append_events(session, events, skip_invalid=skip_invalid, rows=rows, now=now, cache=cache,
+                              payload_texts=payload_texts)
+
+
+def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_invalid: bool,
+                   rows: Sequence[int] | None, now: datetime | None, cache: dict[str, _BatteryState] | None,
+                   payload_texts: Sequence[str] | None) -> AppendResult:
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     # Canonical payload text and timestamp once per event; IDs derived from them when missing.
     prepared: list[tuple[LedgerEvent, str, str, str, str]] = []
-    for e in events:
-        payload_json = canonical_json(e.payload)
-        at = format_timestamp(e.occurred_at)
+    texts = payload_texts if payload_texts is not None else [canonical_json(e.payload) for e in events]
+    for e, payload_json in zip(events, texts, strict=True):
+        at = _utc_text(e.occurred_at)
         text0 = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
-        event_id = e.event_id or derived_event_id(text0)
+        event_id = e.event_id or event_uuid5(text0)
         prepared.append((e, event_id, payload_json, at, with_event_id(text0, event_id)))
     result = AppendResult()
     problems: list[Problem] = []
@@ -249,64 +329,61 @@ def append_events(
     states: dict[str, _BatteryState] = cache if cache is not None else {}
     states.update(_load_states(session, [b for b in touched if b not in states]))
     builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
+    link = builder.link
     new_rows = []
     seen_ids: dict[str, tuple] = {}
 
     for (ev, event_id, payload_json, at, text), rowno in zip(prepared, rows, strict=True):
-        signature = (ev.battery_id, ev.kind.value, at, ev.actor_org_id, ev.site_id, payload_json)
-
-        def reject(fld: str, reason: str, *, _row: int = rowno, _id: str = event_id) -> None:
-            problems.append(Problem(_row, fld, reason, _id))
-
-        if event_id in existing:
-            if existing[event_id][1:] == signature:
+        bat, kind, actor, site = ev.battery_id, ev.kind, ev.actor_org_id, ev.site_id
+        signature = (bat, kind.value, at, actor, site, payload_json)
+        if event_id in existing or event_id in seen_ids:
+            known = existing[event_id][1:] if event_id in existing else seen_ids[event_id]
+            if known == signature:
                 result.unchanged += 1
+            elif event_id in existing:
+                problems.append(Problem(rowno, "event_id", "an event with this ID is already recorded with different "
+                                        "content", event_id))
             else:
-                reject("event_id", "an event with this ID is already recorded with different content")
+                problems.append(Problem(rowno, "event_id", "the same event ID appears twice with different content",
+                                        event_id))
             continue
-        if event_id in seen_ids:
-            if seen_ids[event_id] == signature:
-                result.unchanged += 1
-            else:
-                reject("event_id", "the same event ID appears twice with different content")
-            continue
-        st = states.get(ev.battery_id)
+        st = states.get(bat)
+        why = None
         if st is None:
-            reject("battery_id", f"unknown battery '{ev.battery_id}' (register its passport first)")
+            problems.append(Problem(rowno, "battery_id", f"unknown battery '{bat}' (register its passport first)",
+                                    event_id))
             continue
         if at < st.manufactured_from:
-            reject("occurred_at", f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})")
-            continue
-        if at > limit:
-            reject("occurred_at", f"{at} is in the future")
-            continue
-        if at < st.last_occurred_at and ev.kind not in _OUT_OF_ORDER_OK:
-            reject("occurred_at", f"{at} is before the battery's last recorded event ({st.last_occurred_at})")
+            why = f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})"
+        elif at > limit:
+            why = f"{at} is in the future"
+        elif at < st.last_occurred_at and kind not in _OUT_OF_ORDER_OK:
+            why = f"{at} is before the battery's last recorded event ({st.last_occurred_at})"
+        if why is not None:
+            problems.append(Problem(rowno, "occurred_at", why, event_id))
             continue
         try:
-            new_state = check_transition(ev.battery_id, st.state, ev.kind)
+            new_state = _transition(bat, st.state, kind)
         except TransitionRefused as exc:
-            reject("kind", str(exc))
+            problems.append(Problem(rowno, "kind", str(exc), event_id))
             continue
         seen_ids[event_id] = signature
-        if problems and not skip_invalid:
-            # Keep validating the rest for a complete report, but build no more rows.
-            st.state = new_state
-            st.last_occurred_at = max(st.last_occurred_at, at)
-            continue
-        new_rows.append(builder.append(ev, payload_json=payload_json, occurred_at=at, event_id=event_id, text=text))
         st.state = new_state
-        st.last_occurred_at = max(st.last_occurred_at, at)
-        st.status = STATUS_AFTER.get(ev.kind, st.status)
-        if ev.kind in CUSTODY_TAKING:
-            st.custodian_org_id = ev.actor_org_id
-            st.custody_site_id = ev.site_id
-        if ev.kind is EventKind.SHIPPED and ev.payload.get("to_org_id"):
+        if at > st.last_occurred_at:
+            st.last_occurred_at = at
+        if problems and not skip_invalid:
+            continue  # keep validating the rest for a complete report, but build no more rows
+        new_rows.append(link(bat, event_id, kind.value, at, actor, site, payload_json, text))
+        if kind in STATUS_AFTER:
+            st.status = STATUS_AFTER[kind]
+        if kind in CUSTODY_TAKING:
+            st.custodian_org_id = actor
+            st.custody_site_id = site
+        if kind is EventKind.SHIPPED and ev.payload.get("to_org_id"):
             st.custody_site_id = None
-        region = ev.payload.get("region")
-        if ev.kind is EventKind.INSTALLED and isinstance(region, str):
-            st.region = region
-        if ev.kind in _DYNAMIC_KINDS:
+        if kind is EventKind.INSTALLED and isinstance(ev.payload.get("region"), str):
+            st.region = ev.payload["region"]
+        if kind in _DYNAMIC_KINDS:
             _apply_dynamic(st, ev.payload, at)
         st.dirty = True
 
@@ -325,7 +402,8 @@ def append_events(
 def flush_states(session: Session, cache: dict[str, _BatteryState]) -> None:
     """Write the batteries whose state changed (lifecycle, custody, dynamic values, chain tip)."""
     dirty = [st for st in cache.values() if st.dirty]
-    _write_states(session, dirty)
+    with paused_gc():
+        _write_states(session, dirty)
     for st in dirty:
         st.dirty = False
 
@@ -345,6 +423,9 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
             "dynamic_json": dynamic_json, "last_seq": st.head.seq,
             "last_chain_sha256": st.head.chain_sha256, "updated_at": st.last_occurred_at,
         })
+    if session.get_bind().dialect.name == "postgresql":
+        _write_states_postgres(session, params)
+        return
     table = cast(Table, Battery.__table__)
     stmt = (
         update(table)
@@ -352,6 +433,23 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
         .values({k: bindparam(k) for k in params[0] if k != "b_id"})
     )
     session.connection().execute(stmt, params)
+
+
+_STATE_SQL_TYPES = {"b_id": "varchar", "lifecycle_state": "varchar", "status": "varchar", "last_occurred_at": "varchar",
+                    "custodian_org_id": "varchar", "custody_site_id": "varchar", "region": "varchar",
+                    "soh_pct": "double precision", "dynamic_json": "text", "last_seq": "integer",
+                    "last_chain_sha256": "varchar", "updated_at": "varchar"}
+
+
+def _write_states_postgres(session: Session, params: list[dict[str, Any]]) -> None:
+    """The batteries' new state in one ``UPDATE ... FROM unnest(arrays)`` instead of a statement per battery."""
+    names = list(_STATE_SQL_TYPES)
+    sets = ", ".join(f"{n} = v.{n}" for n in names if n != "b_id")
+    arrays = ", ".join(f"%s::{_STATE_SQL_TYPES[n]}[]" for n in names)
+    session.connection().exec_driver_sql(
+        f"UPDATE batteries SET {sets} FROM unnest({arrays}) AS v ({', '.join(names)}) WHERE batteries.battery_id = v.b_id",
+        tuple([p[n] for p in params] for n in names),
+    )
 
 
 def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
@@ -373,14 +471,19 @@ def battery_history(session: Session, battery_id: str) -> list[dict[str, Any]]:
 def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) -> Iterator[tuple]:
     """Event rows in global order (those after global #``after``), as tuples in :class:`StoredEvent` order."""
     cols = ", ".join(EVENT_COLUMNS)
-    result = session.connection().exec_driver_sql(
-        f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"
-    )
-    while True:
-        part = result.fetchmany(batch)
-        if not part:
-            break
-        yield from part
+    conn = session.connection()
+    statement = f"SELECT {cols} FROM events WHERE global_seq > {int(after)} ORDER BY global_seq"
+    cursor = conn.connection.cursor()  # the driver's own cursor: plain tuples, no row objects
+    try:
+        with _driver_errors(conn, statement):
+            cursor.execute(statement)
+            part = cursor.fetchmany(batch)
+        while part:
+            yield from part
+            with _driver_errors(conn, statement):
+                part = cursor.fetchmany(batch)
+    finally:
+        cursor.close()
 
 
 def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None
@@ -396,12 +499,14 @@ def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[by
     replay = StateReplay(DYNAMIC_KEYS)
 
     def rows() -> Iterator[tuple]:
+        feed = replay.feed
         for row in stream_event_rows(session):
-            replay.feed(row)
+            feed(row)
             yield row
 
-    report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
-                           max_findings=max_findings, leaves=leaves)
+    with paused_gc():
+        report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
+                               max_findings=max_findings, leaves=leaves)
     room = max_findings - len(report.findings)
     state_findings = replay.compare(_stored_states(session), limit=max(room, 0) + 1)
     if len(state_findings) > room:
