@@ -123,7 +123,7 @@ def traceability(
     if json_:
         emit_json(d)
         return
-    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned}"
+    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned} of {d.total}"
                   f"{', more follow: --offset ' + str(d.offset + d.limit) if d.truncated else ''}); "
                   f"rule: {d.deadline_rule}")
     console.print(f"source: {d.source}")

@@ -26,8 +26,14 @@ from circulith.recovery.traceability_rules import (
 )
 from circulith.services.compliance import COMPLIANCE_READERS
 from circulith.services.platform import _require_scope
-from circulith.store.lot_repo import traceability_events
-from circulith.store.traceability_repo import events_of, first_submissions, insert_submission, late_reporters
+from circulith.store.traceability_repo import (
+    count_obliged_events,
+    events_of,
+    first_submissions,
+    insert_submission,
+    late_reporters,
+    obliged_events,
+)
 
 #: Who reads every operator's traceability events (others read their own).
 TRACEABILITY_READERS = COMPLIANCE_READERS | {Role.OPERATOR}
@@ -118,6 +124,7 @@ class TraceabilityReport(BaseModel):
     offset: int
     limit: int
     returned: int
+    total: int = Field(description="Rows of the whole report (every page).")
     truncated: bool
     by_operator: dict[str, OperatorTally]
     events: list[TraceabilityRow]
@@ -144,7 +151,8 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
     as_of : date, optional
         For ``days_left`` (default today).
     offset, limit : int
-        The page (at most :data:`MAX_PAGE` rows); ``truncated`` says whether more rows follow.
+        The page (at most :data:`MAX_PAGE` rows), taken over the report's rows (the events that carry
+        an obligation); ``total`` counts every row and ``truncated`` says whether more rows follow.
     """
     _require_scope(principal, Scope.READ)
     if principal.role not in TRACEABILITY_READERS:
@@ -152,15 +160,14 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
     as_of = as_of or dt.date.today()
     limit = max(1, min(limit, MAX_PAGE))
     rules = {(r.role, r.kind): r for r in TRACEABILITY_RULES}
-    kinds = sorted({r.kind for r in TRACEABILITY_RULES})
+    offset = max(0, offset)
     rows: list[TraceabilityRow] = []
-    raw = traceability_events(session, year, kinds, org_id=org_id, region=region, offset=max(0, offset),
-                              limit=limit + 1)
+    raw = obliged_events(session, year, rules, org_id=org_id, region=region, offset=offset, limit=limit + 1)
+    total = (offset + len(raw) if 0 < len(raw) <= limit or (offset == 0 and not raw)
+             else count_obliged_events(session, year, rules, org_id=org_id, region=region))
     sent = first_submissions(session, [r[0] for r in raw[:limit]])
     for eid, bid, kind, at, actor, role, reg, pid in raw[:limit]:
-        rule = rules.get((role, kind))
-        if rule is None:
-            continue
+        rule = rules[(role, kind)]
         due = add_working_days(dt.date.fromisoformat(at[:10]), rule.working_days)
         on = sent.get(eid)
         status = (("on time" if on <= due else "late") if on is not None
@@ -179,8 +186,8 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
         year=year, as_of=as_of, org_id=org_id, region=region,
         deadline_rule="upload within N working days of the event (Mon-Fri; public holidays not modelled, so "
                       "deadlines shown may be slightly early)",
-        source=TRACEABILITY_SOURCE, rules=list(TRACEABILITY_RULES), offset=max(0, offset), limit=limit,
-        returned=len(rows), truncated=len(raw) > limit, by_operator=by_org, events=rows,
+        source=TRACEABILITY_SOURCE, rules=list(TRACEABILITY_RULES), offset=offset, limit=limit,
+        returned=len(rows), total=total, truncated=len(raw) > limit, by_operator=by_org, events=rows,
         note="'status' compares the deadline with the first recorded submission of the event (circulith "
              "compliance traceability-submit); 'overdue': not reported and past its deadline on as_of.",
     )
