@@ -237,6 +237,9 @@ def lot_record(
     console.print(t)
     console.print(f"{rep.created} recorded, {rep.unchanged} unchanged, {rep.events_written} ledger events; "
                   f"{len(rep.closed)} batteries closed as recycled")
+    for holder, bids in rep.awaiting_close.items():
+        console.print(f"{len(bids)} batteries fully recovered, to be closed by their holder {holder} "
+                      "(circulith recovery lot close <its input lot>)")
 
 
 @lot_app.command("show")
