@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -234,6 +235,29 @@ def submit_traceability(session: Session, principal: Principal, body: Submission
                          already_reported=len(set(body.event_ids)) - len(new), late=late)
 
 
+def late_reporters_in(session: Session, year: int, *, as_of: dt.date,
+                      regions: str | Sequence[str] | None = None) -> list[LateReporterOut]:
+    """Each operator's record for the year: the one computation behind ``compliance late`` and the national view.
+
+    An event that carries an obligation is reported on time or late when a submission of it is recorded,
+    and overdue when none is and its deadline is past on ``as_of`` (with no submission recorded at all,
+    every event past its deadline is overdue).
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    year : int
+        Events that occurred in this calendar year (UTC).
+    as_of : date
+        The day the deadlines are compared with.
+    regions : str or sequence of str, optional
+        Only batteries in this region or these regions (None: every region).
+    """
+    rows = late_reporters(session, year, rule_days(), as_of=as_of, region=regions)
+    return [LateReporterOut(**r.__dict__) for r in rows]
+
+
 def late_report(session: Session, principal: Principal, year: int, *, as_of: dt.date | None = None,
                 region: str | None = None) -> LateReport:
     """Every operator's traceability record for a year (authorities, the Commission, the registry operator)."""
@@ -241,6 +265,5 @@ def late_report(session: Session, principal: Principal, year: int, *, as_of: dt.
     if principal.role not in TRACEABILITY_READERS:
         raise AccessDenied("only authorities, the Commission and the registry operator see every operator's record")
     as_of = as_of or dt.date.today()
-    rows = late_reporters(session, year, rule_days(), as_of=as_of, region=region)
     return LateReport(year=year, as_of=as_of, region=region,
-                      operators=[LateReporterOut(**r.__dict__) for r in rows])
+                      operators=late_reporters_in(session, year, as_of=as_of, regions=region))

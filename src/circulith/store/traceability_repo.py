@@ -7,7 +7,7 @@ Only storage and queries; the obligations (which events, how many working days) 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, func, insert, or_, select
@@ -70,7 +70,7 @@ def events_of(session: Session, event_ids: Iterable[str]) -> dict[str, tuple[str
 
 
 def _obliged(columns: Select, year: int, obligations: Iterable[tuple[str, str]], *, org_id: str | None,
-             region: str | None) -> Select:
+             region: str | Sequence[str] | None) -> Select:
     """Restrict ``columns`` to the year's events whose (operator role, kind) carries an obligation."""
     pairs = sorted(set(obligations))
     stmt = (columns.join(Organisation, Organisation.org_id == Event.actor_org_id)
@@ -80,13 +80,15 @@ def _obliged(columns: Select, year: int, obligations: Iterable[tuple[str, str]],
                    or_(*(and_(Organisation.role == role, Event.kind == kind) for role, kind in pairs))))
     if org_id:
         stmt = stmt.where(Event.actor_org_id == org_id)
-    if region:
+    if isinstance(region, str):
         stmt = stmt.where(Battery.region == region)
+    elif region is not None:
+        stmt = stmt.where(Battery.region.in_(list(region)))
     return stmt
 
 
 def obliged_events(session: Session, year: int, obligations: Iterable[tuple[str, str]], *,
-                   org_id: str | None = None, region: str | None = None, offset: int = 0,
+                   org_id: str | None = None, region: str | Sequence[str] | None = None, offset: int = 0,
                    limit: int | None = None) -> list[ObligedEvent]:
     """A page of the year's events that carry a reporting obligation, in ledger order.
 
@@ -101,8 +103,10 @@ def obliged_events(session: Session, year: int, obligations: Iterable[tuple[str,
         Events that occurred in this calendar year (UTC).
     obligations : iterable of (role, kind)
         The (operator role, event kind) pairs that must be reported.
-    org_id, region : str, optional
-        Only this operator's events / only batteries in this region.
+    org_id : str, optional
+        Only this operator's events.
+    region : str or sequence of str, optional
+        Only batteries in this region (or these regions).
     offset, limit : int
         The page (``limit`` None: every row from ``offset``).
 
@@ -127,7 +131,7 @@ def count_obliged_events(session: Session, year: int, obligations: Iterable[tupl
 
 
 def late_reporters(session: Session, year: int, working_days: Mapping[tuple[str, str], int], *,
-                   as_of: dt.date, region: str | None = None) -> list[LateReporter]:
+                   as_of: dt.date, region: str | Sequence[str] | None = None) -> list[LateReporter]:
     """Each operator's traceability record for a year, from the recorded submissions.
 
     The same rows as :func:`obliged_events` (the traceability report's), tallied per operator.
@@ -143,8 +147,8 @@ def late_reporters(session: Session, year: int, working_days: Mapping[tuple[str,
         (:func:`circulith.recovery.traceability_rules.rule_days`).
     as_of : date
         An event not reported by its deadline is overdue once ``as_of`` is past the deadline.
-    region : str, optional
-        Only batteries in this region (e.g. ``CN``).
+    region : str or sequence of str, optional
+        Only batteries in this region (e.g. ``CN``) or these regions.
 
     Returns
     -------
