@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from circulith.cli.common import console, emit_json, state
 from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import read_text_file
 from circulith.recovery.lots import NewBattery
 
 app = typer.Typer(help="Compliance from the registry: EU Annex XII report per plant and year, China traceability "
@@ -159,10 +160,8 @@ def traceability_submit(
     ids: list[str] = []
     for v in _split(events):
         if v.startswith("@"):
-            path = Path(v[1:])
-            if not path.is_file():
-                raise InvalidInput(f"file not found: {path}")
-            ids.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+            text = read_text_file(Path(v[1:]), kind="event-ID list")
+            ids.extend(line.strip() for line in text.splitlines() if line.strip())
         else:
             ids.append(v)
     try:
@@ -234,10 +233,8 @@ def _new_batteries(path: Path | None) -> list[NewBattery]:
         return []
     from pydantic import ValidationError
 
-    if not path.is_file():
-        raise InvalidInput(f"file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_file(path, kind="JSON"))
     except json.JSONDecodeError as e:
         raise InvalidInput(f"not valid JSON: {e}", source=str(path)) from None
     out: list[NewBattery] = []
