@@ -360,3 +360,7 @@ def recycled_content_of(target: Annotated[str, typer.Argument(help="Battery iden
         console.print(f"{el}: {out.post_consumer_kg.get(el, 0.0):.3f} kg post-consumer "
                       f"({out.post_consumer_share.get(el, 0.0):.1%}), {out.pre_consumer_kg.get(el, 0.0):.3f} kg "
                       f"pre-consumer of {kg:.3f} kg")
+    if out.passport is not None:
+        for f, v in out.passport.allocated.items():
+            d = out.passport.declared[f]
+            console.print(f"passport {f}: allocated {v:.3f}, declared {'n/a' if d is None else format(d, '.3f')}")

@@ -159,6 +159,11 @@ def passport_show(
     console.print(table)
     if out.withheld:
         console.print(f"withheld from this view: {', '.join(out.withheld)}")
+    rc = out.recycled_content_allocated
+    if rc is not None:
+        console.print(f"recycled content allocated ({rc.custody_model}): " + ", ".join(
+            f"{f} {v:.3f} (declared {'n/a' if rc.declared[f] is None else format(rc.declared[f], '.3f')})"
+            for f, v in rc.allocated.items()) + f"; {len(rc.evidence)} allocation(s) as evidence")
 
 
 @passport_app.command("lineage")
