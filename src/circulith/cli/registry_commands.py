@@ -313,7 +313,7 @@ def demo(
             bar.update(tasks[stage], completed=done)
 
         loaded = build_demo(engine, batteries, seed=seed, today=dt.date.today(), step=step)
-    job = main_job(engine)
+    job = main_job(engine, recycle=True)
     report = verify(engine)
     result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
               "events_verified": report.events_checked, **job}
