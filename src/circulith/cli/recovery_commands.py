@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from circulith.auth.policy import Principal
 from circulith.cli.common import console, emit_json
+from circulith.cli.recovery_lot_plan import lot_plan
 from circulith.errors import InvalidInput
 from circulith.recovery.prices import PriceBook, latest_price_date
 from circulith.recovery.readers import read_batteries, read_lot_records, read_plant_overrides, read_price_file
@@ -391,3 +392,6 @@ def lots_verify(json_: JsonOpt = False) -> None:
                           "ledger events")
     if not rep.ok:
         raise IntegrityViolation(f"lot verification failed: {len(rep.findings)} finding(s); first: {rep.findings[0]}")
+
+
+lot_app.command("plan")(lot_plan)  # defined in its own module
