@@ -104,3 +104,28 @@ def test_a_grade_file_gives_the_units_graded_for_recycling(world: dict[str, Any]
     err = _cli(capsys, world["url"], "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-C3",
                "--consignment", "NO-SUCH-TRUCK", code=2)
     assert "NO-SUCH-TRUCK" in err
+
+
+def test_the_api_drafts_the_same_lot(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from circulith.api.settings import Settings
+    from circulith.server import create_app
+    from circulith.services.demo_users import DEMO_PASSWORD, demo_email, seed_demo_users
+
+    engine = create_db_engine(world["url"])
+    seed_demo_users(engine)
+    c = TestClient(create_app(Settings(database_url=world["url"], env="test"), engine=engine))
+    r = c.post("/api/v1/auth/login", json={"email": demo_email("REC-C"), "password": DEMO_PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    body = {"lot_id": "IN-API", "plant_id": "REC-C:plant1", "received_on": str(DAY), "consignment_id": "TRUCK-2"}
+    api = c.post("/api/v1/lots/input-drafts", json=body)
+    assert api.status_code == 200, api.text
+    cli_draft = json.loads(_cli(capsys, world["url"], "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-API",
+                                "--consignment", "TRUCK-2", "--plant", "REC-C:plant1", "--on", str(DAY), "--json"))
+    assert api.json() == cli_draft and [i["battery_id"] for i in cli_draft["input_lot"]["items"]] == [
+        world["passports"][5].battery_id]
+    r = c.post("/api/v1/lots/input-drafts", json=body | {"consignment_id": "TRUCK-1"})  # REC-A's truck
+    assert r.status_code == 422 and "consignment TRUCK-1" in r.text
+    engine.dispose()
