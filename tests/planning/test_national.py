@@ -39,12 +39,17 @@ def test_retirements_against_forecast_and_late_reporters(commission_api) -> None
     assert with_forecast and all(r["forecast_lower"] <= r["forecast_median"] <= r["forecast_upper"]
                                  for r in with_forecast)
     assert "registry's own cohorts" in ec["forecast_note"]
-    assert ec["late_reporters"]["available"] is False and "submissions" in ec["late_reporters"]["note"]
+    # no submission recorded: every event past its deadline is overdue, said plainly (it used to say "cannot be
+    # determined" while `compliance late` listed the overdue operators)
+    late = ec["late_reporters"]
+    assert late["available"] is True and "no traceability submission is recorded" in late["note"]
+    assert late["operators"] == sorted(r["org_id"] for r in late["records"] if r["overdue"] or r["submitted_late"])
 
 
 def test_csv_tables_match_the_view(authority_api) -> None:
     view = authority_api.get("/api/v1/national").json()
-    for table in ("inventory", "flows", "retirements", "throughput"):
+    view["late_reporters"] = view["late_reporters"]["records"]
+    for table in ("inventory", "flows", "retirements", "throughput", "late_reporters"):
         r = authority_api.get(f"/api/v1/national/{table}.csv")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(r.text)))
@@ -130,3 +135,36 @@ def test_late_reporters_come_from_recorded_submissions(commission_api) -> None:
         s.rollback()
     assert out.available and "recorded submissions" in out.note
     assert all(isinstance(o, str) for o in out.operators)
+
+
+def test_national_late_reporters_agree_with_compliance_late(planning_api, commission_api, authority_api) -> None:
+    """One computation: the national view's late reporters are `compliance late`'s rows for the same scope."""
+    import datetime as dt
+
+    from circulith.auth.policy import Principal, Role, Scope
+    from circulith.services.national import late_reporters
+    from circulith.services.traceability import late_report
+
+    day = dt.date(2025, 12, 31)
+    msa = Principal(org_id="MSA-DE", role=Role.MARKET_SURVEILLANCE, scopes=frozenset({Scope.READ}), via="cli")
+    with transaction(planning_api.engine) as s:
+        for regions, region in ((None, None), (["DE"], "DE")):
+            view = late_reporters(s, regions, as_of=day)
+            rep = late_report(s, msa, day.year, as_of=day, region=region)
+            assert view.records == rep.operators
+        everyone = late_reporters(s, None, as_of=day)
+    assert everyone.records and everyone.operators  # the demo's 2025 receipts are overdue (none reported)
+    assert {r.org_id for r in everyone.records} >= set(everyone.operators)
+    # the doors name the late operators outside JSON too: CLI text, dashboard page and its CSV
+    view = authority_api.get("/api/v1/national").json()["late_reporters"]
+    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "national", "view", "--as", "MSA-DE"])
+    assert res.exit_code == 0, res.output
+    assert "late reporters:" in res.stdout and "overdue" in res.stdout
+    assert all(o in res.stdout for o in view["operators"])
+    page = authority_api.get("/dashboard/national")
+    assert page.status_code == 200 and "Traceability reporting (DE)" in page.text
+    dash = authority_api.get("/dashboard/csv/national_late_reporters.csv")
+    assert dash.status_code == 200
+    rows = list(csv.reader(io.StringIO(dash.text)))
+    assert rows[0] == ["org_id", "events_due", "submitted_on_time", "submitted_late", "overdue"]
+    assert [r[0] for r in rows[1:]] == [r["org_id"] for r in view["records"]]

@@ -24,6 +24,7 @@ def install_api(app: FastAPI) -> None:
     from circulith.api.routes_formats import router as formats_router
     from circulith.api.routes_jobs import router as jobs
     from circulith.api.routes_ledger import router as ledger_router
+    from circulith.api.routes_lot_inputs import router as lot_inputs_router
     from circulith.api.routes_planning import router as planning_router
     from circulith.api.routes_recovery import router as recovery_router
     from circulith.api.routes_reference import router as reference
@@ -32,6 +33,7 @@ def install_api(app: FastAPI) -> None:
     app.include_router(jobs)
     app.include_router(reference)
     app.include_router(recovery_router)  # before the catch-all /passports/{id}
+    app.include_router(lot_inputs_router)
     app.include_router(triage_routes)
     app.include_router(router)
     app.include_router(formats_router)

@@ -83,7 +83,8 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/national/{table}.csv", tags=["national"], response_class=Response, responses=CSV_RESPONSE)
-def national_csv(request: Request, principal: CurrentPrincipal, table: Literal["inventory", "flows", "retirements", "throughput"],
+def national_csv(request: Request, principal: CurrentPrincipal,
+                 table: Literal["inventory", "flows", "retirements", "throughput", "late_reporters"],
                  region: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """One table of the national view as CSV (same scope as the view)."""
     view = run(request, national_view, principal, request.app.state.engine, region=region,

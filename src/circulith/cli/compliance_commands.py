@@ -105,7 +105,7 @@ def traceability(
     if json_:
         emit_json(d)
         return
-    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned}"
+    console.print(f"[bold]Traceability events {year}[/] (rows {d.offset + 1}-{d.offset + d.returned} of {d.total}"
                   f"{', more follow: --offset ' + str(d.offset + d.limit) if d.truncated else ''}); "
                   f"rule: {d.deadline_rule}")
     console.print(f"source: {d.source}")
@@ -321,3 +321,7 @@ def recycled_content_of(target: Annotated[str, typer.Argument(help="Battery iden
         console.print(f"{el}: {out.post_consumer_kg.get(el, 0.0):.3f} kg post-consumer "
                       f"({out.post_consumer_share.get(el, 0.0):.1%}), {out.pre_consumer_kg.get(el, 0.0):.3f} kg "
                       f"pre-consumer of {kg:.3f} kg")
+    if out.passport is not None:
+        for f, v in out.passport.allocated.items():
+            d = out.passport.declared[f]
+            console.print(f"passport {f}: allocated {v:.3f}, declared {'n/a' if d is None else format(d, '.3f')}")

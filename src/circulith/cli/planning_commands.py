@@ -289,7 +289,7 @@ national_app = typer.Typer(help="The national view of an authority (journey 6)."
 def national_view_cmd(
     region: Annotated[str | None, typer.Option(help="Only this region (within the jurisdiction).")] = None,
     table: Annotated[str | None, typer.Option(help="Print one table as CSV: inventory, flows, retirements, "
-                                               "throughput.")] = None,
+                                               "throughput, late_reporters.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output (same as the API).")] = False,
 ) -> None:
     """Inventory by status x chemistry, flows between regions, retirements against forecast, late reporters.
@@ -331,7 +331,12 @@ def national_view_cmd(
                    "n/a" if p.capacity_t is None else f"{p.capacity_t:,.0f}",
                    "n/a" if p.utilisation is None else f"{p.utilisation:.1%}")  # fmt: skip
     console.print(tp)
-    console.print(f"late reporters: {view.late_reporters.note}")
+    late = view.late_reporters
+    console.print(f"late reporters: {', '.join(late.operators) or 'none'} ({late.note})")
+    lt = Table("operator", "events due", "reported on time", "reported late", "overdue")
+    for o in late.records:
+        lt.add_row(o.org_id, str(o.events_due), str(o.submitted_on_time), str(o.submitted_late), str(o.overdue))
+    console.print(lt)
 
 
 @national_app.command("jurisdiction")

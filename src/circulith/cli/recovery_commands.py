@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from circulith.cli.common import acting_principal, console, emit_json
 from circulith.cli.principal import calculation_principal
+from circulith.cli.recovery_lot_plan import lot_plan
 from circulith.errors import InvalidInput, Problem
 from circulith.io.text_files import require_text_file
 from circulith.recovery.lots import AnyLot
@@ -275,6 +276,9 @@ def lot_record(
     console.print(t)
     console.print(f"{rep.created} recorded, {rep.unchanged} unchanged, {rep.events_written} ledger events; "
                   f"{len(rep.closed)} batteries closed as recycled")
+    for holder, bids in rep.awaiting_close.items():
+        console.print(f"{len(bids)} batteries fully recovered, to be closed by their holder {holder} "
+                      "(circulith recovery lot close <its input lot>)")
 
 
 @lot_app.command("show")
@@ -411,3 +415,6 @@ def lots_verify(json_: JsonOpt = False) -> None:
                           "ledger events")
     if not rep.ok:
         raise IntegrityViolation(f"lot verification failed: {len(rep.findings)} finding(s); first: {rep.findings[0]}")
+
+
+lot_app.command("plan")(lot_plan)  # defined in its own module

@@ -178,6 +178,11 @@ def passport_show(
     console.print(table)
     if out.withheld:
         console.print(f"withheld from this view: {shown(', '.join(out.withheld))}")
+    rc = out.recycled_content_allocated
+    if rc is not None:
+        console.print(f"recycled content allocated ({rc.custody_model}): " + ", ".join(
+            f"{f} {v:.3f} (declared {'n/a' if rc.declared[f] is None else format(rc.declared[f], '.3f')})"
+            for f, v in rc.allocated.items()) + f"; {len(rc.evidence)} allocation(s) as evidence")
 
 
 @passport_app.command("lineage")
@@ -342,7 +347,7 @@ def demo(
             bar.update(tasks[stage], completed=done)
 
         loaded = build_demo(engine, batteries, seed=seed, today=dt.date.today(), step=step)
-    job = main_job(engine)
+    job = main_job(engine, recycle=True)
     report = verify(engine)
     result = {"database": state.database_url(), "loaded": loaded, "ledger_ok": report.ok,
               "events_verified": report.events_checked, **job}

@@ -59,6 +59,8 @@ MAKER_ORG = {
 }
 DISMANTLERS = ("DIS-KREIS", "DIS-RECUP")
 RECYCLERS = ("REC-NORDMET", "REC-HYDROLUX")
+REFINER = "REF-SALTWORKS"
+"""The hydrometallurgy hub the recyclers ship their black mass to (:mod:`circulith.services.demo_recycling`)."""
 PLANT_BY_MAKER = {
     "Nordvik Automotive": "Skellefteå, SE", "Albis Cars": "Zwickau, DE", "Cathay Mobility": "Ningde, CN",
     "Ventura Electric": "Sparks, US", "Kanto Motors": "Sunderland, GB", "Rhein Batteriesysteme": "Salzgitter, DE",

@@ -1,11 +1,14 @@
 """Readers of user files for the recovery engine: price files, plant overrides, batteries, lots.
 
-Each returns plain data and raises :class:`~circulith.errors.InvalidInput` naming the file, row and field.
+Each returns plain data and raises :class:`~circulith.errors.InvalidInput` naming the file, row and field
+(a binary file, e.g. a workbook under a ``.json`` name, is refused in one line:
+:func:`circulith.io.text_files.read_text_file`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import tomllib
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.io.text_files import read_text_file
 from circulith.recovery.lots import AnyLot, lot_from_payload
 from circulith.recovery.prices import PriceBook, price_book_from_rows
 
@@ -30,7 +34,7 @@ def _exists(path: str | Path) -> Path:
 def read_price_file(path: str | Path) -> PriceBook:
     """A CSV price file (``commodity, price, unit, basis, date, source``) as a :class:`PriceBook`."""
     p = _exists(path)
-    with p.open(newline="", encoding="utf-8-sig") as fh:
+    with io.StringIO(read_text_file(p, kind="CSV"), newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in PRICE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -44,7 +48,7 @@ def read_plant_overrides(path: str | Path) -> dict[str, Any]:
     """A plant's own route figures (TOML with the nesting of ``recovery_routes.toml``)."""
     p = _exists(path)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(read_text_file(p, kind="TOML"))
     except tomllib.TOMLDecodeError as e:
         raise InvalidInput(f"not valid TOML: {e}", source=str(p)) from None
 
@@ -58,7 +62,7 @@ def read_batteries(path: str | Path) -> pd.DataFrame:
     p = _exists(path)
     if p.suffix.lower() == ".json":
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(read_text_file(p, kind="JSON"))
         except json.JSONDecodeError as e:
             raise InvalidInput(f"not valid JSON: {e}", source=str(p)) from None
         records = [data] if isinstance(data, dict) else data
@@ -66,7 +70,11 @@ def read_batteries(path: str | Path) -> pd.DataFrame:
             raise InvalidInput("expected a JSON object or a list of objects", source=str(p))
         frame = pd.DataFrame(records)
     else:
-        frame = pd.read_csv(p)
+        text = read_text_file(p, kind="CSV")
+        try:
+            frame = pd.read_csv(io.StringIO(text))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise InvalidInput(f"not a readable CSV table: {str(e).strip().splitlines()[0]}", source=str(p)) from None
     if "chemistry" not in frame:
         raise InvalidInput(Problem(None, "chemistry", "missing column"), source=str(p))
     for col in ("mass_kg", "energy_kwh", "li_kg", "ni_kg", "co_kg", "mn_kg", "logistics_usd", "soh"):
@@ -89,7 +97,7 @@ def read_batteries(path: str | Path) -> pd.DataFrame:
 def read_lot_records(path: str | Path) -> list[AnyLot]:
     """Lot records: a JSON list of lot payloads or JSON Lines (one payload per line)."""
     p = _exists(path)
-    text = p.read_text(encoding="utf-8")
+    text = read_text_file(p, kind="JSON")
     try:
         payloads = json.loads(text) if text.lstrip().startswith("[") else [
             json.loads(line) for line in text.splitlines() if line.strip()]

@@ -51,20 +51,27 @@ def build_demo(engine: Engine, n_packs: int = 20_000, *, seed: int = 2026, today
     return {"passports_created": created, "passports_unchanged": unchanged, "events_appended": appended}
 
 
-def main_job(engine: Engine, *, as_of: dt.date | None = None) -> dict[str, Any]:
+def main_job(engine: Engine, *, as_of: dt.date | None = None, recycle: bool = False) -> dict[str, Any]:
     """The main job on a registry: grade what awaits evaluation, value what goes to recycling, summarise.
 
     1. Triage: every pack removed or collected (and its modules) is graded from its BMS history, with
        ``tested``/``graded`` events recorded; modules fit for second life are regrouped.
     2. Valuation: packs graded for recycling or quarantined are priced per route at the latest
        shipped prices (best route and offer per pack, totals by chemistry).
-    3. The fleet summary after both.
+    3. With ``recycle`` (the demo): the recyclers shred, refine and close the packs graded for recycling
+       they hold (:func:`circulith.services.demo_recycling.record_demo_recycling`).
+    4. The fleet summary after all.
     """
+    from circulith.demo.fleet import RECYCLERS, REFINER
+    from circulith.services.demo_recycling import record_demo_recycling
     from circulith.services.intake import principal_for_org
     from circulith.services.triage import grade_registry
 
     triage = grade_registry(engine, principal_for_org(engine, None), as_of=as_of).model_dump(mode="json")
     valuation = _value_recycling_packs(triage["packs"], as_of)
+    # the lots are recorded today (UTC): grading records its events at the clock's time, whatever ``as_of``
+    recycling = (record_demo_recycling(engine, RECYCLERS, REFINER, day=dt.datetime.now(dt.UTC).date()).model_dump()
+                 if recycle else None)
     with transaction(engine) as session:
         fleet = fleet_summary(session)
     regroup = {k: {kk: v[kk] for kk in ("groups", "usable_energy_kwh", "leftovers")} for k, v in triage["regroup"].items()}
@@ -73,6 +80,7 @@ def main_job(engine: Engine, *, as_of: dt.date | None = None) -> dict[str, Any]:
                    "events_written": triage["events_written"], "rules_version": triage["rules_version"],
                    "regroup": regroup},
         "valuation": valuation,
+        **({"recycling": recycling} if recycling is not None else {}),
         "fleet": fleet,
     }
 

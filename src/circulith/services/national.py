@@ -11,7 +11,8 @@ region. A ``region`` filter narrows the scope and may not leave it. Each table r
 * registry retirements per year against the forecast of the same scope (the registry's own cohorts in scope,
   default lifetime laws, calibrated ranges);
 * throughput against capacity of the registered plants in scope, from their input lots;
-* late reporters: not computable until traceability submissions are recorded (:func:`late_reporters`).
+* late reporters: each operator's traceability record for the year in scope, the same computation as
+  ``circulith compliance late`` (:func:`late_reporters`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -29,9 +30,10 @@ from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import AUTHORITY_ROLES, Principal, Role, Scope
 from circulith.errors import InvalidInput, Problem
 from circulith.services.access_rules import require_scope
+from circulith.services.traceability import LateReporterOut, late_reporters_in
 from circulith.store.jurisdictions import org_countries, org_jurisdiction
 
-NATIONAL_TABLES = ("inventory", "flows", "retirements", "throughput")
+NATIONAL_TABLES = ("inventory", "flows", "retirements", "throughput", "late_reporters")
 
 
 class InventoryRow(BaseModel):
@@ -78,11 +80,16 @@ class ThroughputRow(BaseModel):
 
 
 class LateReportersOut(BaseModel):
-    """Operators late with their traceability reports (needs recorded submissions)."""
+    """Operators late with their traceability reports in scope, with each operator's record for the year."""
 
-    available: bool
+    available: bool = Field(True, description="Always true: the record follows from the events' deadlines and the "
+                                              "recorded submissions (kept for older clients).")
+    year: int
+    as_of: dt.date
     note: str
-    operators: list[str]
+    operators: list[str] = Field(description="Operators with an event reported after its deadline or overdue.")
+    records: list[LateReporterOut] = Field(description="Every operator with an event due, worst first (the rows of "
+                                                       "circulith compliance late).")
 
 
 class NationalViewOut(BaseModel):
@@ -137,32 +144,22 @@ def plant_throughput(session: Session, regions: list[str] | None) -> list[Throug
 
 
 def late_reporters(session: Session, regions: list[str] | None, *, as_of: dt.date | None = None) -> LateReportersOut:
-    """Operators late with traceability reports in scope, from the recorded submissions.
+    """Operators late with traceability reports in scope, for the year of ``as_of`` (default today).
 
-    An operator is late when, for the current year, an event it had to report was uploaded after its
-    deadline or is past its deadline and not uploaded (:func:`circulith.store.traceability_repo.late_reporters`,
-    deadlines from :mod:`circulith.recovery.traceability_rules`). Without any recorded submission the view
-    says so instead of guessing from events.
+    An operator is late when an event it had to report that year was uploaded after its deadline or is past
+    its deadline and not uploaded (:func:`circulith.services.traceability.late_reporters_in`, the computation
+    of ``circulith compliance late``; deadlines from :mod:`circulith.recovery.traceability_rules`).
     """
-    from circulith.recovery.traceability_rules import rule_days
     from circulith.store.traceability_repo import any_submission
-    from circulith.store.traceability_repo import late_reporters as recorded
 
-    if not any_submission(session):
-        return LateReportersOut(available=False, operators=[],
-                                note="no traceability submissions are recorded in this registry yet: late reporters "
-                                     "cannot be determined")  # fmt: skip
     day = as_of or dt.date.today()
-    days = rule_days()
-    late: set[str] = set()
-    scopes: list[str | None] = list(regions) if regions else [None]
-    for region in scopes:
-        for r in recorded(session, day.year, days, as_of=day, region=region):
-            if r.submitted_late or r.overdue:
-                late.add(r.org_id)
-    return LateReportersOut(available=True, operators=sorted(late),
-                            note=f"{day.year}: operators with an event uploaded after its deadline or overdue, from "
-                                 "the recorded submissions")
+    records = late_reporters_in(session, day.year, as_of=day, regions=regions)
+    note = (f"{day.year}, as of {day}: operators with an event uploaded after its deadline or past its deadline "
+            "and not uploaded, from the events' deadlines and the recorded submissions")
+    if not any_submission(session):
+        note += " (no traceability submission is recorded in this registry: every event past its deadline is overdue)"
+    return LateReportersOut(year=day.year, as_of=day, note=note, records=records,
+                            operators=sorted(r.org_id for r in records if r.submitted_late or r.overdue))
 
 
 def _s(v: object) -> str | None:
@@ -255,12 +252,13 @@ def _forecast_into(rows: dict[int, RetirementRow], cohorts: pd.DataFrame) -> str
 
 
 def national_table(view: NationalViewOut, table: str) -> tuple[list[str], list[list[object]]]:
-    """Columns and rows of one table of the view (``inventory``, ``flows``, ``retirements``), for CSV."""
+    """Columns and rows of one table of the view (one of :data:`NATIONAL_TABLES`), for CSV."""
     if table not in NATIONAL_TABLES:
         raise InvalidInput(Problem(None, "table", f"unknown table {table!r}; expected one of {NATIONAL_TABLES}"))
-    items: list[BaseModel] = list(getattr(view, table))
+    items: list[BaseModel] = (list(view.late_reporters.records) if table == "late_reporters"
+                              else list(getattr(view, table)))
     models: dict[str, type[BaseModel]] = {"inventory": InventoryRow, "flows": FlowRow, "retirements": RetirementRow,
-                                          "throughput": ThroughputRow}
+                                          "throughput": ThroughputRow, "late_reporters": LateReporterOut}
     cols = list(models[table].model_fields)
     return cols, [[getattr(r, c) for c in cols] for r in items]
 

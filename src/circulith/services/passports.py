@@ -29,6 +29,7 @@ from circulith.services.access_rules import (
     require_scope,
     timestamp,
 )
+from circulith.services.recycled_content_view import PassportRecycledContent, passport_recycled_content
 from circulith.store import platform_repo as repo
 from circulith.store.ledger_store import DYNAMIC_KEYS, battery_history
 from circulith.store.models import Battery
@@ -56,6 +57,10 @@ class PassportOut(BaseModel):
     passport: dict[str, Any]
     state: dict[str, Any] | None = Field(None, description="Registry state (legitimate interest only).")
     withheld: list[str] = Field(description="Attribute paths withheld from this caller.")
+    recycled_content_allocated: PassportRecycledContent | None = Field(
+        None, description="Recorded mass-balance allocations of recycled content to this passport beside the "
+                          "declared fractions (the same as compliance recycled-content-of); evidence lines for "
+                          "non-public views only. None: nothing allocated.")
 
 
 class PassportSummary(BaseModel):
@@ -210,15 +215,20 @@ def _summary(s: Seen) -> PassportSummary:
 
 
 def _read_battery(session: Session, principal: Principal, b: Battery, action: str,
-                  seen: Seen | None = None) -> PassportOut:
+                  seen: Seen | None = None, *, with_allocations: bool = False) -> PassportOut:
     (s,) = [seen] if seen is not None else audiences(session, principal, [b])
     shown, withheld = _cached_view(b.document, b.status, b.dynamic_json, s.audience)
     state = None
     if s.audience is Audience.LEGITIMATE:
         state = {k: getattr(b, k) for k in RESTRICTED_SUMMARY} | {"events": b.last_seq}
     log_seen(session, principal, [s], action)
+    allocated = (passport_recycled_content(session, b.battery_id, shown.get("recycled_content") or {})
+                 if with_allocations else None)  # the public page's one-statement read does not look them up
+    if allocated is not None and s.audience is Audience.PUBLIC:
+        allocated = allocated.model_copy(update={"evidence": []})
     return PassportOut(battery_id=b.battery_id, passport_id=b.passport_id, audience=s.audience.value,
-                       ground=s.ground, ceased=ceased(b), passport=shown, state=state, withheld=withheld)
+                       ground=s.ground, ceased=ceased(b), passport=shown, state=state, withheld=withheld,
+                       recycled_content_allocated=allocated)
 
 
 # ---------------------------------------------------------------- use cases
@@ -245,7 +255,7 @@ def read_passport(session: Session, principal: Principal, identifier: str, *, ac
             raise AccessDenied(f"as {principal.org_id or 'the public'} you may see the '{s.audience.value}' view of "
                                f"{b.battery_id}, not the '{level.value}' one")
         s = Seen(b, level, s.ground if level is not Audience.PUBLIC else "public")
-    return _read_battery(session, principal, b, action, s)
+    return _read_battery(session, principal, b, action, s, with_allocations=True)
 
 
 _NARROWER: dict[Audience, frozenset[Audience]] = {

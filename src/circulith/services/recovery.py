@@ -18,7 +18,9 @@ Recording a lot (:func:`record_lots`, all-or-nothing in one transaction):
   :data:`CLOSING_ELEMENTS`; traces in a foil or residue do not count), checked
   at the end of each call, or when the caller closes the lot explicitly (``close=True`` or
   :func:`close_lot`). A closed battery takes no further lot events; a lot all of whose batteries are
-  closed is refused.
+  closed is refused. ``recycled`` is a terminal state: only a recycler holding the battery records it
+  (:mod:`circulith.auth.write_policy`). A refiner whose product lots complete a battery's recovery
+  leaves it to its holder (``awaiting_close`` names them; the holder runs :func:`close_lot` on its lot).
 
 Every processed lot must be made from lots its organisation holds (recorded by it, or shipped to it and
 received: :mod:`circulith.services.lot_custody`), and must conserve what its sources hold: with the lots already made from each source, it
@@ -44,7 +46,8 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from circulith.auth.policy import Principal, Scope
+from circulith.auth.policy import Principal, Role, Scope
+from circulith.auth.write_policy import write_refusal
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.hashing import canonical_json
@@ -55,6 +58,7 @@ from circulith.recovery.plan import plan_lots
 from circulith.recovery.species import ELEMENTS
 from circulith.services.access_rules import require_scope
 from circulith.services.lot_custody import require_held
+from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events
 from circulith.store.lot_repo import (
@@ -109,6 +113,9 @@ class RecordReport(BaseModel):
 
     lots: list[LotRecordResult]
     closed: list[str]
+    awaiting_close: dict[str, list[str]] = Field(
+        default_factory=dict, description="Holder → batteries whose recovery these lots completed but which only "
+                                          "their holder (a recycler) may close as recycled (recovery lot close).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -362,8 +369,27 @@ def _principal(lot: AnyLot) -> str | None:
     return max(content, key=lambda e: content[e]) if content else None
 
 
-def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime) -> list[str]:
-    """Close (``recycled``) the batteries whose product lots carry every cathode metal their input held."""
+def _closing_refusals(session: Session, battery_ids: Sequence[str], actor_org_id: str) -> dict[str, str]:
+    """Battery → why ``actor_org_id`` may not record ``recycled`` on it (absent: it may)."""
+    facts = custody_facts(session, battery_ids)
+    role = organisation_roles(session, [actor_org_id]).get(actor_org_id)
+    out: dict[str, str] = {}
+    for bid in battery_ids:
+        f = facts.get(bid)
+        if f is not None and f.state.value != "recycled":
+            why = write_refusal(actor_org_id, role, EventKind.RECYCLED, f)
+            if why is not None:
+                out[bid] = why
+    return out
+
+
+def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime,
+                awaiting: dict[str, list[str]]) -> list[str]:
+    """Close (``recycled``) the batteries whose product lots carry every cathode metal their input held.
+
+    Those the recording organisation may not close (it does not hold them, or is not a recycler) are added
+    to ``awaiting`` under their holder instead.
+    """
     if not battery_ids:
         return []
     in_lots = input_lots_of_batteries(session, battery_ids)
@@ -387,11 +413,21 @@ def _auto_close(session: Session, battery_ids: Sequence[str], actor_org_id: str,
                 if p in products and getattr(products[p].lot, "counts_as_recycling", False)}
         if need and need <= have:
             to_close.append(bid)
-    return _close(session, to_close, actor_org_id, now, reason="every cathode metal recovered in product lots")
+    refused = _closing_refusals(session, to_close, actor_org_id)
+    holders = custody_facts(session, list(refused))
+    for bid in refused:
+        awaiting.setdefault(holders[bid].holder or "", []).append(bid)
+    return _close(session, [b for b in to_close if b not in refused], actor_org_id, now,
+                  reason="every cathode metal recovered in product lots")
 
 
 def _close(session: Session, battery_ids: Sequence[str], actor_org_id: str, now: dt.datetime, *, reason: str,
            lot_id: str | None = None) -> list[str]:
+    refused = _closing_refusals(session, battery_ids, actor_org_id)
+    if refused:
+        raise InvalidInput([Problem(None, "battery_id", f"battery {b} cannot be closed as recycled by "
+                                    f"'{actor_org_id}': {why}", lot_id) for b, why in refused.items()],
+                           source="closing")
     states = battery_states(session, battery_ids)
     events = []
     for bid in battery_ids:
@@ -442,9 +478,11 @@ def record_lots(engine: Engine, lots: Sequence[AnyLot], actor_org_id: str, *, cl
             results.append(res)
             touched.extend(bids)
         touched = list(dict.fromkeys(touched))
+        awaiting: dict[str, list[str]] = {}
         closed = (_close(session, touched, actor_org_id, now, reason="closed by the plant") if close
-                  else _auto_close(session, touched, actor_org_id, now))
-    return RecordReport(lots=results, closed=sorted(closed))
+                  else _auto_close(session, touched, actor_org_id, now, awaiting))
+    return RecordReport(lots=results, closed=sorted(closed),
+                        awaiting_close={h: sorted(b) for h, b in sorted(awaiting.items())})
 
 
 def record_lot(engine: Engine, lot: AnyLot, actor_org_id: str, *, close: bool = False,

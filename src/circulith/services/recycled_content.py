@@ -4,6 +4,15 @@ Two use cases: :func:`recycled_content_for` computes shares for new batteries fr
 calculation, nothing reserved); :func:`allocate_to_target` records which kilograms of which lot go
 to which passport or batch, reserved once, and :func:`recycled_content_of` gives a passport's shares from
 those records (post- and pre-consumer apart).
+
+Who states what. The recycled content in a passport is the manufacturer's declaration (Art. 8(1): the
+technical documentation of the share of cobalt, lead, lithium and nickel recovered from waste, per battery
+model, year and plant; Annex XIII point 1: public passport information), fixed in the registered document
+(it changes only through the manufacturer). An allocation is recorded by the holder of the product lot (a
+recycler or refiner) and is the evidence for that declaration, under the mass-balance chain of custody.
+Both are shown side by side, under the passport's field names (``lithium_post_consumer_fraction``...),
+wherever one is shown: :func:`passport_recycled_content` feeds the passport view and
+:func:`recycled_content_of`, so the two always agree.
 """
 
 from __future__ import annotations
@@ -23,6 +32,14 @@ from circulith.recovery.compliance import Check, recycled_content_checks
 from circulith.recovery.lots import NewBattery, ProductLot, RecycledContentShare, allocate_recycled_content
 from circulith.services.access_rules import require_scope
 from circulith.services.lot_custody import custody_state
+from circulith.services.recycled_content_view import (
+    CUSTODY_MODEL,
+    AllocationLine,
+    PassportRecycledContent,
+    allocation_line,
+    allocation_shares,
+    passport_view,
+)
 from circulith.store.allocation_repo import StoredAllocation, allocated_kg, allocations, insert_allocations
 from circulith.store.lot_repo import get_battery, get_lots, transfers_of
 from circulith.store.registry import resolve, stored_passport
@@ -101,9 +118,6 @@ def recycled_content_for(session: Session, principal: Principal, product_lot_ids
 
 #: Art. 8 elements and the passport field that declares each battery's content of it.
 ART8_FIELDS = {"Co": "cobalt_kg", "Li": "lithium_kg", "Ni": "nickel_kg", "Pb": "lead_kg"}
-CUSTODY_MODEL = "mass_balance"
-"""Chain-of-custody model of the allocations: mass balance (ISO 22095:2020, clause 3.3.4): recycled and
-primary material mix physically; recycled kilograms are booked to outputs, each kilogram once."""
 
 
 class AllocationIn(BaseModel):
@@ -117,21 +131,6 @@ class AllocationIn(BaseModel):
     element_kg: dict[Literal["Co", "Li", "Ni", "Pb"], float] = Field(min_length=1)
     target_element_kg: dict[Literal["Co", "Li", "Ni", "Pb"], float] = Field(
         default_factory=dict, description="A batch's total content of each element [kg] (passports: declared).")
-
-
-class AllocationLine(BaseModel):
-    """One allocated element."""
-
-    allocation_id: str
-    product_lot_id: str
-    element: str
-    kg: float
-    origin: str
-    custody_model: str
-    target_kind: str
-    target_id: str
-    org_id: str
-    recorded_at: str
 
 
 class AllocationOut(BaseModel):
@@ -153,12 +152,9 @@ class TargetRecycledContent(BaseModel):
     post_consumer_share: dict[str, float]
     pre_consumer_share: dict[str, float]
     allocations: list[AllocationLine]
-
-
-def _line(a: StoredAllocation) -> AllocationLine:
-    return AllocationLine(allocation_id=a.allocation_id, product_lot_id=a.product_lot_id, element=a.element, kg=a.kg,
-                          origin=a.origin, custody_model=a.custody_model, target_kind=a.target_kind,
-                          target_id=a.target_id, org_id=a.org_id, recorded_at=a.recorded_at)
+    passport: PassportRecycledContent | None = Field(
+        None, description="For a passport: its declared fractions beside the allocated ones (as the passport "
+                          "view shows them).")
 
 
 def _target(session: Session, body: AllocationIn) -> tuple[str, dict[str, float]]:
@@ -220,12 +216,16 @@ def allocate_to_target(session: Session, principal: Principal, body: AllocationI
                              principal.user_id, at) for el, kg in sorted(body.element_kg.items())]
     insert_allocations(session, rows)
     used = allocated_kg(session, [lot.lot_id])
-    return AllocationOut(lines=[_line(r) for r in rows],
+    return AllocationOut(lines=[allocation_line(r) for r in rows],
                          remaining_kg={el: kg - used.get((lot.lot_id, el), 0.0) for el, kg in held.items()})
 
 
 def recycled_content_of(session: Session, principal: Principal, target: str) -> TargetRecycledContent:
-    """A passport's (any battery identifier) or batch's recycled-content shares from its recorded allocations."""
+    """A passport's (any battery identifier) or batch's recycled-content shares from its recorded allocations.
+
+    For a passport, ``passport`` puts the shares under the passport's field names beside the declared values,
+    exactly as the passport view does.
+    """
     require_scope(principal, Scope.READ)
     try:
         target_id = resolve(session, target)
@@ -234,15 +234,12 @@ def recycled_content_of(session: Session, principal: Principal, target: str) -> 
     rows = allocations(session, target_id=target_id)
     if not rows and target_id == target:
         raise NotFound(f"no recycled content is allocated to '{target}'")
-    content = {a.element: a.target_element_kg for a in rows}
-    post: dict[str, float] = {}
-    pre: dict[str, float] = {}
-    for a in rows:
-        bucket = post if a.origin == "post_consumer" else pre
-        bucket[a.element] = bucket.get(a.element, 0.0) + a.kg
+    content, post, pre, post_share, pre_share = allocation_shares(rows)
+    passport = None
+    if rows and rows[0].target_kind == "passport":
+        declared = stored_passport(get_battery(session, target_id)).recycled_content
+        passport = passport_view(rows, declared.model_dump() if declared is not None else {})
     return TargetRecycledContent(
         target_id=target_id, target_kind=rows[0].target_kind if rows else None, custody_model=CUSTODY_MODEL,
-        element_kg=content, post_consumer_kg=post, pre_consumer_kg=pre,
-        post_consumer_share={el: kg / content[el] for el, kg in post.items() if content.get(el, 0) > 0},
-        pre_consumer_share={el: kg / content[el] for el, kg in pre.items() if content.get(el, 0) > 0},
-        allocations=[_line(a) for a in rows])
+        element_kg=content, post_consumer_kg=post, pre_consumer_kg=pre, post_consumer_share=post_share,
+        pre_consumer_share=pre_share, allocations=[allocation_line(a) for a in rows], passport=passport)

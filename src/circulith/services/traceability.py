@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -26,8 +27,14 @@ from circulith.recovery.traceability_rules import (
 )
 from circulith.services.access_rules import require_scope
 from circulith.services.compliance import COMPLIANCE_READERS
-from circulith.store.lot_repo import traceability_events
-from circulith.store.traceability_repo import events_of, first_submissions, insert_submission, late_reporters
+from circulith.store.traceability_repo import (
+    count_obliged_events,
+    events_of,
+    first_submissions,
+    insert_submission,
+    late_reporters,
+    obliged_events,
+)
 
 #: Who reads every operator's traceability events (others read their own).
 TRACEABILITY_READERS = COMPLIANCE_READERS | {Role.OPERATOR}
@@ -118,6 +125,7 @@ class TraceabilityReport(BaseModel):
     offset: int
     limit: int
     returned: int
+    total: int = Field(description="Rows of the whole report (every page).")
     truncated: bool
     by_operator: dict[str, OperatorTally]
     events: list[TraceabilityRow]
@@ -144,7 +152,8 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
     as_of : date, optional
         For ``days_left`` (default today).
     offset, limit : int
-        The page (at most :data:`MAX_PAGE` rows); ``truncated`` says whether more rows follow.
+        The page (at most :data:`MAX_PAGE` rows), taken over the report's rows (the events that carry
+        an obligation); ``total`` counts every row and ``truncated`` says whether more rows follow.
     """
     require_scope(principal, Scope.READ)
     if principal.role not in TRACEABILITY_READERS:
@@ -152,15 +161,14 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
     as_of = as_of or dt.date.today()
     limit = max(1, min(limit, MAX_PAGE))
     rules = {(r.role, r.kind): r for r in TRACEABILITY_RULES}
-    kinds = sorted({r.kind for r in TRACEABILITY_RULES})
+    offset = max(0, offset)
     rows: list[TraceabilityRow] = []
-    raw = traceability_events(session, year, kinds, org_id=org_id, region=region, offset=max(0, offset),
-                              limit=limit + 1)
+    raw = obliged_events(session, year, rules, org_id=org_id, region=region, offset=offset, limit=limit + 1)
+    total = (offset + len(raw) if 0 < len(raw) <= limit or (offset == 0 and not raw)
+             else count_obliged_events(session, year, rules, org_id=org_id, region=region))
     sent = first_submissions(session, [r[0] for r in raw[:limit]])
     for eid, bid, kind, at, actor, role, reg, pid in raw[:limit]:
-        rule = rules.get((role, kind))
-        if rule is None:
-            continue
+        rule = rules[(role, kind)]
         due = add_working_days(dt.date.fromisoformat(at[:10]), rule.working_days)
         on = sent.get(eid)
         status = (("on time" if on <= due else "late") if on is not None
@@ -179,8 +187,8 @@ def traceability_report(session: Session, principal: Principal, year: int, *, or
         year=year, as_of=as_of, org_id=org_id, region=region,
         deadline_rule="upload within N working days of the event (Mon-Fri; public holidays not modelled, so "
                       "deadlines shown may be slightly early)",
-        source=TRACEABILITY_SOURCE, rules=list(TRACEABILITY_RULES), offset=max(0, offset), limit=limit,
-        returned=len(rows), truncated=len(raw) > limit, by_operator=by_org, events=rows,
+        source=TRACEABILITY_SOURCE, rules=list(TRACEABILITY_RULES), offset=offset, limit=limit,
+        returned=len(rows), total=total, truncated=len(raw) > limit, by_operator=by_org, events=rows,
         note="'status' compares the deadline with the first recorded submission of the event (circulith "
              "compliance traceability-submit); 'overdue': not reported and past its deadline on as_of.",
     )
@@ -227,6 +235,29 @@ def submit_traceability(session: Session, principal: Principal, body: Submission
                          already_reported=len(set(body.event_ids)) - len(new), late=late)
 
 
+def late_reporters_in(session: Session, year: int, *, as_of: dt.date,
+                      regions: str | Sequence[str] | None = None) -> list[LateReporterOut]:
+    """Each operator's record for the year: the one computation behind ``compliance late`` and the national view.
+
+    An event that carries an obligation is reported on time or late when a submission of it is recorded,
+    and overdue when none is and its deadline is past on ``as_of`` (with no submission recorded at all,
+    every event past its deadline is overdue).
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    year : int
+        Events that occurred in this calendar year (UTC).
+    as_of : date
+        The day the deadlines are compared with.
+    regions : str or sequence of str, optional
+        Only batteries in this region or these regions (None: every region).
+    """
+    rows = late_reporters(session, year, rule_days(), as_of=as_of, region=regions)
+    return [LateReporterOut(**r.__dict__) for r in rows]
+
+
 def late_report(session: Session, principal: Principal, year: int, *, as_of: dt.date | None = None,
                 region: str | None = None) -> LateReport:
     """Every operator's traceability record for a year (authorities, the Commission, the registry operator)."""
@@ -234,6 +265,5 @@ def late_report(session: Session, principal: Principal, year: int, *, as_of: dt.
     if principal.role not in TRACEABILITY_READERS:
         raise AccessDenied("only authorities, the Commission and the registry operator see every operator's record")
     as_of = as_of or dt.date.today()
-    rows = late_reporters(session, year, rule_days(), as_of=as_of, region=region)
     return LateReport(year=year, as_of=as_of, region=region,
-                      operators=[LateReporterOut(**r.__dict__) for r in rows])
+                      operators=late_reporters_in(session, year, as_of=as_of, regions=region))

@@ -227,8 +227,9 @@ def _national_charts(request: Request, principal: Principal, params: dict[str, s
                                                                     for r in view.retirements]}], line=True),
         _table_chart("national_throughput", f"Registered plants ({view.scope}): input from their lots against "
                      "capacity [t/yr]", "table", *national_table(view, "throughput")),
-        _table_chart("national_late_reporters", "Late reporters", "table", ["status"],
-                     [[view.late_reporters.note]]),
+        _table_chart("national_late_reporters", f"Traceability reporting ({view.scope}): late operators "
+                     f"{', '.join(view.late_reporters.operators) or 'none'}; {view.late_reporters.note}", "table",
+                     *national_table(view, "late_reporters")),
     ]
 
 
@@ -248,7 +249,7 @@ TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triag
               "plan": "recovery", "traceability_record": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
               "national_inventory": "national", "national_flows": "national", "national_retirements": "national",
-              "national_throughput": "national", "jobs": "jobs"}
+              "national_throughput": "national", "national_late_reporters": "national", "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
 
 
