@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from circulith.auth.policy import Principal, Role, Scope
+from circulith.auth.policy import Principal, Scope
 from circulith.auth.write_policy import write_refusal
 from circulith.errors import Conflict, InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent, format_timestamp

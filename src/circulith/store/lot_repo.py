@@ -223,29 +223,6 @@ def battery_summaries(session: Session, battery_ids: Iterable[str]) -> list[tupl
     return sorted(rows)
 
 
-def traceability_events(session: Session, year: int, kinds: Sequence[str], *, org_id: str | None = None,
-                        region: str | None = None, offset: int = 0,
-                        limit: int | None = None) -> list[tuple[str, str, str, str, str, str, str | None, str]]:
-    """The year's events of ``kinds`` with their operator's role and battery's region, in ledger order.
-
-    Rows are (event_id, battery_id, kind, occurred_at, actor_org_id, role, region, passport_id).
-    """
-    stmt = (select(Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id,
-                   Organisation.role, Battery.region, Battery.passport_id)
-            .join(Organisation, Organisation.org_id == Event.actor_org_id)
-            .join(Battery, Battery.battery_id == Event.battery_id)
-            .where(Event.kind.in_(list(kinds)), Event.occurred_at >= f"{year}-01-01T00:00:00",
-                   Event.occurred_at < f"{year + 1}-01-01T00:00:00")
-            .order_by(Event.global_seq).offset(offset))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    if org_id:
-        stmt = stmt.where(Event.actor_org_id == org_id)
-    if region:
-        stmt = stmt.where(Battery.region == region)
-    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
-
-
 @dataclass(frozen=True)
 class StoredTransfer:
     """A recorded shipment or receipt of a lot."""
