@@ -79,6 +79,31 @@ def test_a_pulse_table_that_is_a_workbook_under_a_csv_name_is_refused_in_one_lin
         read_pulse_table(path)
 
 
+def test_a_unit_in_a_pulse_workbook_names_the_sheet_and_its_row(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "SOC50"
+    ws.append(["Qn", "Q", "SOH", "SOC", *U_COLUMNS])
+    for k in range(3):
+        ws.append([20, 18.0 + k, (18.0 + k) / 20, 50, *[3.2] * len(U_COLUMNS)])
+    ws["I3"] = "3.3 V"  # U5 of the second cell
+    path = tmp_path / "LFP_20Ah_W_100.xlsx"
+    wb.save(path)
+    with pytest.raises(InvalidInput) as info:
+        read_pulse_table(path)
+    p = info.value.problems[0]
+    assert (p.row, p.field, p.reason) == (2, "U5", "sheet SOC50: unit in value: write 3.3, the column is in V")
+    ws["I3"] = 3.3
+    ws["B4"] = "20 Ah"
+    wb.save(path)
+    with pytest.raises(InvalidInput, match="row 3, field 'Q': sheet SOC50: unit in value: write 20, the column is in Ah"):
+        read_pulse_table(path)
+    ws["B4"] = 20.0
+    wb.save(path)
+    table = read_pulse_table(path)
+    assert len(table) == 3 and "_sheet" not in table and table["U5"].dtype == float
+
+
 def _bms(tmp_path: Path, name: str = "bms.csv", n: int = 12) -> tuple[pd.DataFrame, Path]:
     fleet = make_fleet(n, seed=3)
     path = tmp_path / name

@@ -14,13 +14,15 @@ no cell are rejected with :class:`~circulith.errors.InvalidInput`.
 
 Every numeric cell must be a number (U2..U41, ``Q`` and ``SOH`` may be empty): a cell holding its unit
 (``3.3 V``), a decimal comma or other text is refused naming the row (1-based data row, the header is
-not a row), the column and what to write, never read as a missing value.
+not a row; in a workbook, the row of its sheet, which is named), the column and what to write, never
+read as a missing value.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,7 @@ PULSE_TABLE_COLUMNS = ["cell_id", "pulse_width_ms", "Qn", "SOC", *U_COLUMNS]
 #: Optional label columns (present in training tables).
 LABEL_COLUMNS = ["Q", "SOH"]
 
+_SHEET, _SHEET_ROW = "_sheet", "_sheet_row"
 _CSV = "CSV text (a workbook must be named .xlsx to be read as one)"
 _WIDTH_RE = re.compile(r"_W_(\d+(?:\.\d+)?)", re.IGNORECASE)
 _SOC_SHEET_RE = re.compile(r"^SOC\s*(\d+)$", re.IGNORECASE)
@@ -105,13 +108,16 @@ def _read_workbook(path: Path, pulse_width_ms: float | None) -> pd.DataFrame:
                                source=str(path))
         pulse_width_ms = float(match.group(1))
     sheets = pd.read_excel(path, sheet_name=None)
-    soc_sheets = [(int(_SOC_SHEET_RE.match(name).group(1)), df)  # type: ignore[union-attr]
+    soc_sheets = [(int(_SOC_SHEET_RE.match(name.strip()).group(1)), df)  # type: ignore[union-attr]
                   for name, df in sheets.items() if _SOC_SHEET_RE.match(name.strip())]
     soc_sheets = [(soc, df) for soc, df in sorted(soc_sheets, key=lambda t: t[0]) if len(df)]
     if not soc_sheets:
         raise InvalidInput("workbook has no non-empty 'SOC<n>' sheet", source=str(path))
-    for _, df in soc_sheets:
+    for soc, df in soc_sheets:
         _check_columns(df, ["Qn", "Q", "SOC", *U_COLUMNS], str(path))
+        problems = coerce_numeric(df, "Q", "Ah", required=True)
+        if problems:
+            raise InvalidInput([replace(p, reason=f"sheet SOC{soc}: {p.reason}") for p in problems], source=str(path))
     # the reference cell order: the first sheet with the most rows
     reference = max(soc_sheets, key=lambda t: len(t[1]))[1]
     ref_q = reference["Q"].to_numpy(dtype=float)
@@ -129,11 +135,12 @@ def _read_workbook(path: Path, pulse_width_ms: float | None) -> pd.DataFrame:
         bad = ref_q[idx] != q
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise InvalidInput([Problem(int(r) + 2, "Q", f"sheet SOC{soc}: capacity {q[r]} matches no cell")
+            raise InvalidInput([Problem(int(r) + 1, "Q", f"sheet SOC{soc}: capacity {q[r]} matches no cell")
                                 for r in rows], source=str(path))
         part = df.copy()
         part.insert(0, "cell_id", [f"{prefix}-{i:03d}" for i in idx])
         part.insert(1, "pulse_width_ms", float(pulse_width_ms))
+        part[_SHEET], part[_SHEET_ROW] = f"SOC{soc}", np.arange(1, len(part) + 1)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
@@ -165,6 +172,10 @@ def _check_values(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if np.nanmax(soh, initial=0.0) > 1.5:  # percent given: normalise to fraction
             soh = soh / 100.0
         frame["SOH"] = soh
+    if _SHEET in frame:  # a workbook: name the sheet and the row within it
+        sheet, row = frame.pop(_SHEET).to_numpy(), frame.pop(_SHEET_ROW).to_numpy()
+        problems = [replace(p, row=int(row[p.row - 1]), reason=f"sheet {sheet[p.row - 1]}: {p.reason}")
+                    if p.row is not None else p for p in problems]
     if problems:
         raise InvalidInput(problems, source=source)
     return frame
