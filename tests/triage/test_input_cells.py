@@ -201,3 +201,13 @@ def test_capacity_and_inspection_cells_that_are_not_numbers_are_refused(tmp_path
     pd.DataFrame({"battery_id": ["A"], "ocv_start_v": [3.30], "ocv_end_v": [3.2],
                   "rest_days": [5.0]}).to_csv(insp, index=False)
     assert read_inspection(insp)["self_discharge_mv_per_day"].iloc[0] == pytest.approx(20.0)  # 100 mV / 5 days
+
+
+def test_a_bms_summary_among_measurement_files_is_refused_not_ignored(tmp_path: Path) -> None:
+    from circulith.services.triage import attach_measurements
+
+    fleet, _ = _bms(tmp_path)
+    xlsx = tmp_path / "bms.xlsx"
+    _save_xlsx(fleet, xlsx)
+    with pytest.raises(InvalidInput, match="give a BMS-summary file or --from-registry, not both"):
+        attach_measurements(fleet, [xlsx])
