@@ -73,7 +73,7 @@ def number_problem(value: object, unit: str = "") -> str | None:
 
 
 def _is_empty(value: object) -> bool:
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
@@ -106,18 +106,16 @@ def coerce_numeric(frame: pd.DataFrame, column: str, unit: str, *, required: boo
     """
     if column not in frame:
         return []
-    raw = frame[column].to_list()
+    values = pd.to_numeric(frame[column], errors="coerce")
+    raw = frame[column].to_numpy(dtype=object)
     problems: list[Problem] = []
-    for r, value in enumerate(raw):
+    for r in np.flatnonzero(values.isna().to_numpy()):  # only the cells that did not read as numbers
         if len(problems) >= limit:
             break
         rid = str(ids.iloc[r]) if ids is not None else None
-        if _is_empty(value):
-            if required:
-                problems.append(Problem(r + 1, column, "missing", rid))
-            continue
-        why = number_problem(value, unit)
+        value = raw[r]
+        why = ("missing" if required else None) if _is_empty(value) else number_problem(value, unit)
         if why:
-            problems.append(Problem(r + 1, column, why, rid))
-    frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            problems.append(Problem(int(r) + 1, column, why, rid))
+    frame[column] = values
     return problems

@@ -138,30 +138,28 @@ def missing_column_problems(columns: list[str], required: list[str], known: list
     return [Problem(None, ", ".join(missing), what + found)]
 
 
+def _filled(series: pd.Series) -> np.ndarray:
+    return (series.notna() & (series.astype(str).str.strip() != "")).to_numpy()
+
+
 def _bool_problems(frame: pd.DataFrame, column: str, ids: pd.Series) -> list[Problem]:
     if column not in frame or frame[column].dtype == bool:
         return []
-    out: list[Problem] = []
-    for r, v in enumerate(frame[column].to_list()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or isinstance(v, bool):
-            continue
-        text = str(v).strip().lower()
-        if text and text not in _TRUE | _FALSE:
-            out.append(Problem(r + 1, column, f"'{v}' is not true or false (write true/false, yes/no or 1/0)",
-                               str(ids.iloc[r])))
-    return out
+    col = frame[column]
+    text = col.astype(str).str.strip().str.lower()
+    bad = np.flatnonzero(_filled(col) & ~text.isin(_TRUE | _FALSE).to_numpy())
+    return [Problem(int(r) + 1, column, f"'{col.iloc[r]}' is not true or false (write true/false, yes/no or 1/0)",
+                    str(ids.iloc[r])) for r in bad[:50]]
 
 
 def _date_problems(frame: pd.DataFrame, column: str, ids: pd.Series) -> list[Problem]:
+    """Cells that grading would read as no date (the same :func:`pandas.to_datetime` call)."""
     if column not in frame:
         return []
-    out: list[Problem] = []
-    for r, v in enumerate(frame[column].to_list()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
-            continue
-        if pd.isna(pd.to_datetime(str(v), errors="coerce")):
-            out.append(Problem(r + 1, column, f"'{v}' is not a date (write YYYY-MM-DD)", str(ids.iloc[r])))
-    return out
+    col = frame[column]
+    bad = np.flatnonzero(_filled(col) & pd.to_datetime(col, errors="coerce").isna().to_numpy())
+    return [Problem(int(r) + 1, column, f"'{col.iloc[r]}' is not a date (write YYYY-MM-DD)", str(ids.iloc[r]))
+            for r in bad[:50]]
 
 
 def _ids(frame: pd.DataFrame, path: Path) -> pd.Series:
