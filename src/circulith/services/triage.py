@@ -165,38 +165,20 @@ def recycling_value_per_kwh(frame: pd.DataFrame, as_of: dt.date | None = None) -
 
 
 def _classify(path: Path) -> str:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return "pulse"
-    try:
-        head = pd.read_parquet(path).head(0) if path.suffix.lower() == ".parquet" else pd.read_csv(path, nrows=0)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(Problem(None, "", f"not a readable table ({exc})"), source=str(path)) from None
-    cols = set(head.columns)
-    if "U1" in cols and "cell_id" in cols:
-        return "pulse"
-    if "soh_pct" in cols:
-        return "bms"
-    if {"battery_id", "capacity_ah"} <= cols:
-        return "capacity"
-    if "battery_id" in cols:
-        return "inspection"
-    raise InvalidInput("not a BMS summary (battery_id, soh_pct...), capacity test results (battery_id, "
-                       "capacity_ah...), inspection (battery_id, swelling...) or pulse table (cell_id, U1...)",
-                       source=str(path))
+    from circulith.triage.readers.read_records import table_kind
+
+    return table_kind(path)
 
 
 def _attach_capacity(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Measured capacities replace the SOH of the units they name (``soh_source = 'capacity_test'``)."""
-    tests = pd.read_csv(path)
+    from circulith.triage.readers.read_records import read_capacity_tests
+
+    tests = read_capacity_tests(path)
     unknown = sorted(set(tests["battery_id"].astype(str)) - set(frame["battery_id"].astype(str)))
     if unknown:
         raise InvalidInput([Problem(None, "battery_id", "capacity test of a unit not being graded", b)
                             for b in unknown[:20]], source=str(path))
-    problems = [Problem(int(k) + 2, "capacity_ah", "missing, not a number or not positive", str(b))
-                for k, (b, c) in enumerate(zip(tests["battery_id"], pd.to_numeric(tests["capacity_ah"], errors="coerce"),
-                                               strict=True)) if not c > 0]
-    if problems:
-        raise InvalidInput(problems, source=str(path))
     unc = float(load_rules()["defaults"]["capacity_test_uncertainty_pct"])
     rated = frame.set_index("battery_id")["rated_capacity_ah"]
     t = tests.set_index(tests["battery_id"].astype(str))
@@ -235,6 +217,9 @@ def attach_measurements(frame: pd.DataFrame, paths: list[Path], *, model_path: P
     from circulith.triage.readers.read_records import merge_inspection, read_inspection
 
     kinds = {p: _classify(p) for p in paths}
+    if "bms" in kinds.values():
+        raise InvalidInput("give a BMS-summary file or --from-registry, not both (measurement files may be added)",
+                           source=str(next(p for p, k in kinds.items() if k == "bms")))
     for p, k in kinds.items():
         if k == "inspection":
             frame = merge_inspection(frame, read_inspection(p))
@@ -455,7 +440,7 @@ def grade_file_units(engine: Engine | None, principal: Principal, paths: list[Pa
     """
     from circulith.triage.readers.read_records import read_bms_summary
 
-    bms = [read_bms_summary(p) for p in paths if _classify(p) == "bms"]
+    bms = [read_bms_summary(p, complete=True) for p in paths if _classify(p) == "bms"]
     if not bms:
         raise InvalidInput("grade needs at least one BMS-summary file (battery_id, soh_pct, ...) or --from-registry")
     frame = pd.concat(bms, ignore_index=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from circulith.errors import InvalidInput, Problem
+from circulith.io.workbooks import first_sheet_rows, is_workbook
 
 ID_COLUMNS = ("identifier", "battery_id", "code", "qr", "passport_id", "id")
 """Column names (case-insensitive) that hold the identifier, in order of preference."""
@@ -78,19 +78,12 @@ def _from_json(text: str, source: str) -> list[tuple[int, str]]:
 
 
 def _from_xlsx(data: bytes, source: str) -> list[tuple[int, str]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InvalidInput(Problem(None, "", f"not a readable Excel workbook ({exc})"), source=source) from None
-    ws = wb.worksheets[0]
-    return _from_table([list(r) for r in ws.iter_rows(values_only=True)], source)
+    return _from_table(first_sheet_rows(data, source), source)
 
 
 def parse_consignment(data: bytes, *, name: str = "consignment") -> list[tuple[int, str]]:
     """``(row, identifier)`` of every code in a consignment file's content (see the module docstring)."""
-    if data[:4] == b"PK\x03\x04":
+    if is_workbook(data):
         return _from_xlsx(data, name)
     try:
         text = data.decode("utf-8-sig")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
+from circulith.io.number_cells import coerce_numeric
 from circulith.triage.rul import remaining_useful_life
 from circulith.triage.rules import GRADE_RANK, GRADES, chemistry_family, load_rules
 from circulith.triage.safety import robust_z
@@ -86,6 +87,7 @@ BMS_SUMMARY_COLUMNS: list[Column] = [
 _REQUIRED = [c.name for c in BMS_SUMMARY_COLUMNS if c.required]
 _BOOL = [c.name for c in BMS_SUMMARY_COLUMNS if c.dtype == "bool"]
 _NUM = [c.name for c in BMS_SUMMARY_COLUMNS if c.dtype in {"float", "int"}]
+_UNITS = {c.name: c.unit for c in BMS_SUMMARY_COLUMNS}
 
 ValueSeam = float | np.ndarray | Callable[[pd.DataFrame], np.ndarray] | None
 
@@ -108,10 +110,7 @@ def prepare_frame(frame: pd.DataFrame, rules: dict, *, as_of: date | None = None
     ids = df["battery_id"].astype(str)
     for col in _NUM:
         if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-            if col in _REQUIRED:
-                for r in np.flatnonzero(df[col].isna().to_numpy())[:50]:
-                    problems.append(Problem(int(r) + 1, col, "missing or not a number", ids.iloc[r]))
+            problems += coerce_numeric(df, col, _UNITS[col], required=col in _REQUIRED, ids=ids)
         else:
             df[col] = np.nan
     for col in _BOOL:
