@@ -40,7 +40,7 @@ def _commands(f: dict[str, Path]) -> list[list[str]]:
         ["recovery", "compliance", "--lots", str(f["lots.json"]), "--plant", "P", "--year", "2026"],
         ["recovery", "run", "--chemistry", "NMC622", "--route", "hydro", "--prices", str(f["prices.csv"])],
         ["recovery", "run", "--chemistry", "NMC622", "--route", "hydro", "--plant-params", str(f["plant.toml"])],
-        ["compliance", "traceability-submit", "--org", "REC-A", "--on", "2026-01-05", "--events",
+        ["--as", "REC-A", "compliance", "traceability-submit", "--on", "2026-01-05", "--events",
          f"@{f['events.txt']}"],
         ["compliance", "recycled-content", "--lots", "L1", "--new-batteries", str(f["new.json"])],
     ]

@@ -157,7 +157,7 @@ def test_national_late_reporters_agree_with_compliance_late(planning_api, commis
     assert {r.org_id for r in everyone.records} >= set(everyone.operators)
     # the doors name the late operators outside JSON too: CLI text, dashboard page and its CSV
     view = authority_api.get("/api/v1/national").json()["late_reporters"]
-    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "national", "view", "--as", "MSA-DE"])
+    res = CliRunner().invoke(app, ["--db", planning_api.db_url, "--as", "MSA-DE", "national", "view"])
     assert res.exit_code == 0, res.output
     assert "late reporters:" in res.stdout and "overdue" in res.stdout
     assert all(o in res.stdout for o in view["operators"])

@@ -248,9 +248,17 @@ TABLE_PAGE = {"grade_mix": "triage", "graded_soh": "triage", "regrouped": "triag
               "route_values": "recovery", "prices": "recovery", "compliance": "recovery", "evidence": "recovery",
               "plan": "recovery", "traceability_record": "recovery", "capacity_gap": "planning",
               "network_flows": "network", "network_sites": "network", "scenario_comparison": "compare",
+              "scenario_summary": "compare", "scenario_value": "compare", "national_flow_list": "national",
               "national_inventory": "national", "national_flows": "national", "national_retirements": "national",
               "national_throughput": "national", "national_late_reporters": "national", "jobs": "jobs"}
 """Which page builds each table of the extra pages (for its CSV download)."""
+
+
+def _table_page(table: str) -> str | None:
+    """The page whose charts include ``table`` (``forecast_<region>``: one chart per forecast region)."""
+    if table in TABLE_PAGE:
+        return TABLE_PAGE[table]
+    return "planning" if table.startswith("forecast_") else None
 
 
 def _chart_table(c: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -387,9 +395,12 @@ def dashboard_csv(request: Request, principal: OptionalPrincipal, table: str) ->
         cols, rows = grants_csv_rows(request, principal)
         writer.writerow(cols)
         writer.writerows(rows)
-    elif table in TABLE_PAGE:
-        charts = PAGE_CHARTS[TABLE_PAGE[table]](request, principal, dict(request.query_params))
-        cols, cells = _chart_table(next(c for c in charts if c["id"] == table))
+    elif (page := _table_page(table)) is not None:
+        charts = PAGE_CHARTS[page](request, principal, dict(request.query_params))
+        chart = next((c for c in charts if c["id"] == table), None)
+        if chart is None:
+            return Response(f"no table '{table}'\n", status_code=404, media_type="text/plain")
+        cols, cells = _chart_table(chart)
         writer.writerow(cols)
         writer.writerows(cells)
     elif table == "access_log":
