@@ -4,7 +4,8 @@ Journey 1 of the scenarios: the analyst scans each QR code (or types the code fr
 or loads the dismantler's list as text, CSV, JSON or Excel); every identifier, in any accepted
 scheme, is resolved to its battery. In one transaction, ``received`` events naming the consignment
 (its ID, the shipper, the receipt time, the expected count) move the custody of each pack **and of
-its modules and cells** to the receiving organisation; the BMS histories are screened
+the modules and cells that travel with it** (:mod:`circulith.ledger.unit_custody`) to the receiving
+organisation; the BMS histories are screened
 (:func:`circulith.triage.safety.intake_flags`) and every battery that must be handled apart gets a
 ``quarantined`` event with its reasons and the damaged-battery transport provision that follows
 (``transport_rules.csv``). A list longer or shorter than the expected count, an unreadable or unknown
@@ -32,6 +33,7 @@ from circulith.auth.errors import AccessDenied, NotAuthenticated
 from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.ledger.unit_custody import Unit, following_units
 from circulith.planning.reference_data import load_transport_rules
 from circulith.store.custody_repo import custody_facts
 from circulith.store.database import require_schema, transaction
@@ -230,16 +232,10 @@ def receive(
         events: list[LedgerEvent] = []
         payload = {"consignment_id": cons, "shipper_org_id": shipper_org_id, "expected_count": expected_count}
 
-        def family(root: str) -> list[str]:
-            out, stack = [], [root]
-            while stack:
-                for c in kids.get(stack.pop(), []):
-                    if c.lifecycle_state not in NOT_RECEIVABLE and c.custodian_org_id != org_id:
-                        out.append(c.battery_id)
-                        stack.append(c.battery_id)
-            return out
-
-        members = {b.battery_id: family(b.battery_id) for b in incoming}
+        units = {parent: [Unit(c.battery_id, parent, c.custodian_org_id, c.lifecycle_state) for c in cs]
+                 for parent, cs in kids.items()}
+        members = {b.battery_id: following_units(b.battery_id, facts[b.battery_id].holder, org_id, units)
+                   for b in incoming}
         for b in incoming:
             events.append(LedgerEvent(battery_id=b.battery_id, kind=EventKind.RECEIVED, occurred_at=at,
                                       actor_org_id=org_id, site_id=site_id,
