@@ -104,3 +104,29 @@ def test_a_received_event_brings_the_packs_modules(demo):
             select(Battery).where(Battery.battery_id.in_([pack, *modules]))).scalars()}
     assert set(held.values()) == {("REC-NORDMET", "REC-NORDMET:intake")}
     assert verify(demo).ok
+
+
+def test_an_imported_receipt_brings_the_packs_modules(demo, tmp_path):
+    import json
+
+    from circulith.services.event_import import import_events
+
+    with transaction(demo) as s:
+        pack = s.execute(select(Battery.battery_id).where(
+            Battery.level == "pack", Battery.custodian_org_id == "DIS-RECUP").limit(1)).scalar_one()
+        modules = list(s.execute(select(Battery.battery_id).where(Battery.parent_battery_id == pack)).scalars())
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    rows = [{"battery_id": pack, "kind": "shipped", "occurred_at": at.isoformat(), "actor_org_id": "DIS-RECUP",
+             "payload": {"to_org_id": "REC-HYDROLUX"}},
+            {"battery_id": pack, "kind": "received", "occurred_at": (at + dt.timedelta(minutes=1)).isoformat(),
+             "actor_org_id": "REC-HYDROLUX", "site_id": "REC-HYDROLUX:intake"}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = import_events(demo, path)
+    assert report.written == 2  # the file's rows; the modules' receipts come with the pack's
+    with transaction(demo) as s:
+        held = set(s.execute(select(Battery.custodian_org_id).where(
+            Battery.battery_id.in_([pack, *modules]))).scalars())
+    assert held == {"REC-HYDROLUX"}
+    assert import_events(demo, path).written == 0  # re-importing duplicates nothing
+    assert verify(demo).ok
