@@ -42,8 +42,7 @@ def test_truck_through_the_api(api):
     assert len(truck) == 40
     r = http.post("/api/v1/consignments", json={"identifiers": truck[:39], "expected_count": 40}, headers=csrf)
     assert r.status_code == 422 and "1 missing" in r.text
-    r = http.post("/api/v1/consignments", json={"identifiers": truck, "expected_count": 40,
-                                                "shipper_org_id": "DIS-KREIS"}, headers=csrf)
+    r = http.post("/api/v1/consignments", json={"identifiers": truck, "expected_count": 40}, headers=csrf)
     assert r.status_code == 200, r.text
     intake = r.json()
     assert len(intake["received"]) == 40 and intake["receiver_org_id"] == RECEIVER

@@ -18,10 +18,11 @@ operator             ``public`` for passport data (least privilege); administers
                      the access log and verifies the ledger
 ===================  ========================================================================
 
-Private records (event payloads other than custody facts and dynamic values) are visible to the
+Private records (event payloads other than custody facts and passport data) are visible to the
 organisation that recorded them, to authorities, the Commission and the operator
-(:func:`event_view`). Dynamic values in event payloads follow the lattice: they are
-legitimate-interest data (Annex XIII point 4), so authorities and the Commission do not see them.
+(:func:`event_view`). Passport data in event payloads (dynamic values, status, the vehicle) follows
+the lattice for everyone, as in the passport view: dynamic values are legitimate-interest data
+(Annex XIII point 4), so the operator, authorities and the Commission do not see them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from circulith.passport.access import AccessPoint, Audience, entitled
+from circulith.passport.payload_access import payload_key_access
 
 
 class Role(StrEnum):
@@ -177,24 +179,30 @@ def event_view(event: dict[str, Any], principal: Principal, audience: Audience,
                dynamic_keys: frozenset[str]) -> dict[str, Any]:
     """One ledger event as ``principal`` (with ``audience`` for the battery) may see it.
 
-    Custody facts are shown to anyone who may read the history; the recording organisation sees
-    its whole payload; dynamic values (legitimate interest) are shown only to the ``legitimate``
-    audience; every other payload key is the recording organisation's private record, shown to
-    authorities, the Commission and the operator.
+    Custody facts are shown to anyone who may read the history. Passport data in a payload (a key
+    :func:`circulith.passport.payload_access.payload_key_access` maps to an Annex XIII access point,
+    and by name any other dynamic value, which is legitimate interest) is shown exactly when the
+    audience is entitled to that access point, as in the passport view, whoever recorded it: the
+    operator (audience ``public``) sees no state of health, not even in an event it recorded, and
+    authorities and the Commission see no dynamic values. Every other payload key is the recording
+    organisation's private record, shown to it, to authorities, the Commission and the operator.
     """
-    may_dynamic = AccessPoint.LEGITIMATE_INTEREST in entitled(audience)
+    points = entitled(audience)
     actor = event.get("actor_org_id") == principal.org_id
     overseer = principal.role in AUTHORITY_ROLES or principal.role in (Role.COMMISSION, Role.OPERATOR)
     payload = event.get("payload") or {}
     shown: dict[str, Any] = {}
     withheld: list[str] = []
     for key, value in payload.items():
-        if key in CUSTODY_KEYS or actor:
+        point = None if key in CUSTODY_KEYS else payload_key_access(key)
+        if point is None and key not in CUSTODY_KEYS and is_dynamic_key(key, dynamic_keys):
+            point = AccessPoint.LEGITIMATE_INTEREST
+        if key in CUSTODY_KEYS:
             ok = True
-        elif is_dynamic_key(key, dynamic_keys):
-            ok = may_dynamic
+        elif point is not None:
+            ok = point in points
         else:
-            ok = overseer
+            ok = actor or overseer
         if ok:
             shown[key] = value
         else:

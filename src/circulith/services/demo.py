@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from circulith.demo.fleet import ORGANISATIONS, iter_fleet
+from circulith.ledger.events import LedgerEvent
+from circulith.ledger.unit_custody import Unit, unit_receipts
+from circulith.passport.model import Passport
 from circulith.store.database import transaction, upgrade
 from circulith.store.ledger_store import append_events
 from circulith.store.registry import ensure_organisations, fleet_summary, register_passports
@@ -44,11 +47,30 @@ def build_demo(engine: Engine, n_packs: int = 20_000, *, seed: int = 2026, today
                 created += res.created
                 unchanged += res.unchanged
         with transaction(engine) as session:
-            appended += append_events(session, part.events).appended
+            appended += append_events(session, with_unit_receipts(part.events, part.passports)).appended
         done += sum(1 for p in part.passports if p.level == "pack")
         if step:
             step("packs", done, n_packs)
     return {"passports_created": created, "passports_unchanged": unchanged, "events_appended": appended}
+
+
+def with_unit_receipts(events: list[LedgerEvent], passports: list[Passport]) -> list[LedgerEvent]:
+    """The fleet's events with the ``received`` events of the modules that change hands with their packs.
+
+    The generated histories move packs only; their modules, registered by the maker and tracked
+    through the pack, follow each receipt (:func:`circulith.ledger.unit_custody.unit_receipts`).
+    """
+    children: dict[str, list[Unit]] = {}
+    for p in passports:
+        if p.parent_battery_id:
+            children.setdefault(p.parent_battery_id, []).append(
+                Unit(p.battery_id, p.parent_battery_id, p.manufacturer.id, "manufactured"))
+    out: list[LedgerEvent] = []
+    for ev in events:
+        out.append(ev)
+        if ev.battery_id in children:
+            out.extend(unit_receipts(ev, None, children))
+    return out
 
 
 def main_job(engine: Engine, *, as_of: dt.date | None = None, recycle: bool = False) -> dict[str, Any]:

@@ -24,7 +24,9 @@ Who is checked, the same rules as ``POST /api/v1/events`` (:mod:`circulith.servi
   who the rows name as actor. The CLI says how many rows were recorded this way.
 
 A refusal names the row, the field (``actor_org_id``) and the reason; nothing of the file is
-written (unless ``skip_invalid``).
+written (unless ``skip_invalid``). A recorded ``received`` row brings the modules and cells that
+travel with the pack (:mod:`circulith.ledger.unit_custody`): their receipts are written with it (the
+report counts the file's rows, not them); a refusal of one of them is reported on the pack's row.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from circulith.ledger.payload_checks import (
     text_field_problems,
 )
 from circulith.ledger.state_machine import check_transition
+from circulith.ledger.unit_custody import Unit, unit_receipts
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_NAMES, dynamic_value_problem
 from circulith.services.import_report import ImportReport
@@ -69,9 +72,11 @@ from circulith.store.ledger_store import (
     flush_states,
     lock_head,
     paused_gc,
+    recorded_event_ids,
     resolve_battery_ids,
 )
 from circulith.store.models import Battery
+from circulith.store.triage_queries import descendants
 
 Progress = Callable[[int], None]
 EVENT_FIELDS = ("event_id", "battery_id", "kind", "occurred_at", "actor_org_id", "site_id", "payload")
@@ -456,6 +461,30 @@ class _Authoriser:
         return why
 
 
+def _children(session: Session, parent_ids: list[str], states: dict[str, Any]) -> dict[str, list[Unit]]:
+    """The units inside received batteries, with their holder and state as the import has left them."""
+    if not parent_ids:
+        return {}
+    out: dict[str, list[Unit]] = {}
+    for parent, cs in descendants(session, parent_ids).items():
+        units = []
+        for c in cs:
+            st = states.get(c.battery_id)
+            units.append(Unit(c.battery_id, parent, st.custodian_org_id if st else c.custodian_org_id,
+                              str(st.state) if st else c.lifecycle_state))
+        out[parent] = units
+    return out
+
+
+def _moved(children: dict[str, list[Unit]], battery_id: str, holder: str) -> None:
+    """Record in ``children`` that the unit ``battery_id`` is now held by ``holder``."""
+    for parent, units in children.items():
+        for k, u in enumerate(units):
+            if u.battery_id == battery_id:
+                units[k] = Unit(u.battery_id, parent, holder, u.lifecycle_state)
+                return
+
+
 def _check_migration(session: Session, as_org: str | None) -> None:
     """A migration import is the registry operator's: refused for anyone else."""
     if as_org is None:
@@ -520,21 +549,44 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
                 recs[row] = rec
                 texts[row] = text
             auth.load(events)
-            allowed, allowed_rows = [], []
-            for ev, row in zip(events, rows, strict=True):
-                why = auth.refusal(ev)
+            # An event already recorded (same ID, so same content) is counted unchanged by the chain, not
+            # authorised again against the custody it has since moved: re-importing a file changes nothing.
+            derived = [e.with_derived_id().event_id for e in events]
+            recorded = recorded_event_ids(session, derived)
+            allowed, allowed_rows, holders = [], [], {}
+            for ev, row, event_id in zip(events, rows, derived, strict=True):
+                before = auth.facts.get(ev.battery_id)
+                why = None if event_id in recorded else auth.refusal(ev)
                 if why is not None:
                     reject(row, recs[row], Problem(row, "actor_org_id", f"may not record '{ev.kind.value}' on "
                                                    f"{ev.battery_id}: {why}", ev.event_id or ev.battery_id))
                     continue
                 allowed.append(ev)
                 allowed_rows.append(row)
+                holders[row] = before.holder if before else None
             result = append_events(session, allowed, rows=allowed_rows, skip_invalid=True, cache=states,
                                    payload_texts=[texts[r] for r in allowed_rows])
             for p in result.rejected:
                 reject(p.row or 0, recs.get(p.row or 0), p)
             report.written += result.appended
             report.unchanged += result.unchanged
+            # The modules and cells that travel with each recorded receipt, reported on its row.
+            refused = {p.row for p in result.rejected}
+            received = [(ev, row) for ev, row in zip(allowed, allowed_rows, strict=True)
+                        if ev.kind is EventKind.RECEIVED and row not in refused]
+            if received:
+                kids = _children(session, [ev.battery_id for ev, _ in received], states)
+                units, unit_rows = [], []
+                for ev, row in received:
+                    follow = unit_receipts(ev, holders[row], kids)
+                    units += follow
+                    unit_rows += [row] * len(follow)
+                    for u in follow:  # a later receipt in the file finds them with their new holder
+                        _moved(kids, u.battery_id, ev.actor_org_id)
+                more = append_events(session, units, rows=unit_rows, skip_invalid=True, cache=states)
+                for p in more.rejected:
+                    reject(p.row or 0, recs.get(p.row or 0), p)
+                # counted with their pack's row: ``written`` and ``unchanged`` count the file's rows
             if progress:
                 progress(len(batch))
             batch.clear()

@@ -5,7 +5,8 @@ Every event is checked before anything is written: its text fields and payload
 bounded depth and size, no NUL or lone surrogate), then the caller's right to record it
 (:func:`circulith.auth.write_policy.write_refusal`: custody and role, never a read grant), then the
 state machine and the chain (:func:`circulith.store.ledger_store.append_events`). A refused event
-writes nothing.
+writes nothing. A ``received`` pack brings the modules and cells that travel with it
+(:mod:`circulith.ledger.unit_custody`): their receipts are written with it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from circulith.auth.write_policy import write_refusal
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.payload_checks import payload_problems, text_field_problems
+from circulith.ledger.unit_custody import Unit, unit_receipts
 from circulith.passport.identifiers import canonical
 from circulith.services.access_models import AppendOut, DynamicIn, EventIn
 from circulith.store.custody_repo import custody_facts
 from circulith.store.ledger_store import append_events, lock_head
 from circulith.store.platform_repo import battery_by_identifier
+from circulith.store.triage_queries import descendants
 
 
 def _require_write(principal: Principal) -> None:
@@ -39,6 +42,16 @@ def _battery_id(session: Session, identifier: str) -> str:
     if b is None:
         raise NotFound(f"no battery with identifier '{identifier}'")
     return b.battery_id
+
+
+def _units_received(session: Session, event: LedgerEvent, holder_before: str | None) -> list[LedgerEvent]:
+    """The receipts of the modules and cells that change hands with a received battery (none for other kinds)."""
+    if event.kind is not EventKind.RECEIVED:
+        return []
+    kids = descendants(session, [event.battery_id])
+    units = {parent: [Unit(c.battery_id, parent, c.custodian_org_id, c.lifecycle_state) for c in cs]
+             for parent, cs in kids.items()}
+    return unit_receipts(event, holder_before, units)
 
 
 def append_event(session: Session, principal: Principal, body: EventIn) -> AppendOut:
@@ -67,7 +80,7 @@ def append_event(session: Session, principal: Principal, body: EventIn) -> Appen
         raise AccessDenied(f"you may not record '{kind.value}' on {bid}: {why}")
     event = LedgerEvent(event_id=body.event_id or "", battery_id=bid, kind=kind, occurred_at=body.occurred_at,
                         actor_org_id=principal.org_id or "", site_id=body.site_id, payload=dict(body.payload))
-    res = append_events(session, [event])
+    res = append_events(session, [event, *_units_received(session, event, facts.holder)])
     return AppendOut(appended=res.appended, unchanged=res.unchanged, event_id=event.with_derived_id().event_id,
                      head_global_seq=res.head_global_seq, head_sha256=res.head_sha256)
 

@@ -4,12 +4,20 @@ Journey 1 of the scenarios: the analyst scans each QR code (or types the code fr
 or loads the dismantler's list as text, CSV, JSON or Excel); every identifier, in any accepted
 scheme, is resolved to its battery. In one transaction, ``received`` events naming the consignment
 (its ID, the shipper, the receipt time, the expected count) move the custody of each pack **and of
-its modules and cells** to the receiving organisation; the BMS histories are screened
+the modules and cells that travel with it** (:mod:`circulith.ledger.unit_custody`) to the receiving
+organisation; the BMS histories are screened
 (:func:`circulith.triage.safety.intake_flags`) and every battery that must be handled apart gets a
 ``quarantined`` event with its reasons and the damaged-battery transport provision that follows
 (``transport_rules.csv``). A list longer or shorter than the expected count, an unreadable or unknown
 identifier, or a battery already repurposed or recycled is refused with its row and nothing is
 recorded.
+
+Who may receive what: the consignee is always the acting principal. A battery it does not hold yet
+is received only from the organisation that holds it (its custodian, see
+:attr:`circulith.auth.write_policy.CustodyFacts.holder`): a named shipper that is not the holder of
+every battery on the list is refused, row by row, with the holder named; with no shipper named the
+holder is recorded as the shipper. A battery still in use (``in_service``: in a vehicle, never
+recorded as removed) cannot be handed over until its holder records the removal.
 """
 
 from __future__ import annotations
@@ -19,14 +27,17 @@ import hashlib
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from circulith.auth.errors import AccessDenied, NotAuthenticated
 from circulith.auth.policy import ALL_SCOPES, Principal, Role, Scope
 from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
+from circulith.ledger.unit_custody import Unit, following_units
 from circulith.planning.reference_data import load_transport_rules
+from circulith.store.custody_repo import custody_facts
 from circulith.store.database import require_schema, transaction
-from circulith.store.ledger_store import append_events
+from circulith.store.ledger_store import append_events, lock_head
 from circulith.store.models import Battery
 from circulith.store.platform_repo import get_organisation
 from circulith.store.registry import get_battery
@@ -38,6 +49,9 @@ RECEIVING_ROLES = frozenset({Role.OPERATOR, Role.DISMANTLER, Role.RECYCLER, Role
 """Who receives consignments of used batteries."""
 NOT_RECEIVABLE = {"second_life": "it is in its second life under a successor passport (receive the successor)",
                   "shredded": "it is shredded", "recycled": "it is recycled (its passport has ceased)"}
+NOT_SHIPPABLE = {"in_service": "it is in service (in a vehicle or product, never recorded as removed): its holder "
+                               "records the removal first"}
+"""States of a battery its holder cannot hand over, with the reason (see :data:`NOT_RECEIVABLE` for the rest)."""
 
 
 class FlagOut(BaseModel):
@@ -134,9 +148,11 @@ def receive(
     site_id : str, optional
         Receiving site.
     received_at : datetime, optional
-        Time of receipt (default now).
+        Time of receipt, with its timezone (default now); it may not precede a battery's last
+        recorded event nor lie in the future.
     shipper_org_id : str, optional
-        Who handed the consignment over (default: each battery's custodian before).
+        Who handed the consignment over: it must hold every battery on the list that the receiver
+        does not hold yet (default: each battery's holder).
     expected_count : int, optional
         Batteries the delivery note announces; a list with more or fewer is refused.
     consignment_id : str, optional
@@ -146,19 +162,25 @@ def receive(
     ------
     InvalidInput
         Every identifier that fails its scheme's check, names no battery or a battery that cannot
-        be received, each with its row; a count different from ``expected_count``.
+        be received (held by another organisation than the shipper, in a state its holder cannot ship
+        it from), each with its row; a count different from ``expected_count``.
     """
     require_role(principal, RECEIVING_ROLES, "receiving a consignment")
     require_schema(engine)
     org_id = str(principal.org_id)
+    if received_at is not None and received_at.tzinfo is None:
+        raise InvalidInput(Problem(None, "received_at", f"'{received_at.isoformat()}' has no timezone: add Z or "
+                                   "+hh:mm (naive timestamps are refused, not assumed to be UTC)"))
     at = received_at or dt.datetime.now(dt.UTC)
     lines: list[tuple[int, str]] = [(k, x) if isinstance(x, str) else (int(x[0]), str(x[1]))
                                     for k, x in enumerate(identifiers, start=1)]
     if not lines:
         raise InvalidInput(Problem(None, "identifiers", "the consignment lists no battery"))
     with transaction(engine) as session:
+        lock_head(session)  # first: the custody read below stays current until commit (PostgreSQL)
         problems: list[Problem] = []
         found: dict[str, Battery] = {}
+        rows: dict[str, tuple[int, str]] = {}
         for row, ident in lines:
             try:
                 bat = get_battery(session, ident)
@@ -172,7 +194,22 @@ def receive(
                 problems.append(Problem(row, "identifier", f"{bat.battery_id} cannot be received: "
                                         f"{NOT_RECEIVABLE[bat.lifecycle_state]}", ident))
                 continue
-            found.setdefault(bat.battery_id, bat)
+            if bat.battery_id not in found:
+                found[bat.battery_id] = bat
+                rows[bat.battery_id] = (row, ident)
+        facts = custody_facts(session, [b for b, x in found.items() if x.custodian_org_id != org_id])
+        for bid, fact in facts.items():
+            row, ident = rows[bid]
+            holder = fact.holder or "nobody"
+            if holder == org_id:
+                continue
+            if shipper_org_id is not None and shipper_org_id != holder:
+                problems.append(Problem(row, "identifier", f"{bid} is held by {holder} ({fact.state.value}), "
+                                        f"not by the shipper {shipper_org_id}: only its holder can hand it over",
+                                        ident))
+            elif fact.state.value in NOT_SHIPPABLE:
+                problems.append(Problem(row, "identifier", f"{bid} cannot be received from {holder}: "
+                                        f"{NOT_SHIPPABLE[fact.state.value]}", ident))
         if problems:
             raise InvalidInput(problems, source="consignment")
         if expected_count is not None and len(found) != expected_count:
@@ -195,20 +232,14 @@ def receive(
         events: list[LedgerEvent] = []
         payload = {"consignment_id": cons, "shipper_org_id": shipper_org_id, "expected_count": expected_count}
 
-        def family(root: str) -> list[str]:
-            out, stack = [], [root]
-            while stack:
-                for c in kids.get(stack.pop(), []):
-                    if c.lifecycle_state not in NOT_RECEIVABLE and c.custodian_org_id != org_id:
-                        out.append(c.battery_id)
-                        stack.append(c.battery_id)
-            return out
-
-        members = {b.battery_id: family(b.battery_id) for b in incoming}
+        units = {parent: [Unit(c.battery_id, parent, c.custodian_org_id, c.lifecycle_state) for c in cs]
+                 for parent, cs in kids.items()}
+        members = {b.battery_id: following_units(b.battery_id, facts[b.battery_id].holder, org_id, units)
+                   for b in incoming}
         for b in incoming:
             events.append(LedgerEvent(battery_id=b.battery_id, kind=EventKind.RECEIVED, occurred_at=at,
                                       actor_org_id=org_id, site_id=site_id,
-                                      payload={**payload, "from_org_id": shipper_org_id or b.custodian_org_id}))
+                                      payload={**payload, "from_org_id": shipper_org_id or facts[b.battery_id].holder}))
             for c in members[b.battery_id]:
                 events.append(LedgerEvent(battery_id=c, kind=EventKind.RECEIVED, occurred_at=at, actor_org_id=org_id,
                                           site_id=site_id, payload={**payload, "with_parent": b.battery_id}))
@@ -234,5 +265,27 @@ def receive(
                 events.append(LedgerEvent(battery_id=target, kind=EventKind.QUARANTINED, occurred_at=q_at,
                                           actor_org_id=org_id, site_id=site_id,
                                           payload=q if target == bid else {**q, "with_parent": bid}))
-        report.events_written = append_events(session, events).appended
+        report.events_written = _append(session, events, rows, at)
     return report
+
+
+def _append(session: Session, events: list[LedgerEvent], rows: dict[str, tuple[int, str]], at: dt.datetime) -> int:
+    """Append the receipt's events; a refusal names the consignment row of the pack and the receipt time.
+
+    ``rows`` maps each listed battery to its (row, identifier) on the consignment; an event on a module
+    or cell is reported on its pack's row (``with_parent``).
+    """
+    try:
+        return append_events(session, events).appended
+    except InvalidInput as exc:
+        problems: dict[int | None, Problem] = {}
+        for p in exc.problems:
+            k = (p.row or 0) - 1
+            ev = events[k] if 0 <= k < len(events) else None
+            pack = str(ev.payload.get("with_parent") or ev.battery_id) if ev is not None else ""
+            row, ident = rows.get(pack, (None, pack))
+            field = "received_at" if p.field == "occurred_at" else p.field
+            what = "" if ev is None or ev.battery_id == pack else f" (its unit {ev.battery_id})"
+            reason = f"receipt at {at.isoformat()}{what}: {p.reason}" if field == "received_at" else p.reason
+            problems.setdefault(row, Problem(row, field, reason, ident or None))
+        raise InvalidInput(list(problems.values()), source="consignment") from None

@@ -472,10 +472,14 @@ def record_grades(engine: Engine, principal: Principal, units: list[UnitGrade], 
     """Record ``tested`` and ``graded`` on every unit (pack, modules, cells), in one transaction.
 
     Updates each passport's dynamic SOH and resistance growth; a module or cell still in a state
-    before service (tracked only through its pack) is first ``collected`` with its pack.
+    before service (tracked only through its pack) is first ``collected`` with its pack, by the
+    organisation that holds the pack (custody of a unit follows its pack, whoever records the
+    grading: the registry operator grading a recycler's packs does not take their modules).
     """
     at = now or dt.datetime.now(dt.UTC)
     actor = principal.org_id or "ORG-REGISTRY"
+    pack_holder = {u.battery_id: actor if u.lifecycle_state in HELD_BEFORE_COLLECTION else
+                   (u.custodian_org_id or actor) for u in units if u.level == "pack"}
     by_parent: dict[str, list[UnitGrade]] = {}
     for u in units:
         if u.parent_battery_id:
@@ -485,8 +489,9 @@ def record_grades(engine: Engine, principal: Principal, units: list[UnitGrade], 
     for u in units:
         if u.lifecycle_state in HELD_BEFORE_COLLECTION:
             why = {"with_parent": u.pack_battery_id} if u.level != "pack" else {"reason": "held for evaluation"}
+            by = actor if u.level == "pack" else pack_holder.get(u.pack_battery_id or "", actor)
             events.append(LedgerEvent(battery_id=u.battery_id, kind=EventKind.COLLECTED, occurred_at=at,
-                                      actor_org_id=actor, payload=why))
+                                      actor_org_id=by, payload=why))
         tested = {"method": u.soh_source, "soh_pct": round(u.soh_pct, 2), "soh_low_pct": round(u.soh_low_pct, 2),
                   "soh_high_pct": round(u.soh_high_pct, 2)}
         if u.resistance_growth_pct is not None:

@@ -226,6 +226,11 @@ def _transition(battery_id: str, state: LifecycleState, kind: EventKind) -> Life
     return after
 
 
+def recorded_event_ids(session: Session, event_ids: Sequence[str]) -> set[str]:
+    """Those of ``event_ids`` the ledger already holds."""
+    return set(_existing_events(session, [e for e in event_ids if e]))
+
+
 def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
     values = {k: v for k, v in payload.items() if k in _DYNAMIC_KEY_SET and v is not None}
     accident = payload.get("accident")

@@ -52,6 +52,34 @@ def split_document(passport: Passport) -> tuple[str, str]:
     return canonical_json(doc), canonical_json(dynamic)
 
 
+def _integral(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _numbers(document: str) -> str:
+    """A canonical passport document with integral numbers written alike (``0.0`` and ``0`` are one value)."""
+    return canonical_json(_integral(json.loads(document)))
+
+
+def _current_document(session: Session, battery_id: str, cache: dict[str, str]) -> str:
+    """The battery's passport as it stands now (status and dynamic values from events), normalised.
+
+    A passport exported after its registration and imported again unchanged equals this, not the
+    registered document: both sides pass through :func:`passport_document` and :func:`_numbers`, so
+    the comparison is of the same normalised form (a stored ``0`` read back as ``0.0`` is the same).
+    """
+    if battery_id not in cache:
+        battery = session.get(Battery, battery_id)
+        cache[battery_id] = _numbers(passport_document(stored_passport(battery))) if battery is not None else ""
+    return cache[battery_id]
+
+
 def stored_passport(battery: Battery) -> Passport:
     """The current passport of a stored battery: static document, status and dynamic values.
 
@@ -128,6 +156,7 @@ def register_passports(
             select(Battery.battery_id, Battery.registered_sha256, Battery.passport_id).where(Battery.battery_id.in_(part))
         ):
             known[bid] = (sha, pid)
+    current: dict[str, str] = {}  # canonical current document of a known battery, read when needed
     refs = [p.parent_battery_id for p in passports if p.parent_battery_id]
     existing_parents: set[str] = set()
     for part in chunks(list(dict.fromkeys(refs))):
@@ -150,7 +179,7 @@ def register_passports(
         sha = _sha(doc)
         bad: list[Problem] = []
         if p.battery_id in known:
-            if known[p.battery_id][0] == sha:
+            if known[p.battery_id][0] == sha or _current_document(session, p.battery_id, current) == _numbers(doc):
                 result.unchanged += 1
             else:
                 bad.append(Problem(rowno, "battery_id", "already registered with different content "

@@ -85,6 +85,19 @@ def _bp_id(passport_id: str) -> str:
     return "urn:circulith:" + hashlib.sha256(passport_id.encode("utf-8")).hexdigest()[:32]
 
 
+def tolerated_bp_id(bp_id: Any) -> Any:
+    """A ``batteryPassportIdentifier`` as the published pattern accepts it, where only that pattern refuses it.
+
+    The pattern ``^urn:[a-z0-9]+:[a-z0-9]+$`` rejects the hyphenated ``urn:uuid`` form of RFC 9562
+    (and upper-case hex), which is a passport ID the registry accepts: such an identifier is read
+    as the 32-digit form the export writes (the same UUID); anything else is left for the schema
+    check to refuse.
+    """
+    if isinstance(bp_id, str) and re.match(r"^urn:uuid:[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$", bp_id):
+        return _bp_id(bp_id)
+    return bp_id
+
+
 def bp_id_is_reversible(passport_id: str) -> bool:
     """Whether the Battery Pass identifier written for ``passport_id`` reads back as it."""
     return _passport_id(_bp_id(passport_id)) == passport_id

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from circulith.errors import InvalidInput, Problem
+from circulith.passport.formats.batterypass.codecs import tolerated_bp_id
 from circulith.passport.formats.batterypass.mapping import EXTENSION, PRESENCE, TABLE
 from circulith.passport.formats.batterypass.schema import validate_batterypass
 from circulith.passport.formats.report import Finding, FormatImport, kept_findings
@@ -102,6 +103,7 @@ def read_batterypass(doc: dict[str, Any], *, validate: bool = True) -> FormatImp
     InvalidInput
         Schema violations (``validate``), or values that make an invalid passport.
     """
+    doc = tolerated(doc)
     if validate:
         validate_batterypass(doc)
     data = passport_data(doc)
@@ -116,6 +118,22 @@ def read_batterypass(doc: dict[str, Any], *, validate: bool = True) -> FormatImp
     kept = kept_findings(unheld(doc, then))
     findings = [Finding(kind="plausibility", path=w.partition(":")[0], reason=w) for w in warnings]
     return FormatImport(format=FORMAT, version=VERSION, passport=passport, findings=[*kept, *findings])
+
+
+def tolerated(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with what only a defect of the published model refuses written as the export writes it.
+
+    A hyphenated ``urn:uuid`` passport identifier is read as its 32-digit form
+    (:func:`.codecs.tolerated_bp_id`); the document is otherwise unchanged (a copy when changed).
+    """
+    general = doc.get("GeneralProductInformation") if isinstance(doc, dict) else None
+    if not isinstance(general, dict):
+        return doc
+    bp_id = general.get("batteryPassportIdentifier")
+    fixed = tolerated_bp_id(bp_id)
+    if fixed == bp_id:
+        return doc
+    return {**doc, "GeneralProductInformation": {**general, "batteryPassportIdentifier": fixed}}
 
 
 def _is_own_export(doc: dict[str, Any]) -> bool:
@@ -145,6 +163,7 @@ def import_batterypass(doc: dict[str, Any], *, validate: bool = True) -> Passpor
     InvalidInput
         Schema violations (``validate``), or values that make an invalid passport.
     """
+    doc = tolerated(doc)
     if validate:
         validate_batterypass(doc)
     data = passport_data(doc)
