@@ -80,9 +80,9 @@ def test_a_consignment_becomes_a_recorded_lot(world: dict[str, Any], tmp_path: P
                and i["form"] == "pack" for i in items)
     payloads = json.loads(f.read_text())
     assert payloads[0]["lot_id"] == "IN-T1" and len(payloads) == 1 + len(draft["planned"]) > 2
-    rep = json.loads(_cli(capsys, url, "recovery", "lot", "record", str(f), "--json"))
+    rep = json.loads(_cli(capsys, url, "--as", "REC-A", "recovery", "lot", "record", str(f), "--json"))
     assert rep["created"] == len(payloads)
-    show = json.loads(_cli(capsys, url, "recovery", "lot", "show", "IN-T1", "--json"))
+    show = json.loads(_cli(capsys, url, "--as", "REC-A", "recovery", "lot", "show", "IN-T1", "--json"))
     assert show["mass_balance"]["closes"]
 
 

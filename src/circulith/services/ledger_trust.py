@@ -118,7 +118,8 @@ def operator_org(engine: Engine, org_id: str | None = None) -> str:
     with transaction(engine, read_only=True) as s:
         found = list(s.execute(select(Organisation.org_id).where(Organisation.role == Role.OPERATOR.value)).scalars())
     if len(found) != 1:
-        raise InvalidInput(Problem(None, "org", f"{len(found)} organisations have the operator role: name one with --org"))
+        raise InvalidInput(Problem(None, "org", f"{len(found)} organisations have the operator role: name one with "
+                                   "circulith --as ORG"))
     return found[0]
 
 

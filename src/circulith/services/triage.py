@@ -550,7 +550,8 @@ def regroup_preview(units: list[UnitGrade], units_per_group: int) -> dict[str, R
     frame = pd.DataFrame([{"battery_id": u.battery_id, "chemistry": u.chemistry, "grade": u.grade,
                            "application": u.application or "stationary_storage",
                            "capacity_ah": float(u.rated_capacity_ah or 0) * u.soh_pct / 100.0,
-                           "nominal_voltage_v": u.nominal_voltage_v} for u in fit])
+                           "nominal_voltage_v": u.nominal_voltage_v, "rated_capacity_ah": u.rated_capacity_ah,
+                           "level": u.level} for u in fit])
     if frame.empty:
         return out
     for (chem, app), grp in frame.groupby(["chemistry", "application"]):

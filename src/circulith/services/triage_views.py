@@ -253,14 +253,15 @@ def _regrouped(session: Session, fit: list[dict[str, Any]]) -> list[RegroupedGro
     frame["capacity_ah"] = [docs[b]["rated_capacity_ah"] * s / 100.0
                             for b, s in zip(frame["battery_id"], frame["soh_pct"], strict=True)]
     frame["nominal_voltage_v"] = [docs[b]["nominal_voltage_v"] for b in frame["battery_id"]]
+    frame["rated_capacity_ah"] = [docs[b]["rated_capacity_ah"] for b in frame["battery_id"]]
     rules = load_rules()
     frame["application"] = frame["application"].fillna("").replace("", "stationary_storage")
     out: list[RegroupedGroup] = []
     for (chem, application), grp in frame.groupby(["chemistry", "application"]):
         if application not in rules["applications"]:
             continue
-        res = regroup(grp[["battery_id", "capacity_ah", "nominal_voltage_v", "grade"]], application=str(application),
-                      rules=rules)
+        res = regroup(grp[["battery_id", "capacity_ah", "nominal_voltage_v", "rated_capacity_ah", "grade"]],
+                      application=str(application), rules=rules)
         for k, g in enumerate(res.groups):
             out.append(RegroupedGroup(group=f"{chem}/{application}/{k + 1}", chemistry=str(chem),
                                       application=str(application), modules=len(g["battery_ids"]),
