@@ -148,7 +148,7 @@ def test_journeys_2_and_3(world: dict[str, Any], tmp_path: Path, capsys: pytest.
     # the report names the holder, REC-A, which closes its input lot
     assert r.status_code == 200 and r.json()["closed"] == [], r.text
     assert r.json()["awaiting_close"] == {"REC-A": world["batteries"]}
-    closed = json.loads(_cli(capsys, url, "recovery", "lot", "close", "IN-24", "--json"))["closed"]
+    closed = json.loads(_cli(capsys, url, "recovery", "lot", "close", "IN-24", "--json", org="REC-A"))["closed"]
     assert sorted(closed) == world["batteries"]
     closed_in = str(dt.datetime.now(dt.UTC).year)  # the closure is recorded now
     trace = json.loads(_cli(capsys, url, "compliance", "traceability", "--year", closed_in, "--json"))
