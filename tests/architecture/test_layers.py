@@ -4,7 +4,9 @@
   that closes a circle is still a circle; imports under ``if TYPE_CHECKING:`` do not);
 * no engine package (``passport``, ``ledger``, ``triage``, ``recovery``, ``planning``) imports
   ``services`` or ``store``;
-* nothing in ``api`` imports ``web`` (the composition root, :mod:`circulith.server`, sits above both).
+* nothing in ``api`` imports ``web`` (the composition root, :mod:`circulith.server`, sits above both);
+* SQL lives only in ``store``: no other package imports SQLAlchemy's statement builders (``select``,
+  ``insert``, ``text`` ...); engines, sessions, URLs, exceptions and type names are allowed.
 """
 
 from __future__ import annotations
@@ -149,6 +151,25 @@ def test_engines_import_neither_services_nor_store(engine: str) -> None:
 def test_api_does_not_import_web() -> None:
     bad = [(m, t) for m, t in _package_imports("api") if t.startswith("circulith.web")]
     assert not bad, f"api/ imports web/: {bad}"
+
+
+SQL_TYPES_ALLOWED = {"Engine", "Session", "Connection", "ColumnElement", "make_url", "ArgumentError",
+                     "OperationalError", "IntegrityError", "DBAPIError", "SQLAlchemyError"}
+"""Names outside ``store`` may import from SQLAlchemy: handles and types, not statement builders."""
+
+
+def test_sql_lives_only_in_store() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).parts
+        if rel[0] == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+                bad += [(str(path.relative_to(SRC)), a.name) for a in node.names if a.name not in SQL_TYPES_ALLOWED]
+            elif isinstance(node, ast.Import):
+                bad += [(str(path.relative_to(SRC)), a.name) for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+    assert not bad, f"SQL built outside store/: {bad}"
 
 
 TYPED_SERVICE_MODULES = ("access_rules", "background", "credentials", "demo_users", "fleet", "passports",

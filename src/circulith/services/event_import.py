@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from circulith.auth.policy import CHAIN_ROLES, Role
@@ -68,14 +68,13 @@ from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, snapshot_engine, transaction
 from circulith.store.ledger_store import (
     append_events,
-    chunks,
+    battery_ids_by_passport_id,
     flush_states,
     lock_head,
     paused_gc,
     recorded_event_ids,
     resolve_battery_ids,
 )
-from circulith.store.models import Battery
 from circulith.store.triage_queries import descendants
 
 Progress = Callable[[int], None]
@@ -395,10 +394,8 @@ def _resolve(session: Session, identifiers: list[str]) -> dict[str, str]:
     """Battery IDs of canonical identifiers, including passport IDs (``urn:uuid:...``)."""
     ids = resolve_battery_ids(session, identifiers)
     missing = [i for i in dict.fromkeys(identifiers) if i not in ids]
-    for part in chunks(missing):
-        for pid, bid in session.execute(select(Battery.passport_id, Battery.battery_id)
-                                        .where(Battery.passport_id.in_(part))):
-            ids[pid] = bid
+    if missing:
+        ids.update(battery_ids_by_passport_id(session, missing))
     return ids
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from circulith.auth.errors import AccessDenied
@@ -35,9 +35,9 @@ from circulith.services.ledger_trust import key_dir, key_file
 from circulith.store import trust_store
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import DYNAMIC_KEYS
-from circulith.store.models import EVENT_COLUMNS, Event
+from circulith.store.models import EVENT_COLUMNS
 from circulith.store.registry import get_battery
-from circulith.store.trust_models import EventSignature, SigningKey
+from circulith.store.trust_models import SigningKey
 
 _DYNAMIC = frozenset(DYNAMIC_KEYS)
 SIGN_BATCH = 5000
@@ -97,11 +97,10 @@ def sign_events(engine: Engine, principal: Principal, *, directory: str | Path |
     signed = 0
     left: Counter[str] = Counter()
     with transaction(engine) as s:
-        done = set(s.execute(select(EventSignature.event_id)).scalars())
-        cols = [getattr(Event, c) for c in EVENT_COLUMNS[:9]]
+        done = trust_store.signed_event_ids(s)
         batch: list[dict[str, str]] = []
-        for row in s.execute(select(*cols).order_by(Event.global_seq)):
-            ev = _event_fields(tuple(row))
+        for row in trust_store.event_rows_for_signing(s):
+            ev = _event_fields(row)
             if ev["event_id"] in done:
                 continue
             org = str(ev["actor_org_id"])
@@ -138,13 +137,12 @@ def verify_event_signatures(engine: Engine, _principal: Principal, *, max_findin
     with transaction(engine, read_only=True) as s:
         keys = _published(trust_store.keys(s))
         sigs = trust_store.event_signatures(s)
-        cols = [getattr(Event, c) for c in EVENT_COLUMNS[:9]]
         n = 0
         unsigned: Counter[str] = Counter()
         invalid: list[str] = []
-        for row in s.execute(select(*cols).order_by(Event.global_seq)):
+        for row in trust_store.event_rows_for_signing(s):
             n += 1
-            ev = _event_fields(tuple(row))
+            ev = _event_fields(row)
             sig = sigs.get(str(ev["event_id"]))
             if sig is None:
                 unsigned[str(ev["actor_org_id"])] += 1
@@ -158,9 +156,7 @@ def verify_event_signatures(engine: Engine, _principal: Principal, *, max_findin
 
 def _bundle(session: Session, identifier: str) -> PassportBundle:
     bat = get_battery(session, identifier)
-    cols = [getattr(Event, c) for c in EVENT_COLUMNS[:9]]
-    rows = [tuple(r) for r in session.execute(
-        select(*cols).where(Event.battery_id == bat.battery_id).order_by(Event.battery_seq))]
+    rows = list(trust_store.event_rows_for_signing(session, bat.battery_id))
     sigs = trust_store.event_signatures(session)
     events = [SignedEvent(event_id=r[3], battery_id=r[1], kind=r[4], occurred_at=r[5], actor_org_id=r[6], site_id=r[7],
                           payload_json=r[8], jws=sigs.get(r[3], (None, None))[1]) for r in rows]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import Principal, Role
@@ -48,9 +48,9 @@ from circulith.ledger.signing import (
     sign_compact,
 )
 from circulith.store import trust_store
+from circulith.store.custody_repo import organisations_with_role
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import verify_ledger, verify_ledger_since
-from circulith.store.models import LedgerHead, Organisation
 from circulith.store.trust_models import SigningKey, TreeHead
 
 KEY_DIR_ENV = "CIRCULITH_KEY_DIR"
@@ -116,7 +116,7 @@ def operator_org(engine: Engine, org_id: str | None = None) -> str:
     if org_id:
         return org_id
     with transaction(engine, read_only=True) as s:
-        found = list(s.execute(select(Organisation.org_id).where(Organisation.role == Role.OPERATOR.value)).scalars())
+        found = organisations_with_role(s, Role.OPERATOR)
     if len(found) != 1:
         raise InvalidInput(Problem(None, "org", f"{len(found)} organisations have the operator role: name one with "
                                    "circulith --as ORG"))
@@ -229,7 +229,7 @@ def issue_checkpoint(engine: Engine, principal: Principal, *, directory: str | P
     leaves: list[bytes] = []
     with transaction(engine, read_only=True) as s:
         report = verify_ledger(s, max_findings=10, leaves=leaves)
-        head_seq, head_sha = s.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+        head_seq, head_sha = trust_store.ledger_head(s)
     if not report.ok:
         raise SignatureInvalid(f"refusing to sign a ledger that fails verification: {report.findings[0]}")
     size = len(leaves)

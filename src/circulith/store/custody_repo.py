@@ -75,3 +75,8 @@ def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, Cus
         out[bid] = CustodyFacts(maker, custodian, role in CHAIN_ROLES, LifecycleState(state),
                                 shipped_to if isinstance(shipped_to, str) else None, removed_by)
     return out
+
+
+def organisations_with_role(session: Session, role: Role) -> list[str]:
+    """IDs of the registered organisations that have ``role``."""
+    return [str(o) for o in session.execute(select(Organisation.org_id).where(Organisation.role == role.value)).scalars()]

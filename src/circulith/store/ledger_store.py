@@ -106,6 +106,16 @@ def resolve_battery_ids(session: Session, identifiers: Sequence[str]) -> dict[st
     return out
 
 
+def battery_ids_by_passport_id(session: Session, passport_ids: Sequence[str]) -> dict[str, str]:
+    """Map passport IDs (``urn:uuid:...``) to battery IDs; unknown ones are absent."""
+    out: dict[str, str] = {}
+    for part in chunks(list(dict.fromkeys(passport_ids))):
+        for pid, bid in session.execute(select(Battery.passport_id, Battery.battery_id)
+                                        .where(Battery.passport_id.in_(part))):
+            out[str(pid)] = str(bid)
+    return out
+
+
 def lock_head(session: Session) -> tuple[int, str]:
     """Lock and return the global chain head (sequence number, digest)."""
     stmt = select(LedgerHead.global_seq, LedgerHead.global_chain_sha256).where(LedgerHead.id == 1)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from circulith.errors import NotFound
 from circulith.ledger.hashing import content_sha256, content_text
 from circulith.ledger.merkle import leaf_hash
-from circulith.store.models import EVENT_COLUMNS, Event
+from circulith.store.models import EVENT_COLUMNS, Event, LedgerHead
 from circulith.store.trust_models import EventSignature, SigningKey, TreeHead
 
 
@@ -121,3 +121,24 @@ def event_signatures(session: Session) -> dict[str, tuple[str, str]]:
     """Every stored event signature: event ID to (key ID, JWS)."""
     return {r[0]: (r[1], r[2]) for r in
             session.execute(select(EventSignature.event_id, EventSignature.key_id, EventSignature.jws))}
+
+
+def signed_event_ids(session: Session) -> set[str]:
+    """IDs of the events that already carry a signature."""
+    return set(session.execute(select(EventSignature.event_id)).scalars())
+
+
+def event_rows_for_signing(session: Session, battery_id: str | None = None) -> Iterator[tuple]:
+    """Events as the first nine :data:`EVENT_COLUMNS`, in ledger order (one battery's, in chain order, if given)."""
+    cols = [getattr(Event, c) for c in EVENT_COLUMNS[:9]]
+    stmt = select(*cols)
+    stmt = (stmt.where(Event.battery_id == battery_id).order_by(Event.battery_seq) if battery_id is not None
+            else stmt.order_by(Event.global_seq))
+    for row in session.execute(stmt):
+        yield tuple(row)
+
+
+def ledger_head(session: Session) -> tuple[int, str]:
+    """The ledger head: (global sequence, global chain digest)."""
+    seq, sha = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+    return int(seq), str(sha)
