@@ -19,6 +19,13 @@ DOWNSTREAM = ("hydrometallurgy", "direct")
 NON_BATTERY = ("O", "F", "other")
 
 
+def element_fraction(part_kg: float, whole_kg: float) -> float:
+    """``part_kg / whole_kg`` [-], with float rounding above 1 (a stream that is all one element, e.g.
+    copper cement, summed from several items) taken as 1; a real excess is left for the lot's check."""
+    share = part_kg / whole_kg
+    return 1.0 if 1.0 < share <= 1.0 + 1e-9 else share
+
+
 def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | None = None,
               prefix: str | None = None) -> list[IntermediateLot | ProductLot]:
     """The black-mass and product lots the recovery engine expects from an input lot (the plan).
@@ -58,7 +65,7 @@ def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | Non
             for el, kg in content.items():
                 d["element_kg"][el] = d["element_kg"].get(el, 0.0) + kg
     bm_id = f"{pre}-BM"
-    assay = {el: kg / bm_kg for el, kg in bm_el.items() if bm_kg > 0}
+    assay = {el: element_fraction(kg, bm_kg) for el, kg in bm_el.items() if bm_kg > 0}
     pre_share = lot_accounting_parameter("plan_pretreatment_utility_share")
     out: list[IntermediateLot | ProductLot] = [IntermediateLot.model_validate({
         "lot_id": bm_id, "plant_id": lot.plant_id, "produced_on": day, "source_lot_ids": [lot.lot_id],
@@ -74,7 +81,7 @@ def plan_lots(lot: InputLot, *, route: str = "hydro", produced_on: dt.date | Non
             "lot_id": f"{pre}-{stream}", "plant_id": lot.plant_id, "produced_on": day,
             "source_lot_ids": [bm_id if downstream else lot.lot_id],
             "mass_kg": d["mass_kg"], "commodity": d["commodity"], "route": route, "output": output,
-            "element_content": {el: kg / d["mass_kg"] for el, kg in d["element_kg"].items()},
+            "element_content": {el: element_fraction(kg, d["mass_kg"]) for el, kg in d["element_kg"].items()},
             "reagents_kg": {rg: kg * share for rg, kg in reagents.items()} if share else {},
             **{k: v * w for k, v in totals.items()}}))
     return out
