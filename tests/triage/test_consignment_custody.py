@@ -86,6 +86,28 @@ def test_an_in_service_pack_and_another_recyclers_pack_are_refused(yard):
     assert _holder(engine, used) == "OEM-ALBIS" and _holder(engine, theirs) == "REC-HYDROLUX"
 
 
+def test_a_processors_pack_moves_only_by_its_holders_shipment(yard):
+    """Reported: with no shipper named, a recycler took another recycler's graded pack by receiving it."""
+    from circulith.ledger.events import EventKind, LedgerEvent
+    from circulith.store.ledger_store import append_events
+
+    url, engine = yard
+    theirs = _packs(engine, "REC-HYDROLUX")[1]
+    nordmet = principal_for_org(engine, "REC-NORDMET")
+    for shipper in (None, "REC-HYDROLUX"):  # naming the holder is not its consent
+        with pytest.raises(InvalidInput, match="was not shipped to REC-NORDMET"):
+            receive(engine, nordmet, [theirs], shipper_org_id=shipper)
+    assert _holder(engine, theirs) == "REC-HYDROLUX"
+    with transaction(engine) as s:
+        append_events(s, [LedgerEvent(battery_id=theirs, kind=EventKind.SHIPPED, occurred_at=dt.datetime.now(dt.UTC),
+                                      actor_org_id="REC-HYDROLUX", payload={"to_org_id": "REC-NORDMET"})])
+    assert receive(engine, nordmet, [theirs]).received == [theirs]
+    assert _holder(engine, theirs) == "REC-NORDMET"
+    # a dismantler's retired pack is still handed over on pick-up, its holder recorded as the shipper
+    picked = _packs(engine, "DIS-RECUP")[-1]
+    assert receive(engine, nordmet, [picked]).received == [picked]
+
+
 def test_the_cli_receives_as_the_acting_organisation_only(yard, tmp_path, capsys):
     url, engine = yard
     truck = _packs(engine, "DIS-KREIS")[:2]

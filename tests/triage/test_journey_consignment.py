@@ -15,9 +15,11 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from circulith.cli.main import run
+from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.services.demo import build_demo
 from circulith.services.registry import history, passport_document, verify
 from circulith.store.database import create_db_engine, transaction
+from circulith.store.ledger_store import append_events
 from circulith.store.models import Battery
 
 RECEIVER = "REC-NORDMET"
@@ -30,11 +32,17 @@ def registry(tmp_path_factory):
     engine = create_db_engine(url)
     build_demo(engine, 450, seed=21, today=dt.date(2026, 11, 1))
     with transaction(engine) as s:
-        packs = list(s.execute(select(Battery.battery_id).where(
+        held = list(s.execute(select(Battery.battery_id, Battery.custodian_org_id).where(
             Battery.level == "pack", Battery.lifecycle_state.in_(["collected", "removed", "evaluated"]),
-            Battery.custodian_org_id != RECEIVER).order_by(Battery.battery_id)).scalars())
-    assert len(packs) >= 40, "the demo registry should hold 40 retired packs away from the receiver"
-    return url, engine, packs[:40]
+            Battery.custodian_org_id != RECEIVER).order_by(Battery.battery_id)))
+    assert len(held) >= 40, "the demo registry should hold 40 retired packs away from the receiver"
+    # packs at another recycler's intake come only once that recycler has shipped them to the receiver
+    shipped = [LedgerEvent(battery_id=b, kind=EventKind.SHIPPED, occurred_at=dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC),
+                           actor_org_id=holder, payload={"to_org_id": RECEIVER})
+               for b, holder in held[:40] if holder.startswith("REC-")]
+    with transaction(engine) as s:
+        append_events(s, shipped)
+    return url, engine, [b for b, _ in held[:40]]
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict:
@@ -156,14 +164,13 @@ def test_grade_csv_feeds_regroup_and_bad_lists_are_one_line_errors(registry, tmp
 def test_offer_deducts_handling_warns_on_stale_prices_and_refuses_implausible_figures(registry, tmp_path, capsys):
     url, engine, truck = registry
     thermal = truck[0]
-    # The dismantler's record of a thermal event, then the truck arrives at a second recycler.
-    from circulith.ledger.events import EventKind, LedgerEvent
-    from circulith.store.ledger_store import append_events
-
+    # The dismantler's record of a thermal event; the first recycler ships two packs on to a second one.
+    before = dt.datetime.now(dt.UTC)
     with transaction(engine) as s:
-        append_events(s, [LedgerEvent(battery_id=thermal, kind=EventKind.BMS_SNAPSHOT,
-                                      occurred_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
-                                      actor_org_id="DIS-KREIS", payload={"accident": {"kind": "thermal"}})])
+        append_events(s, [LedgerEvent(battery_id=thermal, kind=EventKind.BMS_SNAPSHOT, occurred_at=before,
+                                      actor_org_id="DIS-KREIS", payload={"accident": {"kind": "thermal"}}),
+                          *[LedgerEvent(battery_id=b, kind=EventKind.SHIPPED, occurred_at=before, actor_org_id=RECEIVER,
+                                        payload={"to_org_id": "REC-HYDROLUX"}) for b in (thermal, truck[1])]])
     assert run(["--db", url, "receive", thermal, truck[1], "--org", "REC-HYDROLUX", "--json"]) == 0
     intake = _json(capsys)
     assert thermal in intake["quarantined"] and "SP 376" in intake["handling"][thermal]

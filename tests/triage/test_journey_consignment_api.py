@@ -10,10 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from circulith.api.settings import Settings
+from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.server import create_app
 from circulith.services import demo_users as svc
 from circulith.services.demo import build_demo
 from circulith.store.database import create_db_engine, transaction
+from circulith.store.ledger_store import append_events
 from circulith.store.models import Battery
 
 RECEIVER = "REC-NORDMET"
@@ -26,9 +28,14 @@ def api(tmp_path_factory):
     build_demo(engine, 450, seed=21, today=dt.date(2026, 11, 1))
     svc.seed_demo_users(engine)
     with transaction(engine) as s:
-        truck = list(s.execute(select(Battery.battery_id).where(
+        held = list(s.execute(select(Battery.battery_id, Battery.custodian_org_id).where(
             Battery.level == "pack", Battery.lifecycle_state.in_(["collected", "removed", "evaluated"]),
-            Battery.custodian_org_id != RECEIVER).order_by(Battery.battery_id).limit(40)).scalars())
+            Battery.custodian_org_id != RECEIVER).order_by(Battery.battery_id).limit(40)))
+    truck = [b for b, _ in held]
+    with transaction(engine) as s:  # a pack at another recycler's intake comes only once that recycler ships it
+        append_events(s, [LedgerEvent(battery_id=b, kind=EventKind.SHIPPED, occurred_at=dt.datetime.now(dt.UTC),
+                                      actor_org_id=holder, payload={"to_org_id": RECEIVER})
+                          for b, holder in held if holder.startswith("REC-")])
     app = create_app(Settings(database_url=f"sqlite:///{path}", env="test"), engine=engine)
     http = TestClient(app)
     r = http.post("/api/v1/auth/login", json={"email": svc.demo_email(RECEIVER), "password": svc.DEMO_PASSWORD})

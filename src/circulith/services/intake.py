@@ -18,6 +18,13 @@ is received only from the organisation that holds it (its custodian, see
 every battery on the list is refused, row by row, with the holder named; with no shipper named the
 holder is recorded as the shipper. A battery still in use (``in_service``: in a vehicle, never
 recorded as removed) cannot be handed over until its holder records the removal.
+
+The holder's consent: a battery out of service held by its maker, a dismantler or a collection point
+is handed over on pick-up (the take-back collection of Art. 59-62 of Regulation (EU) 2023/1542; a
+dismantler's earlier grading, ``evaluated``, does not change that), and its receipt records the holder
+as shipper. A battery held by a processor (a recycler, refiner or reuse integrator, in whatever state)
+is received only after that holder has recorded ``shipped`` to the consignee: nobody takes a battery
+from another processor by receiving it.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from circulith.errors import InvalidInput, NotFound, Problem
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.unit_custody import Unit, following_units
 from circulith.planning.reference_data import load_transport_rules
-from circulith.store.custody_repo import custody_facts
+from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import append_events, lock_head
 from circulith.store.models import Battery
@@ -49,6 +56,8 @@ RECEIVING_ROLES = frozenset({Role.OPERATOR, Role.DISMANTLER, Role.RECYCLER, Role
 """Who receives consignments of used batteries."""
 NOT_RECEIVABLE = {"second_life": "it is in its second life under a successor passport (receive the successor)",
                   "shredded": "it is shredded", "recycled": "it is recycled (its passport has ceased)"}
+PROCESSOR_ROLES = frozenset({Role.RECYCLER, Role.REFINER, Role.REUSE_INTEGRATOR})
+"""Holders whose batteries move only by their own ``shipped`` event to the consignee."""
 NOT_SHIPPABLE = {"in_service": "it is in service (in a vehicle or product, never recorded as removed): its holder "
                                "records the removal first"}
 """States of a battery its holder cannot hand over, with the reason (see :data:`NOT_RECEIVABLE` for the rest)."""
@@ -198,6 +207,7 @@ def receive(
                 found[bat.battery_id] = bat
                 rows[bat.battery_id] = (row, ident)
         facts = custody_facts(session, [b for b, x in found.items() if x.custodian_org_id != org_id])
+        roles = organisation_roles(session, [f.holder for f in facts.values()])
         for bid, fact in facts.items():
             row, ident = rows[bid]
             holder = fact.holder or "nobody"
@@ -210,6 +220,10 @@ def receive(
             elif fact.state.value in NOT_SHIPPABLE:
                 problems.append(Problem(row, "identifier", f"{bid} cannot be received from {holder}: "
                                         f"{NOT_SHIPPABLE[fact.state.value]}", ident))
+            elif fact.shipped_to_org_id != org_id and roles.get(holder) in PROCESSOR_ROLES:
+                problems.append(Problem(row, "identifier", f"{bid} is held by {holder} ({fact.state.value}) and "
+                                        f"was not shipped to {org_id}: its holder records 'shipped' to you first",
+                                        ident))
         if problems:
             raise InvalidInput(problems, source="consignment")
         if expected_count is not None and len(found) != expected_count:
