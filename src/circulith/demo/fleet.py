@@ -282,7 +282,7 @@ def _complete(doc: dict[str, Any], maker_org: str, model: str, footprint: float,
         "due_diligence_report_url": f"{base}/due-diligence-{year}.pdf",
         "declaration_of_conformity_url": f"{base}/declaration-of-conformity.pdf",
         "test_report_url": f"{base}/test-report.pdf",
-        "extinguishing_agent": ["water (large quantities)"],
+        "extinguishing_agent": ["water, large quantities (fire class A)"],
         "end_of_life": {
             "waste_prevention_url": f"{base}/eol/prevention",
             "separate_collection_url": f"{base}/eol/collection",

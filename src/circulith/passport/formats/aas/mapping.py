@@ -10,10 +10,16 @@ position. Property values are text in AAS; the codecs convert them. Interpretati
 - ``xs:dateTime`` values without a time zone are read as UTC (reported as kept).
 - ``WarrantyPeriod`` is an ISO 8601 duration (``P96M``, ``P8Y``), held in years.
 - Times above/below temperature limits are in minutes, as in the Battery Pass model.
+- ``NumberOfFullCyclesValue`` is typed ``xs:unsignedInt`` in the IDTA 02035-5 Product Condition
+  template (``IDTA_02035-5_DBP-Part-5_ProductCondition``, semantic id
+  ``urn:samm:io.admin-shell.idta.batterypass.product_condition:1.0.1#numberOfFullCyclesValue``),
+  while circulith holds equivalent full cycles, which are fractional: the export writes the whole
+  completed cycles (the floor, e.g. 570.2 -> 570), and the import reads that whole number back.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -80,6 +86,17 @@ def _minutes(v: Any, doc: dict[str, Any]) -> Any:
 
 
 MINUTES = Codec(lambda v, root, ctx: 60.0 * v, _minutes)
+
+
+def _completed_cycles(v: dict[str, Any], root: dict[str, Any], ctx: DumpContext) -> Any:
+    value = v.get("value")
+    whole = math.floor(value) if isinstance(value, int | float) and math.isfinite(value) else value
+    return STAMPED_CYCLES.dump({**v, "value": whole}, root, ctx)
+
+
+STAMPED_CYCLES = stamped("NumberOfFullCyclesValue")
+#: Equivalent full cycles as the whole cycles completed (the template's ``xs:unsignedInt``).
+FULL_CYCLES = Codec(_completed_cycles, STAMPED_CYCLES.load)
 
 
 def _materials_dump(materials: dict[str, Any], root: dict[str, Any], ctx: DumpContext) -> list[dict[str, Any]]:
@@ -161,7 +178,8 @@ TABLE: tuple[Rule, ...] = (
     Rule(f"{MC}.BatteryChemistry.ShortName", "chemistry", CHEMISTRY),
     Rule(f"{MC}.BatteryChemistry.ShortName", "model", TEXT, direction="import"),
     Rule(f"{MC}.BatteryMaterials", "materials", MATERIALS, merge=True),
-    *(Rule(f"{PC}.{prop}", f"dynamic.{name}", stamped(key)) for name, (prop, key) in _STAMPED.items()),
+    *(Rule(f"{PC}.{prop}", f"dynamic.{name}", FULL_CYCLES if name == "full_cycles" else stamped(key))
+      for name, (prop, key) in _STAMPED.items()),
     *(Rule(f"{PC}.TemperatureInformation.{prop}", f"dynamic.{name}.value", MINUTES)
       for name, prop in _TEMPERATURES.items()),
     *(Rule(f"{PC}.TemperatureInformation.LastUpdate", f"dynamic.{name}.updated_at",

@@ -10,11 +10,16 @@ Both directions walk :data:`TABLE` (see :mod:`circulith.passport.formats.table`)
 - Masses and warranty periods carry a unit: converted with ``reference/catenax/units.csv``.
 - The carbon footprint is read when its four life-cycle stages (``Climate Change Total``) are given
   (their sum is the total, Annex II point 3); otherwise it stays in the received document.
+- An extinguishing agent (Annex VI Part A point 9) is held as text; its Catena-X ``fireClass``
+  (required; "A, B and C and a combination of these", battery_pass 6.1.0 ``fireClass``) is held in
+  that text as ``<media> (fire class <classes>)``, e.g. ``Dry Powder (fire class A, B)``. An agent
+  without it is refused by name on a strict export.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -96,10 +101,25 @@ def _serial_load(v: Any, doc: dict[str, Any]) -> Any:
 
 
 SERIAL = Codec(lambda v, root, ctx: [{"key": "partInstanceId", "value": v}], _serial_load)
+_FIRE_CLASS = re.compile(r"^(?P<media>.*?)\s*\(fire class (?P<classes>[A-Za-z](?:\s*,\s*[A-Za-z])*)\)\s*$")
+
+
+def _agent_dump(agent: str, ctx: DumpContext) -> dict[str, Any]:
+    found = _FIRE_CLASS.match(agent)
+    if found is None:
+        return {"media": agent, "fireClass": ctx.need(None, f"extinguishing agent fire class ({agent!r})", "")}
+    return {"media": found["media"], "fireClass": found["classes"]}
+
+
+def _agent_load(agent: dict[str, Any]) -> Any:
+    media, classes = agent.get("media"), agent.get("fireClass")
+    return f"{media} (fire class {classes})" if isinstance(media, str) and isinstance(classes, str) and classes \
+        else media
+
+
 EXTINGUISHING = Codec(
-    lambda agents, root, ctx: [{"media": a, "fireClass": ctx.need(None, "extinguishing agent fire class", "")}
-                               for a in agents],
-    lambda v, doc: [a.get("media") for a in v if isinstance(a, dict)] if isinstance(v, list) else v,
+    lambda agents, root, ctx: [_agent_dump(a, ctx) for a in agents],
+    lambda v, doc: [_agent_load(a) for a in v if isinstance(a, dict)] if isinstance(v, list) else v,
 )
 SPARE_PARTS = Codec(
     lambda parts, root, ctx: [{"manufacturerPartId": p["part_number"], "nameAtManufacturer": p["part_name"]}
