@@ -36,6 +36,8 @@ def lot_plan(
     out: Annotated[Path | None, typer.Option("--out", help="Write the lots for 'recovery lot record' to this "
                                              "JSON file.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="List every unit left out (default: counts by "
+                                          "reason).")] = False,
 ) -> None:
     """Draft an input lot from what the registry holds: each battery's chemistry, form and mass from its passport."""
     from circulith.services.lot_inputs import draft_input_lot
@@ -63,7 +65,12 @@ def lot_plan(
     console.print(f"input lot {lot.lot_id} at {lot.plant_id} on {lot.received_on}: {len(lot.items)} batteries, "
                   f"{lot.mass_kg:,.1f} kg, from {draft.source}"
                   + (f"; {len(draft.planned)} planned lots ({route})" if draft.planned else ""))
-    for line in draft.skipped:
-        console.print(f"  left out: {line}")
+    for line in draft.notes:
+        console.print(f"  mass: {line}")
+    groups: dict[str, list[str]] = {}
+    for u in draft.left_out:
+        groups.setdefault(u.reason, []).append(u.battery_id)
+    for reason, ids in groups.items():
+        console.print(f"  left out: {len(ids)} {reason}" + (f": {', '.join(ids)}" if verbose else ""))
     if out is not None:
         console.print(f"written to {out}: record it with 'circulith recovery lot record {out}'")
