@@ -174,3 +174,22 @@ def test_modules_that_left_a_pack_are_not_counted_twice(tmp_path: Path, capsys: 
     err = _cli(capsys, url, "--as", "REC-A", "recovery", "lot", "plan", "--lot-id", "IN-M2", "--battery",
                p2.battery_id, code=2)
     assert "all its 2 modules left it" in err and len(err.strip().splitlines()) == 1
+
+
+def test_with_a_refiner_the_black_mass_lot_can_ship(world: dict[str, Any], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """README journey: plan, record, then ``lot ship BM --to HUB`` and ``lot receive`` at the hub."""
+    url, f = world["url"], tmp_path / "lots.json"
+    draft = json.loads(_cli(capsys, url, "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-R1",
+                            "--consignment", "TRUCK-2", "--on", str(DAY), "--with-plan", "--refiner", "REC-A",
+                            "--out", str(f), "--json"))
+    ids = [p["lot_id"] for p in draft["planned"]]
+    assert "IN-R1-BM" in ids and draft["at_refiner"]
+    assert all(p["source_lot_ids"] == ["IN-R1-BM"] and p["plant_id"] == "REC-A" for p in draft["at_refiner"])
+    assert all(p["source_lot_ids"] != ["IN-R1-BM"] for p in draft["planned"])
+    err = _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-R2", "--consignment",
+               "TRUCK-2", "--with-plan", "--refiner", "NOBODY", code=2)
+    assert "NOBODY" in err
+    _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "record", str(f), "--json")
+    _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "ship", "IN-R1-BM", "--to", "REC-A", "--on", str(DAY))
+    _cli(capsys, url, "--as", "REC-A", "recovery", "lot", "receive", "IN-R1-BM", "--on", str(DAY))

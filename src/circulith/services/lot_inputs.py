@@ -26,7 +26,7 @@ from circulith.recovery.lots import InputLot, IntermediateLot, LotItem, ProductL
 from circulith.recovery.plan import plan_lots
 from circulith.services.access_rules import require_scope
 from circulith.services.recovery import SHREDDABLE_STATES
-from circulith.store.lot_repo import get_battery
+from circulith.store.lot_repo import get_battery, organisation_role
 from circulith.store.registry import resolve
 from circulith.store.triage_queries import consignment_battery_ids, descendants
 
@@ -52,6 +52,8 @@ class InputLotDraft(BaseModel):
         default_factory=list, description="The black-mass and product lots the engine expects (with_plan).")
     source: str = Field(description="Where the batteries came from (consignment, grade file, identifiers).")
     skipped: list[str] = Field(default_factory=list, description="Units of a grade file left out, with why.")
+    at_refiner: list[ProductLot] = Field(default_factory=list, description="With a refiner: the refining "
+                                         "step's lots the plan expects there (the refiner records them).")
     left_out: list[LeftOut] = Field(default_factory=list, description="Every unit left out, with its reason.")
     notes: list[str] = Field(default_factory=list, description="Packs planned with less than their passport's "
                              "mass (modules that left them), one line each.")
@@ -175,7 +177,7 @@ def _items(session: Session, org_id: str | None, identifiers: Iterable[str], sou
 def draft_input_lot(session: Session, principal: Principal, *, lot_id: str, plant_id: str, received_on: dt.date,
                     battery_ids: Sequence[str] = (), consignment_id: str | None = None,
                     grade_file: Path | None = None, all_grades: bool = False, with_plan: bool = False,
-                    route: str = "hydro") -> InputLotDraft:
+                    route: str = "hydro", refiner: str | None = None) -> InputLotDraft:
     """Draft an input lot of the caller's batteries from a consignment, a grade file or identifiers.
 
     Parameters
@@ -198,6 +200,9 @@ def draft_input_lot(session: Session, principal: Principal, *, lot_id: str, plan
         Add the black-mass and product lots the engine expects on ``route``.
     route : str
         Recovery route of the plan (``hydro``, ``pyro``, ``direct``).
+    refiner : str, optional
+        The organisation that refines the black mass: the refining step's lots go to ``at_refiner`` (sited
+        there) instead of the plant's lots, so the black-mass lot is left unmade-from and can be shipped.
 
     Raises
     ------
@@ -227,6 +232,16 @@ def draft_input_lot(session: Session, principal: Principal, *, lot_id: str, plan
     except ValueError as e:
         raise InvalidInput(Problem(None, "lot", str(e).splitlines()[0]), source=source) from None
     planned = list(plan_lots(lot, route=route)) if with_plan else []
+    at_refiner: list[ProductLot] = []
+    if refiner is not None:
+        if organisation_role(session, refiner) is None or refiner == principal.org_id:
+            raise InvalidInput(Problem(None, "refiner", f"'{refiner}' is not another registered organisation"),
+                               source=source)
+        bm_id = f"{lot_id}-BM"
+        at_refiner = [p.model_copy(update={"plant_id": refiner}) for p in planned
+                      if isinstance(p, ProductLot) and bm_id in p.source_lot_ids]
+        planned = [p for p in planned if bm_id not in p.source_lot_ids]
     left = [LeftOut(battery_id=line.split(": ", 1)[1].split(" ", 1)[0], reason=line.split(" ", 3)[3])
             for line in skipped] + left
-    return InputLotDraft(input_lot=lot, planned=planned, source=source, skipped=skipped, left_out=left, notes=notes)
+    return InputLotDraft(input_lot=lot, planned=planned, source=source, skipped=skipped, left_out=left, notes=notes,
+                         at_refiner=at_refiner)
