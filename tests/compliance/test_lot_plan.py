@@ -129,3 +129,67 @@ def test_the_api_drafts_the_same_lot(world: dict[str, Any], capsys: pytest.Captu
     r = c.post("/api/v1/lots/input-drafts", json=body | {"consignment_id": "TRUCK-1"})  # REC-A's truck
     assert r.status_code == 422 and "consignment TRUCK-1" in r.text
     engine.dispose()
+
+
+def _chain(b: str, to: str, truck: str) -> list[LedgerEvent]:
+    return [LedgerEvent(battery_id=b, kind=k, occurred_at=_at(d), actor_org_id=a, payload=p) for k, d, a, p in (
+        (EventKind.PLACED_ON_MARKET, dt.date(2023, 6, 1), "OEM-X", {}),
+        (EventKind.INSTALLED, dt.date(2023, 7, 1), "OEM-X", {}),
+        (EventKind.REMOVED, dt.date(2025, 3, 3), "DIS-Y", {}),
+        (EventKind.COLLECTED, dt.date(2025, 3, 4), "DIS-Y", {}),
+        (EventKind.SHIPPED, dt.date(2025, 5, 1), "DIS-Y", {"to_org_id": to}),
+        (EventKind.RECEIVED, DAY, to, {"consignment_id": truck}))]
+
+
+def test_modules_that_left_a_pack_are_not_counted_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pack P1 kept one of its two modules (the other left, repurposed): P1 is planned with its mass less the
+    departed module's; pack P2's modules all left it: no cells remain, so it is left out (refused by name)."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    p1, p2 = example_passport("000301", seed=301), example_passport("000302", seed=302)
+    mod_kg = round(p1.mass_kg * 0.46, 1)
+
+    def module(n: int, parent: str, **kw: Any) -> Any:
+        return example_passport(f"{n:06d}", seed=n, level="module", parent_battery_id=parent, mass_kg=mod_kg, **kw)
+
+    m1a, m1b = module(311, p1.battery_id, status="repurposed"), module(312, p1.battery_id)
+    mods2 = [module(321, p2.battery_id), module(322, p2.battery_id)]
+    with transaction(engine) as s:
+        ensure_organisations(s, ORGS)
+        register_passports(s, [p1, p2, m1a, m1b, *mods2], actor_org_id="OEM-X")
+    with transaction(engine) as s:
+        append_events(s, [e for b in (p1, p2, m1b) for e in _chain(b.battery_id, "REC-A", "TRUCK-9")])
+    engine.dispose()
+    draft = json.loads(_cli(capsys, url, "--as", "REC-A", "recovery", "lot", "plan", "--lot-id", "IN-M",
+                            "--consignment", "TRUCK-9", "--on", str(DAY), "--json"))
+    items = {i["battery_id"]: i["mass_kg"] for i in draft["input_lot"]["items"]}
+    assert items == {p1.battery_id: pytest.approx(p1.mass_kg - mod_kg)}
+    reasons = {u["battery_id"]: u["reason"] for u in draft["left_out"]}
+    assert reasons == {m1b.battery_id: "module of a pack taken whole", p2.battery_id: "pack whose modules all left it"}
+    assert len(draft["notes"]) == 1 and p1.battery_id in draft["notes"][0]
+    out = _cli(capsys, url, "--as", "REC-A", "recovery", "lot", "plan", "--lot-id", "IN-M", "--consignment",
+               "TRUCK-9", "--on", str(DAY))
+    assert "left out: 1 pack whose modules all left it" in out and p2.battery_id not in out.split("left out")[1]
+    err = _cli(capsys, url, "--as", "REC-A", "recovery", "lot", "plan", "--lot-id", "IN-M2", "--battery",
+               p2.battery_id, code=2)
+    assert "all its 2 modules left it" in err and len(err.strip().splitlines()) == 1
+
+
+def test_with_a_refiner_the_black_mass_lot_can_ship(world: dict[str, Any], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """README journey: plan, record, then ``lot ship BM --to HUB`` and ``lot receive`` at the hub."""
+    url, f = world["url"], tmp_path / "lots.json"
+    draft = json.loads(_cli(capsys, url, "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-R1",
+                            "--consignment", "TRUCK-2", "--on", str(DAY), "--with-plan", "--refiner", "REC-A",
+                            "--out", str(f), "--json"))
+    ids = [p["lot_id"] for p in draft["planned"]]
+    assert "IN-R1-BM" in ids and draft["at_refiner"]
+    assert all(p["source_lot_ids"] == ["IN-R1-BM"] and p["plant_id"] == "REC-A" for p in draft["at_refiner"])
+    assert all(p["source_lot_ids"] != ["IN-R1-BM"] for p in draft["planned"])
+    err = _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "plan", "--lot-id", "IN-R2", "--consignment",
+               "TRUCK-2", "--with-plan", "--refiner", "NOBODY", code=2)
+    assert "NOBODY" in err
+    _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "record", str(f), "--json")
+    _cli(capsys, url, "--as", "REC-C", "recovery", "lot", "ship", "IN-R1-BM", "--to", "REC-A", "--on", str(DAY))
+    _cli(capsys, url, "--as", "REC-A", "recovery", "lot", "receive", "IN-R1-BM", "--on", str(DAY))

@@ -32,10 +32,15 @@ def lot_plan(
     on: Annotated[str | None, typer.Option("--on", help="Lot date (YYYY-MM-DD; default today).")] = None,
     with_plan: Annotated[bool, typer.Option("--with-plan", help="Add the black-mass and product lots the engine "
                                             "expects.")] = False,
+    refiner: Annotated[str | None, typer.Option("--refiner", help="With --with-plan: the organisation that refines "
+                                                "the black mass (its lots are left to it; the black mass ships).")
+                       ] = None,
     route: Annotated[str, typer.Option("--route", help="Route of the plan: hydro, pyro or direct.")] = "hydro",
     out: Annotated[Path | None, typer.Option("--out", help="Write the lots for 'recovery lot record' to this "
                                              "JSON file.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Write JSON to standard output.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="List every unit left out (default: counts by "
+                                          "reason).")] = False,
 ) -> None:
     """Draft an input lot from what the registry holds: each battery's chemistry, form and mass from its passport."""
     from circulith.services.lot_inputs import draft_input_lot
@@ -49,7 +54,7 @@ def lot_plan(
         raise InvalidInput(Problem(None, "--plant", "give --plant, or act as the plant's organisation (--as ORG)"))
     draft = call_service(draft_input_lot, lot_id=lot_id, plant_id=plant or str(org), received_on=day,
                          battery_ids=battery or [], consignment_id=consignment, grade_file=from_grades,
-                         all_grades=all_grades, with_plan=with_plan, route=route)
+                         all_grades=all_grades, with_plan=with_plan, route=route, refiner=refiner)
     if out is not None:
         out.write_text(json.dumps(draft.record_payloads(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if json_:
@@ -63,7 +68,15 @@ def lot_plan(
     console.print(f"input lot {lot.lot_id} at {lot.plant_id} on {lot.received_on}: {len(lot.items)} batteries, "
                   f"{lot.mass_kg:,.1f} kg, from {draft.source}"
                   + (f"; {len(draft.planned)} planned lots ({route})" if draft.planned else ""))
-    for line in draft.skipped:
-        console.print(f"  left out: {line}")
+    if draft.at_refiner:
+        console.print(f"  {len(draft.at_refiner)} refining lots expected at {refiner}: ship "
+                      f"{lot.lot_id}-BM there ('circulith recovery lot ship {lot.lot_id}-BM --to {refiner}')")
+    for line in draft.notes:
+        console.print(f"  mass: {line}")
+    groups: dict[str, list[str]] = {}
+    for u in draft.left_out:
+        groups.setdefault(u.reason, []).append(u.battery_id)
+    for reason, ids in groups.items():
+        console.print(f"  left out: {len(ids)} {reason}" + (f": {', '.join(ids)}" if verbose else ""))
     if out is not None:
         console.print(f"written to {out}: record it with 'circulith recovery lot record {out}'")
