@@ -27,6 +27,8 @@ class InputLotDraftIn(BaseModel):
     battery_ids: list[str] = Field(default_factory=list, max_length=10_000)
     with_plan: bool = False
     route: Literal["hydro", "pyro", "direct"] = "hydro"
+    refiner: str | None = Field(None, max_length=120, description="The organisation that refines the black mass "
+                                "elsewhere (its lots are drafted at its plant, and the black mass can be shipped).")
 
 
 @router.post("/lots/input-drafts", response_model=InputLotDraft, tags=["recovery"])
@@ -37,4 +39,4 @@ def input_lot_draft(request: Request, principal: CurrentPrincipal, body: InputLo
     """
     return run(request, draft_input_lot, principal, lot_id=body.lot_id, plant_id=body.plant_id,
                received_on=body.received_on, battery_ids=body.battery_ids, consignment_id=body.consignment_id,
-               with_plan=body.with_plan, route=body.route)
+               with_plan=body.with_plan, route=body.route, refiner=body.refiner)
