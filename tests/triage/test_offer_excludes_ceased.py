@@ -1,6 +1,6 @@
 """A recycling offer never prices a battery that is already recycled, shredded or in a second life.
 
-The tester's case: ``triage offer`` priced packs already recorded ``recycled`` (their passports have
+A reported case: ``triage offer`` priced packs already recorded ``recycled`` (their passports have
 ceased, Art. 77(8)) with zero handling and no warning. Such batteries are left out with their reason;
 a list of nothing but them is refused in one line.
 """
