@@ -1,6 +1,6 @@
 """Regrouping puts only like modules in one series string, and a pack that would be invalid is refused before any write.
 
-The mixed-module case is the one a tester found in the demo registry: NMC622 modules of two designs,
+The mixed-module case is the one found in the demo registry: NMC622 modules of two designs,
 32.85 V / 228.31 Ah (9 cells in series) and 43.8 V / 182.65 Ah (12 cells in series), of similar
 measured capacity. Matched on measured capacity alone they formed one string, whose pack passport
 (rated capacity of the weaker design, state copied from a module of the stronger) failed validation
