@@ -167,3 +167,15 @@ def test_permanent_link_uses_the_configured_public_base_url(registry, scenario) 
 def test_unknown_passport_page(registry) -> None:
     r = TestClient(registry[0]).get("/p/urn:uuid:00000000-0000-4000-8000-000000000000")
     assert r.status_code == 404 and "no battery" in r.text
+
+
+def test_a_digital_link_path_opens_the_same_page(registry, scenario) -> None:
+    """A phone may open ``/p/01/<GTIN>/21/<serial>`` unencoded: the registry resolves the GS1 Digital Link path."""
+    c = TestClient(registry[0])
+    assert scenario.own.startswith("https://id.gs1.org/")
+    path = scenario.own.removeprefix("https://id.gs1.org/")
+    quoted = c.get(f"/p/{quote(scenario.own, safe='')}")
+    plain = c.get(f"/p/{path}")
+    assert plain.status_code == 200 and plain.text == quoted.text
+    assert c.get(f"/p/{path}/qr.svg").content == c.get(f"/p/{quote(scenario.own, safe='')}/qr.svg").content
+    assert c.get("/p/01/00000000000000/21/NOPE").status_code in (404, 422)

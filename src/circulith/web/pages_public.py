@@ -8,6 +8,7 @@ header of the request: a code printed on a battery label must name the registry,
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,19 @@ router = APIRouter(include_in_schema=False)
 def public_url(base_url: str, identifier: str) -> str:
     """The permanent URL of a battery's public page (what its QR code encodes) under ``base_url``."""
     return f"{base_url.rstrip('/')}/p/{quote(identifier, safe='')}"
+
+
+_DL_PATH = re.compile(r"^\d{2,4}/[^/]+(/\d{2,4}/[^/]+)*/?$")
+
+
+def digital_link_of_path(path: str) -> str:
+    """A GS1 Digital Link given as this registry's own path (``/p/01/<GTIN>/21/<serial>``, unencoded, as a
+    phone's scanner may open it) as the canonical ``https://id.gs1.org/...`` URI; anything else unchanged.
+
+    In the GS1 Digital Link Standard: URI Syntax (release 1.2, 2020) the primary key and its key qualifiers,
+    not the domain name, identify the item, so the path alone names the battery.
+    """
+    return f"https://id.gs1.org/{path.rstrip('/')}" if _DL_PATH.match(path) else path
 
 
 @lru_cache(maxsize=2048)
@@ -62,7 +76,7 @@ def recycled_content_lines(passport: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _qr(request: Request, identifier: str, kind: str) -> bytes:
-    b = run_read(request, resolve_identifier, identifier)
+    b = run_read(request, resolve_identifier, digital_link_of_path(identifier))
     return qr_image(public_url(settings_of(request).public_base_url, b.battery_id), kind)
 
 
@@ -87,6 +101,7 @@ def public_page(request: Request, identifier: str) -> Response:
     It says whether what it shows verifies from its organisations' signatures
     (:func:`~circulith.services.passport_seal.passport_seal`).
     """
+    identifier = digital_link_of_path(identifier)
     try:
         data = run_read(request, public_passport, identifier)
     except (NotFound, InvalidInput) as exc:
