@@ -11,16 +11,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from circulith.passport.model import Passport
-from circulith.services.access_models import (  # noqa: F401 - the access area's bodies, served from here too
-    AccessLogItem,
-    AccessLogOut,
-    AppendOut,
-    DynamicIn,
-    EventIn,
-    GrantDecisionIn,
-    GrantIn,
-    GrantOut,
-)
 
 # Response models that are the services' own (re-exported by name for the routes).
 from circulith.services.background import JobOut as JobOut
@@ -28,15 +18,11 @@ from circulith.services.credentials import ApiKeyOut as ApiKeyOut
 from circulith.services.credentials import MeOut as MeOut
 from circulith.services.fleet import FleetOut as FleetOut
 from circulith.services.fleet import LedgerOut as LedgerOut
-from circulith.services.passports import BatteryRef as BatteryRef
 from circulith.services.passports import CreatedOut as CreatedOut
-from circulith.services.passports import EventOut as EventOut
 from circulith.services.passports import HistoryOut as HistoryOut
 from circulith.services.passports import LineageOut as LineageOut
 from circulith.services.passports import PassportOut as PassportOut
 from circulith.services.passports import PassportPage as PassportPage
-from circulith.services.passports import PassportSummary as PassportSummary
-from circulith.services.passports import PublicPassportOut as PublicPassportOut
 from circulith.services.passports import ResolveOut as ResolveOut
 
 
