@@ -390,6 +390,32 @@ def _slow_event(record: dict[str, Any], row: int) -> tuple[LedgerEvent, str]:
     return event, canonical_json(event.payload)
 
 
+ParsedRecord = tuple[int, dict[str, Any], LedgerEvent, str]
+"""A file row: its number, the record as read, the event parsed from it and its payload's canonical text."""
+
+
+def parsed_batches(path: Path, fmt: str | None, chunk_size: int, report: ImportReport, problems: list[Problem],
+                   rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]]) -> Iterator[list[ParsedRecord]]:
+    """The file's events parsed, in chunks of at most ``chunk_size`` rows (both import paths read this way).
+
+    Each record read is counted in ``report.records``; one that does not parse adds its problems to
+    ``problems`` and ``rejects`` (row, field and reason) and is left out of the chunks.
+    """
+    batch: list[ParsedRecord] = []
+    for row, record in iter_event_records(path, fmt):
+        report.records += 1
+        try:
+            batch.append((row, record, *parse_event_text(record, row)))
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            rejects.append((row, record, exc.problems))
+        if len(batch) >= chunk_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _resolve(session: Session, identifiers: list[str]) -> dict[str, str]:
     """Battery IDs of canonical identifiers, including passport IDs (``urn:uuid:...``)."""
     ids = resolve_battery_ids(session, identifiers)
@@ -520,7 +546,6 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     with transaction(engine) as session, paused_gc():
         lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
-        batch: list[tuple[int, dict[str, Any], LedgerEvent, str]] = []
         states: dict = {}  # battery states across chunks, written once at the end
         if migration:
             _check_migration(session, as_org)
@@ -530,9 +555,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
             problems.append(p)
             rejects.append((row, rec, [p]))
 
-        def flush() -> None:
-            if not batch:
-                return
+        def flush(batch: list[ParsedRecord]) -> None:
             ids = _resolve(session, [e.battery_id for _, _, e, _ in batch])
             events, rows, recs, texts = [], [], {}, {}
             for row, rec, ev, text in batch:
@@ -586,18 +609,9 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
                 # counted with their pack's row: ``written`` and ``unchanged`` count the file's rows
             if progress:
                 progress(len(batch))
-            batch.clear()
 
-        for row, record in iter_event_records(path, fmt):
-            report.records += 1
-            try:
-                batch.append((row, record, *parse_event_text(record, row)))
-            except InvalidInput as exc:
-                problems.extend(exc.problems)
-                rejects.append((row, record, exc.problems))
-            if len(batch) >= chunk_size:
-                flush()
-        flush()
+        for batch in parsed_batches(path, fmt, chunk_size, report, problems, rejects):
+            flush(batch)
         if problems and not skip_invalid:
             problems.sort(key=lambda p: p.row or 0)
             raise InvalidInput(problems, source=str(path))  # rolls the whole import back

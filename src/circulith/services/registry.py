@@ -18,7 +18,7 @@ from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
-from circulith.services.event_import import iter_event_records, parse_event_text
+from circulith.services.event_import import ParsedRecord, parsed_batches
 from circulith.services.import_report import ImportReport
 from circulith.store.access_log_store import AccessLogReport
 from circulith.store.database import require_schema, transaction
@@ -144,12 +144,9 @@ def import_events(
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     with transaction(engine) as session, paused_gc():
-        batch: list[tuple[int, dict[str, Any], LedgerEvent, str]] = []
         states: dict = {}  # battery states across chunks, written once at the end
 
-        def flush() -> None:
-            if not batch:
-                return
+        def flush(batch: list[ParsedRecord]) -> None:
             ids = resolve_battery_ids(session, [e.battery_id for _, _, e, _ in batch])
             events, rows, recs, texts = [], [], {}, []
             for row, rec, ev, text in batch:
@@ -172,18 +169,9 @@ def import_events(
             report.unchanged += result.unchanged
             if progress:
                 progress(len(batch))
-            batch.clear()
 
-        for row, record in iter_event_records(path, fmt):
-            report.records += 1
-            try:
-                batch.append((row, record, *parse_event_text(record, row)))
-            except InvalidInput as exc:
-                problems.extend(exc.problems)
-                rejects.append((row, record, exc.problems))
-            if len(batch) >= chunk_size:
-                flush()
-        flush()
+        for batch in parsed_batches(path, fmt, chunk_size, report, problems, rejects):
+            flush(batch)
         if problems and not skip_invalid:
             raise InvalidInput(problems, source=str(path))  # rolls the whole import back
         flush_states(session, states)
