@@ -404,13 +404,20 @@ def save_model(model: PulseModel, path: str | Path) -> None:
     Path(path).write_text(json.dumps(model_to_dict(model), indent=1) + "\n", encoding="utf-8")
 
 
-def load_model(path: str | Path) -> PulseModel:
-    """Read a model written by :func:`save_model` (pure JSON: safe to load from anyone)."""
+def read_model_json(path: str | Path) -> dict[str, Any]:
+    """The JSON object of a model file (pure JSON: safe to load from anyone), or a one-line error."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read model: {exc}", source=str(path)) from exc
-    return model_from_dict(data)
+    if not isinstance(data, dict):
+        raise InvalidInput("cannot read model: not a JSON object", source=str(path))
+    return data
+
+
+def load_model(path: str | Path) -> PulseModel:
+    """Read a model written by :func:`save_model`."""
+    return model_from_dict(read_model_json(path))
 
 
 def default_model() -> PulseModel:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from circulith.errors import InvalidInput, Problem
 from circulith.triage.domain import ROW_FEATURES, ConditionDomain, cell_ratios, fit_domain, row_features
+from circulith.triage.pulse_model import read_model_json
 
 TRANSFER_FORMAT = "circulith.pulse_soh_transfer"
 TRANSFER_VERSION = "1.1"  # 1.1: feature_transform (files of 1.0 read as 'none')
@@ -591,11 +592,7 @@ def save_transfer(model: TransferModel, path: str | Path) -> None:
 
 def load_transfer(path: str | Path) -> TransferModel:
     """Read a model written by :func:`save_transfer` (pure JSON)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"cannot read model: {exc}", source=str(path)) from exc
-    return transfer_from_dict(data)
+    return transfer_from_dict(read_model_json(path))
 
 
 def default_transfer_model() -> TransferModel:
