@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from circulith.auth.policy import CHAIN_ROLES, Role
 from circulith.auth.write_policy import CustodyFacts, after_event, write_refusal
 from circulith.errors import InvalidInput, Problem, TransitionRefused
-from circulith.io.records import iter_records, loads_strict, record_problems, write_rejects
+from circulith.io.records import iter_records, loads_strict, record_problems
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.hashing import canonical_json
 from circulith.ledger.payload_checks import (
@@ -63,7 +63,7 @@ from circulith.ledger.state_machine import check_transition
 from circulith.ledger.unit_custody import Unit, unit_receipts
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_NAMES, dynamic_value_problem
-from circulith.services.import_report import ImportReport
+from circulith.services.import_report import ImportReport, finish_report
 from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, snapshot_engine, transaction
 from circulith.store.ledger_store import (
@@ -618,10 +618,5 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
         flush_states(session, states)
     if on_migrated is not None and migration:
         on_migrated(auth.unchecked)
-    report.rejected = len(rejects)
-    report.problems = [str(p) for p in problems]
-    if rejects and skip_invalid:
-        target = rejects_path or path.with_name(path.name + ".rejects.jsonl")
-        write_rejects(target, rejects)
-        report.rejects_path = str(target)
+    finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
     return report

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from circulith.errors import Problem
+from circulith.io.records import write_rejects
 
 
 @dataclass
@@ -24,3 +28,15 @@ class ImportReport:
             "source": self.source, "records": self.records, "written": self.written, "unchanged": self.unchanged,
             "rejected": self.rejected, "rejects_path": self.rejects_path, "problems": self.problems[:100],
         }
+
+
+def finish_report(report: ImportReport, rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]],
+                  problems: list[Problem], skip_invalid: bool, rejects_path: Path | None, path: Path) -> None:
+    """Fill ``report``'s refusals; with ``skip_invalid``, write the refused rows beside the input (or to
+    ``rejects_path``) as JSON Lines with their reasons, and name that file."""
+    report.rejected = len(rejects)
+    report.problems = [str(p) for p in problems]
+    if rejects and skip_invalid:
+        target = rejects_path or path.with_name(path.name + ".rejects.jsonl")
+        write_rejects(target, rejects)
+        report.rejects_path = str(target)

@@ -12,14 +12,14 @@ from sqlalchemy import Engine
 from circulith.auth.errors import AccessDenied
 from circulith.auth.policy import MAKER_ROLES, Principal, Scope
 from circulith.errors import InvalidInput, Problem, TransitionRefused
-from circulith.io.records import iter_records, write_rejects
+from circulith.io.records import iter_records
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
 from circulith.services.event_import import ParsedRecord, parsed_batches
-from circulith.services.import_report import ImportReport
+from circulith.services.import_report import ImportReport, finish_report
 from circulith.store.access_log_store import AccessLogReport
 from circulith.store.database import require_schema, transaction
 from circulith.store.ledger_store import (
@@ -37,16 +37,6 @@ Progress = Callable[[int], None]
 
 REGISTRY_ORG = "ORG-REGISTRY"
 EVENT_FIELDS = ("event_id", "battery_id", "kind", "occurred_at", "actor_org_id", "site_id", "payload")
-
-
-def _finish(report: ImportReport, rejects: list, problems: list[Problem], skip_invalid: bool,
-            rejects_path: Path | None, path: Path) -> None:
-    report.rejected = len(rejects)
-    report.problems = [str(p) for p in problems]
-    if rejects and skip_invalid:
-        target = rejects_path or path.with_name(path.name + ".rejects.jsonl")
-        write_rejects(target, rejects)
-        report.rejects_path = str(target)
 
 
 def _may_register(principal: Principal, passports: list[Passport], rows: list[int]) -> None:
@@ -119,7 +109,7 @@ def import_passports(
         problems.append(p)
         rejects.append((p.row or 0, records.get(p.row or 0), [p]))
     report.written, report.unchanged = result.created, result.unchanged
-    _finish(report, rejects, problems, skip_invalid, rejects_path, path)
+    finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
     return report
 
 
@@ -175,7 +165,7 @@ def import_events(
         if problems and not skip_invalid:
             raise InvalidInput(problems, source=str(path))  # rolls the whole import back
         flush_states(session, states)
-    _finish(report, rejects, problems, skip_invalid, rejects_path, path)
+    finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
     return report
 
 
