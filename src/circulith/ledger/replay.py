@@ -27,12 +27,13 @@ from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, Lifecyc
 from circulith.ledger.verify import Finding
 
 DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT.value, EventKind.TESTED.value, EventKind.GRADED.value})
-_PAYLOAD_KINDS = frozenset({EventKind.REGISTERED, EventKind.SHIPPED, EventKind.INSTALLED, EventKind.BMS_SNAPSHOT,
+PAYLOAD_KINDS = frozenset({EventKind.REGISTERED, EventKind.SHIPPED, EventKind.INSTALLED, EventKind.BMS_SNAPSHOT,
                             EventKind.TESTED, EventKind.GRADED})
 
 
 _KINDS = {k.value: k for k in EventKind}
 _TRANSITIONS: dict[tuple[LifecycleState | None, EventKind], LifecycleState] = {}  # allowed ones, as computed
+NOT_AN_OBJECT = "its payload is not a JSON object"
 _HUGE = 9.2e18  # orjson reads integers beyond 64 bits as floats: payloads with floats this large take json
 
 
@@ -114,12 +115,18 @@ class StateReplay:
                     return
                 _TRANSITIONS[(st.state, ek)] = after
             st.state = after
-        if ek not in _PAYLOAD_KINDS:
+        if ek not in PAYLOAD_KINDS:
             if ek in CUSTODY_TAKING:
                 st.custodian_org_id, st.custody_site_id = actor, site
             st.status = STATUS_AFTER.get(ek, st.status)
             return
-        payload = _loads(payload_json)
+        try:
+            payload = _loads(payload_json)
+        except (ValueError, TypeError):
+            payload = None
+        if not isinstance(payload, dict):
+            st.broken = st.broken or f"event kind {kind!r} at {at}: {NOT_AN_OBJECT}"
+            return
         if ek is EventKind.REGISTERED:
             st.document_sha256 = payload.get("document_sha256")
             st.status = payload.get("status")

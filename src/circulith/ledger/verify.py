@@ -9,7 +9,7 @@ batteries, not events.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from circulith.ledger.hashing import GENESIS_SHA256, json_string
@@ -70,6 +70,20 @@ class VerificationReport:
         return not self.findings
 
 
+def finding_adder(report: VerificationReport, max_findings: int
+                  ) -> Callable[[str, int | None, str | None, str | None, str], None]:
+    """A function that records a finding in ``report``, or marks it truncated beyond ``max_findings``."""
+    findings = report.findings
+
+    def add(problem: str, seq: int | None, ev: str | None, bat: str | None, detail: str) -> None:
+        if len(findings) < max_findings:
+            findings.append(Finding(problem, seq, ev, bat, detail))
+        else:
+            report.truncated = True
+
+    return add
+
+
 def verify_chains(
     rows: Iterable[tuple],
     *,
@@ -109,15 +123,10 @@ def verify_chains(
     VerificationReport
     """
     report = VerificationReport()
-    findings = report.findings
     batteries: dict[str, tuple[int, str]] = dict(initial_tips or {})
     prev_global_seq, prev_global = start
 
-    def add(problem: str, seq: int | None, ev: str | None, bat: str | None, detail: str) -> None:
-        if len(findings) < max_findings:
-            findings.append(Finding(problem, seq, ev, bat, detail))
-        else:
-            report.truncated = True
+    add = finding_adder(report, max_findings)
 
     n = 0
     sha256 = hashlib.sha256
@@ -165,6 +174,20 @@ def verify_chains(
         batteries[bat] = (bseq, b_chain)
 
     report.events_checked = n
+    close_report(report, batteries, (prev_global_seq, prev_global), add, expected_head=expected_head,
+                 expected_tips=expected_tips)
+    return report
+
+
+def close_report(report: VerificationReport, batteries: Mapping[str, tuple[int, str]], end: tuple[int, str],
+                 add: Callable[[str, int | None, str | None, str | None, str], None], *,
+                 expected_head: tuple[int, str] | None, expected_tips: Mapping[str, tuple[int, str]] | None) -> None:
+    """Finish a verification pass: the head and every battery's tip compared with where the events end.
+
+    ``batteries`` maps each battery the events touched to its last sequence number and chain digest,
+    ``end`` is the last global sequence number and digest reached; ``add`` records a finding.
+    """
+    prev_global_seq, prev_global = end
     report.batteries_checked = len(batteries)
     report.head_global_seq = prev_global_seq
     report.head_sha256 = prev_global
@@ -187,4 +210,3 @@ def verify_chains(
                     f"#{last_seq} {last_chain[:12]}…")
         for bat in batteries.keys() - expected_tips.keys():
             add("tip_mismatch", None, None, bat, f"battery {bat} has events but no stored record")
-    return report

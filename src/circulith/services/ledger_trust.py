@@ -228,8 +228,8 @@ def issue_checkpoint(engine: Engine, principal: Principal, *, directory: str | P
     key, private = _signer(engine, principal.org_id or "", directory)
     leaves: list[bytes] = []
     with transaction(engine, read_only=True) as s:
-        report = verify_ledger(s, max_findings=10, leaves=leaves)
-        head_seq, head_sha = trust_store.ledger_head(s)
+        report = verify_ledger(s, max_findings=10, leaves=leaves, compiled=True)
+        head_sha = report.head_sha256  # where the verified events end: the snapshot the leaves come from
     if not report.ok:
         raise SignatureInvalid(f"refusing to sign a ledger that fails verification: {report.findings[0]}")
     size = len(leaves)
@@ -319,7 +319,7 @@ def verify_against_checkpoint(engine: Engine, _principal: Principal, checkpoint:
     check_signed_head(checkpoint.tree_head, {kid: public_key_from_jwk(key)})
     leaves: list[bytes] = []
     with transaction(engine, read_only=True) as s:
-        report = verify_ledger(s, max_findings=100, leaves=leaves)
+        report = verify_ledger(s, max_findings=100, leaves=leaves, compiled=True)
         published = {k.key_id: k for k in trust_store.keys(s)}
         comparison = compare_with_checkpoint(checkpoint, leaves)
         first = None

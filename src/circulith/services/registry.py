@@ -251,7 +251,7 @@ def verify(engine: Engine) -> VerificationReport:
     """Verify the whole ledger."""
     require_schema(engine)
     with transaction(engine, read_only=True) as session:
-        return verify_ledger(session)
+        return verify_ledger(session, compiled=True)
 
 
 def verify_access_log(engine: Engine) -> AccessLogReport:

@@ -37,6 +37,7 @@ from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chai
 from circulith.passport.model import DynamicCondition, DynamicValue
 from circulith.store.database import WriteConflict
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
+from circulith.store.native_verify import compiled_pass
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -501,29 +502,43 @@ def stream_event_rows(session: Session, batch: int = 20_000, *, after: int = 0) 
         cursor.close()
 
 
-def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None
-                  ) -> VerificationReport:
+def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[bytes] | None = None,
+                  compiled: bool = False) -> VerificationReport:
     """Verify every event's digests and both chains against the recorded head and battery tips.
 
     ``leaves``, when given, receives the Merkle leaf hash of every event (see
-    :func:`circulith.ledger.verify.verify_chains`).
+    :func:`circulith.ledger.verify.verify_chains`). With ``compiled``, the compiled verifier
+    (:mod:`circulith.store.native_verify`) reads a read-only snapshot on a connection of its own, for
+    callers whose transaction wrote nothing; it gives the same report as the Python verifier, which
+    runs where it is not built or leaves the data to it.
     """
-    head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
-    tips = {str(r[0]): (int(r[1]), str(r[2])) for r in
-            session.execute(select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256))}
-    replay = StateReplay(DYNAMIC_KEYS)
+    done = None
+    if compiled:
+        with paused_gc():
+            done = compiled_pass(session.get_bind(), max_findings=max_findings, want_leaves=leaves is not None,
+                                 dynamic_keys=DYNAMIC_KEYS)
+    if done is not None:
+        report, replay, stored = done.report, done.replay, done.stored
+        if leaves is not None and done.leaves is not None:
+            leaves.extend(done.leaves)
+    else:
+        head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
+        tips = {str(r[0]): (int(r[1]), str(r[2])) for r in
+                session.execute(select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256))}
+        replay = StateReplay(DYNAMIC_KEYS)
 
-    def rows() -> Iterator[tuple]:
-        feed = replay.feed
-        for row in stream_event_rows(session):
-            feed(row)
-            yield row
+        def rows() -> Iterator[tuple]:
+            feed = replay.feed
+            for row in stream_event_rows(session):
+                feed(row)
+                yield row
 
-    with paused_gc():
-        report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
-                               max_findings=max_findings, leaves=leaves)
+        with paused_gc():
+            report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
+                                   max_findings=max_findings, leaves=leaves)
+        stored = _stored_states(session)
     room = max_findings - len(report.findings)
-    state_findings = replay.compare(_stored_states(session), limit=max(room, 0) + 1)
+    state_findings = replay.compare(stored, limit=max(room, 0) + 1)
     if len(state_findings) > room:
         report.truncated = True
     report.findings.extend(state_findings[: max(room, 0)])
