@@ -136,7 +136,7 @@ def _replayed(battery_id: str, t: tuple) -> ReplayedState:
 
 def _database_target(engine: Engine | Connection) -> tuple[str, str, bool] | None:
     """("sqlite", path, is_uri) or ("postgresql", libpq URI, False); None for an in-memory database."""
-    url = engine.url
+    url = engine.engine.url
     if url.get_backend_name() == "sqlite":
         path = url.database or ""
         if not path or path == ":memory:" or "mode=memory" in path:
