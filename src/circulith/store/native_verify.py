@@ -151,16 +151,17 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
                   ) -> CompiledPass | None:
     """Verify the ledger with the compiled verifier; None where the Python verifier must do it.
 
-    The head, every battery and every event are read in one read-only snapshot of a connection of
+    The head, every event and every battery are read in one read-only snapshot of a connection of
     the verifier's own, so the caller's transaction must not have written anything it expects to be
-    verified.
+    verified. ``stored`` (and ``replay.states``) then hold only the batteries whose stored state the
+    compiled pass could not certainly match with their events; the others match.
     """
     target = _database_target(engine) if available() else None
     if target is None:
         return None
     tables = (tuple(k.value for k in _KINDS), _TRANSITIONS, _KIND_FLAGS,
               tuple(json.dumps(STATUS_AFTER[k]) if k in STATUS_AFTER else None for k in _KINDS), dynamic_keys,
-              len(_STATES))
+              tuple(s.value for s in _STATES))
     backend, where, is_uri = target
     if backend == "sqlite":
         out = native.verify_sqlite(where, *tables, max_findings=max_findings, leaves=want_leaves, uri=is_uri)
@@ -170,19 +171,21 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
         return None
     report = VerificationReport(events_checked=out["events"], truncated=out["truncated"])
     report.findings.extend(Finding(*f) for f in out["findings"])
-    batteries: dict[str, tuple] = out["batteries"]
-    stored_rows: list[tuple] = out["stored"]
-    tips = {str(r[0]): (int(r[1]), str(r[2])) for r in stored_rows}
+    # Only the stored tips and batteries the compiled pass is not certain of come back (each with its row):
+    # the same comparisons as the Python verifier's then run on them alone, so the findings are the same.
+    expected_tips = {str(r[0]): (int(r[1]), str(r[2])) for r in out["tips"]}
     head_seq, head_sha = out["stored_head"]
-    close_report(report, {b: (t[0], t[1]) for b, t in batteries.items()}, out["head"],
-                 finding_adder(report, max_findings), expected_head=(int(head_seq), str(head_sha)), expected_tips=tips)
+    close_report(report, out["tip_events"], out["head"], finding_adder(report, max_findings),
+                 expected_head=(int(head_seq), str(head_sha)), expected_tips=expected_tips)
+    report.batteries_checked = out["batteries_checked"]
     replay = StateReplay(dynamic_keys)
-    replay.states = {b: _replayed(b, t) for b, t in batteries.items()}
-    stored = {
-        r[0]: StoredState(lifecycle_state=r[3], status=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7],
-                          soh_pct=r[8], document_sha256=r[9], document_digest=r[10], dynamic_json=r[11])
-        for r in stored_rows
-    }
+    stored: dict[str, StoredState] = {}
+    for r, replayed in out["uncertain"]:
+        stored[r[0]] = StoredState(lifecycle_state=r[3], status=r[4], custodian_org_id=r[5], custody_site_id=r[6],
+                                   region=r[7], soh_pct=r[8], document_sha256=r[9], document_digest=r[10],
+                                   dynamic_json=r[11])
+        if replayed is not None:
+            replay.states[r[0]] = _replayed(r[0], replayed)
     raw = out["leaves"]
     leaves = [raw[i:i + 32] for i in range(0, len(raw), 32)] if want_leaves else None
     return CompiledPass(report, replay, stored, leaves)

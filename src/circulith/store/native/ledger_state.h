@@ -1,0 +1,415 @@
+/* The replay tables, the batteries, and the checks of one event (chains and replay).
+ * Part of circulith.store._ledger_native (included by _ledger_native.c, one translation unit). */
+#ifndef CIRCULITH_NATIVE_LEDGER_STATE_H
+#define CIRCULITH_NATIVE_LEDGER_STATE_H
+
+/* ------------------------------------------------------------------ replay tables (from Python) */
+
+enum { F_CUSTODY = 1, F_PAYLOAD = 2, F_REGISTERED = 4, F_SHIPPED = 8, F_INSTALLED = 16, F_DYNAMIC = 32 };
+
+typedef struct {
+    int n_kinds, n_states;
+    char **kinds;
+    size_t *kind_len;
+    unsigned char *transitions; /* [(n_states + 1) * n_kinds]: row 0 = no state yet; 255 refused */
+    unsigned char *flags;
+    char **status_after; /* JSON literal of the status an event sets, or NULL */
+    int n_dyn;
+    char **dyn_keys;
+    size_t *dyn_len;
+    char **state_names; /* LifecycleState values, by code */
+    size_t *state_len;
+    int soh_index;      /* of soh_pct among the dynamic keys, -1 if absent */
+} tables;
+
+/* ------------------------------------------------------------------ batteries */
+
+typedef struct {
+    sbuf id;
+    int64_t seq;
+    char chain[64];
+    int state; /* -1: none yet */
+    sbuf status; int has_status;       /* raw JSON */
+    sbuf custodian; int has_custodian;
+    sbuf site; int has_site;           /* has_site 0: None */
+    sbuf region; int has_region;       /* raw JSON string */
+    sbuf doc; int has_doc;             /* raw JSON */
+    int broken;                        /* 0, 1 unknown kind, 2 refused transition, 3 payload not an object */
+    sbuf broken_kind, broken_at; int broken_state;
+    sbuf *dyn_at, *dyn_val; char *dyn_set;
+    int stored_seen;                   /* its stored record was read */
+} battery;
+
+typedef struct {
+    battery **slots;
+    size_t cap, n;
+    battery **order; /* in first-seen order */
+    size_t order_cap;
+} bat_table;
+
+static uint64_t fnv(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
+    return h;
+}
+
+static battery *bat_get(bat_table *t, const char *id, size_t n, int n_dyn) {
+    if (t->n * 10 >= t->cap * 7) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        battery **slots = calloc(cap, sizeof *slots);
+        if (!slots) return NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            battery *b = t->slots[i];
+            if (!b) continue;
+            size_t j = fnv(b->id.p, b->id.n) & (cap - 1);
+            while (slots[j]) j = (j + 1) & (cap - 1);
+            slots[j] = b;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t j = fnv(id, n) & (t->cap - 1);
+    while (t->slots[j]) {
+        battery *b = t->slots[j];
+        if (b->id.n == n && memcmp(b->id.p, id, n) == 0) return b;
+        j = (j + 1) & (t->cap - 1);
+    }
+    battery *b = calloc(1, sizeof *b);
+    if (!b || sb_set(&b->id, id, n)) { free(b); return NULL; }
+    memset(b->chain, '0', 64);
+    b->state = -1;
+    b->dyn_at = calloc((size_t)n_dyn + 1, sizeof(sbuf));
+    b->dyn_val = calloc((size_t)n_dyn + 1, sizeof(sbuf));
+    b->dyn_set = calloc((size_t)n_dyn + 1, 1);
+    if (!b->dyn_at || !b->dyn_val || !b->dyn_set) return NULL;
+    if (t->n >= t->order_cap) {
+        size_t c = t->order_cap ? t->order_cap * 2 : 1024;
+        battery **o = realloc(t->order, c * sizeof *o);
+        if (!o) return NULL;
+        t->order = o;
+        t->order_cap = c;
+    }
+    t->slots[j] = b;
+    t->order[t->n++] = b;
+    return b;
+}
+
+static void bat_free(bat_table *t, int n_dyn) {
+    for (size_t i = 0; i < t->n; i++) {
+        battery *b = t->order[i];
+        sb_free(&b->id); sb_free(&b->status); sb_free(&b->custodian); sb_free(&b->site); sb_free(&b->region);
+        sb_free(&b->doc); sb_free(&b->broken_kind); sb_free(&b->broken_at);
+        for (int k = 0; k < n_dyn; k++) { sb_free(&b->dyn_at[k]); sb_free(&b->dyn_val[k]); }
+        free(b->dyn_at); free(b->dyn_val); free(b->dyn_set);
+        free(b);
+    }
+    free(t->slots); free(t->order);
+    memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ the verification state */
+
+typedef struct {
+    const char *problem;
+    int64_t gseq; int has_gseq;
+    sbuf ev, bat, detail;
+} finding;
+
+typedef struct {
+    const tables *T;
+    int64_t max_findings;
+    finding *findings; int64_t n_findings; int truncated;
+    int64_t events;
+    int64_t prev_gseq; char prev_global[64];
+    bat_table bats;
+    sbuf content, tmp, tmp2;
+    void *md;
+    int want_leaves; sbuf leaves;
+    int replay;
+    const char *fallback; /* a reason to verify in Python instead */
+    int oom;
+} vstate;
+
+typedef struct {
+    const char *p;
+    size_t n;
+    int null;
+} col;
+
+enum { C_GSEQ, C_BAT, C_BSEQ, C_EV, C_KIND, C_AT, C_ACTOR, C_SITE, C_PAYLOAD, C_CSHA, C_BPREV, C_BCHAIN, C_GPREV,
+       C_GCHAIN, N_COLS };
+
+static void add_finding(vstate *V, const char *problem, int64_t gseq, const col *c, const char *fmt, int64_t a,
+                        int64_t b) {
+    if (V->n_findings >= V->max_findings) { V->truncated = 1; return; }
+    finding *f = &V->findings[V->n_findings++];
+    memset(f, 0, sizeof *f);
+    f->problem = problem;
+    f->gseq = gseq;
+    f->has_gseq = 1;
+    char detail[256];
+    snprintf(detail, sizeof detail, fmt, (long long)a, (long long)b);
+    if (sb_set(&f->ev, c[C_EV].p, c[C_EV].n) || sb_set(&f->bat, c[C_BAT].p, c[C_BAT].n) ||
+        sb_set(&f->detail, detail, strlen(detail)))
+        V->oom = 1;
+}
+
+/* --- replay of one event (circulith.ledger.replay.StateReplay.feed) --- */
+
+typedef struct {
+    vstate *V;
+    int n_dyn;
+    span *last; /* last value of each dynamic key */
+    span doc, status, dynamic, to_org, region;
+    int has_doc, has_status, has_dynamic, has_to_org, has_region;
+    int registered;
+} payload_scan;
+
+/* Index of a dynamic key, or -1. */
+static int dyn_index(const tables *T, const char *p, size_t n) {
+    for (int i = 0; i < T->n_dyn; i++)
+        if (T->dyn_len[i] == n && memcmp(T->dyn_keys[i], p, n) == 0) return i;
+    return -1;
+}
+
+static int scan_member(void *ctx, span k, span v) {
+    payload_scan *s = ctx;
+    const char *p;
+    size_t n;
+    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
+    if (s->registered) {
+        if (NAME_IS(p, n, "document_sha256")) { s->doc = v; s->has_doc = 1; return 0; }
+        if (NAME_IS(p, n, "status")) { s->status = v; s->has_status = 1; return 0; }
+        if (NAME_IS(p, n, "dynamic")) { s->dynamic = v; s->has_dynamic = 1; return 0; }
+    }
+    if (NAME_IS(p, n, "to_org_id")) { s->to_org = v; s->has_to_org = 1; }
+    if (NAME_IS(p, n, "region")) { s->region = v; s->has_region = 1; }
+    int i = dyn_index(s->V->T, p, n);
+    if (i >= 0) s->last[i] = v;
+    return 0;
+}
+
+typedef struct {
+    vstate *V;
+    span *entries; /* last entry of each dynamic key */
+} initial_scan;
+
+static int scan_initial(void *ctx, span k, span v) {
+    initial_scan *s = ctx;
+    const char *p;
+    size_t n;
+    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
+    int i = dyn_index(s->V->T, p, n);
+    if (i >= 0) s->entries[i] = v;
+    return 0;
+}
+
+typedef struct {
+    vstate *V;
+    span updated_at, value;
+    int has_updated_at, has_value;
+} entry_scan;
+
+static int scan_entry(void *ctx, span k, span v) {
+    entry_scan *s = ctx;
+    const char *p;
+    size_t n;
+    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
+    if (NAME_IS(p, n, "updated_at")) { s->updated_at = v; s->has_updated_at = 1; }
+    else if (NAME_IS(p, n, "value")) { s->value = v; s->has_value = 1; }
+    return 0;
+}
+
+static int set_dyn(vstate *V, battery *b, int i, const char *at, size_t at_n, span value) {
+    b->dyn_set[i] = 1;
+    if (sb_set(&b->dyn_at[i], at, at_n) || sb_set(&b->dyn_val[i], value.p, value.n)) { V->oom = 1; return -1; }
+    return 0;
+}
+
+static void mark_broken(vstate *V, battery *b, int code, const col *c, int prev_state) {
+    if (b->broken) return;
+    b->broken = code;
+    b->broken_state = prev_state;
+    if (sb_set(&b->broken_kind, c[C_KIND].p, c[C_KIND].n) || sb_set(&b->broken_at, c[C_AT].p, c[C_AT].n)) V->oom = 1;
+}
+
+static void replay_event(vstate *V, battery *b, const col *c) {
+    const tables *T = V->T;
+    int k = -1;
+    for (int i = 0; i < T->n_kinds; i++)
+        if (T->kind_len[i] == c[C_KIND].n && memcmp(T->kinds[i], c[C_KIND].p, c[C_KIND].n) == 0) { k = i; break; }
+    if (k < 0) { mark_broken(V, b, 1, c, b->state); return; }
+    if (!b->broken) {
+        unsigned char after = T->transitions[(size_t)(b->state + 1) * (size_t)T->n_kinds + (size_t)k];
+        if (after == 255) { mark_broken(V, b, 2, c, b->state); return; }
+        b->state = after;
+    }
+    unsigned char f = T->flags[k];
+    if (!(f & F_PAYLOAD)) {
+        if (f & F_CUSTODY) {
+            b->has_custodian = 1;
+            if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
+            b->has_site = !c[C_SITE].null;
+            if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
+        }
+        if (T->status_after[k]) {
+            b->has_status = 1;
+            if (sb_set(&b->status, T->status_after[k], strlen(T->status_after[k]))) V->oom = 1;
+        }
+        return;
+    }
+    span last[64];
+    payload_scan s;
+    memset(&s, 0, sizeof s);
+    memset(last, 0, sizeof last);
+    s.V = V;
+    s.n_dyn = T->n_dyn;
+    s.last = last;
+    s.registered = (f & F_REGISTERED) != 0;
+    span payload = {c[C_PAYLOAD].p, c[C_PAYLOAD].n};
+    int r = each_member(payload, scan_member, &s);
+    if (r == -2) { V->fallback = "a payload nested deeper than the compiled verifier follows"; return; }
+    if (r) { mark_broken(V, b, 3, c, b->state); return; }
+    if (f & F_REGISTERED) {
+        b->has_doc = 1;
+        if (s.has_doc ? sb_set(&b->doc, s.doc.p, s.doc.n) : sb_set(&b->doc, "null", 4)) V->oom = 1;
+        b->has_status = 1;
+        if (s.has_status ? sb_set(&b->status, s.status.p, s.status.n) : sb_set(&b->status, "null", 4)) V->oom = 1;
+        if (s.has_dynamic && s.dynamic.p[0] == '{') {
+            span entries[64];
+            memset(entries, 0, sizeof entries);
+            initial_scan is = {V, entries};
+            if (each_member(s.dynamic, scan_initial, &is)) { V->fallback = "an initial dynamic block it cannot read"; return; }
+            for (int i = 0; i < T->n_dyn; i++) {
+                if (!entries[i].p || entries[i].p[0] != '{') continue;
+                entry_scan es;
+                memset(&es, 0, sizeof es);
+                es.V = V;
+                if (each_member(entries[i], scan_entry, &es)) { V->fallback = "a dynamic entry it cannot read"; return; }
+                if (!es.has_updated_at || es.updated_at.p[0] != '"') continue;
+                if (unescape(es.updated_at, &V->tmp2)) { V->fallback = "a lone surrogate in an update time"; return; }
+                span value = es.has_value ? es.value : (span){"null", 4};
+                set_dyn(V, b, i, V->tmp2.p, V->tmp2.n, value);
+            }
+        }
+    }
+    if (T->status_after[k]) {
+        b->has_status = 1;
+        if (sb_set(&b->status, T->status_after[k], strlen(T->status_after[k]))) V->oom = 1;
+    }
+    if (f & F_CUSTODY) {
+        b->has_custodian = 1;
+        if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
+        b->has_site = !c[C_SITE].null;
+        if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
+    }
+    if ((f & F_SHIPPED) && s.has_to_org && truthy(s.to_org)) b->has_site = 0;
+    if ((f & F_INSTALLED) && s.has_region && s.region.p[0] == '"') {
+        b->has_region = 1;
+        if (sb_set(&b->region, s.region.p, s.region.n)) V->oom = 1;
+    }
+    if (f & F_DYNAMIC) {
+        for (int i = 0; i < T->n_dyn; i++) {
+            span v = last[i];
+            if (!v.p || (v.n == 4 && memcmp(v.p, "null", 4) == 0)) continue;
+            if (b->dyn_set[i]) { /* current[0] <= at, as Python compares str: code points, i.e. UTF-8 bytes */
+                sbuf *cur = &b->dyn_at[i];
+                size_t m = cur->n < c[C_AT].n ? cur->n : c[C_AT].n;
+                int cmp = memcmp(cur->p, c[C_AT].p, m);
+                if (cmp > 0 || (cmp == 0 && cur->n > c[C_AT].n)) continue;
+            }
+            set_dyn(V, b, i, c[C_AT].p, c[C_AT].n, v);
+        }
+    }
+}
+
+/* --- chains of one event (circulith.ledger.verify.verify_chains) --- */
+
+/* Columns an event must have as the Python verifier reads them; else a reason to leave it to Python. */
+static const char *row_problem(const col *c) {
+    for (int i = C_CSHA; i <= C_GCHAIN; i++)
+        if (c[i].null || c[i].n != 64) return "a stored digest that is not 64 characters";
+    for (int i = 0; i < N_COLS; i++)
+        if (c[i].null && i != C_GSEQ && i != C_BSEQ && i != C_SITE) return "a NULL in an event column that has none";
+    return NULL;
+}
+
+enum { OK_CONTENT = 1, OK_GLOBAL = 2, OK_BATTERY = 4 };
+
+/* The digests of one event (no shared state: runs on the hashing thread). Sets `ok` bits and the leaf. */
+static int hash_row(sbuf *t, const col *c, int64_t gseq, int64_t bseq, unsigned char *ok, unsigned char leaf[32],
+                    int want_leaf) {
+    char num[48];
+    size_t m = format_int(num, bseq);
+    num[m++] = '|';
+    m += format_int(num + m, gseq);
+    num[m++] = '|';
+    t->n = 0;
+    if (sb_add(t, num, m) || sb_add(t, "{\"actor_org_id\":", 16) || sb_add_json_string(t, c[C_ACTOR].p, c[C_ACTOR].n) ||
+        sb_add(t, ",\"battery_id\":", 14) || sb_add_json_string(t, c[C_BAT].p, c[C_BAT].n) ||
+        sb_add(t, ",\"event_id\":", 12) || sb_add_json_string(t, c[C_EV].p, c[C_EV].n) ||
+        sb_add(t, ",\"kind\":", 8) || sb_add_json_string(t, c[C_KIND].p, c[C_KIND].n) ||
+        sb_add(t, ",\"occurred_at\":", 15) || sb_add_json_string(t, c[C_AT].p, c[C_AT].n) ||
+        sb_add(t, ",\"payload\":", 11) || sb_add(t, c[C_PAYLOAD].p, c[C_PAYLOAD].n) || sb_add(t, ",\"site_id\":", 11) ||
+        (c[C_SITE].null ? sb_add(t, "null", 4) : sb_add_json_string(t, c[C_SITE].p, c[C_SITE].n)) || sb_add(t, "}", 1))
+        return -1;
+    unsigned char raw[33];
+    char hex[64];
+    if (sha256(NULL, t->p, t->n, raw + 1)) return -1;
+    to_hex(raw + 1, hex);
+    *ok = memcmp(hex, c[C_CSHA].p, 64) == 0 ? OK_CONTENT : 0;
+    if (want_leaf) {
+        raw[0] = 0;
+        if (sha256(NULL, raw, 33, leaf)) return -1;
+    }
+    char pair[128];
+    memcpy(pair, c[C_GPREV].p, 64);
+    memcpy(pair + 64, c[C_CSHA].p, 64);
+    if (sha256(NULL, pair, 128, raw)) return -1;
+    to_hex(raw, hex);
+    if (memcmp(hex, c[C_GCHAIN].p, 64) == 0) *ok |= OK_GLOBAL;
+    memcpy(pair, c[C_BPREV].p, 64);
+    if (sha256(NULL, pair, 128, raw)) return -1;
+    to_hex(raw, hex);
+    if (memcmp(hex, c[C_BCHAIN].p, 64) == 0) *ok |= OK_BATTERY;
+    return 0;
+}
+
+/* The order-dependent checks of one event, with its digests already compared (`ok`), then its replay:
+ * the findings of circulith.ledger.verify.verify_chains, in its order and words. */
+static int seq_row(vstate *V, const col *c, int64_t gseq, int64_t bseq, unsigned char ok, const unsigned char *leaf) {
+    static const char *MISSING_G = "global events #%lld..#%lld are missing before this one";
+    static const char *BACK_G = "global sequence goes back from #%lld";
+    static const char *MISSING_B = "battery events #%lld..#%lld are missing before this one";
+    static const char *BACK_B = "battery sequence #%lld does not follow #%lld";
+    if (V->want_leaves && sb_add(&V->leaves, (const char *)leaf, 32)) { V->oom = 1; return -1; }
+    V->events++;
+    if (!(ok & OK_CONTENT)) add_finding(V, "altered", gseq, c, "stored content does not match its SHA-256 digest", 0, 0);
+    if (gseq != V->prev_gseq + 1) {
+        if (gseq > V->prev_gseq + 1) add_finding(V, "deleted", gseq, c, MISSING_G, V->prev_gseq + 1, gseq - 1);
+        else add_finding(V, "inserted_or_reordered", gseq, c, BACK_G, V->prev_gseq, 0);
+    } else if (memcmp(c[C_GPREV].p, V->prev_global, 64) != 0)
+        add_finding(V, "inserted_or_reordered", gseq, c,
+                    "predecessor link does not match the previous event in the global chain", 0, 0);
+    if (!(ok & OK_GLOBAL))
+        add_finding(V, "altered", gseq, c, "global chain digest does not match predecessor and content", 0, 0);
+    V->prev_gseq = gseq;
+    memcpy(V->prev_global, c[C_GCHAIN].p, 64);
+    battery *b = bat_get(&V->bats, c[C_BAT].p, c[C_BAT].n, V->T->n_dyn);
+    if (!b) { V->oom = 1; return -1; }
+    if (bseq != b->seq + 1) {
+        if (bseq > b->seq + 1) add_finding(V, "deleted", gseq, c, MISSING_B, b->seq + 1, bseq - 1);
+        else add_finding(V, "inserted_or_reordered", gseq, c, BACK_B, bseq, b->seq);
+    } else if (memcmp(c[C_BPREV].p, b->chain, 64) != 0)
+        add_finding(V, "inserted_or_reordered", gseq, c,
+                    "predecessor link does not match the previous event of this battery", 0, 0);
+    if (!(ok & OK_BATTERY))
+        add_finding(V, "altered", gseq, c, "battery chain digest does not match predecessor and content", 0, 0);
+    b->seq = bseq;
+    memcpy(b->chain, c[C_BCHAIN].p, 64);
+    if (V->replay) replay_event(V, b, c);
+    return V->oom || V->fallback ? -1 : 0;
+}
+
+#endif

@@ -1,0 +1,235 @@
+/* Rows read from the database on one thread and hashed on another, in batches.
+ * Part of circulith.store._ledger_native (included by _ledger_native.c, one translation unit). */
+#ifndef CIRCULITH_NATIVE_PIPELINE_H
+#define CIRCULITH_NATIVE_PIPELINE_H
+
+/* ------------------------------------------------------------------ the pipeline
+ *
+ * Two batches of rows alternate between the reading thread (which fills one from the database and runs
+ * the order-dependent checks and the replay of the other) and a hashing thread (content texts and the
+ * three digests of each row). The digests of a row depend on that row alone, so hashing them apart
+ * changes nothing in what is found or in which order.
+ */
+
+#define BATCH_ROWS 4096
+
+enum { B_FREE, B_FILLED, B_HASHED, B_STOP };
+
+typedef struct {
+    int state, n, failed;
+    col (*cols)[N_COLS];
+    int64_t *gseq, *bseq;
+    unsigned char *ok;
+    unsigned char (*leaf)[32];
+    sbuf arena;           /* SQLite: the rows' bytes (column pointers are valid only until the next step) */
+    size_t (*offs)[N_COLS];
+    PGresult *res;        /* PostgreSQL: the rows stay in their result until checked */
+} batch;
+
+typedef struct {
+    batch b[2];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int want_leaves;
+    pthread_t worker;
+    int started;
+} pipeline;
+
+static void *hash_worker(void *arg) {
+    pipeline *P = arg;
+    sbuf t = {0};
+    for (int k = 0;; k = 1 - k) {
+        batch *b = &P->b[k];
+        pthread_mutex_lock(&P->mu);
+        while (b->state != B_FILLED && b->state != B_STOP) pthread_cond_wait(&P->cv, &P->mu);
+        int stop = b->state == B_STOP;
+        pthread_mutex_unlock(&P->mu);
+        if (stop) break;
+        int failed = 0;
+        for (int i = 0; i < b->n && !failed; i++)
+            failed = hash_row(&t, b->cols[i], b->gseq[i], b->bseq[i], &b->ok[i], b->leaf[i], P->want_leaves);
+        pthread_mutex_lock(&P->mu);
+        b->failed = failed;
+        b->state = B_HASHED;
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
+    }
+    sb_free(&t);
+    return NULL;
+}
+
+static int pipeline_start(pipeline *P, int want_leaves) {
+    memset(P, 0, sizeof *P);
+    P->want_leaves = want_leaves;
+    for (int k = 0; k < 2; k++) {
+        batch *b = &P->b[k];
+        b->cols = malloc(sizeof *b->cols * BATCH_ROWS);
+        b->offs = malloc(sizeof *b->offs * BATCH_ROWS);
+        b->gseq = malloc(sizeof *b->gseq * BATCH_ROWS);
+        b->bseq = malloc(sizeof *b->bseq * BATCH_ROWS);
+        b->ok = malloc(BATCH_ROWS);
+        b->leaf = malloc(sizeof *b->leaf * BATCH_ROWS);
+        if (!b->cols || !b->offs || !b->gseq || !b->bseq || !b->ok || !b->leaf) return -1;
+    }
+    pthread_mutex_init(&P->mu, NULL);
+    pthread_cond_init(&P->cv, NULL);
+    if (pthread_create(&P->worker, NULL, hash_worker, P)) return -1;
+    P->started = 1;
+    return 0;
+}
+
+static void batch_set(pipeline *P, batch *b, int state) {
+    pthread_mutex_lock(&P->mu);
+    b->state = state;
+    pthread_cond_broadcast(&P->cv);
+    pthread_mutex_unlock(&P->mu);
+}
+
+static void batch_wait(pipeline *P, batch *b, int state) {
+    pthread_mutex_lock(&P->mu);
+    while (b->state != state) pthread_cond_wait(&P->cv, &P->mu);
+    pthread_mutex_unlock(&P->mu);
+}
+
+static void pipeline_stop(pipeline *P) {
+    if (P->started) {
+        /* the worker waits on the batch after the last one it hashed: stop both */
+        for (int k = 0; k < 2; k++) batch_wait(P, &P->b[k], P->b[k].state == B_FILLED ? B_HASHED : P->b[k].state);
+        pthread_mutex_lock(&P->mu);
+        P->b[0].state = P->b[1].state = B_STOP;
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
+        pthread_join(P->worker, NULL);
+        pthread_mutex_destroy(&P->mu);
+        pthread_cond_destroy(&P->cv);
+    }
+    for (int k = 0; k < 2; k++) {
+        batch *b = &P->b[k];
+        free(b->cols); free(b->offs); free(b->gseq); free(b->bseq); free(b->ok); free(b->leaf);
+        sb_free(&b->arena);
+        if (b->res) PQclear(b->res);
+    }
+    memset(P, 0, sizeof *P);
+}
+
+/* Fills a batch with up to BATCH_ROWS rows; returns the number, 0 at the end, -1 on failure. */
+typedef int (*fill_fn)(void *src, batch *b, vstate *V);
+
+/* Runs the pipeline over a row source. 0 when every row was checked, -1 otherwise (V says why). */
+static int run_pipeline(vstate *V, fill_fn fill, void *src) {
+    pipeline P;
+    if (pipeline_start(&P, V->want_leaves)) { V->oom = 1; pipeline_stop(&P); return -1; }
+    int k = 0, rc = 0;
+    int n = fill(src, &P.b[0], V);
+    if (n > 0) batch_set(&P, &P.b[0], B_FILLED);
+    while (n > 0) {
+        batch *cur = &P.b[k], *next = &P.b[1 - k];
+        int m = fill(src, next, V); /* while the worker hashes `cur` */
+        if (m > 0) batch_set(&P, next, B_FILLED);
+        batch_wait(&P, cur, B_HASHED);
+        if (cur->failed) { V->oom = 1; rc = -1; break; }
+        for (int i = 0; i < cur->n; i++)
+            if (seq_row(V, cur->cols[i], cur->gseq[i], cur->bseq[i], cur->ok[i], cur->leaf[i])) { rc = -1; break; }
+        if (cur->res) { PQclear(cur->res); cur->res = NULL; }
+        batch_set(&P, cur, B_FREE);
+        if (rc) break;
+        n = m;
+        k = 1 - k;
+    }
+    if (n < 0) rc = -1;
+    pipeline_stop(&P);
+    return rc;
+}
+
+
+static int parse_int64(const char *p, int64_t *out) {
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ row sources */
+
+typedef struct {
+    sqlite3_stmt *st;
+    int done, rc;
+} sqlite_src;
+
+static int finish_batch(batch *b, vstate *V) {
+    for (int i = 0; i < b->n; i++) {
+        const char *why = row_problem(b->cols[i]);
+        if (why) { V->fallback = why; return -1; }
+    }
+    return b->n;
+}
+
+static int sqlite_fill(void *source, batch *b, vstate *V) {
+    sqlite_src *S = source;
+    sqlite3_stmt *st = S->st;
+    b->n = 0;
+    b->arena.n = 0;
+    if (S->done) return 0;
+    while (b->n < BATCH_ROWS) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) { S->done = 1; break; }
+        if (rc != SQLITE_ROW) { S->rc = rc; return -1; }
+        if (sqlite3_column_type(st, C_GSEQ) != SQLITE_INTEGER || sqlite3_column_type(st, C_BSEQ) != SQLITE_INTEGER) {
+            V->fallback = "a sequence number that is not an integer";
+            return -1;
+        }
+        col *c = b->cols[b->n];
+        for (int i = 0; i < N_COLS; i++) {
+            c[i].null = 0;
+            c[i].n = 0;
+            b->offs[b->n][i] = b->arena.n;
+            if (i == C_GSEQ || i == C_BSEQ) continue;
+            int ty = sqlite3_column_type(st, i);
+            if (ty == SQLITE_NULL) { c[i].null = 1; continue; }
+            if (ty != SQLITE_TEXT) { V->fallback = "an event column that is not text"; return -1; }
+            const char *text = (const char *)sqlite3_column_text(st, i);
+            c[i].n = (size_t)sqlite3_column_bytes(st, i);
+            if (sb_add(&b->arena, text ? text : "", c[i].n)) { V->oom = 1; return -1; }
+        }
+        b->gseq[b->n] = sqlite3_column_int64(st, C_GSEQ);
+        b->bseq[b->n] = sqlite3_column_int64(st, C_BSEQ);
+        b->n++;
+    }
+    for (int r = 0; r < b->n; r++) /* the arena has stopped moving: point into it */
+        for (int i = 0; i < N_COLS; i++) b->cols[r][i].p = b->arena.p ? b->arena.p + b->offs[r][i] : "";
+    return finish_batch(b, V);
+}
+
+typedef struct {
+    PGconn *conn;
+    int done, failed;
+} pg_src;
+
+static int pg_fill(void *source, batch *b, vstate *V) {
+    pg_src *S = source;
+    b->n = 0;
+    if (S->done) return 0;
+    PGresult *r = PQexec(S->conn, "FETCH 4096 FROM circulith_events"); /* at most BATCH_ROWS */
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) { PQclear(r); S->failed = 1; return -1; }
+    int rows = PQntuples(r);
+    if (!rows) { PQclear(r); S->done = 1; return 0; }
+    b->res = r;
+    for (int row = 0; row < rows; row++) {
+        col *c = b->cols[row];
+        for (int i = 0; i < N_COLS; i++) {
+            c[i].null = PQgetisnull(r, row, i);
+            c[i].p = PQgetvalue(r, row, i);
+            c[i].n = (size_t)PQgetlength(r, row, i);
+        }
+        if (c[C_GSEQ].null || c[C_BSEQ].null || parse_int64(c[C_GSEQ].p, &b->gseq[row]) ||
+            parse_int64(c[C_BSEQ].p, &b->bseq[row])) {
+            V->fallback = "a sequence number that is not an integer";
+            return -1;
+        }
+        b->n++;
+    }
+    return finish_batch(b, V);
+}
+
+#endif
