@@ -51,8 +51,8 @@ static PyObject *replayed_tuple(const vstate *V, const battery *b) {
     const tables *T = V->T;
     PyObject *dyn = PyDict_New();
     if (!dyn) return NULL;
-    for (int k = 0; k < T->n_dyn; k++) {
-        if (!b->dyn_set[k]) continue;
+    for (int j = 0; j < b->n_ins; j++) {
+        int k = b->dyn_ins[j];
         PyObject *e = Py_BuildValue("(NN)", str_or_none(&b->dyn_at[k], 1), str_or_none(&b->dyn_val[k], 1));
         if (!e || PyDict_SetItemString(dyn, T->dyn_keys[k], e)) { Py_XDECREF(e); Py_DECREF(dyn); return NULL; }
         Py_DECREF(e);

@@ -38,6 +38,8 @@ typedef struct {
     sbuf broken_kind, broken_at; int broken_state;
     sbuf *dyn_at, *dyn_val; char *dyn_set;
     int stored_seen;                   /* its stored record was read */
+    int n_ins;                         /* dynamic keys in the order first set (a dict's order) */
+    unsigned char dyn_ins[64];
 } battery;
 
 typedef struct {
@@ -155,16 +157,10 @@ static void add_finding(vstate *V, const char *problem, int64_t gseq, const col 
         V->oom = 1;
 }
 
-/* --- replay of one event (circulith.ledger.replay.StateReplay.feed) --- */
-
-typedef struct {
-    vstate *V;
-    int n_dyn;
-    span *last; /* last value of each dynamic key */
-    span doc, status, dynamic, to_org, region;
-    int has_doc, has_status, has_dynamic, has_to_org, has_region;
-    int registered;
-} payload_scan;
+/* --- replay of one event (circulith.ledger.replay.StateReplay.feed) ---
+ *
+ * In two halves: prescan_row reads an event's payload (no shared state: it runs on the hashing thread) and
+ * apply_event applies what it found to the battery, in global order, on the reading thread. */
 
 /* Index of a dynamic key, or -1. */
 static int dyn_index(const tables *T, const char *p, size_t n) {
@@ -173,55 +169,133 @@ static int dyn_index(const tables *T, const char *p, size_t n) {
     return -1;
 }
 
-static int scan_member(void *ctx, span k, span v) {
-    payload_scan *s = ctx;
-    const char *p;
-    size_t n;
-    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
-    if (s->registered) {
-        if (NAME_IS(p, n, "document_sha256")) { s->doc = v; s->has_doc = 1; return 0; }
-        if (NAME_IS(p, n, "status")) { s->status = v; s->has_status = 1; return 0; }
-        if (NAME_IS(p, n, "dynamic")) { s->dynamic = v; s->has_dynamic = 1; return 0; }
-    }
-    if (NAME_IS(p, n, "to_org_id")) { s->to_org = v; s->has_to_org = 1; }
-    if (NAME_IS(p, n, "region")) { s->region = v; s->has_region = 1; }
-    int i = dyn_index(s->V->T, p, n);
-    if (i >= 0) s->last[i] = v;
-    return 0;
-}
+enum { H_DOC = 1, H_STATUS = 2, H_DYNAMIC = 4, H_TO_ORG = 8, H_REGION = 16 };
+
+/* What an event's payload says, as the replay reads it. `last`, `init_*` are n_dyn long, per row. */
+typedef struct {
+    int kind;             /* index into the tables' kinds, -1 when unknown */
+    int scan;             /* 0 read, -1 not a JSON object, 1 not read (no payload kind) */
+    const char *fallback; /* something the Python verifier must read instead */
+    int has;
+    span doc, status, dynamic, to_org, region;
+    int n_order, n_init_order;    /* dynamic keys in the order they first appear (as a dict keeps them) */
+    unsigned char order[64], init_order[64];
+} prescan;
 
 typedef struct {
-    vstate *V;
-    span *entries; /* last entry of each dynamic key */
-} initial_scan;
-
-static int scan_initial(void *ctx, span k, span v) {
-    initial_scan *s = ctx;
-    const char *p;
-    size_t n;
-    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
-    int i = dyn_index(s->V->T, p, n);
-    if (i >= 0) s->entries[i] = v;
-    return 0;
-}
-
-typedef struct {
-    vstate *V;
+    const tables *T;
+    sbuf *tmp;
+    prescan *ps;
+    span *last;
+    span *entries;
+    unsigned char *order;
+    int *n_order;
     span updated_at, value;
-    int has_updated_at, has_value;
-} entry_scan;
+    int has_updated_at, has_value, registered;
+} scan_ctx;
 
-static int scan_entry(void *ctx, span k, span v) {
-    entry_scan *s = ctx;
+static int scan_member(void *ctx, span k, span v) {
+    scan_ctx *s = ctx;
     const char *p;
     size_t n;
-    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
+    if (key_text(k, s->tmp, &p, &n)) return 0;
+    prescan *ps = s->ps;
+    if (s->registered) {
+        if (NAME_IS(p, n, "document_sha256")) { ps->doc = v; ps->has |= H_DOC; return 0; }
+        if (NAME_IS(p, n, "status")) { ps->status = v; ps->has |= H_STATUS; return 0; }
+        if (NAME_IS(p, n, "dynamic")) { ps->dynamic = v; ps->has |= H_DYNAMIC; return 0; }
+    }
+    if (NAME_IS(p, n, "to_org_id")) { ps->to_org = v; ps->has |= H_TO_ORG; }
+    if (NAME_IS(p, n, "region")) { ps->region = v; ps->has |= H_REGION; }
+    int i = dyn_index(s->T, p, n);
+    if (i >= 0) {
+        if (!s->last[i].p) s->order[(*s->n_order)++] = (unsigned char)i;
+        s->last[i] = v;
+    }
+    return 0;
+}
+
+/* The last entry of each dynamic key in an object (a registration's initial values, a stored dynamic_json). */
+static int scan_keyed(void *ctx, span k, span v) {
+    scan_ctx *s = ctx;
+    const char *p;
+    size_t n;
+    if (key_text(k, s->tmp, &p, &n)) return 0;
+    int i = dyn_index(s->T, p, n);
+    if (i >= 0) {
+        if (s->order && !s->entries[i].p) s->order[(*s->n_order)++] = (unsigned char)i;
+        s->entries[i] = v;
+    }
+    return 0;
+}
+
+/* The last updated_at and value of one dynamic entry. */
+static int scan_entry(void *ctx, span k, span v) {
+    scan_ctx *s = ctx;
+    const char *p;
+    size_t n;
+    if (key_text(k, s->tmp, &p, &n)) return 0;
     if (NAME_IS(p, n, "updated_at")) { s->updated_at = v; s->has_updated_at = 1; }
     else if (NAME_IS(p, n, "value")) { s->value = v; s->has_value = 1; }
     return 0;
 }
 
+static int read_entry(const tables *T, sbuf *tmp, span entry, scan_ctx *es) {
+    memset(es, 0, sizeof *es);
+    es->T = T;
+    es->tmp = tmp;
+    return each_member(entry, scan_entry, es);
+}
+
+/* Reads one event's payload. Initial dynamic values of a registration: `init_set[i]`, their update time
+ * unescaped into `scratch` at `init_at[i]` (offset, length) and their value span `init_val[i]`. */
+static void prescan_row(const tables *T, const col *c, prescan *ps, span *last, span *init_val, size_t (*init_at)[2],
+                        unsigned char *init_set, sbuf *scratch, sbuf *tmp, sbuf *tmp2) {
+    memset(ps, 0, sizeof *ps);
+    ps->kind = -1;
+    ps->scan = 1;
+    for (int i = 0; i < T->n_kinds; i++)
+        if (T->kind_len[i] == c[C_KIND].n && memcmp(T->kinds[i], c[C_KIND].p, c[C_KIND].n) == 0) { ps->kind = i; break; }
+    if (ps->kind < 0 || !(T->flags[ps->kind] & F_PAYLOAD)) return;
+    unsigned char f = T->flags[ps->kind];
+    memset(last, 0, sizeof *last * (size_t)T->n_dyn);
+    memset(init_set, 0, (size_t)T->n_dyn);
+    scan_ctx s;
+    memset(&s, 0, sizeof s);
+    s.T = T;
+    s.tmp = tmp;
+    s.ps = ps;
+    s.last = last;
+    s.order = ps->order;
+    s.n_order = &ps->n_order;
+    s.registered = (f & F_REGISTERED) != 0;
+    int r = each_member((span){c[C_PAYLOAD].p, c[C_PAYLOAD].n}, scan_member, &s);
+    if (r == -2) { ps->fallback = "a payload nested deeper than the compiled verifier follows"; return; }
+    ps->scan = r ? -1 : 0;
+    if (r || !(f & F_REGISTERED) || !(ps->has & H_DYNAMIC) || ps->dynamic.p[0] != '{') return;
+    span entries[64];
+    memset(entries, 0, sizeof entries);
+    s.entries = entries;
+    s.order = ps->init_order;
+    s.n_order = &ps->n_init_order;
+    if (each_member(ps->dynamic, scan_keyed, &s)) { ps->fallback = "an initial dynamic block it cannot read"; return; }
+    for (int j = 0; j < ps->n_init_order; j++) {
+        int i = ps->init_order[j];
+        if (!entries[i].p || entries[i].p[0] != '{') continue;
+        scan_ctx es;
+        if (read_entry(T, tmp, entries[i], &es)) { ps->fallback = "a dynamic entry it cannot read"; return; }
+        if (!es.has_updated_at || es.updated_at.p[0] != '"') continue;
+        if (unescape(es.updated_at, tmp2)) { ps->fallback = "a lone surrogate in an update time"; return; }
+        init_at[i][0] = scratch->n;
+        init_at[i][1] = tmp2->n;
+        if (sb_add(scratch, tmp2->p, tmp2->n)) { ps->fallback = "no memory"; return; }
+        init_val[i] = es.has_value ? es.value : (span){"null", 4};
+        init_set[i] = 1;
+    }
+}
+
 static int set_dyn(vstate *V, battery *b, int i, const char *at, size_t at_n, span value) {
+    if (!b->dyn_set[i]) b->dyn_ins[b->n_ins++] = (unsigned char)i;
     b->dyn_set[i] = 1;
     if (sb_set(&b->dyn_at[i], at, at_n) || sb_set(&b->dyn_val[i], value.p, value.n)) { V->oom = 1; return -1; }
     return 0;
@@ -234,11 +308,17 @@ static void mark_broken(vstate *V, battery *b, int code, const col *c, int prev_
     if (sb_set(&b->broken_kind, c[C_KIND].p, c[C_KIND].n) || sb_set(&b->broken_at, c[C_AT].p, c[C_AT].n)) V->oom = 1;
 }
 
-static void replay_event(vstate *V, battery *b, const col *c) {
+static void take_custody(vstate *V, battery *b, const col *c) {
+    b->has_custodian = 1;
+    if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
+    b->has_site = !c[C_SITE].null;
+    if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
+}
+
+static void apply_event(vstate *V, battery *b, const col *c, const prescan *ps, const span *last, const span *init_val,
+                        size_t (*init_at)[2], const unsigned char *init_set, const char *scratch) {
     const tables *T = V->T;
-    int k = -1;
-    for (int i = 0; i < T->n_kinds; i++)
-        if (T->kind_len[i] == c[C_KIND].n && memcmp(T->kinds[i], c[C_KIND].p, c[C_KIND].n) == 0) { k = i; break; }
+    int k = ps->kind;
     if (k < 0) { mark_broken(V, b, 1, c, b->state); return; }
     if (!b->broken) {
         unsigned char after = T->transitions[(size_t)(b->state + 1) * (size_t)T->n_kinds + (size_t)k];
@@ -246,71 +326,41 @@ static void replay_event(vstate *V, battery *b, const col *c) {
         b->state = after;
     }
     unsigned char f = T->flags[k];
+    const char *status_after = T->status_after[k];
     if (!(f & F_PAYLOAD)) {
-        if (f & F_CUSTODY) {
-            b->has_custodian = 1;
-            if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
-            b->has_site = !c[C_SITE].null;
-            if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
-        }
-        if (T->status_after[k]) {
+        if (f & F_CUSTODY) take_custody(V, b, c);
+        if (status_after) {
             b->has_status = 1;
-            if (sb_set(&b->status, T->status_after[k], strlen(T->status_after[k]))) V->oom = 1;
+            if (sb_set(&b->status, status_after, strlen(status_after))) V->oom = 1;
         }
         return;
     }
-    span last[64];
-    payload_scan s;
-    memset(&s, 0, sizeof s);
-    memset(last, 0, sizeof last);
-    s.V = V;
-    s.n_dyn = T->n_dyn;
-    s.last = last;
-    s.registered = (f & F_REGISTERED) != 0;
-    span payload = {c[C_PAYLOAD].p, c[C_PAYLOAD].n};
-    int r = each_member(payload, scan_member, &s);
-    if (r == -2) { V->fallback = "a payload nested deeper than the compiled verifier follows"; return; }
-    if (r) { mark_broken(V, b, 3, c, b->state); return; }
+    if (ps->fallback) { V->fallback = ps->fallback; return; }
+    if (ps->scan < 0) { mark_broken(V, b, 3, c, b->state); return; }
     if (f & F_REGISTERED) {
         b->has_doc = 1;
-        if (s.has_doc ? sb_set(&b->doc, s.doc.p, s.doc.n) : sb_set(&b->doc, "null", 4)) V->oom = 1;
+        if ((ps->has & H_DOC) ? sb_set(&b->doc, ps->doc.p, ps->doc.n) : sb_set(&b->doc, "null", 4)) V->oom = 1;
         b->has_status = 1;
-        if (s.has_status ? sb_set(&b->status, s.status.p, s.status.n) : sb_set(&b->status, "null", 4)) V->oom = 1;
-        if (s.has_dynamic && s.dynamic.p[0] == '{') {
-            span entries[64];
-            memset(entries, 0, sizeof entries);
-            initial_scan is = {V, entries};
-            if (each_member(s.dynamic, scan_initial, &is)) { V->fallback = "an initial dynamic block it cannot read"; return; }
-            for (int i = 0; i < T->n_dyn; i++) {
-                if (!entries[i].p || entries[i].p[0] != '{') continue;
-                entry_scan es;
-                memset(&es, 0, sizeof es);
-                es.V = V;
-                if (each_member(entries[i], scan_entry, &es)) { V->fallback = "a dynamic entry it cannot read"; return; }
-                if (!es.has_updated_at || es.updated_at.p[0] != '"') continue;
-                if (unescape(es.updated_at, &V->tmp2)) { V->fallback = "a lone surrogate in an update time"; return; }
-                span value = es.has_value ? es.value : (span){"null", 4};
-                set_dyn(V, b, i, V->tmp2.p, V->tmp2.n, value);
-            }
+        if ((ps->has & H_STATUS) ? sb_set(&b->status, ps->status.p, ps->status.n) : sb_set(&b->status, "null", 4))
+            V->oom = 1;
+        for (int j = 0; j < ps->n_init_order; j++) {
+            int i = ps->init_order[j];
+            if (init_set[i]) set_dyn(V, b, i, scratch + init_at[i][0], init_at[i][1], init_val[i]);
         }
     }
-    if (T->status_after[k]) {
+    if (status_after) {
         b->has_status = 1;
-        if (sb_set(&b->status, T->status_after[k], strlen(T->status_after[k]))) V->oom = 1;
+        if (sb_set(&b->status, status_after, strlen(status_after))) V->oom = 1;
     }
-    if (f & F_CUSTODY) {
-        b->has_custodian = 1;
-        if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
-        b->has_site = !c[C_SITE].null;
-        if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
-    }
-    if ((f & F_SHIPPED) && s.has_to_org && truthy(s.to_org)) b->has_site = 0;
-    if ((f & F_INSTALLED) && s.has_region && s.region.p[0] == '"') {
+    if (f & F_CUSTODY) take_custody(V, b, c);
+    if ((f & F_SHIPPED) && (ps->has & H_TO_ORG) && truthy(ps->to_org)) b->has_site = 0;
+    if ((f & F_INSTALLED) && (ps->has & H_REGION) && ps->region.p[0] == '"') {
         b->has_region = 1;
-        if (sb_set(&b->region, s.region.p, s.region.n)) V->oom = 1;
+        if (sb_set(&b->region, ps->region.p, ps->region.n)) V->oom = 1;
     }
     if (f & F_DYNAMIC) {
-        for (int i = 0; i < T->n_dyn; i++) {
+        for (int j = 0; j < ps->n_order; j++) {
+            int i = ps->order[j];
             span v = last[i];
             if (!v.p || (v.n == 4 && memcmp(v.p, "null", 4) == 0)) continue;
             if (b->dyn_set[i]) { /* current[0] <= at, as Python compares str: code points, i.e. UTF-8 bytes */
@@ -378,7 +428,16 @@ static int hash_row(sbuf *t, const col *c, int64_t gseq, int64_t bseq, unsigned 
 
 /* The order-dependent checks of one event, with its digests already compared (`ok`), then its replay:
  * the findings of circulith.ledger.verify.verify_chains, in its order and words. */
-static int seq_row(vstate *V, const col *c, int64_t gseq, int64_t bseq, unsigned char ok, const unsigned char *leaf) {
+typedef struct {
+    const prescan *ps;
+    const span *last, *init_val;
+    size_t (*init_at)[2];
+    const unsigned char *init_set;
+    const char *scratch;
+} row_facts;
+
+static int seq_row(vstate *V, const col *c, int64_t gseq, int64_t bseq, unsigned char ok, const unsigned char *leaf,
+                   const row_facts *rf) {
     static const char *MISSING_G = "global events #%lld..#%lld are missing before this one";
     static const char *BACK_G = "global sequence goes back from #%lld";
     static const char *MISSING_B = "battery events #%lld..#%lld are missing before this one";
@@ -408,7 +467,7 @@ static int seq_row(vstate *V, const col *c, int64_t gseq, int64_t bseq, unsigned
         add_finding(V, "altered", gseq, c, "battery chain digest does not match predecessor and content", 0, 0);
     b->seq = bseq;
     memcpy(b->chain, c[C_BCHAIN].p, 64);
-    if (V->replay) replay_event(V, b, c);
+    if (V->replay) apply_event(V, b, c, rf->ps, rf->last, rf->init_val, rf->init_at, rf->init_set, rf->scratch);
     return V->oom || V->fallback ? -1 : 0;
 }
 

@@ -6,9 +6,9 @@
 /* ------------------------------------------------------------------ the pipeline
  *
  * Two batches of rows alternate between the reading thread (which fills one from the database and runs
- * the order-dependent checks and the replay of the other) and a hashing thread (content texts and the
- * three digests of each row). The digests of a row depend on that row alone, so hashing them apart
- * changes nothing in what is found or in which order.
+ * the order-dependent checks and the replay of the other) and a hashing thread (content texts, the
+ * three digests and the reading of the payload of each row). What that thread computes depends on the
+ * row alone, so computing it apart changes nothing in what is found or in which order.
  */
 
 #define BATCH_ROWS 4096
@@ -24,20 +24,27 @@ typedef struct {
     sbuf arena;           /* SQLite: the rows' bytes (column pointers are valid only until the next step) */
     size_t (*offs)[N_COLS];
     PGresult *res;        /* PostgreSQL: the rows stay in their result until checked */
+    prescan *ps;          /* each row's payload as the replay reads it; per row n_dyn of each below */
+    span *last, *init_val;
+    size_t (*init_at)[2];
+    unsigned char *init_set;
+    sbuf scratch;         /* unescaped update times of registrations' initial values */
 } batch;
 
 typedef struct {
     batch b[2];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int want_leaves;
+    int want_leaves, replay;
+    const tables *T;
     pthread_t worker;
     int started;
 } pipeline;
 
 static void *hash_worker(void *arg) {
     pipeline *P = arg;
-    sbuf t = {0};
+    sbuf t = {0}, tmp = {0}, tmp2 = {0};
+    size_t nd = (size_t)P->T->n_dyn;
     for (int k = 0;; k = 1 - k) {
         batch *b = &P->b[k];
         pthread_mutex_lock(&P->mu);
@@ -46,8 +53,13 @@ static void *hash_worker(void *arg) {
         pthread_mutex_unlock(&P->mu);
         if (stop) break;
         int failed = 0;
-        for (int i = 0; i < b->n && !failed; i++)
+        b->scratch.n = 0;
+        for (int i = 0; i < b->n && !failed; i++) {
             failed = hash_row(&t, b->cols[i], b->gseq[i], b->bseq[i], &b->ok[i], b->leaf[i], P->want_leaves);
+            if (P->replay)
+                prescan_row(P->T, b->cols[i], &b->ps[i], b->last + i * nd, b->init_val + i * nd, b->init_at + i * nd,
+                            b->init_set + i * nd, &b->scratch, &tmp, &tmp2);
+        }
         pthread_mutex_lock(&P->mu);
         b->failed = failed;
         b->state = B_HASHED;
@@ -55,12 +67,17 @@ static void *hash_worker(void *arg) {
         pthread_mutex_unlock(&P->mu);
     }
     sb_free(&t);
+    sb_free(&tmp);
+    sb_free(&tmp2);
     return NULL;
 }
 
-static int pipeline_start(pipeline *P, int want_leaves) {
+static int pipeline_start(pipeline *P, const vstate *V) {
     memset(P, 0, sizeof *P);
-    P->want_leaves = want_leaves;
+    P->want_leaves = V->want_leaves;
+    P->replay = V->replay;
+    P->T = V->T;
+    size_t nd = (size_t)V->T->n_dyn + 1;
     for (int k = 0; k < 2; k++) {
         batch *b = &P->b[k];
         b->cols = malloc(sizeof *b->cols * BATCH_ROWS);
@@ -69,7 +86,14 @@ static int pipeline_start(pipeline *P, int want_leaves) {
         b->bseq = malloc(sizeof *b->bseq * BATCH_ROWS);
         b->ok = malloc(BATCH_ROWS);
         b->leaf = malloc(sizeof *b->leaf * BATCH_ROWS);
-        if (!b->cols || !b->offs || !b->gseq || !b->bseq || !b->ok || !b->leaf) return -1;
+        b->ps = malloc(sizeof *b->ps * BATCH_ROWS);
+        b->last = malloc(sizeof *b->last * BATCH_ROWS * nd);
+        b->init_val = malloc(sizeof *b->init_val * BATCH_ROWS * nd);
+        b->init_at = malloc(sizeof *b->init_at * BATCH_ROWS * nd);
+        b->init_set = malloc(BATCH_ROWS * nd);
+        if (!b->cols || !b->offs || !b->gseq || !b->bseq || !b->ok || !b->leaf || !b->ps || !b->last || !b->init_val ||
+            !b->init_at || !b->init_set)
+            return -1;
     }
     pthread_mutex_init(&P->mu, NULL);
     pthread_cond_init(&P->cv, NULL);
@@ -106,7 +130,9 @@ static void pipeline_stop(pipeline *P) {
     for (int k = 0; k < 2; k++) {
         batch *b = &P->b[k];
         free(b->cols); free(b->offs); free(b->gseq); free(b->bseq); free(b->ok); free(b->leaf);
+        free(b->ps); free(b->last); free(b->init_val); free(b->init_at); free(b->init_set);
         sb_free(&b->arena);
+        sb_free(&b->scratch);
         if (b->res) PQclear(b->res);
     }
     memset(P, 0, sizeof *P);
@@ -118,7 +144,8 @@ typedef int (*fill_fn)(void *src, batch *b, vstate *V);
 /* Runs the pipeline over a row source. 0 when every row was checked, -1 otherwise (V says why). */
 static int run_pipeline(vstate *V, fill_fn fill, void *src) {
     pipeline P;
-    if (pipeline_start(&P, V->want_leaves)) { V->oom = 1; pipeline_stop(&P); return -1; }
+    if (pipeline_start(&P, V)) { V->oom = 1; pipeline_stop(&P); return -1; }
+    size_t nd = (size_t)V->T->n_dyn;
     int k = 0, rc = 0;
     int n = fill(src, &P.b[0], V);
     if (n > 0) batch_set(&P, &P.b[0], B_FILLED);
@@ -128,8 +155,11 @@ static int run_pipeline(vstate *V, fill_fn fill, void *src) {
         if (m > 0) batch_set(&P, next, B_FILLED);
         batch_wait(&P, cur, B_HASHED);
         if (cur->failed) { V->oom = 1; rc = -1; break; }
-        for (int i = 0; i < cur->n; i++)
-            if (seq_row(V, cur->cols[i], cur->gseq[i], cur->bseq[i], cur->ok[i], cur->leaf[i])) { rc = -1; break; }
+        for (int i = 0; i < cur->n; i++) {
+            row_facts rf = {&cur->ps[i], cur->last + i * nd, cur->init_val + i * nd, cur->init_at + i * nd,
+                            cur->init_set + i * nd, cur->scratch.p};
+            if (seq_row(V, cur->cols[i], cur->gseq[i], cur->bseq[i], cur->ok[i], cur->leaf[i], &rf)) { rc = -1; break; }
+        }
         if (cur->res) { PQclear(cur->res); cur->res = NULL; }
         batch_set(&P, cur, B_FREE);
         if (rc) break;

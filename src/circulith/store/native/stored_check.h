@@ -38,21 +38,6 @@ static int plain_string(const char *p, size_t n, const char **q, size_t *m) {
 
 static int is_null_text(const char *p, size_t n) { return n == 4 && memcmp(p, "null", 4) == 0; }
 
-typedef struct {
-    vstate *V;
-    span *entries;
-} stored_scan;
-
-static int scan_stored(void *ctx, span k, span v) {
-    stored_scan *s = ctx;
-    const char *p;
-    size_t n;
-    if (key_text(k, &s->V->tmp, &p, &n)) return 0;
-    int i = dyn_index(s->V->T, p, n);
-    if (i >= 0) s->entries[i] = v;
-    return 0;
-}
-
 /* A JSON number literal without NaN/Infinity, as the double float() gives. */
 static int plain_number(span v, double *out) {
     if (!v.n || !(v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9')) || memchr(v.p, 'I', v.n) || v.n >= 64) return 0;
@@ -86,15 +71,17 @@ static int certainly_consistent(vstate *V, const battery *b, const brow *r) {
     if (r->ty[B_DYN] != 't') return 0;
     span entries[64];
     memset(entries, 0, sizeof entries);
-    stored_scan ss = {V, entries};
-    if (each_member((span){r->c[B_DYN].p, r->c[B_DYN].n}, scan_stored, &ss)) return 0;
+    scan_ctx ss;
+    memset(&ss, 0, sizeof ss);
+    ss.T = T;
+    ss.tmp = &V->tmp;
+    ss.entries = entries;
+    if (each_member((span){r->c[B_DYN].p, r->c[B_DYN].n}, scan_keyed, &ss)) return 0;
     for (int i = 0; i < T->n_dyn; i++) {
         if (!b->dyn_set[i]) continue;
         if (!entries[i].p || entries[i].p[0] != '{') return 0;
-        entry_scan es;
-        memset(&es, 0, sizeof es);
-        es.V = V;
-        if (each_member(entries[i], scan_entry, &es) || !es.has_updated_at) return 0;
+        scan_ctx es;
+        if (read_entry(T, &V->tmp, entries[i], &es) || !es.has_updated_at) return 0;
         if (!plain_string(es.updated_at.p, es.updated_at.n, &p, &n)) return 0;
         const sbuf *at = &b->dyn_at[i];
         size_t m = n < at->n ? n : at->n;
@@ -113,10 +100,8 @@ static int certainly_consistent(vstate *V, const battery *b, const brow *r) {
     int soh_none = 1;
     double soh = 0;
     if (entries[si].p && entries[si].p[0] == '{') {
-        entry_scan es;
-        memset(&es, 0, sizeof es);
-        es.V = V;
-        if (each_member(entries[si], scan_entry, &es)) return 0;
+        scan_ctx es;
+        if (read_entry(T, &V->tmp, entries[si], &es)) return 0;
         if (es.has_value && !is_null_text(es.value.p, es.value.n)) {
             if (!plain_number(es.value, &soh)) return 0;
             soh_none = 0;
