@@ -13,17 +13,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+NATIVE := hatch_build.py src/circulith/store/_ledger_native.c $(wildcard src/circulith/store/native/*.h)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(NATIVE)
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh --build
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml $(NATIVE)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 # Debian packages the test suite needs: a PostgreSQL server (started and thrown away by the tests).
 system-deps:
-	@bash scripts/system-deps.sh
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh
 
 demo: $(VENV)/.installed
 	$(BIN)/circulith --db $(DB) demo --batteries $(BATTERIES)

@@ -478,16 +478,24 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     head = Py_BuildValue("(NN)", pg_cell(r, 0, 0, 'i'), pg_cell(r, 0, 1, 's'));
     if (!head) goto done;
     PQclear(r);
-    snprintf(sql, sizeof sql, "DECLARE circulith_events NO SCROLL CURSOR FOR %s", EVENTS_SQL);
+    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", EVENTS_SQL);
     r = PQexec(conn, sql);
-    if (!pg_ok(r)) goto pgfail;
+    if (PQresultStatus(r) != PGRES_COPY_OUT) goto pgfail;
     PQclear(r);
     r = NULL;
-    pg_src src = {conn, 0, 0};
+    pg_src src = {conn, 0, 0, 0};
     double t0 = seconds_now();
     Py_BEGIN_ALLOW_THREADS
     run_pipeline(&V, pg_fill, &src);
     Py_END_ALLOW_THREADS
+    if (!src.done) { /* stopped early: drain the copy so the connection can be rolled back */
+        char *rest;
+        while (PQgetCopyData(conn, &rest, 0) >= 0) PQfreemem(rest);
+    }
+    while ((r = PQgetResult(conn))) { /* the COPY's own outcome */
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !V.fallback && !V.oom) src.failed = 1;
+        PQclear(r);
+    }
     if (src.failed) goto pgfail;
     if (V.oom) { PyErr_NoMemory(); goto done; }
     if (V.fallback) goto done;

@@ -134,6 +134,15 @@ def _replayed(battery_id: str, t: tuple) -> ReplayedState:
     )
 
 
+def replay_tables(dynamic_keys: tuple[str, ...]) -> tuple:
+    """The replay rules as the compiled verifier takes them (positional arguments after the database):
+    event kinds, the state machine's transition table, each kind's flags, the status each kind sets
+    (as JSON), the dynamic keys and the lifecycle states."""
+    return (tuple(k.value for k in _KINDS), _TRANSITIONS, _KIND_FLAGS,
+            tuple(json.dumps(STATUS_AFTER[k]) if k in STATUS_AFTER else None for k in _KINDS), dynamic_keys,
+            tuple(s.value for s in _STATES))
+
+
 def _database_target(engine: Engine | Connection) -> tuple[str, str, bool] | None:
     """("sqlite", path, is_uri) or ("postgresql", libpq URI, False); None for an in-memory database."""
     url = engine.engine.url
@@ -159,9 +168,7 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
     target = _database_target(engine) if available() else None
     if target is None:
         return None
-    tables = (tuple(k.value for k in _KINDS), _TRANSITIONS, _KIND_FLAGS,
-              tuple(json.dumps(STATUS_AFTER[k]) if k in STATUS_AFTER else None for k in _KINDS), dynamic_keys,
-              tuple(s.value for s in _STATES))
+    tables = replay_tables(dynamic_keys)
     backend, where, is_uri = target
     if backend == "sqlite":
         out = native.verify_sqlite(where, *tables, max_findings=max_findings, leaves=want_leaves, uri=is_uri)

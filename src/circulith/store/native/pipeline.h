@@ -233,32 +233,74 @@ static int sqlite_fill(void *source, batch *b, vstate *V) {
 
 typedef struct {
     PGconn *conn;
-    int done, failed;
+    int done, failed, header_done;
 } pg_src;
 
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* A binary COPY integer field (int4 or int8, big-endian). */
+static int copy_int(const unsigned char *p, int32_t len, int64_t *out) {
+    if (len == 4) { *out = (int32_t)be32(p); return 0; }
+    if (len == 8) { *out = (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4)); return 0; }
+    return -1;
+}
+
+/* Rows of `COPY (events in global order) TO STDOUT (FORMAT binary)`: one row a message, length-prefixed
+ * fields, no escaping to undo; copied into the batch (each message is freed at once). */
 static int pg_fill(void *source, batch *b, vstate *V) {
+    static const unsigned char SIGNATURE[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
     pg_src *S = source;
     b->n = 0;
-    if (S->done) return 0;
-    PGresult *r = PQexec(S->conn, "FETCH 4096 FROM circulith_events"); /* at most BATCH_ROWS */
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) { PQclear(r); S->failed = 1; return -1; }
-    int rows = PQntuples(r);
-    if (!rows) { PQclear(r); S->done = 1; return 0; }
-    b->res = r;
-    for (int row = 0; row < rows; row++) {
-        col *c = b->cols[row];
-        for (int i = 0; i < N_COLS; i++) {
-            c[i].null = PQgetisnull(r, row, i);
-            c[i].p = PQgetvalue(r, row, i);
-            c[i].n = (size_t)PQgetlength(r, row, i);
+    b->arena.n = 0;
+    while (b->n < BATCH_ROWS && !S->done) {
+        char *buf = NULL;
+        int len = PQgetCopyData(S->conn, &buf, 0);
+        if (len == -1) { S->done = 1; break; }
+        if (len < 0) { S->failed = 1; return -1; }
+        const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+        int bad = 0;
+        if (!S->header_done) {
+            if (len < 19 || memcmp(p, SIGNATURE, 11) != 0) bad = 1;
+            else {
+                uint32_t ext = be32(p + 15);
+                p += 19 + ext;
+                S->header_done = 1;
+            }
         }
-        if (c[C_GSEQ].null || c[C_BSEQ].null || parse_int64(c[C_GSEQ].p, &b->gseq[row]) ||
-            parse_int64(c[C_BSEQ].p, &b->bseq[row])) {
-            V->fallback = "a sequence number that is not an integer";
-            return -1;
+        if (!bad && p + 2 <= end) {
+            int16_t fields = (int16_t)((uint16_t)p[0] << 8 | p[1]);
+            p += 2;
+            if (fields == -1) { PQfreemem(buf); continue; } /* the trailer */
+            if (fields != N_COLS) bad = 1;
+            col *c = b->cols[b->n];
+            for (int i = 0; i < N_COLS && !bad; i++) {
+                if (p + 4 > end) { bad = 1; break; }
+                int32_t flen = (int32_t)be32(p);
+                p += 4;
+                b->offs[b->n][i] = b->arena.n;
+                c[i].null = flen < 0;
+                c[i].n = flen < 0 ? 0 : (size_t)flen;
+                if (flen < 0) continue;
+                if (p + flen > end) { bad = 1; break; }
+                if (i == C_GSEQ || i == C_BSEQ) {
+                    if (copy_int(p, flen, i == C_GSEQ ? &b->gseq[b->n] : &b->bseq[b->n])) bad = 1;
+                } else if (sb_add(&b->arena, (const char *)p, (size_t)flen)) { PQfreemem(buf); V->oom = 1; return -1; }
+                p += flen;
+            }
+            if (!bad && (c[C_GSEQ].null || c[C_BSEQ].null)) {
+                PQfreemem(buf);
+                V->fallback = "a sequence number that is not an integer";
+                return -1;
+            }
+            if (!bad) b->n++;
         }
-        b->n++;
+        PQfreemem(buf);
+        if (bad) { S->failed = 1; return -1; }
     }
+    for (int r = 0; r < b->n; r++)
+        for (int i = 0; i < N_COLS; i++) b->cols[r][i].p = b->arena.p ? b->arena.p + b->offs[r][i] : "";
     return finish_batch(b, V);
 }
 

@@ -256,11 +256,19 @@ static int truthy(span v) {
     if (c == 'f' || (c == 'n' && v.n == 4)) return 0; /* false, null */
     if (c == 'N' || c == 'I') return 1;               /* NaN, Infinity */
     if (c == '-' && v.n > 1 && v.p[1] == 'I') return 1;
-    char buf[64];
-    if (v.n >= sizeof buf) return 1; /* a long number literal: non-zero unless all zeros */
+    int is_float = memchr(v.p, '.', v.n) || memchr(v.p, 'e', v.n) || memchr(v.p, 'E', v.n);
+    if (!is_float) { /* an int: non-zero unless every digit is 0 */
+        for (size_t i = 0; i < v.n; i++)
+            if (v.p[i] >= '1' && v.p[i] <= '9') return 1;
+        return 0;
+    }
+    char *buf = malloc(v.n + 1); /* a float: zero as Python's float() reads it (underflow included) */
+    if (!buf) return 1;
     memcpy(buf, v.p, v.n);
     buf[v.n] = 0;
-    return strtod(buf, NULL) != 0.0;
+    int nonzero = strtod(buf, NULL) != 0.0;
+    free(buf);
+    return nonzero;
 }
 
 /* Members of an object: callback per (key, value), in order. 0 ok, -1 not an object / not JSON, -2 too deep. */
