@@ -67,7 +67,7 @@ def ledger_verify(
                 "ok": report.ok, "events_checked": report.events_checked, "batteries_checked": report.batteries_checked,
                 "head_global_seq": report.head_global_seq, "head_sha256": report.head_sha256,
                 "findings": [f.__dict__ for f in report.findings], "truncated": report.truncated,
-                "access_log": {"ok": log.ok, "entries_checked": log.entries_checked,
+                "verifier": report.verifier, "access_log": {"ok": log.ok, "entries_checked": log.entries_checked,
                                "findings": [str(f) for f in log.findings]},
             })
         else:
@@ -77,7 +77,8 @@ def ledger_verify(
                 console.print(f"[red]✗[/] access log: {shown(lf)}", highlight=False)
             if report.ok:
                 console.print(f"[green]✓[/] ledger intact: {report.events_checked} events, {report.batteries_checked} "
-                              f"batteries, head #{report.head_global_seq} {report.head_sha256}")
+                              f"batteries, head #{report.head_global_seq} {report.head_sha256} "
+                              f"({shown(report.verifier)} verifier)", highlight=False)
             if log.ok:
                 console.print(f"[green]✓[/] access log intact: {log.entries_checked} entries")
         if not report.ok:

@@ -63,6 +63,7 @@ class VerificationReport:
     head_sha256: str = GENESIS_SHA256
     findings: list[Finding] = field(default_factory=list)
     truncated: bool = False
+    verifier: str = "python"  # or "compiled" (circulith.store.native_verify), with why Python ran where it did
 
     @property
     def ok(self) -> bool:

@@ -37,7 +37,7 @@ from circulith.ledger.verify import StoredEvent, VerificationReport, verify_chai
 from circulith.passport.model import DynamicCondition, DynamicValue
 from circulith.store.database import WriteConflict
 from circulith.store.models import EVENT_COLUMNS, Battery, Event, Identifier, LedgerHead
-from circulith.store.native_verify import compiled_pass
+from circulith.store.native_verify import CompiledPass, compiled_pass
 
 CHUNK = 900  # bound for IN (...) lists (SQLite allows 32766 variables; keep statements small)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -512,12 +512,12 @@ def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[by
     callers whose transaction wrote nothing; it gives the same report as the Python verifier, which
     runs where it is not built or leaves the data to it.
     """
-    done = None
+    done: CompiledPass | str = "not asked for"
     if compiled:
         with paused_gc():
             done = compiled_pass(session.get_bind(), max_findings=max_findings, want_leaves=leaves is not None,
                                  dynamic_keys=DYNAMIC_KEYS)
-    if done is not None:
+    if isinstance(done, CompiledPass):
         report, replay, stored = done.report, done.replay, done.stored
         if leaves is not None and done.leaves is not None:
             leaves.extend(done.leaves)
@@ -537,6 +537,8 @@ def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[by
             report = verify_chains(rows(), expected_head=(int(head[0]), str(head[1])), expected_tips=tips,
                                    max_findings=max_findings, leaves=leaves)
         stored = _stored_states(session)
+        if compiled:
+            report.verifier = f"python ({done})"
     room = max_findings - len(report.findings)
     state_findings = replay.compare(stored, limit=max(room, 0) + 1)
     if len(state_findings) > room:

@@ -157,17 +157,19 @@ def _database_target(engine: Engine | Connection) -> tuple[str, str, bool] | Non
 
 
 def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves: bool, dynamic_keys: tuple[str, ...]
-                  ) -> CompiledPass | None:
-    """Verify the ledger with the compiled verifier; None where the Python verifier must do it.
+                  ) -> CompiledPass | str:
+    """Verify the ledger with the compiled verifier; where the Python verifier must do it, why.
 
     The head, every event and every battery are read in one read-only snapshot of a connection of
     the verifier's own, so the caller's transaction must not have written anything it expects to be
     verified. ``stored`` (and ``replay.states``) then hold only the batteries whose stored state the
     compiled pass could not certainly match with their events; the others match.
     """
-    target = _database_target(engine) if available() else None
+    if not available():
+        return "the compiled verifier is not built" if native is None else "CIRCULITH_COMPILED_VERIFY=0"
+    target = _database_target(engine)
     if target is None:
-        return None
+        return "an in-memory database"
     tables = replay_tables(dynamic_keys)
     backend, where, is_uri = target
     if backend == "sqlite":
@@ -175,8 +177,8 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
     else:
         out = native.verify_postgres(where, *tables, max_findings=max_findings, leaves=want_leaves)
     if "fallback" in out:
-        return None
-    report = VerificationReport(events_checked=out["events"], truncated=out["truncated"])
+        return f"the compiled verifier left the data to it: {out['fallback']}"
+    report = VerificationReport(events_checked=out["events"], truncated=out["truncated"], verifier="compiled")
     report.findings.extend(Finding(*f) for f in out["findings"])
     # Only the stored tips and batteries the compiled pass is not certain of come back (each with its row):
     # the same comparisons as the Python verifier's then run on them alone, so the findings are the same.
