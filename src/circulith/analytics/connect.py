@@ -26,6 +26,10 @@ BACKENDS = ("duckdb", "spark")
 __all__ = ["BACKENDS", "REGISTRY_COLUMNS", "connect", "connect_arrow", "export_parquet", "registry_arrow"]
 
 
+DUCKDB_THREADS = 1
+"""One DuckDB thread: a parallel aggregation adds floats in an order that depends on thread scheduling, so the
+same sum could differ in its last digits between two asks; the registry's tables are small enough for one."""
+
 def registry_arrow(source: str | Engine) -> dict[str, Any]:
     """Arrow tables of the analytics columns from a database engine or URL (SQLite or PostgreSQL)."""
     if isinstance(source, Engine):
@@ -107,7 +111,7 @@ def connect(source: str | Path | Engine, backend: str = "duckdb", *, spark_sessi
         elif src.startswith("sqlite:///") and not Path(src[len("sqlite:///"):]).is_file():
             raise NotFound(f"SQLite registry not found: {src[len('sqlite:///'):]}")
     if backend == "duckdb":
-        con = ibis.duckdb.connect()
+        con = ibis.duckdb.connect(threads=DUCKDB_THREADS)
         if parquet_dir is not None:
             for t in REGISTRY_COLUMNS:
                 con.read_parquet(parquet_dir / f"{t}.parquet", table_name=t)
@@ -130,7 +134,7 @@ def connect_arrow(tables: dict[str, Any]) -> Any:
     """A DuckDB Ibis backend on Arrow tables already read (e.g. :func:`registry_arrow`, cached by the caller)."""
     import ibis
 
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(threads=DUCKDB_THREADS)
     for t, table in tables.items():
         con.con.register(t, table)
     return con
