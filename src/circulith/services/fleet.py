@@ -48,6 +48,7 @@ class LedgerOut(BaseModel):
     batteries_checked: int | None = None
     truncated: bool | None = None
     findings: list[str] | None = None
+    verifier: str | None = None  # "compiled", or "python (why)": see circulith.store.native_verify
 
 
 def fleet_scope(principal: Principal) -> ColumnElement[bool] | None:
@@ -85,4 +86,4 @@ def ledger_status(session: Session, principal: Principal, *, full: bool) -> Ledg
     report = verify_ledger(session, max_findings=MAX_FINDINGS, compiled=True)
     return LedgerOut(head_global_seq=seq, head_sha256=sha, ok=report.ok, events_checked=report.events_checked,
                      batteries_checked=report.batteries_checked, truncated=report.truncated,
-                     findings=[str(f) for f in report.findings[:MAX_FINDINGS]])
+                     findings=[str(f) for f in report.findings[:MAX_FINDINGS]], verifier=report.verifier)
