@@ -34,7 +34,7 @@ PAYLOAD_KINDS = frozenset({EventKind.REGISTERED, EventKind.SHIPPED, EventKind.IN
 _KINDS = {k.value: k for k in EventKind}
 _TRANSITIONS: dict[tuple[LifecycleState | None, EventKind], LifecycleState] = {}  # allowed ones, as computed
 NOT_AN_OBJECT = "its payload is not a JSON object"
-_HUGE = 9.2e18  # orjson reads integers beyond 64 bits as floats: payloads with floats this large take json
+ORJSON_EXACT_BELOW = 9.2e18  # orjson reads integers beyond 64 bits as floats: payloads with floats this large take json
 
 
 def _loads(payload_json: str) -> Any:
@@ -45,7 +45,7 @@ def _loads(payload_json: str) -> Any:
         return json.loads(payload_json)
     if isinstance(payload, dict):
         for value in payload.values():
-            if type(value) is float and not -_HUGE < value < _HUGE or isinstance(value, dict | list):
+            if type(value) is float and not -ORJSON_EXACT_BELOW < value < ORJSON_EXACT_BELOW or isinstance(value, dict | list):
                 return json.loads(payload_json)
     return payload
 

@@ -32,6 +32,7 @@ from circulith.ledger.events import EventKind
 from circulith.ledger.replay import (
     DYNAMIC_KINDS,
     NOT_AN_OBJECT,
+    ORJSON_EXACT_BELOW,
     PAYLOAD_KINDS,
     ReplayedState,
     StateReplay,
@@ -47,9 +48,8 @@ except ImportError:  # not built (no compiler or headers at install time): the P
 
 _KINDS = tuple(EventKind)
 _STATES = tuple(LifecycleState)
-_FLAGS = {"custody": 1, "payload": 2, "registered": 4, "shipped": 8, "installed": 16, "dynamic": 32}
+_FLAGS = {"custody": 1, "payload": 2, "registered": 4, "shipped": 8, "installed": 16, "dynamic": 32}  # native/ledger_state.h F_*
 _REFUSED = 255
-_HUGE = 9.2e18  # as in circulith.ledger.replay: orjson reads integers beyond 64 bits as floats
 
 
 def _transition_table() -> bytes:
@@ -101,7 +101,7 @@ def _value(raw: str) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json.loads(raw)
-    if type(value) is float and not -_HUGE < value < _HUGE or isinstance(value, dict | list):
+    if type(value) is float and not -ORJSON_EXACT_BELOW < value < ORJSON_EXACT_BELOW or isinstance(value, dict | list):
         return json.loads(raw)
     return value
 
