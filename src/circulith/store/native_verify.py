@@ -172,10 +172,13 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
         return "an in-memory database"
     tables = replay_tables(dynamic_keys)
     backend, where, is_uri = target
-    if backend == "sqlite":
-        out = native.verify_sqlite(where, *tables, max_findings=max_findings, leaves=want_leaves, uri=is_uri)
-    else:
-        out = native.verify_postgres(where, *tables, max_findings=max_findings, leaves=want_leaves)
+    try:
+        if backend == "sqlite":
+            out = native.verify_sqlite(where, *tables, max_findings=max_findings, leaves=want_leaves, uri=is_uri)
+        else:
+            out = native.verify_postgres(where, *tables, max_findings=max_findings, leaves=want_leaves)
+    except RuntimeError as exc:  # the database refused it (busy, missing table, connection): Python reports it
+        return f"the compiled verifier could not read the registry ({exc})"
     if "fallback" in out:
         return f"the compiled verifier left the data to it: {out['fallback']}"
     report = VerificationReport(events_checked=out["events"], truncated=out["truncated"], verifier="compiled")
