@@ -447,23 +447,18 @@ def test_a_digest_of_the_wrong_length_is_left_to_python(registry: tuple[Engine, 
     "UPDATE events SET battery_seq = battery_seq + 0.5 WHERE global_seq = 30",  # (CAST(3 AS TEXT) is stored as 3)
     "UPDATE events SET payload_json = CAST(payload_json AS BLOB) WHERE global_seq = 30",
     "UPDATE events SET battery_seq = 'x' || battery_seq WHERE global_seq = 30",
-], ids=["battery_seq_real", "payload_blob", "battery_seq_text"])
+    "UPDATE batteries SET document = CAST(document AS BLOB) WHERE rowid = 1",
+], ids=["battery_seq_real", "payload_blob", "battery_seq_text", "document_blob"])
 def test_a_column_of_the_wrong_type_is_left_to_python(sqlite_engine: Engine, fleet: DemoFleet, statement: str) -> None:
     _tamper(sqlite_engine, _load(sqlite_engine, fleet), statement)
     if "'x'" not in statement:
         py, _cc, _, _ = _both(sqlite_engine, fallback=True)
         assert not py.ok
         return
-    _need_built()  # a text sequence number: the Python verifier cannot compare it, nor therefore the compiled one
+    _need_built()  # a text sequence number: reported by the Python verifier (the compiled one leaves it to it)
     assert not isinstance(_compiled(sqlite_engine), native_verify.CompiledPass)
-    words = []
-    with transaction(sqlite_engine, read_only=True) as s:
-        for compiled in (False, True):
-            with pytest.raises(TypeError) as info:
-                verify_ledger(s, compiled=compiled)
-            words.append(str(info.value))
-            del info  # (its traceback holds the event stream: let it close while its connection is open)
-    assert words[1] == words[0]
+    py, _cc, _, _ = _both(sqlite_engine, fallback=True)
+    assert any("cannot be read as an event" in f.detail for f in py.findings), py.findings
 
 
 def test_a_deeply_nested_payload_is_left_to_python(registry: tuple[Engine, Ids]) -> None:

@@ -184,7 +184,7 @@ class StateReplay:
     def _compare_dynamic(bat: str, s: StoredState, r: ReplayedState, add: Any) -> None:
         try:
             dyn = json.loads(s.dynamic_json)
-        except ValueError:
+        except (ValueError, TypeError):
             add(bat, "dynamic values", "are not JSON")
             return
         for key, (at, value) in r.dynamic.items():

@@ -135,44 +135,48 @@ def verify_chains(
     for row in rows:
         (gseq, bat, bseq, ev, kind, at, actor, site, payload, c_sha, b_prev, b_chain, g_prev, g_chain) = row
         n += 1
-        # content_text and content_sha256 (circulith.ledger.hashing), inline, with the repeated literals remembered
-        q_bat = quoted.get(bat) or quoted.setdefault(bat, json_string(bat))
-        q_kind = quoted.get(kind) or quoted.setdefault(kind, json_string(kind))
-        q_actor = quoted.get(actor) or quoted.setdefault(actor, json_string(actor))
-        q_site = "null" if site is None else quoted.get(site) or quoted.setdefault(site, json_string(site))
-        digest = sha256(
-            f'{bseq}|{gseq}|{{"actor_org_id":{q_actor},"battery_id":{q_bat},"event_id":{json_string(ev)},'
-            f'"kind":{q_kind},"occurred_at":{json_string(at)},"payload":{payload},"site_id":{q_site}}}'.encode()
-        ).hexdigest()
-        if leaves is not None:
-            leaves.append(leaf_hash(bytes.fromhex(digest)))
-        if digest != c_sha:
-            add("altered", gseq, ev, bat, "stored content does not match its SHA-256 digest")
-        # Global chain.
-        if gseq != prev_global_seq + 1:
-            if gseq > prev_global_seq + 1:
-                add("deleted", gseq, ev, bat,
-                    f"global events #{prev_global_seq + 1}..#{gseq - 1} are missing before this one")
-            else:
-                add("inserted_or_reordered", gseq, ev, bat, f"global sequence goes back from #{prev_global_seq}")
-        elif g_prev != prev_global:  # (after a gap the broken link is its consequence, not news)
-            add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event in the global chain")
-        if sha256((g_prev + c_sha).encode("ascii")).hexdigest() != g_chain:  # chain_sha256, inline
-            add("altered", gseq, ev, bat, "global chain digest does not match predecessor and content")
-        prev_global_seq, prev_global = gseq, g_chain
-        # Battery chain.
-        last_seq, last_chain = batteries.get(bat, (0, GENESIS_SHA256))
-        if bseq != last_seq + 1:
-            if bseq > last_seq + 1:
-                add("deleted", gseq, ev, bat, f"battery events #{last_seq + 1}..#{bseq - 1} are missing before this one")
-            else:
-                add("inserted_or_reordered", gseq, ev, bat,
-                    f"battery sequence #{bseq} does not follow #{last_seq}")
-        elif b_prev != last_chain:
-            add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event of this battery")
-        if sha256((b_prev + c_sha).encode("ascii")).hexdigest() != b_chain:
-            add("altered", gseq, ev, bat, "battery chain digest does not match predecessor and content")
-        batteries[bat] = (bseq, b_chain)
+        try:
+            # content_text and content_sha256 (circulith.ledger.hashing), inline, with the repeated literals remembered
+            q_bat = quoted.get(bat) or quoted.setdefault(bat, json_string(bat))
+            q_kind = quoted.get(kind) or quoted.setdefault(kind, json_string(kind))
+            q_actor = quoted.get(actor) or quoted.setdefault(actor, json_string(actor))
+            q_site = "null" if site is None else quoted.get(site) or quoted.setdefault(site, json_string(site))
+            digest = sha256(
+                f'{bseq}|{gseq}|{{"actor_org_id":{q_actor},"battery_id":{q_bat},"event_id":{json_string(ev)},'
+                f'"kind":{q_kind},"occurred_at":{json_string(at)},"payload":{payload},"site_id":{q_site}}}'.encode()
+            ).hexdigest()
+            if leaves is not None:
+                leaves.append(leaf_hash(bytes.fromhex(digest)))
+            if digest != c_sha:
+                add("altered", gseq, ev, bat, "stored content does not match its SHA-256 digest")
+            # Global chain.
+            if gseq != prev_global_seq + 1:
+                if gseq > prev_global_seq + 1:
+                    add("deleted", gseq, ev, bat,
+                        f"global events #{prev_global_seq + 1}..#{gseq - 1} are missing before this one")
+                else:
+                    add("inserted_or_reordered", gseq, ev, bat, f"global sequence goes back from #{prev_global_seq}")
+            elif g_prev != prev_global:  # (after a gap the broken link is its consequence, not news)
+                add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event in the global chain")
+            if sha256((g_prev + c_sha).encode("ascii")).hexdigest() != g_chain:  # chain_sha256, inline
+                add("altered", gseq, ev, bat, "global chain digest does not match predecessor and content")
+            prev_global_seq, prev_global = gseq, g_chain
+            # Battery chain.
+            last_seq, last_chain = batteries.get(bat, (0, GENESIS_SHA256))
+            if bseq != last_seq + 1:
+                if bseq > last_seq + 1:
+                    add("deleted", gseq, ev, bat, f"battery events #{last_seq + 1}..#{bseq - 1} are missing before this one")
+                else:
+                    add("inserted_or_reordered", gseq, ev, bat,
+                        f"battery sequence #{bseq} does not follow #{last_seq}")
+            elif b_prev != last_chain:
+                add("inserted_or_reordered", gseq, ev, bat, "predecessor link does not match the previous event of this battery")
+            if sha256((b_prev + c_sha).encode("ascii")).hexdigest() != b_chain:
+                add("altered", gseq, ev, bat, "battery chain digest does not match predecessor and content")
+            batteries[bat] = (bseq, b_chain)
+        except (TypeError, AttributeError, UnicodeError) as exc:  # a column of another type than the schema's
+            add("altered", gseq if type(gseq) is int else None, ev if type(ev) is str else None,
+                bat if type(bat) is str else None, f"the stored row cannot be read as an event ({exc})")
 
     report.events_checked = n
     close_report(report, batteries, (prev_global_seq, prev_global), add, expected_head=expected_head,

@@ -547,13 +547,20 @@ def verify_ledger(session: Session, *, max_findings: int = 1000, leaves: list[by
     return report
 
 
+def _text_digest(document: object) -> str:
+    """SHA-256 of a stored document's text [hex]; what a column of another type holds instead, named."""
+    if isinstance(document, str):
+        return hashlib.sha256(document.encode()).hexdigest()
+    return f"(not text but {type(document).__name__})"
+
+
 def _stored_states(session: Session) -> dict[str, StoredState]:
     cols = (Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.custodian_org_id,
             Battery.custody_site_id, Battery.region, Battery.soh_pct, Battery.document_sha256, Battery.document,
             Battery.dynamic_json)
     return {
         r[0]: StoredState(lifecycle_state=r[1], status=r[2], custodian_org_id=r[3], custody_site_id=r[4], region=r[5],
-                          soh_pct=r[6], document_sha256=r[7], document_digest=hashlib.sha256(r[8].encode()).hexdigest(),
+                          soh_pct=r[6], document_sha256=r[7], document_digest=_text_digest(r[8]),
                           dynamic_json=r[9])
         for r in session.execute(select(*cols))
     }
