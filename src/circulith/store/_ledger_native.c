@@ -248,6 +248,17 @@ static void free_state(vstate *V) {
     sb_free(&V->content); sb_free(&V->tmp); sb_free(&V->tmp2); sb_free(&V->leaves);
 }
 
+/* The tables, the verification state and what is left to Python, for one pass. */
+static int begin_pass(PyObject *kinds, PyObject *transitions, PyObject *flags, PyObject *status_after, PyObject *dyn_keys,
+                      PyObject *states, long long max_findings, int want_leaves, int replay, tables *T, vstate *V,
+                      left_over *L) {
+    memset(T, 0, sizeof *T);
+    memset(V, 0, sizeof *V);
+    memset(L, 0, sizeof *L);
+    if (read_tables(kinds, transitions, flags, status_after, dyn_keys, states, T)) return -1;
+    return init_state(V, T, max_findings, want_leaves, replay) || left_over_init(L) ? -1 : 0;
+}
+
 static const char *EVENTS_SQL =
     "SELECT global_seq, battery_id, battery_seq, event_id, kind, occurred_at, actor_org_id, site_id, payload_json, "
     "content_sha256, battery_prev_sha256, battery_chain_sha256, global_prev_sha256, global_chain_sha256 "
@@ -321,15 +332,14 @@ static PyObject *verify_sqlite(PyObject *self, PyObject *args, PyObject *kw) {
     tables T;
     vstate V;
     left_over L;
-    memset(&V, 0, sizeof V);
-    memset(&L, 0, sizeof L);
     PyObject *head = NULL, *result = NULL;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     const char *failure = NULL;
     int rc;
-    if (read_tables(kinds, transitions, flags, status_after, dyn_keys, states, &T)) goto done;
-    if (init_state(&V, &T, max_findings, want_leaves, replay) || left_over_init(&L)) goto done;
+    if (begin_pass(kinds, transitions, flags, status_after, dyn_keys, states, max_findings, want_leaves, replay, &T, &V,
+                   &L))
+        goto done;
     /* One thread uses this connection at a time: no per-call mutex (each sqlite3_column_* call would take it). */
     int flags_open = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0);
     if (sqlite3_open_v2(path, &db, flags_open, NULL) != SQLITE_OK) { failure = "cannot open the database"; goto done; }
@@ -455,15 +465,14 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     tables T;
     vstate V;
     left_over L;
-    memset(&V, 0, sizeof V);
-    memset(&L, 0, sizeof L);
     PyObject *head = NULL, *result = NULL;
     PGconn *conn = NULL;
     PGresult *r = NULL;
     char failure[512] = "";
     char sql[1024];
-    if (read_tables(kinds, transitions, flags, status_after, dyn_keys, states, &T)) goto done;
-    if (init_state(&V, &T, max_findings, want_leaves, replay) || left_over_init(&L)) goto done;
+    if (begin_pass(kinds, transitions, flags, status_after, dyn_keys, states, max_findings, want_leaves, replay, &T, &V,
+                   &L))
+        goto done;
     Py_BEGIN_ALLOW_THREADS
     conn = PQconnectdb(conninfo);
     Py_END_ALLOW_THREADS

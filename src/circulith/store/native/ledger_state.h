@@ -194,6 +194,14 @@ typedef struct {
     int has_updated_at, has_value, registered;
 } scan_ctx;
 
+/* A dynamic key's value (the last one wins, as in a dict); its first appearance kept in `order`. */
+static void note_dynamic(scan_ctx *s, span *values, const char *p, size_t n, span v) {
+    int i = dyn_index(s->T, p, n);
+    if (i < 0) return;
+    if (s->order && !values[i].p) s->order[(*s->n_order)++] = (unsigned char)i;
+    values[i] = v;
+}
+
 static int scan_member(void *ctx, span k, span v) {
     scan_ctx *s = ctx;
     const char *p;
@@ -207,11 +215,7 @@ static int scan_member(void *ctx, span k, span v) {
     }
     if (NAME_IS(p, n, "to_org_id")) { ps->to_org = v; ps->has |= H_TO_ORG; }
     if (NAME_IS(p, n, "region")) { ps->region = v; ps->has |= H_REGION; }
-    int i = dyn_index(s->T, p, n);
-    if (i >= 0) {
-        if (!s->last[i].p) s->order[(*s->n_order)++] = (unsigned char)i;
-        s->last[i] = v;
-    }
+    note_dynamic(s, s->last, p, n, v);
     return 0;
 }
 
@@ -221,11 +225,7 @@ static int scan_keyed(void *ctx, span k, span v) {
     const char *p;
     size_t n;
     if (key_text(k, s->tmp, &p, &n)) return 0;
-    int i = dyn_index(s->T, p, n);
-    if (i >= 0) {
-        if (s->order && !s->entries[i].p) s->order[(*s->n_order)++] = (unsigned char)i;
-        s->entries[i] = v;
-    }
+    note_dynamic(s, s->entries, p, n, v);
     return 0;
 }
 
