@@ -232,3 +232,21 @@ def test_verify_recomputes_the_digests_the_chain_wrote(events: list[tuple]) -> N
     edited[6] = edited[6] + "x"  # the actor
     found = verify_chains([*rows[:-1], tuple(edited)]).findings
     assert [f.problem for f in found] == ["altered"]
+
+
+def test_derived_event_ids_are_the_events_own_derivation() -> None:
+    """The import derives each ID from the payload text it has (no second serialisation): same IDs."""
+    from circulith.ledger.chain import derived_event_ids
+
+    records = [
+        {"battery_id": "urn:uuid:8c3f7a0e-1f6e-4d4a-9a55-0d6f2b1c0001", "kind": "bms_snapshot", "occurred_at": "2025-03-01T10:00:00+02:00",
+         "actor_org_id": "OEM-A", "payload": {"soh_pct": 91.25, "full_cycles": 3, "note": "é\n\"x\""}},
+        {"battery_id": "urn:uuid:8c3f7a0e-1f6e-4d4a-9a55-0d6f2b1c0001", "kind": "shipped", "occurred_at": "2025-03-02T10:00:00.123456Z",
+         "actor_org_id": "OEM-A", "site_id": "site 1", "payload": {"to_org_id": "REC-B", "mass_kg": 1e-7}},
+        {"battery_id": "urn:uuid:8c3f7a0e-1f6e-4d4a-9a55-0d6f2b1c0002", "kind": "collected", "occurred_at": "2025-03-03T00:00:00Z", "actor_org_id": "DIS-C",
+         "event_id": "given-id", "payload": {}},
+    ]
+    parsed = [parse_event_text(r, i + 1) for i, r in enumerate(records)]
+    events = [e for e, _ in parsed]
+    assert derived_event_ids(events, [t for _, t in parsed]) == [e.with_derived_id().event_id for e in events]
+    assert derived_event_ids(events, [t for _, t in parsed])[2] == "given-id"

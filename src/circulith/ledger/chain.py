@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from circulith.ledger.events import EVENT_ID_NAMESPACE, LedgerEvent, format_timestamp
@@ -30,6 +31,17 @@ def event_uuid5(content_text_without_id: str) -> str:
     h.update(content_text_without_id.encode())
     d = h.hexdigest()
     return f"{d[:8]}-{d[8:12]}-5{d[13:16]}-{_VARIANT[int(d[16], 16)]}{d[17:20]}-{d[20:32]}"
+
+
+def derived_event_ids(events: Sequence[LedgerEvent], payload_texts: Sequence[str]) -> list[str]:
+    """Each event's ID: its own, or :meth:`LedgerEvent.with_derived_id`'s, from the payload's canonical text.
+
+    The same IDs as ``[e.with_derived_id().event_id for e in events]`` without serialising each payload
+    again or copying the event (``payload_texts[i]`` is ``canonical_json(events[i].payload)``).
+    """
+    return [e.event_id or event_uuid5(content_text("", e.battery_id, e.kind.value, format_timestamp(e.occurred_at),
+                                                   e.actor_org_id, e.site_id, text))
+            for e, text in zip(events, payload_texts, strict=True)]
 
 
 @dataclass

@@ -49,6 +49,7 @@ from circulith.auth.policy import CHAIN_ROLES, Role
 from circulith.auth.write_policy import CustodyFacts, after_event, write_refusal
 from circulith.errors import InvalidInput, Problem, TransitionRefused
 from circulith.io.records import iter_records, loads_strict, record_problems
+from circulith.ledger.chain import derived_event_ids
 from circulith.ledger.events import EventKind, LedgerEvent
 from circulith.ledger.hashing import canonical_json
 from circulith.ledger.payload_checks import (
@@ -571,7 +572,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
             auth.load(events)
             # An event already recorded (same ID, so same content) is counted unchanged by the chain, not
             # authorised again against the custody it has since moved: re-importing a file changes nothing.
-            derived = [e.with_derived_id().event_id for e in events]
+            derived = derived_event_ids(events, [texts[r] for r in rows])
             recorded = recorded_event_ids(session, derived)
             allowed, allowed_rows, holders = [], [], {}
             for ev, row, event_id in zip(events, rows, derived, strict=True):
