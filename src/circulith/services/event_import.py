@@ -574,7 +574,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
             # authorised again against the custody it has since moved: re-importing a file changes nothing.
             derived = derived_event_ids(events, [texts[r] for r in rows])
             recorded = recorded_event_ids(session, derived)
-            allowed, allowed_rows, holders = [], [], {}
+            allowed, allowed_rows, allowed_ids, holders = [], [], [], {}
             for ev, row, event_id in zip(events, rows, derived, strict=True):
                 before = auth.facts.get(ev.battery_id)
                 why = None if event_id in recorded else auth.refusal(ev)
@@ -584,9 +584,10 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
                     continue
                 allowed.append(ev)
                 allowed_rows.append(row)
+                allowed_ids.append(event_id)
                 holders[row] = before.holder if before else None
             result = append_events(session, allowed, rows=allowed_rows, skip_invalid=True, cache=states,
-                                   payload_texts=[texts[r] for r in allowed_rows])
+                                   payload_texts=[texts[r] for r in allowed_rows], event_ids=allowed_ids)
             for p in result.rejected:
                 reject(p.row or 0, recs.get(p.row or 0), p)
             report.written += result.appended

@@ -289,6 +289,7 @@ def append_events(
     now: datetime | None = None,
     cache: dict[str, _BatteryState] | None = None,
     payload_texts: Sequence[str] | None = None,
+    event_ids: Sequence[str] | None = None,
 ) -> AppendResult:
     """Check, chain and store lifecycle events in the caller's transaction.
 
@@ -310,6 +311,9 @@ def append_events(
     payload_texts : sequence of str or None
         The canonical JSON of each event's payload (:func:`circulith.ledger.hashing.canonical_json`),
         when the caller has it already (bulk imports serialise each payload once).
+    event_ids : sequence of str or None
+        Each event's ID as :func:`circulith.ledger.chain.derived_event_ids` gives it, when the caller has
+        derived them already (the CLI import does, to find events recorded before).
 
     Raises
     ------
@@ -320,21 +324,22 @@ def append_events(
     """
     with paused_gc():
         return _append_events(session, events, skip_invalid=skip_invalid, rows=rows, now=now, cache=cache,
-                              payload_texts=payload_texts)
+                              payload_texts=payload_texts, event_ids=event_ids)
 
 
 def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_invalid: bool,
                    rows: Sequence[int] | None, now: datetime | None, cache: dict[str, _BatteryState] | None,
-                   payload_texts: Sequence[str] | None) -> AppendResult:
+                   payload_texts: Sequence[str] | None, event_ids: Sequence[str] | None = None) -> AppendResult:
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     # Canonical payload text and timestamp once per event; IDs derived from them when missing.
     prepared: list[tuple[LedgerEvent, str, str, str, str]] = []
     texts = payload_texts if payload_texts is not None else [canonical_json(e.payload) for e in events]
-    for e, payload_json in zip(events, texts, strict=True):
+    ids = event_ids if event_ids is not None else [""] * len(events)
+    for e, payload_json, known_id in zip(events, texts, ids, strict=True):
         at = _utc_text(e.occurred_at)
         text0 = content_text("", e.battery_id, e.kind.value, at, e.actor_org_id, e.site_id, payload_json)
-        event_id = e.event_id or event_uuid5(text0)
+        event_id = known_id or e.event_id or event_uuid5(text0)
         prepared.append((e, event_id, payload_json, at, with_event_id(text0, event_id)))
     result = AppendResult()
     problems: list[Problem] = []
