@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(BIN)/circulith --db $(DB) demo --batteries $(BATTERIES)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts hatch_build.py
 	$(BIN)/python -m mypy
 
 test: system-deps $(VENV)/.installed-dev lint

@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tempfile
 from pathlib import Path
@@ -64,5 +63,5 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
                 build_data["pure_python"] = False
                 build_data["infer_tag"] = True
         if why is not None:
-            print(f"circulith: the compiled ledger verifier was not built ({why}); "
-                  "`ledger verify` will use its Python verifier", file=sys.stderr)
+            self.app.display_warning(f"circulith: the compiled ledger verifier was not built ({why}); "
+                                     "`ledger verify` will use its Python verifier")
