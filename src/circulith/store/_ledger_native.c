@@ -10,15 +10,17 @@
  *   - replays the battery's state exactly as circulith.ledger.replay.StateReplay.feed does, with the
  *     state machine given as a table computed from circulith.ledger.state_machine.
  *
- * It also reads every stored battery (chain tip, state columns, SHA-256 of the passport document).
- * What it returns is compared with the stored state by the same Python code as the pure-Python path
- * (circulith.store.native_verify), which remains the reference: tests run both on the same ledgers,
- * intact and tampered, and require the same report. Anything this code is not certain to read as the
- * Python path does (a column of an unexpected type, a digest that is not 64 characters, a NULL where
- * the schema has none, a payload nested deeper than it follows) makes it return a reason instead, and
- * the caller verifies in Python.
+ * Then it reads every stored battery (chain tip, state columns, SHA-256 of the passport document) and
+ * returns only those it is not certain match their events (native/stored_check.h), with their rows and
+ * replayed states; the Python comparison (circulith.ledger.replay.StateReplay.compare, through
+ * circulith.store.native_verify) runs on them alone. The Python verifier remains the reference: tests run
+ * both on the same ledgers, intact and tampered, and require the same report. Anything this code is not
+ * certain to read as the Python path does (a column of an unexpected type, a digest that is not 64
+ * characters, a NULL where the schema has none, a payload nested deeper than it follows) makes it return a
+ * reason instead, and the caller verifies in Python.
  *
- * SHA-256 is OpenSSL's (the library Python's hashlib uses). The events pass runs without the GIL.
+ * SHA-256 is OpenSSL's (the library Python's hashlib uses). The events pass runs without the GIL, on two
+ * threads (native/pipeline.h).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,7 +33,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <time.h>
 
 #include "native/text.h"
@@ -101,7 +102,7 @@ typedef PyObject *(*cells_fn)(void *ctx, const brow *r);
 
 static int consider_battery(vstate *V, left_over *L, brow *r, cells_fn cells, void *ctx) {
     unsigned char raw[32];
-    if (sha256(NULL, r->c[B_DOC].p, r->c[B_DOC].n, raw)) { V->oom = 1; return -1; }
+    if (sha256(r->c[B_DOC].p, r->c[B_DOC].n, raw)) { V->oom = 1; return -1; }
     to_hex(raw, r->digest);
     L->stored++;
     battery *b = r->ty[B_ID] == 't' ? bat_find(&V->bats, r->c[B_ID].p, r->c[B_ID].n) : NULL;
@@ -245,7 +246,7 @@ static void free_state(vstate *V) {
     }
     free(V->findings);
     bat_free(&V->bats, V->T ? V->T->n_dyn : 0);
-    sb_free(&V->content); sb_free(&V->tmp); sb_free(&V->tmp2); sb_free(&V->leaves);
+    sb_free(&V->tmp); sb_free(&V->leaves);
 }
 
 /* The tables, the verification state and what is left to Python, for one pass. */

@@ -125,8 +125,7 @@ typedef struct {
     int64_t events;
     int64_t prev_gseq; char prev_global[64];
     bat_table bats;
-    sbuf content, tmp, tmp2;
-    void *md;
+    sbuf tmp; /* unescaped keys, on the reading thread */
     int want_leaves; sbuf leaves;
     int replay;
     const char *fallback; /* a reason to verify in Python instead */
@@ -406,21 +405,21 @@ static int hash_row(sbuf *t, const col *c, int64_t gseq, int64_t bseq, unsigned 
         return -1;
     unsigned char raw[33];
     char hex[64];
-    if (sha256(NULL, t->p, t->n, raw + 1)) return -1;
+    if (sha256(t->p, t->n, raw + 1)) return -1;
     to_hex(raw + 1, hex);
     *ok = memcmp(hex, c[C_CSHA].p, 64) == 0 ? OK_CONTENT : 0;
     if (want_leaf) {
         raw[0] = 0;
-        if (sha256(NULL, raw, 33, leaf)) return -1;
+        if (sha256(raw, 33, leaf)) return -1;
     }
     char pair[128];
     memcpy(pair, c[C_GPREV].p, 64);
     memcpy(pair + 64, c[C_CSHA].p, 64);
-    if (sha256(NULL, pair, 128, raw)) return -1;
+    if (sha256(pair, 128, raw)) return -1;
     to_hex(raw, hex);
     if (memcmp(hex, c[C_GCHAIN].p, 64) == 0) *ok |= OK_GLOBAL;
     memcpy(pair, c[C_BPREV].p, 64);
-    if (sha256(NULL, pair, 128, raw)) return -1;
+    if (sha256(pair, 128, raw)) return -1;
     to_hex(raw, hex);
     if (memcmp(hex, c[C_BCHAIN].p, 64) == 0) *ok |= OK_BATTERY;
     return 0;

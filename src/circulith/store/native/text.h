@@ -71,8 +71,7 @@ static int sb_add_json_string(sbuf *b, const char *s, size_t n) {
 
 /* The one-shot SHA256_* functions: the same assembly as the EVP interface, without its per-call provider
  * dispatch (which costs more than hashing a 128-byte chain link). Deprecated by OpenSSL 3.0, still built. */
-static int sha256(void *unused, const void *data, size_t n, unsigned char out[32]) {
-    (void)unused;
+static int sha256(const void *data, size_t n, unsigned char out[32]) {
     SHA256_CTX c;
     return SHA256_Init(&c) && SHA256_Update(&c, data, n) && SHA256_Final(out, &c) ? 0 : -1;
 }
