@@ -205,7 +205,7 @@ def bench_verify(n_events: int, backend: str) -> dict:
             out["chains_only_python_s"] = time.perf_counter() - t
         assert chains.ok
         if native_verify.native is not None:  # the compiled chains and tips alone (replay=False)
-            target = native_verify._database_target(engine)
+            target = native_verify.database_target(engine)
             assert target is not None
             tables = native_verify.replay_tables(DYNAMIC_KEYS)
             t = time.perf_counter()

@@ -143,7 +143,7 @@ def replay_tables(dynamic_keys: tuple[str, ...]) -> tuple:
             tuple(s.value for s in _STATES))
 
 
-def _database_target(engine: Engine | Connection) -> tuple[str, str, bool] | None:
+def database_target(engine: Engine | Connection) -> tuple[str, str, bool] | None:
     """("sqlite", path, is_uri) or ("postgresql", libpq URI, False); None for an in-memory database."""
     url = engine.engine.url
     if url.get_backend_name() == "sqlite":
@@ -167,7 +167,7 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
     """
     if not available():
         return "the compiled verifier is not built" if native is None else "CIRCULITH_COMPILED_VERIFY=0"
-    target = _database_target(engine)
+    target = database_target(engine)
     if target is None:
         return "an in-memory database"
     tables = replay_tables(dynamic_keys)
