@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import (
@@ -300,6 +302,8 @@ class DynamicCondition(_Strict):
 
 DYNAMIC_VALUE_NAMES: frozenset[str] = frozenset(_DYNAMIC_BOUNDS)
 """Names of the numeric dynamic values (the fields of :class:`DynamicCondition` except ``accidents``)."""
+DYNAMIC_VALUE_BOUNDS: Mapping[str, tuple[float, float, bool]] = MappingProxyType(_DYNAMIC_BOUNDS)
+"""Each dynamic value's (lower bound, upper bound, integer?), read only (what :func:`dynamic_value_problem` checks)."""
 ACCIDENT_KINDS: tuple[str, ...] = ("thermal", "crash", "water", "mechanical", "electrical", "other")
 """Kinds of :class:`Accident`."""
 

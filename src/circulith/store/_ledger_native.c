@@ -26,6 +26,7 @@
 #include <Python.h>
 
 #include <libpq-fe.h>
+#include <math.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <sqlite3.h>
@@ -39,6 +40,9 @@
 #include "native/ledger_state.h"
 #include "native/pipeline.h"
 #include "native/stored_check.h"
+#include "native/import_parse.h"
+#include "native/import_kernel.h"
+#include "native/import_chain.h"
 
 /* ------------------------------------------------------------------ results to Python */
 
@@ -565,12 +569,23 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ledger_native",
-                                    "Compiled ledger verification (see circulith.store.native_verify).", -1, methods,
-                                    NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_ledger_native",
+    "Compiled ledger verification and import (see circulith.store.native_verify and native_import).", -1, methods,
+    NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__ledger_native(void) {
+    if (PyType_Ready(&KernelType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m) PyModule_AddStringConstant(m, "sqlite_version", sqlite3_libversion());
+    if (!m) return NULL;
+    NotCertain = PyErr_NewExceptionWithDoc("circulith.store._ledger_native.NotCertain",
+                                           "The compiled import is not certain to read this as the Python path does.",
+                                           NULL, NULL);
+    if (!NotCertain || PyModule_AddObjectRef(m, "NotCertain", NotCertain) ||
+        PyModule_AddObjectRef(m, "ImportKernel", (PyObject *)&KernelType) ||
+        PyModule_AddStringConstant(m, "sqlite_version", sqlite3_libversion())) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }

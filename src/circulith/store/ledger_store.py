@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, String, Table, any_, bindparam, func, select, update
+from sqlalchemy import Connection, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -47,8 +47,10 @@ CLOCK_SKEW = timedelta(minutes=5)
 DYNAMIC_KEYS = tuple(
     name for name, f in DynamicCondition.model_fields.items() if DynamicValue in typing.get_args(f.annotation)
 )
-_DYNAMIC_KINDS = frozenset({EventKind.BMS_SNAPSHOT, EventKind.TESTED, EventKind.GRADED})
-_OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
+DYNAMIC_EVENT_KINDS = frozenset({EventKind.BMS_SNAPSHOT, EventKind.TESTED, EventKind.GRADED})
+"""Kinds whose payload's dynamic values (and ``accident``) update the passport's dynamic condition."""
+OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
+"""Kinds that may be recorded with a time before the battery's last event (late BMS uploads)."""
 
 
 @dataclass
@@ -208,14 +210,22 @@ def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _Bat
     return states
 
 
+_EXISTING_SQL = ("SELECT event_id, battery_id, kind, occurred_at, actor_org_id, site_id, payload_json FROM events "
+                 "WHERE event_id IN (SELECT value FROM json_each(?))")
+
+
 def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tuple]:
-    found: dict[str, tuple] = {}
-    cols = (Event.event_id, Event.battery_id, Event.kind, Event.occurred_at, Event.actor_org_id, Event.site_id,
-            Event.payload_json)
-    for where in in_clauses(session, Event.event_id, event_ids):
-        for r in session.execute(select(*cols).where(where)):
-            found[r[0]] = tuple(r)
-    return found
+    """The recorded events among ``event_ids``: ``{event_id: (event_id, battery_id, kind, occurred_at,
+    actor_org_id, site_id, payload_json)}``, in one statement (a JSON array on SQLite, an array on PostgreSQL)."""
+    if not event_ids:
+        return {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(_EXISTING_SQL.replace("IN (SELECT value FROM json_each(?))", "= ANY(%s)"),
+                                    (list(event_ids),))
+    else:
+        rows = conn.exec_driver_sql(_EXISTING_SQL, (json.dumps(list(event_ids)),))
+    return {r[0]: tuple(r) for r in rows}
 
 
 _DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)
@@ -378,7 +388,7 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
             why = f"{at} is before the battery's manufacture ({st.manufactured_from[:7]})"
         elif at > limit:
             why = f"{at} is in the future"
-        elif at < st.last_occurred_at and kind not in _OUT_OF_ORDER_OK:
+        elif at < st.last_occurred_at and kind not in OUT_OF_ORDER_OK:
             why = f"{at} is before the battery's last recorded event ({st.last_occurred_at})"
         if why is not None:
             problems.append(Problem(rowno, "occurred_at", why, event_id))
@@ -404,7 +414,7 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
             st.custody_site_id = None
         if kind is EventKind.INSTALLED and isinstance(ev.payload.get("region"), str):
             st.region = ev.payload["region"]
-        if kind in _DYNAMIC_KINDS:
+        if kind in DYNAMIC_EVENT_KINDS:
             _apply_dynamic(st, ev.payload, at)
         st.dirty = True
 
@@ -447,13 +457,11 @@ def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         _write_states_postgres(session, params)
         return
-    table = cast(Table, Battery.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.battery_id == bindparam("b_id"))
-        .values({k: bindparam(k) for k in params[0] if k != "b_id"})
+    names = [n for n in params[0] if n != "b_id"]
+    session.connection().exec_driver_sql(
+        f"UPDATE batteries SET {', '.join(f'{n} = ?' for n in names)} WHERE battery_id = ?",
+        [tuple(p[n] for n in names) + (p["b_id"],) for p in params],
     )
-    session.connection().execute(stmt, params)
 
 
 _STATE_SQL_TYPES = {"b_id": "varchar", "lifecycle_state": "varchar", "status": "varchar", "last_occurred_at": "varchar",

@@ -1,0 +1,232 @@
+"""The compiled event import (``circulith.store._ledger_native.ImportKernel``) and the storage around it.
+
+An import of JSON Lines spends its time on per-event steps in Python: parsing and checking each
+record, serialising its payload, deriving its ID, the battery's state machine and time line, the
+three SHA-256 digests of the chains. The compiled kernel does those steps in C. This module reads the
+database for it (identifier resolution, the batteries' stored state, the events recorded before, the
+ledger head), writes what it returns (rows by the same bulk insert, the batteries' new state, the head)
+and keeps both in the caller's transaction, exactly as :func:`circulith.store.ledger_store.append_events`.
+
+The Python path (:mod:`circulith.services.event_import` and ``append_events``) is the reference: tests
+import the same files through both and require the same rows, batteries and head. The kernel takes only
+what it is certain the Python path takes without a word; at the first record it is not certain of (any
+record the Python path would refuse, a timestamp in one of ISO 8601's rarer spellings, a string where a
+dynamic value's number belongs, an identifier that does not resolve ...) it raises
+:class:`NotCertain`, the caller's transaction rolls back, and the Python path imports the file and
+names the row, field and reason. It is used when the extension is built, the file is JSON Lines, and
+``CIRCULITH_COMPILED_IMPORT`` is not ``0``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from circulith.errors import InvalidInput
+from circulith.ledger.events import EVENT_ID_NAMESPACE, EventKind, LedgerEvent, format_timestamp
+from circulith.ledger.payload_checks import MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS
+from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
+from circulith.passport.identifiers import canonical
+from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_BOUNDS
+from circulith.store.ledger_store import (
+    CLOCK_SKEW,
+    DYNAMIC_EVENT_KINDS,
+    DYNAMIC_KEYS,
+    OUT_OF_ORDER_OK,
+    _BatteryState,
+    _existing_events,
+    _load_states,
+    battery_ids_by_passport_id,
+    flush_states,
+    insert_event_rows,
+    lock_head,
+    resolve_battery_ids,
+    write_head,
+)
+from circulith.store.native_verify import native
+
+BLOCK_LINES = 20_000
+"""Lines handed to the kernel at a time (its texts for them are held until they are written)."""
+_KINDS = tuple(EventKind)
+_STATES = tuple(LifecycleState)
+_FLAGS = {"custody": 1, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
+_BOM = b"\xef\xbb\xbf"
+
+
+class NotCertain(Exception):
+    """The compiled import is not certain to read the file as the Python path does (the reason)."""
+
+
+@dataclass
+class CompiledImport:
+    """What a compiled import did: records read, events appended and events already recorded."""
+
+    records: int = 0
+    appended: int = 0
+    unchanged: int = 0
+
+
+def _max_length(name: str) -> int:
+    return min(int(m.max_length) for m in LedgerEvent.model_fields[name].metadata if hasattr(m, "max_length"))
+
+
+def _tables() -> tuple[Any, ...]:
+    transitions = bytearray()
+    for state in (None, *_STATES):
+        for kind in _KINDS:
+            try:
+                transitions.append(_STATES.index(check_transition("-", state, kind)))
+            except Exception:  # TransitionRefused
+                transitions.append(255)
+    flags = bytearray()
+    for kind in _KINDS:
+        f = _FLAGS["custody"] if kind in CUSTODY_TAKING else 0
+        f |= _FLAGS["shipped"] if kind is EventKind.SHIPPED else 0
+        f |= _FLAGS["installed"] if kind is EventKind.INSTALLED else 0
+        f |= _FLAGS["dynamic"] if kind in DYNAMIC_EVENT_KINDS else 0
+        f |= _FLAGS["imported"] if kind is not EventKind.REGISTERED else 0
+        f |= _FLAGS["any_order"] if kind in OUT_OF_ORDER_OK else 0
+        flags.append(f)
+    checked = tuple((name, float(lo), float(hi), bool(integer)) for name, (lo, hi, integer)
+               in DYNAMIC_VALUE_BOUNDS.items())
+    limits = (MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, _max_length("actor_org_id"), _max_length("site_id"))
+    return (tuple(k.value for k in _KINDS), bytes(transitions), bytes(flags),
+            tuple(STATUS_AFTER.get(k) for k in _KINDS), checked, DYNAMIC_KEYS, ACCIDENT_KINDS, limits)
+
+
+def unavailable(path: Path, fmt: str | None) -> str | None:
+    """Why the compiled import does not apply to this file, or None when it does."""
+    if native is None or not hasattr(native, "ImportKernel"):
+        return "not built"
+    if os.environ.get("CIRCULITH_COMPILED_IMPORT", "1") == "0":
+        return "turned off (CIRCULITH_COMPILED_IMPORT=0)"
+    if (fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else None)) != "jsonl":
+        return "not JSON Lines"
+    if not path.is_file():
+        return "not a file"
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def _canonical(identifier: str) -> str | None:
+    try:
+        return canonical(identifier)
+    except InvalidInput:
+        return None
+
+
+_BATTERY_MAX = _max_length("battery_id")
+
+
+def _state_tuple(st: _BatteryState) -> tuple[Any, ...]:
+    return (_STATES.index(st.state), st.status, st.manufactured_from, st.last_occurred_at, st.custodian_org_id,
+            st.custody_site_id, st.head.seq, st.head.chain_sha256, st.dynamic_json)
+
+
+def import_file(session: Session, path: Path, *, passport_ids: bool = False, now: datetime | None = None,
+                progress: Callable[[int], None] | None = None,
+                block_lines: int = BLOCK_LINES) -> CompiledImport:
+    """Import a JSON Lines file of events in the caller's transaction, with the compiled kernel.
+
+    Parameters
+    ----------
+    session : Session
+        Open session inside a transaction; rolled back by the caller when this raises.
+    path : Path
+        The file (JSON Lines).
+    passport_ids : bool
+        Also resolve batteries named by their passport ID (what ``circulith import events`` accepts).
+    now : datetime or None
+        Current time, for the "not in the future" check (default: the clock).
+    progress : callable or None
+        Called with the number of records of each block once it is written.
+
+    Raises
+    ------
+    NotCertain
+        At the first record the kernel is not certain of; nothing it wrote may be kept.
+    """
+    read = lock_head(session)  # first: everything read below is current until commit
+    kernel = native.ImportKernel(*_tables(), read)
+    limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
+    states: dict[str, _BatteryState] = {}
+    done = CompiledImport()
+    namespace = EVENT_ID_NAMESPACE.bytes
+    with path.open("rb") as fh:
+        first = True
+        while lines := list(itertools.islice(fh, block_lines)):
+            block = b"".join(lines)
+            if first and block.startswith(_BOM):
+                block = block[len(_BOM):]
+            first = False
+            try:
+                records, raws = kernel.parse(block)
+                bids = _resolve(session, raws, passport_ids)
+                kernel.resolve(bids, _new_states(session, states, bids))
+                ids = kernel.ids(namespace)
+                rows, unchanged = kernel.chain(_existing_events(session, ids), limit)
+            except native.NotCertain as exc:
+                raise NotCertain(str(exc)) from None
+            insert_event_rows(session, rows)
+            done.records += records
+            done.appended += len(rows)
+            done.unchanged += unchanged
+            if progress:
+                progress(records)
+    try:
+        changed = kernel.changed()
+    except native.NotCertain as exc:
+        raise NotCertain(str(exc)) from None
+    for bid, state, status, last_at, custodian, site, region, seq, sha, dynamic_json, soh_pct in changed:
+        st = states[bid]
+        st.state, st.status, st.last_occurred_at = _STATES[state], status, last_at
+        st.custodian_org_id, st.custody_site_id = custodian, site
+        if region is not None:
+            st.region = json.loads(region)
+        st.head.seq, st.head.chain_sha256 = seq, sha
+        if dynamic_json is not None:  # merged as ledger_store._apply_dynamic would, event after event
+            st.dynamic_json, st.doc_obj = dynamic_json, None
+        if soh_pct is not None:
+            st.soh_pct = soh_pct
+        st.dirty = True
+    flush_states(session, states)
+    write_head(session, *kernel.head(), read=read)
+    return done
+
+
+def _resolve(session: Session, raws: list[str], passport_ids: bool) -> list[str]:
+    """The battery ID of each raw identifier, as the Python path resolves ``canonical(raw)``.
+
+    Identifiers are stored in canonical form and :func:`canonical` is idempotent, so a raw identifier
+    found as it is resolves to what its canonical form would; only the others are parsed.
+    """
+    ids = resolve_battery_ids(session, raws)
+    rest = [r for r in raws if r not in ids]
+    canon = {r: _canonical(r) for r in rest}
+    if any(c is None or not 1 <= len(c) <= _BATTERY_MAX for c in canon.values()):
+        raise NotCertain("a battery identifier that does not parse")
+    wanted = [c for c in canon.values() if c is not None]
+    found = resolve_battery_ids(session, wanted) if wanted else {}
+    missing = [c for c in dict.fromkeys(wanted) if c not in found]
+    if missing and passport_ids:
+        found.update(battery_ids_by_passport_id(session, missing))
+    bids = [ids.get(r) or found.get(canon.get(r) or "") for r in raws]
+    if any(b is None for b in bids):
+        raise NotCertain("a battery that is not registered")
+    return [b for b in bids if b is not None]
+
+
+def _new_states(session: Session, states: dict[str, _BatteryState], bids: list[str]) -> dict[str, tuple[Any, ...]]:
+    new = [b for b in dict.fromkeys(bids) if b not in states]
+    loaded = _load_states(session, new)
+    states.update(loaded)
+    return {b: _state_tuple(st) for b, st in loaded.items()}
