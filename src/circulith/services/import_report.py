@@ -21,12 +21,15 @@ class ImportReport:
     rejected: int = 0
     rejects_path: str | None = None
     problems: list[str] = field(default_factory=list)
+    importer: str = "python"
+    """Which path recorded the file: "compiled" (:mod:`circulith.services.compiled_event_import`) or "python"."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON output."""
         return {
             "source": self.source, "records": self.records, "written": self.written, "unchanged": self.unchanged,
             "rejected": self.rejected, "rejects_path": self.rejects_path, "problems": self.problems[:100],
+            "importer": self.importer,
         }
 
 

@@ -18,6 +18,7 @@ from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
+from circulith.services.compiled_event_import import compiled_import
 from circulith.services.event_import import ParsedRecord, parsed_batches
 from circulith.services.import_report import ImportReport, finish_report
 from circulith.store.access_log_store import AccessLogReport
@@ -127,12 +128,21 @@ def import_events(
 
     All-or-nothing unless ``skip_invalid`` (as :func:`import_passports`). Events carry an
     ``event_id`` or get one derived from their content, so re-importing a file changes nothing.
+    A JSON Lines file is first tried through the compiled kernel
+    (:mod:`circulith.services.compiled_event_import`), which records the same rows or leaves the file
+    to the Python path below; ``report.importer`` says which recorded it.
     """
     require_schema(engine)
     path = Path(path)
     report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
+    done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress)
+    if not isinstance(done, str):
+        report.records, report.written, report.unchanged, report.importer = (done.records, done.appended,
+                                                                              done.unchanged, "compiled")
+        finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
+        return report
     with transaction(engine) as session, paused_gc():
         states: dict = {}  # battery states across chunks, written once at the end
 

@@ -23,7 +23,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +58,7 @@ BLOCK_LINES = 20_000
 """Lines handed to the kernel at a time (its texts for them are held until they are written)."""
 _KINDS = tuple(EventKind)
 _STATES = tuple(LifecycleState)
-_FLAGS = {"custody": 1, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
+_FLAGS = {"custody": 1, "elsewhere": 2, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -68,18 +68,21 @@ class NotCertain(Exception):
 
 @dataclass
 class CompiledImport:
-    """What a compiled import did: records read, events appended and events already recorded."""
+    """What a compiled import did: records read, events appended, events already recorded (of them, those
+    recorded before the block that holds them was read), and every actor the records name."""
 
     records: int = 0
     appended: int = 0
     unchanged: int = 0
+    recorded_before: int = 0
+    actors: list[str] = field(default_factory=list)
 
 
 def _max_length(name: str) -> int:
     return min(int(m.max_length) for m in LedgerEvent.model_fields[name].metadata if hasattr(m, "max_length"))
 
 
-def _tables() -> tuple[Any, ...]:
+def _tables(elsewhere: frozenset[EventKind]) -> tuple[Any, ...]:
     transitions = bytearray()
     for state in (None, *_STATES):
         for kind in _KINDS:
@@ -95,6 +98,7 @@ def _tables() -> tuple[Any, ...]:
         f |= _FLAGS["dynamic"] if kind in DYNAMIC_EVENT_KINDS else 0
         f |= _FLAGS["imported"] if kind is not EventKind.REGISTERED else 0
         f |= _FLAGS["any_order"] if kind in OUT_OF_ORDER_OK else 0
+        f |= _FLAGS["elsewhere"] if kind in elsewhere else 0
         flags.append(f)
     checked = tuple((name, float(lo), float(hi), bool(integer)) for name, (lo, hi, integer)
                in DYNAMIC_VALUE_BOUNDS.items())
@@ -132,9 +136,9 @@ def _state_tuple(st: _BatteryState) -> tuple[Any, ...]:
             st.custody_site_id, st.head.seq, st.head.chain_sha256, st.dynamic_json)
 
 
-def import_file(session: Session, path: Path, *, passport_ids: bool = False, now: datetime | None = None,
-                progress: Callable[[int], None] | None = None,
-                block_lines: int = BLOCK_LINES) -> CompiledImport:
+def import_file(session: Session, path: Path, *, passport_ids: bool = False,
+                elsewhere: frozenset[EventKind] = frozenset(), now: datetime | None = None,
+                progress: Callable[[int], None] | None = None, block_lines: int = BLOCK_LINES) -> CompiledImport:
     """Import a JSON Lines file of events in the caller's transaction, with the compiled kernel.
 
     Parameters
@@ -145,10 +149,15 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, now
         The file (JSON Lines).
     passport_ids : bool
         Also resolve batteries named by their passport ID (what ``circulith import events`` accepts).
+    elsewhere : frozenset of EventKind
+        Kinds the caller does more for than ``append_events`` (the units travelling with a receipt): a
+        record of one is left to the Python path.
     now : datetime or None
         Current time, for the "not in the future" check (default: the clock).
     progress : callable or None
         Called with the number of records of each block once it is written.
+    block_lines : int
+        Lines read, checked against the ledger and written at a time (the Python path's chunk).
 
     Raises
     ------
@@ -156,7 +165,7 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, now
         At the first record the kernel is not certain of; nothing it wrote may be kept.
     """
     read = lock_head(session)  # first: everything read below is current until commit
-    kernel = native.ImportKernel(*_tables(), read)
+    kernel = native.ImportKernel(*_tables(elsewhere), read)
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     states: dict[str, _BatteryState] = {}
     done = CompiledImport()
@@ -173,13 +182,14 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, now
                 bids = _resolve(session, raws, passport_ids)
                 kernel.resolve(bids, _new_states(session, states, bids))
                 ids = kernel.ids(namespace)
-                rows, unchanged = kernel.chain(_existing_events(session, ids), limit)
+                rows, unchanged, before = kernel.chain(_existing_events(session, ids), limit)
             except native.NotCertain as exc:
                 raise NotCertain(str(exc)) from None
             insert_event_rows(session, rows)
             done.records += records
             done.appended += len(rows)
             done.unchanged += unchanged
+            done.recorded_before += before
             if progress:
                 progress(records)
     try:
@@ -200,6 +210,7 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, now
         st.dirty = True
     flush_states(session, states)
     write_head(session, *kernel.head(), read=read)
+    done.actors = kernel.actors()
     return done
 
 

@@ -206,7 +206,8 @@ static int apply_state(Kernel *K, kbat *b, const kevent *e) {
     return 0;
 }
 
-/* chain(existing, limit) -> (rows, unchanged): the block's events checked, chained and applied, in order.
+/* chain(existing, limit) -> (rows, unchanged, recorded before): the block's events checked, chained and applied,
+ * in order; `unchanged` counts the events already recorded, `recorded before` those of them in `existing`.
  * `existing` maps the IDs already recorded to their rows (ledger_store._existing_events); `limit` is the
  * latest admissible timestamp. Raises NotCertain for any event the Python path would refuse. */
 static PyObject *kernel_chain(Kernel *K, PyObject *args) {
@@ -217,7 +218,7 @@ static PyObject *kernel_chain(Kernel *K, PyObject *args) {
     if (!K->ids || (size_t)PyList_GET_SIZE(K->ids) != K->n_ev) return PyErr_Format(PyExc_ValueError, "chain: call ids() first");
     PyObject *rows = PyList_New(0);
     if (!rows) return NULL;
-    long unchanged = 0;
+    long unchanged = 0, recorded = 0;
     const char *A;
     for (size_t i = 0; i < K->n_ev; i++) {
         kevent *e = &K->ev[i];
@@ -228,7 +229,11 @@ static PyObject *kernel_chain(Kernel *K, PyObject *args) {
         if (!known && PyErr_Occurred()) goto fail;
         int prior = sm_find(&K->seen, A + e->id_off, e->id_n);
         if (known || prior >= 0) {
-            if (known ? same_as_recorded(K, e, b, known) : same_event(K, e, &K->ev[prior])) { unchanged++; continue; }
+            if (known ? same_as_recorded(K, e, b, known) : same_event(K, e, &K->ev[prior])) {
+                unchanged++;
+                recorded += known != NULL;
+                continue;
+            }
             PyErr_SetString(NotCertain, "an event ID recorded with other content");
             goto fail;
         }
@@ -278,7 +283,7 @@ static PyObject *kernel_chain(Kernel *K, PyObject *args) {
         if (apply_state(K, b, e)) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto fail; }
     }
     kernel_reset_block(K);
-    return Py_BuildValue("(Nl)", rows, unchanged);
+    return Py_BuildValue("(Nll)", rows, unchanged, recorded);
 fail:
     Py_DECREF(rows);
     return NULL;
@@ -431,6 +436,21 @@ fail:
     return NULL;
 }
 
+/* actors() -> every actor_org_id the records named, in first-seen order. */
+static PyObject *kernel_actors(Kernel *K, PyObject *unused) {
+    (void)unused;
+    PyObject *out = PyList_New((Py_ssize_t)K->actors.used);
+    if (!out) return NULL;
+    for (size_t i = 0; i < K->actors.cap; i++) {
+        const slot *e = &K->actors.s[i];
+        if (e->val < 0) continue;
+        PyObject *s = utf8_str(K->actors.keys.p + e->off, e->n);
+        if (!s) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, e->val, s);
+    }
+    return out;
+}
+
 static PyObject *kernel_head(Kernel *K, PyObject *unused) {
     (void)unused;
     return Py_BuildValue("(LN)", (long long)K->gseq, ascii_str(K->gsha, 64));
@@ -440,8 +460,9 @@ static PyMethodDef kernel_methods[] = {
     {"parse", (PyCFunction)kernel_parse, METH_O, "parse(block) -> (records, new raw battery identifiers)"},
     {"resolve", (PyCFunction)kernel_resolve, METH_VARARGS, "resolve(battery_ids, states)"},
     {"ids", (PyCFunction)kernel_ids, METH_O, "ids(namespace) -> the pending events' IDs"},
-    {"chain", (PyCFunction)kernel_chain, METH_VARARGS, "chain(existing, limit) -> (rows, unchanged)"},
+    {"chain", (PyCFunction)kernel_chain, METH_VARARGS, "chain(existing, limit) -> (rows, unchanged, recorded)"},
     {"changed", (PyCFunction)kernel_changed, METH_NOARGS, "changed() -> the changed batteries' states"},
+    {"actors", (PyCFunction)kernel_actors, METH_NOARGS, "actors() -> every actor the records named"},
     {"head", (PyCFunction)kernel_head, METH_NOARGS, "head() -> (global_seq, global_chain_sha256)"},
     {NULL, NULL, 0, NULL},
 };

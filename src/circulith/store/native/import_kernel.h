@@ -164,10 +164,11 @@ typedef struct {
     size_t n_dyn, cap_dyn;
     PyObject *ids;              /* list of the block's event IDs */
     strmap seen;
+    strmap actors;              /* every actor named, in first-seen order */
     sbuf text, tmp;
 } Kernel;
 
-enum { K_CUSTODY = 1, K_SHIPPED = 8, K_INSTALLED = 16, K_DYNAMIC = 32, K_IMPORTED = 64, K_ANY_ORDER = 128 };
+enum { K_CUSTODY = 1, K_ELSEWHERE = 2, K_SHIPPED = 8, K_INSTALLED = 16, K_DYNAMIC = 32, K_IMPORTED = 64, K_ANY_ORDER = 128 };
 
 static PyObject *not_certain(const char *why) {
     PyErr_SetString(NotCertain, why);
@@ -241,7 +242,7 @@ static void kernel_dealloc(Kernel *K) {
     }
     free(K->bats);
     free(K->raw);
-    sm_free(&K->raws); sm_free(&K->bat_ids); sm_free(&K->seen);
+    sm_free(&K->raws); sm_free(&K->bat_ids); sm_free(&K->seen); sm_free(&K->actors);
     sb_free(&K->arena); sb_free(&K->text); sb_free(&K->tmp);
     free(K->ev); free(K->dyn);
     Py_XDECREF(K->ids);
@@ -477,6 +478,7 @@ static const char *parse_line(Kernel *K, const char *p, size_t n) {
     if (kind.p[0] != '"') return "a kind that is not text";
     e->kind = name_index(K->kinds, K->n_kinds, kind.p + 1, kind.n - 2);
     if (e->kind < 0 || !(K->flags[e->kind] & K_IMPORTED)) return "a kind that is not imported";
+    if (K->flags[e->kind] & K_ELSEWHERE) return "a kind this import leaves to the Python path";
     if (utc_timestamp(c.f[3], e->at)) return "a timestamp in another spelling";
     size_t off, len;
     if (c.seen[0]) {
@@ -500,6 +502,9 @@ static const char *parse_line(Kernel *K, const char *p, size_t n) {
     K->arena.n = off; /* the identifier lives in the map */
     if (text_field(K, c.f[4], K->actor_max, &e->actor_off, &e->actor_n) || e->actor_n == 0)
         return "an actor_org_id the checks may refuse";
+    if (sm_find(&K->actors, K->arena.p + e->actor_off, e->actor_n) < 0 &&
+        sm_put(&K->actors, K->arena.p + e->actor_off, e->actor_n, (int)K->actors.used))
+        return "";
     e->site_null = !c.seen[5] || (c.f[5].n == 4 && memcmp(c.f[5].p, "null", 4) == 0);
     if (!e->site_null && text_field(K, c.f[5], K->site_max, &e->site_off, &e->site_n))
         return "a site_id the checks may refuse";
