@@ -94,6 +94,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         _drop_postgres_db(admin_url, name)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url_pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """URLs of two fresh, empty databases on each backend (to run the same work two ways and compare)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_server")
+    made = [_fresh_postgres_db(admin_url) for _ in range(2)]
+    try:
+        yield made[0][0], made[1][0]
+    finally:
+        for _, name in made:
+            _drop_postgres_db(admin_url, name)
+
+
 @pytest.fixture
 def engine(db_url: str):
     """An engine on a fresh database at the current schema revision."""
