@@ -193,21 +193,28 @@ def astuple_event(row: StoredEvent) -> tuple:
             row.global_prev_sha256, row.global_chain_sha256)
 
 
+_STATES_SQL = ("SELECT battery_id, lifecycle_state, status, manufacturing_date, last_occurred_at, custodian_org_id, "
+               "custody_site_id, region, soh_pct, dynamic_json, last_seq, last_chain_sha256 FROM batteries "
+               "WHERE battery_id IN (SELECT value FROM json_each(?))")
+
+
+def _by_keys(session: Session, sql: str, keys: Sequence[str]) -> Any:
+    """Rows of ``sql`` (``... IN (SELECT value FROM json_each(?))``) for ``keys``, in one statement: a JSON
+    array on SQLite, an array (``= ANY(%s)``) on PostgreSQL."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql(sql.replace("IN (SELECT value FROM json_each(?))", "= ANY(%s)"), (list(keys),))
+    return conn.exec_driver_sql(sql, (json.dumps(list(keys)),))
+
+
 def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _BatteryState]:
-    states: dict[str, _BatteryState] = {}
-    cols = (
-        Battery.battery_id, Battery.lifecycle_state, Battery.status, Battery.manufacturing_date,
-        Battery.last_occurred_at, Battery.custodian_org_id, Battery.custody_site_id, Battery.region,
-        Battery.soh_pct, Battery.dynamic_json, Battery.last_seq, Battery.last_chain_sha256,
-    )
-    for where in in_clauses(session, Battery.battery_id, battery_ids):
-        for r in session.execute(select(*cols).where(where)):
-            states[r[0]] = _BatteryState(
-                battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
-                last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
-                dynamic_json=r[9], head=BatteryHead(r[10], r[11]),
-            )
-    return states
+    if not battery_ids:
+        return {}
+    return {r[0]: _BatteryState(
+        battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
+        last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
+        dynamic_json=r[9], head=BatteryHead(r[10], r[11]),
+    ) for r in _by_keys(session, _STATES_SQL, battery_ids)}
 
 
 _EXISTING_SQL = ("SELECT event_id, battery_id, kind, occurred_at, actor_org_id, site_id, payload_json FROM events "
@@ -219,13 +226,7 @@ def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tu
     actor_org_id, site_id, payload_json)}``, in one statement (a JSON array on SQLite, an array on PostgreSQL)."""
     if not event_ids:
         return {}
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(_EXISTING_SQL.replace("IN (SELECT value FROM json_each(?))", "= ANY(%s)"),
-                                    (list(event_ids),))
-    else:
-        rows = conn.exec_driver_sql(_EXISTING_SQL, (json.dumps(list(event_ids)),))
-    return {r[0]: tuple(r) for r in rows}
+    return {r[0]: tuple(r) for r in _by_keys(session, _EXISTING_SQL, event_ids)}
 
 
 _DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)

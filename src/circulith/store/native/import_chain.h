@@ -269,17 +269,34 @@ static PyObject *kernel_chain(Kernel *K, PyObject *args) {
         memcpy(g_prev, K->gsha, 64);
         link_hex(b_prev, digest, b_chain);
         link_hex(g_prev, digest, g_chain);
+        /* the row's text objects; a predecessor link is the object of the link before it */
+        if (!b->tip && !(b->tip = ascii_str(b_prev, 64))) goto fail;
+        if (!K->gtip && !(K->gtip = ascii_str(g_prev, 64))) goto fail;
+        if ((size_t)e->actor >= K->cap_actor_str) {
+            size_t cap = K->actors.used + 64;
+            PyObject **q = realloc(K->actor_str, cap * sizeof *q);
+            if (!q) { PyErr_NoMemory(); goto fail; }
+            memset(q + K->cap_actor_str, 0, (cap - K->cap_actor_str) * sizeof *q);
+            K->actor_str = q;
+            K->cap_actor_str = cap;
+        }
+        PyObject **actor = &K->actor_str[e->actor];
+        if (!*actor && !(*actor = utf8_str(A + e->actor_off, e->actor_n))) goto fail;
+        PyObject *bc = ascii_str(b_chain, 64), *gc = ascii_str(g_chain, 64);
+        PyObject *row = bc && gc ? Py_BuildValue("(LOLOONONNNOOOO)", (long long)gseq, b->bid, (long long)bseq, id,
+                                                 K->kind_str[e->kind], ascii_str(e->at, 27), *actor,
+                                                 e->site_null ? Py_NewRef(Py_None) : utf8_str(A + e->site_off, e->site_n),
+                                                 utf8_str(A + e->pay_off, e->pay_n), ascii_str(digest, 64), b->tip, bc,
+                                                 K->gtip, gc)
+                                 : NULL;
+        Py_XSETREF(b->tip, bc);
+        Py_XSETREF(K->gtip, gc);
+        if (!row || PyList_Append(rows, row)) { Py_XDECREF(row); goto fail; }
+        Py_DECREF(row);
         b->seq = bseq;
         memcpy(b->sha, b_chain, 64);
         K->gseq = gseq;
         memcpy(K->gsha, g_chain, 64);
-        PyObject *row = Py_BuildValue("(LOLOONNNNNNNNN)", (long long)gseq, b->bid, (long long)bseq, id,
-                                      K->kind_str[e->kind], ascii_str(e->at, 27), utf8_str(A + e->actor_off, e->actor_n),
-                                      e->site_null ? Py_NewRef(Py_None) : utf8_str(A + e->site_off, e->site_n),
-                                      utf8_str(A + e->pay_off, e->pay_n), ascii_str(digest, 64), ascii_str(b_prev, 64),
-                                      ascii_str(b_chain, 64), ascii_str(g_prev, 64), ascii_str(g_chain, 64));
-        if (!row || PyList_Append(rows, row)) { Py_XDECREF(row); goto fail; }
-        Py_DECREF(row);
         if (apply_state(K, b, e)) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto fail; }
     }
     kernel_reset_block(K);

@@ -110,12 +110,13 @@ typedef struct {
     sbuf accidents;  /* the canonical JSON of each accident recorded, comma-separated */
     sbuf doc;        /* the stored dynamic_json */
     PyObject *soh;   /* the soh_pct the merge set (float), or NULL */
+    PyObject *tip;   /* str of `sha` once a row used it, or NULL */
     int dirty;
 } kbat;
 
 typedef struct {
     size_t ev_off, ev_n;        /* event_id as given (UTF-8), ev_n 0 when absent or empty */
-    int raw, kind;
+    int raw, kind, actor;       /* actor: its index in Kernel.actors */
     char at[27];
     size_t actor_off, actor_n, site_off, site_n;
     int site_null, to_org, region, acc;
@@ -165,6 +166,9 @@ typedef struct {
     PyObject *ids;              /* list of the block's event IDs */
     strmap seen;
     strmap actors;              /* every actor named, in first-seen order */
+    PyObject **actor_str;       /* by index, once a row used it */
+    size_t cap_actor_str;
+    PyObject *gtip;             /* str of `gsha` once a row used it, or NULL */
     sbuf text, tmp;
 } Kernel;
 
@@ -233,7 +237,7 @@ static void kernel_dealloc(Kernel *K) {
     free(K->checked_applied);
     for (size_t i = 0; i < K->n_bats; i++) {
         kbat *b = K->bats[i];
-        Py_XDECREF(b->bid); Py_XDECREF(b->status); Py_XDECREF(b->soh);
+        Py_XDECREF(b->bid); Py_XDECREF(b->status); Py_XDECREF(b->soh); Py_XDECREF(b->tip);
         sb_free(&b->id); sb_free(&b->manufactured_from); sb_free(&b->last_at); sb_free(&b->custodian);
         sb_free(&b->site); sb_free(&b->region); sb_free(&b->accidents); sb_free(&b->doc);
         for (int k = 0; k < K->n_applied; k++) sb_free(&b->dyn[k].value);
@@ -245,6 +249,9 @@ static void kernel_dealloc(Kernel *K) {
     sm_free(&K->raws); sm_free(&K->bat_ids); sm_free(&K->seen); sm_free(&K->actors);
     sb_free(&K->arena); sb_free(&K->text); sb_free(&K->tmp);
     free(K->ev); free(K->dyn);
+    for (size_t i = 0; i < K->cap_actor_str; i++) Py_XDECREF(K->actor_str[i]);
+    free(K->actor_str);
+    Py_XDECREF(K->gtip);
     Py_XDECREF(K->ids);
     Py_TYPE(K)->tp_free((PyObject *)K);
 }
@@ -502,9 +509,11 @@ static const char *parse_line(Kernel *K, const char *p, size_t n) {
     K->arena.n = off; /* the identifier lives in the map */
     if (text_field(K, c.f[4], K->actor_max, &e->actor_off, &e->actor_n) || e->actor_n == 0)
         return "an actor_org_id the checks may refuse";
-    if (sm_find(&K->actors, K->arena.p + e->actor_off, e->actor_n) < 0 &&
-        sm_put(&K->actors, K->arena.p + e->actor_off, e->actor_n, (int)K->actors.used))
-        return "";
+    e->actor = sm_find(&K->actors, K->arena.p + e->actor_off, e->actor_n);
+    if (e->actor < 0) {
+        e->actor = (int)K->actors.used;
+        if (sm_put(&K->actors, K->arena.p + e->actor_off, e->actor_n, e->actor)) return "";
+    }
     e->site_null = !c.seen[5] || (c.f[5].n == 4 && memcmp(c.f[5].p, "null", 4) == 0);
     if (!e->site_null && text_field(K, c.f[5], K->site_max, &e->site_off, &e->site_n))
         return "a site_id the checks may refuse";
