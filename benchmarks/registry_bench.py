@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import random
 import statistics
@@ -100,7 +101,8 @@ def with_engine(backend: str):
     return create_db_engine(url), server
 
 
-def bench_import(n_events: int, backend: str, cli_path: bool = False) -> dict:
+def bench_import(n_events: int, backend: str, cli_path: bool = False, migration: bool = False,
+                 compiled: bool = True) -> dict:
     engine, server = with_engine(backend)
     try:
         upgrade(engine)
@@ -109,11 +111,12 @@ def bench_import(n_events: int, backend: str, cli_path: bool = False) -> dict:
         reg_s = register(engine, passports)
         path = Path(tempfile.mkdtemp()) / "events.jsonl"
         write_events(path, passports, n_events)
+        os.environ["CIRCULITH_COMPILED_IMPORT"] = "1" if compiled else "0"
         t, cpu = time.perf_counter(), time.process_time()
-        if cli_path:  # what `circulith import events FILE` runs: also each row's right to record it
+        if cli_path or migration:  # what `circulith import events FILE [--migration]` runs
             from circulith.services.event_import import import_events as import_checked
 
-            report = import_checked(engine, path, chunk_size=50_000)
+            report = import_checked(engine, path, chunk_size=50_000, migration=migration)
         else:
             report = import_events(engine, path, chunk_size=50_000)
         ours, ours_cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -142,6 +145,7 @@ def bench_import(n_events: int, backend: str, cli_path: bool = False) -> dict:
             raw.close()
         raw_s, raw_cpu = time.perf_counter() - t, time.process_time() - cpu
         out = {"benchmark": "import_events", "backend": backend, "events": n_events, "batteries": n_bat,
+               "importer": report.importer,
                "register_s": round(reg_s, 2), "import_s": round(ours, 2), "import_events_per_s": round(n_events / ours),
                "raw_insert_s": round(raw_s, 2), "raw_rows_per_s": round(n_events / raw_s),
                "ratio_of_raw_throughput": round(raw_s / ours, 3),
@@ -276,10 +280,15 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--cli-path", action="store_true",
                     help="import: through the CLI's service (write authorisation too) instead of the registry's")
+    ap.add_argument("--migration", action="store_true",
+                    help="import: through the CLI's service as a migration (`import events --migration`)")
+    ap.add_argument("--python-import", action="store_true",
+                    help="import: the Python path only (CIRCULITH_COMPILED_IMPORT=0), for comparison")
     args = ap.parse_args()
     if args.what == "import":
-        out = bench_import(args.events, args.backend, args.cli_path)
-        out["path"] = "services.event_import (CLI)" if args.cli_path else "services.registry"
+        out = bench_import(args.events, args.backend, args.cli_path, args.migration, not args.python_import)
+        out["path"] = ("services.event_import (CLI, --migration)" if args.migration else
+                       "services.event_import (CLI)" if args.cli_path else "services.registry")
     elif args.what == "verify":
         out = bench_verify(args.events, args.backend)
     else:
