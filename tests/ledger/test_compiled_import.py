@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from circulith.auth.policy import Role
+from circulith.auth.write_policy import CustodyFacts, after_event, write_refusal
 from circulith.demo.fleet import generate_fleet
 from circulith.errors import InvalidInput, TransitionRefused
 from circulith.ledger.events import EventKind
@@ -179,10 +181,15 @@ def _payload(rng: random.Random, kind: str) -> str:
     return "{" + sep.join(parts) + "}"
 
 
-def _history(rng: random.Random, fleet: Any, n: int) -> list[str]:
-    """``n`` JSON Lines records: valid histories of the fleet's batteries, spelt in every way the kernel reads."""
+def _history(rng: random.Random, fleet: Any, n: int, *, authorised: bool = False) -> list[str]:
+    """``n`` JSON Lines records: valid histories of the fleet's batteries, spelt in every way the kernel reads;
+    ``authorised``: each by an organisation entitled to record it (custody and role), and no receipt of a pack
+    (its modules travel with it: the Python path's work)."""
     start = {p.battery_id: dt.datetime.fromisoformat(f"{p.manufacturing_date}-01T00:00:00+00:00") for p in fleet.passports}
     state = dict.fromkeys(start, LifecycleState.MANUFACTURED)
+    facts = {p.battery_id: CustodyFacts(p.manufacturer.id, "OEM-A", True, LifecycleState.MANUFACTURED)
+             for p in fleet.passports}
+    parents = {p.parent_battery_id for p in fleet.passports}
     last = dict(start)
     cap = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)  # before the clock
     lines: list[str] = []
@@ -200,6 +207,14 @@ def _history(rng: random.Random, fleet: Any, n: int) -> list[str]:
         if not kinds:
             continue
         kind, after = rng.choices(kinds, [8 if k is EventKind.BMS_SNAPSHOT else 1 for k, _ in kinds])[0]
+        actor = rng.choice(list(ACTORS))
+        if authorised:
+            if kind is EventKind.RECEIVED and bid in parents:
+                continue
+            allowed = [a for a in ACTORS if write_refusal(a, Role(ACTORS[a]), kind, facts[bid]) is None]
+            if not allowed:
+                continue
+            actor = rng.choice(allowed)
         if kind is EventKind.BMS_SNAPSHOT and rng.random() < 0.2:  # a late upload: may predate the last event
             stamp, at = _stamp(rng, max(last[bid] - dt.timedelta(minutes=rng.randint(0, 600)), start[bid]))
         else:
@@ -207,15 +222,18 @@ def _history(rng: random.Random, fleet: Any, n: int) -> list[str]:
             stamp, at = _stamp(rng, min(last[bid] + step, max(cap, last[bid])))
             last[bid] = at
         state[bid] = after
+        payload = _payload(rng, kind.value)
+        to_org = json.loads(payload).get("to_org_id")
+        facts[bid] = after_event(facts[bid], kind, actor, to_org if isinstance(to_org, str) else None, after)
         ident = rng.choice([bid, bid, bid.replace("https://id.gs1.org/", "HTTPS://ID.GS1.ORG/")])
         fields = [f'"battery_id": "{ident}"', f'"kind": "{kind.value}"', f'"occurred_at": "{stamp}"',
-                  f'"actor_org_id": "{rng.choice(list(ACTORS))}"']
+                  f'"actor_org_id": "{actor}"']
         if rng.random() < 0.3:
             fields.append(f'"site_id": {rng.choice(_SITES)}')
         if rng.random() < 0.15:
             fields.append(f'"event_id": "{uuid.UUID(int=rng.getrandbits(128), version=4)}"')
-        if rng.random() < 0.9:
-            fields.append(f'"payload": {_payload(rng, kind.value)}')
+        if rng.random() < 0.9 or to_org is not None:
+            fields.append(f'"payload": {payload}')
         rng.shuffle(fields)
         lines.append(rng.choice(["", " ", "\t"]) + "{" + rng.choice([", ", ","]).join(fields) + "}" + rng.choice(["", " "]))
         if rng.random() < 0.03:
@@ -255,6 +273,66 @@ def test_migration_import_is_recorded_alike(pair: tuple[Engine, Engine], fleet: 
 
     _same(pair, _write(tmp_path, lines), run, expect="compiled")
     assert migrated[0] == migrated[1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_authorised_import_is_recorded_alike(pair: tuple[Engine, Engine], fleet: Any, tmp_path: Path, seed: int) -> None:
+    """``circulith import events`` without --migration: each row's custody and role checked by the kernel."""
+    lines = _history(random.Random(100 + seed), fleet, 200, authorised=True)
+    chunk = [9, 60, 20_000][seed]
+    got = _same(pair, _write(tmp_path, lines), lambda e, p: event_import.import_events(e, p, chunk_size=chunk),
+                expect="compiled")
+    assert got[1] > 100
+
+
+def test_an_unauthorised_row_falls_back_and_is_refused_alike(pair: tuple[Engine, Engine], fleet: Any,
+                                                             tmp_path: Path) -> None:
+    lines = _history(random.Random(7), fleet, 60, authorised=True)
+    bid, _ = _base(fleet)  # a recycler that holds nothing records a BMS reading
+    lines.append(f'{{"battery_id": "{bid}", "kind": "bms_snapshot", "occurred_at": "2026-11-10T00:00:00Z", '
+                 '"actor_org_id": "REC-C"}')
+    got = _same(pair, _write(tmp_path, lines), lambda e, p: event_import.import_events(e, p), expect=None)
+    assert got[0] == "refused" and any("may not record" in p for p in got[1])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rows_by_another_actor_are_refused_alike(pair: tuple[Engine, Engine], fleet: Any, tmp_path: Path,
+                                                  seed: int) -> None:
+    """An authorised history with a few rows' actors swapped: where the Python path refuses one, the kernel must
+    not record the file (a kernel that allowed more than the rules would fail here)."""
+    rng = random.Random(500 + seed)
+    lines = _history(rng, fleet, 80, authorised=True)
+    for _ in range(3):
+        i = rng.randrange(len(lines))
+        if '"actor_org_id"' in lines[i]:
+            who = rng.choice(list(ACTORS))
+            lines[i] = lines[i].replace(lines[i].split('"actor_org_id": "')[1].split('"')[0], who, 1)
+    _same(pair, _write(tmp_path, lines), lambda e, p: event_import.import_events(e, p, chunk_size=25), expect=None)
+
+
+def test_an_import_as_one_organisation(pair: tuple[Engine, Engine], fleet: Any, tmp_path: Path) -> None:
+    """--as OEM-A: rows naming OEM-A are checked by the kernel; a row naming another falls back and is refused."""
+    bid, month = _base(fleet)
+    mine = [f'{{"battery_id": "{bid}", "kind": "bms_snapshot", "occurred_at": "{month}-0{d}T00:00:00Z", '
+            f'"actor_org_id": "OEM-A", "payload": {{"soh_pct": 9{d}.5}}}}' for d in range(2, 6)]
+
+    def as_oem(engine: Engine, path: Path) -> Any:
+        return event_import.import_events(engine, path, as_org="OEM-A")
+
+    assert _same(pair, _write(tmp_path, mine), as_oem, expect="compiled")[1] == 4
+    other = [mine[0].replace("-02T", "-08T"), mine[1].replace('"OEM-A"', '"DIS-B"').replace("-03T", "-09T")]
+    assert _same(pair, _write(tmp_path, other, "other.jsonl"), as_oem, expect=None)[0] == "refused"
+
+
+def test_a_receipt_of_a_pack_with_modules_is_left_to_the_python_path(pair: tuple[Engine, Engine], fleet: Any,
+                                                                    tmp_path: Path) -> None:
+    pack = next(p for p in fleet.passports if p.level == "pack")
+    month = pack.manufacturing_date
+    lines = [f'{{"battery_id": "{pack.battery_id}", "kind": "shipped", "occurred_at": "{month}-02T00:00:00Z", '
+             '"actor_org_id": "OEM-A", "payload": {"to_org_id": "DIS-B"}}',
+             f'{{"battery_id": "{pack.battery_id}", "kind": "received", "occurred_at": "{month}-03T00:00:00Z", '
+             '"actor_org_id": "DIS-B"}']
+    _same(pair, _write(tmp_path, lines), lambda e, p: event_import.import_events(e, p), expect="python")
 
 
 # -- what the kernel is not certain of falls back, with the same outcome ---------------------------------------
@@ -345,13 +423,14 @@ def test_a_migration_actor_that_is_not_registered_falls_back(pair: tuple[Engine,
     assert got[0] == "refused"
 
 
-def test_a_receipt_in_a_migration_is_left_to_the_python_path(pair: tuple[Engine, Engine], fleet: Any,
-                                                             tmp_path: Path) -> None:
-    """The units travelling with a received pack are written by the Python path only."""
-    bid, month = _base(fleet)
-    path = _write(tmp_path, [f'{{"battery_id": "{bid}", "kind": "received", "occurred_at": "{month}-02T00:00:00Z", '
-                             '"actor_org_id": "DIS-B"}'])
-    _same(pair, path, _migration_import(), expect="python")
+def test_a_receipt_in_a_migration(pair: tuple[Engine, Engine], fleet: Any, tmp_path: Path) -> None:
+    """The units travelling with a received pack are written by the Python path only; a module has none."""
+    for level, expect in (("pack", "python"), ("module", "compiled")):
+        p = next(p for p in fleet.passports if p.level == level)
+        path = _write(tmp_path, [f'{{"battery_id": "{p.battery_id}", "kind": "received", '
+                                 f'"occurred_at": "{p.manufacturing_date}-02T00:00:00Z", "actor_org_id": "DIS-B"}}'],
+                      f"{level}.jsonl")
+        _same(pair, path, _migration_import(), expect=expect)
 
 
 def test_stored_dynamic_values_later_than_the_file_are_kept(pair: tuple[Engine, Engine], fleet: Any,

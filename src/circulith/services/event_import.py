@@ -77,7 +77,7 @@ from circulith.store.ledger_store import (
     recorded_event_ids,
     resolve_battery_ids,
 )
-from circulith.store.native_import import CompiledImport, NotCertain
+from circulith.store.native_import import CompiledImport, NotCertain, WriteChecks
 from circulith.store.triage_queries import descendants
 
 Progress = Callable[[int], None]
@@ -557,16 +557,16 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
     report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
-    if migration:  # the compiled kernel checks no custody: it serves migrations, whose actors are checked here
-        done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress, passport_ids=True,
-                               elsewhere=frozenset({EventKind.RECEIVED}), check=lambda s, d: _migration_actors(s, as_org, d))
-        if not isinstance(done, str):
-            report.records, report.written, report.unchanged, report.importer = (done.records, done.appended,
-                                                                                  done.unchanged, "compiled")
-            if on_migrated is not None:
-                on_migrated(done.records - done.recorded_before)
-            finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
-            return report
+    done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress, passport_ids=True,
+                           units_follow_receipts=True, checks=None if migration else WriteChecks(as_org),
+                           check=(lambda s, d: _migration_actors(s, as_org, d)) if migration else None)
+    if not isinstance(done, str):
+        report.records, report.written, report.unchanged, report.importer = (done.records, done.appended,
+                                                                              done.unchanged, "compiled")
+        if on_migrated is not None and migration:
+            on_migrated(done.records - done.recorded_before)
+        finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
+        return report
     with transaction(engine) as session, paused_gc():
         lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
         states: dict = {}  # battery states across chunks, written once at the end

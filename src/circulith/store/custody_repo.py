@@ -80,3 +80,12 @@ def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, Cus
 def organisations_with_role(session: Session, role: Role) -> list[str]:
     """IDs of the registered organisations that have ``role``."""
     return [str(o) for o in session.execute(select(Organisation.org_id).where(Organisation.role == role.value)).scalars()]
+
+
+def batteries_with_units(session: Session, battery_ids: Sequence[str]) -> set[str]:
+    """Those of ``battery_ids`` that contain modules or cells (the parents of a registered battery)."""
+    out: set[str] = set()
+    for part in chunks(list(dict.fromkeys(battery_ids))):
+        out.update(str(p) for p in session.execute(select(Battery.parent_battery_id).distinct()
+                                                   .where(Battery.parent_battery_id.in_(part))).scalars())
+    return out

@@ -200,10 +200,10 @@ _STATES_SQL = ("SELECT battery_id, lifecycle_state, status, manufacturing_date, 
 
 def _by_keys(session: Session, sql: str, keys: Sequence[str]) -> Any:
     """Rows of ``sql`` (``... IN (SELECT value FROM json_each(?))``) for ``keys``, in one statement: a JSON
-    array on SQLite, an array (``= ANY(%s)``) on PostgreSQL."""
+    array on SQLite, an array (``= ANY(%b)``, sent in binary: no escaping) on PostgreSQL."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        return conn.exec_driver_sql(sql.replace("IN (SELECT value FROM json_each(?))", "= ANY(%s)"), (list(keys),))
+        return conn.exec_driver_sql(sql.replace("IN (SELECT value FROM json_each(?))", "= ANY(%b)"), (list(keys),))
     return conn.exec_driver_sql(sql, (json.dumps(list(keys)),))
 
 
@@ -475,7 +475,8 @@ def _write_states_postgres(session: Session, params: list[dict[str, Any]]) -> No
     """The batteries' new state in one ``UPDATE ... FROM unnest(arrays)`` instead of a statement per battery."""
     names = list(_STATE_SQL_TYPES)
     sets = ", ".join(f"{n} = v.{n}" for n in names if n != "b_id")
-    arrays = ", ".join(f"%s::{_STATE_SQL_TYPES[n]}[]" for n in names)
+    arrays = ", ".join(f"%b::{_STATE_SQL_TYPES[n]}[]" for n in names)  # binary: the text form's escaping of
+    # 5,000 dynamic documents cost psycopg 0.5 s
     session.connection().exec_driver_sql(
         f"UPDATE batteries SET {sets} FROM unnest({arrays}) AS v ({', '.join(names)}) WHERE batteries.battery_id = v.b_id",
         tuple([p[n] for p in params] for n in names),

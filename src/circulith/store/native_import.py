@@ -31,12 +31,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from circulith.auth.policy import CHAIN_ROLES, Role
+from circulith.auth.write_policy import WRITE_RULES, CustodyFacts, Party
 from circulith.errors import InvalidInput
 from circulith.ledger.events import EVENT_ID_NAMESPACE, EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.payload_checks import MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS
 from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_BOUNDS
+from circulith.store.custody_repo import batteries_with_units, custody_facts, organisation_roles
 from circulith.store.ledger_store import (
     CLOCK_SKEW,
     DYNAMIC_EVENT_KINDS,
@@ -58,7 +61,7 @@ BLOCK_LINES = 20_000
 """Lines handed to the kernel at a time (its texts for them are held until they are written)."""
 _KINDS = tuple(EventKind)
 _STATES = tuple(LifecycleState)
-_FLAGS = {"custody": 1, "elsewhere": 2, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
+_FLAGS = {"custody": 1, "receipt": 2, "removal": 4, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -82,7 +85,7 @@ def _max_length(name: str) -> int:
     return min(int(m.max_length) for m in LedgerEvent.model_fields[name].metadata if hasattr(m, "max_length"))
 
 
-def _tables(elsewhere: frozenset[EventKind]) -> tuple[Any, ...]:
+def _tables() -> tuple[Any, ...]:
     transitions = bytearray()
     for state in (None, *_STATES):
         for kind in _KINDS:
@@ -98,7 +101,8 @@ def _tables(elsewhere: frozenset[EventKind]) -> tuple[Any, ...]:
         f |= _FLAGS["dynamic"] if kind in DYNAMIC_EVENT_KINDS else 0
         f |= _FLAGS["imported"] if kind is not EventKind.REGISTERED else 0
         f |= _FLAGS["any_order"] if kind in OUT_OF_ORDER_OK else 0
-        f |= _FLAGS["elsewhere"] if kind in elsewhere else 0
+        f |= _FLAGS["receipt"] if kind is EventKind.RECEIVED else 0
+        f |= _FLAGS["removal"] if kind is EventKind.REMOVED else 0
         flags.append(f)
     checked = tuple((name, float(lo), float(hi), bool(integer)) for name, (lo, hi, integer)
                in DYNAMIC_VALUE_BOUNDS.items())
@@ -136,8 +140,38 @@ def _state_tuple(st: _BatteryState) -> tuple[Any, ...]:
             st.custody_site_id, st.head.seq, st.head.chain_sha256, st.dynamic_json)
 
 
-def import_file(session: Session, path: Path, *, passport_ids: bool = False,
-                elsewhere: frozenset[EventKind] = frozenset(), now: datetime | None = None,
+@dataclass(frozen=True)
+class WriteChecks:
+    """The write checks of ``circulith import events`` (custody and role, :mod:`circulith.auth.write_policy`),
+    made by the kernel as :class:`circulith.services.event_import._Authoriser` makes them without a migration.
+
+    Parameters
+    ----------
+    as_org : str or None
+        The organisation every row must name (``--as``), or None: the actors the rows name.
+    """
+
+    as_org: str | None = None
+
+
+_PARTIES = {Party.HOLDER: 1, Party.MANUFACTURER: 2, Party.CONSIGNEE: 4, Party.REMOVER: 8,
+            Party.DISMANTLER_FROM_FIRST_LIFE: 16}  # native/import_chain.h P_*
+_ROLES = tuple(Role)
+
+
+def _bits(roles: frozenset[Role] | None) -> int:
+    return sum(1 << _ROLES.index(r) for r in roles or ())
+
+
+def _authorisation(checks: WriteChecks) -> tuple[Any, ...]:
+    rules = [WRITE_RULES.get(k) for k in _KINDS]
+    parties = bytes(sum(_PARTIES[p] for p in r.parties) if r else 0 for r in rules)
+    return (parties, tuple(_bits(r.roles) if r else 0 for r in rules), _bits(CHAIN_ROLES), _ROLES.index(Role.DISMANTLER),
+            _STATES.index(LifecycleState.RECYCLED), _STATES.index(LifecycleState.REMOVED), checks.as_org)
+
+
+def import_file(session: Session, path: Path, *, passport_ids: bool = False, units_follow_receipts: bool = False,
+                checks: WriteChecks | None = None, now: datetime | None = None,
                 progress: Callable[[int], None] | None = None, block_lines: int = BLOCK_LINES) -> CompiledImport:
     """Import a JSON Lines file of events in the caller's transaction, with the compiled kernel.
 
@@ -149,9 +183,11 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False,
         The file (JSON Lines).
     passport_ids : bool
         Also resolve batteries named by their passport ID (what ``circulith import events`` accepts).
-    elsewhere : frozenset of EventKind
-        Kinds the caller does more for than ``append_events`` (the units travelling with a receipt): a
-        record of one is left to the Python path.
+    units_follow_receipts : bool
+        The caller records the modules and cells travelling with a received pack (``circulith import
+        events`` does): a receipt of a battery that has any is left to the Python path.
+    checks : WriteChecks or None
+        Check each row's right to record it (custody and role), as ``circulith import events`` does.
     now : datetime or None
         Current time, for the "not in the future" check (default: the clock).
     progress : callable or None
@@ -165,7 +201,10 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False,
         At the first record the kernel is not certain of; nothing it wrote may be kept.
     """
     read = lock_head(session)  # first: everything read below is current until commit
-    kernel = native.ImportKernel(*_tables(elsewhere), read)
+    kernel = native.ImportKernel(*_tables(), read)
+    if checks is not None:
+        kernel.authorisation(*_authorisation(checks))
+    roles_given = 0
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
     states: dict[str, _BatteryState] = {}
     done = CompiledImport()
@@ -180,7 +219,12 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False,
             try:
                 records, raws = kernel.parse(block)
                 bids = _resolve(session, raws, passport_ids)
-                kernel.resolve(bids, _new_states(session, states, bids))
+                if checks is not None:
+                    actors = kernel.actors()[roles_given:]
+                    roles = organisation_roles(session, actors)
+                    kernel.actor_roles([_ROLES.index(roles[a]) if a in roles else -1 for a in actors])
+                    roles_given += len(actors)
+                kernel.resolve(bids, _new_states(session, states, bids, units_follow_receipts, checks is not None))
                 ids = kernel.ids(namespace)
                 rows, unchanged, before = kernel.chain(_existing_events(session, ids), limit)
             except native.NotCertain as exc:
@@ -236,8 +280,17 @@ def _resolve(session: Session, raws: list[str], passport_ids: bool) -> list[str]
     return [b for b in bids if b is not None]
 
 
-def _new_states(session: Session, states: dict[str, _BatteryState], bids: list[str]) -> dict[str, tuple[Any, ...]]:
+def _new_states(session: Session, states: dict[str, _BatteryState], bids: list[str], units: bool,
+                facts: bool) -> dict[str, tuple[Any, ...]]:
     new = [b for b in dict.fromkeys(bids) if b not in states]
     loaded = _load_states(session, new)
     states.update(loaded)
-    return {b: _state_tuple(st) for b, st in loaded.items()}
+    parents = batteries_with_units(session, new) if units else set()
+    custody = custody_facts(session, new) if facts else {}
+    return {b: (*_state_tuple(st), b in parents, _facts_tuple(custody[b]) if facts else None)
+            for b, st in loaded.items()}
+
+
+def _facts_tuple(f: CustodyFacts) -> tuple[Any, ...]:
+    return (f.manufacturer_id, f.custodian_org_id, f.custodian_is_chain_actor, _STATES.index(f.state),
+            f.shipped_to_org_id, f.removed_by_org_id)

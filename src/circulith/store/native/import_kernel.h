@@ -112,6 +112,10 @@ typedef struct {
     PyObject *soh;   /* the soh_pct the merge set (float), or NULL */
     PyObject *tip;   /* str of `sha` once a row used it, or NULL */
     int dirty;
+    int has_units;   /* modules or cells travel with it (a receipt of it is left to the Python path) */
+    /* custody facts for write checks (circulith.auth.write_policy.CustodyFacts), as the file moves them */
+    sbuf a_maker, a_cust, a_ship, a_rem;
+    int a_has_cust, a_chain, a_state, a_has_ship, a_has_rem;
 } kbat;
 
 typedef struct {
@@ -120,6 +124,8 @@ typedef struct {
     char at[27];
     size_t actor_off, actor_n, site_off, site_n;
     int site_null, to_org, region, acc;
+    size_t to_org_off, to_org_n;      /* a to_org_id given as text: the literal, then (to_org_text) the text */
+    int to_org_text;
     size_t region_off, region_n;      /* JSON literal, in the arena */
     size_t acck_off, acck_n, accd_off, accd_n; /* accident kind (text) and description (literal); n 0: absent */
     size_t pay_off, pay_n;
@@ -169,10 +175,22 @@ typedef struct {
     PyObject **actor_str;       /* by index, once a row used it */
     size_t cap_actor_str;
     PyObject *gtip;             /* str of `gsha` once a row used it, or NULL */
+    /* write checks (circulith.auth.write_policy), when authorisation() turned them on */
+    int auth;
+    unsigned char *k_parties;   /* per kind: P_* the rule names */
+    uint32_t *k_roles;          /* per kind: roles the rule allows (bit per Role), 0 any chain role */
+    uint32_t chain_roles;
+    int dismantler, recycled, removed, as_org_set;
+    sbuf as_org;
+    int *actor_role;            /* by actor index: Role index, -1 not registered */
+    size_t n_actor_role;
     sbuf text, tmp;
 } Kernel;
 
-enum { K_CUSTODY = 1, K_ELSEWHERE = 2, K_SHIPPED = 8, K_INSTALLED = 16, K_DYNAMIC = 32, K_IMPORTED = 64, K_ANY_ORDER = 128 };
+enum { /* what an event kind does (the flags from circulith.store.native_import) */
+    K_CUSTODY = 1, K_RECEIPT = 2, K_REMOVAL = 4, K_SHIPPED = 8, K_INSTALLED = 16, K_DYNAMIC = 32, K_IMPORTED = 64,
+    K_ANY_ORDER = 128
+};
 
 static PyObject *not_certain(const char *why) {
     PyErr_SetString(NotCertain, why);
@@ -240,6 +258,7 @@ static void kernel_dealloc(Kernel *K) {
         Py_XDECREF(b->bid); Py_XDECREF(b->status); Py_XDECREF(b->soh); Py_XDECREF(b->tip);
         sb_free(&b->id); sb_free(&b->manufactured_from); sb_free(&b->last_at); sb_free(&b->custodian);
         sb_free(&b->site); sb_free(&b->region); sb_free(&b->accidents); sb_free(&b->doc);
+        sb_free(&b->a_maker); sb_free(&b->a_cust); sb_free(&b->a_ship); sb_free(&b->a_rem);
         for (int k = 0; k < K->n_applied; k++) sb_free(&b->dyn[k].value);
         free(b->dyn);
         free(b);
@@ -249,6 +268,7 @@ static void kernel_dealloc(Kernel *K) {
     sm_free(&K->raws); sm_free(&K->bat_ids); sm_free(&K->seen); sm_free(&K->actors);
     sb_free(&K->arena); sb_free(&K->text); sb_free(&K->tmp);
     free(K->ev); free(K->dyn);
+    free(K->k_parties); free(K->k_roles); free(K->actor_role); sb_free(&K->as_org);
     for (size_t i = 0; i < K->cap_actor_str; i++) Py_XDECREF(K->actor_str[i]);
     free(K->actor_str);
     Py_XDECREF(K->gtip);
@@ -428,7 +448,10 @@ static int payload_cb(void *vctx, span key, span value, size_t off, size_t n) {
             e->n_dyn++;
         }
     }
-    if (NAME_IS(key.p, key.n, "to_org_id")) e->to_org = truthy(value);
+    if (NAME_IS(key.p, key.n, "to_org_id")) {
+        e->to_org = truthy(value);
+        if (value.p[0] == '"') { e->to_org_off = off; e->to_org_n = n; }
+    }
     else if (NAME_IS(key.p, key.n, "region") && value.p[0] == '"') {
         e->region = 1;
         e->region_off = off;
@@ -485,7 +508,6 @@ static const char *parse_line(Kernel *K, const char *p, size_t n) {
     if (kind.p[0] != '"') return "a kind that is not text";
     e->kind = name_index(K->kinds, K->n_kinds, kind.p + 1, kind.n - 2);
     if (e->kind < 0 || !(K->flags[e->kind] & K_IMPORTED)) return "a kind that is not imported";
-    if (K->flags[e->kind] & K_ELSEWHERE) return "a kind this import leaves to the Python path";
     if (utc_timestamp(c.f[3], e->at)) return "a timestamp in another spelling";
     size_t off, len;
     if (c.seen[0]) {
@@ -530,6 +552,13 @@ static const char *parse_line(Kernel *K, const char *p, size_t n) {
     }
     e->pay_n = K->arena.n - e->pay_off;
     if (e->pay_n > K->max_payload) return "a payload beyond the size limit";
+    if (e->to_org_n) { /* the consignee's text, after the payload (for the write checks) */
+        if (unescape((span){K->arena.p + e->to_org_off, e->to_org_n}, &K->tmp)) return "a to_org_id with a lone surrogate";
+        e->to_org_off = K->arena.n;
+        e->to_org_n = K->tmp.n;
+        e->to_org_text = 1;
+        if (sb_add(&K->arena, K->tmp.p, K->tmp.n)) return "";
+    }
     K->n_ev++;
     return NULL;
 }
