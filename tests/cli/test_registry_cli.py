@@ -334,3 +334,27 @@ def test_serve_uses_its_listen_address_as_public_base_url_unless_configured(db, 
     assert build_app("http://127.0.0.1:9123").state.settings.public_base_url == "http://127.0.0.1:9123"
     monkeypatch.setenv("CIRCULITH_PUBLIC_BASE_URL", "https://passports.example.org")
     assert build_app("http://127.0.0.1:9123").state.settings.public_base_url == "https://passports.example.org"
+
+
+def test_the_import_says_which_importer_recorded_the_file(db, fleet, tmp_path, capsys, monkeypatch):
+    """The compiled import records what it is certain of; a record it is not (a timestamp with a space for its
+    'T', which Python reads) and the switch turned off go through the Python import; both say so, alike."""
+    pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
+    assert run(["--db", db, "import", "passports", str(pfile), "--json"]) == 0
+    capsys.readouterr()
+    records = _event_records(fleet)
+    half = len(records) // 2
+    first, rest = records[:half], [dict(r) for r in records[half:]]
+    rest[-1]["occurred_at"] = rest[-1]["occurred_at"].replace("T", " ")
+    assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "a.jsonl", first)), "--json"]) == 0
+    out = _json_out(capsys)
+    assert (out["importer"], out["written"]) == ("compiled", len(first))
+    assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "b.jsonl", rest)), "--json"]) == 0
+    out = _json_out(capsys)
+    assert (out["importer"], out["written"]) == ("python", len(rest))
+    monkeypatch.setenv("CIRCULITH_COMPILED_IMPORT", "0")
+    assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "a.jsonl", first)), "--json"]) == 0
+    out = _json_out(capsys)
+    assert (out["importer"], out["unchanged"]) == ("python", len(first))
+    assert run(["--db", db, "ledger", "verify", "--json"]) == 0
+    assert _json_out(capsys)["ok"] is True
