@@ -36,7 +36,7 @@ from circulith.auth.write_policy import WRITE_RULES, CustodyFacts, Party
 from circulith.errors import InvalidInput
 from circulith.ledger.events import EVENT_ID_NAMESPACE, EventKind, LedgerEvent, format_timestamp
 from circulith.ledger.payload_checks import MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS
-from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState, check_transition
+from circulith.ledger.state_machine import CUSTODY_TAKING, STATUS_AFTER, LifecycleState
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_BOUNDS
 from circulith.store.custody_repo import batteries_with_units, custody_facts, organisation_roles
@@ -55,13 +55,14 @@ from circulith.store.ledger_store import (
     resolve_battery_ids,
     write_head,
 )
-from circulith.store.native_verify import native
+from circulith.store.native_verify import native, transition_table
 
 BLOCK_LINES = 20_000
 """Lines handed to the kernel at a time (its texts for them are held until they are written)."""
 _KINDS = tuple(EventKind)
 _STATES = tuple(LifecycleState)
-_FLAGS = {"custody": 1, "receipt": 2, "removal": 4, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64, "any_order": 128}  # K_*
+_FLAGS = {"custody": 1, "receipt": 2, "removal": 4, "shipped": 8, "installed": 16, "dynamic": 32, "imported": 64,
+          "any_order": 128}  # native/import_kernel.h K_*
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -86,13 +87,6 @@ def _max_length(name: str) -> int:
 
 
 def _tables() -> tuple[Any, ...]:
-    transitions = bytearray()
-    for state in (None, *_STATES):
-        for kind in _KINDS:
-            try:
-                transitions.append(_STATES.index(check_transition("-", state, kind)))
-            except Exception:  # TransitionRefused
-                transitions.append(255)
     flags = bytearray()
     for kind in _KINDS:
         f = _FLAGS["custody"] if kind in CUSTODY_TAKING else 0
@@ -107,7 +101,7 @@ def _tables() -> tuple[Any, ...]:
     checked = tuple((name, float(lo), float(hi), bool(integer)) for name, (lo, hi, integer)
                in DYNAMIC_VALUE_BOUNDS.items())
     limits = (MAX_PAYLOAD_BYTES, MAX_TEXT_CHARS, _max_length("actor_org_id"), _max_length("site_id"))
-    return (tuple(k.value for k in _KINDS), bytes(transitions), bytes(flags),
+    return (tuple(k.value for k in _KINDS), transition_table(), bytes(flags),
             tuple(STATUS_AFTER.get(k) for k in _KINDS), checked, DYNAMIC_KEYS, ACCIDENT_KINDS, limits)
 
 

@@ -52,7 +52,7 @@ _FLAGS = {"custody": 1, "payload": 2, "registered": 4, "shipped": 8, "installed"
 _REFUSED = 255
 
 
-def _transition_table() -> bytes:
+def transition_table() -> bytes:
     """The state after each kind in each state (row 0: no state yet), 255 where the state machine refuses it."""
     out = bytearray()
     for state in (None, *_STATES):
@@ -203,5 +203,5 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
     return CompiledPass(report, replay, stored, leaves)
 
 
-_TRANSITIONS = _transition_table()
+_TRANSITIONS = transition_table()
 _KIND_FLAGS = _flags()

@@ -356,9 +356,6 @@ out:
 /* ------------------------------------------------------------------ parse: one block of whole lines */
 
 typedef struct {
-    Kernel *K;
-    kevent *e;
-    const char *base;
     span f[7]; /* event_id, battery_id, kind, occurred_at, actor_org_id, site_id, payload */
     int seen[7];
     const char *why;
@@ -451,8 +448,7 @@ static int payload_cb(void *vctx, span key, span value, size_t off, size_t n) {
     if (NAME_IS(key.p, key.n, "to_org_id")) {
         e->to_org = truthy(value);
         if (value.p[0] == '"') { e->to_org_off = off; e->to_org_n = n; }
-    }
-    else if (NAME_IS(key.p, key.n, "region") && value.p[0] == '"') {
+    } else if (NAME_IS(key.p, key.n, "region") && value.p[0] == '"') {
         e->region = 1;
         e->region_off = off;
         e->region_n = n;
@@ -489,7 +485,7 @@ static int payload_cb(void *vctx, span key, span value, size_t off, size_t n) {
 }
 
 static const char *parse_line(Kernel *K, const char *p, size_t n) {
-    line_ctx c = {.K = K};
+    line_ctx c = {0};
     int r = each_member((span){p, n}, field_cb, &c);
     if (r == -3) return c.why;
     if (r) return "a line that is not a JSON object";
