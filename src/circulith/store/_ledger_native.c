@@ -42,6 +42,7 @@
 #include "native/stored_check.h"
 #include "native/import_parse.h"
 #include "native/import_kernel.h"
+#include "native/import_checks.h"
 #include "native/import_chain.h"
 
 /* ------------------------------------------------------------------ results to Python */
