@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from circulith.auth.policy import CHAIN_ROLES, Role
 from circulith.auth.write_policy import CustodyFacts
 from circulith.ledger.state_machine import LifecycleState
-from circulith.store.ledger_store import chunks
+from circulith.store.ledger_store import chunks, rows_by_keys
 from circulith.store.models import Battery, Event, Organisation
 
 
@@ -29,14 +29,15 @@ def organisation_roles(session: Session, org_ids: Sequence[str | None]) -> dict[
     return out
 
 
-def _latest(session: Session, battery_ids: Sequence[str], kinds: tuple[str, ...]) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    for part in chunks(list(battery_ids)):
-        stmt = (select(Event.battery_id, Event.kind, func.max(Event.battery_seq))
-                .where(Event.battery_id.in_(part), Event.kind.in_(kinds)).group_by(Event.battery_id, Event.kind))
-        for bid, kind, seq in session.execute(stmt):
-            out[(bid, kind)] = int(seq)
-    return out
+_LATEST_SQL = ("SELECT battery_id, kind, max(battery_seq) FROM events WHERE kind IN ('shipped', 'received', 'removed') "
+               "AND battery_id IN (SELECT value FROM json_each(?)) GROUP BY battery_id, kind")
+_CUSTODY_SQL = ("SELECT battery_id, manufacturer_id, custodian_org_id, lifecycle_state FROM batteries "
+                "WHERE battery_id IN (SELECT value FROM json_each(?))")
+
+
+def _latest(session: Session, battery_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    """The latest ``shipped``, ``received`` and ``removed`` event of each battery [battery_seq]."""
+    return {(bid, kind): int(seq) for bid, kind, seq in rows_by_keys(session, _LATEST_SQL, battery_ids)}
 
 
 def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, CustodyFacts]:
@@ -46,13 +47,11 @@ def custody_facts(session: Session, battery_ids: Sequence[str]) -> dict[str, Cus
     remover is the organisation of the latest ``removed`` event.
     """
     ids = list(dict.fromkeys(battery_ids))
-    rows: list[tuple[str, str, str | None, str]] = []
-    for part in chunks(ids):
-        stmt = select(Battery.battery_id, Battery.manufacturer_id, Battery.custodian_org_id,
-                      Battery.lifecycle_state).where(Battery.battery_id.in_(part))
-        rows.extend((r[0], r[1], r[2], r[3]) for r in session.execute(stmt))
+    if not ids:
+        return {}
+    rows = [(r[0], r[1], r[2], r[3]) for r in rows_by_keys(session, _CUSTODY_SQL, ids)]
     roles = organisation_roles(session, [r[2] for r in rows])
-    latest = _latest(session, ids, ("shipped", "received", "removed"))
+    latest = _latest(session, ids)
     wanted = [(bid, latest[(bid, k)]) for bid in ids for k in ("shipped", "removed") if (bid, k) in latest]
     payload: dict[tuple[str, int], tuple[str, str]] = {}
     for part in chunks(wanted, 400):

@@ -198,7 +198,7 @@ _STATES_SQL = ("SELECT battery_id, lifecycle_state, status, manufacturing_date, 
                "WHERE battery_id IN (SELECT value FROM json_each(?))")
 
 
-def _by_keys(session: Session, sql: str, keys: Sequence[str]) -> Any:
+def rows_by_keys(session: Session, sql: str, keys: Sequence[str]) -> Any:
     """Rows of ``sql`` (``... IN (SELECT value FROM json_each(?))``) for ``keys``, in one statement: a JSON
     array on SQLite, an array (``= ANY(%b)``, sent in binary: no escaping) on PostgreSQL."""
     conn = session.connection()
@@ -214,7 +214,7 @@ def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _Bat
         battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
         last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
         dynamic_json=r[9], head=BatteryHead(r[10], r[11]),
-    ) for r in _by_keys(session, _STATES_SQL, battery_ids)}
+    ) for r in rows_by_keys(session, _STATES_SQL, battery_ids)}
 
 
 _EXISTING_SQL = ("SELECT event_id, battery_id, kind, occurred_at, actor_org_id, site_id, payload_json FROM events "
@@ -226,7 +226,7 @@ def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tu
     actor_org_id, site_id, payload_json)}``, in one statement (a JSON array on SQLite, an array on PostgreSQL)."""
     if not event_ids:
         return {}
-    return {r[0]: tuple(r) for r in _by_keys(session, _EXISTING_SQL, event_ids)}
+    return {r[0]: tuple(r) for r in rows_by_keys(session, _EXISTING_SQL, event_ids)}
 
 
 _DYNAMIC_KEY_SET = frozenset(DYNAMIC_KEYS)

@@ -19,10 +19,9 @@ names the row, field and reason. It is used when the extension is built, the fil
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -204,12 +203,7 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, uni
     done = CompiledImport()
     namespace = EVENT_ID_NAMESPACE.bytes
     with path.open("rb") as fh:
-        first = True
-        while lines := list(itertools.islice(fh, block_lines)):
-            block = b"".join(lines)
-            if first and block.startswith(_BOM):
-                block = block[len(_BOM):]
-            first = False
+        for block in _blocks(fh, block_lines):
             try:
                 records, raws = kernel.parse(block)
                 bids = _resolve(session, raws, passport_ids)
@@ -250,6 +244,25 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, uni
     write_head(session, *kernel.head(), read=read)
     done.actors = kernel.actors()
     return done
+
+
+def _blocks(fh: Any, records: int) -> Iterator[bytes]:
+    """The file's whole lines, ``records`` non-blank ones at a time (the Python path's chunks: where both
+    read the ledger, recorded events are found and write checks skip them), without a leading BOM."""
+    lines: list[bytes] = []
+    count, first = 0, True
+    for line in fh:
+        if first and line.startswith(_BOM):
+            line = line[len(_BOM):]
+        first = False
+        lines.append(line)
+        if not line.isspace():
+            count += 1
+            if count == records:
+                yield b"".join(lines)
+                lines, count = [], 0
+    if lines:
+        yield b"".join(lines)
 
 
 def _resolve(session: Session, raws: list[str], passport_ids: bool) -> list[str]:
