@@ -129,7 +129,8 @@ def _same(pair: tuple[Engine, Engine], path: Path, importer: Importer, expect: s
 # -- random histories ---------------------------------------------------------------------------------------
 
 _NUMBERS = ["95.5", "95.50", "9.55E1", "95", "80.125", "0.1", "1e-7", "1.5e300", "-0.0", "-0", "100.0",
-            "1E2", "7.000001", "0.30000000000000004", "123456789012345.6", "2.5e-5", "1e16", "9007199254740991"]
+            "1E2", "7.000001", "0.30000000000000004", "123456789012345.6", "2.5e-5", "1e16", "9007199254740991",
+            "0.0001", "0.00001", "10.0", "-0.5", "1000000.25", "99999999999999.9", "0.000123", "5.0e0", "0.10"]
 _TO_ORG = ['"REC-C"', '""', "0", "0.0", "[]", "{}", "1", "null", "[0]"]  # truthy or not, as Python reads them
 _REGIONS = ['"DE-BY"', '"FR\\u002dIDF"', "42", "null"]
 _SITES = ["null", '"yard 1"', '"site:K\\u00f6ln"']
@@ -475,3 +476,24 @@ def test_a_fall_back_after_written_blocks_keeps_nothing_and_counts_once(pair: tu
           expect=None)
     assert any(n < 0 for n in seen)  # the compiled side took its count back ...
     assert sum(seen) == 2 * len(lines)  # ... and each side counted every record once
+
+
+def test_decimal_spellings_are_written_as_python_writes_them(pair: tuple[Engine, Engine], fleet: Any,
+                                                             tmp_path: Path) -> None:
+    """Thousands of decimals of 1 to 17 significant digits, 1e-7 to 1e17, with and without trailing zeros:
+    the payload text (hashed into the chain) must be json.dumps(json.loads(...))'s, digit for digit."""
+    rng = random.Random(2026)
+    bid, month = _base(fleet)
+    lines = []
+    for day in range(1, 29):
+        numbers = []
+        for _ in range(60):
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 17))).lstrip("0") or "0"
+            point = rng.randint(0, len(digits))
+            text = (digits[:point] or "0") + "." + (digits[point:] or "0") + "0" * rng.choice([0, 0, 1, 2])
+            scale = rng.choice(["", "", "0" * rng.randint(1, 6)])
+            numbers.append(("-" if rng.random() < 0.2 else "") + (f"0.{scale}{digits}" if scale else text))
+        payload = ", ".join(f'"n{i}": {n}' for i, n in enumerate(numbers))
+        lines.append(f'{{"battery_id": "{bid}", "kind": "bms_snapshot", "occurred_at": "{month}-{day:02d}T00:00:00Z", '
+                     f'"actor_org_id": "OEM-A", "payload": {{{payload}}}}}')
+    _same(pair, _write(tmp_path, lines), _registry_import(), expect="compiled")

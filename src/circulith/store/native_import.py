@@ -19,6 +19,7 @@ names the row, field and reason. It is used when the extension is built, the fil
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -249,19 +250,15 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, uni
 def _blocks(fh: Any, records: int) -> Iterator[bytes]:
     """The file's whole lines, ``records`` non-blank ones at a time (the Python path's chunks: where both
     read the ledger, recorded events are found and write checks skip them), without a leading BOM."""
-    lines: list[bytes] = []
-    count, first = 0, True
-    for line in fh:
-        if first and line.startswith(_BOM):
-            line = line[len(_BOM):]
+    first = True
+    while lines := list(itertools.islice(fh, records)):
+        if first and lines[0].startswith(_BOM):
+            lines[0] = lines[0][len(_BOM):]
         first = False
-        lines.append(line)
-        if not line.isspace():
-            count += 1
-            if count == records:
-                yield b"".join(lines)
-                lines, count = [], 0
-    if lines:
+        count = len(lines) - sum(map(bytes.isspace, lines))
+        while count < records and (more := list(itertools.islice(fh, records - count))):
+            lines += more
+            count += len(more) - sum(map(bytes.isspace, more))
         yield b"".join(lines)
 
 

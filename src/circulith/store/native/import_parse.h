@@ -75,6 +75,35 @@ static int canon_string(span s, sbuf *out, sbuf *tmp) {
     return sb_add_json_string(out, tmp->p, tmp->n) ? -1 : 0;
 }
 
+/* Whether repr(float(token)) is the token itself, without computing it: a plain decimal `-?I.F` (no exponent)
+ * of at most 15 significant digits (DBL_DIG: such a decimal is the shortest that reads back as its double, since
+ * any two of them reading back alike would print alike with 15 digits), no trailing zero in F unless F is "0"
+ * (repr writes 95.0, not 95.00), and at least 1e-4 or zero (below, repr switches to an exponent; at 16 integer
+ * digits and beyond the digit count rules it out already). */
+static int repr_as_written(span v) {
+    const char *p = v.p, *end = v.p + v.n;
+    if (p < end && *p == '-') p++;
+    const char *dot = memchr(p, '.', (size_t)(end - p));
+    if (!dot || memchr(p, 'e', (size_t)(end - p)) || memchr(p, 'E', (size_t)(end - p))) return 0;
+    const char *f = dot + 1;
+    size_t fn = (size_t)(end - f);
+    if (fn == 0 || (fn > 1 && end[-1] == '0')) return 0;
+    int sig = 0, leading = 1;
+    for (const char *q = p; q < end; q++) {
+        if (q == dot) continue;
+        if (leading && *q == '0') continue;
+        leading = 0;
+        sig++;
+    }
+    if (sig > 15) return 0;
+    if (dot - p == 1 && *p == '0' && sig > 0) { /* 0.F: below 1e-4 when F starts with four zeros */
+        size_t z = 0;
+        while (z < fn && f[z] == '0') z++;
+        if (z >= 4) return 0;
+    }
+    return 1;
+}
+
 /* A JSON number token as canonical_json writes what json.loads reads from it (int: str(); float: repr()).
  * 1 when not certain: an integer beyond 2**53 - 1 (refused by the payload checks), a float that overflows. */
 static int canon_number(span v, sbuf *out) {
@@ -92,6 +121,7 @@ static int canon_number(span v, sbuf *out) {
         size_t m = format_int(buf, neg ? -x : x);
         return sb_add(out, buf, m) ? -1 : 0;
     }
+    if (repr_as_written(v)) return sb_add(out, v.p, v.n) ? -1 : 0;
     if (v.n >= sizeof buf) return 1;
     memcpy(buf, v.p, v.n);
     buf[v.n] = 0;
