@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DB     ?= sqlite:///circulith.db
 BATTERIES ?= 20000
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test lint system-deps sanitize clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(VENV)/.installed-dev
 
 test: system-deps $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
+
+# The compiled ledger code's equivalence tests under AddressSanitizer and UBSan (minutes; not part of test).
+sanitize: system-deps $(VENV)/.installed-dev
+	$(BIN)/python scripts/sanitize_native.py
 
 clean:
 	rm -rf $(VENV) circulith.db .pytest_cache .ruff_cache test-artifacts

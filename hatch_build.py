@@ -17,7 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+except ImportError:  # imported outside a build, for compile_extension alone (scripts/sanitize_native.py)
+    BuildHookInterface = object
 
 SOURCE = Path("src/circulith/store/_ledger_native.c")
 
@@ -31,12 +34,13 @@ def _include_dirs() -> list[str]:
     return dirs
 
 
-def compile_extension(root: Path, out: Path) -> str | None:
-    """Compile the extension to ``out``; None on success, else why it could not be built."""
+def compile_extension(root: Path, out: Path, flags: tuple[str, ...] = ("-O2",)) -> str | None:
+    """Compile the extension to ``out`` (optimisation and instrumentation ``flags``); None on success, else
+    why it could not be built."""
     cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     if not shutil.which(cc[0]):
         return f"no C compiler ({cc[0]})"
-    cmd = [*cc, "-O2", "-shared", "-fPIC", "-std=c11", "-D_DEFAULT_SOURCE",
+    cmd = [*cc, *flags, "-shared", "-fPIC", "-std=c11", "-D_DEFAULT_SOURCE",
            *(f"-I{d}" for d in _include_dirs()), str(root / SOURCE), "-o", str(out), "-lsqlite3", "-lpq", "-lcrypto", "-lpthread"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
