@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from circulith.services.import_report import ImportReport
 from circulith.store.database import transaction
 from circulith.store.ledger_store import paused_gc
 from circulith.store.native_import import CompiledImport, NotCertain, WriteChecks, import_file, unavailable
@@ -67,3 +68,9 @@ def compiled_import(engine: Engine, path: Path, fmt: str | None, *, chunk_size: 
             progress(-counted)
         return str(exc)
     return done
+
+
+def compiled_report(path: Path, done: CompiledImport) -> ImportReport:
+    """The import's report for a file the compiled kernel recorded (it refuses nothing: no rejects)."""
+    return ImportReport(source=str(path), records=done.records, written=done.appended, unchanged=done.unchanged,
+                        importer="compiled")

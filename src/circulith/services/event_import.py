@@ -64,7 +64,7 @@ from circulith.ledger.state_machine import check_transition
 from circulith.ledger.unit_custody import Unit, unit_receipts
 from circulith.passport.identifiers import canonical
 from circulith.passport.model import ACCIDENT_KINDS, DYNAMIC_VALUE_NAMES, dynamic_value_problem
-from circulith.services.compiled_event_import import compiled_import
+from circulith.services.compiled_event_import import compiled_import, compiled_report
 from circulith.services.import_report import ImportReport, finish_report
 from circulith.store.custody_repo import custody_facts, organisation_roles
 from circulith.store.database import require_schema, snapshot_engine, transaction
@@ -561,12 +561,9 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
                            units_follow_receipts=True, checks=None if migration else WriteChecks(as_org),
                            check=(lambda s, d: _migration_actors(s, as_org, d)) if migration else None)
     if not isinstance(done, str):
-        report.records, report.written, report.unchanged, report.importer = (done.records, done.appended,
-                                                                              done.unchanged, "compiled")
         if on_migrated is not None and migration:
             on_migrated(done.records - done.recorded_before)
-        finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
-        return report
+        return compiled_report(path, done)
     with transaction(engine) as session, paused_gc():
         lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
         states: dict = {}  # battery states across chunks, written once at the end

@@ -18,7 +18,7 @@ from circulith.ledger.verify import VerificationReport
 from circulith.passport.access import Audience
 from circulith.passport.model import Passport, parse_passport
 from circulith.services.access_rules import audiences, require_scope
-from circulith.services.compiled_event_import import compiled_import
+from circulith.services.compiled_event_import import compiled_import, compiled_report
 from circulith.services.event_import import ParsedRecord, parsed_batches
 from circulith.services.import_report import ImportReport, finish_report
 from circulith.store.access_log_store import AccessLogReport
@@ -139,10 +139,7 @@ def import_events(
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress)
     if not isinstance(done, str):
-        report.records, report.written, report.unchanged, report.importer = (done.records, done.appended,
-                                                                              done.unchanged, "compiled")
-        finish_report(report, rejects, problems, skip_invalid, rejects_path, path)
-        return report
+        return compiled_report(path, done)
     with transaction(engine) as session, paused_gc():
         states: dict = {}  # battery states across chunks, written once at the end
 

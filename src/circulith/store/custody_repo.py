@@ -12,7 +12,7 @@ from circulith.auth.policy import CHAIN_ROLES, Role
 from circulith.auth.write_policy import CustodyFacts
 from circulith.ledger.state_machine import LifecycleState
 from circulith.store.ledger_store import chunks, rows_by_keys
-from circulith.store.models import Battery, Event, Organisation
+from circulith.store.models import Event, Organisation
 
 
 def organisation_roles(session: Session, org_ids: Sequence[str | None]) -> dict[str, Role]:
@@ -31,6 +31,8 @@ def organisation_roles(session: Session, org_ids: Sequence[str | None]) -> dict[
 
 _LATEST_SQL = ("SELECT battery_id, kind, max(battery_seq) FROM events WHERE kind IN ('shipped', 'received', 'removed') "
                "AND battery_id IN (SELECT value FROM json_each(?)) GROUP BY battery_id, kind")
+_PARENTS_SQL = ("SELECT DISTINCT parent_battery_id FROM batteries "
+                "WHERE parent_battery_id IN (SELECT value FROM json_each(?))")
 _CUSTODY_SQL = ("SELECT battery_id, manufacturer_id, custodian_org_id, lifecycle_state FROM batteries "
                 "WHERE battery_id IN (SELECT value FROM json_each(?))")
 
@@ -83,8 +85,4 @@ def organisations_with_role(session: Session, role: Role) -> list[str]:
 
 def batteries_with_units(session: Session, battery_ids: Sequence[str]) -> set[str]:
     """Those of ``battery_ids`` that contain modules or cells (the parents of a registered battery)."""
-    out: set[str] = set()
-    for part in chunks(list(dict.fromkeys(battery_ids))):
-        out.update(str(p) for p in session.execute(select(Battery.parent_battery_id).distinct()
-                                                   .where(Battery.parent_battery_id.in_(part))).scalars())
-    return out
+    return {str(r[0]) for r in rows_by_keys(session, _PARENTS_SQL, list(dict.fromkeys(battery_ids)))}

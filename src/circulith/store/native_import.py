@@ -86,7 +86,9 @@ def _max_length(name: str) -> int:
     return min(int(m.max_length) for m in LedgerEvent.model_fields[name].metadata if hasattr(m, "max_length"))
 
 
+@lru_cache(maxsize=1)
 def _tables() -> tuple[Any, ...]:
+    """The kernel's rules, from the ledger's and passport's own (computed once a process)."""
     flags = bytearray()
     for kind in _KINDS:
         f = _FLAGS["custody"] if kind in CUSTODY_TAKING else 0
