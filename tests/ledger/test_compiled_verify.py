@@ -8,6 +8,7 @@ counts, head, truncation and Merkle leaves. Where the compiled one leaves data t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -15,6 +16,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -510,6 +512,27 @@ def test_switched_off_it_falls_back_to_python(registry: tuple[Engine, Ids], monk
     assert not native_verify.available()
     py, _cc, _, _ = _both(engine, fallback=True)
     assert not py.ok
+
+
+def test_a_registry_not_in_utf8_is_left_to_python(fleet: DemoFleet, tmp_path: Path) -> None:
+    """The compiled reader takes text cells as their stored bytes, which are UTF-8 only in a UTF-8 database."""
+    path = tmp_path / "utf16.db"
+    with contextlib.closing(sqlite3.connect(path)) as con:  # the encoding is fixed when the first table is made
+        con.execute("PRAGMA encoding = 'UTF-16le'")
+        con.execute("CREATE TABLE made (x)")
+        con.execute("DROP TABLE made")
+        con.commit()
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+        ids = _load(engine, fleet)
+        _need_built()
+        assert _compiled(engine) == "the compiled verifier left the data to it: a database not in UTF-8"
+        _tamper(engine, ids, "UPDATE batteries SET custody_site_id = 'dépôt-Ω' WHERE rowid = 1")
+        py, _cc, _, _ = _both(engine, fallback=True)
+        assert any("dépôt-Ω" in f.detail for f in py.findings), py.findings
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])

@@ -10,17 +10,17 @@
  *   - replays the battery's state exactly as circulith.ledger.replay.StateReplay.feed does, with the
  *     state machine given as a table computed from circulith.ledger.state_machine.
  *
- * Then it reads every stored battery (chain tip, state columns, SHA-256 of the passport document) and
- * returns only those it is not certain match their events (native/stored_check.h), with their rows and
- * replayed states; the Python comparison (circulith.ledger.replay.StateReplay.compare, through
- * circulith.store.native_verify) runs on them alone. The Python verifier remains the reference: tests run
+ * It also reads every stored battery (chain tip, state columns, SHA-256 of the passport document; first,
+ * in the same snapshot) and, once the replay is done, returns only those it is not certain match their
+ * events (native/stored_check.h), with their rows and replayed states; the Python comparison
+ * (circulith.ledger.replay.StateReplay.compare, through circulith.store.native_verify) runs on them alone. The Python verifier remains the reference: tests run
  * both on the same ledgers, intact and tampered, and require the same report. Anything this code is not
  * certain to read as the Python path does (a column of an unexpected type, a digest that is not 64
  * characters, a NULL where the schema has none, a payload nested deeper than it follows) makes it return a
  * reason instead, and the caller verifies in Python.
  *
- * SHA-256 is OpenSSL's (the library Python's hashlib uses). The events pass runs without the GIL, on two
- * threads (native/pipeline.h).
+ * SHA-256 is OpenSSL's (the library Python's hashlib uses). Reading, hashing and the ordered checks run
+ * without the GIL on three threads (native/pipeline.h); the stored batteries are judged on two.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -38,8 +38,9 @@
 
 #include "native/text.h"
 #include "native/ledger_state.h"
-#include "native/pipeline.h"
 #include "native/stored_check.h"
+#include "native/stored_rows.h"
+#include "native/pipeline.h"
 #include "native/import_parse.h"
 #include "native/import_kernel.h"
 #include "native/import_checks.h"
@@ -101,20 +102,51 @@ static int add_tip_events(left_over *L, const battery *b) {
     return e ? -1 : 0;
 }
 
-/* One stored battery: checked, and left to Python unless certainly consistent. `cells` are its columns as Python
- * objects (the document's replaced by its digest), built only when needed. */
-typedef PyObject *(*cells_fn)(void *ctx, const brow *r);
+/* ------------------------------------------------------------------ the stored batteries, judged */
 
-static int consider_battery(vstate *V, left_over *L, brow *r, cells_fn cells, void *ctx) {
-    unsigned char raw[32];
-    if (sha256(r->c[B_DOC].p, r->c[B_DOC].n, raw)) { V->oom = 1; return -1; }
-    to_hex(raw, r->digest);
+/* Which stored rows certainly agree with their events (bit 1: the chain tip, bit 2: the state), for rows
+ * [from, to), after the replay. Reads only, so that the rows can be split between two threads. */
+typedef struct {
+    const vstate *V;
+    const stored_rows *S;
+    size_t from, to;
+    unsigned char *certain;
+    battery **bat;
+    sbuf tmp;
+} judgement;
+
+static void *judge(void *arg) {
+    judgement *J = arg;
+    for (size_t k = J->from; k < J->to; k++) {
+        const brow *r = &stored_at(J->S, k)->r;
+        battery *b = r->ty[B_ID] == 't' ? bat_find((bat_table *)&J->V->bats, r->c[B_ID].p, r->c[B_ID].n) : NULL;
+        J->bat[k] = b;
+        J->certain[k] = (unsigned char)((tip_certain(b, r) ? 1 : 0) |
+                                        (J->V->replay && certainly_consistent(J->V, b, r, &J->tmp) ? 2 : 0));
+    }
+    return NULL;
+}
+
+/* Judges every stored row, half of them on a second thread (all on this one if none can start). */
+static void judge_all(const vstate *V, const stored_rows *S, unsigned char *certain, battery **bat) {
+    judgement J[2] = {{V, S, 0, S->n / 2, certain, bat, {0}}, {V, S, S->n / 2, S->n, certain, bat, {0}}};
+    pthread_t helper;
+    int started = S->n > 64 && pthread_create(&helper, NULL, judge, &J[1]) == 0;
+    if (!started) J[0].to = S->n;
+    judge(&J[0]);
+    if (started) pthread_join(helper, NULL);
+    sb_free(&J[0].tmp);
+    sb_free(&J[1].tmp);
+}
+
+/* One stored battery, judged: left to Python (its row, and its replayed state) unless certainly consistent. */
+static int consider_battery(vstate *V, left_over *L, const stored_rows *S, const stored_row *s, battery *b,
+                            unsigned char certain) {
     L->stored++;
-    battery *b = r->ty[B_ID] == 't' ? bat_find(&V->bats, r->c[B_ID].p, r->c[B_ID].n) : NULL;
     if (b) b->stored_seen = 1;
-    int tip_ok = tip_certain(b, r), state_ok = V->replay && certainly_consistent(V, b, r);
+    int tip_ok = certain & 1, state_ok = (certain & 2) != 0;
     if (tip_ok && (state_ok || !V->replay)) return 0;
-    PyObject *row = cells(ctx, r);
+    PyObject *row = stored_tuple(S, s);
     if (!row) return -1;
     int e = 0;
     if (!tip_ok) {
@@ -130,6 +162,22 @@ static int consider_battery(vstate *V, left_over *L, brow *r, cells_fn cells, vo
     }
     Py_DECREF(row);
     return e ? -1 : 0;
+}
+
+/* The stored batteries after the replay: judged without the GIL, then what is left handed to Python. */
+static int consider_batteries(vstate *V, left_over *L, stored_rows *S) {
+    stored_done(S);
+    unsigned char *certain = malloc(S->n + 1);
+    battery **bat = malloc((S->n + 1) * sizeof *bat);
+    if (!certain || !bat) { free(certain); free(bat); PyErr_NoMemory(); return -1; }
+    Py_BEGIN_ALLOW_THREADS
+    judge_all(V, S, certain, bat);
+    Py_END_ALLOW_THREADS
+    int rc = 0;
+    for (size_t k = 0; k < S->n && !rc; k++) rc = consider_battery(V, L, S, stored_at(S, k), bat[k], certain[k]);
+    free(certain);
+    free(bat);
+    return rc;
 }
 
 static PyObject *results(vstate *V, PyObject *stored_head, left_over *L, double events_s, double batteries_s) {
@@ -291,39 +339,6 @@ static PyObject *sqlite_cell(sqlite3_stmt *st, int i) {
     }
 }
 
-static PyObject *sqlite_row(void *ctx, const brow *r) {
-    sqlite3_stmt *st = ctx;
-    PyObject *t = PyTuple_New(N_BCOLS);
-    if (!t) return NULL;
-    for (int i = 0; i < N_BCOLS; i++) {
-        PyObject *v = i == B_DOC ? PyUnicode_FromStringAndSize(r->digest, 64) : sqlite_cell(st, i);
-        if (!v) { Py_DECREF(t); return NULL; }
-        PyTuple_SET_ITEM(t, i, v);
-    }
-    return t;
-}
-
-static void sqlite_brow(sqlite3_stmt *st, brow *r) {
-    for (int i = 0; i < N_BCOLS; i++) {
-        col *c = &r->c[i];
-        c->null = 0;
-        c->p = "";
-        c->n = 0;
-        switch (sqlite3_column_type(st, i)) {
-            case SQLITE_NULL: r->ty[i] = 'n'; c->null = 1; break;
-            case SQLITE_INTEGER: r->ty[i] = 'i'; r->last_seq = i == B_LAST_SEQ ? sqlite3_column_int64(st, i) : r->last_seq; break;
-            case SQLITE_FLOAT: r->ty[i] = 'r'; if (i == B_SOH) r->soh = sqlite3_column_double(st, i); break;
-            case SQLITE_TEXT:
-                r->ty[i] = 't';
-                c->p = (const char *)sqlite3_column_text(st, i);
-                c->n = (size_t)sqlite3_column_bytes(st, i);
-                break;
-            default: r->ty[i] = 'o';
-        }
-    }
-    if (r->ty[B_LAST_SEQ] != 'i') r->last_seq = -1;
-}
-
 static PyObject *verify_sqlite(PyObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"path", "kinds", "transitions", "flags", "status_after", "dynamic_keys", "states",
                             "max_findings", "leaves", "replay", "uri", NULL};
@@ -340,9 +355,9 @@ static PyObject *verify_sqlite(PyObject *self, PyObject *args, PyObject *kw) {
     left_over L;
     PyObject *head = NULL, *result = NULL;
     sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *bst = NULL;
+    stored_rows S = {0};
     const char *failure = NULL;
-    int rc;
     if (begin_pass(kinds, transitions, flags, status_after, dyn_keys, states, max_findings, want_leaves, replay, &T, &V,
                    &L))
         goto done;
@@ -353,6 +368,15 @@ static PyObject *verify_sqlite(PyObject *self, PyObject *args, PyObject *kw) {
     /* Pages read through a memory map rather than copied by pread (this connection only reads). */
     sqlite3_exec(db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) { failure = sqlite3_errmsg(db); goto done; }
+    /* Text cells are read as their stored bytes, which are the UTF-8 the Python path reads only in a UTF-8
+     * database (SQLite's default; the others convert). */
+    if (sqlite3_prepare_v2(db, "PRAGMA encoding", -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        failure = sqlite3_errmsg(db);
+        goto done;
+    }
+    if (strcmp((const char *)sqlite3_column_text(st, 0), "UTF-8") != 0) { V.fallback = "a database not in UTF-8"; goto done; }
+    sqlite3_finalize(st);
+    st = NULL;
     /* The head first: the snapshot starts here and every later read agrees with it. */
     if (sqlite3_prepare_v2(db, HEAD_SQL, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
         failure = "no ledger head";
@@ -363,26 +387,25 @@ static PyObject *verify_sqlite(PyObject *self, PyObject *args, PyObject *kw) {
     st = NULL;
     if (!head) goto done;
     if (sqlite3_prepare_v2(db, EVENTS_SQL, -1, &st, NULL) != SQLITE_OK) { failure = sqlite3_errmsg(db); goto done; }
+    if (sqlite3_prepare_v2(db, BATTERIES_SQL, -1, &bst, NULL) != SQLITE_OK) { failure = sqlite3_errmsg(db); goto done; }
     sqlite_src src = {st, 0, SQLITE_DONE};
+    sqlite_docs_src docs = {bst, &S, 0, SQLITE_DONE};
+    fill_status fs = {NULL, 0};
+    int fed = -1, ended;
     double t0 = seconds_now();
+    pipeline P;
+    if (pipeline_begin(&P, &V)) { PyErr_NoMemory(); goto done; }
     Py_BEGIN_ALLOW_THREADS
-    run_pipeline(&V, sqlite_fill, &src);
+    fed = pipeline_feed(&P, sqlite_fill_docs, &docs, &fs); /* the stored batteries first, then the events */
+    if (!fed) fed = pipeline_feed(&P, sqlite_fill, &src, &fs);
+    ended = pipeline_end(&P);
     Py_END_ALLOW_THREADS
-    if (V.oom) { PyErr_NoMemory(); goto done; }
-    if (V.fallback) goto done;
-    if (src.rc != SQLITE_DONE) { failure = sqlite3_errmsg(db); goto done; }
-    sqlite3_finalize(st);
-    st = NULL;
-    double t1 = seconds_now();
-    if (sqlite3_prepare_v2(db, BATTERIES_SQL, -1, &st, NULL) != SQLITE_OK) { failure = sqlite3_errmsg(db); goto done; }
-    brow r;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite_brow(st, &r);
-        if (r.ty[B_DOC] != 't') { V.fallback = "a passport document that is not text"; goto done; }
-        if (consider_battery(&V, &L, &r, sqlite_row, st)) goto done;
-    }
-    if (rc != SQLITE_DONE) { failure = sqlite3_errmsg(db); goto done; }
-    result = results(&V, head, &L, t1 - t0, seconds_now() - t1);
+    double t2 = seconds_now();
+    if (V.oom || fs.oom) { PyErr_NoMemory(); goto done; }
+    if (V.fallback || fs.fallback) { V.fallback = V.fallback ? V.fallback : fs.fallback; goto done; }
+    if (fed || ended || src.rc != SQLITE_DONE || docs.rc != SQLITE_DONE) { failure = sqlite3_errmsg(db); goto done; }
+    if (consider_batteries(&V, &L, &S)) goto done;
+    result = results(&V, head, &L, t2 - t0, seconds_now() - t2);
 done:
     if (!result && !PyErr_Occurred()) {
         if (V.oom) PyErr_NoMemory();
@@ -391,7 +414,9 @@ done:
     }
     Py_XDECREF(head);
     if (st) sqlite3_finalize(st);
+    if (bst) sqlite3_finalize(bst);
     if (db) { sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); sqlite3_close(db); }
+    stored_free(&S);
     left_over_free(&L);
     free_state(&V);
     free_tables(&T);
@@ -406,56 +431,9 @@ static int pg_ok(PGresult *r) {
 }
 
 static PyObject *pg_cell(PGresult *r, int row, int i, char kind) {
-    if (PQgetisnull(r, row, i)) Py_RETURN_NONE;
-    const char *v = PQgetvalue(r, row, i);
-    if (kind == 'i') return PyLong_FromString(v, NULL, 10);
-    if (kind == 'f') {
-        PyObject *s = PyUnicode_FromString(v);
-        if (!s) return NULL;
-        PyObject *f = PyFloat_FromString(s);
-        Py_DECREF(s);
-        return f;
-    }
-    return PyUnicode_DecodeUTF8(v, PQgetlength(r, row, i), NULL);
+    return pg_text_cell(PQgetvalue(r, row, i), (size_t)PQgetlength(r, row, i), PQgetisnull(r, row, i), kind);
 }
 
-typedef struct {
-    PGresult *res;
-    int row;
-} pg_at;
-
-static PyObject *pg_row(void *ctx, const brow *r) {
-    pg_at *at = ctx;
-    PyObject *t = PyTuple_New(N_BCOLS);
-    if (!t) return NULL;
-    for (int i = 0; i < N_BCOLS; i++) {
-        char kind = i == B_LAST_SEQ ? 'i' : i == B_SOH ? 'f' : 's'; /* integer, double precision, text */
-        PyObject *v = i == B_DOC ? PyUnicode_FromStringAndSize(r->digest, 64) : pg_cell(at->res, at->row, i, kind);
-        if (!v) { Py_DECREF(t); return NULL; }
-        PyTuple_SET_ITEM(t, i, v);
-    }
-    return t;
-}
-
-static void pg_brow(PGresult *res, int row, brow *r) {
-    for (int i = 0; i < N_BCOLS; i++) {
-        col *c = &r->c[i];
-        c->null = PQgetisnull(res, row, i);
-        c->p = PQgetvalue(res, row, i);
-        c->n = (size_t)PQgetlength(res, row, i);
-        r->ty[i] = c->null ? 'n' : 't';
-    }
-    r->last_seq = -1;
-    if (r->ty[B_LAST_SEQ] == 't') r->ty[B_LAST_SEQ] = parse_int64(r->c[B_LAST_SEQ].p, &r->last_seq) ? 'o' : 'i';
-    if (r->ty[B_SOH] == 't') {
-        char *end;
-        r->soh = strtod(r->c[B_SOH].p, &end);
-        r->ty[B_SOH] = *end || memchr(r->c[B_SOH].p, 'N', r->c[B_SOH].n) || memchr(r->c[B_SOH].p, 'I', r->c[B_SOH].n)
-                           ? 'o' : 'r';
-    }
-}
-
-#define PG_BATCH "4096"
 
 static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"conninfo", "kinds", "transitions", "flags", "status_after", "dynamic_keys", "states",
@@ -474,6 +452,7 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     PyObject *head = NULL, *result = NULL;
     PGconn *conn = NULL;
     PGresult *r = NULL;
+    stored_rows S = {0};
     char failure[512] = "";
     char sql[1024];
     if (begin_pass(kinds, transitions, flags, status_after, dyn_keys, states, max_findings, want_leaves, replay, &T, &V,
@@ -498,46 +477,46 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     head = Py_BuildValue("(NN)", pg_cell(r, 0, 0, 'i'), pg_cell(r, 0, 1, 's'));
     if (!head) goto done;
     PQclear(r);
-    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", EVENTS_SQL);
-    r = PQexec(conn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) goto pgfail;
-    PQclear(r);
-    r = NULL;
-    pg_src src = {conn, 0, 0, 0};
-    double t0 = seconds_now();
-    Py_BEGIN_ALLOW_THREADS
-    run_pipeline(&V, pg_fill, &src);
-    Py_END_ALLOW_THREADS
-    if (!src.done) { /* stopped early: drain the copy so the connection can be rolled back */
-        char *rest;
-        while (PQgetCopyData(conn, &rest, 0) >= 0) PQfreemem(rest);
-    }
-    while ((r = PQgetResult(conn))) { /* the COPY's own outcome */
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && !V.fallback && !V.oom) src.failed = 1;
-        PQclear(r);
-    }
-    if (src.failed) goto pgfail;
-    if (V.oom) { PyErr_NoMemory(); goto done; }
-    if (V.fallback) goto done;
-    double t1 = seconds_now();
     snprintf(sql, sizeof sql, "DECLARE circulith_bats NO SCROLL CURSOR FOR %s", BATTERIES_SQL);
     r = PQexec(conn, sql);
     if (!pg_ok(r)) goto pgfail;
-    for (;;) {
-        PQclear(r);
-        r = PQexec(conn, "FETCH " PG_BATCH " FROM circulith_bats");
-        if (!pg_ok(r)) goto pgfail;
-        int rows = PQntuples(r);
-        if (!rows) break;
-        for (int row = 0; row < rows; row++) {
-            brow b;
-            pg_brow(r, row, &b);
-            if (b.ty[B_DOC] != 't') { V.fallback = "a passport document that is NULL"; goto done; }
-            pg_at at = {r, row};
-            if (consider_battery(&V, &L, &b, pg_row, &at)) goto done;
-        }
+    PQclear(r);
+    r = NULL;
+    pg_src src = {conn, 0, 0, 0};
+    pg_docs_src docs = {conn, &S, 0, 0};
+    fill_status fs = {NULL, 0};
+    int fed = -1, ended, copying = 0;
+    double t0 = seconds_now();
+    pipeline P;
+    if (pipeline_begin(&P, &V)) { PyErr_NoMemory(); goto done; }
+    Py_BEGIN_ALLOW_THREADS
+    fed = pipeline_feed(&P, pg_fill_docs, &docs, &fs); /* the stored batteries first, then the events */
+    if (!fed) {
+        snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", EVENTS_SQL);
+        PGresult *cr = PQexec(conn, sql);
+        copying = PQresultStatus(cr) == PGRES_COPY_OUT;
+        PQclear(cr);
+        fed = copying ? pipeline_feed(&P, pg_fill, &src, &fs) : -1;
+        if (!copying) src.failed = 1;
     }
-    result = results(&V, head, &L, t1 - t0, seconds_now() - t1);
+    if (copying && !src.done) { /* stopped early: drain the copy so the connection can be rolled back */
+        char *rest;
+        while (PQgetCopyData(conn, &rest, 0) >= 0) PQfreemem(rest);
+    }
+    PGresult *cr;
+    while (copying && (cr = PQgetResult(conn))) { /* the COPY's own outcome */
+        if (PQresultStatus(cr) != PGRES_COMMAND_OK && fed == 0) src.failed = 1;
+        PQclear(cr);
+    }
+    ended = pipeline_end(&P);
+    Py_END_ALLOW_THREADS
+    double t2 = seconds_now();
+    if (V.oom || fs.oom) { PyErr_NoMemory(); goto done; }
+    if (V.fallback || fs.fallback) { V.fallback = V.fallback ? V.fallback : fs.fallback; goto done; }
+    if (src.failed || docs.failed) goto pgfail;
+    if (fed || ended) goto done;
+    if (consider_batteries(&V, &L, &S)) goto done;
+    result = results(&V, head, &L, t2 - t0, seconds_now() - t2);
     goto done;
 pgfail:
     snprintf(failure, sizeof failure, "%s", conn ? PQerrorMessage(conn) : "no connection");
@@ -554,6 +533,7 @@ done:
         if (rb) PQclear(rb);
         PQfinish(conn);
     }
+    stored_free(&S);
     left_over_free(&L);
     free_state(&V);
     free_tables(&T);

@@ -5,25 +5,38 @@
 
 /* ------------------------------------------------------------------ the pipeline
  *
- * Two batches of rows alternate between the reading thread (which fills one from the database and runs
- * the order-dependent checks and the replay of the other) and a hashing thread (content texts, the
- * three digests and the reading of the payload of each row). What that thread computes depends on the
- * row alone, so computing it apart changes nothing in what is found or in which order.
+ * Batches of rows go round a ring through three roles, each on its own thread: the calling thread reads
+ * them from the database (fill), a hashing thread computes what depends on the row alone (content text,
+ * the three digests, the Merkle leaf, the reading of the payload), and a sequencing thread runs the
+ * order-dependent checks and the replay, batch after batch in global order. Every role takes the batches
+ * in the same order, so what is found, and in which order, is what one thread would find. With enough
+ * batches in flight the two cores stay busy whichever role is the slowest.
+ *
+ * The stored batteries are read first, in the same snapshot: their cells are kept (native/stored_rows.h)
+ * and their passport documents travel the ring in batches of their own, which the hashing thread hashes
+ * (writing each digest into its row) and the sequencing thread passes over.
  */
 
-#define BATCH_ROWS 4096
+#ifndef BATCH_ROWS
+#define BATCH_ROWS 1024
+#endif
+#define DOC_BATCH_ROWS 256 /* documents of 3-4 kB each: a batch of a size like an events batch */
+#ifndef N_BATCHES
+#define N_BATCHES 8
+#endif
 
-enum { B_FREE, B_FILLED, B_HASHED, B_STOP };
+enum { B_FREE, B_FILLED, B_HASHED };
 
 typedef struct {
     int state, n, failed;
+    int docs;             /* a batch of stored batteries' documents (cols[i][0]), each digest for dst[i] */
+    stored_row **dst;
     col (*cols)[N_COLS];
     int64_t *gseq, *bseq;
     unsigned char *ok;
     unsigned char (*leaf)[32];
-    sbuf arena;           /* SQLite: the rows' bytes (column pointers are valid only until the next step) */
+    sbuf arena;           /* the rows' bytes (SQLite's column pointers are valid only until the next step) */
     size_t (*offs)[N_COLS];
-    PGresult *res;        /* PostgreSQL: the rows stay in their result until checked */
     prescan *ps;          /* each row's payload as the replay reads it; per row n_dyn of each below */
     span *last, *init_val;
     size_t (*init_at)[2];
@@ -31,40 +44,82 @@ typedef struct {
     sbuf scratch;         /* unescaped update times of registrations' initial values */
 } batch;
 
+/* What the reading thread met: kept apart from the verification state, which the sequencing thread owns. */
 typedef struct {
-    batch b[2];
+    const char *fallback;
+    int oom;
+} fill_status;
+
+typedef struct {
+    batch b[N_BATCHES];
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int want_leaves, replay;
     const tables *T;
-    pthread_t worker;
-    int started;
+    vstate *V;
+    long filled;          /* batches filled so far, the number of the next one */
+    int ended;            /* the reader has read every row (or stopped): no batch after `filled` */
+    int abort;            /* a role failed: the others stop at their next batch */
+    int hash_failed;
+    pthread_t hasher, sequencer;
+    int started;          /* threads running: 0, 1 (hasher), 2 (both) */
+    int seq_rc;
 } pipeline;
+
+/* Waits until batch number `i` is in `state`, or no such batch will come (0 when it is, -1 otherwise). */
+static int batch_await(pipeline *P, long i, int state) {
+    batch *b = &P->b[i % N_BATCHES];
+    pthread_mutex_lock(&P->mu);
+    for (;;) {
+        if (P->abort) break;
+        if (i < P->filled && b->state == state) break;
+        if (P->ended && i >= P->filled) break;
+        pthread_cond_wait(&P->cv, &P->mu);
+    }
+    int ok = !P->abort && i < P->filled && b->state == state;
+    pthread_mutex_unlock(&P->mu);
+    return ok ? 0 : -1;
+}
+
+static void batch_set(pipeline *P, batch *b, int state) {
+    pthread_mutex_lock(&P->mu);
+    b->state = state;
+    pthread_cond_broadcast(&P->cv);
+    pthread_mutex_unlock(&P->mu);
+}
+
+static void pipeline_abort(pipeline *P) {
+    pthread_mutex_lock(&P->mu);
+    P->abort = 1;
+    pthread_cond_broadcast(&P->cv);
+    pthread_mutex_unlock(&P->mu);
+}
 
 static void *hash_worker(void *arg) {
     pipeline *P = arg;
     sbuf t = {0}, tmp = {0}, tmp2 = {0};
     size_t nd = (size_t)P->T->n_dyn;
-    for (int k = 0;; k = 1 - k) {
-        batch *b = &P->b[k];
-        pthread_mutex_lock(&P->mu);
-        while (b->state != B_FILLED && b->state != B_STOP) pthread_cond_wait(&P->cv, &P->mu);
-        int stop = b->state == B_STOP;
-        pthread_mutex_unlock(&P->mu);
-        if (stop) break;
+    for (long k = 0; batch_await(P, k, B_FILLED) == 0; k++) {
+        batch *b = &P->b[k % N_BATCHES];
         int failed = 0;
         b->scratch.n = 0;
-        for (int i = 0; i < b->n && !failed; i++) {
+        for (int i = 0; i < b->n && b->docs && !failed; i++) {
+            unsigned char raw[32];
+            failed = sha256(b->cols[i][0].p, b->cols[i][0].n, raw);
+            to_hex(raw, b->dst[i]->r.digest);
+        }
+        for (int i = 0; i < b->n && !b->docs && !failed; i++) {
             failed = hash_row(&t, b->cols[i], b->gseq[i], b->bseq[i], &b->ok[i], b->leaf[i], P->want_leaves);
             if (P->replay)
                 prescan_row(P->T, b->cols[i], &b->ps[i], b->last + i * nd, b->init_val + i * nd, b->init_at + i * nd,
                             b->init_set + i * nd, &b->scratch, &tmp, &tmp2);
         }
-        pthread_mutex_lock(&P->mu);
-        b->failed = failed;
-        b->state = B_HASHED;
-        pthread_cond_broadcast(&P->cv);
-        pthread_mutex_unlock(&P->mu);
+        if (failed) {
+            P->hash_failed = 1; /* read after the join */
+            pipeline_abort(P);
+            break;
+        }
+        batch_set(P, b, B_HASHED);
     }
     sb_free(&t);
     sb_free(&tmp);
@@ -72,14 +127,50 @@ static void *hash_worker(void *arg) {
     return NULL;
 }
 
-static int pipeline_start(pipeline *P, const vstate *V) {
+static void *sequencer(void *arg) {
+    pipeline *P = arg;
+    vstate *V = P->V;
+    size_t nd = (size_t)V->T->n_dyn;
+    for (long k = 0; batch_await(P, k, B_HASHED) == 0; k++) {
+        batch *cur = &P->b[k % N_BATCHES];
+        int rc = 0;
+        for (int i = 0; i < cur->n && !cur->docs; i++) {
+            row_facts rf = {&cur->ps[i], cur->last + i * nd, cur->init_val + i * nd, cur->init_at + i * nd,
+                            cur->init_set + i * nd, cur->scratch.p};
+            if (seq_row(V, cur->cols[i], cur->gseq[i], cur->bseq[i], cur->ok[i], cur->leaf[i], &rf)) { rc = -1; break; }
+        }
+        if (rc) {
+            P->seq_rc = -1;
+            pipeline_abort(P);
+            break;
+        }
+        batch_set(P, cur, B_FREE);
+    }
+    return NULL;
+}
+
+static void pipeline_free(pipeline *P) {
+    for (int k = 0; k < N_BATCHES; k++) {
+        batch *b = &P->b[k];
+        free(b->dst); free(b->cols); free(b->offs); free(b->gseq); free(b->bseq); free(b->ok); free(b->leaf);
+        free(b->ps); free(b->last); free(b->init_val); free(b->init_at); free(b->init_set);
+        sb_free(&b->arena);
+        sb_free(&b->scratch);
+    }
+}
+
+/* Starts the hashing and sequencing threads over `V` (which the sequencing thread alone touches until
+ * pipeline_end). -1 when out of memory or threads (nothing then runs). */
+static int pipeline_begin(pipeline *P, vstate *V) {
     memset(P, 0, sizeof *P);
     P->want_leaves = V->want_leaves;
     P->replay = V->replay;
     P->T = V->T;
+    P->V = V;
     size_t nd = (size_t)V->T->n_dyn + 1;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < N_BATCHES; k++) {
         batch *b = &P->b[k];
+        b->dst = malloc(sizeof *b->dst * BATCH_ROWS);
         b->cols = malloc(sizeof *b->cols * BATCH_ROWS);
         b->offs = malloc(sizeof *b->offs * BATCH_ROWS);
         b->gseq = malloc(sizeof *b->gseq * BATCH_ROWS);
@@ -91,93 +182,69 @@ static int pipeline_start(pipeline *P, const vstate *V) {
         b->init_val = malloc(sizeof *b->init_val * BATCH_ROWS * nd);
         b->init_at = malloc(sizeof *b->init_at * BATCH_ROWS * nd);
         b->init_set = malloc(BATCH_ROWS * nd);
-        if (!b->cols || !b->offs || !b->gseq || !b->bseq || !b->ok || !b->leaf || !b->ps || !b->last || !b->init_val ||
-            !b->init_at || !b->init_set)
+        if (!b->dst || !b->cols || !b->offs || !b->gseq || !b->bseq || !b->ok || !b->leaf || !b->ps || !b->last || !b->init_val ||
+            !b->init_at || !b->init_set) {
+            pipeline_free(P);
             return -1;
+        }
     }
     pthread_mutex_init(&P->mu, NULL);
     pthread_cond_init(&P->cv, NULL);
-    if (pthread_create(&P->worker, NULL, hash_worker, P)) return -1;
+    if (pthread_create(&P->hasher, NULL, hash_worker, P)) goto fail;
     P->started = 1;
+    if (pthread_create(&P->sequencer, NULL, sequencer, P)) goto fail;
+    P->started = 2;
     return 0;
-}
-
-static void batch_set(pipeline *P, batch *b, int state) {
-    pthread_mutex_lock(&P->mu);
-    b->state = state;
-    pthread_cond_broadcast(&P->cv);
-    pthread_mutex_unlock(&P->mu);
-}
-
-static void batch_wait(pipeline *P, batch *b, int state) {
-    pthread_mutex_lock(&P->mu);
-    while (b->state != state) pthread_cond_wait(&P->cv, &P->mu);
-    pthread_mutex_unlock(&P->mu);
-}
-
-static void pipeline_stop(pipeline *P) {
-    if (P->started) {
-        /* the worker waits on the batch after the last one it hashed: stop both */
-        for (int k = 0; k < 2; k++) batch_wait(P, &P->b[k], P->b[k].state == B_FILLED ? B_HASHED : P->b[k].state);
-        pthread_mutex_lock(&P->mu);
-        P->b[0].state = P->b[1].state = B_STOP;
-        pthread_cond_broadcast(&P->cv);
-        pthread_mutex_unlock(&P->mu);
-        pthread_join(P->worker, NULL);
-        pthread_mutex_destroy(&P->mu);
-        pthread_cond_destroy(&P->cv);
-    }
-    for (int k = 0; k < 2; k++) {
-        batch *b = &P->b[k];
-        free(b->cols); free(b->offs); free(b->gseq); free(b->bseq); free(b->ok); free(b->leaf);
-        free(b->ps); free(b->last); free(b->init_val); free(b->init_at); free(b->init_set);
-        sb_free(&b->arena);
-        sb_free(&b->scratch);
-        if (b->res) PQclear(b->res);
-    }
-    memset(P, 0, sizeof *P);
+fail:
+    pipeline_abort(P);
+    if (P->started) pthread_join(P->hasher, NULL);
+    P->started = 0;
+    pthread_mutex_destroy(&P->mu);
+    pthread_cond_destroy(&P->cv);
+    pipeline_free(P);
+    return -1;
 }
 
 /* Fills a batch with up to BATCH_ROWS rows; returns the number, 0 at the end, -1 on failure. */
-typedef int (*fill_fn)(void *src, batch *b, vstate *V);
+typedef int (*fill_fn)(void *src, batch *b, fill_status *fs);
 
-/* Runs the pipeline over a row source. 0 when every row was checked, -1 otherwise (V says why). */
-static int run_pipeline(vstate *V, fill_fn fill, void *src) {
-    pipeline P;
-    if (pipeline_start(&P, V)) { V->oom = 1; pipeline_stop(&P); return -1; }
-    size_t nd = (size_t)V->T->n_dyn;
-    int k = 0, rc = 0;
-    int n = fill(src, &P.b[0], V);
-    if (n > 0) batch_set(&P, &P.b[0], B_FILLED);
-    while (n > 0) {
-        batch *cur = &P.b[k], *next = &P.b[1 - k];
-        int m = fill(src, next, V); /* while the worker hashes `cur` */
-        if (m > 0) batch_set(&P, next, B_FILLED);
-        batch_wait(&P, cur, B_HASHED);
-        if (cur->failed) { V->oom = 1; rc = -1; break; }
-        for (int i = 0; i < cur->n; i++) {
-            row_facts rf = {&cur->ps[i], cur->last + i * nd, cur->init_val + i * nd, cur->init_at + i * nd,
-                            cur->init_set + i * nd, cur->scratch.p};
-            if (seq_row(V, cur->cols[i], cur->gseq[i], cur->bseq[i], cur->ok[i], cur->leaf[i], &rf)) { rc = -1; break; }
-        }
-        if (cur->res) { PQclear(cur->res); cur->res = NULL; }
-        batch_set(&P, cur, B_FREE);
-        if (rc) break;
-        n = m;
-        k = 1 - k;
+/* The reading role, on the calling thread: every row of `src` into the ring, after those fed before. 0 when
+ * all were read, -1 when the reader failed (`fs` says why, unless the source does) or another role stopped. */
+static int pipeline_feed(pipeline *P, fill_fn fill, void *src, fill_status *fs) {
+    int rc = 0;
+    for (long k = P->filled;; k++) {
+        batch *b = &P->b[k % N_BATCHES];
+        if (k >= N_BATCHES && batch_await(P, k - N_BATCHES, B_FREE)) { rc = -1; break; } /* its slot, sequenced */
+        int n = fill(src, b, fs);
+        if (n <= 0) { rc = n < 0 ? -1 : 0; break; }
+        pthread_mutex_lock(&P->mu);
+        b->state = B_FILLED;
+        P->filled = k + 1;
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
     }
-    if (n < 0) rc = -1;
-    pipeline_stop(&P);
+    if (rc) pipeline_abort(P);
     return rc;
 }
 
-
-static int parse_int64(const char *p, int64_t *out) {
-    char *end;
-    long long v = strtoll(p, &end, 10);
-    if (end == p || *end) return -1;
-    *out = v;
-    return 0;
+/* Waits for the other roles and frees the ring. 0 when every row read was checked, -1 otherwise (V says why
+ * when the sequencing thread stopped; V->oom when the hashing one did). */
+static int pipeline_end(pipeline *P) {
+    if (P->started) {
+        pthread_mutex_lock(&P->mu);
+        P->ended = 1; /* no more batches */
+        pthread_cond_broadcast(&P->cv);
+        pthread_mutex_unlock(&P->mu);
+        pthread_join(P->hasher, NULL);
+        if (P->started > 1) pthread_join(P->sequencer, NULL);
+        pthread_mutex_destroy(&P->mu);
+        pthread_cond_destroy(&P->cv);
+    }
+    if (P->hash_failed) P->V->oom = 1;
+    int rc = P->hash_failed || P->seq_rc || P->abort ? -1 : 0;
+    pipeline_free(P);
+    memset(P, 0, sizeof *P);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ row sources */
@@ -187,7 +254,7 @@ typedef struct {
     int done, rc;
 } sqlite_src;
 
-static int finish_batch(batch *b, vstate *V) {
+static int finish_batch(batch *b, fill_status *V) {
     for (int i = 0; i < b->n; i++) {
         const char *why = row_problem(b->cols[i]);
         if (why) { V->fallback = why; return -1; }
@@ -195,10 +262,11 @@ static int finish_batch(batch *b, vstate *V) {
     return b->n;
 }
 
-static int sqlite_fill(void *source, batch *b, vstate *V) {
+static int sqlite_fill(void *source, batch *b, fill_status *V) {
     sqlite_src *S = source;
     sqlite3_stmt *st = S->st;
     b->n = 0;
+    b->docs = 0;
     b->arena.n = 0;
     if (S->done) return 0;
     while (b->n < BATCH_ROWS) {
@@ -218,7 +286,9 @@ static int sqlite_fill(void *source, batch *b, vstate *V) {
             int ty = sqlite3_column_type(st, i);
             if (ty == SQLITE_NULL) { c[i].null = 1; continue; }
             if (ty != SQLITE_TEXT) { V->fallback = "an event column that is not text"; return -1; }
-            const char *text = (const char *)sqlite3_column_text(st, i);
+            /* a text cell's bytes as stored (the database is UTF-8): unlike sqlite3_column_text, without
+             * copying them to add a terminating NUL */
+            const char *text = (const char *)sqlite3_column_blob(st, i);
             c[i].n = (size_t)sqlite3_column_bytes(st, i);
             if (sb_add(&b->arena, text ? text : "", c[i].n)) { V->oom = 1; return -1; }
         }
@@ -249,10 +319,11 @@ static int copy_int(const unsigned char *p, int32_t len, int64_t *out) {
 
 /* Rows of `COPY (events in global order) TO STDOUT (FORMAT binary)`: one row a message, length-prefixed
  * fields, no escaping to undo; copied into the batch (each message is freed at once). */
-static int pg_fill(void *source, batch *b, vstate *V) {
+static int pg_fill(void *source, batch *b, fill_status *V) {
     static const unsigned char SIGNATURE[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
     pg_src *S = source;
     b->n = 0;
+    b->docs = 0;
     b->arena.n = 0;
     while (b->n < BATCH_ROWS && !S->done) {
         char *buf = NULL;
@@ -302,6 +373,77 @@ static int pg_fill(void *source, batch *b, vstate *V) {
     for (int r = 0; r < b->n; r++)
         for (int i = 0; i < N_COLS; i++) b->cols[r][i].p = b->arena.p ? b->arena.p + b->offs[r][i] : "";
     return finish_batch(b, V);
+}
+
+/* ------------------------------------------------------------------ stored batteries as row sources */
+
+/* A batch's documents copied and pointed at (the arena has stopped moving). */
+static int docs_done(batch *b) {
+    for (int r = 0; r < b->n; r++) b->cols[r][0].p = b->arena.p ? b->arena.p + b->offs[r][0] : "";
+    return b->n;
+}
+
+static int doc_add(batch *b, stored_row *s) {
+    b->offs[b->n][0] = b->arena.n;
+    b->cols[b->n][0].n = s->r.c[B_DOC].n;
+    b->dst[b->n++] = s;
+    return sb_add(&b->arena, s->r.c[B_DOC].p, s->r.c[B_DOC].n);
+}
+
+typedef struct {
+    sqlite3_stmt *st;
+    stored_rows *S;
+    int done, rc;
+} sqlite_docs_src;
+
+/* The next stored batteries of BATTERIES_SQL: cells kept, documents into the batch. */
+static int sqlite_fill_docs(void *source, batch *b, fill_status *fs) {
+    sqlite_docs_src *D = source;
+    b->n = 0;
+    b->docs = 1;
+    b->arena.n = 0;
+    while (!D->done && b->n < DOC_BATCH_ROWS) {
+        int rc = sqlite3_step(D->st);
+        if (rc == SQLITE_DONE) { D->done = 1; break; }
+        if (rc != SQLITE_ROW) { D->rc = rc; return -1; }
+        stored_row *s = stored_next(D->S);
+        if (!s) { fs->oom = 1; return -1; }
+        sqlite_brow(D->st, s);
+        if (s->r.ty[B_DOC] != 't') { fs->fallback = "a passport document that is not text"; return -1; }
+        if (doc_add(b, s) || stored_keep(D->S, s)) { fs->oom = 1; return -1; }
+    }
+    return docs_done(b);
+}
+
+typedef struct {
+    PGconn *conn;
+    stored_rows *S;
+    int done, failed;
+} pg_docs_src;
+
+/* The next stored batteries from the cursor `circulith_bats` (declared in the snapshot's transaction). */
+static int pg_fill_docs(void *source, batch *b, fill_status *fs) {
+    pg_docs_src *D = source;
+    b->n = 0;
+    b->docs = 1;
+    b->arena.n = 0;
+    if (D->done) return 0;
+    D->S->postgres = 1;
+    char sql[64];
+    snprintf(sql, sizeof sql, "FETCH %d FROM circulith_bats", DOC_BATCH_ROWS);
+    PGresult *r = PQexec(D->conn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) { PQclear(r); D->failed = 1; return -1; }
+    int rows = PQntuples(r), rc = 0;
+    if (rows < DOC_BATCH_ROWS) D->done = 1;
+    for (int row = 0; row < rows && !rc; row++) {
+        stored_row *s = stored_next(D->S);
+        if (!s) { fs->oom = 1; rc = -1; break; }
+        pg_brow(r, row, &s->r);
+        if (s->r.ty[B_DOC] != 't') { fs->fallback = "a passport document that is NULL"; rc = -1; break; }
+        if (doc_add(b, s) || stored_keep(D->S, s)) { fs->oom = 1; rc = -1; }
+    }
+    PQclear(r);
+    return rc ? rc : docs_done(b);
 }
 
 #endif

@@ -49,8 +49,9 @@ static int plain_number(span v, double *out) {
     return *end == 0;
 }
 
-/* 1 when StateReplay.compare would certainly find nothing to report for battery `b` stored as `r`. */
-static int certainly_consistent(vstate *V, const battery *b, const brow *r) {
+/* 1 when StateReplay.compare would certainly find nothing to report for battery `b` stored as `r`. Reads
+ * only (`tmp` is the caller's), so that two threads can judge different batteries. */
+static int certainly_consistent(const vstate *V, const battery *b, const brow *r, sbuf *tmp) {
     const tables *T = V->T;
     const char *p;
     size_t n;
@@ -74,14 +75,14 @@ static int certainly_consistent(vstate *V, const battery *b, const brow *r) {
     scan_ctx ss;
     memset(&ss, 0, sizeof ss);
     ss.T = T;
-    ss.tmp = &V->tmp;
+    ss.tmp = tmp;
     ss.entries = entries;
     if (each_member((span){r->c[B_DYN].p, r->c[B_DYN].n}, scan_keyed, &ss)) return 0;
     for (int i = 0; i < T->n_dyn; i++) {
         if (!b->dyn_set[i]) continue;
         if (!entries[i].p || entries[i].p[0] != '{') return 0;
         scan_ctx es;
-        if (read_entry(T, &V->tmp, entries[i], &es) || !es.has_updated_at) return 0;
+        if (read_entry(T, tmp, entries[i], &es) || !es.has_updated_at) return 0;
         if (!plain_string(es.updated_at.p, es.updated_at.n, &p, &n)) return 0;
         const sbuf *at = &b->dyn_at[i];
         size_t m = n < at->n ? n : at->n;
@@ -101,7 +102,7 @@ static int certainly_consistent(vstate *V, const battery *b, const brow *r) {
     double soh = 0;
     if (entries[si].p && entries[si].p[0] == '{') {
         scan_ctx es;
-        if (read_entry(T, &V->tmp, entries[si], &es)) return 0;
+        if (read_entry(T, tmp, entries[si], &es)) return 0;
         if (es.has_value && !is_null_text(es.value.p, es.value.n)) {
             if (!plain_number(es.value, &soh)) return 0;
             soh_none = 0;

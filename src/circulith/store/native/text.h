@@ -3,6 +3,10 @@
 #ifndef CIRCULITH_NATIVE_TEXT_H
 #define CIRCULITH_NATIVE_TEXT_H
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* ------------------------------------------------------------------ buffers */
 
 typedef struct {
@@ -43,17 +47,24 @@ static void sb_free(sbuf *b) {
     b->n = b->cap = 0;
 }
 
+static const char *string_stop(const char *p, const char *end);
+
 /* JSON string literal of UTF-8 text as Python's json.encoder.c_encode_basestring writes it (UTF-8 kept). */
 static int sb_add_json_string(sbuf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     if (sb_reserve(b, b->n + 6 * n + 3)) return -1;
     char *o = b->p + b->n;
+    const char *p = s, *end = s + n;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while (p < end) {
+        const char *q = string_stop(p, end); /* a run of bytes written as they are */
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        if (q >= end) break;
+        unsigned char c = (unsigned char)*q;
+        p = q + 1;
         if (c == '"') { *o++ = '\\'; *o++ = '"'; }
         else if (c == '\\') { *o++ = '\\'; *o++ = '\\'; }
-        else if (c >= 0x20) *o++ = (char)c;
         else if (c == '\n') { *o++ = '\\'; *o++ = 'n'; }
         else if (c == '\r') { *o++ = '\\'; *o++ = 'r'; }
         else if (c == '\t') { *o++ = '\\'; *o++ = 't'; }
@@ -76,12 +87,17 @@ static int sha256(const void *data, size_t n, unsigned char out[32]) {
     return SHA256_Init(&c) && SHA256_Update(&c, data, n) && SHA256_Final(out, &c) ? 0 : -1;
 }
 
+/* Lower-case hex, two characters a byte from one table. */
+static const char HEX_PAIRS[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f"
+    "303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f"
+    "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+    "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 static void to_hex(const unsigned char raw[32], char out[64]) {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
+    for (int i = 0; i < 32; i++) memcpy(out + 2 * i, HEX_PAIRS + 2 * raw[i], 2);
 }
 
 /* ------------------------------------------------------------------ JSON (what json.loads accepts) */
@@ -104,27 +120,48 @@ static int hexval(char c) {
     return -1;
 }
 
+/* The first byte of [p, end) that ends a run of plain string bytes: '"', '\\' or a control character. */
+static const char *string_stop(const char *p, const char *end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)); /* x <= 0x1f, unsigned */
+        int m = _mm_movemask_epi8(hit);
+        if (m) return p + __builtin_ctz((unsigned)m);
+        p += 16;
+    }
+#endif
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\' || c < 0x20) return p;
+        p++;
+    }
+    return end;
+}
+
 /* Skip a string starting at '"'; 0, -1 when it is not one json.loads takes. */
 static int skip_string(const char **pp, const char *end) {
     const char *p = *pp + 1;
-    while (p < end) {
+    for (;;) {
+        p = string_stop(p, end);
+        if (p >= end) return -1;
         unsigned char c = (unsigned char)*p;
         if (c == '"') { *pp = p + 1; return 0; }
         if (c < 0x20) return -1;
-        if (c == '\\') {
-            if (++p >= end) return -1;
-            switch (*p) {
-                case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': p++; break;
-                case 'u':
-                    if (end - p < 5) return -1;
-                    for (int i = 1; i <= 4; i++) if (hexval(p[i]) < 0) return -1;
-                    p += 5;
-                    break;
-                default: return -1;
-            }
-        } else p++;
+        /* a backslash */
+        if (++p >= end) return -1;
+        switch (*p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': p++; break;
+            case 'u':
+                if (end - p < 5) return -1;
+                for (int i = 1; i <= 4; i++) if (hexval(p[i]) < 0) return -1;
+                p += 5;
+                break;
+            default: return -1;
+        }
     }
-    return -1;
 }
 
 /* 0 ok, -1 not JSON, -2 too deep */
@@ -156,7 +193,15 @@ static int skip_value(const char **pp, const char *end, int depth) {
         }
     }
 #define LIT(s) (end - p >= (ptrdiff_t)(sizeof(s) - 1) && memcmp(p, s, sizeof(s) - 1) == 0 ? (*pp = p + sizeof(s) - 1, 1) : 0)
-    if (LIT("true") || LIT("false") || LIT("null") || LIT("NaN") || LIT("Infinity") || LIT("-Infinity")) return 0;
+    switch (c) { /* the literals json.loads takes, by their first byte */
+        case 't': return LIT("true") ? 0 : -1;
+        case 'f': return LIT("false") ? 0 : -1;
+        case 'n': return LIT("null") ? 0 : -1;
+        case 'N': return LIT("NaN") ? 0 : -1;
+        case 'I': return LIT("Infinity") ? 0 : -1;
+        case '-': if (LIT("-Infinity")) return 0; break;
+        default: break;
+    }
 #undef LIT
     /* number: -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)? */
     if (*p == '-') p++;
@@ -301,6 +346,15 @@ static int each_member(span obj, member_fn fn, void *ctx) {
 }
 
 /* Decimal text of an integer, as Python's str(int) writes it; returns its length. */
+/* A decimal integer filling the NUL-terminated text. */
+static int parse_int64(const char *p, int64_t *out) {
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || *end) return -1;
+    *out = v;
+    return 0;
+}
+
 static size_t format_int(char *out, int64_t v) {
     char tmp[24];
     size_t n = 0, k = 0;
