@@ -31,6 +31,7 @@
 #include <openssl/sha.h>
 #include <sqlite3.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,7 +299,7 @@ static void free_state(vstate *V) {
         sb_free(&V->findings[i].ev); sb_free(&V->findings[i].bat); sb_free(&V->findings[i].detail);
     }
     free(V->findings);
-    bat_free(&V->bats, V->T ? V->T->n_dyn : 0);
+    bat_free(&V->bats);
     sb_free(&V->tmp); sb_free(&V->leaves);
 }
 

@@ -42,12 +42,54 @@ typedef struct {
     unsigned char dyn_ins[64];
 } battery;
 
+/* Memory for the batteries and their texts, handed out from large blocks and freed all at once: a ledger's
+ * batteries hold some forty small texts each, which one by one would cost a malloc and a free apiece. */
+typedef struct pool_block {
+    struct pool_block *next;
+    size_t used, cap;
+    max_align_t data[];
+} pool_block;
+
 typedef struct {
     battery **slots;
     size_t cap, n;
     battery **order; /* in first-seen order */
     size_t order_cap;
+    pool_block *pool;
 } bat_table;
+
+/* `n` zeroed bytes from the table's pool (NULL when out of memory). */
+static void *pool_alloc(bat_table *t, size_t n) {
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    pool_block *k = t->pool;
+    if (!k || k->cap - k->used < n) {
+        size_t cap = n > ((size_t)1 << 20) ? n : (size_t)1 << 20;
+        if (!(k = malloc(sizeof *k + cap))) return NULL;
+        k->next = t->pool;
+        k->used = 0;
+        k->cap = cap;
+        t->pool = k;
+    }
+    char *q = (char *)k->data + k->used;
+    k->used += n;
+    memset(q, 0, n);
+    return q;
+}
+
+/* A battery's text set to `p` (NUL-terminated), in the pool; a longer text than it held takes new room. */
+static int bat_str(bat_table *t, sbuf *b, const char *p, size_t n) {
+    if (n + 1 > b->cap) {
+        size_t cap = n + 1 > 2 * b->cap ? n + 1 : 2 * b->cap;
+        char *q = pool_alloc(t, cap < 16 ? 16 : cap);
+        if (!q) return -1;
+        b->p = q;
+        b->cap = cap < 16 ? 16 : cap;
+    }
+    memcpy(b->p, p, n);
+    b->p[n] = 0;
+    b->n = n;
+    return 0;
+}
 
 static uint64_t fnv(const char *p, size_t n) {
     uint64_t h = 1469598103934665603ULL;
@@ -77,13 +119,13 @@ static battery *bat_get(bat_table *t, const char *id, size_t n, int n_dyn) {
         if (b->id.n == n && memcmp(b->id.p, id, n) == 0) return b;
         j = (j + 1) & (t->cap - 1);
     }
-    battery *b = calloc(1, sizeof *b);
-    if (!b || sb_set(&b->id, id, n)) { free(b); return NULL; }
+    battery *b = pool_alloc(t, sizeof *b);
+    if (!b || bat_str(t, &b->id, id, n)) return NULL;
     memset(b->chain, '0', 64);
     b->state = -1;
-    b->dyn_at = calloc((size_t)n_dyn + 1, sizeof(sbuf));
-    b->dyn_val = calloc((size_t)n_dyn + 1, sizeof(sbuf));
-    b->dyn_set = calloc((size_t)n_dyn + 1, 1);
+    b->dyn_at = pool_alloc(t, ((size_t)n_dyn + 1) * sizeof(sbuf));
+    b->dyn_val = pool_alloc(t, ((size_t)n_dyn + 1) * sizeof(sbuf));
+    b->dyn_set = pool_alloc(t, (size_t)n_dyn + 1);
     if (!b->dyn_at || !b->dyn_val || !b->dyn_set) return NULL;
     if (t->n >= t->order_cap) {
         size_t c = t->order_cap ? t->order_cap * 2 : 1024;
@@ -97,14 +139,11 @@ static battery *bat_get(bat_table *t, const char *id, size_t n, int n_dyn) {
     return b;
 }
 
-static void bat_free(bat_table *t, int n_dyn) {
-    for (size_t i = 0; i < t->n; i++) {
-        battery *b = t->order[i];
-        sb_free(&b->id); sb_free(&b->status); sb_free(&b->custodian); sb_free(&b->site); sb_free(&b->region);
-        sb_free(&b->doc); sb_free(&b->broken_kind); sb_free(&b->broken_at);
-        for (int k = 0; k < n_dyn; k++) { sb_free(&b->dyn_at[k]); sb_free(&b->dyn_val[k]); }
-        free(b->dyn_at); free(b->dyn_val); free(b->dyn_set);
-        free(b);
+static void bat_free(bat_table *t) {
+    while (t->pool) {
+        pool_block *k = t->pool;
+        t->pool = k->next;
+        free(k);
     }
     free(t->slots); free(t->order);
     memset(t, 0, sizeof *t);
@@ -296,7 +335,7 @@ static void prescan_row(const tables *T, const col *c, prescan *ps, span *last, 
 static int set_dyn(vstate *V, battery *b, int i, const char *at, size_t at_n, span value) {
     if (!b->dyn_set[i]) b->dyn_ins[b->n_ins++] = (unsigned char)i;
     b->dyn_set[i] = 1;
-    if (sb_set(&b->dyn_at[i], at, at_n) || sb_set(&b->dyn_val[i], value.p, value.n)) { V->oom = 1; return -1; }
+    if (bat_str(&V->bats, &b->dyn_at[i], at, at_n) || bat_str(&V->bats, &b->dyn_val[i], value.p, value.n)) { V->oom = 1; return -1; }
     return 0;
 }
 
@@ -304,14 +343,14 @@ static void mark_broken(vstate *V, battery *b, int code, const col *c, int prev_
     if (b->broken) return;
     b->broken = code;
     b->broken_state = prev_state;
-    if (sb_set(&b->broken_kind, c[C_KIND].p, c[C_KIND].n) || sb_set(&b->broken_at, c[C_AT].p, c[C_AT].n)) V->oom = 1;
+    if (bat_str(&V->bats, &b->broken_kind, c[C_KIND].p, c[C_KIND].n) || bat_str(&V->bats, &b->broken_at, c[C_AT].p, c[C_AT].n)) V->oom = 1;
 }
 
 static void take_custody(vstate *V, battery *b, const col *c) {
     b->has_custodian = 1;
-    if (sb_set(&b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
+    if (bat_str(&V->bats, &b->custodian, c[C_ACTOR].p, c[C_ACTOR].n)) V->oom = 1;
     b->has_site = !c[C_SITE].null;
-    if (b->has_site && sb_set(&b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
+    if (b->has_site && bat_str(&V->bats, &b->site, c[C_SITE].p, c[C_SITE].n)) V->oom = 1;
 }
 
 static void apply_event(vstate *V, battery *b, const col *c, const prescan *ps, const span *last, const span *init_val,
@@ -330,7 +369,7 @@ static void apply_event(vstate *V, battery *b, const col *c, const prescan *ps, 
         if (f & F_CUSTODY) take_custody(V, b, c);
         if (status_after) {
             b->has_status = 1;
-            if (sb_set(&b->status, status_after, strlen(status_after))) V->oom = 1;
+            if (bat_str(&V->bats, &b->status, status_after, strlen(status_after))) V->oom = 1;
         }
         return;
     }
@@ -338,9 +377,9 @@ static void apply_event(vstate *V, battery *b, const col *c, const prescan *ps, 
     if (ps->scan < 0) { mark_broken(V, b, 3, c, b->state); return; }
     if (f & F_REGISTERED) {
         b->has_doc = 1;
-        if ((ps->has & H_DOC) ? sb_set(&b->doc, ps->doc.p, ps->doc.n) : sb_set(&b->doc, "null", 4)) V->oom = 1;
+        if ((ps->has & H_DOC) ? bat_str(&V->bats, &b->doc, ps->doc.p, ps->doc.n) : bat_str(&V->bats, &b->doc, "null", 4)) V->oom = 1;
         b->has_status = 1;
-        if ((ps->has & H_STATUS) ? sb_set(&b->status, ps->status.p, ps->status.n) : sb_set(&b->status, "null", 4))
+        if ((ps->has & H_STATUS) ? bat_str(&V->bats, &b->status, ps->status.p, ps->status.n) : bat_str(&V->bats, &b->status, "null", 4))
             V->oom = 1;
         for (int j = 0; j < ps->n_init_order; j++) {
             int i = ps->init_order[j];
@@ -349,13 +388,13 @@ static void apply_event(vstate *V, battery *b, const col *c, const prescan *ps, 
     }
     if (status_after) {
         b->has_status = 1;
-        if (sb_set(&b->status, status_after, strlen(status_after))) V->oom = 1;
+        if (bat_str(&V->bats, &b->status, status_after, strlen(status_after))) V->oom = 1;
     }
     if (f & F_CUSTODY) take_custody(V, b, c);
     if ((f & F_SHIPPED) && (ps->has & H_TO_ORG) && truthy(ps->to_org)) b->has_site = 0;
     if ((f & F_INSTALLED) && (ps->has & H_REGION) && ps->region.p[0] == '"') {
         b->has_region = 1;
-        if (sb_set(&b->region, ps->region.p, ps->region.n)) V->oom = 1;
+        if (bat_str(&V->bats, &b->region, ps->region.p, ps->region.n)) V->oom = 1;
     }
     if (f & F_DYNAMIC) {
         for (int j = 0; j < ps->n_order; j++) {

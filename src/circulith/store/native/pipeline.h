@@ -283,13 +283,15 @@ static int sqlite_fill(void *source, batch *b, fill_status *V) {
             c[i].n = 0;
             b->offs[b->n][i] = b->arena.n;
             if (i == C_GSEQ || i == C_BSEQ) continue;
-            int ty = sqlite3_column_type(st, i);
+            /* The cell's value, read on this thread only (the connection is this reader's alone), and a text
+             * cell's bytes as stored (the database is UTF-8): unlike sqlite3_column_text, without copying them
+             * to add a terminating NUL. */
+            sqlite3_value *v = sqlite3_column_value(st, i);
+            int ty = sqlite3_value_type(v);
             if (ty == SQLITE_NULL) { c[i].null = 1; continue; }
             if (ty != SQLITE_TEXT) { V->fallback = "an event column that is not text"; return -1; }
-            /* a text cell's bytes as stored (the database is UTF-8): unlike sqlite3_column_text, without
-             * copying them to add a terminating NUL */
-            const char *text = (const char *)sqlite3_column_blob(st, i);
-            c[i].n = (size_t)sqlite3_column_bytes(st, i);
+            const char *text = (const char *)sqlite3_value_blob(v);
+            c[i].n = (size_t)sqlite3_value_bytes(v);
             if (sb_add(&b->arena, text ? text : "", c[i].n)) { V->oom = 1; return -1; }
         }
         b->gseq[b->n] = sqlite3_column_int64(st, C_GSEQ);
