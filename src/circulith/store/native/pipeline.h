@@ -17,18 +17,14 @@
  * (writing each digest into its row) and the sequencing thread passes over.
  */
 
-#ifndef BATCH_ROWS
 #define BATCH_ROWS 1024
-#endif
 #define DOC_BATCH_ROWS 256 /* documents of 3-4 kB each: a batch of a size like an events batch */
-#ifndef N_BATCHES
 #define N_BATCHES 8
-#endif
 
 enum { B_FREE, B_FILLED, B_HASHED };
 
 typedef struct {
-    int state, n, failed;
+    int state, n;
     int docs;             /* a batch of stored batteries' documents (cols[i][0]), each digest for dst[i] */
     stored_row **dst;
     col (*cols)[N_COLS];
@@ -208,6 +204,13 @@ fail:
 /* Fills a batch with up to BATCH_ROWS rows; returns the number, 0 at the end, -1 on failure. */
 typedef int (*fill_fn)(void *src, batch *b, fill_status *fs);
 
+/* A batch emptied for a fill: of events, or of stored batteries' documents. */
+static void batch_begin(batch *b, int docs) {
+    b->n = 0;
+    b->docs = docs;
+    b->arena.n = 0;
+}
+
 /* The reading role, on the calling thread: every row of `src` into the ring, after those fed before. 0 when
  * all were read, -1 when the reader failed (`fs` says why, unless the source does) or another role stopped. */
 static int pipeline_feed(pipeline *P, fill_fn fill, void *src, fill_status *fs) {
@@ -265,9 +268,7 @@ static int finish_batch(batch *b, fill_status *V) {
 static int sqlite_fill(void *source, batch *b, fill_status *V) {
     sqlite_src *S = source;
     sqlite3_stmt *st = S->st;
-    b->n = 0;
-    b->docs = 0;
-    b->arena.n = 0;
+    batch_begin(b, 0);
     if (S->done) return 0;
     while (b->n < BATCH_ROWS) {
         int rc = sqlite3_step(st);
@@ -324,9 +325,7 @@ static int copy_int(const unsigned char *p, int32_t len, int64_t *out) {
 static int pg_fill(void *source, batch *b, fill_status *V) {
     static const unsigned char SIGNATURE[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
     pg_src *S = source;
-    b->n = 0;
-    b->docs = 0;
-    b->arena.n = 0;
+    batch_begin(b, 0);
     while (b->n < BATCH_ROWS && !S->done) {
         char *buf = NULL;
         int len = PQgetCopyData(S->conn, &buf, 0);
@@ -401,9 +400,7 @@ typedef struct {
 /* The next stored batteries of BATTERIES_SQL: cells kept, documents into the batch. */
 static int sqlite_fill_docs(void *source, batch *b, fill_status *fs) {
     sqlite_docs_src *D = source;
-    b->n = 0;
-    b->docs = 1;
-    b->arena.n = 0;
+    batch_begin(b, 1);
     while (!D->done && b->n < DOC_BATCH_ROWS) {
         int rc = sqlite3_step(D->st);
         if (rc == SQLITE_DONE) { D->done = 1; break; }
@@ -426,9 +423,7 @@ typedef struct {
 /* The next stored batteries from the cursor `circulith_bats` (declared in the snapshot's transaction). */
 static int pg_fill_docs(void *source, batch *b, fill_status *fs) {
     pg_docs_src *D = source;
-    b->n = 0;
-    b->docs = 1;
-    b->arena.n = 0;
+    batch_begin(b, 1);
     if (D->done) return 0;
     D->S->postgres = 1;
     char sql[64];
