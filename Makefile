@@ -35,8 +35,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks scripts hatch_build.py
 	$(BIN)/python -m mypy
 
+# One worker per core; each test file stays on one worker, so module fixtures are built once.
 test: system-deps $(VENV)/.installed-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The compiled ledger code's equivalence tests under AddressSanitizer and UBSan (minutes; not part of test).
 sanitize: system-deps $(VENV)/.installed-dev
