@@ -547,6 +547,48 @@ def test_an_in_memory_registry_falls_back_to_python(fleet: DemoFleet, url: str) 
         engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("refused", ["a second connection", "the snapshot's export"])
+def test_on_one_postgresql_connection_the_report_is_the_same(postgres_server: str, fleet: DemoFleet,
+                                                            refused: str) -> None:
+    """The stored batteries are read beside the events, by a second connection in the same exported
+    snapshot; a role that may open only one connection, or not export a snapshot, gets them read first on
+    its one connection, and the same report."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+    from tests.conftest import _drop_postgres_db, _fresh_postgres_db
+
+    _need_built()
+    url, name = _fresh_postgres_db(postgres_server)
+    engine = create_db_engine(url)
+    role = f"verifier_{uuid.uuid4().hex[:10]}"
+    as_role = create_engine(engine.url.set(username=role), poolclass=NullPool)  # no idle connection held
+    try:
+        upgrade(engine)
+        ids = _load(engine, fleet)
+        DIRECT["custody"](engine, ids)
+        with engine.begin() as conn:
+            limit = " CONNECTION LIMIT 1" if refused == "a second connection" else ""
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN{limit}")
+            conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+            if refused == "the snapshot's export":
+                conn.exec_driver_sql("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_export_snapshot() FROM PUBLIC")
+        with transaction(engine, read_only=True) as s:
+            py = verify_ledger(s)
+        with transaction(as_role, read_only=True) as s:  # (the session connects after the compiled pass)
+            cc = verify_ledger(s, compiled=True)
+        assert cc.verifier == "compiled" and not py.ok
+        _same(py, cc)
+    finally:
+        as_role.dispose()
+        engine.dispose()
+        _drop_postgres_db(postgres_server, name)
+        admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()
+
+
 def test_the_compiled_verifier_is_built_in_ci() -> None:
     _need_built()
     assert callable(native_verify.native.verify_sqlite) and callable(native_verify.native.verify_postgres)

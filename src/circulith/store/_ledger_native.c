@@ -26,6 +26,7 @@
 #include <Python.h>
 
 #include <libpq-fe.h>
+#include <ctype.h>
 #include <math.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
@@ -436,6 +437,40 @@ static PyObject *pg_cell(PGresult *r, int row, int i, char kind) {
 }
 
 
+/* Opens a transaction in snapshot `id`, exported by another: 0, or -1 (its error message says why). */
+static int begin_in_snapshot(PGconn *c, const char *id) {
+    for (const char *p = id; *p; p++) /* an identifier such as 00000003-0000001B-1, quoted below */
+        if (!isxdigit((unsigned char)*p) && *p != '-') return -1;
+    char sql[160];
+    snprintf(sql, sizeof sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'", id);
+    PGresult *r = PQexec(c, sql);
+    int ok = pg_ok(r);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* A second connection in the first one's snapshot, to read the stored batteries beside the events (see
+ * native/pipeline.h); NULL where the server exports no snapshot or takes no second connection. */
+static PGconn *snapshot_twin(PGconn *conn, const char *conninfo, char *snapshot, size_t snapshot_n) {
+    PGresult *r = PQexec(conn, "SELECT pg_catalog.pg_export_snapshot()");
+    int exported = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (exported) snprintf(snapshot, snapshot_n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!exported) return NULL;
+    PGconn *twin = PQconnectdb(conninfo);
+    if (PQstatus(twin) == CONNECTION_OK && PQsetClientEncoding(twin, "UTF8") == 0 && !begin_in_snapshot(twin, snapshot))
+        return twin;
+    PQfinish(twin);
+    return NULL;
+}
+
+static void pg_close(PGconn *c) {
+    if (!c) return;
+    PGresult *rb = PQexec(c, "ROLLBACK");
+    if (rb) PQclear(rb);
+    PQfinish(c);
+}
+
 static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"conninfo", "kinds", "transitions", "flags", "status_after", "dynamic_keys", "states",
                             "max_findings", "leaves", "replay", NULL};
@@ -451,10 +486,10 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     vstate V;
     left_over L;
     PyObject *head = NULL, *result = NULL;
-    PGconn *conn = NULL;
+    PGconn *conn = NULL, *twin = NULL, *failed_conn = NULL;
     PGresult *r = NULL;
     stored_rows S = {0};
-    char failure[512] = "";
+    char failure[512] = "", snapshot[64] = "";
     char sql[1024];
     if (begin_pass(kinds, transitions, flags, status_after, dyn_keys, states, max_findings, want_leaves, replay, &T, &V,
                    &L))
@@ -462,12 +497,23 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     Py_BEGIN_ALLOW_THREADS
     conn = PQconnectdb(conninfo);
     Py_END_ALLOW_THREADS
+    failed_conn = conn;
     if (PQstatus(conn) != CONNECTION_OK) { snprintf(failure, sizeof failure, "%s", PQerrorMessage(conn)); goto done; }
     PQsetClientEncoding(conn, "UTF8");
-    /* One snapshot for the head, every event and every battery. */
+    /* One snapshot for the head, every event and every battery, shared with the twin connection. */
     r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!pg_ok(r)) goto pgfail;
     PQclear(r);
+    r = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    twin = snapshot_twin(conn, conninfo, snapshot, sizeof snapshot);
+    Py_END_ALLOW_THREADS
+    if (!twin && PQtransactionStatus(conn) != PQTRANS_INTRANS) { /* the export failed: begin again without it */
+        PQclear(PQexec(conn, "ROLLBACK"));
+        r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if (!pg_ok(r)) goto pgfail;
+        PQclear(r);
+    }
     /* Stream the events in the order of their global_seq index rather than sort the whole table first (half
      * the time of the server's sorted plan at 50,000 events; the events are stored in that order). */
     r = PQexec(conn, "SET LOCAL enable_sort = off");
@@ -478,21 +524,24 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
     head = Py_BuildValue("(NN)", pg_cell(r, 0, 0, 'i'), pg_cell(r, 0, 1, 's'));
     if (!head) goto done;
     PQclear(r);
+    pg_stored_job job = {twin ? twin : conn, &S, {NULL, 0}, 0};
+    failed_conn = job.conn;
     snprintf(sql, sizeof sql, "DECLARE circulith_bats NO SCROLL CURSOR FOR %s", BATTERIES_SQL);
-    r = PQexec(conn, sql);
+    r = PQexec(job.conn, sql);
     if (!pg_ok(r)) goto pgfail;
     PQclear(r);
     r = NULL;
+    failed_conn = conn;
     pg_src src = {conn, 0, 0, 0};
-    pg_docs_src docs = {conn, &S, 0, 0};
     fill_status fs = {NULL, 0};
-    int fed = -1, ended, copying = 0;
+    int fed = -1, ended, copying = 0, threaded = 0;
+    pthread_t stored_thread;
     double t0 = seconds_now();
     pipeline P;
     if (pipeline_begin(&P, &V)) { PyErr_NoMemory(); goto done; }
     Py_BEGIN_ALLOW_THREADS
-    fed = pipeline_feed(&P, pg_fill_docs, &docs, &fs); /* the stored batteries first, then the events */
-    if (!fed) {
+    threaded = twin && pthread_create(&stored_thread, NULL, pg_stored_thread, &job) == 0;
+    if (threaded || !pg_read_stored(&job)) { /* the stored batteries beside the events, or before them */
         snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT (FORMAT binary)", EVENTS_SQL);
         PGresult *cr = PQexec(conn, sql);
         copying = PQresultStatus(cr) == PGRES_COPY_OUT;
@@ -509,18 +558,21 @@ static PyObject *verify_postgres(PyObject *self, PyObject *args, PyObject *kw) {
         if (PQresultStatus(cr) != PGRES_COMMAND_OK && fed == 0) src.failed = 1;
         PQclear(cr);
     }
+    if (threaded) pthread_join(stored_thread, NULL);
     ended = pipeline_end(&P);
     Py_END_ALLOW_THREADS
     double t2 = seconds_now();
-    if (V.oom || fs.oom) { PyErr_NoMemory(); goto done; }
-    if (V.fallback || fs.fallback) { V.fallback = V.fallback ? V.fallback : fs.fallback; goto done; }
-    if (src.failed || docs.failed) goto pgfail;
+    if (V.oom || fs.oom || job.fs.oom) { PyErr_NoMemory(); goto done; }
+    V.fallback = V.fallback ? V.fallback : fs.fallback ? fs.fallback : job.fs.fallback;
+    if (V.fallback) goto done;
+    if (job.failed) { failed_conn = job.conn; goto pgfail; }
+    if (src.failed) goto pgfail;
     if (fed || ended) goto done;
     if (consider_batteries(&V, &L, &S)) goto done;
     result = results(&V, head, &L, t2 - t0, seconds_now() - t2);
     goto done;
 pgfail:
-    snprintf(failure, sizeof failure, "%s", conn ? PQerrorMessage(conn) : "no connection");
+    snprintf(failure, sizeof failure, "%s", failed_conn ? PQerrorMessage(failed_conn) : "no connection");
 done:
     if (!result && !PyErr_Occurred()) {
         if (V.oom) PyErr_NoMemory();
@@ -529,11 +581,8 @@ done:
     }
     Py_XDECREF(head);
     if (r) PQclear(r);
-    if (conn) {
-        PGresult *rb = PQexec(conn, "ROLLBACK");
-        if (rb) PQclear(rb);
-        PQfinish(conn);
-    }
+    pg_close(twin);
+    pg_close(conn);
     stored_free(&S);
     left_over_free(&L);
     free_state(&V);

@@ -12,9 +12,10 @@
  * in the same order, so what is found, and in which order, is what one thread would find. With enough
  * batches in flight the two cores stay busy whichever role is the slowest.
  *
- * The stored batteries are read first, in the same snapshot: their cells are kept (native/stored_rows.h)
- * and their passport documents travel the ring in batches of their own, which the hashing thread hashes
- * (writing each digest into its row) and the sequencing thread passes over.
+ * On SQLite the stored batteries are read first, in the same snapshot: their cells are kept
+ * (native/stored_rows.h) and their passport documents travel the ring in batches of their own, which the
+ * hashing thread hashes (writing each digest into its row) and the sequencing thread passes over. On
+ * PostgreSQL they are read beside the events, on a connection and thread of their own (below).
  */
 
 #define BATCH_ROWS 1024
@@ -414,33 +415,50 @@ static int sqlite_fill_docs(void *source, batch *b, fill_status *fs) {
     return docs_done(b);
 }
 
-typedef struct {
-    PGconn *conn;
-    stored_rows *S;
-    int done, failed;
-} pg_docs_src;
+/* ------------------------------------------------------------------ PostgreSQL's stored batteries
+ *
+ * On PostgreSQL the stored batteries are read by a second connection in the same snapshot, on a thread of
+ * their own that hashes each document as it comes, while the calling thread streams the events: the two
+ * server processes then produce rows at once instead of one after the other (the documents, decompressed
+ * and sent, take the server as long as the events). Where no second connection can join the snapshot,
+ * the same reading runs on the calling thread first. */
 
-/* The next stored batteries from the cursor `circulith_bats` (declared in the snapshot's transaction). */
-static int pg_fill_docs(void *source, batch *b, fill_status *fs) {
-    pg_docs_src *D = source;
-    batch_begin(b, 1);
-    if (D->done) return 0;
-    D->S->postgres = 1;
+#define PG_FETCH_ROWS 1000
+
+typedef struct {
+    PGconn *conn;         /* in the snapshot's transaction, with the cursor `circulith_bats` declared */
+    stored_rows *S;
+    fill_status fs;       /* this reader's own: merged by the caller after the join */
+    int failed;           /* a query failed: PQerrorMessage(conn) says why */
+} pg_stored_job;
+
+/* Every stored battery: cells kept, document hashed. 0, or -1 (job->failed or job->fs says why). */
+static int pg_read_stored(pg_stored_job *J) {
     char sql[64];
-    snprintf(sql, sizeof sql, "FETCH %d FROM circulith_bats", DOC_BATCH_ROWS);
-    PGresult *r = PQexec(D->conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) { PQclear(r); D->failed = 1; return -1; }
-    int rows = PQntuples(r), rc = 0;
-    if (rows < DOC_BATCH_ROWS) D->done = 1;
-    for (int row = 0; row < rows && !rc; row++) {
-        stored_row *s = stored_next(D->S);
-        if (!s) { fs->oom = 1; rc = -1; break; }
-        pg_brow(r, row, &s->r);
-        if (s->r.ty[B_DOC] != 't') { fs->fallback = "a passport document that is NULL"; rc = -1; break; }
-        if (doc_add(b, s) || stored_keep(D->S, s)) { fs->oom = 1; rc = -1; }
+    snprintf(sql, sizeof sql, "FETCH %d FROM circulith_bats", PG_FETCH_ROWS);
+    J->S->postgres = 1;
+    for (;;) {
+        PGresult *r = PQexec(J->conn, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) { PQclear(r); J->failed = 1; return -1; }
+        int rows = PQntuples(r), rc = 0;
+        for (int row = 0; row < rows && !rc; row++) {
+            stored_row *s = stored_next(J->S);
+            if (!s) { J->fs.oom = 1; rc = -1; break; }
+            pg_brow(r, row, &s->r);
+            if (s->r.ty[B_DOC] != 't') { J->fs.fallback = "a passport document that is NULL"; rc = -1; break; }
+            unsigned char raw[32];
+            if (sha256(s->r.c[B_DOC].p, s->r.c[B_DOC].n, raw) || stored_keep(J->S, s)) { J->fs.oom = 1; rc = -1; break; }
+            to_hex(raw, s->r.digest);
+        }
+        PQclear(r);
+        if (rc) return rc;
+        if (rows < PG_FETCH_ROWS) return 0;
     }
-    PQclear(r);
-    return rc ? rc : docs_done(b);
+}
+
+static void *pg_stored_thread(void *arg) {
+    pg_read_stored(arg);
+    return NULL;
 }
 
 #endif
