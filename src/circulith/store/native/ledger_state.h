@@ -220,12 +220,21 @@ typedef struct {
     unsigned char order[64], init_order[64];
 } prescan;
 
+/* A dynamic key's entry in a registration's initial block (the last one, as a dict keeps it), with the
+ * update time and value read from it as it was met. */
+typedef struct {
+    span entry;           /* p NULL: the key does not occur */
+    span updated_at, value;
+    int has_updated_at, has_value;
+} init_entry;
+
 typedef struct {
     const tables *T;
     sbuf *tmp;
     prescan *ps;
     span *last;
     span *entries;
+    init_entry *init;     /* n_dyn long: a registration's initial block, read during the payload's one pass */
     unsigned char *order;
     int *n_order;
     span updated_at, value;
@@ -285,8 +294,83 @@ static int read_entry(const tables *T, sbuf *tmp, span entry, scan_ctx *es) {
     return each_member(entry, scan_entry, es);
 }
 
-/* Reads one event's payload. Initial dynamic values of a registration: `init_set[i]`, their update time
- * unescaped into `scratch` at `init_at[i]` (offset, length) and their value span `init_val[i]`. */
+/* One entry of the initial block in place, an object at depth 2 (as skip_value would read it): the last
+ * updated_at and value. */
+static int read_init_entry(scan_ctx *s, init_entry *e, const char **pp, const char *end) {
+    const char *p = *pp;
+    if (2 >= MAX_DEPTH) return -2;
+    p++;
+    skip_ws(&p, end);
+    if (p < end && *p == '}') { *pp = p + 1; return 0; }
+    for (;;) {
+        const char *k0 = p;
+        if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
+        span k = {k0, (size_t)(p - k0)};
+        skip_ws(&p, end);
+        if (p >= end || *p != ':') return -1;
+        p++;
+        skip_ws(&p, end);
+        const char *v0 = p;
+        int r = skip_value(&p, end, 3);
+        if (r) return r;
+        const char *kp;
+        size_t kn;
+        if (!key_text(k, s->tmp, &kp, &kn)) {
+            span v = {v0, (size_t)(p - v0)};
+            if (NAME_IS(kp, kn, "updated_at")) { e->updated_at = v; e->has_updated_at = 1; }
+            else if (NAME_IS(kp, kn, "value")) { e->value = v; e->has_value = 1; }
+        }
+        skip_ws(&p, end);
+        if (p < end && *p == ',') { p++; skip_ws(&p, end); continue; }
+        if (p < end && *p == '}') { *pp = p + 1; return 0; }
+        return -1;
+    }
+}
+
+/* A registration's "dynamic" object read in place during the payload's pass (see value_fn): each dynamic
+ * key's last entry, in the order the keys first appear, and what that entry holds. A later "dynamic" of
+ * the same payload replaces it, as in a dict. */
+static int read_init_block(void *ctx, span key, const char **pp, const char *end) {
+    scan_ctx *s = ctx;
+    const char *kp;
+    size_t kn;
+    if (!s->registered || *pp >= end || **pp != '{' || key_text(key, s->tmp, &kp, &kn) || !NAME_IS(kp, kn, "dynamic")) return 0;
+    prescan *ps = s->ps;
+    memset(s->init, 0, sizeof *s->init * (size_t)s->T->n_dyn);
+    ps->n_init_order = 0;
+    const char *p = *pp;
+    if (1 >= MAX_DEPTH) return -2;
+    p++;
+    skip_ws(&p, end);
+    if (p < end && *p == '}') { *pp = p + 1; return 1; }
+    for (;;) {
+        const char *k0 = p;
+        if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
+        span k = {k0, (size_t)(p - k0)};
+        skip_ws(&p, end);
+        if (p >= end || *p != ':') return -1;
+        p++;
+        skip_ws(&p, end);
+        const char *v0 = p;
+        int i = key_text(k, s->tmp, &kp, &kn) ? -1 : dyn_index(s->T, kp, kn);
+        init_entry e = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0, 0};
+        int r = i >= 0 && p < end && *p == '{' ? read_init_entry(s, &e, &p, end) : skip_value(&p, end, 2);
+        if (r) return r;
+        if (i >= 0) {
+            if (!s->init[i].entry.p) ps->init_order[ps->n_init_order++] = (unsigned char)i;
+            e.entry = (span){v0, (size_t)(p - v0)};
+            s->init[i] = e;
+        }
+        skip_ws(&p, end);
+        if (p < end && *p == ',') { p++; skip_ws(&p, end); continue; }
+        if (p < end && *p == '}') { *pp = p + 1; return 1; }
+        return -1;
+    }
+}
+
+/* Reads one event's payload, in one pass (a registration's initial block included). Initial dynamic values
+ * of a registration: `init_set[i]`, their update time unescaped into `scratch` at `init_at[i]` (offset,
+ * length) and their value span `init_val[i]`. */
 static void prescan_row(const tables *T, const col *c, prescan *ps, span *last, span *init_val, size_t (*init_at)[2],
                         unsigned char *init_set, sbuf *scratch, sbuf *tmp, sbuf *tmp2) {
     memset(ps, 0, sizeof *ps);
@@ -298,36 +382,30 @@ static void prescan_row(const tables *T, const col *c, prescan *ps, span *last, 
     unsigned char f = T->flags[ps->kind];
     memset(last, 0, sizeof *last * (size_t)T->n_dyn);
     memset(init_set, 0, (size_t)T->n_dyn);
+    init_entry init[64];
     scan_ctx s;
     memset(&s, 0, sizeof s);
     s.T = T;
     s.tmp = tmp;
     s.ps = ps;
     s.last = last;
+    s.init = init;
     s.order = ps->order;
     s.n_order = &ps->n_order;
     s.registered = (f & F_REGISTERED) != 0;
-    int r = each_member((span){c[C_PAYLOAD].p, c[C_PAYLOAD].n}, scan_member, &s);
+    int r = each_member_read((span){c[C_PAYLOAD].p, c[C_PAYLOAD].n}, scan_member, read_init_block, &s);
     if (r == -2) { ps->fallback = "a payload nested deeper than the compiled verifier follows"; return; }
     ps->scan = r ? -1 : 0;
     if (r || !(f & F_REGISTERED) || !(ps->has & H_DYNAMIC) || ps->dynamic.p[0] != '{') return;
-    span entries[64];
-    memset(entries, 0, sizeof entries);
-    s.entries = entries;
-    s.order = ps->init_order;
-    s.n_order = &ps->n_init_order;
-    if (each_member(ps->dynamic, scan_keyed, &s)) { ps->fallback = "an initial dynamic block it cannot read"; return; }
     for (int j = 0; j < ps->n_init_order; j++) {
         int i = ps->init_order[j];
-        if (!entries[i].p || entries[i].p[0] != '{') continue;
-        scan_ctx es;
-        if (read_entry(T, tmp, entries[i], &es)) { ps->fallback = "a dynamic entry it cannot read"; return; }
-        if (!es.has_updated_at || es.updated_at.p[0] != '"') continue;
-        if (unescape(es.updated_at, tmp2)) { ps->fallback = "a lone surrogate in an update time"; return; }
+        const init_entry *e = &init[i];
+        if (e->entry.p[0] != '{' || !e->has_updated_at || e->updated_at.p[0] != '"') continue;
+        if (unescape(e->updated_at, tmp2)) { ps->fallback = "a lone surrogate in an update time"; return; }
         init_at[i][0] = scratch->n;
         init_at[i][1] = tmp2->n;
         if (sb_add(scratch, tmp2->p, tmp2->n)) { ps->fallback = "no memory"; return; }
-        init_val[i] = es.has_value ? es.value : (span){"null", 4};
+        init_val[i] = e->has_value ? e->value : (span){"null", 4};
         init_set[i] = 1;
     }
 }

@@ -318,7 +318,11 @@ static int truthy(span v) {
 /* Members of an object: callback per (key, value), in order. 0 ok, -1 not an object / not JSON, -2 too deep. */
 typedef int (*member_fn)(void *ctx, span key, span value);
 
-static int each_member(span obj, member_fn fn, void *ctx) {
+/* Reads a member's value in place before it is skipped: 1 when it did (*pp past the value, at depth 1 as
+ * skip_value would see it), 0 to have it skipped, or skip_value's -1 / -2. */
+typedef int (*value_fn)(void *ctx, span key, const char **pp, const char *end);
+
+static int each_member_read(span obj, member_fn fn, value_fn read, void *ctx) {
     const char *p = obj.p, *end = obj.p + obj.n;
     skip_ws(&p, end);
     if (p >= end || *p != '{') return -1;
@@ -334,8 +338,9 @@ static int each_member(span obj, member_fn fn, void *ctx) {
         p++;
         skip_ws(&p, end);
         const char *v0 = p;
-        int r = skip_value(&p, end, 1);
-        if (r) return r;
+        int r = read ? read(ctx, k, &p, end) : 0;
+        if (r < 0) return r;
+        if (!r && (r = skip_value(&p, end, 1))) return r;
         span v = {v0, (size_t)(p - v0)};
         if (fn && fn(ctx, k, v)) return -3;
         skip_ws(&p, end);
@@ -344,6 +349,8 @@ static int each_member(span obj, member_fn fn, void *ctx) {
         return -1;
     }
 }
+
+static int each_member(span obj, member_fn fn, void *ctx) { return each_member_read(obj, fn, NULL, ctx); }
 
 /* Decimal text of an integer, as Python's str(int) writes it; returns its length. */
 /* A decimal integer filling the NUL-terminated text. */
