@@ -233,12 +233,10 @@ typedef struct {
     sbuf *tmp;
     prescan *ps;
     span *last;
-    span *entries;
     init_entry *init;     /* n_dyn long: a registration's initial block, read during the payload's one pass */
     unsigned char *order;
     int *n_order;
-    span updated_at, value;
-    int has_updated_at, has_value, registered;
+    int registered;
 } scan_ctx;
 
 /* A dynamic key's value (the last one wins, as in a dict); its first appearance kept in `order`. */
@@ -266,106 +264,73 @@ static int scan_member(void *ctx, span k, span v) {
     return 0;
 }
 
-/* The last entry of each dynamic key in an object (a registration's initial values, a stored dynamic_json). */
-static int scan_keyed(void *ctx, span k, span v) {
-    scan_ctx *s = ctx;
-    const char *p;
-    size_t n;
-    if (key_text(k, s->tmp, &p, &n)) return 0;
-    note_dynamic(s, s->entries, p, n, v);
-    return 0;
-}
-
-/* The last updated_at and value of one dynamic entry. */
-static int scan_entry(void *ctx, span k, span v) {
-    scan_ctx *s = ctx;
-    const char *p;
-    size_t n;
-    if (key_text(k, s->tmp, &p, &n)) return 0;
-    if (NAME_IS(p, n, "updated_at")) { s->updated_at = v; s->has_updated_at = 1; }
-    else if (NAME_IS(p, n, "value")) { s->value = v; s->has_value = 1; }
-    return 0;
-}
-
-static int read_entry(const tables *T, sbuf *tmp, span entry, scan_ctx *es) {
-    memset(es, 0, sizeof *es);
-    es->T = T;
-    es->tmp = tmp;
-    return each_member(entry, scan_entry, es);
-}
-
-/* One entry of the initial block in place, an object at depth 2 (as skip_value would read it): the last
+/* One entry of a dynamic block in place, an object at `depth` (as skip_value would read it): its last
  * updated_at and value. */
-static int read_init_entry(scan_ctx *s, init_entry *e, const char **pp, const char *end) {
+static int read_dyn_entry(sbuf *tmp, init_entry *e, const char **pp, const char *end, int depth) {
+    if (depth >= MAX_DEPTH) return -2;
     const char *p = *pp;
-    if (2 >= MAX_DEPTH) return -2;
-    p++;
-    skip_ws(&p, end);
-    if (p < end && *p == '}') { *pp = p + 1; return 0; }
-    for (;;) {
-        const char *k0 = p;
-        if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
-        span k = {k0, (size_t)(p - k0)};
-        skip_ws(&p, end);
-        if (p >= end || *p != ':') return -1;
-        p++;
-        skip_ws(&p, end);
-        const char *v0 = p;
-        int r = skip_value(&p, end, 3);
-        if (r) return r;
-        const char *kp;
+    int more = object_open(&p, end);
+    while (more > 0) {
+        span k;
+        if (member_key(&p, end, &k)) return -1;
+        const char *v0 = p, *kp;
         size_t kn;
-        if (!key_text(k, s->tmp, &kp, &kn)) {
+        int r = skip_value(&p, end, depth + 1);
+        if (r) return r;
+        if (!key_text(k, tmp, &kp, &kn)) {
             span v = {v0, (size_t)(p - v0)};
             if (NAME_IS(kp, kn, "updated_at")) { e->updated_at = v; e->has_updated_at = 1; }
             else if (NAME_IS(kp, kn, "value")) { e->value = v; e->has_value = 1; }
         }
-        skip_ws(&p, end);
-        if (p < end && *p == ',') { p++; skip_ws(&p, end); continue; }
-        if (p < end && *p == '}') { *pp = p + 1; return 0; }
-        return -1;
+        more = member_next(&p, end);
     }
+    if (more < 0) return -1;
+    *pp = p;
+    return 0;
 }
 
-/* A registration's "dynamic" object read in place during the payload's pass (see value_fn): each dynamic
- * key's last entry, in the order the keys first appear, and what that entry holds. A later "dynamic" of
- * the same payload replaces it, as in a dict. */
+/* A dynamic block, the object at *pp at `depth`, read in place in one pass: each dynamic key's last entry
+ * (as a dict keeps it) with what that entry holds, and in `order` (when given) the keys in the order they
+ * first appear. 0, or skip_value's -1 / -2. */
+static int read_dyn_block(const tables *T, sbuf *tmp, const char **pp, const char *end, int depth, init_entry *init,
+                          unsigned char *order, int *n_order) {
+    memset(init, 0, sizeof *init * (size_t)T->n_dyn);
+    if (n_order) *n_order = 0;
+    if (depth >= MAX_DEPTH) return -2;
+    const char *p = *pp;
+    int more = object_open(&p, end);
+    while (more > 0) {
+        span k;
+        if (member_key(&p, end, &k)) return -1;
+        const char *v0 = p, *kp;
+        size_t kn;
+        int i = key_text(k, tmp, &kp, &kn) ? -1 : dyn_index(T, kp, kn);
+        init_entry e = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0, 0};
+        int r = i >= 0 && p < end && *p == '{' ? read_dyn_entry(tmp, &e, &p, end, depth + 1)
+                                               : skip_value(&p, end, depth + 1);
+        if (r) return r;
+        if (i >= 0) {
+            if (order && !init[i].entry.p) order[(*n_order)++] = (unsigned char)i;
+            e.entry = (span){v0, (size_t)(p - v0)};
+            init[i] = e;
+        }
+        more = member_next(&p, end);
+    }
+    if (more < 0) return -1;
+    *pp = p;
+    return 0;
+}
+
+/* A registration's "dynamic" object read in place during the payload's pass (see value_fn); a later
+ * "dynamic" of the same payload replaces it, as in a dict. */
 static int read_init_block(void *ctx, span key, const char **pp, const char *end) {
     scan_ctx *s = ctx;
     const char *kp;
     size_t kn;
-    if (!s->registered || *pp >= end || **pp != '{' || key_text(key, s->tmp, &kp, &kn) || !NAME_IS(kp, kn, "dynamic")) return 0;
-    prescan *ps = s->ps;
-    memset(s->init, 0, sizeof *s->init * (size_t)s->T->n_dyn);
-    ps->n_init_order = 0;
-    const char *p = *pp;
-    if (1 >= MAX_DEPTH) return -2;
-    p++;
-    skip_ws(&p, end);
-    if (p < end && *p == '}') { *pp = p + 1; return 1; }
-    for (;;) {
-        const char *k0 = p;
-        if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
-        span k = {k0, (size_t)(p - k0)};
-        skip_ws(&p, end);
-        if (p >= end || *p != ':') return -1;
-        p++;
-        skip_ws(&p, end);
-        const char *v0 = p;
-        int i = key_text(k, s->tmp, &kp, &kn) ? -1 : dyn_index(s->T, kp, kn);
-        init_entry e = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0, 0};
-        int r = i >= 0 && p < end && *p == '{' ? read_init_entry(s, &e, &p, end) : skip_value(&p, end, 2);
-        if (r) return r;
-        if (i >= 0) {
-            if (!s->init[i].entry.p) ps->init_order[ps->n_init_order++] = (unsigned char)i;
-            e.entry = (span){v0, (size_t)(p - v0)};
-            s->init[i] = e;
-        }
-        skip_ws(&p, end);
-        if (p < end && *p == ',') { p++; skip_ws(&p, end); continue; }
-        if (p < end && *p == '}') { *pp = p + 1; return 1; }
-        return -1;
-    }
+    if (!s->registered || *pp >= end || **pp != '{' || key_text(key, s->tmp, &kp, &kn) || !NAME_IS(kp, kn, "dynamic"))
+        return 0;
+    int r = read_dyn_block(s->T, s->tmp, pp, end, 1, s->init, s->ps->init_order, &s->ps->n_init_order);
+    return r ? r : 1;
 }
 
 /* Reads one event's payload, in one pass (a registration's initial block included). Initial dynamic values

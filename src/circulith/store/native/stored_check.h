@@ -70,27 +70,24 @@ static int certainly_consistent(const vstate *V, const battery *b, const brow *r
         if (!plain_string(b->doc.p, b->doc.n, &p, &n) || n != 64 || memcmp(p, r->digest, 64) != 0) return 0;
     }
     if (r->ty[B_DYN] != 't') return 0;
-    span entries[64];
-    memset(entries, 0, sizeof entries);
-    scan_ctx ss;
-    memset(&ss, 0, sizeof ss);
-    ss.T = T;
-    ss.tmp = tmp;
-    ss.entries = entries;
-    if (each_member((span){r->c[B_DYN].p, r->c[B_DYN].n}, scan_keyed, &ss)) return 0;
+    init_entry entries[64];
+    const char *dp = r->c[B_DYN].p, *dend = dp + r->c[B_DYN].n;
+    skip_ws(&dp, dend);
+    if (dp >= dend || *dp != '{' || read_dyn_block(T, tmp, &dp, dend, 0, entries, NULL, NULL)) return 0;
+    skip_ws(&dp, dend);
+    if (dp != dend) return 0;
     for (int i = 0; i < T->n_dyn; i++) {
         if (!b->dyn_set[i]) continue;
-        if (!entries[i].p || entries[i].p[0] != '{') return 0;
-        scan_ctx es;
-        if (read_entry(T, tmp, entries[i], &es) || !es.has_updated_at) return 0;
-        if (!plain_string(es.updated_at.p, es.updated_at.n, &p, &n)) return 0;
+        const init_entry *es = &entries[i];
+        if (!es->entry.p || es->entry.p[0] != '{' || !es->has_updated_at) return 0;
+        if (!plain_string(es->updated_at.p, es->updated_at.n, &p, &n)) return 0;
         const sbuf *at = &b->dyn_at[i];
         size_t m = n < at->n ? n : at->n;
         int cmp = memcmp(p, at->p, m);
         if (cmp == 0) cmp = n < at->n ? -1 : n > at->n ? 1 : 0;
         if (cmp < 0) return 0; /* the stored value is older than the events' */
         if (cmp == 0) {
-            span v = es.has_value ? es.value : (span){"null", 4};
+            span v = es->has_value ? es->value : (span){"null", 4};
             const sbuf *e = &b->dyn_val[i];
             if (v.n != e->n || memcmp(v.p, e->p, v.n) != 0 || memchr(v.p, 'N', v.n)) return 0;
         }
@@ -100,11 +97,10 @@ static int certainly_consistent(const vstate *V, const battery *b, const brow *r
     if (si < 0) return 0;
     int soh_none = 1;
     double soh = 0;
-    if (entries[si].p && entries[si].p[0] == '{') {
-        scan_ctx es;
-        if (read_entry(T, tmp, entries[si], &es)) return 0;
-        if (es.has_value && !is_null_text(es.value.p, es.value.n)) {
-            if (!plain_number(es.value, &soh)) return 0;
+    if (entries[si].entry.p && entries[si].entry.p[0] == '{') {
+        const init_entry *es = &entries[si];
+        if (es->has_value && !is_null_text(es->value.p, es->value.n)) {
+            if (!plain_number(es->value, &soh)) return 0;
             soh_none = 0;
         }
     }

@@ -322,32 +322,55 @@ typedef int (*member_fn)(void *ctx, span key, span value);
  * skip_value would see it), 0 to have it skipped, or skip_value's -1 / -2. */
 typedef int (*value_fn)(void *ctx, span key, const char **pp, const char *end);
 
+/* At an object's member: its key, and *pp moved to its value. 0, or -1 where no member starts. */
+static int member_key(const char **pp, const char *end, span *key) {
+    const char *p = *pp;
+    if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
+    *key = (span){*pp, (size_t)(p - *pp)};
+    skip_ws(&p, end);
+    if (p >= end || *p != ':') return -1;
+    p++;
+    skip_ws(&p, end);
+    *pp = p;
+    return 0;
+}
+
+/* After a member's value: 1 past a ',' (at the next member), 0 past the closing '}', -1 otherwise. */
+static int member_next(const char **pp, const char *end) {
+    const char *p = *pp;
+    skip_ws(&p, end);
+    if (p < end && *p == ',') { p++; skip_ws(&p, end); *pp = p; return 1; }
+    if (p < end && *p == '}') { *pp = p + 1; return 0; }
+    return -1;
+}
+
+/* Past an object's '{' at *pp: 1 at its first member, 0 past the '}' of an empty one. */
+static int object_open(const char **pp, const char *end) {
+    const char *p = *pp + 1;
+    skip_ws(&p, end);
+    if (p < end && *p == '}') { *pp = p + 1; return 0; }
+    *pp = p;
+    return 1;
+}
+
 static int each_member_read(span obj, member_fn fn, value_fn read, void *ctx) {
     const char *p = obj.p, *end = obj.p + obj.n;
     skip_ws(&p, end);
     if (p >= end || *p != '{') return -1;
-    p++;
-    skip_ws(&p, end);
-    if (p < end && *p == '}') { p++; skip_ws(&p, end); return p == end ? 0 : -1; }
-    for (;;) {
-        const char *k0 = p;
-        if (p >= end || *p != '"' || skip_string(&p, end)) return -1;
-        span k = {k0, (size_t)(p - k0)};
-        skip_ws(&p, end);
-        if (p >= end || *p != ':') return -1;
-        p++;
-        skip_ws(&p, end);
+    int more = object_open(&p, end);
+    while (more > 0) {
+        span k;
+        if (member_key(&p, end, &k)) return -1;
         const char *v0 = p;
         int r = read ? read(ctx, k, &p, end) : 0;
         if (r < 0) return r;
         if (!r && (r = skip_value(&p, end, 1))) return r;
-        span v = {v0, (size_t)(p - v0)};
-        if (fn && fn(ctx, k, v)) return -3;
-        skip_ws(&p, end);
-        if (p < end && *p == ',') { p++; skip_ws(&p, end); continue; }
-        if (p < end && *p == '}') { p++; skip_ws(&p, end); return p == end ? 0 : -1; }
-        return -1;
+        if (fn && fn(ctx, k, (span){v0, (size_t)(p - v0)})) return -3;
+        more = member_next(&p, end);
     }
+    if (more < 0) return -1;
+    skip_ws(&p, end);
+    return p == end ? 0 : -1;
 }
 
 static int each_member(span obj, member_fn fn, void *ctx) { return each_member_read(obj, fn, NULL, ctx); }
