@@ -161,8 +161,8 @@ def compiled_pass(engine: Engine | Connection, *, max_findings: int, want_leaves
     """Verify the ledger with the compiled verifier; where the Python verifier must do it, why.
 
     The head, every event and every battery are read in one read-only snapshot of a connection of
-    the verifier's own, so the caller's transaction must not have written anything it expects to be
-    verified. ``stored`` (and ``replay.states``) then hold only the batteries whose stored state the
+    the verifier's own (on PostgreSQL exported to a second one, which reads the batteries meanwhile),
+    so the caller's transaction must not have written anything it expects to be verified. ``stored`` (and ``replay.states``) then hold only the batteries whose stored state the
     compiled pass could not certainly match with their events; the others match.
     """
     if not available():

@@ -220,8 +220,8 @@ typedef struct {
     unsigned char order[64], init_order[64];
 } prescan;
 
-/* A dynamic key's entry in a registration's initial block (the last one, as a dict keeps it), with the
- * update time and value read from it as it was met. */
+/* A dynamic key's entry in a dynamic block (a registration's initial values, a stored dynamic_json): the
+ * last one, as a dict keeps it, with the update time and value read from it as it was met. */
 typedef struct {
     span entry;           /* p NULL: the key does not occur */
     span updated_at, value;

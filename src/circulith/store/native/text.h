@@ -375,7 +375,6 @@ static int each_member_read(span obj, member_fn fn, value_fn read, void *ctx) {
 
 static int each_member(span obj, member_fn fn, void *ctx) { return each_member_read(obj, fn, NULL, ctx); }
 
-/* Decimal text of an integer, as Python's str(int) writes it; returns its length. */
 /* A decimal integer filling the NUL-terminated text. */
 static int parse_int64(const char *p, int64_t *out) {
     char *end;
@@ -385,6 +384,7 @@ static int parse_int64(const char *p, int64_t *out) {
     return 0;
 }
 
+/* Decimal text of an integer, as Python's str(int) writes it; returns its length. */
 static size_t format_int(char *out, int64_t v) {
     char tmp[24];
     size_t n = 0, k = 0;
