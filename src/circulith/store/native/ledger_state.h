@@ -264,28 +264,42 @@ static int scan_member(void *ctx, span k, span v) {
     return 0;
 }
 
-/* One entry of a dynamic block in place, an object at `depth` (as skip_value would read it): its last
- * updated_at and value. */
-static int read_dyn_entry(sbuf *tmp, init_entry *e, const char **pp, const char *end, int depth) {
-    if (depth >= MAX_DEPTH) return -2;
-    const char *p = *pp;
-    int more = object_open(&p, end);
-    while (more > 0) {
-        span k;
-        if (member_key(&p, end, &k)) return -1;
-        const char *v0 = p, *kp;
-        size_t kn;
-        int r = skip_value(&p, end, depth + 1);
-        if (r) return r;
-        if (!key_text(k, tmp, &kp, &kn)) {
-            span v = {v0, (size_t)(p - v0)};
-            if (NAME_IS(kp, kn, "updated_at")) { e->updated_at = v; e->has_updated_at = 1; }
-            else if (NAME_IS(kp, kn, "value")) { e->value = v; e->has_value = 1; }
-        }
-        more = member_next(&p, end);
-    }
-    if (more < 0) return -1;
-    *pp = p;
+/* Where a dynamic block is being read to (read_dyn_block). */
+typedef struct {
+    const tables *T;
+    sbuf *tmp;
+    init_entry *init, *e;
+    unsigned char *order;
+    int *n_order;
+} dyn_reading;
+
+/* A member of one entry: the last updated_at and value. */
+static int dyn_entry_member(void *ctx, span k, const char **pp, const char *end, int depth) {
+    dyn_reading *d = ctx;
+    const char *v0 = *pp, *kp;
+    size_t kn;
+    int r = skip_value(pp, end, depth);
+    if (r || key_text(k, d->tmp, &kp, &kn)) return r;
+    span v = {v0, (size_t)(*pp - v0)};
+    if (NAME_IS(kp, kn, "updated_at")) { d->e->updated_at = v; d->e->has_updated_at = 1; }
+    else if (NAME_IS(kp, kn, "value")) { d->e->value = v; d->e->has_value = 1; }
+    return 0;
+}
+
+/* A member of the block: a dynamic key's entry, read in place when it is an object. */
+static int dyn_block_member(void *ctx, span k, const char **pp, const char *end, int depth) {
+    dyn_reading *d = ctx;
+    const char *v0 = *pp, *kp;
+    size_t kn;
+    int i = key_text(k, d->tmp, &kp, &kn) ? -1 : dyn_index(d->T, kp, kn);
+    init_entry e = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0, 0};
+    d->e = &e;
+    int r = i >= 0 && *pp < end && **pp == '{' ? each_member_at(pp, end, depth, dyn_entry_member, d)
+                                               : skip_value(pp, end, depth);
+    if (r || i < 0) return r;
+    if (d->order && !d->init[i].entry.p) d->order[(*d->n_order)++] = (unsigned char)i;
+    e.entry = (span){v0, (size_t)(*pp - v0)};
+    d->init[i] = e;
     return 0;
 }
 
@@ -296,40 +310,19 @@ static int read_dyn_block(const tables *T, sbuf *tmp, const char **pp, const cha
                           unsigned char *order, int *n_order) {
     memset(init, 0, sizeof *init * (size_t)T->n_dyn);
     if (n_order) *n_order = 0;
-    if (depth >= MAX_DEPTH) return -2;
-    const char *p = *pp;
-    int more = object_open(&p, end);
-    while (more > 0) {
-        span k;
-        if (member_key(&p, end, &k)) return -1;
-        const char *v0 = p, *kp;
-        size_t kn;
-        int i = key_text(k, tmp, &kp, &kn) ? -1 : dyn_index(T, kp, kn);
-        init_entry e = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0, 0};
-        int r = i >= 0 && p < end && *p == '{' ? read_dyn_entry(tmp, &e, &p, end, depth + 1)
-                                               : skip_value(&p, end, depth + 1);
-        if (r) return r;
-        if (i >= 0) {
-            if (order && !init[i].entry.p) order[(*n_order)++] = (unsigned char)i;
-            e.entry = (span){v0, (size_t)(p - v0)};
-            init[i] = e;
-        }
-        more = member_next(&p, end);
-    }
-    if (more < 0) return -1;
-    *pp = p;
-    return 0;
+    dyn_reading d = {T, tmp, init, NULL, order, n_order};
+    return each_member_at(pp, end, depth, dyn_block_member, &d);
 }
 
 /* A registration's "dynamic" object read in place during the payload's pass (see value_fn); a later
  * "dynamic" of the same payload replaces it, as in a dict. */
-static int read_init_block(void *ctx, span key, const char **pp, const char *end) {
+static int read_init_block(void *ctx, span key, const char **pp, const char *end, int depth) {
     scan_ctx *s = ctx;
     const char *kp;
     size_t kn;
     if (!s->registered || *pp >= end || **pp != '{' || key_text(key, s->tmp, &kp, &kn) || !NAME_IS(kp, kn, "dynamic"))
         return 0;
-    int r = read_dyn_block(s->T, s->tmp, pp, end, 1, s->init, s->ps->init_order, &s->ps->n_init_order);
+    int r = read_dyn_block(s->T, s->tmp, pp, end, depth, s->init, s->ps->init_order, &s->ps->n_init_order);
     return r ? r : 1;
 }
 

@@ -318,9 +318,9 @@ static int truthy(span v) {
 /* Members of an object: callback per (key, value), in order. 0 ok, -1 not an object / not JSON, -2 too deep. */
 typedef int (*member_fn)(void *ctx, span key, span value);
 
-/* Reads a member's value in place before it is skipped: 1 when it did (*pp past the value, at depth 1 as
- * skip_value would see it), 0 to have it skipped, or skip_value's -1 / -2. */
-typedef int (*value_fn)(void *ctx, span key, const char **pp, const char *end);
+/* Reads a member's value at *pp in place, at `depth` as skip_value counts: 1 when it did (*pp past the
+ * value), 0 to have it skipped, or skip_value's -1 / -2. */
+typedef int (*value_fn)(void *ctx, span key, const char **pp, const char *end, int depth);
 
 /* At an object's member: its key, and *pp moved to its value. 0, or -1 where no member starts. */
 static int member_key(const char **pp, const char *end, span *key) {
@@ -344,31 +344,53 @@ static int member_next(const char **pp, const char *end) {
     return -1;
 }
 
-/* Past an object's '{' at *pp: 1 at its first member, 0 past the '}' of an empty one. */
-static int object_open(const char **pp, const char *end) {
+/* Takes a member's value at *pp (at `depth`), moving *pp past it: 0, or a non-zero value that stops the walk. */
+typedef int (*member_at_fn)(void *ctx, span key, const char **pp, const char *end, int depth);
+
+/* The members of the object whose '{' is at *pp, itself at `depth` as skip_value counts: `fn` takes each
+ * value (at depth + 1); *pp then past the closing '}'. 0, -1 not JSON, -2 too deep, or what `fn` returned. */
+static int each_member_at(const char **pp, const char *end, int depth, member_at_fn fn, void *ctx) {
+    if (depth >= MAX_DEPTH) return -2;
     const char *p = *pp + 1;
     skip_ws(&p, end);
     if (p < end && *p == '}') { *pp = p + 1; return 0; }
+    int more = 1;
+    while (more > 0) {
+        span k;
+        if (member_key(&p, end, &k)) return -1;
+        int r = fn(ctx, k, &p, end, depth + 1);
+        if (r) return r;
+        more = member_next(&p, end);
+    }
+    if (more < 0) return -1;
     *pp = p;
-    return 1;
+    return 0;
 }
 
+typedef struct {
+    member_fn fn;
+    value_fn read;
+    void *ctx;
+} member_walk;
+
+static int walk_member(void *ctx, span k, const char **pp, const char *end, int depth) {
+    member_walk *w = ctx;
+    const char *v0 = *pp;
+    int r = w->read ? w->read(w->ctx, k, pp, end, depth) : 0;
+    if (r < 0) return r;
+    if (!r && (r = skip_value(pp, end, depth))) return r;
+    return w->fn && w->fn(w->ctx, k, (span){v0, (size_t)(*pp - v0)}) ? -3 : 0;
+}
+
+/* Members of the object `obj` (nothing else in it but white space): `read` (when given) may read a value in
+ * place first, then `fn` gets each (key, value). */
 static int each_member_read(span obj, member_fn fn, value_fn read, void *ctx) {
     const char *p = obj.p, *end = obj.p + obj.n;
     skip_ws(&p, end);
     if (p >= end || *p != '{') return -1;
-    int more = object_open(&p, end);
-    while (more > 0) {
-        span k;
-        if (member_key(&p, end, &k)) return -1;
-        const char *v0 = p;
-        int r = read ? read(ctx, k, &p, end) : 0;
-        if (r < 0) return r;
-        if (!r && (r = skip_value(&p, end, 1))) return r;
-        if (fn && fn(ctx, k, (span){v0, (size_t)(p - v0)})) return -3;
-        more = member_next(&p, end);
-    }
-    if (more < 0) return -1;
+    member_walk w = {fn, read, ctx};
+    int r = each_member_at(&p, end, 0, walk_member, &w);
+    if (r) return r;
     skip_ws(&p, end);
     return p == end ? 0 : -1;
 }
