@@ -54,7 +54,9 @@ OUT_OF_ORDER_OK = frozenset({EventKind.BMS_SNAPSHOT})
 
 
 @dataclass
-class _BatteryState:
+class BatteryState:
+    """A battery's row as an append reads, checks and writes it back (the Python and the compiled import)."""
+
     battery_id: str
     state: LifecycleState
     status: str
@@ -207,10 +209,11 @@ def rows_by_keys(session: Session, sql: str, keys: Sequence[str]) -> Any:
     return conn.exec_driver_sql(sql, (json.dumps(list(keys)),))
 
 
-def _load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, _BatteryState]:
+def load_states(session: Session, battery_ids: Sequence[str]) -> dict[str, BatteryState]:
+    """The stored state of each of ``battery_ids`` that exists, by battery id, in one statement."""
     if not battery_ids:
         return {}
-    return {r[0]: _BatteryState(
+    return {r[0]: BatteryState(
         battery_id=r[0], state=LifecycleState(r[1]), status=r[2], manufactured_from=f"{r[3]}-01T00:00:00.000000Z",
         last_occurred_at=r[4], custodian_org_id=r[5], custody_site_id=r[6], region=r[7], soh_pct=r[8],
         dynamic_json=r[9], head=BatteryHead(r[10], r[11]),
@@ -221,7 +224,7 @@ _EXISTING_SQL = ("SELECT event_id, battery_id, kind, occurred_at, actor_org_id, 
                  "WHERE event_id IN (SELECT value FROM json_each(?))")
 
 
-def _existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tuple]:
+def existing_events(session: Session, event_ids: Sequence[str]) -> dict[str, tuple]:
     """The recorded events among ``event_ids``: ``{event_id: (event_id, battery_id, kind, occurred_at,
     actor_org_id, site_id, payload_json)}``, in one statement (a JSON array on SQLite, an array on PostgreSQL)."""
     if not event_ids:
@@ -250,10 +253,10 @@ def _transition(battery_id: str, state: LifecycleState, kind: EventKind) -> Life
 
 def recorded_event_ids(session: Session, event_ids: Sequence[str]) -> set[str]:
     """Those of ``event_ids`` the ledger already holds."""
-    return set(_existing_events(session, [e for e in event_ids if e]))
+    return set(existing_events(session, [e for e in event_ids if e]))
 
 
-def _apply_dynamic(st: _BatteryState, payload: dict[str, Any], at: str) -> None:
+def _apply_dynamic(st: BatteryState, payload: dict[str, Any], at: str) -> None:
     values = {k: v for k, v in payload.items() if k in _DYNAMIC_KEY_SET and v is not None}
     accident = payload.get("accident")
     if not values and not isinstance(accident, dict):
@@ -298,7 +301,7 @@ def append_events(
     skip_invalid: bool = False,
     rows: Sequence[int] | None = None,
     now: datetime | None = None,
-    cache: dict[str, _BatteryState] | None = None,
+    cache: dict[str, BatteryState] | None = None,
     payload_texts: Sequence[str] | None = None,
     event_ids: Sequence[str] | None = None,
 ) -> AppendResult:
@@ -339,7 +342,7 @@ def append_events(
 
 
 def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_invalid: bool,
-                   rows: Sequence[int] | None, now: datetime | None, cache: dict[str, _BatteryState] | None,
+                   rows: Sequence[int] | None, now: datetime | None, cache: dict[str, BatteryState] | None,
                    payload_texts: Sequence[str] | None, event_ids: Sequence[str] | None = None) -> AppendResult:
     rows = list(rows) if rows is not None else list(range(1, len(events) + 1))
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
@@ -356,10 +359,10 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
     problems: list[Problem] = []
 
     gseq, gsha = lock_head(session)  # first: everything read below is current until commit
-    existing = _existing_events(session, [p[1] for p in prepared])
+    existing = existing_events(session, [p[1] for p in prepared])
     touched = list(dict.fromkeys(p[0].battery_id for p in prepared))
-    states: dict[str, _BatteryState] = cache if cache is not None else {}
-    states.update(_load_states(session, [b for b in touched if b not in states]))
+    states: dict[str, BatteryState] = cache if cache is not None else {}
+    states.update(load_states(session, [b for b in touched if b not in states]))
     builder = ChainBuilder(gseq, gsha, {bid: states[bid].head for bid in touched if bid in states})
     link = builder.link
     new_rows = []
@@ -431,7 +434,7 @@ def _append_events(session: Session, events: Sequence[LedgerEvent], *, skip_inva
     return result
 
 
-def flush_states(session: Session, cache: dict[str, _BatteryState]) -> None:
+def flush_states(session: Session, cache: dict[str, BatteryState]) -> None:
     """Write the batteries whose state changed (lifecycle, custody, dynamic values, chain tip)."""
     dirty = [st for st in cache.values() if st.dirty]
     with paused_gc():
@@ -440,7 +443,7 @@ def flush_states(session: Session, cache: dict[str, _BatteryState]) -> None:
         st.dirty = False
 
 
-def _write_states(session: Session, states: Sequence[_BatteryState]) -> None:
+def _write_states(session: Session, states: Sequence[BatteryState]) -> None:
     if not states:
         return
     from circulith.ledger.hashing import canonical_json as cj

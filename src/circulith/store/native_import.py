@@ -45,12 +45,12 @@ from circulith.store.ledger_store import (
     DYNAMIC_EVENT_KINDS,
     DYNAMIC_KEYS,
     OUT_OF_ORDER_OK,
-    _BatteryState,
-    _existing_events,
-    _load_states,
+    BatteryState,
     battery_ids_by_passport_id,
+    existing_events,
     flush_states,
     insert_event_rows,
+    load_states,
     lock_head,
     resolve_battery_ids,
     write_head,
@@ -131,7 +131,7 @@ def _canonical(identifier: str) -> str | None:
 _BATTERY_MAX = _max_length("battery_id")
 
 
-def _state_tuple(st: _BatteryState) -> tuple[Any, ...]:
+def _state_tuple(st: BatteryState) -> tuple[Any, ...]:
     return (_STATES.index(st.state), st.status, st.manufactured_from, st.last_occurred_at, st.custodian_org_id,
             st.custody_site_id, st.head.seq, st.head.chain_sha256, st.dynamic_json)
 
@@ -202,7 +202,7 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, uni
         kernel.authorisation(*_authorisation(checks))
     roles_given = 0
     limit = format_timestamp((now or datetime.now(UTC)) + CLOCK_SKEW)
-    states: dict[str, _BatteryState] = {}
+    states: dict[str, BatteryState] = {}
     done = CompiledImport()
     namespace = EVENT_ID_NAMESPACE.bytes
     with path.open("rb") as fh:
@@ -217,7 +217,7 @@ def import_file(session: Session, path: Path, *, passport_ids: bool = False, uni
                     roles_given += len(actors)
                 kernel.resolve(bids, _new_states(session, states, bids, units_follow_receipts, checks is not None))
                 ids = kernel.ids(namespace)
-                rows, unchanged, before = kernel.chain(_existing_events(session, ids), limit)
+                rows, unchanged, before = kernel.chain(existing_events(session, ids), limit)
             except native.NotCertain as exc:
                 raise NotCertain(str(exc)) from None
             insert_event_rows(session, rows)
@@ -286,10 +286,10 @@ def _resolve(session: Session, raws: list[str], passport_ids: bool) -> list[str]
     return [b for b in bids if b is not None]
 
 
-def _new_states(session: Session, states: dict[str, _BatteryState], bids: list[str], units: bool,
+def _new_states(session: Session, states: dict[str, BatteryState], bids: list[str], units: bool,
                 facts: bool) -> dict[str, tuple[Any, ...]]:
     new = [b for b in dict.fromkeys(bids) if b not in states]
-    loaded = _load_states(session, new)
+    loaded = load_states(session, new)
     states.update(loaded)
     parents = batteries_with_units(session, new) if units else set()
     custody = custody_facts(session, new) if facts else {}
