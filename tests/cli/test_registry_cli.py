@@ -338,7 +338,8 @@ def test_serve_uses_its_listen_address_as_public_base_url_unless_configured(db, 
 
 def test_the_import_says_which_importer_recorded_the_file(db, fleet, tmp_path, capsys, monkeypatch):
     """The compiled import records what it is certain of; a record it is not (a timestamp with a space for its
-    'T', which Python reads) and the switch turned off go through the Python import; both say so, alike."""
+    'T', which Python reads) and the switch turned off go through the Python import; the report says which
+    recorded the file and, when the compiled one did not, why."""
     pfile = _write_jsonl(tmp_path / "passports.jsonl", _passport_records(fleet))
     assert run(["--db", db, "import", "passports", str(pfile), "--json"]) == 0
     capsys.readouterr()
@@ -348,13 +349,15 @@ def test_the_import_says_which_importer_recorded_the_file(db, fleet, tmp_path, c
     rest[-1]["occurred_at"] = rest[-1]["occurred_at"].replace("T", " ")
     assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "a.jsonl", first)), "--json"]) == 0
     out = _json_out(capsys)
-    assert (out["importer"], out["written"]) == ("compiled", len(first))
+    assert (out["importer"], out["written"], out["fallback_reason"]) == ("compiled", len(first), None)
     assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "b.jsonl", rest)), "--json"]) == 0
     out = _json_out(capsys)
     assert (out["importer"], out["written"]) == ("python", len(rest))
+    assert out["fallback_reason"] == "a timestamp in another spelling"
     monkeypatch.setenv("CIRCULITH_COMPILED_IMPORT", "0")
     assert run(["--db", db, "import", "events", str(_write_jsonl(tmp_path / "a.jsonl", first)), "--json"]) == 0
     out = _json_out(capsys)
     assert (out["importer"], out["unchanged"]) == ("python", len(first))
+    assert out["fallback_reason"] == "turned off (CIRCULITH_COMPILED_IMPORT=0)"
     assert run(["--db", db, "ledger", "verify", "--json"]) == 0
     assert _json_out(capsys)["ok"] is True

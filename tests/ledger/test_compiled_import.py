@@ -103,6 +103,9 @@ def _outcome(importer: Importer, engine: Engine, path: Path, compiled: bool) -> 
         return ("refused", [str(p) for p in exc.problems]), None
     finally:
         os.environ.pop("CIRCULITH_COMPILED_IMPORT", None)
+    # the reason the compiled kernel left the file to Python, in the report exactly when it did
+    assert (report.fallback_reason is None) == (report.importer == "compiled"), report.fallback_reason
+    assert compiled or report.fallback_reason == "turned off (CIRCULITH_COMPILED_IMPORT=0)"
     return (report.records, report.written, report.unchanged, report.rejected), report.importer
 
 

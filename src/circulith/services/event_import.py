@@ -554,7 +554,6 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
     """
     require_schema(snapshot_engine(engine))  # a plain read: it must not queue for another writer's lock
     path = Path(path)
-    report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress, passport_ids=True,
@@ -564,6 +563,7 @@ def import_events(engine: Engine, path: Path, *, fmt: str | None = None, skip_in
         if on_migrated is not None and migration:
             on_migrated(done.records - done.recorded_before)
         return compiled_report(path, done)
+    report = ImportReport(source=str(path), fallback_reason=done)
     with transaction(engine) as session, paused_gc():
         lock_head(session)  # first: custody read for the authorisation stays current until commit (PostgreSQL)
         states: dict = {}  # battery states across chunks, written once at the end

@@ -23,13 +23,16 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     importer: str = "python"
     """Which path recorded the file: "compiled" (:mod:`circulith.services.compiled_event_import`) or "python"."""
+    fallback_reason: str | None = None
+    """Why the compiled kernel left an event file to the Python path ("not JSON Lines", "a battery that is
+    not registered", ...); None where the kernel recorded it or an import has no kernel (passports)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON output."""
         return {
             "source": self.source, "records": self.records, "written": self.written, "unchanged": self.unchanged,
             "rejected": self.rejected, "rejects_path": self.rejects_path, "problems": self.problems[:100],
-            "importer": self.importer,
+            "importer": self.importer, "fallback_reason": self.fallback_reason,
         }
 
 

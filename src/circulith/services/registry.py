@@ -134,12 +134,12 @@ def import_events(
     """
     require_schema(engine)
     path = Path(path)
-    report = ImportReport(source=str(path))
     problems: list[Problem] = []
     rejects: list[tuple[int, dict[str, Any] | None, list[Problem]]] = []
     done = compiled_import(engine, path, fmt, chunk_size=chunk_size, progress=progress)
     if not isinstance(done, str):
         return compiled_report(path, done)
+    report = ImportReport(source=str(path), fallback_reason=done)
     with transaction(engine) as session, paused_gc():
         states: dict = {}  # battery states across chunks, written once at the end
 
