@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/registry_bench.py import  --events 1000000 --backend sqlite
     .venv/bin/python benchmarks/registry_bench.py import  --events 1000000 --backend postgres
     .venv/bin/python benchmarks/registry_bench.py verify  --events 1000000
+    .venv/bin/python benchmarks/registry_bench.py checkpoint --events 50000 --backend postgres
     .venv/bin/python benchmarks/registry_bench.py lookup  --batteries 1000000
 
 * import: ``circulith import events FILE`` path (parse JSON Lines, validate, resolve identifiers,
@@ -13,6 +14,8 @@
 * verify: ``ledger verify`` over all events against raw ``hashlib.sha256`` over the same bytes
   (the canonical content text of each event, hashed once); the chains alone (no state replay) are
   timed too.
+* checkpoint: issue a signed tree head, record 500 more events, verify against the checkpoint (the whole
+  ledger) and from it (only what came after).
 * lookup: resolve an identifier and load the passport document, p50/p99 over random batteries.
 """
 
@@ -264,6 +267,64 @@ def bench_verify(n_events: int, backend: str, repeat: int = 5) -> dict:
             server.stop()
 
 
+def bench_checkpoint(n_events: int, backend: str, added: int = 500, repeat: int = 5) -> dict:
+    """Checkpoints at ``n_events``: issue one, record ``added`` more events, then verify against it.
+
+    Times ``issue_checkpoint`` (a full compiled verification with the Merkle leaves, the root, block roots,
+    frontier and an Ed25519 JWS), ``verify_against_checkpoint`` (what ``ledger verify --checkpoint`` runs:
+    the full verification, the comparison with the checkpoint and a consistency proof) and
+    ``verify_since_checkpoint`` (``--only-after``: the events after it, chained onto its frontier). The two
+    verifications run ``repeat`` times, alternating; medians, every run kept.
+    """
+    from circulith.services import ledger_trust
+
+    engine, server = with_engine(backend)
+    try:
+        upgrade(engine)
+        passports = make_passports(max(1, n_events // 10))
+        register(engine, passports)
+        folder = Path(tempfile.mkdtemp())
+        write_events(folder / "events.jsonl", passports, n_events - len(passports))
+        import_events(engine, folder / "events.jsonl", chunk_size=50_000)
+        with transaction(engine) as s:
+            ensure_organisations(s, [{"org_id": "OP-BENCH", "name": "Benchmark operator", "role": "operator",
+                                      "country": "DE"}])
+        operator = ledger_trust.operator_principal("OP-BENCH")
+        ledger_trust.create_key(engine, operator, "OP-BENCH", directory=folder / "keys")
+        t = time.perf_counter()
+        held = ledger_trust.issue_checkpoint(engine, operator, directory=folder / "keys")
+        issue_s = time.perf_counter() - t
+        # `added` snapshots a year later (their own content, so new events), then the registry's next tree head
+        later = [line.replace('"occurred_at": "2024', '"occurred_at": "2025')
+                 for line in _event_lines(passports, added)]
+        (folder / "later.jsonl").write_text("\n".join(later) + "\n")
+        written = import_events(engine, folder / "later.jsonl", chunk_size=50_000).written
+        ledger_trust.issue_checkpoint(engine, operator, directory=folder / "keys")
+        runs: dict[str, list[float]] = {"verify_against_checkpoint_s": [], "verify_since_checkpoint_s": []}
+        for _ in range(repeat):
+            for key, fn in (("verify_against_checkpoint_s", ledger_trust.verify_against_checkpoint),
+                            ("verify_since_checkpoint_s", ledger_trust.verify_since_checkpoint)):
+                t = time.perf_counter()
+                got = fn(engine, operator, held)
+                runs[key].append(time.perf_counter() - t)
+                assert got.ok, got
+        out: dict = {"benchmark": "ledger_checkpoint", "backend": backend, "checkpoint_size": held.tree_head.tree_size,
+                     "events_after": written, "repeat": repeat, "issue_checkpoint_s": issue_s}
+        out.update({k: statistics.median(v) for k, v in runs.items()})
+        out["runs"] = {k: [round(v, 4) for v in vs] for k, vs in runs.items()}
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+    finally:
+        engine.dispose()
+        if server:
+            server.stop()
+
+
+def _event_lines(passports: list[Passport], n_events: int) -> list[str]:
+    path = Path(tempfile.mkdtemp()) / "events.jsonl"
+    write_events(path, passports, n_events)
+    return path.read_text().splitlines()
+
+
 def bench_lookup(n_batteries: int, backend: str, samples: int = 5000) -> dict:
     engine, server = with_engine(backend)
     try:
@@ -291,7 +352,7 @@ def bench_lookup(n_batteries: int, backend: str, samples: int = 5000) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["import", "verify", "lookup"])
+    ap.add_argument("what", choices=["import", "verify", "checkpoint", "lookup"])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--batteries", type=int, default=1_000_000)
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -299,7 +360,8 @@ def main() -> None:
                     help="import: through the CLI's service (write authorisation too) instead of the registry's")
     ap.add_argument("--migration", action="store_true",
                     help="import: through the CLI's service as a migration (`import events --migration`)")
-    ap.add_argument("--repeat", type=int, default=5, help="verify: runs of the compiled verifier and the baselines")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="verify: runs of the compiled verifier and the baselines; checkpoint: of each verification")
     ap.add_argument("--python-import", action="store_true",
                     help="import: the Python path only (CIRCULITH_COMPILED_IMPORT=0), for comparison")
     args = ap.parse_args()
@@ -309,6 +371,8 @@ def main() -> None:
                        "services.event_import (CLI)" if args.cli_path else "services.registry")
     elif args.what == "verify":
         out = bench_verify(args.events, args.backend, args.repeat)
+    elif args.what == "checkpoint":
+        out = bench_checkpoint(args.events, args.backend, repeat=args.repeat)
     else:
         out = bench_lookup(args.batteries, args.backend)
     out["machine"] = machine()
