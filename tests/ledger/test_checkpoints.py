@@ -259,3 +259,31 @@ def test_verification_from_a_checkpoint_reads_only_what_came_after(registry, fle
     if len(held.frontier) > 1:
         with pytest.raises(SignatureInvalid, match="frontier"):
             lt.verify_since_checkpoint(engine, op, bad)
+
+
+def test_verification_from_a_checkpoint_chains_onto_each_touched_batterys_tip(registry, fleet):
+    """The events after the checkpoint must start from each battery's tip at the checkpoint (its last event
+    before it, of several) and end at the stored tip: an edit of either is named."""
+    engine, op, keys = registry
+    held = lt.issue_checkpoint(engine, op, directory=keys)
+    size = held.tree_head.tree_size
+    packs = [p.battery_id for p in fleet.passports if p.level == "pack"][:3]
+    with transaction(engine) as s:
+        append_events(s, [LedgerEvent(battery_id=b, kind=EventKind.BMS_SNAPSHOT, actor_org_id="OEM-TEST",
+                                      occurred_at=dt.datetime(2026, 10, 30, i, tzinfo=dt.UTC), payload={"soc_pct": 50.0})
+                          for i, b in enumerate(packs)])
+        before = s.execute(select(func.count()).select_from(Event)
+                           .where(Event.battery_id == packs[0], Event.global_seq <= size)).scalar_one()
+    assert before > 1  # the tip at the checkpoint is the last of several events
+    assert lt.verify_since_checkpoint(engine, op, held).ok
+    with transaction(engine) as s:
+        s.execute(update(Battery).where(Battery.battery_id == packs[1]).values(last_chain_sha256="0" * 64))
+        _drop_guard(s)
+        s.execute(text("UPDATE events SET battery_chain_sha256 = :z WHERE battery_id = :b AND global_seq = "
+                       "(SELECT max(global_seq) FROM events WHERE battery_id = :b AND global_seq <= :n)"),
+                  {"z": "f" * 64, "b": packs[0], "n": size})
+    out = lt.verify_since_checkpoint(engine, op, held)
+    assert not out.ok
+    assert any(packs[0] in f and "previous event of this battery" in f for f in out.findings), out.findings
+    assert any(packs[1] in f and "stored chain tip" in f for f in out.findings), out.findings
+    assert not any(packs[2] in f for f in out.findings), out.findings

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
+from sqlalchemy import Connection, String, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -584,6 +584,12 @@ def _stored_states(session: Session) -> dict[str, StoredState]:
     }
 
 
+_HISTORY_SQL = ("SELECT battery_id, battery_seq, global_seq, battery_chain_sha256 FROM events "
+                "WHERE battery_id IN (SELECT value FROM json_each(?))")
+_TIPS_SQL = ("SELECT battery_id, last_seq, last_chain_sha256 FROM batteries "
+             "WHERE battery_id IN (SELECT value FROM json_each(?))")
+
+
 def verify_ledger_since(session: Session, size: int, global_chain_sha256: str, *, max_findings: int = 1000,
                         leaves: list[bytes] | None = None) -> VerificationReport:
     """Verify only the events after the first ``size`` (held by a checkpoint whose global digest is given).
@@ -594,15 +600,15 @@ def verify_ledger_since(session: Session, size: int, global_chain_sha256: str, *
     histories and is left to a full verification.
     """
     head = session.execute(select(LedgerHead.global_seq, LedgerHead.global_chain_sha256)).one()
-    # no DISTINCT: `IN` needs none, and with it SQLite scans every event in key order instead of the few after
-    touched = select(Event.battery_id).where(Event.global_seq > size)
-    before = (select(Event.battery_id, func.max(Event.battery_seq).label("seq"))
-              .where(Event.global_seq <= size, Event.battery_id.in_(touched)).group_by(Event.battery_id).subquery())
-    tips_at = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
-        select(Event.battery_id, Event.battery_seq, Event.battery_chain_sha256)
-        .join(before, (Event.battery_id == before.c.battery_id) & (Event.battery_seq == before.c.seq)))}
-    stored = {str(r[0]): (int(r[1]), str(r[2])) for r in session.execute(
-        select(Battery.battery_id, Battery.last_seq, Battery.last_chain_sha256).where(Battery.battery_id.in_(touched)))}
+    # The touched batteries first, then their rows by key: written as subqueries, the planners scanned every
+    # event for them (SQLite for the DISTINCT, PostgreSQL when the table has no statistics yet).
+    after = session.execute(select(Event.battery_id).where(Event.global_seq > size)).scalars()
+    touched = sorted({str(b) for b in after})
+    tips_at: dict[str, tuple[int, str]] = {}
+    for bid, seq, gseq, chain in rows_by_keys(session, _HISTORY_SQL, touched):
+        if gseq <= size and (bid not in tips_at or seq > tips_at[bid][0]):
+            tips_at[bid] = (int(seq), str(chain))
+    stored = {str(r[0]): (int(r[1]), str(r[2])) for r in rows_by_keys(session, _TIPS_SQL, touched)}
     return verify_chains(stream_event_rows(session, after=size), expected_head=(int(head[0]), str(head[1])),
                          expected_tips=stored, max_findings=max_findings, leaves=leaves,
                          start=(size, global_chain_sha256), initial_tips=tips_at)
