@@ -162,3 +162,24 @@ def test_compact_range_extends_a_frontier_to_every_later_tree_head():
             assert cr.root() == merkle.root_hash(LEAVES[:n]), (m, n)
     with pytest.raises(ValueError):
         merkle.CompactRange(5, [LEAVES[0]])
+
+
+def test_one_tree_over_the_whole_log_serves_every_prefix_alike():
+    """:class:`merkle.MerkleTree` built once over 70 leaves gives, for every prefix, the root of the literal
+    definition, the same block roots and frontier as the prefix alone, and the RFC's proofs."""
+    tree = merkle.MerkleTree(LEAVES)
+    assert tree.root(0) == merkle.EMPTY_ROOT
+    for n in range(1, 71):
+        assert tree.root(n) == ref_mth(ENTRIES[:n])
+        assert tree.frontier(n) == merkle.frontier(LEAVES[:n])
+        for block in (1, 4, 16):
+            assert tree.block_roots(block, n) == merkle.block_roots(LEAVES[:n], block)
+        for m in range(n):
+            assert tree.inclusion_path(m, n) == ref_path(m, ENTRIES[:n])
+            assert tree.consistency_proof(m, n) == (ref_subproof(m, ENTRIES[:n], True) if m else [])
+    with pytest.raises(ValueError):
+        tree.root(71)
+    with pytest.raises(ValueError):
+        tree.inclusion_path(5, 5)
+    with pytest.raises(ValueError):
+        merkle.MerkleTree([b"short"])

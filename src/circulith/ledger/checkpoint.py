@@ -111,8 +111,12 @@ class CheckpointComparison(BaseModel):
     reason: str = ""
 
 
-def compare_with_checkpoint(checkpoint: CheckpointFile, leaves: Sequence[bytes]) -> CheckpointComparison:
+def compare_with_checkpoint(checkpoint: CheckpointFile, leaves: Sequence[bytes] | merkle.MerkleTree
+                            ) -> CheckpointComparison:
     """Compare the ledger's leaf hashes (recomputed from its events, in global order) with a checkpoint.
+
+    ``leaves`` may be given as the :class:`~circulith.ledger.merkle.MerkleTree` over them, when the caller
+    needs the tree for more (a consistency proof).
 
     The checkpoint's signature must already have been checked (:func:`check_signed_head`); its block
     roots must rebuild its signed root.
@@ -122,16 +126,17 @@ def compare_with_checkpoint(checkpoint: CheckpointFile, leaves: Sequence[bytes])
     SignatureInvalid
         If the block roots do not rebuild the signed root (the file was edited).
     """
+    tree = leaves if isinstance(leaves, merkle.MerkleTree) else merkle.MerkleTree(leaves)
     head = checkpoint.tree_head
-    m, n, b = head.tree_size, len(leaves), checkpoint.block_size
+    m, n, b = head.tree_size, tree.size, checkpoint.block_size
     held = [bytes.fromhex(r) for r in checkpoint.block_roots]
     if b & (b - 1) or merkle.root_from_blocks(held).hex() != head.root_sha256 or len(held) != -(-m // b):
         raise SignatureInvalid("the checkpoint's block roots do not rebuild its signed tree head")
     out = CheckpointComparison(consistent=False, checkpoint_size=m, current_size=n)
-    if n >= m and merkle.root_hash(leaves[:m]).hex() == head.root_sha256:
+    if n >= m and tree.root(m).hex() == head.root_sha256:
         out.consistent = True
         return out
-    now = merkle.block_roots(leaves[:m], b)
+    now = tree.block_roots(b, min(m, n))
     for i, root in enumerate(held):
         if i >= len(now) or now[i] != root:
             start, end = i * b, min(m, (i + 1) * b)

@@ -12,7 +12,9 @@ inputs and ``k`` the largest power of two smaller than ``n``:
 The RFC's recursive definition splits at the largest power of two below ``n``; the same tree is built
 bottom-up by pairing neighbours level by level and carrying an odd last node up unchanged, which is
 how :func:`root_hash` computes it in linear time. Both are checked against each other and against the
-published Certificate Transparency test vectors in the tests.
+published Certificate Transparency test vectors in the tests. :class:`MerkleTree` keeps every perfect
+subtree of that bottom-up build, so that one pass over the leaves serves the roots of every prefix, the
+block roots, the frontier and the proofs (each then a handful of node hashes).
 
 The ledger's leaf input for the event at global position ``i`` (0-based: global sequence number
 ``i + 1``) is the 32-byte content digest of that event (:func:`circulith.ledger.hashing.content_sha256`),
@@ -66,6 +68,82 @@ def subtree_hash(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
     return root_hash(leaf_hashes[start:end])
 
 
+class MerkleTree:
+    """The tree over ``leaf_hashes`` with every perfect subtree aligned to its size hashed once.
+
+    Level ``j`` holds the roots of the complete subtrees of ``2**j`` leaves starting at multiples of
+    ``2**j`` (one pass: about as many node hashes as leaves). Any subtree RFC 9162 names (the tree of a
+    prefix, its halves, a block, a proof's nodes) starts at a multiple of the power of two it splits at,
+    so :meth:`subtree` needs a node hash per level at most.
+    """
+
+    def __init__(self, leaf_hashes: Sequence[bytes]):
+        level = b"".join(leaf_hashes)
+        if len(level) != HASH_BYTES * len(leaf_hashes):
+            raise ValueError("every leaf hash must be 32 bytes")
+        self.size = len(leaf_hashes)
+        self._levels = [level]
+        sha = hashlib.sha256
+        while len(level) >= 2 * HASH_BYTES:
+            level = b"".join([sha(b"\x01" + level[i : i + 2 * HASH_BYTES]).digest()
+                              for i in range(0, len(level) - 2 * HASH_BYTES + 1, 2 * HASH_BYTES)])
+            self._levels.append(level)
+
+    def _check(self, size: int | None) -> int:
+        size = self.size if size is None else size
+        if not 0 <= size <= self.size:
+            raise ValueError(f"no tree of {size} leaves in a log of {self.size}")
+        return size
+
+    def subtree(self, start: int, end: int) -> bytes:
+        """``MTH(D[start:end])`` (``0 <= start < end <= size``)."""
+        if not 0 <= start < end <= self.size:
+            raise ValueError(f"no subtree [{start}, {end}) in a tree of {self.size} leaves")
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            j = n.bit_length() - 1
+            at = (start >> j) * HASH_BYTES
+            return self._levels[j][at : at + HASH_BYTES]
+        k = _largest_power_of_two_below(n)
+        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
+
+    def root(self, size: int | None = None) -> bytes:
+        """``MTH`` of the first ``size`` leaves (all of them by default)."""
+        size = self._check(size)
+        return self.subtree(0, size) if size else EMPTY_ROOT
+
+    def block_roots(self, block: int, size: int | None = None) -> list[bytes]:
+        """As :func:`block_roots`, over the first ``size`` leaves."""
+        size = self._check(size)
+        if block < 1 or block & (block - 1):
+            raise ValueError(f"the block size must be a power of two, not {block}")
+        return [self.subtree(i, min(i + block, size)) for i in range(0, size, block)]
+
+    def frontier(self, size: int | None = None) -> list[bytes]:
+        """As :func:`frontier`, of the first ``size`` leaves."""
+        size = self._check(size)
+        out, start = [], 0
+        for b in range(size.bit_length() - 1, -1, -1):
+            if size >> b & 1:
+                out.append(self.subtree(start, start + (1 << b)))
+                start += 1 << b
+        return out
+
+    def inclusion_path(self, index: int, size: int | None = None) -> list[bytes]:
+        """``PATH(index, D[size])``, as :func:`inclusion_path`."""
+        size = self._check(size)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf #{index} is not in a tree of {size} leaves")
+        return _path(self, index, 0, size)
+
+    def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
+        """``PROOF(first, D[second])``, as :func:`consistency_proof`."""
+        second = self._check(second)
+        if not 0 <= first <= second:
+            raise ValueError(f"no consistency proof from {first} to {second} leaves (the log has {self.size})")
+        return [] if first in (0, second) else _subproof(self, first, 0, second, True)
+
+
 def block_roots(leaf_hashes: Sequence[bytes], block: int) -> list[bytes]:
     """``MTH`` of consecutive blocks of ``block`` leaves (a power of two; the last block may be shorter).
 
@@ -90,17 +168,17 @@ def inclusion_path(leaf_hashes: Sequence[bytes], index: int, size: int | None = 
     size = len(leaf_hashes) if size is None else size
     if not 0 <= index < size <= len(leaf_hashes):
         raise ValueError(f"leaf #{index} is not in a tree of {size} leaves")
-    return _path(leaf_hashes, index, 0, size)
+    return _path(MerkleTree(leaf_hashes[:size]), index, 0, size)
 
 
-def _path(leaves: Sequence[bytes], m: int, lo: int, hi: int) -> list[bytes]:
+def _path(tree: MerkleTree, m: int, lo: int, hi: int) -> list[bytes]:
     n = hi - lo
     if n == 1:
         return []
     k = _largest_power_of_two_below(n)
     if m < k:
-        return [*_path(leaves, m, lo, lo + k), subtree_hash(leaves, lo + k, hi)]
-    return [*_path(leaves, m - k, lo + k, hi), subtree_hash(leaves, lo, lo + k)]
+        return [*_path(tree, m, lo, lo + k), tree.subtree(lo + k, hi)]
+    return [*_path(tree, m - k, lo + k, hi), tree.subtree(lo, lo + k)]
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
@@ -137,17 +215,17 @@ def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int | No
         raise ValueError(f"no consistency proof from {first} to {second} leaves (the log has {len(leaf_hashes)})")
     if first in (0, second):
         return []
-    return _subproof(leaf_hashes, first, 0, second, True)
+    return _subproof(MerkleTree(leaf_hashes[:second]), first, 0, second, True)
 
 
-def _subproof(leaves: Sequence[bytes], m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+def _subproof(tree: MerkleTree, m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
     n = hi - lo
     if m == n:
-        return [] if whole else [subtree_hash(leaves, lo, hi)]
+        return [] if whole else [tree.subtree(lo, hi)]
     k = _largest_power_of_two_below(n)
     if m <= k:
-        return [*_subproof(leaves, m, lo, lo + k, whole), subtree_hash(leaves, lo + k, hi)]
-    return [*_subproof(leaves, m - k, lo + k, hi, False), subtree_hash(leaves, lo, lo + k)]
+        return [*_subproof(tree, m, lo, lo + k, whole), tree.subtree(lo + k, hi)]
+    return [*_subproof(tree, m - k, lo + k, hi, False), tree.subtree(lo, lo + k)]
 
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,

@@ -233,7 +233,8 @@ def issue_checkpoint(engine: Engine, principal: Principal, *, directory: str | P
     if not report.ok:
         raise SignatureInvalid(f"refusing to sign a ledger that fails verification: {report.findings[0]}")
     size = len(leaves)
-    root = merkle.root_hash(leaves).hex()
+    tree = merkle.MerkleTree(leaves)  # one pass over the leaves for the root, the block roots and the frontier
+    root = tree.root().hex()
     at = _now(now)
     log_id = _log_id(engine)
     payload = tree_head_payload(size, root, str(head_sha), at, log_id)
@@ -247,8 +248,8 @@ def issue_checkpoint(engine: Engine, principal: Principal, *, directory: str | P
         key_id=key.key_id, jws=jws)
     block = block_size_for(size)
     return CheckpointFile(tree_head=head, key=public_jwk(_raw(key.public_key), key.key_id), block_size=block,
-                          block_roots=[r.hex() for r in merkle.block_roots(leaves, block)],
-                          frontier=[f.hex() for f in merkle.frontier(leaves)])
+                          block_roots=[r.hex() for r in tree.block_roots(block)],
+                          frontier=[f.hex() for f in tree.frontier()])
 
 
 def tree_head(engine: Engine, _principal: Principal, tree_size: int | None = None) -> SignedTreeHead:
@@ -273,10 +274,10 @@ def inclusion_proof(engine: Engine, _principal: Principal, event_id: str, tree_s
     if size > len(leaves) or seq > size:
         raise InvalidInput(Problem(None, "tree_size", f"event #{seq} is not in a tree of {size} events "
                                    f"(the ledger holds {len(leaves)})"))
+    tree = merkle.MerkleTree(leaves[:size])
     return InclusionProofOut(event_id=event_id, leaf_index=seq - 1, tree_size=size,
                              leaf_hash=merkle.leaf_hash(bytes.fromhex(digest)).hex(),
-                             root_sha256=merkle.root_hash(leaves[:size]).hex(),
-                             path=[p.hex() for p in merkle.inclusion_path(leaves, seq - 1, size)])
+                             root_sha256=tree.root().hex(), path=[p.hex() for p in tree.inclusion_path(seq - 1)])
 
 
 def consistency_proof(engine: Engine, _principal: Principal, first: int, second: int | None = None
@@ -288,9 +289,10 @@ def consistency_proof(engine: Engine, _principal: Principal, first: int, second:
     if not 0 <= first <= second <= len(leaves):
         raise InvalidInput(Problem(None, "first", f"no consistency proof from {first} to {second} events "
                                    f"(the ledger holds {len(leaves)})"))
-    return ConsistencyProofOut(first=first, second=second, first_root_sha256=merkle.root_hash(leaves[:first]).hex(),
-                               second_root_sha256=merkle.root_hash(leaves[:second]).hex(),
-                               proof=[p.hex() for p in merkle.consistency_proof(leaves, first, second)])
+    tree = merkle.MerkleTree(leaves[:second])
+    return ConsistencyProofOut(first=first, second=second, first_root_sha256=tree.root(first).hex(),
+                               second_root_sha256=tree.root().hex(),
+                               proof=[p.hex() for p in tree.consistency_proof(first)])
 
 
 def parse_checkpoint(text: str, *, source: str = "checkpoint") -> CheckpointFile:
@@ -321,7 +323,8 @@ def verify_against_checkpoint(engine: Engine, _principal: Principal, checkpoint:
     with transaction(engine, read_only=True) as s:
         report = verify_ledger(s, max_findings=100, leaves=leaves, compiled=True)
         published = {k.key_id: k for k in trust_store.keys(s)}
-        comparison = compare_with_checkpoint(checkpoint, leaves)
+        tree = merkle.MerkleTree(leaves)
+        comparison = compare_with_checkpoint(checkpoint, tree)
         first = None
         if comparison.first_broken_index is not None and comparison.first_broken_index < len(leaves):
             row = trust_store.events_at(s, [comparison.first_broken_index + 1]).get(comparison.first_broken_index + 1)
@@ -339,7 +342,7 @@ def verify_against_checkpoint(engine: Engine, _principal: Principal, checkpoint:
         key_status = "revoked" if pk.revoked_at else "retired" if pk.retired_at else "active"
     proof: list[str] = []
     if comparison.consistent:
-        proof = [p.hex() for p in merkle.consistency_proof(leaves, checkpoint.tree_head.tree_size, len(leaves))]
+        proof = [p.hex() for p in tree.consistency_proof(checkpoint.tree_head.tree_size)]
     chain = [str(f) for f in report.findings]
     return CheckpointVerification(
         ok=report.ok and comparison.consistent and key_status in ("active", "retired"),
