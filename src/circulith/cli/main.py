@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -11,6 +12,12 @@ from sqlalchemy.exc import OperationalError
 from circulith.cli.common import err_console, shown, state
 from circulith.errors import CirculithError
 from circulith.io.terminal import printable
+
+# Typer (0.29) converts a path option's value inside a switch that sets PYDANTIC_DISABLE_PLUGINS and, when
+# the variable was unset, deletes it afterwards: two runs on two threads (two imports at once in one
+# process) can both delete it, and the second fails with KeyError. Set, even to "" (which disables no
+# Pydantic plugin), it is only ever restored.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "")
 
 app = typer.Typer(
     name="circulith",
