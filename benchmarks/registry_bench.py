@@ -104,6 +104,27 @@ def with_engine(backend: str):
     return create_db_engine(url), server
 
 
+def build_ledger(engine, n_events: int) -> list[Passport]:
+    """A fresh registry at the current schema with ``n_events`` events: a tenth of them passports
+    (registrations), the rest BMS snapshots imported through ``import_events``. Returns the passports."""
+    upgrade(engine)
+    passports = make_passports(max(1, n_events // 10))
+    register(engine, passports)
+    path = Path(tempfile.mkdtemp()) / "events.jsonl"
+    write_events(path, passports, n_events - len(passports))
+    import_events(engine, path, chunk_size=50_000)
+    return passports
+
+
+def hashed_bytes(engine) -> tuple[list[bytes], list[bytes]]:
+    """What ``ledger verify`` hashes besides the chain links: every event's canonical content text, in
+    global order, and every passport document (the baselines' bytes)."""
+    with transaction(engine, read_only=True) as s:
+        texts = [content_text(r[3], r[1], r[4], r[5], r[6], r[7], r[8]).encode() for r in stream_event_rows(s)]
+        documents = [d.encode() for (d,) in s.execute(text("SELECT document FROM batteries"))]
+    return texts, documents
+
+
 def bench_import(n_events: int, backend: str, cli_path: bool = False, migration: bool = False,
                  compiled: bool = True) -> dict:
     engine, server = with_engine(backend)
@@ -194,17 +215,10 @@ def bench_verify(n_events: int, backend: str, repeat: int = 5) -> dict:
 
     engine, server = with_engine(backend)
     try:
-        upgrade(engine)
-        passports = make_passports(max(1, n_events // 10))
-        register(engine, passports)
-        path = Path(tempfile.mkdtemp()) / "events.jsonl"
-        write_events(path, passports, n_events - len(passports))
-        import_events(engine, path, chunk_size=50_000)
+        build_ledger(engine, n_events)
         out: dict = {"benchmark": "ledger_verify", "backend": backend, "compiled_available": native_verify.available(),
                      "repeat": repeat}
-        with transaction(engine, read_only=True) as s:
-            texts = [content_text(r[3], r[1], r[4], r[5], r[6], r[7], r[8]).encode() for r in stream_event_rows(s)]
-            documents = [d.encode() for (d,) in s.execute(text("SELECT document FROM batteries"))]
+        texts, documents = hashed_bytes(engine)
         runs: dict[str, list[float]] = {"verify_s": [], "verify_cpu_s": [], "raw_sha256_s": [], "raw_sha256_cpu_s": [],
                                         "raw_sha256_with_documents_s": [], "chains_only_s": []}
         target = native_verify.database_target(engine)
@@ -280,12 +294,8 @@ def bench_checkpoint(n_events: int, backend: str, added: int = 500, repeat: int 
 
     engine, server = with_engine(backend)
     try:
-        upgrade(engine)
-        passports = make_passports(max(1, n_events // 10))
-        register(engine, passports)
+        passports = build_ledger(engine, n_events)
         folder = Path(tempfile.mkdtemp())
-        write_events(folder / "events.jsonl", passports, n_events - len(passports))
-        import_events(engine, folder / "events.jsonl", chunk_size=50_000)
         with transaction(engine) as s:
             ensure_organisations(s, [{"org_id": "OP-BENCH", "name": "Benchmark operator", "role": "operator",
                                       "country": "DE"}])

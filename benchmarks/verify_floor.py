@@ -30,17 +30,13 @@ import os
 import resource
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from registry_bench import machine, make_passports, register, with_engine, write_events
-from sqlalchemy import text
+from registry_bench import build_ledger, hashed_bytes, machine, with_engine
 
-from circulith.ledger.hashing import content_text
-from circulith.services.registry import import_events
-from circulith.store.database import transaction, upgrade
-from circulith.store.ledger_store import stream_event_rows, verify_ledger
+from circulith.store.database import transaction
+from circulith.store.ledger_store import verify_ledger
 from circulith.store.throwaway_postgres import postgres_bindir
 
 GOAL_SHARE = 0.30  # issue 15 item 4: verify at least 30 % of raw SHA-256 over the same bytes
@@ -100,16 +96,9 @@ def bench_floor(n_events: int, repeat: int) -> dict:
         raise SystemExit("verify_floor: no PostgreSQL installation found (/usr/lib/postgresql/*/bin)")
     engine, server = with_engine("postgres")
     try:
-        upgrade(engine)
-        passports = make_passports(max(1, n_events // 10))
-        register(engine, passports)
-        path = Path(tempfile.mkdtemp()) / "events.jsonl"
-        write_events(path, passports, n_events - len(passports))
-        import_events(engine, path, chunk_size=50_000)
+        build_ledger(engine, n_events)
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with transaction(engine, read_only=True) as s:
-            texts = [content_text(r[3], r[1], r[4], r[5], r[6], r[7], r[8]).encode() for r in stream_event_rows(s)]
-            documents = [d.encode() for (d,) in s.execute(text("SELECT document FROM batteries"))]
+        texts, documents = hashed_bytes(engine)
 
         runs: dict[str, list[float]] = {"verify_s": [], "machine_cpu_s": [], "verifier_cpu_s": [], "raw_sha256_s": []}
         with transaction(engine, read_only=True) as s:  # a first call, not counted (page cache, libpq)

@@ -84,7 +84,7 @@ class MerkleTree:
         self.size = len(leaf_hashes)
         self._levels = [level]
         sha = hashlib.sha256
-        while len(level) >= 2 * HASH_BYTES:
+        while len(level) >= 2 * HASH_BYTES:  # node_hash of each pair, sliced from the level in one piece
             level = b"".join([sha(b"\x01" + level[i : i + 2 * HASH_BYTES]).digest()
                               for i in range(0, len(level) - 2 * HASH_BYTES + 1, 2 * HASH_BYTES)])
             self._levels.append(level)
